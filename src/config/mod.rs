@@ -1,0 +1,601 @@
+//! Configuration: raw serde shapes (`raw`) compiled into resolved types.
+//!
+//! Parse, don't validate: `load` reads `pasarela.toml`, reports *every*
+//! problem at once (unknown keys included, each naming file, key and reason)
+//! and returns a [`Config`] whose values are already checked and resolved
+//! (paths made absolute, durations typed, route globs compiled). Nothing else
+//! in the crate reads TOML. This module does no IO beyond reading the file;
+//! environment checks (writable folders, store opens) live in `app::check_environment`.
+
+mod error;
+pub mod raw;
+
+pub use error::{ConfigError, Problems};
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use globset::{Glob, GlobMatcher};
+
+use crate::result::Format;
+
+/// Exit code for a bad configuration (sysexits EX_CONFIG).
+pub const EX_CONFIG: i32 = 78;
+
+/// The compiled configuration the daemon runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file this configuration was read from.
+    pub source: PathBuf,
+    /// Directory relative paths were resolved against (the working directory).
+    pub base_dir: PathBuf,
+    pub daemon: Daemon,
+    pub store: StoreSettings,
+    pub retry: RetryPolicy,
+    pub archive: ArchivePolicy,
+    pub log: LogSettings,
+    pub accounts: BTreeMap<String, Account>,
+    pub routes: Vec<Route>,
+    pub dian: DianSection,
+    pub sftp: Option<crate::sftp::config::SftpServer>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Daemon {
+    pub state_dir: PathBuf,
+    pub workers: usize,
+    pub scan_interval: Duration,
+    pub stability: Duration,
+    pub drain_timeout: Duration,
+    pub poll_interval: Duration,
+}
+
+impl Daemon {
+    pub fn spool_dir(&self, account: &str) -> PathBuf {
+        self.state_dir.join("spool").join(account)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreSettings {
+    pub url: String,
+    pub synchronous_full: bool,
+    pub busy_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl RetryPolicy {
+    /// Backoff before attempt `attempt + 1` (attempt counts from 1): doubles each
+    /// time from `initial_backoff`, capped at `max_backoff`.
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(30));
+        self.initial_backoff
+            .saturating_mul(factor)
+            .min(self.max_backoff)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ArchivePolicy {
+    pub retention_days: u32,
+    pub purge_interval: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct DianSection {
+    /// Rule settings file (severities, tolerances, numbering ranges).
+    pub rules: Option<PathBuf>,
+}
+
+/// An account: an external entity with a home holding `incoming/`,
+/// `outgoing/` and `archive/`.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub name: String,
+    pub home: PathBuf,
+    /// E-mail addresses that receive this account's notifications.
+    pub email: Vec<String>,
+    pub sftp: Option<crate::sftp::config::AccountSftp>,
+}
+
+impl Account {
+    pub fn incoming(&self) -> PathBuf {
+        self.home.join("incoming")
+    }
+    pub fn outgoing(&self) -> PathBuf {
+        self.home.join("outgoing")
+    }
+    pub fn archive(&self) -> PathBuf {
+        self.home.join("archive")
+    }
+}
+
+/// A route: which steps run for which files. The first matching route wins.
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub name: String,
+    /// Empty = every account.
+    pub accounts: Vec<String>,
+    /// Globs over the folder relative to `incoming/` ("" for the top level).
+    pub folders: Vec<GlobMatcher>,
+    /// Globs over the file name.
+    pub patterns: Vec<GlobMatcher>,
+    /// Empty = every format.
+    pub formats: Vec<Format>,
+    pub steps: Vec<String>,
+}
+
+impl Route {
+    /// Does this route apply to a file? `account` is `None` for `pasarela process`.
+    pub fn matches(&self, account: Option<&str>, folder: &str, name: &str, format: Format) -> bool {
+        let account_ok = match account {
+            Some(a) => self.accounts.is_empty() || self.accounts.iter().any(|x| x == a),
+            None => true,
+        };
+        account_ok
+            && (self.folders.is_empty() || self.folders.iter().any(|g| g.is_match(folder)))
+            && (self.patterns.is_empty() || self.patterns.iter().any(|g| g.is_match(name)))
+            && (self.formats.is_empty() || self.formats.contains(&format))
+    }
+}
+
+impl Config {
+    /// The first route that applies to a file.
+    pub fn route_for(
+        &self,
+        account: Option<&str>,
+        rel_path: &str,
+        format: Format,
+    ) -> Option<&Route> {
+        let (folder, name) = match rel_path.rsplit_once('/') {
+            Some((d, n)) => (d, n),
+            None => ("", rel_path),
+        };
+        self.routes
+            .iter()
+            .find(|r| r.matches(account, folder, name, format))
+    }
+}
+
+/// Read and compile a configuration file. Relative paths resolve against the
+/// current working directory. On failure returns every problem found; on
+/// success also returns the warnings.
+pub fn load(path: &Path) -> Result<(Config, Vec<ConfigError>), Vec<ConfigError>> {
+    let base = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+    load_with_base(path, &base)
+}
+
+pub fn load_with_base(
+    path: &Path,
+    base: &Path,
+) -> Result<(Config, Vec<ConfigError>), Vec<ConfigError>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            return Err(vec![ConfigError::new(
+                path,
+                "",
+                format!("cannot read file: {e}"),
+            )]);
+        }
+    };
+    let mut problems = Problems::default();
+    let config = compile(path, base, &text, &mut problems);
+    match config {
+        Some(c) if !problems.has_errors() => Ok((c, problems.items)),
+        _ => Err(problems.items),
+    }
+}
+
+/// Deserialize one TOML value, recording unknown keys (as errors) and type
+/// errors under `key` instead of stopping at the first one.
+pub fn section<T: serde::de::DeserializeOwned>(
+    value: toml::Value,
+    file: &Path,
+    key: &str,
+    problems: &mut Problems,
+) -> Option<T> {
+    let mut unknown = Vec::new();
+    let result: Result<T, _> =
+        serde_ignored::deserialize(value, |path| unknown.push(path.to_string()));
+    for u in unknown {
+        let full = if key.is_empty() {
+            u
+        } else {
+            format!("{key}.{u}")
+        };
+        problems.error(file, full, "unknown key");
+    }
+    match result {
+        Ok(v) => Some(v),
+        Err(e) => {
+            problems.error(file, key, e.to_string());
+            None
+        }
+    }
+}
+
+fn compile(path: &Path, base: &Path, text: &str, p: &mut Problems) -> Option<Config> {
+    let table: toml::Table = match text.parse() {
+        Ok(t) => t,
+        Err(e) => {
+            p.error(path, "", format!("not valid TOML: {e}"));
+            return None;
+        }
+    };
+    let mut sections: BTreeMap<String, toml::Value> = BTreeMap::new();
+    for (k, v) in table {
+        if raw::TOP_LEVEL_KEYS.contains(&k.as_str()) {
+            sections.insert(k, v);
+        } else {
+            p.error(path, k, "unknown key");
+        }
+    }
+    let mut take = |name: &str| sections.remove(name);
+    let empty = || toml::Value::Table(toml::Table::new());
+
+    let daemon: Option<raw::Daemon> =
+        section(take("daemon").unwrap_or_else(empty), path, "daemon", p);
+    let store: Option<raw::Store> = section(take("store").unwrap_or_else(empty), path, "store", p);
+    let retry: Option<raw::Retry> = section(take("retry").unwrap_or_else(empty), path, "retry", p);
+    let archive: Option<raw::Archive> =
+        section(take("archive").unwrap_or_else(empty), path, "archive", p);
+    let log: Option<raw::Log> = section(take("log").unwrap_or_else(empty), path, "log", p);
+    let dian: Option<raw::Dian> = section(take("dian").unwrap_or_else(empty), path, "dian", p);
+    let sftp_raw: Option<Option<crate::sftp::config::SftpServerRaw>> =
+        take("sftp").map(|v| section(v, path, "sftp", p));
+
+    let resolve = |s: &str| -> PathBuf {
+        let pb = PathBuf::from(s);
+        if pb.is_absolute() { pb } else { base.join(pb) }
+    };
+
+    // Accounts: each one compiled on its own so one bad account does not hide others.
+    let mut accounts = BTreeMap::new();
+    match take("accounts") {
+        None => p.error(path, "accounts", "at least one account is required"),
+        Some(toml::Value::Table(t)) => {
+            for (name, v) in t {
+                let key = format!("accounts.{name}");
+                if !valid_account_name(&name) {
+                    p.error(path, &key, "account names use only a-z, 0-9, '_' and '-', start with a letter or digit, and are at most 64 characters");
+                }
+                let Some(a) = section::<raw::Account>(v, path, &key, p) else {
+                    continue;
+                };
+                let home = resolve(&a.home);
+                let sftp = a
+                    .sftp
+                    .map(|s| s.compile(path, &format!("{key}.sftp"), &resolve, p));
+                for (i, e) in a.email.iter().enumerate() {
+                    if !looks_like_email(e) {
+                        p.error(
+                            path,
+                            format!("{key}.email[{i}]"),
+                            format!("'{e}' is not an e-mail address"),
+                        );
+                    }
+                }
+                accounts.insert(
+                    name.clone(),
+                    Account {
+                        name,
+                        home,
+                        email: a.email,
+                        sftp,
+                    },
+                );
+            }
+        }
+        Some(_) => p.error(
+            path,
+            "accounts",
+            "must be a table of accounts ([accounts.NAME])",
+        ),
+    }
+    check_homes(path, &accounts, p);
+
+    let mut routes = Vec::new();
+    match take("routes") {
+        None => p.error(path, "routes", "at least one route is required"),
+        Some(toml::Value::Array(items)) => {
+            for (i, v) in items.into_iter().enumerate() {
+                let key = format!("routes[{i}]");
+                let Some(r) = section::<raw::Route>(v, path, &key, p) else {
+                    continue;
+                };
+                if let Some(route) = compile_route(path, &key, r, &accounts, p) {
+                    if routes.iter().any(|x: &Route| x.name == route.name) {
+                        p.error(
+                            path,
+                            format!("{key}.name"),
+                            format!("route name '{}' is used twice", route.name),
+                        );
+                    }
+                    routes.push(route);
+                }
+            }
+        }
+        Some(_) => p.error(path, "routes", "must be an array of tables ([[routes]])"),
+    }
+    if !routes.is_empty()
+        && !routes.iter().any(|r| {
+            r.accounts.is_empty()
+                && r.folders.is_empty()
+                && r.patterns.is_empty()
+                && r.formats.is_empty()
+        })
+    {
+        p.warn(
+            path,
+            "routes",
+            "no catch-all route: files no route matches are rejected with PAS02",
+        );
+    }
+
+    let (daemon, store, retry, archive, log, dian) =
+        (daemon?, store?, retry?, archive?, log?, dian?);
+    let sftp = match sftp_raw {
+        None => None,
+        Some(None) => return None,
+        Some(Some(s)) => Some(s.compile(path, "sftp", &resolve, p)),
+    };
+
+    if daemon.workers == 0 || daemon.workers > 1024 {
+        p.error(path, "daemon.workers", "must be between 1 and 1024");
+    }
+    if daemon.scan_interval_secs == 0 {
+        p.error(path, "daemon.scan_interval_secs", "must be at least 1");
+    }
+    if retry.max_attempts == 0 {
+        p.error(path, "retry.max_attempts", "must be at least 1");
+    }
+    if retry.initial_backoff_ms == 0 {
+        p.error(path, "retry.initial_backoff_ms", "must be at least 1");
+    }
+    let log_format = match log.format.as_str() {
+        "text" => LogFormat::Text,
+        "json" => LogFormat::Json,
+        other => {
+            p.error(
+                path,
+                "log.format",
+                format!("'{other}' is not one of: text, json"),
+            );
+            LogFormat::Text
+        }
+    };
+    if tracing_subscriber::EnvFilter::try_new(&log.level).is_err() {
+        p.error(
+            path,
+            "log.level",
+            format!("'{}' is not a valid level or filter directive", log.level),
+        );
+    }
+    let synchronous_full = match store.synchronous.as_str() {
+        "full" => true,
+        "normal" => false,
+        other => {
+            p.error(
+                path,
+                "store.synchronous",
+                format!("'{other}' is not one of: full, normal"),
+            );
+            true
+        }
+    };
+    let state_dir = resolve(&daemon.state_dir);
+    let url = store
+        .url
+        .unwrap_or_else(|| format!("sqlite://{}", state_dir.join("pasarela.db").display()));
+    if let Some(rest) = url.strip_prefix("sqlite://") {
+        if rest.is_empty() {
+            p.error(path, "store.url", "the sqlite URL names no file");
+        }
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        p.error(
+            path,
+            "store.url",
+            "PostgreSQL support is not built into this version; use a sqlite:// URL",
+        );
+    } else {
+        p.error(path, "store.url", format!("'{url}' is not a sqlite:// URL"));
+    }
+    let url = match url.strip_prefix("sqlite://") {
+        Some(rest) if !rest.starts_with('/') && !rest.starts_with(':') => {
+            format!("sqlite://{}", base.join(rest).display())
+        }
+        _ => url,
+    };
+    let dian_rules = dian.rules.as_deref().map(resolve);
+    if let Some(r) = &dian_rules {
+        if !r.is_file() {
+            p.error(
+                path,
+                "dian.rules",
+                format!("file {} does not exist", r.display()),
+            );
+        }
+    }
+
+    Some(Config {
+        source: path.to_path_buf(),
+        base_dir: base.to_path_buf(),
+        daemon: Daemon {
+            state_dir,
+            workers: daemon.workers,
+            scan_interval: Duration::from_secs(daemon.scan_interval_secs),
+            stability: Duration::from_millis(daemon.stability_ms),
+            drain_timeout: Duration::from_secs(daemon.drain_timeout_secs),
+            poll_interval: Duration::from_millis(daemon.poll_interval_ms.max(10)),
+        },
+        store: StoreSettings {
+            url,
+            synchronous_full,
+            busy_timeout: Duration::from_millis(store.busy_timeout_ms),
+        },
+        retry: RetryPolicy {
+            max_attempts: retry.max_attempts,
+            initial_backoff: Duration::from_millis(retry.initial_backoff_ms),
+            max_backoff: Duration::from_secs(retry.max_backoff_secs),
+        },
+        archive: ArchivePolicy {
+            retention_days: archive.retention_days,
+            purge_interval: Duration::from_secs(archive.purge_interval_secs.max(1)),
+        },
+        log: LogSettings {
+            format: log_format,
+            level: log.level,
+        },
+        accounts,
+        routes,
+        dian: DianSection { rules: dian_rules },
+        sftp,
+    })
+}
+
+fn compile_route(
+    path: &Path,
+    key: &str,
+    r: raw::Route,
+    accounts: &BTreeMap<String, Account>,
+    p: &mut Problems,
+) -> Option<Route> {
+    let mut ok = true;
+    if r.name.trim().is_empty() {
+        p.error(path, format!("{key}.name"), "must not be empty");
+        ok = false;
+    }
+    for (i, a) in r.accounts.iter().enumerate() {
+        if !accounts.contains_key(a) {
+            p.error(
+                path,
+                format!("{key}.accounts[{i}]"),
+                format!("no account named '{a}'"),
+            );
+            ok = false;
+        }
+    }
+    let mut globs = |list: &[String], field: &str| -> Vec<GlobMatcher> {
+        let mut out = Vec::new();
+        for (i, g) in list.iter().enumerate() {
+            match Glob::new(g) {
+                Ok(g) => out.push(g.compile_matcher()),
+                Err(e) => {
+                    p.error(
+                        path,
+                        format!("{key}.{field}[{i}]"),
+                        format!("bad glob: {e}"),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        out
+    };
+    let folders = globs(&r.folders, "folders");
+    let patterns = globs(&r.patterns, "patterns");
+    let mut formats = Vec::new();
+    for (i, f) in r.formats.iter().enumerate() {
+        match Format::parse(f) {
+            Some(f) => formats.push(f),
+            None => {
+                p.error(
+                    path,
+                    format!("{key}.formats[{i}]"),
+                    format!("'{f}' is not one of: xml, pdf, image, excel, unknown"),
+                );
+                ok = false;
+            }
+        }
+    }
+    if r.steps.is_empty() {
+        p.error(
+            path,
+            format!("{key}.steps"),
+            "a route needs at least one step",
+        );
+        ok = false;
+    }
+    for (i, s) in r.steps.iter().enumerate() {
+        if !crate::pipeline::steps::is_registered(s) {
+            p.error(
+                path,
+                format!("{key}.steps[{i}]"),
+                format!(
+                    "no step named '{s}' (known: {})",
+                    crate::pipeline::steps::names().join(", ")
+                ),
+            );
+            ok = false;
+        }
+    }
+    ok.then_some(Route {
+        name: r.name,
+        accounts: r.accounts,
+        folders,
+        patterns,
+        formats,
+        steps: r.steps,
+    })
+}
+
+fn check_homes(path: &Path, accounts: &BTreeMap<String, Account>, p: &mut Problems) {
+    let list: Vec<&Account> = accounts.values().collect();
+    for (i, a) in list.iter().enumerate() {
+        for b in &list[i + 1..] {
+            // Component-wise comparison: /home/demo does not contain /home/demo2.
+            if a.home.starts_with(&b.home) || b.home.starts_with(&a.home) {
+                p.error(
+                    path,
+                    format!("accounts.{}.home", b.name),
+                    format!(
+                        "home {} overlaps the home of account '{}'",
+                        b.home.display(),
+                        a.name
+                    ),
+                );
+            }
+        }
+    }
+}
+
+pub fn valid_account_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+}
+
+fn looks_like_email(s: &str) -> bool {
+    match s.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty() && domain.contains('.') && !s.contains(char::is_whitespace)
+        }
+        None => false,
+    }
+}

@@ -1,0 +1,3 @@
+//! File formats: content sniffing and (later) PDF, image and Excel readers.
+
+pub mod detect;

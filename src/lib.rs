@@ -1,0 +1,19 @@
+//! Pasarela: a file-gateway daemon for invoice registration.
+//!
+//! See ARCHITECTURE.md for the bird's-eye view and the codemap. The crate is a
+//! library plus a thin binary (`src/main.rs`); every capability lives here so
+//! that integration tests and benchmarks drive the same code as the daemon.
+
+pub mod app;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod dian;
+pub mod formats;
+pub mod fsutil;
+pub mod intake;
+pub mod pipeline;
+pub mod result;
+pub mod sftp;
+pub mod store;
+pub mod telemetry;

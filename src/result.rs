@@ -1,0 +1,139 @@
+//! The result format: one JSON object per processed file.
+//!
+//! This is the single, documented schema (docs/RESULT_FORMAT.md) that both
+//! `pasarela process --json` prints and the daemon writes as
+//! `<original-name>.result.json`. Later capabilities add optional fields here;
+//! existing field names are a contract with users' scripts and never change.
+
+use chrono::{DateTime, FixedOffset};
+use serde::{Deserialize, Serialize};
+
+/// How serious a finding is, as DIAN applies it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// The document cannot be accepted.
+    Reject,
+    /// Reported to the submitter; does not block acceptance.
+    Notify,
+}
+
+/// One observation about a file: a DIAN rule code (or a Pasarela code, prefixed
+/// `PAS`), its severity and a Spanish message for the submitter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    pub code: String,
+    pub severity: Severity,
+    pub message: String,
+    /// Element path or sheet/row/column the finding concerns, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+}
+
+impl Finding {
+    pub fn reject(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            code: code.into(),
+            severity: Severity::Reject,
+            message: message.into(),
+            location: None,
+        }
+    }
+    pub fn notify(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            code: code.into(),
+            severity: Severity::Notify,
+            message: message.into(),
+            location: None,
+        }
+    }
+    pub fn at(mut self, location: impl Into<String>) -> Self {
+        self.location = Some(location.into());
+        self
+    }
+}
+
+/// The outcome of a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Accepted,
+    Rejected,
+    Review,
+    Duplicate,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Accepted => "accepted",
+            Verdict::Rejected => "rejected",
+            Verdict::Review => "review",
+            Verdict::Duplicate => "duplicate",
+        }
+    }
+}
+
+/// File format detected from content (never from the extension).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Xml,
+    Pdf,
+    Image,
+    Excel,
+    Unknown,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Xml => "xml",
+            Format::Pdf => "pdf",
+            Format::Image => "image",
+            Format::Excel => "excel",
+            Format::Unknown => "unknown",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Format> {
+        Some(match s {
+            "xml" => Format::Xml,
+            "pdf" => Format::Pdf,
+            "image" => Format::Image,
+            "excel" => Format::Excel,
+            "unknown" => Format::Unknown,
+            _ => return None,
+        })
+    }
+}
+
+/// The result object. Field order here is the order in the JSON.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ResultDoc {
+    /// Original file name (path relative to the account's `incoming/`).
+    pub file: String,
+    /// Lowercase hex SHA-256 of the file's bytes.
+    pub sha256: String,
+    pub size: u64,
+    pub format: Format,
+    /// Root document type for XML (Invoice, CreditNote, DebitNote,
+    /// AttachedDocument, ApplicationResponse); null when not known.
+    pub document_type: Option<String>,
+    pub verdict: Verdict,
+    pub findings: Vec<Finding>,
+    pub processed_at: DateTime<FixedOffset>,
+    /// Store id of the job (absent for `pasarela process`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// Name of the route whose steps ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
+    /// When `verdict` is `duplicate`: the job id of the first submission.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicate_of: Option<i64>,
+    /// Key fields of the parsed document (added by the DIAN validation step).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document: Option<serde_json::Value>,
+}
