@@ -1,1 +1,36 @@
-//! clock
+//! The clock: wall time, optionally shifted so that "now" starts at a given
+//! instant (`--now`), which makes date rules deterministic in tests.
+
+use chrono::{DateTime, Duration, FixedOffset, Utc};
+
+/// Colombia's offset (America/Bogota has no DST): UTC−05:00.
+pub fn bogota() -> FixedOffset {
+    FixedOffset::west_opt(5 * 3600).expect("valid offset")
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    offset: Duration,
+    tz: FixedOffset,
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Self { offset: Duration::zero(), tz: bogota() }
+    }
+}
+
+impl Clock {
+    /// A clock whose "now" is `start` at the moment of the call, then advances normally.
+    pub fn starting_at(start: DateTime<FixedOffset>) -> Self {
+        Self { offset: start.with_timezone(&Utc) - Utc::now(), tz: *start.offset() }
+    }
+
+    pub fn now(&self) -> DateTime<FixedOffset> {
+        (Utc::now() + self.offset).with_timezone(&self.tz)
+    }
+
+    pub fn now_millis(&self) -> i64 {
+        self.now().timestamp_millis()
+    }
+}

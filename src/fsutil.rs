@@ -1,1 +1,143 @@
-//! fsutil
+//! Durable file operations: the only way the crate writes results and moves inputs.
+//!
+//! Principle: stage → fsync → atomic rename → fsync the directory. A reader
+//! either sees the old state or the complete new file, never a partial one.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+/// fsync a directory so that a rename or create inside it is durable.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Write `bytes` to `dest` atomically: a hidden temp file in the same
+/// directory, fsync, rename over `dest`, fsync the directory.
+pub fn write_atomic(dest: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = dest.parent().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "destination has no parent"))?;
+    fs::create_dir_all(dir)?;
+    let name = dest.file_name().and_then(|n| n.to_str()).unwrap_or("out");
+    let tmp = dir.join(format!(".{name}.{}.tmp", uuid::Uuid::new_v4().simple()));
+    let result = (|| {
+        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, dest)?;
+        sync_dir(dir)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Move a file durably. Uses rename; across filesystems (EXDEV) copies to a
+/// temp name beside the destination, fsyncs, renames, then removes the source.
+pub fn move_durable(src: &Path, dest: &Path) -> io::Result<()> {
+    let dir = dest.parent().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "destination has no parent"))?;
+    fs::create_dir_all(dir)?;
+    match fs::rename(src, dest) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {
+            let name = dest.file_name().and_then(|n| n.to_str()).unwrap_or("moved");
+            let tmp = dir.join(format!(".{name}.{}.tmp", uuid::Uuid::new_v4().simple()));
+            fs::copy(src, &tmp)?;
+            File::open(&tmp)?.sync_all()?;
+            fs::rename(&tmp, dest)?;
+            sync_dir(dir)?;
+            fs::remove_file(src)?;
+            if let Some(sdir) = src.parent() {
+                sync_dir(sdir)?;
+            }
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    }
+    sync_dir(dir)?;
+    if let Some(sdir) = src.parent() {
+        if sdir != dir {
+            sync_dir(sdir)?;
+        }
+    }
+    Ok(())
+}
+
+/// Lowercase hex SHA-256.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Names that are never taken as input: partial uploads and hidden files.
+pub fn is_ignored_name(name: &str) -> bool {
+    const TEMP_SUFFIXES: &[&str] = &[".part", ".filepart", ".tmp", ".temp", ".partial", ".crdownload", ".swp", "~"];
+    name.is_empty() || name.starts_with('.') || {
+        let lower = name.to_ascii_lowercase();
+        TEMP_SUFFIXES.iter().any(|s| lower.ends_with(s))
+    }
+}
+
+/// Path of `path` relative to `root` with '/' separators, or None if it is not inside.
+pub fn relative(root: &Path, path: &Path) -> Option<String> {
+    let rel = path.strip_prefix(root).ok()?;
+    let parts: Vec<&str> = rel.components().map(|c| c.as_os_str().to_str()).collect::<Option<_>>()?;
+    if parts.is_empty() || parts.iter().any(|p| *p == ".." || p.is_empty()) {
+        return None;
+    }
+    Some(parts.join("/"))
+}
+
+/// Every regular file under `dir` (recursively), skipping ignored names and
+/// hidden directories. Symlinks are not followed.
+pub fn walk_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&d) else { continue };
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let Ok(ft) = e.file_type() else { continue };
+            if ft.is_dir() && !name.starts_with('.') {
+                stack.push(e.path());
+            } else if ft.is_file() && !is_ignored_name(name) {
+                out.push(e.path());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ignored_names() {
+        for n in [".hidden", "a.part", "a.filepart", "b.TMP", "x~", "up.crdownload", ""] {
+            assert!(is_ignored_name(n), "{n}");
+        }
+        for n in ["factura.xml", "part.xml", "tmp.pdf"] {
+            assert!(!is_ignored_name(n), "{n}");
+        }
+    }
+
+    #[test]
+    fn relative_paths_are_component_wise() {
+        assert_eq!(relative(Path::new("/h/demo"), Path::new("/h/demo/a/b.xml")).as_deref(), Some("a/b.xml"));
+        assert_eq!(relative(Path::new("/h/demo"), Path::new("/h/demo2/b.xml")), None);
+    }
+
+    #[test]
+    fn atomic_write_replaces_and_leaves_no_temp() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("r.json");
+        write_atomic(&p, b"one").unwrap();
+        write_atomic(&p, b"two").unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"two");
+        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 1);
+    }
+}
