@@ -1,1 +1,407 @@
-//! app
+//! The application: commands, the daemon's start-up, main loop, reload and
+//! shutdown phases.
+//!
+//! Start-up is a reload from nothing: `load_generation` compiles config and
+//! rules into a [`Generation`]; the same function serves SIGHUP. A bad new
+//! configuration keeps the old generation running and says why.
+
+use std::collections::HashMap;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use chrono::{DateTime, FixedOffset};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::{Notify, mpsc, watch};
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use crate::cli::Command;
+use crate::clock::Clock;
+use crate::config::{self, Config, ConfigError, EX_CONFIG, LogFormat};
+use crate::intake::{self, Intake};
+use crate::pipeline::runner::Runner;
+use crate::pipeline::{Generation, Pipeline, StepContext, Submission};
+use crate::store::Store;
+
+pub async fn dispatch(command: Command, log_format: Option<LogFormat>) -> i32 {
+    match command {
+        Command::Run { config, now } => run(&config, now, log_format).await,
+        Command::Validate { config, no_environment } => validate(&config, !no_environment).await,
+        Command::Process { files, config, json, account, now } => process(&config, &files, json, account.as_deref(), now).await,
+        Command::Status { config, json } => status(&config, json).await,
+        Command::Replay { id, config } => replay(&config, id).await,
+    }
+}
+
+fn print_problems(problems: &[ConfigError]) {
+    for p in problems {
+        eprintln!("{p}");
+    }
+}
+
+/// Load and compile a config; on failure print every problem.
+fn load_config(path: &Path) -> Result<Arc<Config>, i32> {
+    match config::load(path) {
+        Ok((c, warnings)) => {
+            print_problems(&warnings);
+            Ok(Arc::new(c))
+        }
+        Err(problems) => {
+            print_problems(&problems);
+            let n = problems.iter().filter(|p| !p.warning).count();
+            eprintln!("{}: {n} error(s); configuration refused", path.display());
+            Err(EX_CONFIG)
+        }
+    }
+}
+
+async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let s = &config.store;
+    Store::open(&s.url, s.synchronous_full, s.busy_timeout).await.with_context(|| format!("opening store {}", s.url))
+}
+
+// ---------------------------------------------------------------- validate
+
+async fn validate(path: &Path, environment: bool) -> i32 {
+    let config = match config::load(path) {
+        Ok((c, warnings)) => {
+            print_problems(&warnings);
+            c
+        }
+        Err(problems) => {
+            print_problems(&problems);
+            eprintln!("{}: {} error(s)", path.display(), problems.iter().filter(|p| !p.warning).count());
+            return EX_CONFIG;
+        }
+    };
+    let config = Arc::new(config);
+    let mut problems = Vec::new();
+    if let Err(errs) = Generation::build(config.clone(), None) {
+        problems.extend(errs);
+    }
+    if environment {
+        problems.extend(check_environment(&config).await);
+    }
+    print_problems(&problems);
+    if problems.iter().any(|p| !p.warning) {
+        eprintln!("{}: {} error(s)", path.display(), problems.iter().filter(|p| !p.warning).count());
+        return EX_CONFIG;
+    }
+    println!("{}: configuration OK ({} account(s), {} route(s))", path.display(), config.accounts.len(), config.routes.len());
+    0
+}
+
+/// Folders exist (or can be created) and are writable; the store opens.
+pub async fn check_environment(config: &Config) -> Vec<ConfigError> {
+    let mut problems = Vec::new();
+    let file = &config.source;
+    let mut dirs: Vec<(String, PathBuf)> = vec![("daemon.state_dir".into(), config.daemon.state_dir.clone())];
+    for a in config.accounts.values() {
+        for sub in ["incoming", "outgoing", "archive"] {
+            dirs.push((format!("accounts.{}.home", a.name), a.home.join(sub)));
+        }
+    }
+    for (key, dir) in dirs {
+        if let Err(e) = probe_writable(&dir) {
+            problems.push(ConfigError::new(file, key, format!("{} is not a writable folder: {e}", dir.display())));
+        }
+    }
+    if let Err(e) = open_store(config).await {
+        problems.push(ConfigError::new(file, "store.url", format!("{e:#}")));
+    }
+    problems
+}
+
+fn probe_writable(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let probe = dir.join(format!(".pasarela-probe-{}", std::process::id()));
+    std::fs::write(&probe, b"")?;
+    std::fs::remove_file(&probe)
+}
+
+// ---------------------------------------------------------------- run
+
+/// Holds an exclusive lock on the state directory: one daemon per SQLite store.
+struct StateLock {
+    _file: std::fs::File,
+}
+
+fn lock_state_dir(dir: &Path) -> anyhow::Result<StateLock> {
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join("pasarela.lock");
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
+    // SAFETY: flock on a valid, owned file descriptor.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc != 0 {
+        anyhow::bail!("another pasarela daemon holds {} (one daemon per state directory)", path.display());
+    }
+    Ok(StateLock { _file: file })
+}
+
+fn prepare_dirs(config: &Config) -> anyhow::Result<()> {
+    for a in config.accounts.values() {
+        for d in [a.incoming(), a.outgoing(), a.archive(), config.daemon.spool_dir(&a.name)] {
+            std::fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
+        }
+    }
+    Ok(())
+}
+
+async fn run(path: &Path, now: Option<DateTime<FixedOffset>>, log_format: Option<LogFormat>) -> i32 {
+    let config = match load_config(path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    crate::telemetry::init(log_format.unwrap_or(config.log.format), &config.log.level);
+    match run_daemon(path, config, now).await {
+        Ok(()) => 0,
+        Err(e) => {
+            error!(error = %format!("{e:#}"), "daemon stopped with an error");
+            69
+        }
+    }
+}
+
+async fn run_daemon(path: &Path, config: Arc<Config>, now: Option<DateTime<FixedOffset>>) -> anyhow::Result<()> {
+    let clock = now.map(Clock::starting_at).unwrap_or_default();
+    let _lock = lock_state_dir(&config.daemon.state_dir)?;
+    prepare_dirs(&config)?;
+    let store = open_store(&config).await?;
+    let generation = Generation::build(config.clone(), Some(store.clone())).map_err(|errs| {
+        print_problems(&errs);
+        anyhow::anyhow!("{} error(s) in rule files", errs.len())
+    })?;
+    let (gen_tx, gen_rx) = watch::channel(Arc::new(generation));
+    let wake = Arc::new(Notify::new());
+    let shutdown = CancellationToken::new();
+    let owner = format!("{}:{}", hostname(), std::process::id());
+
+    let intake = Intake { store: store.clone(), clock, generation: gen_rx.clone(), wake: wake.clone() };
+    intake.recover().await.context("start-up recovery")?;
+    let (tx, rx) = mpsc::channel(intake::CHANNEL_CAPACITY);
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(intake.run(tx.clone(), rx, shutdown.clone()));
+    let runner = Runner { store: store.clone(), generation: gen_rx.clone(), clock, owner: owner.clone(), wake };
+    tasks.spawn(runner.run(shutdown.clone()));
+    info!(config = %path.display(), accounts = config.accounts.len(), routes = config.routes.len(), store = %config.store.url, owner, "pasarela running");
+
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = hup.recv() => reload(path, &store, &gen_tx),
+            res = tasks.join_next() => {
+                if let Some(Err(e)) = res { error!(error = %e, "a daemon task ended unexpectedly"); }
+                break;
+            }
+        }
+    }
+    info!("shutting down: intake stops, in-flight files drain");
+    shutdown.cancel();
+    let drain = async { while tasks.join_next().await.is_some() {} };
+    tokio::select! {
+        _ = drain => {}
+        _ = term.recv() => warn!("second signal: exiting now; unfinished jobs are requeued at next start"),
+        _ = int.recv() => warn!("second signal: exiting now; unfinished jobs are requeued at next start"),
+    }
+    store.close().await;
+    info!("stopped");
+    Ok(())
+}
+
+/// SIGHUP: recompile; on success swap the generation, else keep the old one.
+fn reload(path: &Path, store: &Store, gen_tx: &watch::Sender<Arc<Generation>>) {
+    let old = gen_tx.borrow().config.clone();
+    let config = match config::load(path) {
+        Ok((c, _)) => Arc::new(c),
+        Err(problems) => {
+            for p in &problems {
+                error!(problem = %p, "reload refused");
+            }
+            warn!(errors = problems.len(), "reload refused: the previous configuration stays in force");
+            return;
+        }
+    };
+    if config.store.url != old.store.url || config.daemon.state_dir != old.daemon.state_dir {
+        warn!("store.url and daemon.state_dir changes need a restart; other changes apply now");
+    }
+    if let Err(e) = prepare_dirs(&config) {
+        warn!(error = %format!("{e:#}"), "reload refused: the previous configuration stays in force");
+        return;
+    }
+    match Generation::build(config.clone(), Some(store.clone())) {
+        Ok(g) => {
+            gen_tx.send_replace(Arc::new(g));
+            info!(accounts = config.accounts.len(), routes = config.routes.len(), "configuration reloaded");
+        }
+        Err(problems) => {
+            for p in &problems {
+                error!(problem = %p, "reload refused");
+            }
+        }
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).unwrap_or_else(|_| "localhost".into())
+}
+
+// ---------------------------------------------------------------- process
+
+async fn process(path: &Path, files: &[PathBuf], json: bool, account: Option<&str>, now: Option<DateTime<FixedOffset>>) -> i32 {
+    let config = match load_config(path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    crate::telemetry::init(config.log.format, "warn");
+    if let Some(a) = account {
+        if !config.accounts.contains_key(a) {
+            eprintln!("error: no account named '{a}' in {}", path.display());
+            return 64;
+        }
+    }
+    let generation = match Generation::build(config.clone(), None) {
+        Ok(g) => g,
+        Err(errs) => {
+            print_problems(&errs);
+            return EX_CONFIG;
+        }
+    };
+    let clock = now.map(Clock::starting_at).unwrap_or_default();
+    let mut seen: HashMap<String, String> = HashMap::new();
+    let mut code = 0;
+    for file in files {
+        let bytes = match tokio::fs::read(file).await {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("error: cannot read {}: {e}", file.display());
+                code = 66;
+                continue;
+            }
+        };
+        let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let sha = crate::fsutil::sha256_hex(&bytes);
+        let shown = file.display().to_string();
+        let sub = Submission { account, rel_path: &name, job_id: None, duplicate_of: None, duplicate_note: seen.get(&sha).map(|f| format!("al archivo {f} de este lote")) };
+        seen.entry(sha).or_insert_with(|| shown.clone());
+        match process_one(&generation.pipeline, &generation, bytes, &sub, clock.now()).await {
+            Ok(mut result) => {
+                result.file = shown;
+                if json {
+                    match serde_json::to_string(&result) {
+                        Ok(line) => println!("{line}"),
+                        Err(e) => {
+                            eprintln!("error: {e}");
+                            code = 70;
+                        }
+                    }
+                } else {
+                    let codes: Vec<&str> = result.findings.iter().map(|f| f.code.as_str()).collect();
+                    println!("{}: {} [{}] {}", result.file, result.verdict.as_str(), result.format.as_str(), codes.join(" "));
+                    for f in &result.findings {
+                        println!("  {} ({:?}): {}", f.code, f.severity, f.message);
+                    }
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {}: {e}", file.display());
+                code = 70;
+            }
+        }
+    }
+    code
+}
+
+async fn process_one(
+    pipeline: &Pipeline,
+    generation: &Generation,
+    bytes: Vec<u8>,
+    sub: &Submission<'_>,
+    now: DateTime<FixedOffset>,
+) -> Result<crate::result::ResultDoc, crate::pipeline::StepError> {
+    let ctx = StepContext { now, services: generation.services.clone() };
+    pipeline.process(Arc::new(bytes), sub, &ctx).await
+}
+
+// ---------------------------------------------------------------- status / replay
+
+async fn store_for(path: &Path) -> Result<Store, i32> {
+    let config = load_config(path)?;
+    open_store(&config).await.map_err(|e| {
+        eprintln!("error: {e:#}");
+        69
+    })
+}
+
+fn fmt_ms(ms: i64) -> String {
+    DateTime::from_timestamp_millis(ms)
+        .map(|t| t.with_timezone(&crate::clock::bogota()).format("%Y-%m-%d %H:%M:%S%:z").to_string())
+        .unwrap_or_else(|| ms.to_string())
+}
+
+async fn status(path: &Path, json: bool) -> i32 {
+    let store = match store_for(path).await {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let report = match store.status().await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 69;
+        }
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+        return 0;
+    }
+    let states: Vec<String> = report.jobs_by_state.iter().map(|(s, n)| format!("{s}={n}")).collect();
+    let verdicts: Vec<String> = report.verdicts.iter().map(|(s, n)| format!("{s}={n}")).collect();
+    println!("jobs:      {}", if states.is_empty() { "none".into() } else { states.join(" ") });
+    println!("verdicts:  {}", if verdicts.is_empty() { "none".into() } else { verdicts.join(" ") });
+    match &report.oldest_pending {
+        Some(j) => println!("oldest pending: job {} {}/{} received {}", j.id, j.account, j.rel_path, fmt_ms(j.received_at)),
+        None => println!("oldest pending: none"),
+    }
+    println!("dead letters: {}", report.dead.len());
+    for j in &report.dead {
+        println!("  job {} {}/{} after {} attempt(s) at {}: {}", j.id, j.account, j.rel_path, j.attempts, fmt_ms(j.updated_at), j.last_error.as_deref().unwrap_or(""));
+    }
+    if !report.recent_errors.is_empty() {
+        println!("recent errors:");
+        for j in &report.recent_errors {
+            println!("  job {} {}/{} [{}] at {}: {}", j.id, j.account, j.rel_path, j.state.as_str(), fmt_ms(j.updated_at), j.last_error.as_deref().unwrap_or(""));
+        }
+    }
+    0
+}
+
+async fn replay(path: &Path, id: i64) -> i32 {
+    let store = match store_for(path).await {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    match store.replay(id, chrono::Utc::now().timestamp_millis()).await {
+        Ok(job) => {
+            println!("job {id} ({}/{}) was {}; queued again", job.account, job.rel_path, job.state.as_str());
+            0
+        }
+        Err(crate::store::StoreError::NoSuchJob(_)) => {
+            eprintln!("error: no job with id {id}");
+            65
+        }
+        Err(e @ crate::store::StoreError::NotReplayable { .. }) => {
+            eprintln!("error: {e}");
+            65
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            69
+        }
+    }
+}

@@ -1,1 +1,94 @@
-//! cli
+//! Command-line interface: parse arguments, dispatch to `app`, map outcomes to
+//! exit codes (sysexits: 64 usage, 65 bad input data, 66 no input, 69
+//! unavailable, 70 internal error, 78 bad configuration).
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, FixedOffset};
+use clap::{Parser, Subcommand, ValueEnum};
+
+pub const DEFAULT_CONFIG: &str = "config/pasarela.toml";
+
+#[derive(Debug, Parser)]
+#[command(name = "pasarela", version, about = "File-gateway daemon for invoice registration: SFTP intake, DIAN validation, results.")]
+pub struct Cli {
+    /// Log format (overrides `[log] format`).
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<LogFormatArg>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormatArg {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon.
+    Run {
+        #[arg(long, short, env = "PASARELA_CONFIG", default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// Start the clock at this instant (RFC 3339), for tests and reprocessing.
+        #[arg(long)]
+        now: Option<DateTime<FixedOffset>>,
+    },
+    /// Check a configuration: every problem at once; exit 78 when invalid.
+    Validate {
+        #[arg(long, short, env = "PASARELA_CONFIG", default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// Only check the files themselves, not folders or the store.
+        #[arg(long)]
+        no_environment: bool,
+    },
+    /// Run the pipeline on files without a daemon; print one result per file.
+    Process {
+        /// Files to process.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[arg(long, short, env = "PASARELA_CONFIG", default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// Print results as JSON lines (the result format).
+        #[arg(long)]
+        json: bool,
+        /// Route files as if this account had sent them.
+        #[arg(long)]
+        account: Option<String>,
+        /// Evaluate date rules as of this instant (RFC 3339).
+        #[arg(long)]
+        now: Option<DateTime<FixedOffset>>,
+    },
+    /// Queue counts, oldest pending file, recent errors and dead letters.
+    Status {
+        #[arg(long, short, env = "PASARELA_CONFIG", default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Queue a dead-lettered (or finished) job again.
+    Replay {
+        /// Job id, as `status` shows it.
+        id: i64,
+        #[arg(long, short, env = "PASARELA_CONFIG", default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+}
+
+/// Parse arguments, run, and return the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return 70;
+        }
+    };
+    let log_format = cli.log_format.map(|f| match f {
+        LogFormatArg::Text => crate::config::LogFormat::Text,
+        LogFormatArg::Json => crate::config::LogFormat::Json,
+    });
+    runtime.block_on(crate::app::dispatch(cli.command, log_format))
+}

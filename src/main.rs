@@ -1,3 +1,5 @@
+//! The `pasarela` binary: everything lives in the library; see `cli.rs`.
+
 fn main() {
-    std::process::exit(0)
+    std::process::exit(pasarela::cli::main());
 }

@@ -159,20 +159,13 @@ impl Route {
 }
 
 impl Config {
-    /// The first route that applies to a file.
-    pub fn route_for(
-        &self,
-        account: Option<&str>,
-        rel_path: &str,
-        format: Format,
-    ) -> Option<&Route> {
+    /// Index of the first route that applies to a file.
+    pub fn route_index(&self, account: Option<&str>, rel_path: &str, format: Format) -> Option<usize> {
         let (folder, name) = match rel_path.rsplit_once('/') {
             Some((d, n)) => (d, n),
             None => ("", rel_path),
         };
-        self.routes
-            .iter()
-            .find(|r| r.matches(account, folder, name, format))
+        self.routes.iter().position(|r| r.matches(account, folder, name, format))
     }
 }
 

@@ -1,4 +1,317 @@
 //! Intake: watched folders, periodic scans and SFTP upload notices → durable jobs.
+//!
+//! A file is taken only once complete (close-after-write, rename into place,
+//! an SFTP CLOSE, or a size+mtime stability check for copies that arrive by
+//! other means). Taking it means: rename it out of `incoming/` into the spool
+//! (the rename is the atomic claim: a second event for the same file finds
+//! nothing), fsync, hash, and record the job. The spool is the source of truth
+//! for "accepted but not yet archived": start-up recovery walks it.
+//!
+//! **Architecture Invariant:** an input is never deleted; it leaves the spool
+//! only by a move into `archive/` after its outcome is committed.
 
 mod event;
+pub mod retention;
+mod watch;
+
 pub use event::IntakeEvent;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::{Notify, Semaphore, mpsc};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, error, info, warn};
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::fsutil;
+use crate::pipeline::Generation;
+use crate::store::{JobState, NewJob, Store};
+
+/// Queue depth between the watcher thread and the intake task.
+pub const CHANNEL_CAPACITY: usize = 16_384;
+
+pub struct Intake {
+    pub store: Store,
+    pub clock: Clock,
+    pub generation: tokio::sync::watch::Receiver<Arc<Generation>>,
+    /// Poked after each recorded job so the runner picks it up at once.
+    pub wake: Arc<Notify>,
+}
+
+/// A file that was seen but may still be growing.
+struct Candidate {
+    account: String,
+    len: u64,
+    mtime: Option<SystemTime>,
+    since: Instant,
+}
+
+/// Files staged at the same time (each costs a few fsyncs and one commit).
+const STAGE_CONCURRENCY: usize = 8;
+
+impl Intake {
+    /// Start-up recovery: record spool files that have no job yet (a crash
+    /// between staging and recording), finish archiving inputs of jobs that are
+    /// done, and requeue jobs left running.
+    pub async fn recover(&self) -> anyhow::Result<()> {
+        let config = self.generation.borrow().config.clone();
+        let (recorded, archived) = self.sweep_spool(&config).await?;
+        let requeued = self.store.requeue_running(self.clock.now_millis()).await?;
+        info!(recorded, archived, requeued, "recovery finished");
+        Ok(())
+    }
+
+    async fn sweep_spool(&self, config: &Config) -> anyhow::Result<(usize, usize)> {
+        let (mut recorded, mut archived) = (0, 0);
+        for account in config.accounts.values() {
+            let base = config.daemon.spool_dir(&account.name);
+            let files = tokio::task::spawn_blocking({
+                let base = base.clone();
+                move || spool_files(&base)
+            })
+            .await?;
+            for (path, rel) in files {
+                let key = path.to_string_lossy().to_string();
+                match self.store.job_by_spool_path(&key).await? {
+                    None => {
+                        let staged = hash_file(path.clone(), rel).await?;
+                        self.record(&account.name, &staged).await?;
+                        recorded += 1;
+                    }
+                    Some(job) if job.state == JobState::Done => {
+                        if let Some(dst) = job.archive_path.clone() {
+                            let root = path.parent().map(Path::to_path_buf);
+                            let root = spool_dir_of(&base, &path).or(root);
+                            tokio::task::spawn_blocking(move || crate::pipeline::runner::archive_input(&path, &dst, root.as_deref())).await??;
+                            archived += 1;
+                        }
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        Ok((recorded, archived))
+    }
+
+    /// Process intake events until shutdown. `tx` is handed to the watcher and
+    /// the periodic scan; the SFTP server holds its own clone.
+    pub async fn run(self, tx: mpsc::Sender<IntakeEvent>, mut rx: mpsc::Receiver<IntakeEvent>, shutdown: CancellationToken) {
+        let config = self.generation.borrow().config.clone();
+        let _watcher = match watch::start(&config, tx.clone()) {
+            Ok(w) => Some(w),
+            Err(e) => {
+                error!(error = %e, "file watcher failed to start; relying on periodic scans");
+                None
+            }
+        };
+        let this = Arc::new(self);
+        let mut candidates: HashMap<PathBuf, Candidate> = HashMap::new();
+        let mut staging: JoinSet<()> = JoinSet::new();
+        let permits = Arc::new(Semaphore::new(STAGE_CONCURRENCY));
+        let stability = config.daemon.stability;
+        let mut scan = tokio::time::interval(config.daemon.scan_interval);
+        let mut settle = tokio::time::interval((stability / 2).max(Duration::from_millis(50)));
+        let mut retention = tokio::time::interval(config.archive.purge_interval);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                Some(ev) = rx.recv() => {
+                    let (account, path, complete) = match ev {
+                        IntakeEvent::Completed { account, path } => (account, path, true),
+                        IntakeEvent::Seen { account, path } => (account, path, false),
+                    };
+                    if complete {
+                        candidates.remove(&path);
+                        this.spawn_stage(&mut staging, &permits, account, path).await;
+                    } else {
+                        candidates.entry(path).or_insert(Candidate { account, len: u64::MAX, mtime: None, since: Instant::now() });
+                    }
+                }
+                _ = scan.tick() => {
+                    let config = this.generation.borrow().config.clone();
+                    for (account, path) in scan_incoming(&config).await {
+                        candidates.entry(path).or_insert(Candidate { account, len: u64::MAX, mtime: None, since: Instant::now() });
+                    }
+                    if let Err(e) = this.sweep_spool(&config).await {
+                        warn!(error = %e, "spool sweep failed");
+                    }
+                }
+                _ = settle.tick(), if !candidates.is_empty() => {
+                    for (path, account) in settled(&mut candidates, stability) {
+                        this.spawn_stage(&mut staging, &permits, account, path).await;
+                    }
+                }
+                _ = retention.tick() => {
+                    let config = this.generation.borrow().config.clone();
+                    let today = this.clock.now().date_naive();
+                    let store = this.store.clone();
+                    tokio::spawn(async move { retention::purge(&config, today, &store).await });
+                }
+                Some(_) = staging.join_next(), if !staging.is_empty() => {}
+            }
+        }
+        // Let staging that already began finish: a half-staged file is safe
+        // (recovery records it), but finishing is cheaper.
+        while staging.join_next().await.is_some() {}
+    }
+
+    async fn spawn_stage(self: &Arc<Self>, set: &mut JoinSet<()>, permits: &Arc<Semaphore>, account: String, path: PathBuf) {
+        let Ok(permit) = permits.clone().acquire_owned().await else { return };
+        let this = self.clone();
+        set.spawn(async move {
+            let _permit = permit;
+            if let Err(e) = this.stage_and_record(&account, &path).await {
+                error!(account = %account, path = %path.display(), error = %e, "intake failed; the file stays where it is and is retried by the next scan");
+            }
+        });
+    }
+
+    /// Take one complete file: move it into the spool, hash it, record the job.
+    pub async fn stage_and_record(&self, account_name: &str, path: &Path) -> anyhow::Result<Option<i64>> {
+        let config = self.generation.borrow().config.clone();
+        let Some(account) = config.accounts.get(account_name) else {
+            warn!(account = account_name, "event for an unknown account ignored");
+            return Ok(None);
+        };
+        let incoming = account.incoming();
+        let Some(rel) = fsutil::relative(&incoming, path) else {
+            warn!(path = %path.display(), "file outside the account's incoming/ ignored");
+            return Ok(None);
+        };
+        if rel.split('/').any(fsutil::is_ignored_name) {
+            return Ok(None);
+        }
+        let spool = config.daemon.spool_dir(account_name);
+        let src = path.to_path_buf();
+        let staged = tokio::task::spawn_blocking(move || stage(&spool, &src, &rel)).await??;
+        let Some(staged) = staged else { return Ok(None) };
+        let id = self.record(account_name, &staged).await?;
+        Ok(Some(id))
+    }
+
+    async fn record(&self, account: &str, staged: &Staged) -> anyhow::Result<i64> {
+        let spool_path = staged.spool_path.to_string_lossy();
+        let job = NewJob { account, rel_path: &staged.rel, spool_path: &spool_path, size: staged.size, sha256: &staged.sha256, now_ms: self.clock.now_millis() };
+        let id = self.store.record_job(&job).await?;
+        debug!(job = id, account, file = %staged.rel, size = staged.size, "file received");
+        self.wake.notify_one();
+        Ok(id)
+    }
+}
+
+/// A file moved into the spool.
+struct Staged {
+    rel: String,
+    spool_path: PathBuf,
+    size: u64,
+    sha256: String,
+}
+
+/// Move `src` into `spool/<account>/<uuid>/<rel>`. `Ok(None)` when the file is
+/// gone (another event took it) or is not a regular file.
+fn stage(spool: &Path, src: &Path, rel: &str) -> std::io::Result<Option<Staged>> {
+    match std::fs::symlink_metadata(src) {
+        Ok(m) if m.file_type().is_file() => {}
+        Ok(_) => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let dest = spool.join(uuid::Uuid::new_v4().simple().to_string()).join(rel);
+    let parent = dest.parent().unwrap_or(spool);
+    std::fs::create_dir_all(parent)?;
+    match fsutil::move_durable(src, &dest) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let _ = std::fs::remove_dir_all(dest.ancestors().nth(rel.split('/').count()).unwrap_or(parent));
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    }
+    let bytes = std::fs::read(&dest)?;
+    Ok(Some(Staged { rel: rel.to_string(), spool_path: dest, size: bytes.len() as u64, sha256: fsutil::sha256_hex(&bytes) }))
+}
+
+async fn hash_file(path: PathBuf, rel: String) -> anyhow::Result<Staged> {
+    Ok(tokio::task::spawn_blocking(move || -> std::io::Result<Staged> {
+        let bytes = std::fs::read(&path)?;
+        Ok(Staged { rel, size: bytes.len() as u64, sha256: fsutil::sha256_hex(&bytes), spool_path: path })
+    })
+    .await??)
+}
+
+/// Files in `spool/<account>/` with their original relative path.
+fn spool_files(base: &Path) -> Vec<(PathBuf, String)> {
+    let mut out = Vec::new();
+    let Ok(dirs) = std::fs::read_dir(base) else { return out };
+    for d in dirs.flatten() {
+        let root = d.path();
+        if !root.is_dir() {
+            continue;
+        }
+        let mut stack = vec![root.clone()];
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+            for e in entries.flatten() {
+                let Ok(ft) = e.file_type() else { continue };
+                if ft.is_dir() {
+                    stack.push(e.path());
+                } else if ft.is_file() {
+                    if let Some(rel) = fsutil::relative(&root, &e.path()) {
+                        if !e.file_name().to_string_lossy().starts_with('.') {
+                            out.push((e.path(), rel));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `spool/<account>/<uuid>` for a path inside it.
+fn spool_dir_of(base: &Path, path: &Path) -> Option<PathBuf> {
+    let rel = path.strip_prefix(base).ok()?;
+    let first = rel.components().next()?;
+    Some(base.join(first.as_os_str()))
+}
+
+/// Every file currently in every account's `incoming/`.
+async fn scan_incoming(config: &Config) -> Vec<(String, PathBuf)> {
+    let dirs: Vec<(String, PathBuf)> = config.accounts.values().map(|a| (a.name.clone(), a.incoming())).collect();
+    tokio::task::spawn_blocking(move || {
+        dirs.into_iter().flat_map(|(account, dir)| fsutil::walk_files(&dir).into_iter().map(move |p| (account.clone(), p))).collect()
+    })
+    .await
+    .unwrap_or_default()
+}
+
+/// Candidates whose size and mtime have not changed for `stability` (and whose
+/// mtime is at least that old). Vanished files are dropped.
+fn settled(candidates: &mut HashMap<PathBuf, Candidate>, stability: Duration) -> Vec<(PathBuf, String)> {
+    let mut ready = Vec::new();
+    candidates.retain(|path, c| {
+        let Ok(meta) = std::fs::symlink_metadata(path) else { return false };
+        if !meta.is_file() {
+            return false;
+        }
+        let mtime = meta.modified().ok();
+        if meta.len() != c.len || mtime != c.mtime {
+            c.len = meta.len();
+            c.mtime = mtime;
+            c.since = Instant::now();
+            return true;
+        }
+        let old_enough = mtime.and_then(|m| m.elapsed().ok()).is_none_or(|age| age >= stability);
+        if c.since.elapsed() >= stability || (old_enough && c.since.elapsed() >= stability / 2) {
+            ready.push((path.clone(), c.account.clone()));
+            return false;
+        }
+        true
+    });
+    ready
+}

@@ -5,7 +5,11 @@
 //! routes in config name the steps to run. Adding a capability means adding a
 //! step there, never touching the runner.
 
+pub mod exec;
+pub mod runner;
 pub mod steps;
+
+pub use exec::{Pipeline, Submission};
 
 use std::sync::Arc;
 
@@ -38,6 +42,8 @@ pub struct WorkItem {
     /// Identity of the business document (CUFE/CUDE, or supplier NIT + number),
     /// used for duplicate detection across different files.
     pub document_key: Option<String>,
+    /// Store id of the job (None for `pasarela process`).
+    pub job_id: Option<i64>,
 }
 
 impl WorkItem {
@@ -55,8 +61,26 @@ pub struct StepContext {
 /// Shared, compiled resources built from config at start and on reload.
 pub struct Services {
     pub config: Arc<Config>,
-    /// Present in the daemon; `None` for `pasarela process` without a store.
+    /// Present in the daemon; `None` for `pasarela process`, which records nothing.
     pub store: Option<crate::store::Store>,
+}
+
+/// Everything compiled from one configuration: the unit that a reload swaps.
+/// A job takes one generation when it starts and uses it to the end.
+pub struct Generation {
+    pub config: Arc<Config>,
+    pub services: Arc<Services>,
+    pub pipeline: Pipeline,
+}
+
+impl Generation {
+    /// Compile the services and pipeline for `config`; every problem is
+    /// returned (rule files are compiled here too).
+    pub fn build(config: Arc<Config>, store: Option<crate::store::Store>) -> Result<Generation, Vec<crate::config::ConfigError>> {
+        let services = Arc::new(Services { config: config.clone(), store });
+        let pipeline = Pipeline::new(config.clone());
+        Ok(Generation { config, services, pipeline })
+    }
 }
 
 #[async_trait]

@@ -201,9 +201,16 @@ impl Store {
         Ok(Store { pool })
     }
 
+    /// A write transaction. `BEGIN IMMEDIATE` takes SQLite's write lock up
+    /// front, so concurrent writers wait (busy_timeout) instead of failing with
+    /// SQLITE_BUSY when a read lock cannot be upgraded.
+    async fn write_tx(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
     /// Append an audit row.
     pub async fn audit(&self, rec: AuditRecord<'_>) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         audit_tx(&mut tx, now_ms(), &rec).await?;
         tx.commit().await?;
         Ok(())
@@ -212,7 +219,7 @@ impl Store {
     /// Record a staged file as a pending job. Idempotent on `spool_path`:
     /// recording the same staged file twice returns the existing id.
     pub async fn record_job(&self, j: &NewJob<'_>) -> Result<i64, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         if let Some(row) = sqlx::query("SELECT id FROM jobs WHERE spool_path = ?").bind(j.spool_path).fetch_optional(&mut *tx).await? {
             return Ok(row.try_get("id")?);
         }
@@ -243,7 +250,7 @@ impl Store {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let sql = format!(
             "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = ?, lease_until = ?, updated_at = ?
              WHERE id IN (SELECT id FROM jobs WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?)
@@ -270,7 +277,7 @@ impl Store {
     /// At start-up of the only daemon on this store: jobs left running by a
     /// crashed process go back to pending.
     pub async fn requeue_running(&self, now_ms: i64) -> Result<u64, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let ids: Vec<(i64, String)> = sqlx::query("SELECT id, account FROM jobs WHERE state = 'running'")
             .fetch_all(&mut *tx)
             .await?
@@ -315,7 +322,7 @@ impl Store {
 
     /// Commit a job's outcome and its result.
     pub async fn complete(&self, job: &Job, c: &Completion<'_>) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query(
             "UPDATE jobs SET state = 'done', verdict = ?, result_path = ?, archive_path = ?, duplicate_of = ?, lease_owner = NULL,
              lease_until = NULL, last_error = NULL, updated_at = ? WHERE id = ?",
@@ -342,7 +349,7 @@ impl Store {
 
     /// A transient failure: back to pending, due again at `next_at_ms`.
     pub async fn retry_later(&self, job: &Job, error: &str, next_at_ms: i64, now_ms: i64) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query("UPDATE jobs SET state = 'pending', next_attempt_at = ?, last_error = ?, lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ?")
             .bind(next_at_ms)
             .bind(error)
@@ -358,7 +365,7 @@ impl Store {
 
     /// A permanent failure (or retries exhausted): dead-lettered for an operator.
     pub async fn dead_letter(&self, job: &Job, error: &str, result_json: &str, result_path: &str, now_ms: i64) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query("UPDATE jobs SET state = 'dead', last_error = ?, result_path = ?, lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ?")
             .bind(error)
             .bind(result_path)
@@ -380,7 +387,7 @@ impl Store {
 
     /// Put a dead or done job back in the queue. Returns the job as it was.
     pub async fn replay(&self, id: i64, now_ms: i64) -> Result<Job, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&mut *tx).await?.ok_or(StoreError::NoSuchJob(id))?;
         let job = job_from_row(&row)?;

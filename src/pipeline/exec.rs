@@ -1,0 +1,111 @@
+//! Executing the steps of a route on one file. Shared by the daemon's runner
+//! and `pasarela process`; no store writes and no file moves happen here.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use chrono::{DateTime, FixedOffset};
+use futures::FutureExt;
+
+use super::{StepContext, StepError, WorkItem, final_verdict, steps};
+use crate::config::Config;
+use crate::formats::detect::detect;
+use crate::fsutil::sha256_hex;
+use crate::result::{Finding, ResultDoc, Verdict};
+
+/// Routes with their steps instantiated.
+pub struct Pipeline {
+    pub config: Arc<Config>,
+    routes: Vec<Vec<Arc<dyn super::Step>>>,
+}
+
+/// Who submitted a file and how it relates to earlier submissions.
+#[derive(Debug, Clone, Default)]
+pub struct Submission<'a> {
+    pub account: Option<&'a str>,
+    pub rel_path: &'a str,
+    pub job_id: Option<i64>,
+    /// Set when identical bytes were submitted before.
+    pub duplicate_of: Option<i64>,
+    /// Human description of the earlier identical submission.
+    pub duplicate_note: Option<String>,
+}
+
+impl Pipeline {
+    /// Instantiate every route's steps. Config compilation already checked
+    /// that each step name is registered.
+    pub fn new(config: Arc<Config>) -> Pipeline {
+        let routes = config.routes.iter().map(|r| r.steps.iter().filter_map(|s| steps::build(s)).collect()).collect();
+        Pipeline { config, routes }
+    }
+
+    /// Run the route that applies to this file and return its result.
+    /// A panic inside a step is caught and reported as a permanent error.
+    pub async fn process(
+        &self,
+        bytes: Arc<Vec<u8>>,
+        sub: &Submission<'_>,
+        ctx: &StepContext,
+    ) -> Result<ResultDoc, StepError> {
+        let now = ctx.now;
+        let mut item = new_item(bytes, sub, now);
+        if sub.duplicate_of.is_some() || sub.duplicate_note.is_some() {
+            let what = sub.duplicate_note.clone().unwrap_or_else(|| format!("al envío {}", sub.duplicate_of.unwrap_or_default()));
+            item.add(duplicate_finding(ctx, &what));
+            item.result.duplicate_of = sub.duplicate_of;
+            item.result.verdict = Verdict::Duplicate;
+            return Ok(item.result);
+        }
+        let format = item.result.format;
+        let Some(idx) = self.config.route_index(sub.account, sub.rel_path, format) else {
+            item.add(Finding::reject("PAS02", format!("Ninguna ruta de procesamiento admite este archivo (formato {}).", format.as_str())));
+            item.result.verdict = final_verdict(&item);
+            return Ok(item.result);
+        };
+        item.result.route = Some(self.config.routes[idx].name.clone());
+        for step in &self.routes[idx] {
+            let fut = AssertUnwindSafe(step.run(&mut item, ctx)).catch_unwind();
+            match fut.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(e),
+                Err(panic) => {
+                    let msg = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "unknown panic".into());
+                    return Err(StepError::Permanent(format!("step '{}' panicked: {msg}", step.name())));
+                }
+            }
+            if item.verdict_override == Some(Verdict::Duplicate) {
+                break;
+            }
+        }
+        item.result.verdict = final_verdict(&item);
+        Ok(item.result)
+    }
+}
+
+/// Rule 90 (duplicate document) in DIAN's wording.
+pub fn duplicate_finding(_ctx: &StepContext, original: &str) -> Finding {
+    Finding::reject("90", format!("Documento procesado anteriormente: idéntico {original}."))
+}
+
+fn new_item(bytes: Arc<Vec<u8>>, sub: &Submission<'_>, now: DateTime<FixedOffset>) -> WorkItem {
+    let result = ResultDoc {
+        file: sub.rel_path.to_string(),
+        sha256: sha256_hex(&bytes),
+        size: bytes.len() as u64,
+        format: detect(&bytes),
+        document_type: None,
+        verdict: Verdict::Accepted,
+        findings: Vec::new(),
+        processed_at: now,
+        job_id: sub.job_id,
+        account: sub.account.map(str::to_string),
+        route: None,
+        duplicate_of: None,
+        document: None,
+    };
+    WorkItem { bytes, rel_path: sub.rel_path.to_string(), result, verdict_override: None, document_key: None, job_id: sub.job_id }
+}

@@ -1,0 +1,246 @@
+//! The runner: takes due jobs from the store's queue and processes them with
+//! bounded concurrency, one isolated task per file.
+//!
+//! Per job: read the staged input → run the route's steps → write the result
+//! atomically into `outgoing/` → commit the outcome → move the input to
+//! `archive/`. A crash anywhere in that sequence is safe: the job is requeued
+//! at start-up and the same result file is rewritten under the same name.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use super::{Generation, StepContext, StepError, Submission};
+use crate::clock::Clock;
+use crate::fsutil;
+use crate::result::{Finding, Verdict};
+use crate::store::{Completion, Job, Store};
+
+pub struct Runner {
+    pub store: Store,
+    pub generation: watch::Receiver<Arc<Generation>>,
+    pub clock: Clock,
+    /// Identifies this daemon in leases and audit rows.
+    pub owner: String,
+    /// Poked by intake when new work was recorded.
+    pub wake: Arc<Notify>,
+}
+
+/// Lease a claimed job keeps; a job whose lease expired may be taken over
+/// (multi-daemon stores) and is requeued at start-up (single daemon).
+const LEASE: Duration = Duration::from_secs(300);
+
+impl Runner {
+    /// Process jobs until `shutdown` is cancelled, then drain in-flight work
+    /// for up to the configured drain timeout.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut inflight: JoinSet<()> = JoinSet::new();
+        let mut draining = false;
+        let mut drain_deadline = None;
+        loop {
+            let generation = self.generation.borrow().clone();
+            let workers = generation.config.daemon.workers;
+            if !draining && inflight.len() < workers {
+                match self.store.claim(&self.owner, workers - inflight.len(), self.clock.now_millis(), LEASE).await {
+                    Ok(jobs) => {
+                        for job in jobs {
+                            let ctx = JobCtx { store: self.store.clone(), generation: self.generation.borrow().clone(), clock: self.clock };
+                            inflight.spawn(async move { ctx.process(job).await });
+                        }
+                    }
+                    Err(e) => error!(error = %e, "claiming jobs failed; will retry"),
+                }
+            }
+            if draining && inflight.is_empty() {
+                break;
+            }
+            let poll = generation.config.daemon.poll_interval;
+            let full = inflight.len() >= workers;
+            tokio::select! {
+                _ = self.wake.notified(), if !draining && !full => {}
+                Some(res) = inflight.join_next(), if !inflight.is_empty() => {
+                    if let Err(e) = res {
+                        // process() catches step panics; reaching here means a bug in the runner itself.
+                        error!(error = %e, "job task failed");
+                    }
+                }
+                _ = tokio::time::sleep(poll), if !draining && !full => {}
+                _ = shutdown.cancelled(), if !draining => {
+                    draining = true;
+                    drain_deadline = Some(tokio::time::Instant::now() + generation.config.daemon.drain_timeout);
+                    info!(in_flight = inflight.len(), "draining: no new jobs are taken");
+                }
+                _ = async { tokio::time::sleep_until(drain_deadline.unwrap_or_else(tokio::time::Instant::now)).await }, if draining => {
+                    warn!(abandoned = inflight.len(), "drain timeout: unfinished jobs are requeued at next start");
+                    inflight.abort_all();
+                    break;
+                }
+            }
+        }
+    }
+}
+
+struct JobCtx {
+    store: Store,
+    generation: Arc<Generation>,
+    clock: Clock,
+}
+
+impl JobCtx {
+    async fn process(&self, job: Job) {
+        let started = std::time::Instant::now();
+        let outcome = self.try_process(&job).await;
+        let now = self.clock.now_millis();
+        let retry = &self.generation.config.retry;
+        match outcome {
+            Ok(verdict) => info!(job = job.id, account = %job.account, file = %job.rel_path, verdict, elapsed_ms = started.elapsed().as_millis() as u64, "job done"),
+            Err(StepError::Transient(msg)) if job.attempts < retry.max_attempts => {
+                let backoff = retry.backoff(job.attempts);
+                warn!(job = job.id, attempt = job.attempts, error = %msg, backoff_ms = backoff.as_millis() as u64, "transient failure; will retry");
+                if let Err(e) = self.store.retry_later(&job, &msg, now + backoff.as_millis() as i64, now).await {
+                    error!(job = job.id, error = %e, "could not schedule retry; job is requeued at next start");
+                }
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                error!(job = job.id, account = %job.account, file = %job.rel_path, error = %msg, "job dead-lettered");
+                if let Err(e) = self.dead_letter(&job, &msg).await {
+                    error!(job = job.id, error = %e, "could not dead-letter job; it is requeued at next start");
+                }
+            }
+        }
+    }
+
+    fn account(&self, job: &Job) -> Result<&crate::config::Account, StepError> {
+        self.generation
+            .config
+            .accounts
+            .get(&job.account)
+            .ok_or_else(|| StepError::Permanent(format!("account '{}' is no longer configured", job.account)))
+    }
+
+    /// Where the input bytes are now: the spool, or the archive for a replayed done job.
+    fn input_path(job: &Job) -> Option<PathBuf> {
+        if job.spool_path.exists() {
+            return Some(job.spool_path.clone());
+        }
+        job.archive_path.clone().filter(|p| p.exists())
+    }
+
+    async fn try_process(&self, job: &Job) -> Result<&'static str, StepError> {
+        let account = self.account(job)?;
+        let input = Self::input_path(job).ok_or_else(|| StepError::Permanent(format!("input {} is missing", job.spool_path.display())))?;
+        let bytes = tokio::fs::read(&input).await.map_err(|e| StepError::Transient(format!("reading {}: {e}", input.display())))?;
+        let bytes = Arc::new(bytes);
+        let store_err = |e: crate::store::StoreError| StepError::Transient(e.to_string());
+        let duplicate_of = self.store.first_with_sha(&job.sha256, job.id).await.map_err(store_err)?;
+        let ctx = StepContext { now: self.clock.now(), services: self.generation.services.clone() };
+        let sub = Submission {
+            account: Some(&job.account),
+            rel_path: &job.rel_path,
+            job_id: Some(job.id),
+            duplicate_of,
+            duplicate_note: duplicate_of.map(|id| format!("al envío {id}")),
+        };
+        let result = self.generation.pipeline.process(bytes, &sub, &ctx).await?;
+        let json = serde_json::to_string_pretty(&result).map_err(|e| StepError::Permanent(e.to_string()))?;
+        let result_path = result_path(&account.outgoing(), &job.rel_path);
+        let archive_path = match &job.archive_path {
+            Some(p) if !job.spool_path.exists() => p.clone(),
+            _ => archive_path(&account.archive(), job, &self.clock),
+        };
+        let write = {
+            let (rp, json) = (result_path.clone(), json.clone());
+            tokio::task::spawn_blocking(move || fsutil::write_atomic(&rp, json.as_bytes()))
+        };
+        write
+            .await
+            .map_err(|e| StepError::Transient(e.to_string()))?
+            .map_err(|e| StepError::Transient(format!("writing {}: {e}", result_path.display())))?;
+        let completion = Completion {
+            verdict: result.verdict.as_str(),
+            result_json: &json,
+            result_path: &result_path.to_string_lossy(),
+            archive_path: &archive_path.to_string_lossy(),
+            duplicate_of: result.duplicate_of,
+            now_ms: self.clock.now_millis(),
+        };
+        self.store.complete(job, &completion).await.map_err(store_err)?;
+        // The outcome is committed: only now may the input leave the spool.
+        if job.spool_path.exists() {
+            let (src, dst, spool_root) = (job.spool_path.clone(), archive_path.clone(), spool_root(job));
+            let moved = tokio::task::spawn_blocking(move || archive_input(&src, &dst, spool_root.as_deref())).await;
+            if let Ok(Err(e)) | Err(e) = moved.map_err(std::io::Error::other) {
+                // Not lost: the spool copy stays and start-up recovery moves it.
+                warn!(job = job.id, error = %e, "archiving input failed; recovery will retry");
+            }
+        }
+        Ok(result.verdict.as_str())
+    }
+
+    async fn dead_letter(&self, job: &Job, error: &str) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let account = self.account(job).map_err(|e| e.to_string())?;
+        let bytes = Self::input_path(job).and_then(|p| std::fs::read(p).ok()).unwrap_or_default();
+        let now = self.clock.now();
+        let result = crate::result::ResultDoc {
+            file: job.rel_path.clone(),
+            sha256: job.sha256.clone(),
+            size: job.size,
+            format: crate::formats::detect::detect(&bytes),
+            document_type: None,
+            verdict: Verdict::Review,
+            findings: vec![Finding::notify(
+                "PAS90",
+                "No fue posible procesar el archivo por un error interno. Queda en revisión por un operador; no es necesario reenviarlo.",
+            )],
+            processed_at: now,
+            job_id: Some(job.id),
+            account: Some(job.account.clone()),
+            route: None,
+            duplicate_of: None,
+            document: None,
+        };
+        let json = serde_json::to_string_pretty(&result)?;
+        let path = result_path(&account.outgoing(), &job.rel_path);
+        let (p, j) = (path.clone(), json.clone());
+        tokio::task::spawn_blocking(move || fsutil::write_atomic(&p, j.as_bytes())).await??;
+        self.store.dead_letter(job, error, &json, &path.to_string_lossy(), now.timestamp_millis()).await?;
+        Ok(())
+    }
+}
+
+/// `outgoing/<rel_path>.result.json`
+pub fn result_path(outgoing: &Path, rel_path: &str) -> PathBuf {
+    outgoing.join(format!("{rel_path}.result.json"))
+}
+
+/// `archive/YYYY-MM-DD/<job id>-<name>`: unique per job, so archiving is idempotent.
+fn archive_path(archive: &Path, job: &Job, clock: &Clock) -> PathBuf {
+    let day = clock.now().format("%Y-%m-%d").to_string();
+    let name = job.rel_path.rsplit('/').next().unwrap_or(&job.rel_path);
+    archive.join(day).join(format!("{:08}-{name}", job.id))
+}
+
+/// The per-file spool directory (`spool/<account>/<uuid>`), removed once empty.
+fn spool_root(job: &Job) -> Option<PathBuf> {
+    let depth = job.rel_path.split('/').count();
+    let mut p = job.spool_path.clone();
+    for _ in 0..depth {
+        p = p.parent()?.to_path_buf();
+    }
+    Some(p)
+}
+
+/// Move a spooled input into the archive and remove its spool directory.
+pub fn archive_input(src: &Path, dst: &Path, spool_root: Option<&Path>) -> std::io::Result<()> {
+    fsutil::move_durable(src, dst)?;
+    if let Some(root) = spool_root {
+        let _ = std::fs::remove_dir_all(root);
+    }
+    Ok(())
+}
