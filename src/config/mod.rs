@@ -160,12 +160,19 @@ impl Route {
 
 impl Config {
     /// Index of the first route that applies to a file.
-    pub fn route_index(&self, account: Option<&str>, rel_path: &str, format: Format) -> Option<usize> {
+    pub fn route_index(
+        &self,
+        account: Option<&str>,
+        rel_path: &str,
+        format: Format,
+    ) -> Option<usize> {
         let (folder, name) = match rel_path.rsplit_once('/') {
             Some((d, n)) => (d, n),
             None => ("", rel_path),
         };
-        self.routes.iter().position(|r| r.matches(account, folder, name, format))
+        self.routes
+            .iter()
+            .position(|r| r.matches(account, folder, name, format))
     }
 }
 
@@ -420,14 +427,14 @@ fn compile(path: &Path, base: &Path, text: &str, p: &mut Problems) -> Option<Con
         _ => url,
     };
     let dian_rules = dian.rules.as_deref().map(resolve);
-    if let Some(r) = &dian_rules {
-        if !r.is_file() {
-            p.error(
-                path,
-                "dian.rules",
-                format!("file {} does not exist", r.display()),
-            );
-        }
+    if let Some(r) = &dian_rules
+        && !r.is_file()
+    {
+        p.error(
+            path,
+            "dian.rules",
+            format!("file {} does not exist", r.display()),
+        );
     }
 
     Some(Config {

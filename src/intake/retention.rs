@@ -14,10 +14,14 @@ pub async fn purge(config: &Config, today: NaiveDate, store: &Store) {
     }
     let cutoff = today - chrono::Days::new(u64::from(days));
     for account in config.accounts.values() {
-        let Ok(entries) = std::fs::read_dir(account.archive()) else { continue };
+        let Ok(entries) = std::fs::read_dir(account.archive()) else {
+            continue;
+        };
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().to_string();
-            let Ok(day) = NaiveDate::parse_from_str(&name, "%Y-%m-%d") else { continue };
+            let Ok(day) = NaiveDate::parse_from_str(&name, "%Y-%m-%d") else {
+                continue;
+            };
             if day >= cutoff || !e.path().is_dir() {
                 continue;
             }
@@ -25,10 +29,20 @@ pub async fn purge(config: &Config, today: NaiveDate, store: &Store) {
             match std::fs::remove_dir_all(e.path()) {
                 Ok(()) => {
                     info!(account = %account.name, day = %name, files, "archive purged");
-                    let detail = serde_json::json!({"day": name, "files": files, "retention_days": days});
-                    let _ = store.audit(AuditRecord { account: Some(&account.name), job_id: None, event: "archive.purged", detail }).await;
+                    let detail =
+                        serde_json::json!({"day": name, "files": files, "retention_days": days});
+                    let _ = store
+                        .audit(AuditRecord {
+                            account: Some(&account.name),
+                            job_id: None,
+                            event: "archive.purged",
+                            detail,
+                        })
+                        .await;
                 }
-                Err(err) => warn!(account = %account.name, day = %name, error = %err, "archive purge failed"),
+                Err(err) => {
+                    warn!(account = %account.name, day = %name, error = %err, "archive purge failed")
+                }
             }
         }
     }

@@ -35,7 +35,16 @@ impl Pipeline {
     /// Instantiate every route's steps. Config compilation already checked
     /// that each step name is registered.
     pub fn new(config: Arc<Config>) -> Pipeline {
-        let routes = config.routes.iter().map(|r| r.steps.iter().filter_map(|s| steps::build(s)).collect()).collect();
+        let routes = config
+            .routes
+            .iter()
+            .map(|r| r.steps.iter().filter_map(|s| steps::build(s)).collect())
+            .collect();
+        Pipeline { config, routes }
+    }
+
+    /// A pipeline with explicit steps per route (tests, embedding).
+    pub fn with_steps(config: Arc<Config>, routes: Vec<Vec<Arc<dyn super::Step>>>) -> Pipeline {
         Pipeline { config, routes }
     }
 
@@ -50,7 +59,10 @@ impl Pipeline {
         let now = ctx.now;
         let mut item = new_item(bytes, sub, now);
         if sub.duplicate_of.is_some() || sub.duplicate_note.is_some() {
-            let what = sub.duplicate_note.clone().unwrap_or_else(|| format!("al envío {}", sub.duplicate_of.unwrap_or_default()));
+            let what = sub
+                .duplicate_note
+                .clone()
+                .unwrap_or_else(|| format!("al envío {}", sub.duplicate_of.unwrap_or_default()));
             item.add(duplicate_finding(ctx, &what));
             item.result.duplicate_of = sub.duplicate_of;
             item.result.verdict = Verdict::Duplicate;
@@ -58,7 +70,13 @@ impl Pipeline {
         }
         let format = item.result.format;
         let Some(idx) = self.config.route_index(sub.account, sub.rel_path, format) else {
-            item.add(Finding::reject("PAS02", format!("Ninguna ruta de procesamiento admite este archivo (formato {}).", format.as_str())));
+            item.add(Finding::reject(
+                "PAS02",
+                format!(
+                    "Ninguna ruta de procesamiento admite este archivo (formato {}).",
+                    format.as_str()
+                ),
+            ));
             item.result.verdict = final_verdict(&item);
             return Ok(item.result);
         };
@@ -74,7 +92,10 @@ impl Pipeline {
                         .map(|s| s.to_string())
                         .or_else(|| panic.downcast_ref::<String>().cloned())
                         .unwrap_or_else(|| "unknown panic".into());
-                    return Err(StepError::Permanent(format!("step '{}' panicked: {msg}", step.name())));
+                    return Err(StepError::Permanent(format!(
+                        "step '{}' panicked: {msg}",
+                        step.name()
+                    )));
                 }
             }
             if item.verdict_override == Some(Verdict::Duplicate) {
@@ -88,7 +109,10 @@ impl Pipeline {
 
 /// Rule 90 (duplicate document) in DIAN's wording.
 pub fn duplicate_finding(_ctx: &StepContext, original: &str) -> Finding {
-    Finding::reject("90", format!("Documento procesado anteriormente: idéntico {original}."))
+    Finding::reject(
+        "90",
+        format!("Documento procesado anteriormente: idéntico {original}."),
+    )
 }
 
 fn new_item(bytes: Arc<Vec<u8>>, sub: &Submission<'_>, now: DateTime<FixedOffset>) -> WorkItem {
@@ -107,5 +131,12 @@ fn new_item(bytes: Arc<Vec<u8>>, sub: &Submission<'_>, now: DateTime<FixedOffset
         duplicate_of: None,
         document: None,
     };
-    WorkItem { bytes, rel_path: sub.rel_path.to_string(), result, verdict_override: None, document_key: None, job_id: sub.job_id }
+    WorkItem {
+        bytes,
+        rel_path: sub.rel_path.to_string(),
+        result,
+        verdict_override: None,
+        document_key: None,
+        job_id: sub.job_id,
+    }
 }
