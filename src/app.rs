@@ -214,6 +214,11 @@ async fn run_daemon(
     config: Arc<Config>,
     now: Option<DateTime<FixedOffset>>,
 ) -> anyhow::Result<()> {
+    // Handlers first: a signal that arrives during start-up must not kill the
+    // process with its default action.
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
     let clock = now.map(Clock::starting_at).unwrap_or_default();
     let _lock = lock_state_dir(&config.daemon.state_dir)?;
     prepare_dirs(&config)?;
@@ -247,9 +252,6 @@ async fn run_daemon(
     tasks.spawn(runner.run(shutdown.clone()));
     info!(config = %path.display(), accounts = config.accounts.len(), routes = config.routes.len(), store = %config.store.url, owner, "pasarela running");
 
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    let mut hup = signal(SignalKind::hangup())?;
     loop {
         tokio::select! {
             _ = term.recv() => break,

@@ -121,13 +121,15 @@ impl Intake {
         shutdown: CancellationToken,
     ) {
         let config = self.generation.borrow().config.clone();
-        let _watcher = match watch::start(&config, tx.clone()) {
+        let start_watcher = |config: &Config| match watch::start(config, tx.clone()) {
             Ok(w) => Some(w),
             Err(e) => {
                 error!(error = %e, "file watcher failed to start; relying on periodic scans");
                 None
             }
         };
+        let mut watcher = start_watcher(&config);
+        let mut generations = self.generation.clone();
         let this = Arc::new(self);
         let mut candidates: HashMap<PathBuf, Candidate> = HashMap::new();
         let mut staging: JoinSet<()> = JoinSet::new();
@@ -139,6 +141,15 @@ impl Intake {
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
+                Ok(()) = generations.changed() => {
+                    // A reload may add or remove accounts: watch the new set and scan it.
+                    let config = generations.borrow_and_update().config.clone();
+                    drop(watcher.take());
+                    watcher = start_watcher(&config);
+                    for (account, path) in scan_incoming(&config).await {
+                        candidates.entry(path).or_insert(Candidate { account, len: u64::MAX, mtime: None, since: Instant::now() });
+                    }
+                }
                 Some(ev) = rx.recv() => {
                     let (account, path, complete) = match ev {
                         IntakeEvent::Completed { account, path } => (account, path, true),

@@ -47,3 +47,46 @@ pub async fn purge(config: &Config, today: NaiveDate, store: &Store) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn purges_only_days_past_retention() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.toml");
+        std::fs::write(&path, "[archive]\nretention_days = 30\n[accounts.a]\nhome = \"a\"\n[[routes]]\nname = \"r\"\nsteps = [\"classify\"]\n").unwrap();
+        let config = crate::config::load_with_base(&path, dir.path()).unwrap().0;
+        let archive = config.accounts["a"].archive();
+        for day in [
+            "2026-09-01",
+            "2026-10-22",
+            "2026-10-23",
+            "2026-11-22",
+            "notes",
+        ] {
+            std::fs::create_dir_all(archive.join(day)).unwrap();
+            std::fs::write(archive.join(day).join("f.xml"), b"x").unwrap();
+        }
+        let store = Store::open(
+            &format!("sqlite://{}", dir.path().join("s.db").display()),
+            false,
+            std::time::Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+        purge(
+            &config,
+            NaiveDate::from_ymd_opt(2026, 11, 22).unwrap(),
+            &store,
+        )
+        .await;
+        let mut left: Vec<String> = std::fs::read_dir(&archive)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["2026-10-23", "2026-11-22", "notes"]);
+    }
+}

@@ -140,3 +140,114 @@ fn new_item(bytes: Arc<Vec<u8>>, sub: &Submission<'_>, now: DateTime<FixedOffset
         job_id: sub.job_id,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::{Services, Step, WorkItem};
+    use async_trait::async_trait;
+
+    struct Panics;
+    #[async_trait]
+    impl Step for Panics {
+        fn name(&self) -> &'static str {
+            "panics"
+        }
+        async fn run(&self, _item: &mut WorkItem, _ctx: &StepContext) -> Result<(), StepError> {
+            panic!("decoder exploded")
+        }
+    }
+
+    struct Rejects;
+    #[async_trait]
+    impl Step for Rejects {
+        fn name(&self) -> &'static str {
+            "rejects"
+        }
+        async fn run(&self, item: &mut WorkItem, _ctx: &StepContext) -> Result<(), StepError> {
+            item.add(Finding::reject("FAD06", "CUFE mal calculado"));
+            item.add(Finding::notify("FAZ09", "sin identificación de ítem"));
+            Ok(())
+        }
+    }
+
+    fn config() -> Arc<Config> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.toml");
+        std::fs::write(
+            &path,
+            "[accounts.a]\nhome = \"h/a\"\n[[routes]]\nname = \"xml\"\nformats = [\"xml\"]\nsteps = [\"classify\"]\n[[routes]]\nname = \"pdf\"\npatterns = [\"*.pdf\"]\nsteps = [\"classify\"]\n",
+        )
+        .unwrap();
+        Arc::new(crate::config::load_with_base(&path, dir.path()).unwrap().0)
+    }
+
+    fn ctx(config: &Arc<Config>) -> StepContext {
+        StepContext {
+            now: crate::clock::Clock::default().now(),
+            services: Arc::new(Services {
+                config: config.clone(),
+                store: None,
+            }),
+        }
+    }
+
+    fn sub(name: &str) -> Submission<'_> {
+        Submission {
+            account: Some("a"),
+            rel_path: name,
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_step_is_a_permanent_error_not_a_crash() {
+        let config = config();
+        let p = Pipeline::with_steps(config.clone(), vec![vec![Arc::new(Panics)], vec![]]);
+        let err = p
+            .process(
+                Arc::new(b"<Invoice/>".to_vec()),
+                &sub("a.xml"),
+                &ctx(&config),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, StepError::Permanent(m) if m.contains("decoder exploded")),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn findings_decide_the_verdict_and_routes_match_by_content() {
+        let config = config();
+        let p = Pipeline::with_steps(config.clone(), vec![vec![Arc::new(Rejects)], vec![]]);
+        let r = p
+            .process(
+                Arc::new(b"<Invoice/>".to_vec()),
+                &sub("a.bin"),
+                &ctx(&config),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (r.verdict, r.route.as_deref(), r.findings.len()),
+            (Verdict::Rejected, Some("xml"), 2)
+        );
+        // A PDF named *.xml is routed as PDF; junk named *.pdf goes to the pdf pattern route.
+        let r = p
+            .process(Arc::new(b"junk".to_vec()), &sub("x.pdf"), &ctx(&config))
+            .await
+            .unwrap();
+        assert_eq!(
+            (r.verdict, r.route.as_deref()),
+            (Verdict::Accepted, Some("pdf"))
+        );
+        let r = p
+            .process(Arc::new(b"junk".to_vec()), &sub("x.txt"), &ctx(&config))
+            .await
+            .unwrap();
+        assert_eq!(r.verdict, Verdict::Rejected);
+        assert_eq!(r.findings[0].code, "PAS02");
+    }
+}
