@@ -850,3 +850,70 @@ fn write_tax_total(x: &mut String, t: &GenTaxTotal, indent: &str) {
     }
     let _ = writeln!(x, "{indent}</cac:TaxTotal>");
 }
+
+const NS_DECLS: &str = r#"xmlns:cac="urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2" xmlns:cbc="urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2""#;
+
+/// DIAN's ApplicationResponse about a document (`code` "02" = validated).
+pub fn application_response(number: &str, key: &str, code: &str, issue_date: &str) -> String {
+    let description = if code == "02" {
+        "Documento validado por la DIAN"
+    } else {
+        "Documento con errores en campos mandatorios"
+    };
+    let cude = cufe::sha384_hex(&format!("{key}{code}{issue_date}"));
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<ApplicationResponse xmlns="urn:oasis:names:specification:ubl:schema:xsd:ApplicationResponse-2" {NS_DECLS}>
+  <cbc:UBLVersionID>UBL 2.1</cbc:UBLVersionID>
+  <cbc:CustomizationID>1</cbc:CustomizationID>
+  <cbc:ProfileID>DIAN 2.1</cbc:ProfileID>
+  <cbc:ProfileExecutionID>2</cbc:ProfileExecutionID>
+  <cbc:ID>{}</cbc:ID>
+  <cbc:UUID schemeName="CUDE-SHA384">{cude}</cbc:UUID>
+  <cbc:IssueDate>{}</cbc:IssueDate>
+  <cbc:IssueTime>10:05:00-05:00</cbc:IssueTime>
+  <cac:SenderParty><cac:PartyTaxScheme><cbc:RegistrationName>Unidad Especial Dirección de Impuestos y Aduanas Nacionales</cbc:RegistrationName><cbc:CompanyID schemeID="4" schemeName="31">800197268</cbc:CompanyID><cac:TaxScheme><cbc:ID>01</cbc:ID><cbc:Name>IVA</cbc:Name></cac:TaxScheme></cac:PartyTaxScheme></cac:SenderParty>
+  <cac:DocumentResponse>
+    <cac:Response><cbc:ResponseCode>{}</cbc:ResponseCode><cbc:Description>{description}</cbc:Description></cac:Response>
+    <cac:DocumentReference><cbc:ID>{}</cbc:ID><cbc:UUID schemeName="CUFE-SHA384">{}</cbc:UUID></cac:DocumentReference>
+  </cac:DocumentResponse>
+</ApplicationResponse>"#,
+        esc(&format!("AR{}", &cude[..8])),
+        esc(issue_date),
+        esc(code),
+        esc(number),
+        esc(key),
+    )
+}
+
+/// Wrap a document (and optionally DIAN's ApplicationResponse XML) in an
+/// AttachedDocument container, as a buyer receives it.
+pub fn attached_document(inner: &Generated, response: Option<&str>) -> String {
+    let mut x = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<AttachedDocument xmlns="urn:oasis:names:specification:ubl:schema:xsd:AttachedDocument-2" {NS_DECLS}>
+  <cbc:UBLVersionID>UBL 2.1</cbc:UBLVersionID>
+  <cbc:CustomizationID>Documentos adjuntos</cbc:CustomizationID>
+  <cbc:ProfileID>Factura Electrónica de Venta</cbc:ProfileID>
+  <cbc:ProfileExecutionID>1</cbc:ProfileExecutionID>
+  <cbc:ID>{}</cbc:ID>
+  <cbc:DocumentType>Contenedor de Factura Electrónica</cbc:DocumentType>
+  <cbc:ParentDocumentID>{}</cbc:ParentDocumentID>
+  <cac:Attachment><cac:ExternalReference><cbc:MimeCode>text/xml</cbc:MimeCode><cbc:EncodingCode>UTF-8</cbc:EncodingCode><cbc:Description><![CDATA[{}]]></cbc:Description></cac:ExternalReference></cac:Attachment>
+"#,
+        esc(&inner.number),
+        esc(&inner.number),
+        inner.xml
+    );
+    if let Some(r) = response {
+        let _ = write!(
+            x,
+            r#"  <cac:ParentDocumentLineReference><cbc:LineID>1</cbc:LineID><cac:DocumentReference><cbc:ID>{}</cbc:ID><cbc:UUID schemeName="CUFE-SHA384">{}</cbc:UUID><cac:Attachment><cac:ExternalReference><cbc:MimeCode>text/xml</cbc:MimeCode><cbc:EncodingCode>UTF-8</cbc:EncodingCode><cbc:Description><![CDATA[{r}]]></cbc:Description></cac:ExternalReference></cac:Attachment></cac:DocumentReference></cac:ParentDocumentLineReference>
+"#,
+            esc(&inner.number),
+            esc(&inner.cufe)
+        );
+    }
+    x.push_str("</AttachedDocument>\n");
+    x
+}
