@@ -274,6 +274,15 @@ pub fn decode_utf8(bytes: &[u8]) -> Result<&str, XmlProblem> {
     }
     match std::str::from_utf8(body) {
         Ok(s) => Ok(s),
+        // An incomplete sequence at the very end is a truncated file, not a
+        // wrong encoding.
+        Err(e) if e.error_len().is_none() => Err(problem(
+            "PAS10",
+            format!(
+                "XML mal formado: el archivo está truncado (termina a mitad de un carácter, byte {}).",
+                e.valid_up_to()
+            ),
+        )),
         Err(e) => {
             let at = e.valid_up_to();
             let guess = if body[at..]
