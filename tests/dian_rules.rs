@@ -515,6 +515,11 @@ fn hostile_inputs_become_findings() {
     let wide = format!("<a>{}</a>", "<b/>".repeat(200_000));
     let settings = DianSettings { max_elements: 100_000, ..DianSettings::default() };
     assert_eq!(codes(&dian::validate(wide.as_bytes(), &settings, now_ok())), ["PAS07"]);
+    let attrs: String = (0..50_000).map(|i| format!(" a{i}=\"x\"")).collect();
+    assert_eq!(hostile(format!("<Invoice{attrs}/>").as_bytes()), ["PAS07"]);
+    // quick-xml bounds namespace bindings in scope (128), so prefix resolution stays cheap.
+    let ns: String = (0..5_000).map(|i| format!(" xmlns:p{i}=\"urn:x{i}\"")).collect();
+    assert_eq!(hostile(format!("<Invoice{ns}/>").as_bytes()), ["PAS10"]);
     let huge = vec![b' '; (1 << 20) + 1];
     assert_eq!(hostile(&huge), ["PAS02"]);
     assert_eq!(hostile(b"   \n"), ["PAS01"]);

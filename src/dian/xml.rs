@@ -67,6 +67,9 @@ fn ns_of(uri: &str) -> Ns {
     }
 }
 
+/// Most attributes accepted on one element (UBL uses at most a handful).
+pub const MAX_ATTRIBUTES: usize = 64;
+
 /// Limits on the work one document may cause.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -432,7 +435,17 @@ pub fn parse_str(text: &str, limits: &Limits) -> Result<Tree, XmlProblem> {
                 let name_str: &str = local.as_ref();
                 let name = tree.push_str(name_str);
                 let a_start = tree.attrs.len() as u32;
-                for attr in e.attributes() {
+                for (n, attr) in e.attributes().enumerate() {
+                    // quick-xml checks duplicate attributes linearly, so an
+                    // element with huge numbers of attributes costs O(n²).
+                    if n >= MAX_ATTRIBUTES {
+                        return Err(problem(
+                            "PAS07",
+                            format!(
+                                "Un elemento tiene más de {MAX_ATTRIBUTES} atributos; se rechaza por seguridad."
+                            ),
+                        ));
+                    }
                     let attr = attr.map_err(|err| malformed(&reader, err.to_string()))?;
                     let key = attr.key;
                     if key.as_namespace_binding().is_some() {
