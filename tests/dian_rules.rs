@@ -543,6 +543,23 @@ fn hostile_inputs_become_findings() {
 }
 
 #[test]
+fn absurd_amounts_do_not_overflow() {
+    let g = generator::generate(31, DocKind::Invoice, &opts());
+    let x = g.xml.replace(
+        "<cbc:LineExtensionAmount currencyID=\"COP\">",
+        "<cbc:LineExtensionAmount currencyID=\"COP\">79228162514264337593543950",
+    );
+    let v = dian::validate(x.as_bytes(), &DianSettings::default(), now_ok());
+    assert!(codes(&v).contains(&"PAS08".to_owned()), "{:#?}", v.findings);
+    let x = g.xml.replace(
+        "<cbc:LineExtensionAmount currencyID=\"COP\">",
+        "<cbc:LineExtensionAmount currencyID=\"COP\">9999999999999999999",
+    );
+    let v = dian::validate(x.as_bytes(), &DianSettings::default(), now_ok());
+    assert!(v.rejected());
+}
+
+#[test]
 fn namespace_prefixes_do_not_matter() {
     let g = generator::generate(21, DocKind::Invoice, &opts());
     let x = g

@@ -262,7 +262,12 @@ pub fn parse_decimal(s: &str) -> Option<Decimal> {
     {
         return None;
     }
-    Decimal::from_str(s).ok()
+    // Bound magnitudes so sums over up to a million values can never overflow
+    // `Decimal` (whose arithmetic panics on overflow): 10^20 is far beyond any
+    // real amount.
+    Decimal::from_str(s)
+        .ok()
+        .filter(|d| d.abs() < Decimal::from_i128_with_scale(100_000_000_000_000_000_000, 0))
 }
 
 struct Ctx<'m> {
