@@ -417,11 +417,15 @@ impl Store {
             .bind(job_id)
             .execute(&self.pool)
             .await?;
-        let row = sqlx::query("SELECT id FROM jobs WHERE document_key = ? AND id < ? AND state != 'dead' ORDER BY id LIMIT 1")
-            .bind(key)
-            .bind(job_id)
-            .fetch_optional(&self.pool)
-            .await?;
+        // Earlier jobs count unless they ended rejected, duplicate or dead.
+        let row = sqlx::query(
+            "SELECT id FROM jobs WHERE document_key = ? AND id < ? AND state != 'dead'
+             AND (verdict IS NULL OR verdict IN ('accepted', 'review')) ORDER BY id LIMIT 1",
+        )
+        .bind(key)
+        .bind(job_id)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.map(|r| r.try_get("id")).transpose()?)
     }
 
