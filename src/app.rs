@@ -28,8 +28,17 @@ use crate::store::Store;
 pub async fn dispatch(command: Command, log_format: Option<LogFormat>) -> i32 {
     match command {
         Command::Run { config, now } => run(&config, now, log_format).await,
-        Command::Validate { config, no_environment } => validate(&config, !no_environment).await,
-        Command::Process { files, config, json, account, now } => process(&config, &files, json, account.as_deref(), now).await,
+        Command::Validate {
+            config,
+            no_environment,
+        } => validate(&config, !no_environment).await,
+        Command::Process {
+            files,
+            config,
+            json,
+            account,
+            now,
+        } => process(&config, &files, json, account.as_deref(), now).await,
         Command::Status { config, json } => status(&config, json).await,
         Command::Replay { id, config } => replay(&config, id).await,
     }
@@ -59,7 +68,9 @@ fn load_config(path: &Path) -> Result<Arc<Config>, i32> {
 
 async fn open_store(config: &Config) -> anyhow::Result<Store> {
     let s = &config.store;
-    Store::open(&s.url, s.synchronous_full, s.busy_timeout).await.with_context(|| format!("opening store {}", s.url))
+    Store::open(&s.url, s.synchronous_full, s.busy_timeout)
+        .await
+        .with_context(|| format!("opening store {}", s.url))
 }
 
 // ---------------------------------------------------------------- validate
@@ -72,7 +83,11 @@ async fn validate(path: &Path, environment: bool) -> i32 {
         }
         Err(problems) => {
             print_problems(&problems);
-            eprintln!("{}: {} error(s)", path.display(), problems.iter().filter(|p| !p.warning).count());
+            eprintln!(
+                "{}: {} error(s)",
+                path.display(),
+                problems.iter().filter(|p| !p.warning).count()
+            );
             return EX_CONFIG;
         }
     };
@@ -86,10 +101,19 @@ async fn validate(path: &Path, environment: bool) -> i32 {
     }
     print_problems(&problems);
     if problems.iter().any(|p| !p.warning) {
-        eprintln!("{}: {} error(s)", path.display(), problems.iter().filter(|p| !p.warning).count());
+        eprintln!(
+            "{}: {} error(s)",
+            path.display(),
+            problems.iter().filter(|p| !p.warning).count()
+        );
         return EX_CONFIG;
     }
-    println!("{}: configuration OK ({} account(s), {} route(s))", path.display(), config.accounts.len(), config.routes.len());
+    println!(
+        "{}: configuration OK ({} account(s), {} route(s))",
+        path.display(),
+        config.accounts.len(),
+        config.routes.len()
+    );
     0
 }
 
@@ -97,7 +121,8 @@ async fn validate(path: &Path, environment: bool) -> i32 {
 pub async fn check_environment(config: &Config) -> Vec<ConfigError> {
     let mut problems = Vec::new();
     let file = &config.source;
-    let mut dirs: Vec<(String, PathBuf)> = vec![("daemon.state_dir".into(), config.daemon.state_dir.clone())];
+    let mut dirs: Vec<(String, PathBuf)> =
+        vec![("daemon.state_dir".into(), config.daemon.state_dir.clone())];
     for a in config.accounts.values() {
         for sub in ["incoming", "outgoing", "archive"] {
             dirs.push((format!("accounts.{}.home", a.name), a.home.join(sub)));
@@ -105,7 +130,11 @@ pub async fn check_environment(config: &Config) -> Vec<ConfigError> {
     }
     for (key, dir) in dirs {
         if let Err(e) = probe_writable(&dir) {
-            problems.push(ConfigError::new(file, key, format!("{} is not a writable folder: {e}", dir.display())));
+            problems.push(ConfigError::new(
+                file,
+                key,
+                format!("{} is not a writable folder: {e}", dir.display()),
+            ));
         }
     }
     if let Err(e) = open_store(config).await {
@@ -131,25 +160,41 @@ struct StateLock {
 fn lock_state_dir(dir: &Path) -> anyhow::Result<StateLock> {
     std::fs::create_dir_all(dir)?;
     let path = dir.join("pasarela.lock");
-    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path)?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)?;
     // SAFETY: flock on a valid, owned file descriptor.
     let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
     if rc != 0 {
-        anyhow::bail!("another pasarela daemon holds {} (one daemon per state directory)", path.display());
+        anyhow::bail!(
+            "another pasarela daemon holds {} (one daemon per state directory)",
+            path.display()
+        );
     }
     Ok(StateLock { _file: file })
 }
 
 fn prepare_dirs(config: &Config) -> anyhow::Result<()> {
     for a in config.accounts.values() {
-        for d in [a.incoming(), a.outgoing(), a.archive(), config.daemon.spool_dir(&a.name)] {
+        for d in [
+            a.incoming(),
+            a.outgoing(),
+            a.archive(),
+            config.daemon.spool_dir(&a.name),
+        ] {
             std::fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
         }
     }
     Ok(())
 }
 
-async fn run(path: &Path, now: Option<DateTime<FixedOffset>>, log_format: Option<LogFormat>) -> i32 {
+async fn run(
+    path: &Path,
+    now: Option<DateTime<FixedOffset>>,
+    log_format: Option<LogFormat>,
+) -> i32 {
     let config = match load_config(path) {
         Ok(c) => c,
         Err(code) => return code,
@@ -164,7 +209,16 @@ async fn run(path: &Path, now: Option<DateTime<FixedOffset>>, log_format: Option
     }
 }
 
-async fn run_daemon(path: &Path, config: Arc<Config>, now: Option<DateTime<FixedOffset>>) -> anyhow::Result<()> {
+async fn run_daemon(
+    path: &Path,
+    config: Arc<Config>,
+    now: Option<DateTime<FixedOffset>>,
+) -> anyhow::Result<()> {
+    // Handlers first: a signal that arrives during start-up must not kill the
+    // process with its default action.
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
     let clock = now.map(Clock::starting_at).unwrap_or_default();
     let _lock = lock_state_dir(&config.daemon.state_dir)?;
     prepare_dirs(&config)?;
@@ -178,18 +232,26 @@ async fn run_daemon(path: &Path, config: Arc<Config>, now: Option<DateTime<Fixed
     let shutdown = CancellationToken::new();
     let owner = format!("{}:{}", hostname(), std::process::id());
 
-    let intake = Intake { store: store.clone(), clock, generation: gen_rx.clone(), wake: wake.clone() };
+    let intake = Intake {
+        store: store.clone(),
+        clock,
+        generation: gen_rx.clone(),
+        wake: wake.clone(),
+    };
     intake.recover().await.context("start-up recovery")?;
     let (tx, rx) = mpsc::channel(intake::CHANNEL_CAPACITY);
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(intake.run(tx.clone(), rx, shutdown.clone()));
-    let runner = Runner { store: store.clone(), generation: gen_rx.clone(), clock, owner: owner.clone(), wake };
+    let runner = Runner {
+        store: store.clone(),
+        generation: gen_rx.clone(),
+        clock,
+        owner: owner.clone(),
+        wake,
+    };
     tasks.spawn(runner.run(shutdown.clone()));
     info!(config = %path.display(), accounts = config.accounts.len(), routes = config.routes.len(), store = %config.store.url, owner, "pasarela running");
 
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    let mut hup = signal(SignalKind::hangup())?;
     loop {
         tokio::select! {
             _ = term.recv() => break,
@@ -223,7 +285,10 @@ fn reload(path: &Path, store: &Store, gen_tx: &watch::Sender<Arc<Generation>>) {
             for p in &problems {
                 error!(problem = %p, "reload refused");
             }
-            warn!(errors = problems.len(), "reload refused: the previous configuration stays in force");
+            warn!(
+                errors = problems.len(),
+                "reload refused: the previous configuration stays in force"
+            );
             return;
         }
     };
@@ -237,7 +302,11 @@ fn reload(path: &Path, store: &Store, gen_tx: &watch::Sender<Arc<Generation>>) {
     match Generation::build(config.clone(), Some(store.clone())) {
         Ok(g) => {
             gen_tx.send_replace(Arc::new(g));
-            info!(accounts = config.accounts.len(), routes = config.routes.len(), "configuration reloaded");
+            info!(
+                accounts = config.accounts.len(),
+                routes = config.routes.len(),
+                "configuration reloaded"
+            );
         }
         Err(problems) => {
             for p in &problems {
@@ -248,22 +317,30 @@ fn reload(path: &Path, store: &Store, gen_tx: &watch::Sender<Arc<Generation>>) {
 }
 
 fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).unwrap_or_else(|_| "localhost".into())
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into())
 }
 
 // ---------------------------------------------------------------- process
 
-async fn process(path: &Path, files: &[PathBuf], json: bool, account: Option<&str>, now: Option<DateTime<FixedOffset>>) -> i32 {
+async fn process(
+    path: &Path,
+    files: &[PathBuf],
+    json: bool,
+    account: Option<&str>,
+    now: Option<DateTime<FixedOffset>>,
+) -> i32 {
     let config = match load_config(path) {
         Ok(c) => c,
         Err(code) => return code,
     };
     crate::telemetry::init(config.log.format, "warn");
-    if let Some(a) = account {
-        if !config.accounts.contains_key(a) {
-            eprintln!("error: no account named '{a}' in {}", path.display());
-            return 64;
-        }
+    if let Some(a) = account
+        && !config.accounts.contains_key(a)
+    {
+        eprintln!("error: no account named '{a}' in {}", path.display());
+        return 64;
     }
     let generation = match Generation::build(config.clone(), None) {
         Ok(g) => g,
@@ -284,10 +361,21 @@ async fn process(path: &Path, files: &[PathBuf], json: bool, account: Option<&st
                 continue;
             }
         };
-        let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
         let sha = crate::fsutil::sha256_hex(&bytes);
         let shown = file.display().to_string();
-        let sub = Submission { account, rel_path: &name, job_id: None, duplicate_of: None, duplicate_note: seen.get(&sha).map(|f| format!("al archivo {f} de este lote")) };
+        let sub = Submission {
+            account,
+            rel_path: &name,
+            job_id: None,
+            duplicate_of: None,
+            duplicate_note: seen
+                .get(&sha)
+                .map(|f| format!("al archivo {f} de este lote")),
+        };
         seen.entry(sha).or_insert_with(|| shown.clone());
         match process_one(&generation.pipeline, &generation, bytes, &sub, clock.now()).await {
             Ok(mut result) => {
@@ -301,8 +389,15 @@ async fn process(path: &Path, files: &[PathBuf], json: bool, account: Option<&st
                         }
                     }
                 } else {
-                    let codes: Vec<&str> = result.findings.iter().map(|f| f.code.as_str()).collect();
-                    println!("{}: {} [{}] {}", result.file, result.verdict.as_str(), result.format.as_str(), codes.join(" "));
+                    let codes: Vec<&str> =
+                        result.findings.iter().map(|f| f.code.as_str()).collect();
+                    println!(
+                        "{}: {} [{}] {}",
+                        result.file,
+                        result.verdict.as_str(),
+                        result.format.as_str(),
+                        codes.join(" ")
+                    );
                     for f in &result.findings {
                         println!("  {} ({:?}): {}", f.code, f.severity, f.message);
                     }
@@ -324,7 +419,10 @@ async fn process_one(
     sub: &Submission<'_>,
     now: DateTime<FixedOffset>,
 ) -> Result<crate::result::ResultDoc, crate::pipeline::StepError> {
-    let ctx = StepContext { now, services: generation.services.clone() };
+    let ctx = StepContext {
+        now,
+        services: generation.services.clone(),
+    };
     pipeline.process(Arc::new(bytes), sub, &ctx).await
 }
 
@@ -340,7 +438,11 @@ async fn store_for(path: &Path) -> Result<Store, i32> {
 
 fn fmt_ms(ms: i64) -> String {
     DateTime::from_timestamp_millis(ms)
-        .map(|t| t.with_timezone(&crate::clock::bogota()).format("%Y-%m-%d %H:%M:%S%:z").to_string())
+        .map(|t| {
+            t.with_timezone(&crate::clock::bogota())
+                .format("%Y-%m-%d %H:%M:%S%:z")
+                .to_string()
+        })
         .unwrap_or_else(|| ms.to_string())
 }
 
@@ -357,25 +459,72 @@ async fn status(path: &Path, json: bool) -> i32 {
         }
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
         return 0;
     }
-    let states: Vec<String> = report.jobs_by_state.iter().map(|(s, n)| format!("{s}={n}")).collect();
-    let verdicts: Vec<String> = report.verdicts.iter().map(|(s, n)| format!("{s}={n}")).collect();
-    println!("jobs:      {}", if states.is_empty() { "none".into() } else { states.join(" ") });
-    println!("verdicts:  {}", if verdicts.is_empty() { "none".into() } else { verdicts.join(" ") });
+    let states: Vec<String> = report
+        .jobs_by_state
+        .iter()
+        .map(|(s, n)| format!("{s}={n}"))
+        .collect();
+    let verdicts: Vec<String> = report
+        .verdicts
+        .iter()
+        .map(|(s, n)| format!("{s}={n}"))
+        .collect();
+    println!(
+        "jobs:      {}",
+        if states.is_empty() {
+            "none".into()
+        } else {
+            states.join(" ")
+        }
+    );
+    println!(
+        "verdicts:  {}",
+        if verdicts.is_empty() {
+            "none".into()
+        } else {
+            verdicts.join(" ")
+        }
+    );
     match &report.oldest_pending {
-        Some(j) => println!("oldest pending: job {} {}/{} received {}", j.id, j.account, j.rel_path, fmt_ms(j.received_at)),
+        Some(j) => println!(
+            "oldest pending: job {} {}/{} received {}",
+            j.id,
+            j.account,
+            j.rel_path,
+            fmt_ms(j.received_at)
+        ),
         None => println!("oldest pending: none"),
     }
     println!("dead letters: {}", report.dead.len());
     for j in &report.dead {
-        println!("  job {} {}/{} after {} attempt(s) at {}: {}", j.id, j.account, j.rel_path, j.attempts, fmt_ms(j.updated_at), j.last_error.as_deref().unwrap_or(""));
+        println!(
+            "  job {} {}/{} after {} attempt(s) at {}: {}",
+            j.id,
+            j.account,
+            j.rel_path,
+            j.attempts,
+            fmt_ms(j.updated_at),
+            j.last_error.as_deref().unwrap_or("")
+        );
     }
     if !report.recent_errors.is_empty() {
         println!("recent errors:");
         for j in &report.recent_errors {
-            println!("  job {} {}/{} [{}] at {}: {}", j.id, j.account, j.rel_path, j.state.as_str(), fmt_ms(j.updated_at), j.last_error.as_deref().unwrap_or(""));
+            println!(
+                "  job {} {}/{} [{}] at {}: {}",
+                j.id,
+                j.account,
+                j.rel_path,
+                j.state.as_str(),
+                fmt_ms(j.updated_at),
+                j.last_error.as_deref().unwrap_or("")
+            );
         }
     }
     0
@@ -386,9 +535,17 @@ async fn replay(path: &Path, id: i64) -> i32 {
         Ok(s) => s,
         Err(code) => return code,
     };
-    match store.replay(id, chrono::Utc::now().timestamp_millis()).await {
+    match store
+        .replay(id, chrono::Utc::now().timestamp_millis())
+        .await
+    {
         Ok(job) => {
-            println!("job {id} ({}/{}) was {}; queued again", job.account, job.rel_path, job.state.as_str());
+            println!(
+                "job {id} ({}/{}) was {}; queued again",
+                job.account,
+                job.rel_path,
+                job.state.as_str()
+            );
             0
         }
         Err(crate::store::StoreError::NoSuchJob(_)) => {

@@ -10,7 +10,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 pub const DEFAULT_CONFIG: &str = "config/pasarela.toml";
 
 #[derive(Debug, Parser)]
-#[command(name = "pasarela", version, about = "File-gateway daemon for invoice registration: SFTP intake, DIAN validation, results.")]
+#[command(
+    name = "pasarela",
+    version,
+    about = "File-gateway daemon for invoice registration: SFTP intake, DIAN validation, results."
+)]
 pub struct Cli {
     /// Log format (overrides `[log] format`).
     #[arg(long, global = true, value_enum)]
@@ -79,7 +83,10 @@ pub enum Command {
 /// Parse arguments, run, and return the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -16,14 +16,20 @@ pub struct Clock {
 
 impl Default for Clock {
     fn default() -> Self {
-        Self { offset: Duration::zero(), tz: bogota() }
+        Self {
+            offset: Duration::zero(),
+            tz: bogota(),
+        }
     }
 }
 
 impl Clock {
     /// A clock whose "now" is `start` at the moment of the call, then advances normally.
     pub fn starting_at(start: DateTime<FixedOffset>) -> Self {
-        Self { offset: start.with_timezone(&Utc) - Utc::now(), tz: *start.offset() }
+        Self {
+            offset: start.with_timezone(&Utc) - Utc::now(),
+            tz: *start.offset(),
+        }
     }
 
     pub fn now(&self) -> DateTime<FixedOffset> {

@@ -17,7 +17,9 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
 /// Write `bytes` to `dest` atomically: a hidden temp file in the same
 /// directory, fsync, rename over `dest`, fsync the directory.
 pub fn write_atomic(dest: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = dest.parent().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "destination has no parent"))?;
+    let dir = dest
+        .parent()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "destination has no parent"))?;
     fs::create_dir_all(dir)?;
     let name = dest.file_name().and_then(|n| n.to_str()).unwrap_or("out");
     let tmp = dir.join(format!(".{name}.{}.tmp", uuid::Uuid::new_v4().simple()));
@@ -34,10 +36,46 @@ pub fn write_atomic(dest: &Path, bytes: &[u8]) -> io::Result<()> {
     result
 }
 
+/// Is `name` a temp file left by [`write_atomic`] or [`move_durable`]
+/// (`.<name>.<32 hex>.tmp`)? Such files are debris of a crash.
+pub fn is_own_temp(name: &str) -> bool {
+    let Some(inner) = name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp")) else {
+        return false;
+    };
+    inner
+        .rsplit_once('.')
+        .is_some_and(|(_, id)| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Delete crash debris ([`is_own_temp`] files) under `dir`; returns how many.
+pub fn remove_own_temps(dir: &Path) -> usize {
+    let mut removed = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let Ok(ft) = e.file_type() else { continue };
+            if ft.is_dir() {
+                stack.push(e.path());
+            } else if ft.is_file()
+                && e.file_name().to_str().is_some_and(is_own_temp)
+                && fs::remove_file(e.path()).is_ok()
+            {
+                removed += 1;
+            }
+        }
+    }
+    removed
+}
+
 /// Move a file durably. Uses rename; across filesystems (EXDEV) copies to a
 /// temp name beside the destination, fsyncs, renames, then removes the source.
 pub fn move_durable(src: &Path, dest: &Path) -> io::Result<()> {
-    let dir = dest.parent().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "destination has no parent"))?;
+    let dir = dest
+        .parent()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "destination has no parent"))?;
     fs::create_dir_all(dir)?;
     match fs::rename(src, dest) {
         Ok(()) => {}
@@ -57,10 +95,10 @@ pub fn move_durable(src: &Path, dest: &Path) -> io::Result<()> {
         Err(e) => return Err(e),
     }
     sync_dir(dir)?;
-    if let Some(sdir) = src.parent() {
-        if sdir != dir {
-            sync_dir(sdir)?;
-        }
+    if let Some(sdir) = src.parent()
+        && sdir != dir
+    {
+        sync_dir(sdir)?;
     }
     Ok(())
 }
@@ -72,7 +110,16 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 /// Names that are never taken as input: partial uploads and hidden files.
 pub fn is_ignored_name(name: &str) -> bool {
-    const TEMP_SUFFIXES: &[&str] = &[".part", ".filepart", ".tmp", ".temp", ".partial", ".crdownload", ".swp", "~"];
+    const TEMP_SUFFIXES: &[&str] = &[
+        ".part",
+        ".filepart",
+        ".tmp",
+        ".temp",
+        ".partial",
+        ".crdownload",
+        ".swp",
+        "~",
+    ];
     name.is_empty() || name.starts_with('.') || {
         let lower = name.to_ascii_lowercase();
         TEMP_SUFFIXES.iter().any(|s| lower.ends_with(s))
@@ -82,7 +129,10 @@ pub fn is_ignored_name(name: &str) -> bool {
 /// Path of `path` relative to `root` with '/' separators, or None if it is not inside.
 pub fn relative(root: &Path, path: &Path) -> Option<String> {
     let rel = path.strip_prefix(root).ok()?;
-    let parts: Vec<&str> = rel.components().map(|c| c.as_os_str().to_str()).collect::<Option<_>>()?;
+    let parts: Vec<&str> = rel
+        .components()
+        .map(|c| c.as_os_str().to_str())
+        .collect::<Option<_>>()?;
     if parts.is_empty() || parts.iter().any(|p| *p == ".." || p.is_empty()) {
         return None;
     }
@@ -95,7 +145,9 @@ pub fn walk_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(entries) = fs::read_dir(&d) else { continue };
+        let Ok(entries) = fs::read_dir(&d) else {
+            continue;
+        };
         for e in entries.flatten() {
             let name = e.file_name();
             let Some(name) = name.to_str() else { continue };
@@ -117,7 +169,15 @@ mod tests {
 
     #[test]
     fn ignored_names() {
-        for n in [".hidden", "a.part", "a.filepart", "b.TMP", "x~", "up.crdownload", ""] {
+        for n in [
+            ".hidden",
+            "a.part",
+            "a.filepart",
+            "b.TMP",
+            "x~",
+            "up.crdownload",
+            "",
+        ] {
             assert!(is_ignored_name(n), "{n}");
         }
         for n in ["factura.xml", "part.xml", "tmp.pdf"] {
@@ -126,9 +186,24 @@ mod tests {
     }
 
     #[test]
+    fn own_temps_are_recognised() {
+        assert!(is_own_temp(
+            ".a.xml.result.json.0123456789abcdef0123456789abcdef.tmp"
+        ));
+        assert!(!is_own_temp(".a.xml.tmp"));
+        assert!(!is_own_temp("a.0123456789abcdef0123456789abcdef.tmp"));
+    }
+
+    #[test]
     fn relative_paths_are_component_wise() {
-        assert_eq!(relative(Path::new("/h/demo"), Path::new("/h/demo/a/b.xml")).as_deref(), Some("a/b.xml"));
-        assert_eq!(relative(Path::new("/h/demo"), Path::new("/h/demo2/b.xml")), None);
+        assert_eq!(
+            relative(Path::new("/h/demo"), Path::new("/h/demo/a/b.xml")).as_deref(),
+            Some("a/b.xml")
+        );
+        assert_eq!(
+            relative(Path::new("/h/demo"), Path::new("/h/demo2/b.xml")),
+            None
+        );
     }
 
     #[test]

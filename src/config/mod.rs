@@ -160,12 +160,19 @@ impl Route {
 
 impl Config {
     /// Index of the first route that applies to a file.
-    pub fn route_index(&self, account: Option<&str>, rel_path: &str, format: Format) -> Option<usize> {
+    pub fn route_index(
+        &self,
+        account: Option<&str>,
+        rel_path: &str,
+        format: Format,
+    ) -> Option<usize> {
         let (folder, name) = match rel_path.rsplit_once('/') {
             Some((d, n)) => (d, n),
             None => ("", rel_path),
         };
-        self.routes.iter().position(|r| r.matches(account, folder, name, format))
+        self.routes
+            .iter()
+            .position(|r| r.matches(account, folder, name, format))
     }
 }
 
@@ -420,14 +427,14 @@ fn compile(path: &Path, base: &Path, text: &str, p: &mut Problems) -> Option<Con
         _ => url,
     };
     let dian_rules = dian.rules.as_deref().map(resolve);
-    if let Some(r) = &dian_rules {
-        if !r.is_file() {
-            p.error(
-                path,
-                "dian.rules",
-                format!("file {} does not exist", r.display()),
-            );
-        }
+    if let Some(r) = &dian_rules
+        && !r.is_file()
+    {
+        p.error(
+            path,
+            "dian.rules",
+            format!("file {} does not exist", r.display()),
+        );
     }
 
     Some(Config {
@@ -590,5 +597,99 @@ fn looks_like_email(s: &str) -> bool {
             !local.is_empty() && domain.contains('.') && !s.contains(char::is_whitespace)
         }
         None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_str(text: &str) -> Result<Config, Vec<ConfigError>> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.toml");
+        std::fs::write(&path, text).unwrap();
+        load_with_base(&path, Path::new("/base")).map(|(c, _)| c)
+    }
+
+    const ROUTE: &str = "[[routes]]\nname = \"all\"\nsteps = [\"classify\"]\n";
+
+    #[test]
+    fn defaults_and_resolution() {
+        let c = load_str(&format!(
+            "[accounts.demo]\nhome = \"var/home/demo\"\n{ROUTE}"
+        ))
+        .unwrap();
+        assert_eq!(c.daemon.workers, 4);
+        assert_eq!(
+            c.accounts["demo"].incoming(),
+            Path::new("/base/var/home/demo/incoming")
+        );
+        assert_eq!(c.store.url, "sqlite:///base/var/pasarela.db");
+        assert_eq!(c.retry.backoff(1), Duration::from_secs(1));
+        assert_eq!(c.retry.backoff(3), Duration::from_secs(4));
+        assert_eq!(c.retry.backoff(40), Duration::from_secs(600));
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_key() {
+        let errs = load_str(
+            "top = 1\n[daemon]\nworkers = 0\nfoo = 2\n[accounts.\"Bad Name\"]\nhome = \"h\"\n[accounts.ok]\nhome = \"h/sub\"\nemail = [\"nope\"]\n[[routes]]\nname = \"r\"\nformats = [\"docx\"]\nsteps = []\naccounts = [\"ghost\"]\n",
+        )
+        .unwrap_err();
+        let keys: Vec<&str> = errs
+            .iter()
+            .filter(|e| !e.warning)
+            .map(|e| e.key.as_str())
+            .collect();
+        for k in [
+            "top",
+            "daemon.foo",
+            "daemon.workers",
+            "accounts.Bad Name",
+            "accounts.ok.email[0]",
+            "routes[0].formats[0]",
+            "routes[0].steps",
+            "routes[0].accounts[0]",
+        ] {
+            assert!(keys.contains(&k), "missing {k} in {keys:?}");
+        }
+        // Overlapping homes (h contains h/sub).
+        assert!(
+            errs.iter()
+                .any(|e| e.key.ends_with(".home") && e.reason.contains("overlaps")),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn homes_are_compared_by_component() {
+        assert!(
+            load_str(&format!(
+                "[accounts.a]\nhome = \"/h/demo\"\n[accounts.b]\nhome = \"/h/demo2\"\n{ROUTE}"
+            ))
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn routes_match_accounts_folders_patterns_formats() {
+        let c = load_str(
+            "[accounts.a]\nhome = \"a\"\n[accounts.b]\nhome = \"b\"\n\
+             [[routes]]\nname = \"b-reports\"\naccounts = [\"b\"]\nfolders = [\"daily-*\"]\nsteps = [\"classify\"]\n\
+             [[routes]]\nname = \"xml\"\nformats = [\"xml\"]\npatterns = [\"*.xml\"]\nsteps = [\"classify\"]\n\
+             [[routes]]\nname = \"rest\"\nsteps = [\"reject-unsupported\"]\n",
+        )
+        .unwrap();
+        let name = |acc, path, f| {
+            c.route_index(Some(acc), path, f)
+                .map(|i| c.routes[i].name.as_str())
+        };
+        assert_eq!(
+            name("b", "daily-reports/x.pdf", Format::Pdf),
+            Some("b-reports")
+        );
+        assert_eq!(name("a", "daily-reports/x.xml", Format::Xml), Some("xml"));
+        assert_eq!(name("a", "x.XML", Format::Xml), Some("rest"));
+        assert_eq!(name("b", "x.xml", Format::Pdf), Some("rest"));
     }
 }

@@ -20,7 +20,9 @@ pub fn detect(bytes: &[u8]) -> Format {
         return Format::Excel;
     }
     if bytes.starts_with(b"PK\x03\x04") {
-        if find(bytes, b"xl/workbook").is_some() || find(head, b"application/vnd.oasis.opendocument.spreadsheet").is_some() {
+        if find(bytes, b"xl/workbook").is_some()
+            || find(head, b"application/vnd.oasis.opendocument.spreadsheet").is_some()
+        {
             return Format::Excel;
         }
         return Format::Unknown;
@@ -37,9 +39,14 @@ fn looks_like_xml(bytes: &[u8]) -> bool {
         return true;
     }
     let b = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let start = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
     let rest = &b[start..];
-    rest.len() >= 2 && rest[0] == b'<' && (rest[1] == b'?' || rest[1] == b'!' || rest[1].is_ascii_alphabetic() || rest[1] == b'_')
+    rest.len() >= 2
+        && rest[0] == b'<'
+        && (rest[1] == b'?' || rest[1] == b'!' || rest[1].is_ascii_alphabetic() || rest[1] == b'_')
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -64,7 +71,9 @@ pub fn xml_root_name(bytes: &[u8]) -> Option<String> {
         } else if rest.starts_with(b"!") {
             i += find(rest, b">")? + 2;
         } else {
-            let end = rest.iter().position(|c| c.is_ascii_whitespace() || *c == b'>' || *c == b'/')?;
+            let end = rest
+                .iter()
+                .position(|c| c.is_ascii_whitespace() || *c == b'>' || *c == b'/')?;
             let qname = std::str::from_utf8(&rest[..end]).ok()?;
             let local = qname.rsplit(':').next()?;
             return (!local.is_empty()).then(|| local.to_string());
@@ -78,7 +87,12 @@ mod tests {
     use super::*;
 
     fn check(bytes: &[u8], expect: Format) {
-        assert_eq!(detect(bytes), expect, "{:?}", String::from_utf8_lossy(&bytes[..bytes.len().min(20)]));
+        assert_eq!(
+            detect(bytes),
+            expect,
+            "{:?}",
+            String::from_utf8_lossy(&bytes[..bytes.len().min(20)])
+        );
     }
 
     #[test]
@@ -89,7 +103,10 @@ mod tests {
         check(b"\x89PNG\r\n\x1a\n....", Format::Image);
         check(&[0xFF, 0xD8, 0xFF, 0xE0, 0, 0], Format::Image);
         check(b"II*\0....", Format::Image);
-        check(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1, 0, 0], Format::Excel);
+        check(
+            &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1, 0, 0],
+            Format::Excel,
+        );
         check(b"PK\x03\x04......xl/workbook.xml....", Format::Excel);
         check(b"PK\x03\x04......word/document.xml", Format::Unknown);
         check(b"hello, world", Format::Unknown);
@@ -109,7 +126,10 @@ mod tests {
     #[test]
     fn root_name_skips_prolog() {
         assert_eq!(
-            xml_root_name(b"<?xml version='1.0'?><!-- c --><!DOCTYPE x><fe:CreditNote xmlns:fe='u'>").as_deref(),
+            xml_root_name(
+                b"<?xml version='1.0'?><!-- c --><!DOCTYPE x><fe:CreditNote xmlns:fe='u'>"
+            )
+            .as_deref(),
             Some("CreditNote")
         );
         assert_eq!(xml_root_name(b"no xml"), None);

@@ -60,9 +60,20 @@ impl Intake {
     /// done, and requeue jobs left running.
     pub async fn recover(&self) -> anyhow::Result<()> {
         let config = self.generation.borrow().config.clone();
+        let dirs: Vec<_> = config
+            .accounts
+            .values()
+            .flat_map(|a| [a.outgoing(), a.archive()])
+            .collect();
+        let debris = tokio::task::spawn_blocking(move || {
+            dirs.iter()
+                .map(|d| fsutil::remove_own_temps(d))
+                .sum::<usize>()
+        })
+        .await?;
         let (recorded, archived) = self.sweep_spool(&config).await?;
         let requeued = self.store.requeue_running(self.clock.now_millis()).await?;
-        info!(recorded, archived, requeued, "recovery finished");
+        info!(recorded, archived, requeued, debris, "recovery finished");
         Ok(())
     }
 
@@ -87,7 +98,10 @@ impl Intake {
                         if let Some(dst) = job.archive_path.clone() {
                             let root = path.parent().map(Path::to_path_buf);
                             let root = spool_dir_of(&base, &path).or(root);
-                            tokio::task::spawn_blocking(move || crate::pipeline::runner::archive_input(&path, &dst, root.as_deref())).await??;
+                            tokio::task::spawn_blocking(move || {
+                                crate::pipeline::runner::archive_input(&path, &dst, root.as_deref())
+                            })
+                            .await??;
                             archived += 1;
                         }
                     }
@@ -100,15 +114,22 @@ impl Intake {
 
     /// Process intake events until shutdown. `tx` is handed to the watcher and
     /// the periodic scan; the SFTP server holds its own clone.
-    pub async fn run(self, tx: mpsc::Sender<IntakeEvent>, mut rx: mpsc::Receiver<IntakeEvent>, shutdown: CancellationToken) {
+    pub async fn run(
+        self,
+        tx: mpsc::Sender<IntakeEvent>,
+        mut rx: mpsc::Receiver<IntakeEvent>,
+        shutdown: CancellationToken,
+    ) {
         let config = self.generation.borrow().config.clone();
-        let _watcher = match watch::start(&config, tx.clone()) {
+        let start_watcher = |config: &Config| match watch::start(config, tx.clone()) {
             Ok(w) => Some(w),
             Err(e) => {
                 error!(error = %e, "file watcher failed to start; relying on periodic scans");
                 None
             }
         };
+        let mut watcher = start_watcher(&config);
+        let mut generations = self.generation.clone();
         let this = Arc::new(self);
         let mut candidates: HashMap<PathBuf, Candidate> = HashMap::new();
         let mut staging: JoinSet<()> = JoinSet::new();
@@ -120,6 +141,15 @@ impl Intake {
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
+                Ok(()) = generations.changed() => {
+                    // A reload may add or remove accounts: watch the new set and scan it.
+                    let config = generations.borrow_and_update().config.clone();
+                    drop(watcher.take());
+                    watcher = start_watcher(&config);
+                    for (account, path) in scan_incoming(&config).await {
+                        candidates.entry(path).or_insert(Candidate { account, len: u64::MAX, mtime: None, since: Instant::now() });
+                    }
+                }
                 Some(ev) = rx.recv() => {
                     let (account, path, complete) = match ev {
                         IntakeEvent::Completed { account, path } => (account, path, true),
@@ -160,8 +190,16 @@ impl Intake {
         while staging.join_next().await.is_some() {}
     }
 
-    async fn spawn_stage(self: &Arc<Self>, set: &mut JoinSet<()>, permits: &Arc<Semaphore>, account: String, path: PathBuf) {
-        let Ok(permit) = permits.clone().acquire_owned().await else { return };
+    async fn spawn_stage(
+        self: &Arc<Self>,
+        set: &mut JoinSet<()>,
+        permits: &Arc<Semaphore>,
+        account: String,
+        path: PathBuf,
+    ) {
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            return;
+        };
         let this = self.clone();
         set.spawn(async move {
             let _permit = permit;
@@ -172,10 +210,17 @@ impl Intake {
     }
 
     /// Take one complete file: move it into the spool, hash it, record the job.
-    pub async fn stage_and_record(&self, account_name: &str, path: &Path) -> anyhow::Result<Option<i64>> {
+    pub async fn stage_and_record(
+        &self,
+        account_name: &str,
+        path: &Path,
+    ) -> anyhow::Result<Option<i64>> {
         let config = self.generation.borrow().config.clone();
         let Some(account) = config.accounts.get(account_name) else {
-            warn!(account = account_name, "event for an unknown account ignored");
+            warn!(
+                account = account_name,
+                "event for an unknown account ignored"
+            );
             return Ok(None);
         };
         let incoming = account.incoming();
@@ -189,14 +234,23 @@ impl Intake {
         let spool = config.daemon.spool_dir(account_name);
         let src = path.to_path_buf();
         let staged = tokio::task::spawn_blocking(move || stage(&spool, &src, &rel)).await??;
-        let Some(staged) = staged else { return Ok(None) };
+        let Some(staged) = staged else {
+            return Ok(None);
+        };
         let id = self.record(account_name, &staged).await?;
         Ok(Some(id))
     }
 
     async fn record(&self, account: &str, staged: &Staged) -> anyhow::Result<i64> {
         let spool_path = staged.spool_path.to_string_lossy();
-        let job = NewJob { account, rel_path: &staged.rel, spool_path: &spool_path, size: staged.size, sha256: &staged.sha256, now_ms: self.clock.now_millis() };
+        let job = NewJob {
+            account,
+            rel_path: &staged.rel,
+            spool_path: &spool_path,
+            size: staged.size,
+            sha256: &staged.sha256,
+            now_ms: self.clock.now_millis(),
+        };
         let id = self.store.record_job(&job).await?;
         debug!(job = id, account, file = %staged.rel, size = staged.size, "file received");
         self.wake.notify_one();
@@ -221,33 +275,53 @@ fn stage(spool: &Path, src: &Path, rel: &str) -> std::io::Result<Option<Staged>>
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     }
-    let dest = spool.join(uuid::Uuid::new_v4().simple().to_string()).join(rel);
+    let dest = spool
+        .join(uuid::Uuid::new_v4().simple().to_string())
+        .join(rel);
     let parent = dest.parent().unwrap_or(spool);
     std::fs::create_dir_all(parent)?;
     match fsutil::move_durable(src, &dest) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let _ = std::fs::remove_dir_all(dest.ancestors().nth(rel.split('/').count()).unwrap_or(parent));
+            let _ = std::fs::remove_dir_all(
+                dest.ancestors()
+                    .nth(rel.split('/').count())
+                    .unwrap_or(parent),
+            );
             return Ok(None);
         }
         Err(e) => return Err(e),
     }
     let bytes = std::fs::read(&dest)?;
-    Ok(Some(Staged { rel: rel.to_string(), spool_path: dest, size: bytes.len() as u64, sha256: fsutil::sha256_hex(&bytes) }))
+    Ok(Some(Staged {
+        rel: rel.to_string(),
+        spool_path: dest,
+        size: bytes.len() as u64,
+        sha256: fsutil::sha256_hex(&bytes),
+    }))
 }
 
 async fn hash_file(path: PathBuf, rel: String) -> anyhow::Result<Staged> {
-    Ok(tokio::task::spawn_blocking(move || -> std::io::Result<Staged> {
-        let bytes = std::fs::read(&path)?;
-        Ok(Staged { rel, size: bytes.len() as u64, sha256: fsutil::sha256_hex(&bytes), spool_path: path })
-    })
-    .await??)
+    Ok(
+        tokio::task::spawn_blocking(move || -> std::io::Result<Staged> {
+            let bytes = std::fs::read(&path)?;
+            Ok(Staged {
+                rel,
+                size: bytes.len() as u64,
+                sha256: fsutil::sha256_hex(&bytes),
+                spool_path: path,
+            })
+        })
+        .await??,
+    )
 }
 
 /// Files in `spool/<account>/` with their original relative path.
 fn spool_files(base: &Path) -> Vec<(PathBuf, String)> {
     let mut out = Vec::new();
-    let Ok(dirs) = std::fs::read_dir(base) else { return out };
+    let Ok(dirs) = std::fs::read_dir(base) else {
+        return out;
+    };
     for d in dirs.flatten() {
         let root = d.path();
         if !root.is_dir() {
@@ -255,17 +329,18 @@ fn spool_files(base: &Path) -> Vec<(PathBuf, String)> {
         }
         let mut stack = vec![root.clone()];
         while let Some(dir) = stack.pop() {
-            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
             for e in entries.flatten() {
                 let Ok(ft) = e.file_type() else { continue };
                 if ft.is_dir() {
                     stack.push(e.path());
-                } else if ft.is_file() {
-                    if let Some(rel) = fsutil::relative(&root, &e.path()) {
-                        if !e.file_name().to_string_lossy().starts_with('.') {
-                            out.push((e.path(), rel));
-                        }
-                    }
+                } else if ft.is_file()
+                    && let Some(rel) = fsutil::relative(&root, &e.path())
+                    && !e.file_name().to_string_lossy().starts_with('.')
+                {
+                    out.push((e.path(), rel));
                 }
             }
         }
@@ -282,9 +357,19 @@ fn spool_dir_of(base: &Path, path: &Path) -> Option<PathBuf> {
 
 /// Every file currently in every account's `incoming/`.
 async fn scan_incoming(config: &Config) -> Vec<(String, PathBuf)> {
-    let dirs: Vec<(String, PathBuf)> = config.accounts.values().map(|a| (a.name.clone(), a.incoming())).collect();
+    let dirs: Vec<(String, PathBuf)> = config
+        .accounts
+        .values()
+        .map(|a| (a.name.clone(), a.incoming()))
+        .collect();
     tokio::task::spawn_blocking(move || {
-        dirs.into_iter().flat_map(|(account, dir)| fsutil::walk_files(&dir).into_iter().map(move |p| (account.clone(), p))).collect()
+        dirs.into_iter()
+            .flat_map(|(account, dir)| {
+                fsutil::walk_files(&dir)
+                    .into_iter()
+                    .map(move |p| (account.clone(), p))
+            })
+            .collect()
     })
     .await
     .unwrap_or_default()
@@ -292,10 +377,15 @@ async fn scan_incoming(config: &Config) -> Vec<(String, PathBuf)> {
 
 /// Candidates whose size and mtime have not changed for `stability` (and whose
 /// mtime is at least that old). Vanished files are dropped.
-fn settled(candidates: &mut HashMap<PathBuf, Candidate>, stability: Duration) -> Vec<(PathBuf, String)> {
+fn settled(
+    candidates: &mut HashMap<PathBuf, Candidate>,
+    stability: Duration,
+) -> Vec<(PathBuf, String)> {
     let mut ready = Vec::new();
     candidates.retain(|path, c| {
-        let Ok(meta) = std::fs::symlink_metadata(path) else { return false };
+        let Ok(meta) = std::fs::symlink_metadata(path) else {
+            return false;
+        };
         if !meta.is_file() {
             return false;
         }
@@ -306,7 +396,9 @@ fn settled(candidates: &mut HashMap<PathBuf, Candidate>, stability: Duration) ->
             c.since = Instant::now();
             return true;
         }
-        let old_enough = mtime.and_then(|m| m.elapsed().ok()).is_none_or(|age| age >= stability);
+        let old_enough = mtime
+            .and_then(|m| m.elapsed().ok())
+            .is_none_or(|age| age >= stability);
         if c.since.elapsed() >= stability || (old_enough && c.since.elapsed() >= stability / 2) {
             ready.push((path.clone(), c.account.clone()));
             return false;

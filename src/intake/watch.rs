@@ -12,7 +12,11 @@ use crate::config::Config;
 
 /// Start watching; the returned watcher must be kept alive.
 pub fn start(config: &Config, tx: mpsc::Sender<IntakeEvent>) -> notify::Result<RecommendedWatcher> {
-    let roots: Vec<(PathBuf, String)> = config.accounts.values().map(|a| (a.incoming(), a.name.clone())).collect();
+    let roots: Vec<(PathBuf, String)> = config
+        .accounts
+        .values()
+        .map(|a| (a.incoming(), a.name.clone()))
+        .collect();
     let lookup = roots.clone();
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<Event>| match res {
         Ok(event) => {
@@ -34,19 +38,45 @@ pub fn start(config: &Config, tx: mpsc::Sender<IntakeEvent>) -> notify::Result<R
 }
 
 fn map_event(event: &Event, roots: &[(PathBuf, String)]) -> Vec<IntakeEvent> {
-    let account_of = |p: &PathBuf| roots.iter().find(|(root, _)| p.starts_with(root)).map(|(_, a)| a.clone());
+    let account_of = |p: &PathBuf| {
+        roots
+            .iter()
+            .find(|(root, _)| p.starts_with(root))
+            .map(|(_, a)| a.clone())
+    };
     let make = |p: &PathBuf, complete: bool| {
         account_of(p).map(|account| {
-            if complete { IntakeEvent::Completed { account, path: p.clone() } } else { IntakeEvent::Seen { account, path: p.clone() } }
+            if complete {
+                IntakeEvent::Completed {
+                    account,
+                    path: p.clone(),
+                }
+            } else {
+                IntakeEvent::Seen {
+                    account,
+                    path: p.clone(),
+                }
+            }
         })
     };
     let paths = &event.paths;
     match event.kind {
-        EventKind::Access(AccessKind::Close(AccessMode::Write)) => paths.iter().filter_map(|p| make(p, true)).collect(),
-        EventKind::Modify(ModifyKind::Name(RenameMode::To)) => paths.iter().filter_map(|p| rename_target(p, &make)).collect(),
-        EventKind::Modify(ModifyKind::Name(RenameMode::Both)) => paths.get(1).and_then(|p| rename_target(p, &make)).into_iter().collect(),
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => {
+            paths.iter().filter_map(|p| make(p, true)).collect()
+        }
+        EventKind::Modify(ModifyKind::Name(RenameMode::To)) => paths
+            .iter()
+            .filter_map(|p| rename_target(p, &make))
+            .collect(),
+        EventKind::Modify(ModifyKind::Name(RenameMode::Both)) => paths
+            .get(1)
+            .and_then(|p| rename_target(p, &make))
+            .into_iter()
+            .collect(),
         EventKind::Create(CreateKind::Folder) => folder_files(paths, &make),
-        EventKind::Create(_) | EventKind::Modify(ModifyKind::Data(_)) | EventKind::Modify(ModifyKind::Any) => {
+        EventKind::Create(_)
+        | EventKind::Modify(ModifyKind::Data(_))
+        | EventKind::Modify(ModifyKind::Any) => {
             paths.iter().filter_map(|p| make(p, false)).collect()
         }
         _ => Vec::new(),
@@ -54,7 +84,10 @@ fn map_event(event: &Event, roots: &[(PathBuf, String)]) -> Vec<IntakeEvent> {
 }
 
 /// A file renamed into place is complete; a folder renamed in is scanned.
-fn rename_target(p: &PathBuf, make: &dyn Fn(&PathBuf, bool) -> Option<IntakeEvent>) -> Option<IntakeEvent> {
+fn rename_target(
+    p: &PathBuf,
+    make: &dyn Fn(&PathBuf, bool) -> Option<IntakeEvent>,
+) -> Option<IntakeEvent> {
     if p.is_dir() {
         // Files inside a moved-in folder produce no events of their own.
         return None;
@@ -62,6 +95,13 @@ fn rename_target(p: &PathBuf, make: &dyn Fn(&PathBuf, bool) -> Option<IntakeEven
     make(p, true)
 }
 
-fn folder_files(paths: &[PathBuf], make: &dyn Fn(&PathBuf, bool) -> Option<IntakeEvent>) -> Vec<IntakeEvent> {
-    paths.iter().flat_map(|d| crate::fsutil::walk_files(d)).filter_map(|p| make(&p, false)).collect()
+fn folder_files(
+    paths: &[PathBuf],
+    make: &dyn Fn(&PathBuf, bool) -> Option<IntakeEvent>,
+) -> Vec<IntakeEvent> {
+    paths
+        .iter()
+        .flat_map(|d| crate::fsutil::walk_files(d))
+        .filter_map(|p| make(&p, false))
+        .collect()
 }

@@ -35,7 +35,16 @@ impl Pipeline {
     /// Instantiate every route's steps. Config compilation already checked
     /// that each step name is registered.
     pub fn new(config: Arc<Config>) -> Pipeline {
-        let routes = config.routes.iter().map(|r| r.steps.iter().filter_map(|s| steps::build(s)).collect()).collect();
+        let routes = config
+            .routes
+            .iter()
+            .map(|r| r.steps.iter().filter_map(|s| steps::build(s)).collect())
+            .collect();
+        Pipeline { config, routes }
+    }
+
+    /// A pipeline with explicit steps per route (tests, embedding).
+    pub fn with_steps(config: Arc<Config>, routes: Vec<Vec<Arc<dyn super::Step>>>) -> Pipeline {
         Pipeline { config, routes }
     }
 
@@ -50,7 +59,10 @@ impl Pipeline {
         let now = ctx.now;
         let mut item = new_item(bytes, sub, now);
         if sub.duplicate_of.is_some() || sub.duplicate_note.is_some() {
-            let what = sub.duplicate_note.clone().unwrap_or_else(|| format!("al envío {}", sub.duplicate_of.unwrap_or_default()));
+            let what = sub
+                .duplicate_note
+                .clone()
+                .unwrap_or_else(|| format!("al envío {}", sub.duplicate_of.unwrap_or_default()));
             item.add(duplicate_finding(ctx, &what));
             item.result.duplicate_of = sub.duplicate_of;
             item.result.verdict = Verdict::Duplicate;
@@ -58,7 +70,13 @@ impl Pipeline {
         }
         let format = item.result.format;
         let Some(idx) = self.config.route_index(sub.account, sub.rel_path, format) else {
-            item.add(Finding::reject("PAS02", format!("Ninguna ruta de procesamiento admite este archivo (formato {}).", format.as_str())));
+            item.add(Finding::reject(
+                "PAS02",
+                format!(
+                    "Ninguna ruta de procesamiento admite este archivo (formato {}).",
+                    format.as_str()
+                ),
+            ));
             item.result.verdict = final_verdict(&item);
             return Ok(item.result);
         };
@@ -74,7 +92,10 @@ impl Pipeline {
                         .map(|s| s.to_string())
                         .or_else(|| panic.downcast_ref::<String>().cloned())
                         .unwrap_or_else(|| "unknown panic".into());
-                    return Err(StepError::Permanent(format!("step '{}' panicked: {msg}", step.name())));
+                    return Err(StepError::Permanent(format!(
+                        "step '{}' panicked: {msg}",
+                        step.name()
+                    )));
                 }
             }
             if item.verdict_override == Some(Verdict::Duplicate) {
@@ -88,7 +109,10 @@ impl Pipeline {
 
 /// Rule 90 (duplicate document) in DIAN's wording.
 pub fn duplicate_finding(_ctx: &StepContext, original: &str) -> Finding {
-    Finding::reject("90", format!("Documento procesado anteriormente: idéntico {original}."))
+    Finding::reject(
+        "90",
+        format!("Documento procesado anteriormente: idéntico {original}."),
+    )
 }
 
 fn new_item(bytes: Arc<Vec<u8>>, sub: &Submission<'_>, now: DateTime<FixedOffset>) -> WorkItem {
@@ -107,5 +131,123 @@ fn new_item(bytes: Arc<Vec<u8>>, sub: &Submission<'_>, now: DateTime<FixedOffset
         duplicate_of: None,
         document: None,
     };
-    WorkItem { bytes, rel_path: sub.rel_path.to_string(), result, verdict_override: None, document_key: None, job_id: sub.job_id }
+    WorkItem {
+        bytes,
+        rel_path: sub.rel_path.to_string(),
+        result,
+        verdict_override: None,
+        document_key: None,
+        job_id: sub.job_id,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::{Services, Step, WorkItem};
+    use async_trait::async_trait;
+
+    struct Panics;
+    #[async_trait]
+    impl Step for Panics {
+        fn name(&self) -> &'static str {
+            "panics"
+        }
+        async fn run(&self, _item: &mut WorkItem, _ctx: &StepContext) -> Result<(), StepError> {
+            panic!("decoder exploded")
+        }
+    }
+
+    struct Rejects;
+    #[async_trait]
+    impl Step for Rejects {
+        fn name(&self) -> &'static str {
+            "rejects"
+        }
+        async fn run(&self, item: &mut WorkItem, _ctx: &StepContext) -> Result<(), StepError> {
+            item.add(Finding::reject("FAD06", "CUFE mal calculado"));
+            item.add(Finding::notify("FAZ09", "sin identificación de ítem"));
+            Ok(())
+        }
+    }
+
+    fn config() -> Arc<Config> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.toml");
+        std::fs::write(
+            &path,
+            "[accounts.a]\nhome = \"h/a\"\n[[routes]]\nname = \"xml\"\nformats = [\"xml\"]\nsteps = [\"classify\"]\n[[routes]]\nname = \"pdf\"\npatterns = [\"*.pdf\"]\nsteps = [\"classify\"]\n",
+        )
+        .unwrap();
+        Arc::new(crate::config::load_with_base(&path, dir.path()).unwrap().0)
+    }
+
+    fn ctx(config: &Arc<Config>) -> StepContext {
+        StepContext {
+            now: crate::clock::Clock::default().now(),
+            services: Arc::new(Services {
+                config: config.clone(),
+                store: None,
+            }),
+        }
+    }
+
+    fn sub(name: &str) -> Submission<'_> {
+        Submission {
+            account: Some("a"),
+            rel_path: name,
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_step_is_a_permanent_error_not_a_crash() {
+        let config = config();
+        let p = Pipeline::with_steps(config.clone(), vec![vec![Arc::new(Panics)], vec![]]);
+        let err = p
+            .process(
+                Arc::new(b"<Invoice/>".to_vec()),
+                &sub("a.xml"),
+                &ctx(&config),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, StepError::Permanent(m) if m.contains("decoder exploded")),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn findings_decide_the_verdict_and_routes_match_by_content() {
+        let config = config();
+        let p = Pipeline::with_steps(config.clone(), vec![vec![Arc::new(Rejects)], vec![]]);
+        let r = p
+            .process(
+                Arc::new(b"<Invoice/>".to_vec()),
+                &sub("a.bin"),
+                &ctx(&config),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (r.verdict, r.route.as_deref(), r.findings.len()),
+            (Verdict::Rejected, Some("xml"), 2)
+        );
+        // A PDF named *.xml is routed as PDF; junk named *.pdf goes to the pdf pattern route.
+        let r = p
+            .process(Arc::new(b"junk".to_vec()), &sub("x.pdf"), &ctx(&config))
+            .await
+            .unwrap();
+        assert_eq!(
+            (r.verdict, r.route.as_deref()),
+            (Verdict::Accepted, Some("pdf"))
+        );
+        let r = p
+            .process(Arc::new(b"junk".to_vec()), &sub("x.txt"), &ctx(&config))
+            .await
+            .unwrap();
+        assert_eq!(r.verdict, Verdict::Rejected);
+        assert_eq!(r.findings[0].code, "PAS02");
+    }
 }

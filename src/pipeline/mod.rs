@@ -76,10 +76,20 @@ pub struct Generation {
 impl Generation {
     /// Compile the services and pipeline for `config`; every problem is
     /// returned (rule files are compiled here too).
-    pub fn build(config: Arc<Config>, store: Option<crate::store::Store>) -> Result<Generation, Vec<crate::config::ConfigError>> {
-        let services = Arc::new(Services { config: config.clone(), store });
+    pub fn build(
+        config: Arc<Config>,
+        store: Option<crate::store::Store>,
+    ) -> Result<Generation, Vec<crate::config::ConfigError>> {
+        let services = Arc::new(Services {
+            config: config.clone(),
+            store,
+        });
         let pipeline = Pipeline::new(config.clone());
-        Ok(Generation { config, services, pipeline })
+        Ok(Generation {
+            config,
+            services,
+            pipeline,
+        })
     }
 }
 

@@ -46,10 +46,23 @@ impl Runner {
             let generation = self.generation.borrow().clone();
             let workers = generation.config.daemon.workers;
             if !draining && inflight.len() < workers {
-                match self.store.claim(&self.owner, workers - inflight.len(), self.clock.now_millis(), LEASE).await {
+                match self
+                    .store
+                    .claim(
+                        &self.owner,
+                        workers - inflight.len(),
+                        self.clock.now_millis(),
+                        LEASE,
+                    )
+                    .await
+                {
                     Ok(jobs) => {
                         for job in jobs {
-                            let ctx = JobCtx { store: self.store.clone(), generation: self.generation.borrow().clone(), clock: self.clock };
+                            let ctx = JobCtx {
+                                store: self.store.clone(),
+                                generation: self.generation.borrow().clone(),
+                                clock: self.clock,
+                            };
                             inflight.spawn(async move { ctx.process(job).await });
                         }
                     }
@@ -98,11 +111,17 @@ impl JobCtx {
         let now = self.clock.now_millis();
         let retry = &self.generation.config.retry;
         match outcome {
-            Ok(verdict) => info!(job = job.id, account = %job.account, file = %job.rel_path, verdict, elapsed_ms = started.elapsed().as_millis() as u64, "job done"),
+            Ok(verdict) => {
+                info!(job = job.id, account = %job.account, file = %job.rel_path, verdict, elapsed_ms = started.elapsed().as_millis() as u64, "job done")
+            }
             Err(StepError::Transient(msg)) if job.attempts < retry.max_attempts => {
                 let backoff = retry.backoff(job.attempts);
                 warn!(job = job.id, attempt = job.attempts, error = %msg, backoff_ms = backoff.as_millis() as u64, "transient failure; will retry");
-                if let Err(e) = self.store.retry_later(&job, &msg, now + backoff.as_millis() as i64, now).await {
+                if let Err(e) = self
+                    .store
+                    .retry_later(&job, &msg, now + backoff.as_millis() as i64, now)
+                    .await
+                {
                     error!(job = job.id, error = %e, "could not schedule retry; job is requeued at next start");
                 }
             }
@@ -121,7 +140,9 @@ impl JobCtx {
             .config
             .accounts
             .get(&job.account)
-            .ok_or_else(|| StepError::Permanent(format!("account '{}' is no longer configured", job.account)))
+            .ok_or_else(|| {
+                StepError::Permanent(format!("account '{}' is no longer configured", job.account))
+            })
     }
 
     /// Where the input bytes are now: the spool, or the archive for a replayed done job.
@@ -134,12 +155,23 @@ impl JobCtx {
 
     async fn try_process(&self, job: &Job) -> Result<&'static str, StepError> {
         let account = self.account(job)?;
-        let input = Self::input_path(job).ok_or_else(|| StepError::Permanent(format!("input {} is missing", job.spool_path.display())))?;
-        let bytes = tokio::fs::read(&input).await.map_err(|e| StepError::Transient(format!("reading {}: {e}", input.display())))?;
+        let input = Self::input_path(job).ok_or_else(|| {
+            StepError::Permanent(format!("input {} is missing", job.spool_path.display()))
+        })?;
+        let bytes = tokio::fs::read(&input)
+            .await
+            .map_err(|e| StepError::Transient(format!("reading {}: {e}", input.display())))?;
         let bytes = Arc::new(bytes);
         let store_err = |e: crate::store::StoreError| StepError::Transient(e.to_string());
-        let duplicate_of = self.store.first_with_sha(&job.sha256, job.id).await.map_err(store_err)?;
-        let ctx = StepContext { now: self.clock.now(), services: self.generation.services.clone() };
+        let duplicate_of = self
+            .store
+            .first_with_sha(&job.sha256, job.id)
+            .await
+            .map_err(store_err)?;
+        let ctx = StepContext {
+            now: self.clock.now(),
+            services: self.generation.services.clone(),
+        };
         let sub = Submission {
             account: Some(&job.account),
             rel_path: &job.rel_path,
@@ -148,7 +180,8 @@ impl JobCtx {
             duplicate_note: duplicate_of.map(|id| format!("al envío {id}")),
         };
         let result = self.generation.pipeline.process(bytes, &sub, &ctx).await?;
-        let json = serde_json::to_string_pretty(&result).map_err(|e| StepError::Permanent(e.to_string()))?;
+        let json = serde_json::to_string_pretty(&result)
+            .map_err(|e| StepError::Permanent(e.to_string()))?;
         let result_path = result_path(&account.outgoing(), &job.rel_path);
         let archive_path = match &job.archive_path {
             Some(p) if !job.spool_path.exists() => p.clone(),
@@ -170,11 +203,21 @@ impl JobCtx {
             duplicate_of: result.duplicate_of,
             now_ms: self.clock.now_millis(),
         };
-        self.store.complete(job, &completion).await.map_err(store_err)?;
+        self.store
+            .complete(job, &completion)
+            .await
+            .map_err(store_err)?;
         // The outcome is committed: only now may the input leave the spool.
         if job.spool_path.exists() {
-            let (src, dst, spool_root) = (job.spool_path.clone(), archive_path.clone(), spool_root(job));
-            let moved = tokio::task::spawn_blocking(move || archive_input(&src, &dst, spool_root.as_deref())).await;
+            let (src, dst, spool_root) = (
+                job.spool_path.clone(),
+                archive_path.clone(),
+                spool_root(job),
+            );
+            let moved = tokio::task::spawn_blocking(move || {
+                archive_input(&src, &dst, spool_root.as_deref())
+            })
+            .await;
             if let Ok(Err(e)) | Err(e) = moved.map_err(std::io::Error::other) {
                 // Not lost: the spool copy stays and start-up recovery moves it.
                 warn!(job = job.id, error = %e, "archiving input failed; recovery will retry");
@@ -183,9 +226,15 @@ impl JobCtx {
         Ok(result.verdict.as_str())
     }
 
-    async fn dead_letter(&self, job: &Job, error: &str) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    async fn dead_letter(
+        &self,
+        job: &Job,
+        error: &str,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         let account = self.account(job).map_err(|e| e.to_string())?;
-        let bytes = Self::input_path(job).and_then(|p| std::fs::read(p).ok()).unwrap_or_default();
+        let bytes = Self::input_path(job)
+            .and_then(|p| std::fs::read(p).ok())
+            .unwrap_or_default();
         let now = self.clock.now();
         let result = crate::result::ResultDoc {
             file: job.rel_path.clone(),
@@ -208,8 +257,22 @@ impl JobCtx {
         let json = serde_json::to_string_pretty(&result)?;
         let path = result_path(&account.outgoing(), &job.rel_path);
         let (p, j) = (path.clone(), json.clone());
-        tokio::task::spawn_blocking(move || fsutil::write_atomic(&p, j.as_bytes())).await??;
-        self.store.dead_letter(job, error, &json, &path.to_string_lossy(), now.timestamp_millis()).await?;
+        // Best effort: the dead letter is recorded even when the notice cannot
+        // be written (the failure may be the outgoing folder itself).
+        match tokio::task::spawn_blocking(move || fsutil::write_atomic(&p, j.as_bytes())).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => warn!(job = job.id, error = %e, "could not write the dead-letter notice"),
+            Err(e) => warn!(job = job.id, error = %e, "could not write the dead-letter notice"),
+        }
+        self.store
+            .dead_letter(
+                job,
+                error,
+                &json,
+                &path.to_string_lossy(),
+                now.timestamp_millis(),
+            )
+            .await?;
         Ok(())
     }
 }

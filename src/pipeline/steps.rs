@@ -36,7 +36,13 @@ pub fn build(name: &str) -> Option<Arc<dyn Step>> {
 /// XML whose root is not a DIAN document.
 struct Classify;
 
-const UBL_ROOTS: &[&str] = &["Invoice", "CreditNote", "DebitNote", "AttachedDocument", "ApplicationResponse"];
+const UBL_ROOTS: &[&str] = &[
+    "Invoice",
+    "CreditNote",
+    "DebitNote",
+    "AttachedDocument",
+    "ApplicationResponse",
+];
 
 #[async_trait]
 impl Step for Classify {
@@ -89,7 +95,10 @@ impl Step for HoldForReview {
     async fn run(&self, item: &mut WorkItem, _ctx: &StepContext) -> Result<(), StepError> {
         item.add(Finding::notify(
             "PAS03",
-            format!("Archivo {} recibido; queda en revisión manual por un operador.", item.result.format.as_str().to_uppercase()),
+            format!(
+                "Archivo {} recibido; queda en revisión manual por un operador.",
+                item.result.format.as_str().to_uppercase()
+            ),
         ));
         item.verdict_override = Some(Verdict::Review);
         Ok(())

@@ -6,7 +6,11 @@ use sqlx::{Row, SqlitePool};
 
 use super::StoreError;
 
-const SQLITE: &[(i64, &str, &str)] = &[(1, "init", include_str!("../../migrations/sqlite/0001_init.sql"))];
+const SQLITE: &[(i64, &str, &str)] = &[(
+    1,
+    "init",
+    include_str!("../../migrations/sqlite/0001_init.sql"),
+)];
 
 pub async fn run(pool: &SqlitePool) -> Result<(), StoreError> {
     sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)")
@@ -14,11 +18,20 @@ pub async fn run(pool: &SqlitePool) -> Result<(), StoreError> {
         .await?;
     for (version, name, sql) in SQLITE {
         let mut tx = pool.begin().await?;
-        let done = sqlx::query("SELECT version FROM schema_migrations WHERE version = ?").bind(version).fetch_optional(&mut *tx).await?;
+        let done = sqlx::query("SELECT version FROM schema_migrations WHERE version = ?")
+            .bind(version)
+            .fetch_optional(&mut *tx)
+            .await?;
         if done.is_some() {
             continue;
         }
-        sqlx::raw_sql(sqlx::AssertSqlSafe(*sql)).execute(&mut *tx).await.map_err(|e| StoreError::Migration { version: *version, reason: e.to_string() })?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(*sql))
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| StoreError::Migration {
+                version: *version,
+                reason: e.to_string(),
+            })?;
         sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)")
             .bind(version)
             .bind(name)
@@ -27,6 +40,9 @@ pub async fn run(pool: &SqlitePool) -> Result<(), StoreError> {
             .await?;
         tx.commit().await?;
     }
-    let _ = sqlx::query("SELECT COUNT(*) AS n FROM schema_migrations").fetch_one(pool).await?.try_get::<i64, _>("n")?;
+    let _ = sqlx::query("SELECT COUNT(*) AS n FROM schema_migrations")
+        .fetch_one(pool)
+        .await?
+        .try_get::<i64, _>("n")?;
     Ok(())
 }

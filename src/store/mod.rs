@@ -14,7 +14,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use serde::Serialize;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::{Row, Sqlite, Transaction};
 
 /// Handle to the store; cheap to clone.
@@ -53,7 +55,9 @@ impl StoreError {
                 let m = d.message();
                 m.contains("locked") || m.contains("busy")
             }
-            StoreError::Db(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed) => true,
+            StoreError::Db(
+                sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed,
+            ) => true,
             _ => false,
         }
     }
@@ -153,14 +157,22 @@ fn job_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Job, sqlx::Error> {
         state: JobState::parse(&r.try_get::<String, _>("state")?),
         attempts: r.try_get::<i64, _>("attempts")? as u32,
         verdict: r.try_get("verdict")?,
-        result_path: r.try_get::<Option<String>, _>("result_path")?.map(PathBuf::from),
-        archive_path: r.try_get::<Option<String>, _>("archive_path")?.map(PathBuf::from),
+        result_path: r
+            .try_get::<Option<String>, _>("result_path")?
+            .map(PathBuf::from),
+        archive_path: r
+            .try_get::<Option<String>, _>("archive_path")?
+            .map(PathBuf::from),
         last_error: r.try_get("last_error")?,
         updated_at: r.try_get("updated_at")?,
     })
 }
 
-async fn audit_tx(tx: &mut Transaction<'_, Sqlite>, at: i64, rec: &AuditRecord<'_>) -> Result<(), sqlx::Error> {
+async fn audit_tx(
+    tx: &mut Transaction<'_, Sqlite>,
+    at: i64,
+    rec: &AuditRecord<'_>,
+) -> Result<(), sqlx::Error> {
     sqlx::query("INSERT INTO audit (at, account, job_id, event, detail) VALUES (?, ?, ?, ?, ?)")
         .bind(at)
         .bind(rec.account)
@@ -178,18 +190,25 @@ fn now_ms() -> i64 {
 
 impl Store {
     /// Open (creating if needed) and migrate the store at `url` (`sqlite://PATH`).
-    pub async fn open(url: &str, synchronous_full: bool, busy_timeout: Duration) -> Result<Store, StoreError> {
-        if let Some(path) = url.strip_prefix("sqlite://") {
-            if let Some(parent) = std::path::Path::new(path).parent() {
-                if !parent.as_os_str().is_empty() {
-                    std::fs::create_dir_all(parent).map_err(|e| StoreError::Db(sqlx::Error::Io(e)))?;
-                }
-            }
+    pub async fn open(
+        url: &str,
+        synchronous_full: bool,
+        busy_timeout: Duration,
+    ) -> Result<Store, StoreError> {
+        if let Some(path) = url.strip_prefix("sqlite://")
+            && let Some(parent) = std::path::Path::new(path).parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent).map_err(|e| StoreError::Db(sqlx::Error::Io(e)))?;
         }
         let opts = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(if synchronous_full { SqliteSynchronous::Full } else { SqliteSynchronous::Normal })
+            .synchronous(if synchronous_full {
+                SqliteSynchronous::Full
+            } else {
+                SqliteSynchronous::Normal
+            })
             .busy_timeout(busy_timeout)
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
@@ -220,7 +239,11 @@ impl Store {
     /// recording the same staged file twice returns the existing id.
     pub async fn record_job(&self, j: &NewJob<'_>) -> Result<i64, StoreError> {
         let mut tx = self.write_tx().await?;
-        if let Some(row) = sqlx::query("SELECT id FROM jobs WHERE spool_path = ?").bind(j.spool_path).fetch_optional(&mut *tx).await? {
+        if let Some(row) = sqlx::query("SELECT id FROM jobs WHERE spool_path = ?")
+            .bind(j.spool_path)
+            .fetch_optional(&mut *tx)
+            .await?
+        {
             return Ok(row.try_get("id")?);
         }
         let row = sqlx::query(
@@ -239,14 +262,30 @@ impl Store {
         .await?;
         let id: i64 = row.try_get("id")?;
         let detail = serde_json::json!({"path": j.rel_path, "size": j.size, "sha256": j.sha256});
-        audit_tx(&mut tx, j.now_ms, &AuditRecord { account: Some(j.account), job_id: Some(id), event: "received", detail }).await?;
+        audit_tx(
+            &mut tx,
+            j.now_ms,
+            &AuditRecord {
+                account: Some(j.account),
+                job_id: Some(id),
+                event: "received",
+                detail,
+            },
+        )
+        .await?;
         tx.commit().await?;
         Ok(id)
     }
 
     /// Claim up to `limit` due pending jobs for `owner`, marking them running
     /// with a lease. Oldest first.
-    pub async fn claim(&self, owner: &str, limit: usize, now_ms: i64, lease: Duration) -> Result<Vec<Job>, StoreError> {
+    pub async fn claim(
+        &self,
+        owner: &str,
+        limit: usize,
+        now_ms: i64,
+        lease: Duration,
+    ) -> Result<Vec<Job>, StoreError> {
         if limit == 0 {
             return Ok(Vec::new());
         }
@@ -264,11 +303,24 @@ impl Store {
             .bind(limit as i64)
             .fetch_all(&mut *tx)
             .await?;
-        let mut jobs = rows.iter().map(job_from_row).collect::<Result<Vec<_>, _>>()?;
+        let mut jobs = rows
+            .iter()
+            .map(job_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
         jobs.sort_by_key(|j| j.id);
         for j in &jobs {
             let detail = serde_json::json!({"attempt": j.attempts, "owner": owner});
-            audit_tx(&mut tx, now_ms, &AuditRecord { account: Some(&j.account), job_id: Some(j.id), event: "running", detail }).await?;
+            audit_tx(
+                &mut tx,
+                now_ms,
+                &AuditRecord {
+                    account: Some(&j.account),
+                    job_id: Some(j.id),
+                    event: "running",
+                    detail,
+                },
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(jobs)
@@ -278,19 +330,25 @@ impl Store {
     /// crashed process go back to pending.
     pub async fn requeue_running(&self, now_ms: i64) -> Result<u64, StoreError> {
         let mut tx = self.write_tx().await?;
-        let ids: Vec<(i64, String)> = sqlx::query("SELECT id, account FROM jobs WHERE state = 'running'")
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(|r| Ok((r.try_get("id")?, r.try_get("account")?)))
-            .collect::<Result<_, sqlx::Error>>()?;
+        let ids: Vec<(i64, String)> =
+            sqlx::query("SELECT id, account FROM jobs WHERE state = 'running'")
+                .fetch_all(&mut *tx)
+                .await?
+                .iter()
+                .map(|r| Ok((r.try_get("id")?, r.try_get("account")?)))
+                .collect::<Result<_, sqlx::Error>>()?;
         sqlx::query("UPDATE jobs SET state = 'pending', lease_owner = NULL, lease_until = NULL, next_attempt_at = ?, updated_at = ? WHERE state = 'running'")
             .bind(now_ms)
             .bind(now_ms)
             .execute(&mut *tx)
             .await?;
         for (id, account) in &ids {
-            let rec = AuditRecord { account: Some(account), job_id: Some(*id), event: "requeued", detail: serde_json::json!({"reason": "interrupted by a restart"}) };
+            let rec = AuditRecord {
+                account: Some(account),
+                job_id: Some(*id),
+                event: "requeued",
+                detail: serde_json::json!({"reason": "interrupted by a restart"}),
+            };
             audit_tx(&mut tx, now_ms, &rec).await?;
         }
         tx.commit().await?;
@@ -298,7 +356,11 @@ impl Store {
     }
 
     /// The first earlier, not-dead job with the same content, if any.
-    pub async fn first_with_sha(&self, sha256: &str, before_id: i64) -> Result<Option<i64>, StoreError> {
+    pub async fn first_with_sha(
+        &self,
+        sha256: &str,
+        before_id: i64,
+    ) -> Result<Option<i64>, StoreError> {
         let row = sqlx::query("SELECT id FROM jobs WHERE sha256 = ? AND id < ? AND state != 'dead' ORDER BY id LIMIT 1")
             .bind(sha256)
             .bind(before_id)
@@ -310,8 +372,16 @@ impl Store {
     /// Register the business-document identity of a job and return the first
     /// earlier, not-dead job with the same identity (a duplicate submission).
     /// Setting before reading makes concurrent duplicates race-free.
-    pub async fn claim_document_key(&self, job_id: i64, key: &str) -> Result<Option<i64>, StoreError> {
-        sqlx::query("UPDATE jobs SET document_key = ? WHERE id = ?").bind(key).bind(job_id).execute(&self.pool).await?;
+    pub async fn claim_document_key(
+        &self,
+        job_id: i64,
+        key: &str,
+    ) -> Result<Option<i64>, StoreError> {
+        sqlx::query("UPDATE jobs SET document_key = ? WHERE id = ?")
+            .bind(key)
+            .bind(job_id)
+            .execute(&self.pool)
+            .await?;
         let row = sqlx::query("SELECT id FROM jobs WHERE document_key = ? AND id < ? AND state != 'dead' ORDER BY id LIMIT 1")
             .bind(key)
             .bind(job_id)
@@ -342,13 +412,29 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         let detail = serde_json::json!({"verdict": c.verdict, "result": c.result_path, "archive": c.archive_path});
-        audit_tx(&mut tx, c.now_ms, &AuditRecord { account: Some(&job.account), job_id: Some(job.id), event: "done", detail }).await?;
+        audit_tx(
+            &mut tx,
+            c.now_ms,
+            &AuditRecord {
+                account: Some(&job.account),
+                job_id: Some(job.id),
+                event: "done",
+                detail,
+            },
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// A transient failure: back to pending, due again at `next_at_ms`.
-    pub async fn retry_later(&self, job: &Job, error: &str, next_at_ms: i64, now_ms: i64) -> Result<(), StoreError> {
+    pub async fn retry_later(
+        &self,
+        job: &Job,
+        error: &str,
+        next_at_ms: i64,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
         sqlx::query("UPDATE jobs SET state = 'pending', next_attempt_at = ?, last_error = ?, lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ?")
             .bind(next_at_ms)
@@ -358,13 +444,30 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         let detail = serde_json::json!({"error": error, "attempt": job.attempts, "next_attempt_at": next_at_ms});
-        audit_tx(&mut tx, now_ms, &AuditRecord { account: Some(&job.account), job_id: Some(job.id), event: "retry", detail }).await?;
+        audit_tx(
+            &mut tx,
+            now_ms,
+            &AuditRecord {
+                account: Some(&job.account),
+                job_id: Some(job.id),
+                event: "retry",
+                detail,
+            },
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// A permanent failure (or retries exhausted): dead-lettered for an operator.
-    pub async fn dead_letter(&self, job: &Job, error: &str, result_json: &str, result_path: &str, now_ms: i64) -> Result<(), StoreError> {
+    pub async fn dead_letter(
+        &self,
+        job: &Job,
+        error: &str,
+        result_json: &str,
+        result_path: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
         sqlx::query("UPDATE jobs SET state = 'dead', last_error = ?, result_path = ?, lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ?")
             .bind(error)
@@ -380,7 +483,17 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         let detail = serde_json::json!({"error": error, "attempts": job.attempts});
-        audit_tx(&mut tx, now_ms, &AuditRecord { account: Some(&job.account), job_id: Some(job.id), event: "dead", detail }).await?;
+        audit_tx(
+            &mut tx,
+            now_ms,
+            &AuditRecord {
+                account: Some(&job.account),
+                job_id: Some(job.id),
+                event: "dead",
+                detail,
+            },
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -389,10 +502,17 @@ impl Store {
     pub async fn replay(&self, id: i64, now_ms: i64) -> Result<Job, StoreError> {
         let mut tx = self.write_tx().await?;
         let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&mut *tx).await?.ok_or(StoreError::NoSuchJob(id))?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NoSuchJob(id))?;
         let job = job_from_row(&row)?;
         if !matches!(job.state, JobState::Dead | JobState::Done) {
-            return Err(StoreError::NotReplayable { id, state: job.state.as_str().into() });
+            return Err(StoreError::NotReplayable {
+                id,
+                state: job.state.as_str().into(),
+            });
         }
         sqlx::query("UPDATE jobs SET state = 'pending', attempts = 0, next_attempt_at = ?, last_error = NULL, updated_at = ? WHERE id = ?")
             .bind(now_ms)
@@ -401,58 +521,94 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         let detail = serde_json::json!({"previous_state": job.state.as_str()});
-        audit_tx(&mut tx, now_ms, &AuditRecord { account: Some(&job.account), job_id: Some(id), event: "replay", detail }).await?;
+        audit_tx(
+            &mut tx,
+            now_ms,
+            &AuditRecord {
+                account: Some(&job.account),
+                job_id: Some(id),
+                event: "replay",
+                detail,
+            },
+        )
+        .await?;
         tx.commit().await?;
         Ok(job)
     }
 
     pub async fn job(&self, id: i64) -> Result<Option<Job>, StoreError> {
         let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_optional(&self.pool).await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.as_ref().map(job_from_row).transpose()?)
     }
 
     /// The job that staged `spool_path`, if recorded.
     pub async fn job_by_spool_path(&self, spool_path: &str) -> Result<Option<Job>, StoreError> {
         let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE spool_path = ?");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(spool_path).fetch_optional(&self.pool).await?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(spool_path)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.as_ref().map(job_from_row).transpose()?)
     }
 
     /// The stored result JSON of a job.
     pub async fn result_json(&self, id: i64) -> Result<Option<String>, StoreError> {
-        let row = sqlx::query("SELECT result_json FROM results WHERE job_id = ?").bind(id).fetch_optional(&self.pool).await?;
+        let row = sqlx::query("SELECT result_json FROM results WHERE job_id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.map(|r| r.try_get("result_json")).transpose()?)
     }
 
     /// Audit rows of a job, oldest first: (at, event, detail).
     pub async fn audit_of(&self, job_id: i64) -> Result<Vec<(i64, String, String)>, StoreError> {
-        let rows = sqlx::query("SELECT at, event, detail FROM audit WHERE job_id = ? ORDER BY id").bind(job_id).fetch_all(&self.pool).await?;
-        rows.iter().map(|r| Ok((r.try_get("at")?, r.try_get("event")?, r.try_get("detail")?))).collect()
+        let rows = sqlx::query("SELECT at, event, detail FROM audit WHERE job_id = ? ORDER BY id")
+            .bind(job_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("at")?, r.try_get("event")?, r.try_get("detail")?)))
+            .collect()
     }
 
     /// Earliest time a pending job becomes due, if any.
     pub async fn next_due(&self) -> Result<Option<i64>, StoreError> {
-        let row = sqlx::query("SELECT MIN(next_attempt_at) AS due FROM jobs WHERE state = 'pending'").fetch_one(&self.pool).await?;
+        let row =
+            sqlx::query("SELECT MIN(next_attempt_at) AS due FROM jobs WHERE state = 'pending'")
+                .fetch_one(&self.pool)
+                .await?;
         Ok(row.try_get("due")?)
     }
 
     pub async fn status(&self) -> Result<StatusReport, StoreError> {
-        let by_state = sqlx::query("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state ORDER BY state").fetch_all(&self.pool).await?;
+        let by_state =
+            sqlx::query("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state ORDER BY state")
+                .fetch_all(&self.pool)
+                .await?;
         let verdicts = sqlx::query("SELECT verdict, COUNT(*) AS n FROM jobs WHERE verdict IS NOT NULL GROUP BY verdict ORDER BY verdict").fetch_all(&self.pool).await?;
         let oldest = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {JOB_COLUMNS} FROM jobs WHERE state IN ('pending','running') ORDER BY received_at, id LIMIT 1")))
             .fetch_optional(&self.pool)
             .await?;
-        let dead = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'dead' ORDER BY id")))
-            .fetch_all(&self.pool)
-            .await?;
+        let dead = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'dead' ORDER BY id"
+        )))
+        .fetch_all(&self.pool)
+        .await?;
         let errors = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {JOB_COLUMNS} FROM jobs WHERE last_error IS NOT NULL AND state != 'dead' ORDER BY updated_at DESC LIMIT 10"
         )))
         .fetch_all(&self.pool)
         .await?;
-        let pairs = |rows: Vec<sqlx::sqlite::SqliteRow>, k: &str| -> Result<Vec<(String, i64)>, sqlx::Error> {
-            rows.iter().map(|r| Ok((r.try_get::<String, _>(k)?, r.try_get::<i64, _>("n")?))).collect()
+        let pairs = |rows: Vec<sqlx::sqlite::SqliteRow>,
+                     k: &str|
+         -> Result<Vec<(String, i64)>, sqlx::Error> {
+            rows.iter()
+                .map(|r| Ok((r.try_get::<String, _>(k)?, r.try_get::<i64, _>("n")?)))
+                .collect()
         };
         Ok(StatusReport {
             jobs_by_state: pairs(by_state, "state")?,

@@ -1,0 +1,227 @@
+//! Shared harness for integration tests: a temp directory with a config, the
+//! real `pasarela` binary started in it, and helpers to wait for files.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_pasarela");
+
+/// Root of the repository (where Cargo.toml is).
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `../shared` beside the repository.
+pub fn shared() -> PathBuf {
+    repo().join("../shared")
+}
+
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+impl Env {
+    /// A temp dir holding `config/pasarela.toml` with `config` as its content.
+    pub fn new(config: &str) -> Env {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("config")).unwrap();
+        std::fs::write(dir.path().join("config/pasarela.toml"), config).unwrap();
+        Env { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn home(&self, account: &str) -> PathBuf {
+        self.path().join("var/home").join(account)
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.args(args)
+            .current_dir(self.path())
+            .env_remove("RUST_LOG")
+            .env_remove("PASARELA_CONFIG");
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().expect("run pasarela")
+    }
+
+    /// Start the daemon; stderr goes to `daemon-N.log` in the temp dir.
+    pub fn start(&self, extra: &[&str]) -> Daemon {
+        let n = std::fs::read_dir(self.path())
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with("daemon-")
+            })
+            .count();
+        let log = self.path().join(format!("daemon-{n}.log"));
+        let mut args = vec!["run"];
+        args.extend_from_slice(extra);
+        let child = self
+            .cmd(&args)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start daemon");
+        Daemon {
+            child: Some(child),
+            log,
+        }
+    }
+
+    /// Write a file into an account's incoming/ atomically (hidden temp + rename),
+    /// as a careful uploader would.
+    pub fn drop_file(&self, account: &str, name: &str, bytes: &[u8]) {
+        let incoming = self.home(account).join("incoming");
+        std::fs::create_dir_all(&incoming).unwrap();
+        let tmp = incoming.join(format!(".{name}.tmp"));
+        std::fs::write(&tmp, bytes).unwrap();
+        std::fs::rename(&tmp, incoming.join(name)).unwrap();
+    }
+
+    pub fn result_path(&self, account: &str, name: &str) -> PathBuf {
+        self.home(account)
+            .join("outgoing")
+            .join(format!("{name}.result.json"))
+    }
+
+    pub fn read_result(&self, account: &str, name: &str) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.result_path(account, name)).expect("result file");
+        serde_json::from_str(&text).expect("result JSON")
+    }
+}
+
+pub struct Daemon {
+    pub child: Option<Child>,
+    pub log: PathBuf,
+}
+
+impl Daemon {
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM and wait for a clean exit; returns the exit code.
+    pub fn terminate(&mut self) -> Option<i32> {
+        let mut c = self.child.take()?;
+        unsafe_kill(c.id() as i32, 15);
+        wait_until(Duration::from_secs(30), || {
+            matches!(c.try_wait(), Ok(Some(_)))
+        });
+        c.wait().ok().and_then(|s| s.code())
+    }
+
+    pub fn signal(&self, sig: i32) {
+        if let Some(c) = &self.child {
+            unsafe_kill(c.id() as i32, sig);
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+fn unsafe_kill(pid: i32, sig: i32) {
+    let _ = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status();
+}
+
+/// Poll `cond` every 20 ms until it holds or `limit` passes; returns whether it held.
+pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    cond()
+}
+
+/// Regular files directly or recursively under `dir`.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A minimal config with one `demo` account and the foundation's routes.
+pub fn basic_config(extra_daemon: &str) -> String {
+    format!(
+        r#"
+[daemon]
+state_dir = "var"
+scan_interval_secs = 2
+stability_ms = 300
+poll_interval_ms = 100
+{extra_daemon}
+
+[store]
+synchronous = "normal"
+
+[retry]
+max_attempts = 2
+initial_backoff_ms = 50
+max_backoff_secs = 1
+
+[accounts.demo]
+home = "var/home/demo"
+
+[[routes]]
+name = "xml"
+formats = ["xml"]
+steps = ["classify"]
+
+[[routes]]
+name = "review"
+formats = ["pdf", "image", "excel"]
+steps = ["hold-for-review"]
+
+[[routes]]
+name = "unsupported"
+steps = ["reject-unsupported"]
+"#
+    )
+}
+
+/// The real DIAN example invoice.
+pub fn dian_example() -> Vec<u8> {
+    std::fs::read(shared().join("fixtures/dian/exento-de-iva-v1.9.xml"))
+        .expect("shared DIAN fixture")
+}

@@ -1,0 +1,205 @@
+//! The daemon end to end: the DIAN example, retries into a dead letter and
+//! `replay`, the scan that catches files written while the daemon was down,
+//! temporary names, and clean shutdown.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+#[test]
+fn dian_example_gets_its_result() {
+    let env = Env::new(&basic_config(""));
+    let daemon = env.start(&[]);
+    assert!(wait_until(Duration::from_secs(20), || env
+        .home("demo")
+        .join("incoming")
+        .is_dir()));
+    env.drop_file("demo", "exento-de-iva-v1.9.xml", &dian_example());
+    assert!(
+        wait_until(Duration::from_secs(20), || env
+            .result_path("demo", "exento-de-iva-v1.9.xml")
+            .is_file()),
+        "{}",
+        daemon.log_text()
+    );
+    let r = env.read_result("demo", "exento-de-iva-v1.9.xml");
+    assert_eq!(r["format"], "xml");
+    assert_eq!(r["document_type"], "Invoice");
+    assert_eq!(r["sha256"].as_str().unwrap().len(), 64);
+    for key in [
+        "file",
+        "sha256",
+        "format",
+        "document_type",
+        "verdict",
+        "findings",
+        "processed_at",
+    ] {
+        assert!(r.get(key).is_some(), "missing {key}: {r}");
+    }
+    let archived = files_under(&env.home("demo").join("archive"));
+    assert_eq!(archived.len(), 1);
+    assert_eq!(
+        std::fs::read(&archived[0]).unwrap(),
+        dian_example(),
+        "archived input is byte-identical"
+    );
+}
+
+#[test]
+fn failures_retry_then_dead_letter_and_replay_recovers() {
+    let env = Env::new(&basic_config(""));
+    let daemon = env.start(&[]);
+    assert!(
+        wait_until(Duration::from_secs(20), || env
+            .home("demo")
+            .join("outgoing")
+            .is_dir()),
+        "{}",
+        daemon.log_text()
+    );
+    // outgoing/ becomes a file: writing any result fails, a transient error.
+    std::fs::remove_dir(env.home("demo").join("outgoing")).unwrap();
+    std::fs::write(env.home("demo").join("outgoing"), b"in the way").unwrap();
+    env.drop_file("demo", "a.xml", &dian_example());
+    let status = || -> serde_json::Value {
+        serde_json::from_slice(&env.run(&["status", "--json"]).stdout).unwrap_or_default()
+    };
+    assert!(
+        wait_until(Duration::from_secs(30), || status()["dead"]
+            .as_array()
+            .is_some_and(|d| d.len() == 1)),
+        "{}\n{}",
+        status(),
+        daemon.log_text()
+    );
+    let dead = &status()["dead"][0];
+    assert_eq!(dead["attempts"], 2, "max_attempts = 2: {dead}");
+    assert!(
+        dead["last_error"].as_str().unwrap().contains("writing"),
+        "{dead}"
+    );
+    let human = String::from_utf8(env.run(&["status"]).stdout).unwrap();
+    assert!(
+        human.contains("dead letters: 1") && human.contains("a.xml"),
+        "{human}"
+    );
+
+    // The input is kept (spool), not archived, while dead.
+    assert!(files_under(&env.home("demo").join("archive")).is_empty());
+    assert_eq!(files_under(&env.path().join("var/spool")).len(), 1);
+
+    // The operator fixes the folder and replays.
+    std::fs::remove_file(env.home("demo").join("outgoing")).unwrap();
+    std::fs::create_dir(env.home("demo").join("outgoing")).unwrap();
+    let id = dead["id"].as_i64().unwrap().to_string();
+    let out = env.run(&["replay", &id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        wait_until(Duration::from_secs(20), || env
+            .result_path("demo", "a.xml")
+            .is_file()),
+        "{}",
+        daemon.log_text()
+    );
+    assert!(wait_until(Duration::from_secs(10), || files_under(
+        &env.home("demo").join("archive")
+    )
+    .len()
+        == 1));
+    assert_eq!(env.read_result("demo", "a.xml")["verdict"], "accepted");
+    assert_eq!(status()["jobs_by_state"], serde_json::json!([["done", 1]]));
+    // Replaying a job that is not dead or done is refused; unknown ids too.
+    assert_eq!(env.run(&["replay", "999"]).status.code(), Some(65));
+}
+
+#[test]
+fn files_written_while_down_are_found_and_partials_ignored() {
+    let env = Env::new(&basic_config(""));
+    let incoming = env.home("demo").join("incoming");
+    std::fs::create_dir_all(incoming.join("daily-reports")).unwrap();
+    std::fs::write(incoming.join("early.xml"), dian_example()).unwrap();
+    std::fs::write(
+        incoming.join("daily-reports/nested.pdf"),
+        b"%PDF-1.4\n%fake\n",
+    )
+    .unwrap();
+    for partial in ["upload.xml.part", "x.filepart", ".hidden.xml", "copy.tmp"] {
+        std::fs::write(incoming.join(partial), b"partial").unwrap();
+    }
+    let mut daemon = env.start(&[]);
+    assert!(
+        wait_until(Duration::from_secs(20), || env
+            .result_path("demo", "early.xml")
+            .is_file()
+            && env
+                .result_path("demo", "daily-reports/nested.pdf")
+                .is_file()),
+        "{}",
+        daemon.log_text()
+    );
+    let r = env.read_result("demo", "daily-reports/nested.pdf");
+    assert_eq!(r["format"], "pdf");
+    assert_eq!(r["verdict"], "review");
+    assert_eq!(r["file"], "daily-reports/nested.pdf");
+    // A slow copy by other means (the writer keeps the file open and keeps
+    // writing): not taken while it changes, taken once closed.
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(incoming.join("slow.xml")).unwrap();
+        let bytes = dian_example();
+        for chunk in bytes.chunks(bytes.len() / 10 + 1) {
+            f.write_all(chunk).unwrap();
+            f.flush().unwrap();
+            std::thread::sleep(Duration::from_millis(100));
+            assert!(
+                !env.result_path("demo", "slow.xml").exists(),
+                "taken while still being written"
+            );
+        }
+    }
+    assert!(wait_until(Duration::from_secs(20), || env
+        .result_path("demo", "slow.xml")
+        .is_file()));
+    let r = env.read_result("demo", "slow.xml");
+    assert_eq!(
+        r["sha256"],
+        env.read_result("demo", "early.xml")["sha256"],
+        "the complete file was taken"
+    );
+    // Temporary and hidden names are never taken.
+    for partial in ["upload.xml.part", "x.filepart", ".hidden.xml", "copy.tmp"] {
+        assert!(incoming.join(partial).exists(), "{partial} was taken");
+        assert!(!env.result_path("demo", partial).exists());
+    }
+    assert_eq!(
+        daemon.terminate(),
+        Some(0),
+        "clean exit on SIGTERM: {}",
+        daemon.log_text()
+    );
+}
+
+#[test]
+fn a_second_daemon_on_the_same_state_is_refused() {
+    let env = Env::new(&basic_config(""));
+    let _first = env.start(&[]);
+    assert!(wait_until(Duration::from_secs(20), || env
+        .path()
+        .join("var/pasarela.lock")
+        .exists()));
+    std::thread::sleep(Duration::from_millis(300));
+    let out = env.run(&["run"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("another pasarela daemon"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

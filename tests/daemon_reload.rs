@@ -1,0 +1,78 @@
+//! SIGHUP reloads the configuration through the same path as start-up; a bad
+//! new configuration keeps the old one running.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+#[test]
+fn sighup_applies_a_good_config_and_refuses_a_bad_one() {
+    let base = basic_config("");
+    let env = Env::new(&base);
+    let mut daemon = env.start(&[]);
+    assert!(
+        wait_until(Duration::from_secs(20), || daemon
+            .log_text()
+            .contains("pasarela running")),
+        "{}",
+        daemon.log_text()
+    );
+
+    // Add an account and reload.
+    let with_broker = base.replace(
+        "[accounts.demo]",
+        "[accounts.broker2]\nhome = \"var/home/broker2\"\n\n[accounts.demo]",
+    );
+    std::fs::write(env.path().join("config/pasarela.toml"), &with_broker).unwrap();
+    daemon.signal(1);
+    assert!(
+        wait_until(Duration::from_secs(20), || env
+            .home("broker2")
+            .join("incoming")
+            .is_dir()),
+        "{}",
+        daemon.log_text()
+    );
+    env.drop_file("broker2", "b.xml", &dian_example());
+    assert!(
+        wait_until(Duration::from_secs(20), || env
+            .result_path("broker2", "b.xml")
+            .is_file()),
+        "{}",
+        daemon.log_text()
+    );
+    assert_eq!(env.read_result("broker2", "b.xml")["account"], "broker2");
+
+    // A broken config is refused; the running one keeps working.
+    std::fs::write(
+        env.path().join("config/pasarela.toml"),
+        with_broker
+            .replace("workers", "wrokers")
+            .replace("[daemon]", "[daemon]\nbogus = 1"),
+    )
+    .unwrap();
+    daemon.signal(1);
+    assert!(
+        wait_until(Duration::from_secs(20), || daemon
+            .log_text()
+            .contains("reload refused")),
+        "{}",
+        daemon.log_text()
+    );
+    assert!(
+        daemon.log_text().contains("daemon.bogus: unknown key"),
+        "{}",
+        daemon.log_text()
+    );
+    env.drop_file("demo", "still.xml", &dian_example());
+    assert!(
+        wait_until(Duration::from_secs(20), || env
+            .result_path("demo", "still.xml")
+            .is_file()),
+        "{}",
+        daemon.log_text()
+    );
+    assert_eq!(daemon.terminate(), Some(0));
+}
