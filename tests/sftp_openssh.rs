@@ -10,7 +10,9 @@ use sftp_common::{Opts, hidden_files, server, text};
 const XML: &str = "exento-de-iva-v1.9.xml";
 
 fn fixture() -> std::path::PathBuf {
-    sftp_common::repo().join("../shared/fixtures/dian").join(XML)
+    sftp_common::repo()
+        .join("../shared/fixtures/dian")
+        .join(XML)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -30,11 +32,20 @@ async fn upload_is_atomic_and_announced_download_and_listing_work() {
     assert!(out.status.success(), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("Remote working directory: /"), "{stdout}");
-    assert!(stdout.contains("incoming") && stdout.contains("outgoing"), "{stdout}");
+    assert!(
+        stdout.contains("incoming") && stdout.contains("outgoing"),
+        "{stdout}"
+    );
     assert!(stdout.contains(XML), "{stdout}");
     let uploaded = home.join("incoming").join(XML);
-    assert_eq!(std::fs::read(&uploaded).unwrap(), std::fs::read(fixture()).unwrap());
-    assert_eq!(std::fs::read(s.root().join("got.json")).unwrap(), b"{\"ok\":true}");
+    assert_eq!(
+        std::fs::read(&uploaded).unwrap(),
+        std::fs::read(fixture()).unwrap()
+    );
+    assert_eq!(
+        std::fs::read(s.root().join("got.json")).unwrap(),
+        b"{\"ok\":true}"
+    );
     assert!(!home.join("outgoing/r.json").exists());
     assert!(hidden_files(&home.join("incoming")).is_empty());
     match s.next_event(Duration::from_secs(10)).await {
@@ -105,7 +116,8 @@ async fn escapes_are_refused() {
     std::fs::write(s.home("demo2").join("outgoing/secret.txt"), b"secret2").unwrap();
     // Symlinks planted on disk (by someone else): to a file, to a dir, and a
     // symlinked intermediate directory.
-    std::os::unix::fs::symlink(outside.join("secret.txt"), home.join("outgoing/file-link")).unwrap();
+    std::os::unix::fs::symlink(outside.join("secret.txt"), home.join("outgoing/file-link"))
+        .unwrap();
     std::os::unix::fs::symlink(&outside, home.join("outgoing/dir-link")).unwrap();
     std::os::unix::fs::symlink(s.home("demo2"), home.join("archive/demo2")).unwrap();
     let root = s.root().display().to_string();
@@ -136,7 +148,11 @@ async fn escapes_are_refused() {
     assert!(std::fs::symlink_metadata(home.join("incoming/up")).is_err());
     // A planted link may be seen, never followed.
     let out = s.sftp("demo", "ls -l /outgoing/dir-link\n").await;
-    assert!(!String::from_utf8_lossy(&out.stdout).contains("secret"), "{}", text(&out));
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("secret"),
+        "{}",
+        text(&out)
+    );
     // `cd ..` at the root stays at the root.
     let out = s.sftp("demo", "cd ..\ncd ..\npwd\nls\n").await;
     assert!(out.status.success(), "{}", text(&out));
@@ -152,11 +168,17 @@ async fn regulator_sees_read_only_reports() {
     std::fs::write(s.root().join("reports/2026-11.csv"), b"a,b\n").unwrap();
     std::fs::write(s.root().join("local.txt"), b"x").unwrap();
     let out = s
-        .sftp("regulator", "ls /\nls -l /reports\nget /reports/2026-11.csv\n")
+        .sftp(
+            "regulator",
+            "ls /\nls -l /reports\nget /reports/2026-11.csv\n",
+        )
         .await;
     assert!(out.status.success(), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("2026-11.csv"));
-    assert_eq!(std::fs::read(s.root().join("2026-11.csv")).unwrap(), b"a,b\n");
+    assert_eq!(
+        std::fs::read(s.root().join("2026-11.csv")).unwrap(),
+        b"a,b\n"
+    );
     for line in [
         "put local.txt /reports/x.csv",
         "rm /reports/2026-11.csv",
@@ -221,15 +243,24 @@ async fn repeated_failures_ban_the_address_only() {
         .unwrap();
     assert!(st.success());
     for user in ["demo", "nobody", "demo"] {
-        let out = s.sftp_with(user, "ls /\n", Some(&bad), Some("127.0.0.2")).await;
+        let out = s
+            .sftp_with(user, "ls /\n", Some(&bad), Some("127.0.0.2"))
+            .await;
         assert!(!out.status.success(), "{}", text(&out));
     }
     // Score 1 + 2 + 1 = 4: 127.0.0.2 is banned, even with the right key.
     let out = s.sftp_with("demo", "ls /\n", None, Some("127.0.0.2")).await;
-    assert!(!out.status.success(), "banned address must be refused: {}", text(&out));
+    assert!(
+        !out.status.success(),
+        "banned address must be refused: {}",
+        text(&out)
+    );
     let events = audit_events(&s).await;
     assert!(events.iter().any(|x| x == "sftp.ban"), "{events:?}");
-    assert!(events.iter().any(|x| x == "sftp.login_failed"), "{events:?}");
+    assert!(
+        events.iter().any(|x| x == "sftp.login_failed"),
+        "{events:?}"
+    );
     // Another address is not affected.
     let out = s.sftp_with("demo", "ls /\n", None, Some("127.0.0.1")).await;
     assert!(out.status.success(), "{}", text(&out));
@@ -295,7 +326,11 @@ async fn killed_upload_leaves_nothing_to_process() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(gone, "temporary file left behind: {:?}", hidden_files(&incoming));
+    assert!(
+        gone,
+        "temporary file left behind: {:?}",
+        hidden_files(&incoming)
+    );
     assert!(!incoming.join("big.xml").exists());
     assert!(s.next_event(Duration::from_millis(500)).await.is_none());
     s.stop().await;
@@ -322,7 +357,10 @@ async fn openssh_extensions_and_rename_semantics() {
     // rmdir of a non-empty dir fails last; everything before must have worked.
     let t = text(&out);
     assert!(!out.status.success(), "{t}");
-    assert!(t.contains("Avail") || t.contains("Size"), "df output missing: {t}");
+    assert!(
+        t.contains("Avail") || t.contains("Size"),
+        "df output missing: {t}"
+    );
     assert_eq!(std::fs::read(inc.join("sub/c.txt")).unwrap(), b"A");
     assert!(!inc.join("a.txt").exists());
     s.stop().await;

@@ -4,8 +4,8 @@
 
 mod sftp_common;
 
-use sha2::Digest;
 use sftp_common::{Opts, server, text};
+use sha2::Digest;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paramiko_suite() {
@@ -18,7 +18,9 @@ async fn paramiko_suite() {
             eprintln!("paramiko/pytest missing: skipped (PASARELA_SKIP_PY=1)");
             return;
         }
-        panic!("paramiko tests need: python3 -m pip install paramiko pytest (or PASARELA_SKIP_PY=1)");
+        panic!(
+            "paramiko tests need: python3 -m pip install paramiko pytest (or PASARELA_SKIP_PY=1)"
+        );
     }
     let s = server(Opts::default()).await;
     let mut data = vec![0u8; 64 * 1024 * 1024];
@@ -32,13 +34,23 @@ async fn paramiko_suite() {
     std::fs::write(s.home("demo").join("outgoing/big.bin"), &data).unwrap();
     let sha = hex::encode(sha2::Sha256::digest(&data));
     let mut c = std::process::Command::new("python3");
-    c.args(["-m", "pytest", "-q", "--durations=5", "-p", "no:cacheprovider", "tests/py"])
-        .current_dir(sftp_common::repo())
-        .env("PASARELA_SFTP_PORT", s.addr.port().to_string())
-        .env("PASARELA_SFTP_KEY", &s.key)
-        .env("PASARELA_SFTP_ROOT", s.root())
-        .env("PASARELA_SFTP_BIG_SHA256", sha);
-    let out = tokio::task::spawn_blocking(move || c.output().unwrap()).await.unwrap();
+    c.args([
+        "-m",
+        "pytest",
+        "-q",
+        "--durations=5",
+        "-p",
+        "no:cacheprovider",
+        "tests/py",
+    ])
+    .current_dir(sftp_common::repo())
+    .env("PASARELA_SFTP_PORT", s.addr.port().to_string())
+    .env("PASARELA_SFTP_KEY", &s.key)
+    .env("PASARELA_SFTP_ROOT", s.root())
+    .env("PASARELA_SFTP_BIG_SHA256", sha);
+    let out = tokio::task::spawn_blocking(move || c.output().unwrap())
+        .await
+        .unwrap();
     eprintln!("{}", text(&out));
     assert!(out.status.success(), "{}", text(&out));
     s.stop().await;

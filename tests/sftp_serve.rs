@@ -44,8 +44,14 @@ fn main() {
             n
         });
         let shutdown = tokio_util::sync::CancellationToken::new();
-        let ctx = pasarela::sftp::SftpContext { config, store, intake: tx };
-        let (addr, join) = pasarela::sftp::start(ctx, shutdown.clone()).await.expect("start");
+        let ctx = pasarela::sftp::SftpContext {
+            config,
+            store,
+            intake: tx,
+        };
+        let (addr, join) = pasarela::sftp::start(ctx, shutdown.clone())
+            .await
+            .expect("start");
         println!("listening {addr}");
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .expect("signal");

@@ -31,8 +31,9 @@ pub fn hash_password(plain: &str) -> anyhow::Result<String> {
 
 /// Is this a usable argon2id hash?
 pub fn check_hash(hash: &str) -> anyhow::Result<()> {
-    let parsed = PasswordHash::new(hash)
-        .map_err(|e| anyhow::anyhow!("not a PHC password hash ({e}); use `pasarela user hash-password`"))?;
+    let parsed = PasswordHash::new(hash).map_err(|e| {
+        anyhow::anyhow!("not a PHC password hash ({e}); use `pasarela user hash-password`")
+    })?;
     if parsed.algorithm.as_str() != "argon2id" {
         anyhow::bail!(
             "the hash uses {}, only argon2id is accepted; use `pasarela user hash-password`",
@@ -46,9 +47,9 @@ pub fn check_hash(hash: &str) -> anyhow::Result<()> {
 /// CPU-heavy (tens of milliseconds): call it from a blocking thread.
 pub fn verify_password(plain: &str, hash: &str) -> bool {
     match PasswordHash::new(hash) {
-        Ok(parsed) if parsed.algorithm.as_str() == "argon2id" => hasher()
-            .verify_password(plain.as_bytes(), &parsed)
-            .is_ok(),
+        Ok(parsed) if parsed.algorithm.as_str() == "argon2id" => {
+            hasher().verify_password(plain.as_bytes(), &parsed).is_ok()
+        }
         _ => false,
     }
 }

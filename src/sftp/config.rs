@@ -148,14 +148,10 @@ impl SftpServerRaw {
                 k("idle_timeout_secs"),
                 p,
             )),
-            max_auth_attempts: positive(
-                self.max_auth_attempts,
-                6,
-                file,
-                k("max_auth_attempts"),
-                p,
+            max_auth_attempts: positive(self.max_auth_attempts, 6, file, k("max_auth_attempts"), p),
+            auth_rejection_delay: Duration::from_millis(
+                self.auth_rejection_delay_ms.unwrap_or(300),
             ),
-            auth_rejection_delay: Duration::from_millis(self.auth_rejection_delay_ms.unwrap_or(300)),
             ban_score: positive(self.ban_score, 10, file, k("ban_score"), p),
             ban_window: Duration::from_secs(positive(
                 self.ban_window_secs,
@@ -166,13 +162,7 @@ impl SftpServerRaw {
             )),
             ban: Duration::from_secs(ban),
             ban_max: Duration::from_secs(ban_max),
-            max_open_handles: positive(
-                self.max_open_handles,
-                256,
-                file,
-                k("max_open_handles"),
-                p,
-            ),
+            max_open_handles: positive(self.max_open_handles, 256, file, k("max_open_handles"), p),
         }
     }
 }
@@ -299,9 +289,11 @@ impl AccountSftpRaw {
                 );
             }
             match crate::sftp::auth::read_authorized_keys(&path) {
-                Ok(found) if found.is_empty() => {
-                    p.error(file, &kkey, format!("{} holds no public key", path.display()))
-                }
+                Ok(found) if found.is_empty() => p.error(
+                    file,
+                    &kkey,
+                    format!("{} holds no public key", path.display()),
+                ),
                 Ok(found) => keys.extend(found),
                 Err(e) => p.error(file, &kkey, e.to_string()),
             }
@@ -346,7 +338,11 @@ impl AccountSftpRaw {
                 continue;
             };
             if path.is_root() {
-                p.error(file, format!("{vkey}.path"), "cannot replace the root folder");
+                p.error(
+                    file,
+                    format!("{vkey}.path"),
+                    "cannot replace the root folder",
+                );
                 continue;
             }
             let first = path.components().first().map(String::as_str);
@@ -399,10 +395,7 @@ impl AccountSftp {
     /// Is a source address allowed for this account?
     pub fn network_allowed(&self, ip: std::net::IpAddr) -> bool {
         let ip = match ip {
-            std::net::IpAddr::V6(v6) => v6
-                .to_ipv4_mapped()
-                .map(std::net::IpAddr::V4)
-                .unwrap_or(ip),
+            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map(std::net::IpAddr::V4).unwrap_or(ip),
             v4 => v4,
         };
         self.allowed_networks.is_empty() || self.allowed_networks.iter().any(|n| n.contains(&ip))

@@ -175,7 +175,11 @@ impl Defender {
         }
         a.failures.clear();
         let factor = 2u32.saturating_pow(a.bans.min(20));
-        let len = self.limits.ban.saturating_mul(factor).min(self.limits.ban_max);
+        let len = self
+            .limits
+            .ban
+            .saturating_mul(factor)
+            .min(self.limits.ban_max);
         a.bans += 1;
         a.banned_until = Some(now + len);
         Some(len)

@@ -93,9 +93,10 @@ pub async fn start(
         .clone()
         .context("the configuration has no [sftp] section")?;
     let key_dir = cfg.host_key_dir(&ctx.config.daemon.state_dir);
-    let keys = tokio::task::spawn_blocking(move || crate::sftp::hostkeys::load_or_generate(&key_dir))
-        .await
-        .context("host key task failed")??;
+    let keys =
+        tokio::task::spawn_blocking(move || crate::sftp::hostkeys::load_or_generate(&key_dir))
+            .await
+            .context("host key task failed")??;
     let mut accounts = HashMap::new();
     for a in ctx.config.accounts.values() {
         if let Some(s) = &a.sftp {
@@ -207,7 +208,12 @@ async fn connection(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr, mut 
         sessions: 0,
     };
     let grace = shared.cfg.login_grace;
-    let session = match tokio::time::timeout(grace, russh::server::run_stream(shared.russh.clone(), sock, handler)).await {
+    let session = match tokio::time::timeout(
+        grace,
+        russh::server::run_stream(shared.russh.clone(), sock, handler),
+    )
+    .await
+    {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
             tracing::debug!(ip = %peer.ip(), error = %e, "ssh handshake failed");
@@ -252,7 +258,11 @@ async fn connection(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr, mut 
         .clone();
     let failures = state.failures.load(Ordering::Acquire);
     if account.is_none() && failures > 0 {
-        let user = state.last_user.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let user = state
+            .last_user
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let unknown = state.unknown_user.load(Ordering::Acquire);
         tracing::warn!(ip = %peer.ip(), user = %user, attempts = failures, unknown_account = unknown, "sftp login failed");
         let known = shared.accounts.contains_key(&user).then_some(user.as_str());
@@ -290,7 +300,11 @@ struct SshHandler {
 
 impl SshHandler {
     fn note_user(&self, user: &str) {
-        *self.state.last_user.lock().unwrap_or_else(|e| e.into_inner()) = user.to_string();
+        *self
+            .state
+            .last_user
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = user.to_string();
     }
 
     fn fail(&self, user: &str, reason: &str) -> Auth {
@@ -313,7 +327,11 @@ impl SshHandler {
     }
 
     fn accept(&mut self, a: Arc<SftpAccount>) -> Auth {
-        *self.state.authenticated.lock().unwrap_or_else(|e| e.into_inner()) = Some(a.name.clone());
+        *self
+            .state
+            .authenticated
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(a.name.clone());
         self.account = Some(a);
         Auth::Accept
     }
@@ -407,7 +425,11 @@ impl russh::server::Handler for SshHandler {
         Ok(())
     }
 
-    async fn channel_close(&mut self, channel: ChannelId, _session: &mut Session) -> Result<(), Self::Error> {
+    async fn channel_close(
+        &mut self,
+        channel: ChannelId,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
         self.channels.remove(&channel);
         Ok(())
     }
@@ -448,7 +470,11 @@ impl russh::server::Handler for SshHandler {
         Ok(())
     }
 
-    async fn shell_request(&mut self, channel: ChannelId, session: &mut Session) -> Result<(), Self::Error> {
+    async fn shell_request(
+        &mut self,
+        channel: ChannelId,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
         tracing::info!(ip = %self.ip, "refused shell request");
         session.channel_failure(channel)?;
         session.close(channel)?;
@@ -506,7 +532,11 @@ impl russh::server::Handler for SshHandler {
         Ok(())
     }
 
-    async fn agent_request(&mut self, _channel: ChannelId, _session: &mut Session) -> Result<bool, Self::Error> {
+    async fn agent_request(
+        &mut self,
+        _channel: ChannelId,
+        _session: &mut Session,
+    ) -> Result<bool, Self::Error> {
         Ok(false)
     }
 
@@ -539,7 +569,9 @@ impl russh::server::Handler for SshHandler {
         _session: &mut Session,
     ) -> Result<(), Self::Error> {
         tracing::info!(ip = %self.ip, "refused local forwarding");
-        reply.reject(ChannelOpenFailure::AdministrativelyProhibited).await;
+        reply
+            .reject(ChannelOpenFailure::AdministrativelyProhibited)
+            .await;
         Ok(())
     }
 
@@ -553,7 +585,9 @@ impl russh::server::Handler for SshHandler {
         reply: russh::server::ChannelOpenHandle,
         _session: &mut Session,
     ) -> Result<(), Self::Error> {
-        reply.reject(ChannelOpenFailure::AdministrativelyProhibited).await;
+        reply
+            .reject(ChannelOpenFailure::AdministrativelyProhibited)
+            .await;
         Ok(())
     }
 
@@ -564,7 +598,9 @@ impl russh::server::Handler for SshHandler {
         reply: russh::server::ChannelOpenHandle,
         _session: &mut Session,
     ) -> Result<(), Self::Error> {
-        reply.reject(ChannelOpenFailure::AdministrativelyProhibited).await;
+        reply
+            .reject(ChannelOpenFailure::AdministrativelyProhibited)
+            .await;
         Ok(())
     }
 
@@ -576,7 +612,9 @@ impl russh::server::Handler for SshHandler {
         reply: russh::server::ChannelOpenHandle,
         _session: &mut Session,
     ) -> Result<(), Self::Error> {
-        reply.reject(ChannelOpenFailure::AdministrativelyProhibited).await;
+        reply
+            .reject(ChannelOpenFailure::AdministrativelyProhibited)
+            .await;
         Ok(())
     }
 }

@@ -32,9 +32,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use russh::ChannelMsg;
 use russh::server::Msg;
-use russh_sftp::protocol::{
-    self as p, FileAttributes, OpenFlags, Packet, StatusCode,
-};
+use russh_sftp::protocol::{self as p, FileAttributes, OpenFlags, Packet, StatusCode};
 use sha2::{Digest, Sha256};
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
@@ -217,7 +215,9 @@ pub fn io_status(e: &io::Error) -> (StatusCode, String) {
         Some(libc::ENOENT | libc::ENOTDIR | libc::ELOOP | libc::EBADF) => {
             (StatusCode::NoSuchFile, "No such file".into())
         }
-        Some(libc::EPERM | libc::EACCES) => (StatusCode::PermissionDenied, "Permission denied".into()),
+        Some(libc::EPERM | libc::EACCES) => {
+            (StatusCode::PermissionDenied, "Permission denied".into())
+        }
         Some(libc::EINVAL | libc::ENAMETOOLONG) => (StatusCode::BadMessage, "Bad message".into()),
         Some(libc::ENOSYS) => (StatusCode::OpUnsupported, "Operation unsupported".into()),
         _ if e.kind() == io::ErrorKind::NotFound => (StatusCode::NoSuchFile, "No such file".into()),
@@ -388,7 +388,9 @@ impl Processor {
         match kind {
             6 => {
                 frame.advance(1);
-                let id = frame.get(0..4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+                let id = frame
+                    .get(0..4)
+                    .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
                 match self.write(&mut frame) {
                     Ok(id) => self.send(status_frame(id, StatusCode::Ok, "Success")),
                     Err(Fail(c, m)) => self.send(status_frame(id.unwrap_or(0), c, &m)),
@@ -397,7 +399,9 @@ impl Processor {
             }
             5 => {
                 frame.advance(1);
-                let id = frame.get(0..4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+                let id = frame
+                    .get(0..4)
+                    .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
                 if let Err(Fail(c, m)) = self.read(&mut frame) {
                     self.send(status_frame(id.unwrap_or(0), c, &m));
                 }
@@ -408,8 +412,14 @@ impl Processor {
         let packet = match Packet::try_from(&mut frame) {
             Ok(p) => p,
             Err(_) => {
-                let id = frame.get(1..5).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
-                self.send(status_frame(id.unwrap_or(0), StatusCode::BadMessage, "Bad message"));
+                let id = frame
+                    .get(1..5)
+                    .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+                self.send(status_frame(
+                    id.unwrap_or(0),
+                    StatusCode::BadMessage,
+                    "Bad message",
+                ));
                 return;
             }
         };
@@ -681,7 +691,11 @@ impl Processor {
     fn abort_open_uploads(&mut self) {
         for (_, h) in self.handles.drain() {
             if let Handle::Write {
-                file, temp, view, size, ..
+                file,
+                temp,
+                view,
+                size,
+                ..
             } = h
             {
                 drop(file);
@@ -714,7 +728,9 @@ impl Processor {
 
     fn fstat(&self, id: u32, handle: &str) -> R<Bytes> {
         let md = match self.handles.get(handle) {
-            Some(Handle::Read { file, .. }) | Some(Handle::Write { file, .. }) => file.metadata()?,
+            Some(Handle::Read { file, .. }) | Some(Handle::Write { file, .. }) => {
+                file.metadata()?
+            }
             Some(Handle::Dir { .. }) => return Err(Fail::unsupported()),
             None => return Err(Fail::failure_bad_handle()),
         };

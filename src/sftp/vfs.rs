@@ -280,8 +280,7 @@ impl View {
     /// Is this resolved entry a mount point or a standard folder (which
     /// clients may not remove or rename)?
     pub fn is_fixed(&self, r: &Resolved) -> bool {
-        r.view.components().len() <= 1
-            || self.mounts.iter().any(|m| m.view == r.view)
+        r.view.components().len() <= 1 || self.mounts.iter().any(|m| m.view == r.view)
     }
 
     fn mount_of_view(&self, v: &ViewPath) -> usize {
@@ -417,7 +416,10 @@ mod tests {
 
     #[test]
     fn dotdot_is_clamped_at_root() {
-        assert_eq!(ViewPath::parse("/../../etc/passwd").unwrap().to_string(), "/etc/passwd");
+        assert_eq!(
+            ViewPath::parse("/../../etc/passwd").unwrap().to_string(),
+            "/etc/passwd"
+        );
         assert_eq!(ViewPath::parse("incoming/../..").unwrap().to_string(), "/");
         assert_eq!(ViewPath::parse("a//b/./c/").unwrap().to_string(), "/a/b/c");
     }
@@ -440,8 +442,14 @@ mod tests {
         let home = t.path().join("demo");
         std::os::unix::fs::symlink(t.path().join("demo2"), home.join("incoming/up")).unwrap();
         std::os::unix::fs::symlink("/etc/passwd", home.join("outgoing/pw")).unwrap();
-        assert!(matches!(view.resolve("/incoming/up/incoming/secret", true), Err(VfsError::Denied)));
-        assert!(matches!(view.resolve("/outgoing/pw", true), Err(VfsError::Denied)));
+        assert!(matches!(
+            view.resolve("/incoming/up/incoming/secret", true),
+            Err(VfsError::Denied)
+        ));
+        assert!(matches!(
+            view.resolve("/outgoing/pw", true),
+            Err(VfsError::Denied)
+        ));
         // Not following: the link itself is inside and may be removed.
         assert!(view.resolve("/outgoing/pw", false).is_ok());
     }
@@ -462,14 +470,23 @@ mod tests {
         let (t, view) = setup();
         std::fs::write(t.path().join("reports/r1.csv"), "a").unwrap();
         let r = view.resolve("/reports/r1.csv", true).unwrap();
-        assert_eq!(r.real, std::fs::canonicalize(t.path().join("reports/r1.csv")).unwrap());
+        assert_eq!(
+            r.real,
+            std::fs::canonicalize(t.path().join("reports/r1.csv")).unwrap()
+        );
         let p = view.perms_of_parent(&r);
         assert!(p.has(Perm::Download) && !p.has(Perm::Upload) && !p.has(Perm::Delete));
         // Climbs out of the virtual folder only to the view's root.
         let r = view.resolve("/reports/../../demo2", true).unwrap();
         assert_eq!(r.view.to_string(), "/demo2");
-        assert!(r.real.starts_with(std::fs::canonicalize(t.path().join("demo")).unwrap()));
-        assert_eq!(view.virtual_entries(&ViewPath::root()), vec!["reports".to_string()]);
+        assert!(
+            r.real
+                .starts_with(std::fs::canonicalize(t.path().join("demo")).unwrap())
+        );
+        assert_eq!(
+            view.virtual_entries(&ViewPath::root()),
+            vec!["reports".to_string()]
+        );
         let root = view.resolve("/", true).unwrap();
         assert!(view.perms_of_dir(&root).has(Perm::List));
         assert!(!view.perms_of_dir(&root).has(Perm::Upload));

@@ -107,7 +107,9 @@ steps = ["classify"]
         Err(problems) => panic!("config refused: {problems:?}"),
     };
     assert!(
-        warnings.iter().any(|w| w.warning && w.key.contains("authorized_keys")),
+        warnings
+            .iter()
+            .any(|w| w.warning && w.key.contains("authorized_keys")),
         "a fixture key must be warned about: {warnings:?}"
     );
     for d in ["incoming", "outgoing", "archive"] {
@@ -174,10 +176,14 @@ impl Server {
     }
 
     /// `sftp -b` with a batch script; `bind` picks the source address.
-    pub fn sftp_cmd(&self, user: &str, batch: &str, key: Option<&Path>, bind: Option<&str>) -> Command {
-        let bfile = self
-            .root()
-            .join(format!("batch-{}.txt", rand_suffix()));
+    pub fn sftp_cmd(
+        &self,
+        user: &str,
+        batch: &str,
+        key: Option<&Path>,
+        bind: Option<&str>,
+    ) -> Command {
+        let bfile = self.root().join(format!("batch-{}.txt", rand_suffix()));
         std::fs::write(&bfile, batch).unwrap();
         let mut c = Command::new("sftp");
         c.args(self.ssh_opts())
@@ -200,7 +206,13 @@ impl Server {
         self.sftp_with(user, batch, None, None).await
     }
 
-    pub async fn sftp_with(&self, user: &str, batch: &str, key: Option<&Path>, bind: Option<&str>) -> Output {
+    pub async fn sftp_with(
+        &self,
+        user: &str,
+        batch: &str,
+        key: Option<&Path>,
+        bind: Option<&str>,
+    ) -> Output {
         let mut c = self.sftp_cmd(user, batch, key, bind);
         tokio::task::spawn_blocking(move || c.output().expect("run sftp"))
             .await
@@ -222,7 +234,10 @@ impl Server {
     }
 
     pub async fn next_event(&mut self, wait: Duration) -> Option<IntakeEvent> {
-        tokio::time::timeout(wait, self.events.recv()).await.ok().flatten()
+        tokio::time::timeout(wait, self.events.recv())
+            .await
+            .ok()
+            .flatten()
     }
 
     pub async fn stop(mut self) {
@@ -236,7 +251,11 @@ impl Server {
 pub fn rand_suffix() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
-    format!("{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 pub fn text(o: &Output) -> String {
