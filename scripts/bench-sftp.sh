@@ -55,7 +55,7 @@ ForceCommand internal-sftp
 AllowTcpForwarding no
 X11Forwarding no
 CFG
-/usr/sbin/sshd -f sshd/sshd_config -E sshd/sshd.log -D &
+/usr/sbin/sshd -f "$BENCH_DIR/sshd/sshd_config" -E "$BENCH_DIR/sshd/sshd.log" -D &
 SSHD_PID=$!
 
 # --- Pasarela ---------------------------------------------------------------
@@ -80,7 +80,11 @@ steps = ["classify"]
 CFG
 PASARELA_SFTP_SERVE=ours/pasarela.toml "$BIN" > ours/stdout.log 2> ours/stderr.log &
 OURS_PID=$!
-cleanup() { kill "$OURS_PID" "$SSHD_PID" 2>/dev/null || true; wait 2>/dev/null || true; }
+cleanup() {
+  kill "$OURS_PID" "$SSHD_PID" 2>/dev/null || true
+  wait 2>/dev/null || true
+  [ "${KEEP:-0}" = 1 ] || rm -rf "$BENCH_DIR"
+}
 trap cleanup EXIT
 for _ in $(seq 100); do
   grep -q listening ours/stdout.log 2>/dev/null && (echo > "/dev/tcp/127.0.0.1/$PORT_SSHD") 2>/dev/null && break
@@ -161,7 +165,7 @@ many() {
 read -r OM OMF < <(many ours)
 OMN=$(find ours/home/demo/incoming -maxdepth 1 -name 's*-f*.xml' | wc -l)
 sleep 1
-OEV=$(grep -o 'intake events: [0-9]*' ours/stderr.log | tail -1 | awk '{print $3}')
+OEV=$( (grep -o 'intake events: [0-9]*' ours/stderr.log || true) | tail -1 | awk '{print $3}')
 read -r SM SMF < <(many sshd)
 SMN=$(find sshd/many -maxdepth 1 -name 's*-f*.xml' | wc -l)
 
@@ -174,5 +178,5 @@ cat <<OUT
 | $SESSIONS sessions x $FILES files: seconds | $(printf %.1f "$OM") | $(printf %.1f "$SM") | |
 | files landed (of $((SESSIONS * FILES))) | $OMN | $SMN | |
 | failed sessions | $OMF | $SMF | |
-| intake events | ${OEV:-0} (logged every 100) | n/a | |
+| intake events (incl. ${ROUNDS} + 1 big uploads) | ${OEV:-0} | n/a | |
 OUT

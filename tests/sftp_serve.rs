@@ -37,9 +37,7 @@ fn main() {
             let mut n = 0u64;
             while rx.recv().await.is_some() {
                 n += 1;
-                if n % 100 == 0 {
-                    eprintln!("intake events: {n}");
-                }
+                eprintln!("intake events: {n}");
             }
             n
         });
