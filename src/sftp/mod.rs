@@ -1,8 +1,38 @@
 //! The SFTP server (russh + russh-sftp): the gateway's front door.
 //!
-//! Owns: host keys, authentication, per-account virtual filesystem, atomic
-//! uploads that notify intake on CLOSE, and the audit of every operation.
-//! Must not: parse invoices or touch the pipeline other than through
-//! `intake::IntakeEvent`.
+//! Owns: host keys, authentication, per-address defence, the per-account
+//! virtual filesystem, atomic uploads that notify intake on CLOSE, and the
+//! audit of every operation. Must not: parse invoices or touch the pipeline
+//! other than through `intake::IntakeEvent`.
+//!
+//! Codemap: `config` (the `[sftp]` and `[accounts.NAME.sftp]` tables),
+//! `auth` (keys, argon2id), `hostkeys`, `defense` (caps, scores, bans),
+//! `vfs` (view paths, permissions, confinement), `server` (russh handler and
+//! accept loop), `session` (the pipelined SFTP request loop).
+//!
+//! **Architecture Invariant:** every filesystem access of a client goes
+//! through `vfs::View::resolve`, which decides on the canonical path.
 
+pub mod auth;
 pub mod config;
+pub mod defense;
+pub mod hostkeys;
+mod server;
+pub mod session;
+pub mod vfs;
+
+/// What the SFTP server needs from the daemon.
+pub struct SftpContext {
+    pub config: std::sync::Arc<crate::config::Config>,
+    pub store: crate::store::Store,
+    pub intake: tokio::sync::mpsc::Sender<crate::intake::IntakeEvent>,
+}
+
+/// Binds the listener (config.sftp.listen; port 0 allowed), loads or
+/// generates host keys, and serves until `shutdown` is cancelled.
+pub async fn start(
+    ctx: SftpContext,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<(std::net::SocketAddr, tokio::task::JoinHandle<()>)> {
+    server::start(ctx, shutdown).await
+}

@@ -1,0 +1,252 @@
+//! Per-address defence: connection caps, failed-login scoring and bans that
+//! grow for repeat offenders (after SFTPGo's defender and OpenSSH's
+//! MaxStartups / PerSourcePenalties).
+//!
+//! Pure state behind a mutex; the caller passes the clock so tests need no
+//! sleeping.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::sftp::config::SftpServer;
+
+/// Why a connection was refused before the SSH handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    Banned { remaining: Duration },
+    TooManyFromAddress,
+    TooManyUnauthenticated,
+}
+
+#[derive(Debug, Default)]
+struct Addr {
+    connections: usize,
+    failures: VecDeque<(Instant, u32)>,
+    banned_until: Option<Instant>,
+    bans: u32,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    addrs: HashMap<IpAddr, Addr>,
+    unauthenticated: usize,
+}
+
+/// Limits taken from `[sftp]`.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_per_ip: usize,
+    pub max_unauthenticated: usize,
+    pub ban_score: u32,
+    pub window: Duration,
+    pub ban: Duration,
+    pub ban_max: Duration,
+}
+
+impl From<&SftpServer> for Limits {
+    fn from(s: &SftpServer) -> Self {
+        Limits {
+            max_per_ip: s.max_connections_per_ip,
+            max_unauthenticated: s.max_unauthenticated,
+            ban_score: s.ban_score,
+            window: s.ban_window,
+            ban: s.ban,
+            ban_max: s.ban_max,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Defender {
+    limits: Limits,
+    state: Mutex<State>,
+}
+
+/// A slot held by one connection; released on drop.
+#[derive(Debug)]
+pub struct Slot {
+    defender: Arc<Defender>,
+    ip: IpAddr,
+    unauthenticated: bool,
+}
+
+impl Slot {
+    /// The connection authenticated: it no longer counts against the
+    /// unauthenticated cap.
+    pub fn authenticated(&mut self) {
+        if self.unauthenticated {
+            self.unauthenticated = false;
+            let mut s = self.defender.lock();
+            s.unauthenticated = s.unauthenticated.saturating_sub(1);
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut s = self.defender.lock();
+        if self.unauthenticated {
+            s.unauthenticated = s.unauthenticated.saturating_sub(1);
+        }
+        if let Some(a) = s.addrs.get_mut(&self.ip) {
+            a.connections = a.connections.saturating_sub(1);
+        }
+    }
+}
+
+/// Unwrap IPv4-mapped IPv6 so both spellings share one score.
+pub fn canonical_ip(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+        v4 => v4,
+    }
+}
+
+impl Defender {
+    pub fn new(limits: Limits) -> Arc<Defender> {
+        Arc::new(Defender {
+            limits,
+            state: Mutex::new(State::default()),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding this lock cannot leave the counters in a
+        // state worse than slightly off; keep serving.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Admit a new connection or say why not.
+    pub fn admit(self: &Arc<Self>, ip: IpAddr, now: Instant) -> Result<Slot, Refusal> {
+        let ip = canonical_ip(ip);
+        let mut s = self.lock();
+        if s.addrs.len() > 10_000 {
+            let window = self.limits.window;
+            let ban_max = self.limits.ban_max;
+            s.addrs.retain(|_, a| {
+                a.connections > 0
+                    || a.banned_until.is_some_and(|t| t + ban_max > now)
+                    || a.failures.back().is_some_and(|(t, _)| *t + window > now)
+            });
+        }
+        let unauth = s.unauthenticated;
+        let a = s.addrs.entry(ip).or_default();
+        if let Some(until) = a.banned_until {
+            if until > now {
+                return Err(Refusal::Banned {
+                    remaining: until - now,
+                });
+            }
+        }
+        if a.connections >= self.limits.max_per_ip {
+            return Err(Refusal::TooManyFromAddress);
+        }
+        if unauth >= self.limits.max_unauthenticated {
+            return Err(Refusal::TooManyUnauthenticated);
+        }
+        a.connections += 1;
+        s.unauthenticated += 1;
+        Ok(Slot {
+            defender: self.clone(),
+            ip,
+            unauthenticated: true,
+        })
+    }
+
+    /// Record a failed login (score 1 for a known account, 2 for an unknown
+    /// one). Returns the ban length when this failure bans the address.
+    pub fn failed(&self, ip: IpAddr, score: u32, now: Instant) -> Option<Duration> {
+        let ip = canonical_ip(ip);
+        let mut s = self.lock();
+        let a = s.addrs.entry(ip).or_default();
+        a.failures.push_back((now, score));
+        while let Some((t, _)) = a.failures.front() {
+            if *t + self.limits.window <= now {
+                a.failures.pop_front();
+            } else {
+                break;
+            }
+        }
+        let total: u32 = a.failures.iter().map(|(_, s)| s).sum();
+        if total < self.limits.ban_score {
+            return None;
+        }
+        a.failures.clear();
+        let factor = 2u32.saturating_pow(a.bans.min(20));
+        let len = self
+            .limits
+            .ban
+            .saturating_mul(factor)
+            .min(self.limits.ban_max);
+        a.bans += 1;
+        a.banned_until = Some(now + len);
+        Some(len)
+    }
+
+    /// Is this address banned now?
+    pub fn is_banned(&self, ip: IpAddr, now: Instant) -> bool {
+        let s = self.lock();
+        s.addrs
+            .get(&canonical_ip(ip))
+            .and_then(|a| a.banned_until)
+            .is_some_and(|t| t > now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> Limits {
+        Limits {
+            max_per_ip: 2,
+            max_unauthenticated: 3,
+            ban_score: 4,
+            window: Duration::from_secs(60),
+            ban: Duration::from_secs(10),
+            ban_max: Duration::from_secs(25),
+        }
+    }
+
+    #[test]
+    fn caps_per_address_and_unauthenticated() {
+        let d = Defender::new(limits());
+        let t = Instant::now();
+        let a: IpAddr = "127.0.0.1".parse().unwrap();
+        let b: IpAddr = "127.0.0.2".parse().unwrap();
+        let s1 = d.admit(a, t).unwrap();
+        let mut s2 = d.admit(a, t).unwrap();
+        assert_eq!(d.admit(a, t).unwrap_err(), Refusal::TooManyFromAddress);
+        let _s3 = d.admit(b, t).unwrap();
+        assert_eq!(d.admit(b, t).unwrap_err(), Refusal::TooManyUnauthenticated);
+        s2.authenticated();
+        let _s4 = d.admit(b, t).unwrap();
+        assert_eq!(d.admit(a, t).unwrap_err(), Refusal::TooManyFromAddress);
+        drop(s1);
+        let _s5 = d.admit(a, t).unwrap();
+    }
+
+    #[test]
+    fn bans_grow_and_expire_per_address() {
+        let d = Defender::new(limits());
+        let t = Instant::now();
+        let a: IpAddr = "127.0.0.1".parse().unwrap();
+        assert_eq!(d.failed(a, 2, t), None);
+        assert_eq!(d.failed(a, 2, t), Some(Duration::from_secs(10)));
+        assert!(d.is_banned(a, t + Duration::from_secs(9)));
+        assert!(!d.is_banned("127.0.0.2".parse().unwrap(), t));
+        let t2 = t + Duration::from_secs(11);
+        assert!(!d.is_banned(a, t2));
+        d.failed(a, 2, t2);
+        assert_eq!(d.failed(a, 2, t2), Some(Duration::from_secs(20)));
+        let t3 = t2 + Duration::from_secs(21);
+        d.failed(a, 2, t3);
+        assert_eq!(d.failed(a, 2, t3), Some(Duration::from_secs(25)), "capped");
+        // Old failures fall out of the window.
+        let b: IpAddr = "::ffff:127.0.0.9".parse().unwrap();
+        d.failed(b, 3, t);
+        assert_eq!(d.failed(b, 3, t + Duration::from_secs(61)), None);
+    }
+}

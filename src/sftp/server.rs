@@ -1,0 +1,648 @@
+//! The SSH side: accept loop with per-address defence, authentication, and
+//! channel policy (only the `sftp` subsystem; everything else gets an
+//! explicit failure).
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use anyhow::Context;
+use russh::keys::HashAlg;
+use russh::server::{Auth, Msg, PublicKeyOffer, Session, VerifiedPublicKey};
+use russh::{Channel, ChannelId, ChannelOpenFailure, MethodKind, MethodSet};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Account;
+use crate::intake::IntakeEvent;
+use crate::sftp::config::{AccountSftp, SftpServer};
+use crate::sftp::defense::{Defender, Limits, Refusal, Slot};
+use crate::sftp::session::{self, Event, SessionCtx};
+use crate::sftp::vfs::View;
+use crate::sftp::{SftpContext, auth};
+use crate::store::AuditRecord;
+
+/// An account that may log in over SFTP.
+struct SftpAccount {
+    name: String,
+    sftp: AccountSftp,
+    view: Arc<View>,
+    incoming: PathBuf,
+}
+
+struct Shared {
+    ctx: SftpContext,
+    cfg: SftpServer,
+    russh: Arc<russh::server::Config>,
+    accounts: HashMap<String, Arc<SftpAccount>>,
+    defender: Arc<Defender>,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+}
+
+impl Shared {
+    /// One audit row and nothing else; the caller logs.
+    async fn audit(&self, account: Option<&str>, event: &str, detail: serde_json::Value) {
+        if let Err(e) = self
+            .ctx
+            .store
+            .audit(AuditRecord {
+                account,
+                job_id: None,
+                event,
+                detail,
+            })
+            .await
+        {
+            tracing::warn!(event, error = %e, "cannot write sftp audit row");
+        }
+    }
+}
+
+fn prepare_account(a: &Account, sftp: &AccountSftp) -> anyhow::Result<SftpAccount> {
+    for d in [a.incoming(), a.outgoing(), a.archive()] {
+        std::fs::create_dir_all(&d).with_context(|| format!("cannot create {}", d.display()))?;
+    }
+    for vf in &sftp.virtual_folders {
+        std::fs::create_dir_all(&vf.directory)
+            .with_context(|| format!("cannot create {}", vf.directory.display()))?;
+    }
+    let view = View::new(&a.home, sftp)
+        .with_context(|| format!("account {}: cannot open its folders", a.name))?;
+    let incoming = std::fs::canonicalize(a.incoming())?;
+    Ok(SftpAccount {
+        name: a.name.clone(),
+        sftp: sftp.clone(),
+        view: Arc::new(view),
+        incoming,
+    })
+}
+
+pub async fn start(
+    ctx: SftpContext,
+    shutdown: CancellationToken,
+) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let cfg = ctx
+        .config
+        .sftp
+        .clone()
+        .context("the configuration has no [sftp] section")?;
+    let key_dir = cfg.host_key_dir(&ctx.config.daemon.state_dir);
+    let keys =
+        tokio::task::spawn_blocking(move || crate::sftp::hostkeys::load_or_generate(&key_dir))
+            .await
+            .context("host key task failed")??;
+    let mut accounts = HashMap::new();
+    for a in ctx.config.accounts.values() {
+        if let Some(s) = &a.sftp {
+            accounts.insert(a.name.clone(), Arc::new(prepare_account(a, s)?));
+        }
+    }
+    let mut preferred = russh::Preferred::default();
+    // Offer AES-GCM too (russh's default list omits aes128-gcm, which OpenSSH
+    // clients may prefer); chacha20-poly1305 stays first.
+    preferred.cipher = std::borrow::Cow::Owned(vec![
+        russh::cipher::CHACHA20_POLY1305,
+        russh::cipher::AES_128_GCM,
+        russh::cipher::AES_256_GCM,
+        russh::cipher::AES_256_CTR,
+        russh::cipher::AES_128_CTR,
+    ]);
+    let russh_cfg = russh::server::Config {
+        server_id: russh::SshId::Standard("SSH-2.0-pasarela".into()),
+        methods: MethodSet::from(&[MethodKind::PublicKey, MethodKind::Password][..]),
+        auth_rejection_time: cfg.auth_rejection_delay,
+        auth_rejection_time_initial: Some(std::time::Duration::ZERO),
+        keys,
+        // A 256 KiB SFTP write then fits in four SSH packets, and 8 MiB in
+        // flight keeps a loopback/LAN pipe full (russh: 32 KiB / 2 MiB).
+        window_size: 8 * 1024 * 1024,
+        maximum_packet_size: 65535,
+        channel_buffer_size: 256,
+        event_buffer_size: 64,
+        max_auth_attempts: cfg.max_auth_attempts,
+        inactivity_timeout: Some(cfg.idle_timeout),
+        keepalive_interval: None,
+        nodelay: true,
+        preferred,
+        ..Default::default()
+    };
+    let listener = TcpListener::bind(&cfg.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", cfg.listen))?;
+    let addr = listener.local_addr()?;
+    let defender = Defender::new(Limits::from(&cfg));
+    let shared = Arc::new(Shared {
+        ctx,
+        cfg,
+        russh: Arc::new(russh_cfg),
+        accounts,
+        defender,
+        shutdown: shutdown.clone(),
+        tracker: TaskTracker::new(),
+    });
+    tracing::info!(%addr, accounts = shared.accounts.len(), "sftp server listening");
+    let join = tokio::spawn(accept_loop(listener, shared));
+    Ok((addr, join))
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    loop {
+        let accepted = tokio::select! {
+            _ = shared.shutdown.cancelled() => break,
+            a = listener.accept() => a,
+        };
+        let (sock, peer) = match accepted {
+            Ok(x) => x,
+            Err(e) => {
+                // EMFILE and friends: back off instead of spinning.
+                tracing::warn!(error = %e, "sftp accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        match shared.defender.admit(peer.ip(), Instant::now()) {
+            Ok(slot) => {
+                let s = shared.clone();
+                shared.tracker.spawn(connection(s, sock, peer, slot));
+            }
+            Err(Refusal::Banned { remaining }) => {
+                tracing::info!(ip = %peer.ip(), remaining_secs = remaining.as_secs(), "sftp connection refused: address banned");
+            }
+            Err(r) => {
+                tracing::warn!(ip = %peer.ip(), reason = ?r, "sftp connection refused");
+            }
+        }
+    }
+    drop(listener);
+    shared.tracker.close();
+    shared.tracker.wait().await;
+    tracing::info!("sftp server stopped");
+}
+
+/// What one connection learned, shared between its SSH handler and its task.
+#[derive(Default)]
+struct ConnState {
+    authenticated: Mutex<Option<String>>,
+    failures: AtomicU32,
+    unknown_user: AtomicBool,
+    last_user: Mutex<String>,
+}
+
+async fn connection(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr, mut slot: Slot) {
+    let _ = sock.set_nodelay(true);
+    let state = Arc::new(ConnState::default());
+    let (auth_tx, mut auth_rx) = tokio::sync::watch::channel(false);
+    let handler = SshHandler {
+        shared: shared.clone(),
+        ip: peer.ip(),
+        state: state.clone(),
+        channels: HashMap::new(),
+        account: None,
+        auth_tx,
+        sessions: 0,
+    };
+    let grace = shared.cfg.login_grace;
+    let session = match tokio::time::timeout(
+        grace,
+        russh::server::run_stream(shared.russh.clone(), sock, handler),
+    )
+    .await
+    {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            tracing::debug!(ip = %peer.ip(), error = %e, "ssh handshake failed");
+            return;
+        }
+        Err(_) => {
+            tracing::info!(ip = %peer.ip(), "ssh handshake timed out");
+            return;
+        }
+    };
+    let handle = session.handle();
+    let mut session = std::pin::pin!(session);
+    let deadline = tokio::time::sleep(grace);
+    let mut deadline = std::pin::pin!(deadline);
+    let mut authenticated = false;
+    loop {
+        tokio::select! {
+            _ = &mut session => break,
+            r = auth_rx.changed(), if !authenticated => {
+                if r.is_ok() && *auth_rx.borrow() {
+                    authenticated = true;
+                    slot.authenticated();
+                }
+            }
+            _ = &mut deadline, if !authenticated => {
+                tracing::info!(ip = %peer.ip(), "sftp login grace time expired");
+                let _ = handle.disconnect(russh::Disconnect::ByApplication, "login grace time expired".into(), "en".into()).await;
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(5), &mut session).await;
+                break;
+            }
+            _ = shared.shutdown.cancelled() => {
+                let _ = handle.disconnect(russh::Disconnect::ByApplication, "server shutting down".into(), "en".into()).await;
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(5), &mut session).await;
+                break;
+            }
+        }
+    }
+    let account = state
+        .authenticated
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let failures = state.failures.load(Ordering::Acquire);
+    if account.is_none() && failures > 0 {
+        let user = state
+            .last_user
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let unknown = state.unknown_user.load(Ordering::Acquire);
+        tracing::warn!(ip = %peer.ip(), user = %user, attempts = failures, unknown_account = unknown, "sftp login failed");
+        let known = shared.accounts.contains_key(&user).then_some(user.as_str());
+        shared
+            .audit(
+                known,
+                "sftp.login_failed",
+                serde_json::json!({"ip": peer.ip().to_string(), "user": user, "attempts": failures}),
+            )
+            .await;
+        let score = if unknown { 2 } else { 1 };
+        if let Some(len) = shared.defender.failed(peer.ip(), score, Instant::now()) {
+            tracing::warn!(ip = %peer.ip(), ban_secs = len.as_secs(), "sftp address banned after failed logins");
+            shared
+                .audit(
+                    None,
+                    "sftp.ban",
+                    serde_json::json!({"ip": peer.ip().to_string(), "ban_secs": len.as_secs()}),
+                )
+                .await;
+        }
+    }
+    drop(slot);
+}
+
+struct SshHandler {
+    shared: Arc<Shared>,
+    ip: IpAddr,
+    state: Arc<ConnState>,
+    channels: HashMap<ChannelId, Channel<Msg>>,
+    account: Option<Arc<SftpAccount>>,
+    auth_tx: tokio::sync::watch::Sender<bool>,
+    sessions: usize,
+}
+
+impl SshHandler {
+    fn note_user(&self, user: &str) {
+        *self
+            .state
+            .last_user
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = user.to_string();
+    }
+
+    fn fail(&self, user: &str, reason: &str) -> Auth {
+        let unknown = !self.shared.accounts.contains_key(user);
+        if unknown {
+            self.state.unknown_user.store(true, Ordering::Release);
+        }
+        self.state.failures.fetch_add(1, Ordering::AcqRel);
+        tracing::debug!(ip = %self.ip, user, reason, "sftp authentication attempt rejected");
+        Auth::reject()
+    }
+
+    /// The account, if it exists, has SFTP and accepts this source address.
+    fn account_for(&self, user: &str) -> Result<Arc<SftpAccount>, &'static str> {
+        let a = self.shared.accounts.get(user).ok_or("unknown account")?;
+        if !a.sftp.network_allowed(self.ip) {
+            return Err("source address not allowed");
+        }
+        Ok(a.clone())
+    }
+
+    fn accept(&mut self, a: Arc<SftpAccount>) -> Auth {
+        *self
+            .state
+            .authenticated
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(a.name.clone());
+        self.account = Some(a);
+        Auth::Accept
+    }
+}
+
+impl russh::server::Handler for SshHandler {
+    type Error = russh::Error;
+
+    async fn auth_none(&mut self, user: &str) -> Result<Auth, Self::Error> {
+        self.note_user(user);
+        Ok(Auth::reject())
+    }
+
+    async fn auth_publickey_offered(
+        &mut self,
+        user: &str,
+        offer: PublicKeyOffer<'_>,
+    ) -> Result<Auth, Self::Error> {
+        self.note_user(user);
+        match self.account_for(user) {
+            Ok(a) if auth::key_authorised(&a.sftp.keys, offer.public_key) => Ok(Auth::Accept),
+            Ok(_) => Ok(self.fail(user, "key not authorised")),
+            Err(reason) => Ok(self.fail(user, reason)),
+        }
+    }
+
+    async fn auth_publickey(
+        &mut self,
+        user: &str,
+        key: VerifiedPublicKey<'_>,
+    ) -> Result<Auth, Self::Error> {
+        self.note_user(user);
+        match self.account_for(user) {
+            Ok(a) if auth::key_authorised(&a.sftp.keys, key.public_key) => {
+                tracing::debug!(fingerprint = %key.public_key.fingerprint(HashAlg::Sha256), "key accepted");
+                Ok(self.accept(a))
+            }
+            Ok(_) => Ok(self.fail(user, "key not authorised")),
+            Err(reason) => Ok(self.fail(user, reason)),
+        }
+    }
+
+    async fn auth_password(&mut self, user: &str, password: &str) -> Result<Auth, Self::Error> {
+        self.note_user(user);
+        let a = match self.account_for(user) {
+            Ok(a) => a,
+            Err(reason) => return Ok(self.fail(user, reason)),
+        };
+        let Some(hash) = a.sftp.password_hash.clone() else {
+            return Ok(self.fail(user, "no password set"));
+        };
+        let pw = password.to_string();
+        let ok = tokio::task::spawn_blocking(move || auth::verify_password(&pw, &hash))
+            .await
+            .unwrap_or(false);
+        if ok {
+            Ok(self.accept(a))
+        } else {
+            Ok(self.fail(user, "wrong password"))
+        }
+    }
+
+    async fn auth_succeeded(&mut self, _session: &mut Session) -> Result<(), Self::Error> {
+        let Some(a) = self.account.clone() else {
+            return Ok(());
+        };
+        let _ = self.auth_tx.send(true);
+        tracing::info!(account = %a.name, ip = %self.ip, "sftp login");
+        self.shared
+            .audit(
+                Some(&a.name),
+                "sftp.login",
+                serde_json::json!({"ip": self.ip.to_string()}),
+            )
+            .await;
+        Ok(())
+    }
+
+    async fn channel_open_session(
+        &mut self,
+        channel: Channel<Msg>,
+        reply: russh::server::ChannelOpenHandle,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        if self.account.is_none() || self.channels.len() >= 4 {
+            reply.reject(ChannelOpenFailure::ResourceShortage).await;
+            return Ok(());
+        }
+        self.channels.insert(channel.id(), channel);
+        reply.accept().await;
+        Ok(())
+    }
+
+    async fn channel_close(
+        &mut self,
+        channel: ChannelId,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        self.channels.remove(&channel);
+        Ok(())
+    }
+
+    async fn subsystem_request(
+        &mut self,
+        channel_id: ChannelId,
+        name: &str,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        let (Some(a), true) = (self.account.clone(), name == "sftp") else {
+            tracing::info!(ip = %self.ip, subsystem = name, "refused subsystem");
+            session.channel_failure(channel_id)?;
+            session.close(channel_id)?;
+            return Ok(());
+        };
+        let Some(channel) = self.channels.remove(&channel_id) else {
+            session.channel_failure(channel_id)?;
+            return Ok(());
+        };
+        session.channel_success(channel_id)?;
+        self.sessions += 1;
+        let (ev_tx, ev_rx) = mpsc::unbounded_channel();
+        let ctx = SessionCtx {
+            account: a.name.clone(),
+            ip: self.ip,
+            view: a.view.clone(),
+            incoming: a.incoming.clone(),
+            max_open_handles: self.shared.cfg.max_open_handles,
+            events: ev_tx,
+            shutdown: self.shared.shutdown.clone(),
+        };
+        let shared = self.shared.clone();
+        self.shared
+            .tracker
+            .spawn(events(shared, a.name.clone(), self.ip, ev_rx));
+        self.shared.tracker.spawn(session::run(channel, ctx));
+        Ok(())
+    }
+
+    async fn shell_request(
+        &mut self,
+        channel: ChannelId,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        tracing::info!(ip = %self.ip, "refused shell request");
+        session.channel_failure(channel)?;
+        session.close(channel)?;
+        Ok(())
+    }
+
+    async fn exec_request(
+        &mut self,
+        channel: ChannelId,
+        _data: &[u8],
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        tracing::info!(ip = %self.ip, "refused exec request");
+        session.channel_failure(channel)?;
+        session.close(channel)?;
+        Ok(())
+    }
+
+    async fn pty_request(
+        &mut self,
+        channel: ChannelId,
+        _term: &str,
+        _col_width: u32,
+        _row_height: u32,
+        _pix_width: u32,
+        _pix_height: u32,
+        _modes: &[(russh::Pty, u32)],
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        session.channel_failure(channel)?;
+        Ok(())
+    }
+
+    async fn x11_request(
+        &mut self,
+        channel: ChannelId,
+        _single_connection: bool,
+        _x11_auth_protocol: &str,
+        _x11_auth_cookie: &str,
+        _x11_screen_number: u32,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        session.channel_failure(channel)?;
+        Ok(())
+    }
+
+    async fn env_request(
+        &mut self,
+        channel: ChannelId,
+        _variable_name: &str,
+        _variable_value: &str,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        session.channel_failure(channel)?;
+        Ok(())
+    }
+
+    async fn agent_request(
+        &mut self,
+        _channel: ChannelId,
+        _session: &mut Session,
+    ) -> Result<bool, Self::Error> {
+        Ok(false)
+    }
+
+    async fn tcpip_forward(
+        &mut self,
+        _address: &str,
+        _port: &mut u32,
+        _session: &mut Session,
+    ) -> Result<bool, Self::Error> {
+        tracing::info!(ip = %self.ip, "refused remote forwarding");
+        Ok(false)
+    }
+
+    async fn streamlocal_forward(
+        &mut self,
+        _socket_path: &str,
+        _session: &mut Session,
+    ) -> Result<bool, Self::Error> {
+        Ok(false)
+    }
+
+    async fn channel_open_direct_tcpip(
+        &mut self,
+        _channel: Channel<Msg>,
+        _host_to_connect: &str,
+        _port_to_connect: u32,
+        _originator_address: &str,
+        _originator_port: u32,
+        reply: russh::server::ChannelOpenHandle,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        tracing::info!(ip = %self.ip, "refused local forwarding");
+        reply
+            .reject(ChannelOpenFailure::AdministrativelyProhibited)
+            .await;
+        Ok(())
+    }
+
+    async fn channel_open_forwarded_tcpip(
+        &mut self,
+        _channel: Channel<Msg>,
+        _host_to_connect: &str,
+        _port_to_connect: u32,
+        _originator_address: &str,
+        _originator_port: u32,
+        reply: russh::server::ChannelOpenHandle,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        reply
+            .reject(ChannelOpenFailure::AdministrativelyProhibited)
+            .await;
+        Ok(())
+    }
+
+    async fn channel_open_direct_streamlocal(
+        &mut self,
+        _channel: Channel<Msg>,
+        _socket_path: &str,
+        reply: russh::server::ChannelOpenHandle,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        reply
+            .reject(ChannelOpenFailure::AdministrativelyProhibited)
+            .await;
+        Ok(())
+    }
+
+    async fn channel_open_x11(
+        &mut self,
+        _channel: Channel<Msg>,
+        _originator_address: &str,
+        _originator_port: u32,
+        reply: russh::server::ChannelOpenHandle,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        reply
+            .reject(ChannelOpenFailure::AdministrativelyProhibited)
+            .await;
+        Ok(())
+    }
+}
+
+/// Audit rows and intake notices of one SFTP session, in order.
+async fn events(
+    shared: Arc<Shared>,
+    account: String,
+    ip: IpAddr,
+    mut rx: mpsc::UnboundedReceiver<Event>,
+) {
+    while let Some(ev) = rx.recv().await {
+        match ev {
+            Event::Audit { event, detail } => shared.audit(Some(&account), event, detail).await,
+            Event::Completed { path } => {
+                if shared
+                    .ctx
+                    .intake
+                    .send(IntakeEvent::Completed {
+                        account: account.clone(),
+                        path: path.clone(),
+                    })
+                    .await
+                    .is_err()
+                {
+                    tracing::warn!(%ip, path = %path.display(), "intake is not running; the periodic scan will pick the file up");
+                }
+            }
+        }
+    }
+}
