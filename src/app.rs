@@ -32,6 +32,8 @@ pub async fn dispatch(command: Command, log_format: Option<LogFormat>) -> i32 {
         Command::Process { files, config, json, account, now } => process(&config, &files, json, account.as_deref(), now).await,
         Command::Status { config, json } => status(&config, json).await,
         Command::Replay { id, config } => replay(&config, id).await,
+        Command::Catalog { command } => crate::app_catalog::catalog(command),
+        Command::Rules { command } => crate::app_catalog::rules(command),
     }
 }
 

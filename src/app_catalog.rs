@@ -1,0 +1,302 @@
+//! Handlers for `pasarela catalog ...` and `pasarela rules ...` (CLI glue).
+
+use std::path::{Path, PathBuf};
+
+use clap::Subcommand;
+
+use crate::catalog::{self, Aliases, CatalogConfig, ImportOptions, InvoiceLine, LineQuery};
+use crate::cli::DEFAULT_CONFIG;
+use crate::config::{ConfigError, EX_CONFIG};
+use crate::rules;
+
+pub const DEFAULT_CATALOG_CONFIG: &str = "rules/catalog.toml";
+pub const DEFAULT_RULES_DIR: &str = "rules";
+
+#[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// Import a CSV or Excel catalog (re-import updates in place, with history).
+    Import {
+        file: PathBuf,
+        #[command(flatten)]
+        loc: CatalogLocation,
+        /// Layout name in the catalog config (default: its default_layout).
+        #[arg(long)]
+        layout: Option<String>,
+        /// Size of one sort buffer in MiB (two may be in use).
+        #[arg(long, default_value_t = 256)]
+        sort_buffer_mib: usize,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the product stored under a code.
+    Lookup {
+        code: String,
+        #[command(flatten)]
+        loc: CatalogLocation,
+    },
+    /// Match an invoice line (description, optional codes) against the catalog.
+    Match {
+        description: String,
+        /// Codes carried by the line (StandardItemIdentification, SellersItemIdentification, CODIGO SUBYACENTE).
+        #[arg(long = "code")]
+        codes: Vec<String>,
+        /// Client NIT (for aliases).
+        #[arg(long)]
+        client: Option<String>,
+        #[arg(long, default_value = "1")]
+        quantity: String,
+        /// Unit code or word (KGM, NIU, bulto ...).
+        #[arg(long, default_value = "NIU")]
+        unit: String,
+        /// Aliases directory.
+        #[arg(long, default_value = "rules/aliases")]
+        aliases: PathBuf,
+        #[command(flatten)]
+        loc: CatalogLocation,
+    },
+    /// Write a synthetic catalog in the subyacentes layout (benchmarks).
+    Generate {
+        #[arg(long)]
+        rows: u64,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CatalogLocation {
+    /// Daemon configuration (its state_dir holds the catalog).
+    #[arg(long, short, env = "PASARELA_CONFIG", default_value = DEFAULT_CONFIG)]
+    pub config: PathBuf,
+    /// Catalog configuration (layouts, units, groups, eligibility).
+    #[arg(long, default_value = DEFAULT_CATALOG_CONFIG)]
+    pub catalog_config: PathBuf,
+    /// Catalog directory (overrides <state_dir>/catalog).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Run rule test files (default: RULES/tests/*.toml); exit 1 on a failure.
+    Test {
+        files: Vec<PathBuf>,
+        /// Rules directory or file.
+        #[arg(long, default_value = DEFAULT_RULES_DIR)]
+        rules: PathBuf,
+    },
+}
+
+fn print_problems(problems: &[ConfigError]) {
+    for p in problems {
+        eprintln!("{p}");
+    }
+}
+
+fn resolve(loc: &CatalogLocation) -> Result<(PathBuf, CatalogConfig), i32> {
+    let cfg = CatalogConfig::load(&loc.catalog_config).map_err(|p| {
+        print_problems(&p);
+        EX_CONFIG
+    })?;
+    let dir = match &loc.dir {
+        Some(d) => d.clone(),
+        None => match crate::config::load(&loc.config) {
+            Ok((c, _)) => catalog::catalog_dir(&c.daemon.state_dir),
+            Err(p) => {
+                print_problems(&p);
+                return Err(EX_CONFIG);
+            }
+        },
+    };
+    Ok((dir, cfg))
+}
+
+pub fn catalog(cmd: CatalogCommand) -> i32 {
+    match cmd {
+        CatalogCommand::Import { file, loc, layout, sort_buffer_mib, json } => {
+            let (dir, cfg) = match resolve(&loc) {
+                Ok(x) => x,
+                Err(code) => return code,
+            };
+            if !file.exists() {
+                eprintln!("error: {}: no such file", file.display());
+                return 66;
+            }
+            let opts = ImportOptions { layout, sort_buffer_bytes: sort_buffer_mib.max(1) << 20, progress: true, ..Default::default() };
+            match catalog::import(&dir, &file, &cfg, &opts) {
+                Ok(s) => {
+                    if json {
+                        match serde_json::to_string_pretty(&s) {
+                            Ok(t) => println!("{t}"),
+                            Err(e) => eprintln!("error: {e}"),
+                        }
+                    } else {
+                        println!("archivo:      {}", s.file);
+                        println!("generación:   {} ({} productos en total)", s.generation, s.total_products);
+                        println!("filas leídas: {}", s.rows_read);
+                        println!("insertados:   {}", s.inserted);
+                        println!("actualizados: {}", s.updated);
+                        println!("sin cambios:  {}", s.unchanged);
+                        println!("conservados:  {} (del catálogo anterior, ausentes del archivo)", s.kept);
+                        println!("rechazados:   {}", s.rejected);
+                        for r in &s.rejects {
+                            println!("  línea {}: {}", r.line, r.reason);
+                        }
+                        if s.rejected as usize > s.rejects.len() {
+                            println!("  ... y {} más", s.rejected as usize - s.rejects.len());
+                        }
+                        println!("tiempo:       {:.1} s ({:.0} filas/s)", s.seconds, s.rows_per_second);
+                    }
+                    0
+                }
+                Err(catalog::import::CatalogError::Layout(m)) => {
+                    eprintln!("error: {m}");
+                    65
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    70
+                }
+            }
+        }
+        CatalogCommand::Lookup { code, loc } => {
+            let (dir, _) = match resolve(&loc) {
+                Ok(x) => x,
+                Err(code) => return code,
+            };
+            match catalog::store::open(&dir) {
+                Ok(Some(f)) => match f.get(&code) {
+                    Ok(Some(p)) => {
+                        println!("{}", serde_json::to_string_pretty(&p).unwrap_or_default());
+                        0
+                    }
+                    Ok(None) => {
+                        eprintln!("código {code}: no está en el catálogo ({})", f.generation());
+                        1
+                    }
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        70
+                    }
+                },
+                Ok(None) => {
+                    eprintln!("no hay catálogo en {}; use `pasarela catalog import`", dir.display());
+                    66
+                }
+                Err(e) => {
+                    eprintln!("error: {}: {e}", dir.display());
+                    70
+                }
+            }
+        }
+        CatalogCommand::Match { description, codes, client, quantity, unit, aliases, loc } => {
+            let (dir, cfg) = match resolve(&loc) {
+                Ok(x) => x,
+                Err(code) => return code,
+            };
+            let al = match Aliases::load_dir(&aliases, &cfg.normalizer) {
+                Ok(a) => a,
+                Err(p) => {
+                    print_problems(&p);
+                    return EX_CONFIG;
+                }
+            };
+            let Ok(qty) = quantity.parse::<rust_decimal::Decimal>() else {
+                eprintln!("error: cantidad no válida '{quantity}'");
+                return 64;
+            };
+            let m = match catalog::open_matcher(&dir, &cfg, al) {
+                Ok(Some(m)) => m,
+                Ok(None) => {
+                    eprintln!("no hay catálogo en {}", dir.display());
+                    return 66;
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return 70;
+                }
+            };
+            let line = InvoiceLine {
+                line: 1,
+                query: LineQuery { client: client.as_deref(), codes: codes.iter().map(|s| s.as_str()).collect(), description: &description, unit: None },
+                quantity: qty,
+                unit: &unit,
+            };
+            match catalog::assess_line(&m, &cfg, &line) {
+                Ok(a) => {
+                    println!("{}", serde_json::to_string_pretty(&a).unwrap_or_default());
+                    for f in &a.findings {
+                        println!("{} [{:?}] {}", f.code, f.severity, f.message);
+                    }
+                    0
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    70
+                }
+            }
+        }
+        CatalogCommand::Generate { rows, out } => match catalog::generate::generate(&out, rows) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("error: {}: {e}", out.display());
+                70
+            }
+        },
+    }
+}
+
+/// Run rule test files; prints one line per test. 0 = all pass, 1 = failures, 78 = bad files.
+pub fn run_rule_tests(rules_path: &Path, files: &[PathBuf]) -> i32 {
+    let compiled = match rules::load_rules(rules_path) {
+        Ok(r) => r,
+        Err(p) => {
+            print_problems(&p);
+            return EX_CONFIG;
+        }
+    };
+    let files = if files.is_empty() {
+        let base = if rules_path.is_dir() { rules_path.to_path_buf() } else { rules_path.parent().map(Path::to_path_buf).unwrap_or_default() };
+        rules::testfile::default_test_files(&base)
+    } else {
+        files.to_vec()
+    };
+    let (mut pass, mut fail, mut bad) = (0, 0, false);
+    for f in &files {
+        match rules::testfile::run_file(&compiled, f) {
+            Ok(outcomes) => {
+                for o in outcomes {
+                    if o.passed() {
+                        pass += 1;
+                        println!("ok    {}: {}", f.display(), o.name);
+                    } else {
+                        fail += 1;
+                        println!("FAIL  {}: {}", f.display(), o.name);
+                        for m in o.failures {
+                            println!("        {m}");
+                        }
+                    }
+                }
+            }
+            Err(p) => {
+                print_problems(&p);
+                bad = true;
+            }
+        }
+    }
+    println!("{pass} passed, {fail} failed");
+    if bad {
+        EX_CONFIG
+    } else if fail > 0 {
+        1
+    } else {
+        0
+    }
+}
+
+pub fn rules(cmd: RulesCommand) -> i32 {
+    match cmd {
+        RulesCommand::Test { files, rules } => run_rule_tests(&rules, &files),
+    }
+}
