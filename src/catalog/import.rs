@@ -12,6 +12,9 @@
 //! number and never stop the import.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::rc::Rc;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fs::{File, OpenOptions};
@@ -291,16 +294,47 @@ impl RunReader {
     }
 }
 
-/// Counts bytes read, for the progress bar.
+/// Counts bytes read (for the progress bar) and remembers where newlines
+/// are, so a record's byte offset maps to its line number in the file (the
+/// csv crate's own line counter does not count blank lines and CRLF as an
+/// editor does).
 struct Counting<R> {
     inner: R,
     n: Arc<AtomicU64>,
+    lines: Rc<RefCell<Lines>>,
+}
+
+#[derive(Default)]
+struct Lines {
+    /// Offsets of newlines read ahead but not yet passed by a record.
+    pending: VecDeque<u64>,
+    /// Newlines before the last record asked about.
+    passed: u64,
+}
+
+impl Lines {
+    /// 1-based line number of a record starting at `offset` (offsets must not
+    /// decrease). With CRLF the csv crate reports the start at the `\n` that
+    /// ends the previous line, hence `<=`.
+    fn line_of(&mut self, offset: u64) -> u64 {
+        while self.pending.front().is_some_and(|&o| o <= offset) {
+            self.pending.pop_front();
+            self.passed += 1;
+        }
+        self.passed + 1
+    }
 }
 
 impl<R: Read> Read for Counting<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let k = self.inner.read(buf)?;
-        self.n.fetch_add(k as u64, Ordering::Relaxed);
+        let base = self.n.fetch_add(k as u64, Ordering::Relaxed);
+        let mut l = self.lines.borrow_mut();
+        for (i, b) in buf[..k].iter().enumerate() {
+            if *b == b'\n' {
+                l.pending.push_back(base + i as u64);
+            }
+        }
         Ok(k)
     }
 }
@@ -428,7 +462,8 @@ fn phase1(
     } else {
         let f = File::open(file).map_err(io_at(file))?;
         let counter = Arc::new(AtomicU64::new(0));
-        let reader = Counting { inner: f, n: counter.clone() };
+        let lines = Rc::new(RefCell::new(Lines::default()));
+        let reader = Counting { inner: f, n: counter.clone(), lines: lines.clone() };
         let mut rdr = csv::ReaderBuilder::new()
             .delimiter(layout.delimiter.as_bytes().first().copied().unwrap_or(b','))
             .flexible(true)
@@ -439,16 +474,17 @@ fn phase1(
         let latin1 = layout.encoding == "latin1";
         let mut cols: Option<Columns> = None;
         loop {
-            let line = rdr.position().line();
+            let start = rdr.position().byte();
             match rdr.read_byte_record(&mut rec) {
                 Ok(false) => break,
                 Ok(true) => {}
                 Err(e) => {
+                    let line = lines.borrow_mut().line_of(start);
                     reject(&mut out, line, format!("CSV mal formado: {e}"));
                     continue;
                 }
             }
-            let line = rec.position().map_or(line, |p| p.line());
+            let line = lines.borrow_mut().line_of(rec.position().map_or(start, |p| p.byte()));
             let fields: Vec<&[u8]> = rec.iter().collect();
             match &cols {
                 None => {
