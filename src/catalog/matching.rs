@@ -219,7 +219,9 @@ impl DescriptionIndex {
             .into_iter()
             .map(|(d, s)| {
                 let doc = &self.docs[d as usize];
-                let pick = unit.and_then(|m| doc.codes.iter().find(|c| c.1 == m)).unwrap_or(&doc.codes[0]);
+                // Prefer the line's measure; without one, kilograms (the registration standard).
+                let want = unit.unwrap_or(Measure::Kg);
+                let pick = doc.codes.iter().find(|c| c.1 == want).unwrap_or(&doc.codes[0]);
                 Candidate { code: pick.0.clone(), description: pick.2.clone(), score: (s * 1000.0).round() / 1000.0 }
             })
             .collect()

@@ -56,11 +56,15 @@ pub fn unit_content(cfg: &CatalogConfig, packaging: &str) -> Option<(Decimal, Me
 fn unit_def<'a>(cfg: &'a CatalogConfig, unit: &str, product: &Product) -> Option<&'a UnitDef> {
     let u = fold(unit);
     let p = fold(&product.product);
-    cfg.conversions
-        .iter()
-        .find(|c| c.unit == u && p.starts_with(c.product_prefix.as_str()))
-        .map(|c| &c.def)
-        .or_else(|| cfg.units.get(&u))
+    // "BULTOS" finds a conversion declared for "bulto".
+    let spellings = [Some(u.as_str()), u.strip_suffix("es"), u.strip_suffix('s')];
+    let spellings = spellings.iter().flatten().copied();
+    for s in spellings.clone() {
+        if let Some(c) = cfg.conversions.iter().find(|c| c.unit == s && p.starts_with(c.product_prefix.as_str())) {
+            return Some(&c.def);
+        }
+    }
+    spellings.into_iter().find_map(|s| cfg.units.get(s))
 }
 
 /// Convert an invoice quantity in `unit` (a UBL unitCode such as KGM, or a
