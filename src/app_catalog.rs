@@ -55,6 +55,16 @@ pub enum CatalogCommand {
         #[command(flatten)]
         loc: CatalogLocation,
     },
+    /// Measure lookups by code on a generated catalog (codes 1..=max-code).
+    BenchLookup {
+        /// Highest code in the catalog (`catalog generate --rows`).
+        #[arg(long)]
+        max_code: u64,
+        #[arg(long, default_value_t = 1_000_000)]
+        samples: u64,
+        #[command(flatten)]
+        loc: CatalogLocation,
+    },
     /// Write a synthetic catalog in the subyacentes layout (benchmarks).
     Generate {
         #[arg(long)]
@@ -237,6 +247,22 @@ pub fn catalog(cmd: CatalogCommand) -> i32 {
                 }
             }
         }
+        CatalogCommand::BenchLookup { max_code, samples, loc } => {
+            let (dir, _) = match resolve(&loc) {
+                Ok(x) => x,
+                Err(code) => return code,
+            };
+            match bench_lookup(&dir, max_code, samples) {
+                Ok(report) => {
+                    println!("{report}");
+                    0
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    70
+                }
+            }
+        }
         CatalogCommand::Generate { rows, out } => match catalog::generate::generate(&out, rows) {
             Ok(()) => 0,
             Err(e) => {
@@ -299,4 +325,63 @@ pub fn rules(cmd: RulesCommand) -> i32 {
     match cmd {
         RulesCommand::Test { files, rules } => run_rule_tests(&rules, &files),
     }
+}
+
+/// VmRSS and VmHWM of this process in KiB (Linux).
+pub fn rss_kib() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Random lookups by code; latency percentiles, throughput and memory.
+pub fn bench_lookup(dir: &Path, max_code: u64, samples: u64) -> std::io::Result<String> {
+    let t0 = std::time::Instant::now();
+    let Some(f) = catalog::store::open(dir)? else {
+        return Err(std::io::Error::other(format!("no catalog in {}", dir.display())));
+    };
+    let open_ms = t0.elapsed().as_secs_f64() * 1e3;
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut lat = Vec::with_capacity(samples as usize);
+    let mut found = 0u64;
+    let start = std::time::Instant::now();
+    for _ in 0..samples {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let code = (x % max_code.max(1) + 1).to_string();
+        let t = std::time::Instant::now();
+        if f.get(&code)?.is_some() {
+            found += 1;
+        }
+        lat.push(t.elapsed().as_nanos() as u64);
+    }
+    let total = start.elapsed().as_secs_f64();
+    lat.sort_unstable();
+    let pct = |p: f64| lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1))).copied().unwrap_or(0) as f64 / 1e3;
+    let (rss, hwm) = rss_kib();
+    Ok(format!(
+        "products {}; index {:.1} MiB; open {:.1} ms; {} lookups ({} found) in {:.2} s = {:.0}/s; latency µs p50 {:.1} p90 {:.1} p99 {:.1} p99.9 {:.1} max {:.1}; VmRSS {} KiB, VmHWM {} KiB",
+        f.len(),
+        f.index_bytes() as f64 / 1048576.0,
+        open_ms,
+        samples,
+        found,
+        total,
+        samples as f64 / total,
+        pct(0.5),
+        pct(0.9),
+        pct(0.99),
+        pct(0.999),
+        lat.last().copied().unwrap_or(0) as f64 / 1e3,
+        rss,
+        hwm
+    ))
 }
