@@ -167,7 +167,26 @@ fn decode<'a>(b: &'a [u8], latin1: bool) -> Result<Cow<'a, str>, String> {
 }
 
 /// Map one row to a product (pure).
-fn map_row(fields: &[&[u8]], cols: &Columns, layout: &Layout, cfg: &CatalogConfig) -> Result<Product, String> {
+/// Remembers the group of recent product names: catalogs list many codes per
+/// product, and `group_of` folds text.
+#[derive(Default)]
+struct GroupCache(std::collections::HashMap<String, String>);
+
+impl GroupCache {
+    fn group(&mut self, cfg: &CatalogConfig, product: &str) -> String {
+        if let Some(g) = self.0.get(product) {
+            return g.clone();
+        }
+        if self.0.len() > 100_000 {
+            self.0.clear();
+        }
+        let g = cfg.group_of(product);
+        self.0.insert(product.to_string(), g.clone());
+        g
+    }
+}
+
+fn map_row(fields: &[&[u8]], cols: &Columns, layout: &Layout, cfg: &CatalogConfig, groups: &mut GroupCache) -> Result<Product, String> {
     let latin1 = layout.encoding == "latin1";
     let get = |i: usize| -> Result<Option<String>, String> {
         match cols.idx[i] {
@@ -206,7 +225,7 @@ fn map_row(fields: &[&[u8]], cols: &Columns, layout: &Layout, cfg: &CatalogConfi
     }
     let group = match get(GROUP)? {
         Some(g) if !g.is_empty() => g.to_uppercase(),
-        _ => cfg.group_of(&product),
+        _ => groups.group(cfg, &product),
     };
     let p = Product { code, product, variety, unit, packaging, state: ProcessingState::parse(&state), group };
     Ok(p)
@@ -410,6 +429,7 @@ fn phase1(
     let mut spiller = Spiller::new(tmp.to_path_buf());
     let mut buf = RunBuf::with_capacity(opts.sort_buffer_bytes.min(1 << 31));
     let mut scratch = Vec::new();
+    let mut groups = GroupCache::default();
     let mut out = Phase1 { runs: Vec::new(), rows_read: 0, rejects: Vec::new(), rejected: 0 };
     let reject = |out: &mut Phase1, line: u64, reason: String| {
         out.rejected += 1;
@@ -420,7 +440,7 @@ fn phase1(
     let budget = opts.sort_buffer_bytes;
     let mut handle_row = |out: &mut Phase1, line: u64, fields: &[&[u8]], cols: &Columns, buf: &mut RunBuf, spiller: &mut Spiller| -> Result<(), CatalogError> {
         out.rows_read += 1;
-        match map_row(fields, cols, layout, cfg).and_then(|p| buf.push(line, &p, &mut scratch)) {
+        match map_row(fields, cols, layout, cfg, &mut groups).and_then(|p| buf.push(line, &p, &mut scratch)) {
             Ok(()) => {}
             Err(reason) => reject(out, line, reason),
         }
