@@ -11,9 +11,14 @@ use std::time::Instant;
 use pasarela::catalog::{self, CatalogConfig, ImportOptions, LineQuery};
 
 fn main() {
-    let rows: u64 = std::env::var("CATALOG_BENCH_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let rows: u64 = std::env::var("CATALOG_BENCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
     let tmp = tempfile::tempdir().expect("temp dir");
-    let base = std::env::var("CATALOG_BENCH_DIR").map(PathBuf::from).unwrap_or_else(|_| tmp.path().to_path_buf());
+    let base = std::env::var("CATALOG_BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| tmp.path().to_path_buf());
     std::fs::create_dir_all(&base).expect("bench dir");
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let cfg = CatalogConfig::load(&root.join("rules/catalog.toml")).expect("catalog.toml");
@@ -21,13 +26,22 @@ fn main() {
     let csv = base.join("bench.csv");
     let t = Instant::now();
     catalog::generate::generate(&csv, rows).expect("generate");
-    println!("generate: {rows} rows in {:.2} s", t.elapsed().as_secs_f64());
+    println!(
+        "generate: {rows} rows in {:.2} s",
+        t.elapsed().as_secs_f64()
+    );
 
     let dir = base.join("catalog");
     let s = catalog::import(&dir, &csv, &cfg, &ImportOptions::default()).expect("import");
-    println!("import:   {} rows in {:.2} s = {:.0} rows/s (rejected {})", s.rows_read, s.seconds, s.rows_per_second, s.rejected);
+    println!(
+        "import:   {} rows in {:.2} s = {:.0} rows/s (rejected {})",
+        s.rows_read, s.seconds, s.rows_per_second, s.rejected
+    );
     let s = catalog::import(&dir, &csv, &cfg, &ImportOptions::default()).expect("re-import");
-    println!("re-import (all unchanged): {:.2} s = {:.0} rows/s (unchanged {})", s.seconds, s.rows_per_second, s.unchanged);
+    println!(
+        "re-import (all unchanged): {:.2} s = {:.0} rows/s (unchanged {})",
+        s.seconds, s.rows_per_second, s.unchanged
+    );
 
     match pasarela::app_catalog::bench_lookup(&dir, rows, 200_000) {
         Ok(r) => println!("lookup:   {r}"),
@@ -40,16 +54,33 @@ fn main() {
         let d2 = base.join("subyacentes");
         catalog::import(&d2, &fixture, &cfg, &ImportOptions::default()).expect("import fixture");
         let t = Instant::now();
-        let m = catalog::open_matcher(&d2, &cfg, catalog::Aliases::default()).expect("matcher").expect("catalog");
-        println!("description index over {} texts built in {:.1} ms", m.index.len(), t.elapsed().as_secs_f64() * 1e3);
-        let texts = ["AREPA CON QUESO MOZARELLA x 4 und", "PAPA PASTUSA BULTO 50 KG", "Limón Tahití", "Combo desayuno arepa huevo cafe"];
+        let m = catalog::open_matcher(&d2, &cfg, catalog::Aliases::default())
+            .expect("matcher")
+            .expect("catalog");
+        println!(
+            "description index over {} texts built in {:.1} ms",
+            m.index.len(),
+            t.elapsed().as_secs_f64() * 1e3
+        );
+        let texts = [
+            "AREPA CON QUESO MOZARELLA x 4 und",
+            "PAPA PASTUSA BULTO 50 KG",
+            "Limón Tahití",
+            "Combo desayuno arepa huevo cafe",
+        ];
         let n = 20_000;
         let t = Instant::now();
         for i in 0..n {
-            let q = LineQuery { description: texts[i % texts.len()], ..Default::default() };
+            let q = LineQuery {
+                description: texts[i % texts.len()],
+                ..Default::default()
+            };
             let _ = m.match_line(&q);
         }
-        println!("description match: {:.1} µs per line", t.elapsed().as_secs_f64() * 1e6 / n as f64);
+        println!(
+            "description match: {:.1} µs per line",
+            t.elapsed().as_secs_f64() * 1e6 / n as f64
+        );
     }
     let _ = std::fs::remove_file(&csv);
 }

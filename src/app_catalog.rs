@@ -124,7 +124,13 @@ fn resolve(loc: &CatalogLocation) -> Result<(PathBuf, CatalogConfig), i32> {
 
 pub fn catalog(cmd: CatalogCommand) -> i32 {
     match cmd {
-        CatalogCommand::Import { file, loc, layout, sort_buffer_mib, json } => {
+        CatalogCommand::Import {
+            file,
+            loc,
+            layout,
+            sort_buffer_mib,
+            json,
+        } => {
             let (dir, cfg) = match resolve(&loc) {
                 Ok(x) => x,
                 Err(code) => return code,
@@ -133,7 +139,12 @@ pub fn catalog(cmd: CatalogCommand) -> i32 {
                 eprintln!("error: {}: no such file", file.display());
                 return 66;
             }
-            let opts = ImportOptions { layout, sort_buffer_bytes: sort_buffer_mib.max(1) << 20, progress: true, ..Default::default() };
+            let opts = ImportOptions {
+                layout,
+                sort_buffer_bytes: sort_buffer_mib.max(1) << 20,
+                progress: true,
+                ..Default::default()
+            };
             match catalog::import(&dir, &file, &cfg, &opts) {
                 Ok(s) => {
                     if json {
@@ -143,12 +154,18 @@ pub fn catalog(cmd: CatalogCommand) -> i32 {
                         }
                     } else {
                         println!("archivo:      {}", s.file);
-                        println!("generación:   {} ({} productos en total)", s.generation, s.total_products);
+                        println!(
+                            "generación:   {} ({} productos en total)",
+                            s.generation, s.total_products
+                        );
                         println!("filas leídas: {}", s.rows_read);
                         println!("insertados:   {}", s.inserted);
                         println!("actualizados: {}", s.updated);
                         println!("sin cambios:  {}", s.unchanged);
-                        println!("conservados:  {} (del catálogo anterior, ausentes del archivo)", s.kept);
+                        println!(
+                            "conservados:  {} (del catálogo anterior, ausentes del archivo)",
+                            s.kept
+                        );
                         println!("rechazados:   {}", s.rejected);
                         for r in &s.rejects {
                             println!("  línea {}: {}", r.line, r.reason);
@@ -156,7 +173,10 @@ pub fn catalog(cmd: CatalogCommand) -> i32 {
                         if s.rejected as usize > s.rejects.len() {
                             println!("  ... y {} más", s.rejected as usize - s.rejects.len());
                         }
-                        println!("tiempo:       {:.1} s ({:.0} filas/s)", s.seconds, s.rows_per_second);
+                        println!(
+                            "tiempo:       {:.1} s ({:.0} filas/s)",
+                            s.seconds, s.rows_per_second
+                        );
                     }
                     0
                 }
@@ -191,7 +211,10 @@ pub fn catalog(cmd: CatalogCommand) -> i32 {
                     }
                 },
                 Ok(None) => {
-                    eprintln!("no hay catálogo en {}; use `pasarela catalog import`", dir.display());
+                    eprintln!(
+                        "no hay catálogo en {}; use `pasarela catalog import`",
+                        dir.display()
+                    );
                     66
                 }
                 Err(e) => {
@@ -200,7 +223,15 @@ pub fn catalog(cmd: CatalogCommand) -> i32 {
                 }
             }
         }
-        CatalogCommand::Match { description, codes, client, quantity, unit, aliases, loc } => {
+        CatalogCommand::Match {
+            description,
+            codes,
+            client,
+            quantity,
+            unit,
+            aliases,
+            loc,
+        } => {
             let (dir, cfg) = match resolve(&loc) {
                 Ok(x) => x,
                 Err(code) => return code,
@@ -229,7 +260,12 @@ pub fn catalog(cmd: CatalogCommand) -> i32 {
             };
             let line = InvoiceLine {
                 line: 1,
-                query: LineQuery { client: client.as_deref(), codes: codes.iter().map(|s| s.as_str()).collect(), description: &description, unit: None },
+                query: LineQuery {
+                    client: client.as_deref(),
+                    codes: codes.iter().map(|s| s.as_str()).collect(),
+                    description: &description,
+                    unit: None,
+                },
                 quantity: qty,
                 unit: &unit,
             };
@@ -247,7 +283,11 @@ pub fn catalog(cmd: CatalogCommand) -> i32 {
                 }
             }
         }
-        CatalogCommand::BenchLookup { max_code, samples, loc } => {
+        CatalogCommand::BenchLookup {
+            max_code,
+            samples,
+            loc,
+        } => {
             let (dir, _) = match resolve(&loc) {
                 Ok(x) => x,
                 Err(code) => return code,
@@ -283,7 +323,14 @@ pub fn run_rule_tests(rules_path: &Path, files: &[PathBuf]) -> i32 {
         }
     };
     let files = if files.is_empty() {
-        let base = if rules_path.is_dir() { rules_path.to_path_buf() } else { rules_path.parent().map(Path::to_path_buf).unwrap_or_default() };
+        let base = if rules_path.is_dir() {
+            rules_path.to_path_buf()
+        } else {
+            rules_path
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default()
+        };
         rules::testfile::default_test_files(&base)
     } else {
         files.to_vec()
@@ -345,7 +392,10 @@ pub fn rss_kib() -> (u64, u64) {
 pub fn bench_lookup(dir: &Path, max_code: u64, samples: u64) -> std::io::Result<String> {
     let t0 = std::time::Instant::now();
     let Some(f) = catalog::store::open(dir)? else {
-        return Err(std::io::Error::other(format!("no catalog in {}", dir.display())));
+        return Err(std::io::Error::other(format!(
+            "no catalog in {}",
+            dir.display()
+        )));
     };
     let open_ms = t0.elapsed().as_secs_f64() * 1e3;
     let mut x: u64 = 0x2545_F491_4F6C_DD1D;
@@ -365,7 +415,12 @@ pub fn bench_lookup(dir: &Path, max_code: u64, samples: u64) -> std::io::Result<
     }
     let total = start.elapsed().as_secs_f64();
     lat.sort_unstable();
-    let pct = |p: f64| lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1))).copied().unwrap_or(0) as f64 / 1e3;
+    let pct = |p: f64| {
+        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0) as f64
+            / 1e3
+    };
     let (rss, hwm) = rss_kib();
     Ok(format!(
         "products {}; index {:.1} MiB; open {:.1} ms; {} lookups ({} found) in {:.2} s = {:.0}/s; latency µs p50 {:.1} p90 {:.1} p99 {:.1} p99.9 {:.1} max {:.1}; VmRSS {} KiB, VmHWM {} KiB",

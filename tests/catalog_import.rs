@@ -15,7 +15,11 @@ fn cfg() -> CatalogConfig {
 
 fn fixture() -> PathBuf {
     let p = root().join("../shared/fixtures/bmc/subyacentes.csv");
-    if p.exists() { p } else { PathBuf::from("/work/shared/fixtures/bmc/subyacentes.csv") }
+    if p.exists() {
+        p
+    } else {
+        PathBuf::from("/work/shared/fixtures/bmc/subyacentes.csv")
+    }
 }
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
@@ -34,7 +38,13 @@ fn imports_the_shipped_subyacentes_snapshot() {
     assert_eq!(s.total_products, 9028);
     assert_eq!(s.rejected, 1);
     assert_eq!(s.rejects[0].line, 7852);
-    assert!(s.rejects[0].reason.contains("10943 repetido: lo reemplaza la línea 7853"), "{:?}", s.rejects);
+    assert!(
+        s.rejects[0]
+            .reason
+            .contains("10943 repetido: lo reemplaza la línea 7853"),
+        "{:?}",
+        s.rejects
+    );
 
     let f = store::open(dir.path()).unwrap().unwrap();
     let p = f.get("1").unwrap().unwrap();
@@ -44,13 +54,19 @@ fn imports_the_shipped_subyacentes_snapshot() {
     assert_eq!(p.packaging, "EN SACO");
     assert_eq!(p.state, ProcessingState::Natural);
     assert_eq!(p.group, "GRANOS");
-    assert_eq!(p.description(), "ARROZ CASCARA IMPORTADO - AMERICANO - KILOGRAMO - EN SACO - NATURAL");
+    assert_eq!(
+        p.description(),
+        "ARROZ CASCARA IMPORTADO - AMERICANO - KILOGRAMO - EN SACO - NATURAL"
+    );
     // Accents survive (the file is UTF-8).
     assert!(f.get("323").unwrap().unwrap().product.contains("CAÑA"));
     // Six-part descriptions split at the unit.
     let p = f.get("6099").unwrap().unwrap();
     assert_eq!((p.unit.as_str(), p.state.as_str()), ("UNIDAD", "PROCESADO"));
-    assert_eq!(f.get("12303").unwrap().map(|p| p.code), Some("12303".to_string()));
+    assert_eq!(
+        f.get("12303").unwrap().map(|p| p.code),
+        Some("12303".to_string())
+    );
     assert!(f.get("999999").unwrap().is_none());
     assert!(f.get("0").unwrap().is_none());
     // Every code of the file can be found.
@@ -73,7 +89,9 @@ fn malformed_rows_are_reported_by_line_and_do_not_stop_the_import() {
     csv.extend_from_slice(b"4\r\n"); // 5: missing columns
     csv.extend_from_slice(b"5,PAPA - SC - KILOGRAMO - EN SACO - NATURAL\xff,A,S,,\r\n"); // 6: not UTF-8
     csv.extend_from_slice(b"\r\n"); // blank line: skipped
-    csv.extend_from_slice(b"7,\"LIMON, TAHITI - SC - KILOGRAMO - SIN EMPAQUE - NATURAL\",A,S,,\r\n"); // 8: quoted comma, fine
+    csv.extend_from_slice(
+        b"7,\"LIMON, TAHITI - SC - KILOGRAMO - SIN EMPAQUE - NATURAL\",A,S,,\r\n",
+    ); // 8: quoted comma, fine
     csv.extend_from_slice(b"8,\"YUCA - SC - KILOGRAMO - \r\n EN SACO - NATURAL\",A,S,,\r\n"); // 9-10: multi-line field, fine
     csv.extend_from_slice(b"9,MANGO -  - KILOGRAMO - SIN EMPAQUE - NATURAL,A,S,,\r\n"); // 11: empty part
     let file = write(src.path(), "cat.csv", &csv);
@@ -83,7 +101,11 @@ fn malformed_rows_are_reported_by_line_and_do_not_stop_the_import() {
     let lines: Vec<u64> = s.rejects.iter().map(|r| r.line).collect();
     assert_eq!(lines, vec![3, 4, 5, 6, 11], "{:?}", s.rejects);
     assert!(s.rejects[0].reason.contains("código está vacío"));
-    assert!(s.rejects[1].reason.contains("PRODUCTO - VARIEDAD - UNIDAD - EMPAQUE - ESTADO"));
+    assert!(
+        s.rejects[1]
+            .reason
+            .contains("PRODUCTO - VARIEDAD - UNIDAD - EMPAQUE - ESTADO")
+    );
     assert!(s.rejects[2].reason.contains("faltan columnas"));
     assert!(s.rejects[3].reason.contains("UTF-8"));
     let f = store::open(dir.path()).unwrap().unwrap();
@@ -109,21 +131,50 @@ fn reimport_updates_in_place_and_keeps_history() {
     );
     let f2 = write(src.path(), "v2.csv", v2.as_bytes());
     let s2 = catalog::import(dir.path(), &f2, &cfg(), &ImportOptions::default()).unwrap();
-    assert_eq!((s2.inserted, s2.updated, s2.unchanged, s2.kept, s2.total_products), (1, 1, 1, 1, 4), "{s2:?}");
+    assert_eq!(
+        (
+            s2.inserted,
+            s2.updated,
+            s2.unchanged,
+            s2.kept,
+            s2.total_products
+        ),
+        (1, 1, 1, 1, 4),
+        "{s2:?}"
+    );
     assert_eq!(s2.generation, "gen-00000002");
-    assert!(!dir.path().join("gen-00000001").exists(), "the old generation is removed");
+    assert!(
+        !dir.path().join("gen-00000001").exists(),
+        "the old generation is removed"
+    );
 
     let f = store::open(dir.path()).unwrap().unwrap();
     let p = f.get("2").unwrap().unwrap();
-    assert_eq!((p.packaging.as_str(), p.state.clone()), ("A GRANEL", ProcessingState::Processed));
+    assert_eq!(
+        (p.packaging.as_str(), p.state.clone()),
+        ("A GRANEL", ProcessingState::Processed)
+    );
     assert!(f.get("3").unwrap().is_some());
 
     let history = std::fs::read_to_string(dir.path().join("history.log")).unwrap();
     let lines: Vec<&str> = history.lines().collect();
     assert_eq!(lines.len(), 3, "{history}");
-    assert!(lines[0].contains("\tgen-00000001\t*\tload\t3 productos"), "{history}");
-    assert!(lines[1].contains("\tgen-00000002\t2\tupdate\tpackaging: EN SACO → A GRANEL; state: NATURAL → PROCESADO"), "{history}");
-    assert!(lines[2].contains("\tgen-00000002\t4\tinsert\tMANGO - TOMMY - KILOGRAMO - SIN EMPAQUE - NATURAL"), "{history}");
+    assert!(
+        lines[0].contains("\tgen-00000001\t*\tload\t3 productos"),
+        "{history}"
+    );
+    assert!(
+        lines[1].contains(
+            "\tgen-00000002\t2\tupdate\tpackaging: EN SACO → A GRANEL; state: NATURAL → PROCESADO"
+        ),
+        "{history}"
+    );
+    assert!(
+        lines[2].contains(
+            "\tgen-00000002\t4\tinsert\tMANGO - TOMMY - KILOGRAMO - SIN EMPAQUE - NATURAL"
+        ),
+        "{history}"
+    );
     let imports = std::fs::read_to_string(dir.path().join("imports.log")).unwrap();
     assert_eq!(imports.lines().count(), 2);
 
@@ -132,7 +183,16 @@ fn reimport_updates_in_place_and_keeps_history() {
     let s3 = catalog::import(dir.path(), &f1, &cfg(), &ImportOptions::default()).unwrap();
     assert_eq!(s3.updated, 1);
     assert_eq!(before.get("2").unwrap().unwrap().packaging, "A GRANEL");
-    assert_eq!(store::open(dir.path()).unwrap().unwrap().get("2").unwrap().unwrap().packaging, "EN SACO");
+    assert_eq!(
+        store::open(dir.path())
+            .unwrap()
+            .unwrap()
+            .get("2")
+            .unwrap()
+            .unwrap()
+            .packaging,
+        "EN SACO"
+    );
 }
 
 #[test]
@@ -141,7 +201,10 @@ fn small_sort_buffers_spill_many_runs_and_merge_correctly() {
     let src = tempfile::tempdir().unwrap();
     let file = src.path().join("gen.csv");
     catalog::generate::generate(&file, 20_000).unwrap();
-    let opts = ImportOptions { sort_buffer_bytes: 64 * 1024, ..Default::default() };
+    let opts = ImportOptions {
+        sort_buffer_bytes: 64 * 1024,
+        ..Default::default()
+    };
     let s = catalog::import(dir.path(), &file, &cfg(), &opts).unwrap();
     assert_eq!((s.rows_read, s.inserted, s.rejected), (20_000, 20_000, 0));
     let f = store::open(dir.path()).unwrap().unwrap();
@@ -165,10 +228,18 @@ fn latin1_semicolon_layout_and_separate_columns() {
     let src = tempfile::tempdir().unwrap();
     // "CAÑA" in Windows-1252 is 0xD1.
     let file = write(src.path(), "excel.csv", b"A_codigo;B_descripcion;C;D;E;F\r\n323;CA\xd1A DE AZUCAR - PANELERA - KILOGRAMO - SIN EMPAQUE - NATURAL;A;S;;\r\n");
-    let opts = ImportOptions { layout: Some("subyacentes-excel-csv".into()), ..Default::default() };
+    let opts = ImportOptions {
+        layout: Some("subyacentes-excel-csv".into()),
+        ..Default::default()
+    };
     let s = catalog::import(dir.path(), &file, &cfg(), &opts).unwrap();
     assert_eq!(s.inserted, 1, "{s:?}");
-    let p = store::open(dir.path()).unwrap().unwrap().get("323").unwrap().unwrap();
+    let p = store::open(dir.path())
+        .unwrap()
+        .unwrap()
+        .get("323")
+        .unwrap()
+        .unwrap();
     assert_eq!(p.product, "CAÑA DE AZUCAR");
 
     // A wrong layout is an error naming the missing column, not a silent empty import.

@@ -6,7 +6,8 @@ use std::str::FromStr;
 use std::sync::OnceLock;
 
 use pasarela::catalog::{
-    self, Aliases, CatalogConfig, CatalogFile, ImportOptions, InvoiceLine, LineQuery, MatchOutcome, MatchVia, Matcher, Measure, Product, convert,
+    self, Aliases, CatalogConfig, CatalogFile, ImportOptions, InvoiceLine, LineQuery, MatchOutcome,
+    MatchVia, Matcher, Measure, Product, convert,
 };
 use rust_decimal::Decimal;
 
@@ -21,7 +22,11 @@ fn cfg() -> &'static CatalogConfig {
 
 fn fixture() -> PathBuf {
     let p = root().join("../shared/fixtures/bmc/subyacentes.csv");
-    if p.exists() { p } else { PathBuf::from("/work/shared/fixtures/bmc/subyacentes.csv") }
+    if p.exists() {
+        p
+    } else {
+        PathBuf::from("/work/shared/fixtures/bmc/subyacentes.csv")
+    }
 }
 
 /// One catalog for the whole file (imported into a temp dir that lives as long as the process).
@@ -31,7 +36,9 @@ fn matcher() -> &'static Matcher<CatalogFile> {
         let dir = tempfile::tempdir().unwrap();
         catalog::import(dir.path(), &fixture(), cfg(), &ImportOptions::default()).unwrap();
         let aliases = Aliases::load_dir(&root().join("rules/aliases"), &cfg().normalizer).unwrap();
-        let m = catalog::open_matcher(dir.path(), cfg(), aliases).unwrap().unwrap();
+        let m = catalog::open_matcher(dir.path(), cfg(), aliases)
+            .unwrap()
+            .unwrap();
         (dir, m)
     })
     .1
@@ -47,13 +54,18 @@ fn product(code: &str) -> Product {
 
 /// Match a description; return (code, via, score) or the candidates' codes.
 fn check(description: &str) -> Result<(String, MatchVia, f64), Vec<String>> {
-    check_q(LineQuery { description, ..Default::default() })
+    check_q(LineQuery {
+        description,
+        ..Default::default()
+    })
 }
 
 fn check_q(q: LineQuery<'_>) -> Result<(String, MatchVia, f64), Vec<String>> {
     match matcher().match_line(&q).unwrap() {
         MatchOutcome::Matched(m) => Ok((m.product.code, m.via, m.score)),
-        MatchOutcome::Review { candidates } => Err(candidates.into_iter().map(|c| c.code).collect()),
+        MatchOutcome::Review { candidates } => {
+            Err(candidates.into_iter().map(|c| c.code).collect())
+        }
     }
 }
 
@@ -88,8 +100,23 @@ fn realistic_descriptions() {
 
 #[test]
 fn the_line_unit_picks_the_code_registered_in_that_measure() {
-    let l = |unit| InvoiceLine { line: 1, query: LineQuery { description: "HUEVO AA x 30 und", ..Default::default() }, quantity: d("30"), unit };
-    let code = |unit| catalog::assess_line(matcher(), cfg(), &l(unit)).unwrap().matched.unwrap().product.code;
+    let l = |unit| InvoiceLine {
+        line: 1,
+        query: LineQuery {
+            description: "HUEVO AA x 30 und",
+            ..Default::default()
+        },
+        quantity: d("30"),
+        unit,
+    };
+    let code = |unit| {
+        catalog::assess_line(matcher(), cfg(), &l(unit))
+            .unwrap()
+            .matched
+            .unwrap()
+            .product
+            .code
+    };
     assert_eq!(code("und"), "1112"); // HUEVO FRESCO DE GALLINA BLANCO (UN) - TIPO AA - UNIDAD
     assert_eq!(code("KGM"), "1116"); // ... (KG) - TIPO AA - KILOGRAMO
 }
@@ -104,11 +131,22 @@ fn unrelated_text_goes_to_review_with_candidates() {
 
 #[test]
 fn codes_win_and_unknown_codes_fall_back_to_the_description() {
-    let q = LineQuery { codes: vec!["", "130"], description: "cualquier cosa", ..Default::default() };
-    assert_eq!(check_q(q).unwrap(), ("130".to_string(), MatchVia::Code, 1.0));
+    let q = LineQuery {
+        codes: vec!["", "130"],
+        description: "cualquier cosa",
+        ..Default::default()
+    };
+    assert_eq!(
+        check_q(q).unwrap(),
+        ("130".to_string(), MatchVia::Code, 1.0)
+    );
     let l = InvoiceLine {
         line: 3,
-        query: LineQuery { codes: vec!["7701234567890"], description: "Limón Tahití", ..Default::default() },
+        query: LineQuery {
+            codes: vec!["7701234567890"],
+            description: "Limón Tahití",
+            ..Default::default()
+        },
         quantity: d("100"),
         unit: "KGM",
     };
@@ -124,9 +162,19 @@ fn codes_win_and_unknown_codes_fall_back_to_the_description() {
 #[test]
 fn client_aliases() {
     // rules/aliases/example-900123456.toml: "AREPA TELA" → 8709 for that client only.
-    let q = |client| LineQuery { client, description: "Arepa Tela x 5 und", ..Default::default() };
-    assert_eq!(check_q(q(Some("900123456-7"))).unwrap(), ("8709".to_string(), MatchVia::Alias, 1.0));
-    assert_ne!(check_q(q(Some("800111222"))).map(|x| x.1), Ok(MatchVia::Alias));
+    let q = |client| LineQuery {
+        client,
+        description: "Arepa Tela x 5 und",
+        ..Default::default()
+    };
+    assert_eq!(
+        check_q(q(Some("900123456-7"))).unwrap(),
+        ("8709".to_string(), MatchVia::Alias, 1.0)
+    );
+    assert_ne!(
+        check_q(q(Some("800111222"))).map(|x| x.1),
+        Ok(MatchVia::Alias)
+    );
 }
 
 #[test]
@@ -138,7 +186,11 @@ fn eligibility() {
     assert!(e.reason.contains("PROCESADO"));
     // APOYOS codes are not products.
     let apoyo = matcher().lookup.get("2007").unwrap();
-    let apoyos = (1..12400).map(|c| c.to_string()).filter_map(|c| matcher().lookup.get(&c).unwrap()).find(|p| p.state.as_str() == "APOYOS").unwrap();
+    let apoyos = (1..12400)
+        .map(|c| c.to_string())
+        .filter_map(|c| matcher().lookup.get(&c).unwrap())
+        .find(|p| p.state.as_str() == "APOYOS")
+        .unwrap();
     let e = catalog::eligibility(cfg(), &apoyos);
     assert_eq!((e.eligible, e.code), (false, Some("PAS63")));
     assert!(apoyo.is_some());
@@ -146,7 +198,15 @@ fn eligibility() {
     let e = catalog::eligibility(cfg(), &product("1302"));
     assert!(e.eligible, "{e:?}");
     // The whole line: a reject finding with a Spanish reason.
-    let l = InvoiceLine { line: 1, query: LineQuery { codes: vec!["7486"], ..Default::default() }, quantity: d("10"), unit: "KGM" };
+    let l = InvoiceLine {
+        line: 1,
+        query: LineQuery {
+            codes: vec!["7486"],
+            ..Default::default()
+        },
+        quantity: d("10"),
+        unit: "KGM",
+    };
     let a = catalog::assess_line(matcher(), cfg(), &l).unwrap();
     assert!(!a.eligible);
     assert_eq!(a.findings[0].code, "PAS62");
@@ -170,12 +230,28 @@ fn unit_conversion() {
     // Units of a product the catalog registers by unit stay units.
     assert_eq!(c("12", "und", "5326").unwrap().measure, Measure::Unit);
     // Units of a kg product without a declared weight: an error to review.
-    assert!(c("4", "und", "7486").unwrap_err().contains("sin peso declarado"));
+    assert!(
+        c("4", "und", "7486")
+            .unwrap_err()
+            .contains("sin peso declarado")
+    );
     // Litres for a kg product: no declared density.
     assert!(c("4", "LTR", "398").unwrap_err().contains("masa y volumen"));
     // Unknown unit.
-    assert!(c("4", "furgon", "398").unwrap_err().contains("no está declarada"));
-    let l = InvoiceLine { line: 2, query: LineQuery { codes: vec!["398"], ..Default::default() }, quantity: d("4"), unit: "furgon" };
+    assert!(
+        c("4", "furgon", "398")
+            .unwrap_err()
+            .contains("no está declarada")
+    );
+    let l = InvoiceLine {
+        line: 2,
+        query: LineQuery {
+            codes: vec!["398"],
+            ..Default::default()
+        },
+        quantity: d("4"),
+        unit: "furgon",
+    };
     let a = catalog::assess_line(matcher(), cfg(), &l).unwrap();
     assert!(a.review);
     assert_eq!(a.findings[0].code, "PAS64");

@@ -25,11 +25,22 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 }
 
 fn line(group: &str, state: &str, value: &str) -> PricingLine {
-    PricingLine { code: "1".into(), group: group.into(), state: ProcessingState::parse(state), quantity_kg: Decimal::ZERO, value: d(value) }
+    PricingLine {
+        code: "1".into(),
+        group: group.into(),
+        state: ProcessingState::parse(state),
+        quantity_kg: Decimal::ZERO,
+        value: d(value),
+    }
 }
 
 fn input(date: &str, client: &str, side: Side, lines: Vec<PricingLine>) -> PricingInput {
-    PricingInput { date: NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap(), client: client.into(), side, lines }
+    PricingInput {
+        date: NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap(),
+        client: client.into(),
+        side,
+        lines,
+    }
 }
 
 /// Compile a rules text; `Ok` or the problem strings.
@@ -57,9 +68,19 @@ fn shipped_rule_tests_pass() {
 #[test]
 fn trace_records_rule_version_and_each_step() {
     let rules = rules::load_rules(&root().join("rules")).unwrap();
-    let c = rules.price(&input("2026-03-01", "800111222", Side::Seller, vec![line("GRANOS", "NATURAL", "250000000")])).unwrap();
+    let c = rules
+        .price(&input(
+            "2026-03-01",
+            "800111222",
+            Side::Seller,
+            vec![line("GRANOS", "NATURAL", "250000000")],
+        ))
+        .unwrap();
     let l = &c.lines[0];
-    assert_eq!((l.rule_id.as_str(), l.rule_version, l.fee), ("granos-venta", 1, d("475000")));
+    assert_eq!(
+        (l.rule_id.as_str(), l.rule_version, l.fee),
+        ("granos-venta", 1, d("475000"))
+    );
     let t = l.trace.join("\n");
     assert!(t.contains("regla granos-venta v1 (prioridad 10"), "{t}");
     assert!(t.contains("grupo GRANOS"), "{t}");
@@ -92,7 +113,10 @@ fn same_priority_overlap_is_refused_with_file_and_key() {
     ))
     .unwrap_err();
     assert_eq!(e.len(), 1, "{e:?}");
-    assert!(e[0].contains("commissions.toml: rule[1]: ambiguous: rule b v1 and rule a v1"), "{e:?}");
+    assert!(
+        e[0].contains("commissions.toml: rule[1]: ambiguous: rule b v1 and rule a v1"),
+        "{e:?}"
+    );
 }
 
 #[test]
@@ -100,7 +124,8 @@ fn disjoint_conditions_or_periods_or_priorities_are_accepted() {
     // Different side.
     compile(&format!("{BASE}\n[[rule]]\nid = \"b\"\nversion = 1\nvalid_from = \"2025-01-01\"\npriority = 1\nwhen = {{ groups = [\"GRANOS\"], sides = [\"C\"] }}\nfee = {{ rate_bps = \"20\", rounding = \"up\" }}\n")).unwrap();
     // Disjoint value ranges touching at the bound (max is exclusive).
-    compile(r#"
+    compile(
+        r#"
 [[rule]]
 id = "small"
 version = 1
@@ -115,10 +140,12 @@ valid_from = "2025-01-01"
 priority = 1
 when = { line_value_min = "1000" }
 fee = { rate_bps = "5", rounding = "half-up" }
-"#)
+"#,
+    )
     .unwrap();
     // Overlapping value ranges are refused.
-    let e = compile(r#"
+    let e = compile(
+        r#"
 [[rule]]
 id = "small"
 version = 1
@@ -133,7 +160,8 @@ valid_from = "2025-01-01"
 priority = 1
 when = { line_value_min = "1000" }
 fee = { rate_bps = "5", rounding = "half-up" }
-"#)
+"#,
+    )
     .unwrap_err();
     assert!(e[0].contains("ambiguous"), "{e:?}");
     // Same conditions, different validity: fine.
@@ -142,7 +170,8 @@ fee = { rate_bps = "5", rounding = "half-up" }
 
 #[test]
 fn overlapping_versions_are_refused() {
-    let e = compile(r#"
+    let e = compile(
+        r#"
 [[rule]]
 id = "g"
 version = 1
@@ -156,10 +185,14 @@ version = 2
 valid_from = "2025-12-31"
 priority = 0
 fee = { rate_bps = "28", rounding = "half-up" }
-"#)
+"#,
+    )
     .unwrap_err();
     assert_eq!(e.len(), 1, "{e:?}");
-    assert!(e[0].contains("rule[1]: versions 1 and 2 of rule g overlap in validity"), "{e:?}");
+    assert!(
+        e[0].contains("rule[1]: versions 1 and 2 of rule g overlap in validity"),
+        "{e:?}"
+    );
 }
 
 #[test]
@@ -197,7 +230,8 @@ fee = { tiers = [{ up_to = "100", rate_bps = "1" }, { up_to = "50", rate_bps = "
 
 #[test]
 fn fee_features() {
-    let r = compile(r#"
+    let r = compile(
+        r#"
 [[rule]]
 id = "flat"
 version = 1
@@ -225,9 +259,19 @@ valid_from = "2025-01-01"
 priority = 5
 when = { groups = ["HALFUP"] }
 fee = { rate_bps = "25", rounding = "half-up" }
-"#)
+"#,
+    )
     .unwrap();
-    let fee = |group: &str, value: &str| r.price(&input("2025-05-05", "1", Side::Buyer, vec![line(group, "NATURAL", value)])).unwrap().total;
+    let fee = |group: &str, value: &str| {
+        r.price(&input(
+            "2025-05-05",
+            "1",
+            Side::Buyer,
+            vec![line(group, "NATURAL", value)],
+        ))
+        .unwrap()
+        .total
+    };
     assert_eq!(fee("X", "10000"), d("100")); // 25 < minimum 100
     assert_eq!(fee("X", "10000000"), d("1000")); // 25 000 > maximum 1000
     assert_eq!(fee("X", "100200"), d("250")); // 250.5 half-even → 250
@@ -240,13 +284,42 @@ fee = { rate_bps = "25", rounding = "half-up" }
 #[test]
 fn effective_dates_select_versions() {
     let r = rules::load_rules(&root().join("rules")).unwrap();
-    let v = |date: &str| r.price(&input(date, "1", Side::Seller, vec![line("OTRO", "NATURAL", "10000000")])).unwrap().lines[0].rule_version;
+    let v = |date: &str| {
+        r.price(&input(
+            date,
+            "1",
+            Side::Seller,
+            vec![line("OTRO", "NATURAL", "10000000")],
+        ))
+        .unwrap()
+        .lines[0]
+            .rule_version
+    };
     assert_eq!(v("2024-01-01"), 1);
     assert_eq!(v("2025-12-31"), 1);
     assert_eq!(v("2026-01-01"), 2);
-    assert!(r.price(&input("2023-12-31", "1", Side::Seller, vec![line("OTRO", "NATURAL", "1")])).is_err());
+    assert!(
+        r.price(&input(
+            "2023-12-31",
+            "1",
+            Side::Seller,
+            vec![line("OTRO", "NATURAL", "1")]
+        ))
+        .is_err()
+    );
     // Client rule in force only within its period; the NIT is normalised.
-    let who = |date: &str| r.price(&input(date, "900 123 456-7", Side::Seller, vec![line("OTRO", "NATURAL", "10000000")])).unwrap().lines[0].rule_id.clone();
+    let who = |date: &str| {
+        r.price(&input(
+            date,
+            "900 123 456-7",
+            Side::Seller,
+            vec![line("OTRO", "NATURAL", "10000000")],
+        ))
+        .unwrap()
+        .lines[0]
+            .rule_id
+            .clone()
+    };
     assert_eq!(who("2025-06-30"), "general");
     assert_eq!(who("2025-07-01"), "cliente-preferencial");
     assert_eq!(who("2027-07-01"), "general");
@@ -270,7 +343,11 @@ fn reload_swaps_atomically_and_in_flight_invoices_keep_their_set() {
     handle.reload(&f).unwrap();
 
     let c = snapshot.price(&inv).unwrap();
-    assert!(c.lines.iter().all(|l| l.rule_version == 1 && l.fee == d("1000")));
+    assert!(
+        c.lines
+            .iter()
+            .all(|l| l.rule_version == 1 && l.fee == d("1000"))
+    );
     assert_eq!(c.total, d("50000"));
     let c2 = handle.current().price(&inv).unwrap();
     assert!(c2.lines.iter().all(|l| l.rule_version == 2));

@@ -119,7 +119,16 @@ fn default_encoding() -> String {
     "utf-8".into()
 }
 
-pub const FIELDS: &[&str] = &["code", "description", "product", "variety", "unit", "packaging", "state", "group"];
+pub const FIELDS: &[&str] = &[
+    "code",
+    "description",
+    "product",
+    "variety",
+    "unit",
+    "packaging",
+    "state",
+    "group",
+];
 
 /// Kilograms, litres or pieces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -179,42 +188,75 @@ pub struct CatalogConfig {
     pub candidates: usize,
 }
 
-fn parse_unit(measure: &str, factor: &str, file: &Path, key: &str, p: &mut Problems) -> Option<UnitDef> {
+fn parse_unit(
+    measure: &str,
+    factor: &str,
+    file: &Path,
+    key: &str,
+    p: &mut Problems,
+) -> Option<UnitDef> {
     let m = Measure::parse(measure);
     if m.is_none() {
-        p.error(file, format!("{key}.measure"), format!("'{measure}' is not kg, l or unit"));
+        p.error(
+            file,
+            format!("{key}.measure"),
+            format!("'{measure}' is not kg, l or unit"),
+        );
     }
     let f = match Decimal::from_str(factor) {
         Ok(f) if f > Decimal::ZERO => Some(f),
         _ => {
-            p.error(file, format!("{key}.factor"), format!("'{factor}' is not a positive decimal"));
+            p.error(
+                file,
+                format!("{key}.factor"),
+                format!("'{factor}' is not a positive decimal"),
+            );
             None
         }
     };
-    Some(UnitDef { measure: m?, factor: f? })
+    Some(UnitDef {
+        measure: m?,
+        factor: f?,
+    })
 }
 
 impl CatalogConfig {
     /// Read and compile `catalog.toml`; every problem at once.
     pub fn load(path: &Path) -> Result<CatalogConfig, Vec<ConfigError>> {
-        let text = std::fs::read_to_string(path).map_err(|e| vec![ConfigError::new(path, "", format!("cannot read file: {e}"))])?;
-        let value = toml::Value::Table(text.parse::<toml::Table>().map_err(|e| vec![ConfigError::new(path, "", format!("not valid TOML: {e}"))])?);
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| vec![ConfigError::new(path, "", format!("cannot read file: {e}"))])?;
+        let value = toml::Value::Table(
+            text.parse::<toml::Table>()
+                .map_err(|e| vec![ConfigError::new(path, "", format!("not valid TOML: {e}"))])?,
+        );
         let mut p = Problems::default();
         let Some(r) = section::<raw::File>(value, path, "", &mut p) else {
             return Err(p.items);
         };
         if !r.layouts.contains_key(&r.default_layout) {
-            p.error(path, "default_layout", format!("no layout named '{}'", r.default_layout));
+            p.error(
+                path,
+                "default_layout",
+                format!("no layout named '{}'", r.default_layout),
+            );
         }
         for (name, l) in &r.layouts {
             let key = format!("layouts.{name}");
             for f in l.columns.keys() {
                 if !FIELDS.contains(&f.as_str()) {
-                    p.error(path, format!("{key}.columns.{f}"), format!("unknown field; fields are {}", FIELDS.join(", ")));
+                    p.error(
+                        path,
+                        format!("{key}.columns.{f}"),
+                        format!("unknown field; fields are {}", FIELDS.join(", ")),
+                    );
                 }
             }
             if !l.columns.contains_key("code") {
-                p.error(path, format!("{key}.columns"), "the code column is required");
+                p.error(
+                    path,
+                    format!("{key}.columns"),
+                    "the code column is required",
+                );
             }
             if !l.columns.contains_key("product") && !l.columns.contains_key("description") {
                 p.error(path, format!("{key}.columns"), "map product or description");
@@ -223,7 +265,11 @@ impl CatalogConfig {
                 p.error(path, format!("{key}.format"), "must be csv or excel");
             }
             if l.delimiter.len() != 1 {
-                p.error(path, format!("{key}.delimiter"), "must be one ASCII character");
+                p.error(
+                    path,
+                    format!("{key}.delimiter"),
+                    "must be one ASCII character",
+                );
             }
             if !["utf-8", "latin1"].contains(&l.encoding.as_str()) {
                 p.error(path, format!("{key}.encoding"), "must be utf-8 or latin1");
@@ -231,19 +277,39 @@ impl CatalogConfig {
             if let Some(d) = &l.description_layout
                 && d != "subyacentes"
             {
-                p.error(path, format!("{key}.description_layout"), "only 'subyacentes' is known");
+                p.error(
+                    path,
+                    format!("{key}.description_layout"),
+                    "only 'subyacentes' is known",
+                );
             }
         }
         let mut units = HashMap::new();
         for (name, u) in &r.units {
-            if let Some(d) = parse_unit(&u.measure, &u.factor, path, &format!("units.{name}"), &mut p) {
+            if let Some(d) = parse_unit(
+                &u.measure,
+                &u.factor,
+                path,
+                &format!("units.{name}"),
+                &mut p,
+            ) {
                 units.insert(fold(name), d);
             }
         }
         let mut conversions = Vec::new();
         for (i, c) in r.conversions.iter().enumerate() {
-            if let Some(def) = parse_unit(&c.measure, &c.factor, path, &format!("conversions[{i}]"), &mut p) {
-                conversions.push(Conversion { product_prefix: fold(&c.product), unit: fold(&c.unit), def });
+            if let Some(def) = parse_unit(
+                &c.measure,
+                &c.factor,
+                path,
+                &format!("conversions[{i}]"),
+                &mut p,
+            ) {
+                conversions.push(Conversion {
+                    product_prefix: fold(&c.product),
+                    unit: fold(&c.unit),
+                    def,
+                });
             }
         }
         let threshold = r.matching.threshold.unwrap_or(0.6);
@@ -258,9 +324,23 @@ impl CatalogConfig {
             source: path.to_path_buf(),
             default_layout: r.default_layout,
             layouts: r.layouts,
-            primary_codes: r.eligibility.primary_transformation_codes.iter().map(|c| c.trim().to_string()).collect(),
-            primary_products: r.eligibility.primary_transformation_products.iter().map(|x| fold(x)).collect(),
-            groups: r.groups.into_iter().map(|(g, ps)| (g.to_uppercase(), ps.iter().map(|x| fold(x)).collect())).collect(),
+            primary_codes: r
+                .eligibility
+                .primary_transformation_codes
+                .iter()
+                .map(|c| c.trim().to_string())
+                .collect(),
+            primary_products: r
+                .eligibility
+                .primary_transformation_products
+                .iter()
+                .map(|x| fold(x))
+                .collect(),
+            groups: r
+                .groups
+                .into_iter()
+                .map(|(g, ps)| (g.to_uppercase(), ps.iter().map(|x| fold(x)).collect()))
+                .collect(),
             units,
             conversions,
             normalizer: Normalizer::new(&n.stopwords, &n.unit_words, &n.packaging_words),
@@ -312,7 +392,10 @@ impl Aliases {
     pub fn load_dir(dir: &Path, normalizer: &Normalizer) -> Result<Aliases, Vec<ConfigError>> {
         let mut p = Problems::default();
         let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
-            Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|x| x.extension().is_some_and(|e| e == "toml")).collect(),
+            Ok(rd) => rd
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|x| x.extension().is_some_and(|e| e == "toml"))
+                .collect(),
             Err(_) => Vec::new(),
         };
         files.sort();
@@ -332,22 +415,42 @@ impl Aliases {
                     continue;
                 }
             };
-            let Some(af) = section::<AliasFile>(value, &f, "", &mut p) else { continue };
-            let client = if af.client.trim() == "*" { "*".to_string() } else { crate::rules::normalize_nit(&af.client) };
+            let Some(af) = section::<AliasFile>(value, &f, "", &mut p) else {
+                continue;
+            };
+            let client = if af.client.trim() == "*" {
+                "*".to_string()
+            } else {
+                crate::rules::normalize_nit(&af.client)
+            };
             for (i, a) in af.alias.iter().enumerate() {
                 let key = normalizer.key(&a.name);
                 if key.is_empty() {
-                    p.error(&f, format!("alias[{i}].name"), "nothing left after normalisation");
+                    p.error(
+                        &f,
+                        format!("alias[{i}].name"),
+                        "nothing left after normalisation",
+                    );
                     continue;
                 }
-                if let Some(prev) = out.map.insert((client.clone(), key), a.code.trim().to_string())
+                if let Some(prev) = out
+                    .map
+                    .insert((client.clone(), key), a.code.trim().to_string())
                     && prev != a.code.trim()
                 {
-                    p.error(&f, format!("alias[{i}].name"), format!("'{}' already maps to {prev}", a.name));
+                    p.error(
+                        &f,
+                        format!("alias[{i}].name"),
+                        format!("'{}' already maps to {prev}", a.name),
+                    );
                 }
             }
         }
-        if p.has_errors() { Err(p.items) } else { Ok(out) }
+        if p.has_errors() {
+            Err(p.items)
+        } else {
+            Ok(out)
+        }
     }
 
     pub fn insert(&mut self, client: &str, key: String, code: String) {
@@ -362,7 +465,9 @@ impl Aliases {
                 return Some(v);
             }
         }
-        self.map.get(&("*".to_string(), key.to_string())).map(|s| s.as_str())
+        self.map
+            .get(&("*".to_string(), key.to_string()))
+            .map(|s| s.as_str())
     }
 
     pub fn len(&self) -> usize {

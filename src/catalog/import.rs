@@ -13,14 +13,14 @@
 
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::collections::VecDeque;
-use std::rc::Rc;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -33,7 +33,19 @@ use super::store::{self, Writer};
 
 /// Catalog units recognised when splitting a subyacentes description.
 const CATALOG_UNITS: &[&str] = &[
-    "KILOGRAMO", "UNIDAD", "LITRO", "LOTE", "GALON", "METRO CUBICO", "METRO", "LIBRA", "MILILITRO", "GRAMO", "TONELADA", "ARROBA", "BULTO",
+    "KILOGRAMO",
+    "UNIDAD",
+    "LITRO",
+    "LOTE",
+    "GALON",
+    "METRO CUBICO",
+    "METRO",
+    "LIBRA",
+    "MILILITRO",
+    "GRAMO",
+    "TONELADA",
+    "ARROBA",
+    "BULTO",
 ];
 
 /// Why an import could not run at all (row problems are not errors: they are
@@ -49,7 +61,10 @@ pub enum CatalogError {
 }
 
 fn io_at(path: &Path) -> impl FnOnce(io::Error) -> CatalogError + '_ {
-    move |source| CatalogError::Io { path: path.to_path_buf(), source }
+    move |source| CatalogError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// A row that was not imported.
@@ -73,7 +88,12 @@ pub struct ImportOptions {
 
 impl Default for ImportOptions {
     fn default() -> Self {
-        ImportOptions { layout: None, sort_buffer_bytes: 256 << 20, progress: false, max_listed_rejects: 1000 }
+        ImportOptions {
+            layout: None,
+            sort_buffer_bytes: 256 << 20,
+            progress: false,
+            max_listed_rejects: 1000,
+        }
     }
 }
 
@@ -111,7 +131,11 @@ pub fn parse_description(desc: &str) -> Result<(String, String, String, String, 
     let n = parts.len();
     let unit_at = (1..=n - 3)
         .rev()
-        .find(|&i| CATALOG_UNITS.iter().any(|u| u.eq_ignore_ascii_case(parts[i])))
+        .find(|&i| {
+            CATALOG_UNITS
+                .iter()
+                .any(|u| u.eq_ignore_ascii_case(parts[i]))
+        })
         .unwrap_or(n - 3);
     Ok((
         parts[0].to_string(),
@@ -142,13 +166,19 @@ impl Columns {
         let mut c = Columns::default();
         for (i, f) in super::config::FIELDS.iter().enumerate() {
             if let Some(name) = layout.columns.get(*f) {
-                let pos = header.iter().position(|h| h.trim().eq_ignore_ascii_case(name.trim()));
+                let pos = header
+                    .iter()
+                    .position(|h| h.trim().eq_ignore_ascii_case(name.trim()));
                 match pos {
                     Some(p) => c.idx[i] = Some(p),
                     None => {
                         return Err(format!(
                             "the file has no column '{name}' (mapped to {f}); its header is: {}",
-                            header.iter().map(|h| h.as_ref()).collect::<Vec<_>>().join(" | ")
+                            header
+                                .iter()
+                                .map(|h| h.as_ref())
+                                .collect::<Vec<_>>()
+                                .join(" | ")
                         ));
                     }
                 }
@@ -162,7 +192,10 @@ fn decode<'a>(b: &'a [u8], latin1: bool) -> Result<Cow<'a, str>, String> {
     match std::str::from_utf8(b) {
         Ok(s) => Ok(Cow::Borrowed(s)),
         Err(_) if latin1 => Ok(Cow::Owned(b.iter().map(|&c| c as char).collect())),
-        Err(e) => Err(format!("texto no válido en UTF-8 (byte {}); declare encoding = \"latin1\" si el archivo viene de Excel", e.valid_up_to())),
+        Err(e) => Err(format!(
+            "texto no válido en UTF-8 (byte {}); declare encoding = \"latin1\" si el archivo viene de Excel",
+            e.valid_up_to()
+        )),
     }
 }
 
@@ -186,13 +219,23 @@ impl GroupCache {
     }
 }
 
-fn map_row(fields: &[&[u8]], cols: &Columns, layout: &Layout, cfg: &CatalogConfig, groups: &mut GroupCache) -> Result<Product, String> {
+fn map_row(
+    fields: &[&[u8]],
+    cols: &Columns,
+    layout: &Layout,
+    cfg: &CatalogConfig,
+    groups: &mut GroupCache,
+) -> Result<Product, String> {
     let latin1 = layout.encoding == "latin1";
     let get = |i: usize| -> Result<Option<String>, String> {
         match cols.idx[i] {
             None => Ok(None),
             Some(p) => match fields.get(p) {
-                None => Err(format!("faltan columnas: la fila tiene {} y se esperaba al menos {}", fields.len(), p + 1)),
+                None => Err(format!(
+                    "faltan columnas: la fila tiene {} y se esperaba al menos {}",
+                    fields.len(),
+                    p + 1
+                )),
                 Some(b) => Ok(Some(decode(b, latin1)?.trim().to_string())),
             },
         }
@@ -202,7 +245,10 @@ fn map_row(fields: &[&[u8]], cols: &Columns, layout: &Layout, cfg: &CatalogConfi
         return Err("el código está vacío".into());
     }
     if code.len() > 64 || code.chars().any(|c| c.is_control()) {
-        return Err(format!("código no válido '{}'", code.chars().take(70).collect::<String>()));
+        return Err(format!(
+            "código no válido '{}'",
+            code.chars().take(70).collect::<String>()
+        ));
     }
     let (mut product, mut variety, mut unit, mut packaging, mut state) = Default::default();
     if let Some(desc) = get(DESCRIPTION)? {
@@ -212,7 +258,13 @@ fn map_row(fields: &[&[u8]], cols: &Columns, layout: &Layout, cfg: &CatalogConfi
             product = desc;
         }
     }
-    for (i, slot) in [(PRODUCT, &mut product), (VARIETY, &mut variety), (UNIT, &mut unit), (PACKAGING, &mut packaging), (STATE, &mut state)] {
+    for (i, slot) in [
+        (PRODUCT, &mut product),
+        (VARIETY, &mut variety),
+        (UNIT, &mut unit),
+        (PACKAGING, &mut packaging),
+        (STATE, &mut state),
+    ] {
         if let Some(v) = get(i)? {
             *slot = v;
         }
@@ -227,7 +279,15 @@ fn map_row(fields: &[&[u8]], cols: &Columns, layout: &Layout, cfg: &CatalogConfi
         Some(g) if !g.is_empty() => g.to_uppercase(),
         _ => groups.group(cfg, &product),
     };
-    let p = Product { code, product, variety, unit, packaging, state: ProcessingState::parse(&state), group };
+    let p = Product {
+        code,
+        product,
+        variety,
+        unit,
+        packaging,
+        state: ProcessingState::parse(&state),
+        group,
+    };
     Ok(p)
 }
 
@@ -239,7 +299,10 @@ struct RunBuf {
 
 impl RunBuf {
     fn with_capacity(bytes: usize) -> RunBuf {
-        RunBuf { arena: Vec::with_capacity(bytes), offs: Vec::new() }
+        RunBuf {
+            arena: Vec::with_capacity(bytes),
+            offs: Vec::new(),
+        }
     }
     fn push(&mut self, line: u64, p: &Product, scratch: &mut Vec<u8>) -> Result<(), String> {
         scratch.clear();
@@ -248,8 +311,10 @@ impl RunBuf {
             return Err("la fila es demasiado larga (más de 65535 bytes)".into());
         }
         self.offs.push(self.arena.len() as u32);
-        self.arena.extend_from_slice(&(p.code.len() as u16).to_le_bytes());
-        self.arena.extend_from_slice(&(scratch.len() as u16).to_le_bytes());
+        self.arena
+            .extend_from_slice(&(p.code.len() as u16).to_le_bytes());
+        self.arena
+            .extend_from_slice(&(scratch.len() as u16).to_le_bytes());
         self.arena.extend_from_slice(&line.to_le_bytes());
         self.arena.extend_from_slice(p.code.as_bytes());
         self.arena.extend_from_slice(scratch);
@@ -363,7 +428,12 @@ struct Lock(#[allow(dead_code)] File);
 
 fn lock(dir: &Path) -> Result<Lock, CatalogError> {
     let path = dir.join("LOCK");
-    let f = OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io_at(&path))?;
+    let f = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(io_at(&path))?;
     // SAFETY: flock on a valid, owned descriptor; released when `f` closes.
     let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
     if rc != 0 {
@@ -399,20 +469,28 @@ impl Spiller {
                 Ok(())
             })
             .ok();
-        Spiller { tx: Some(tx), handle, runs: Vec::new(), tmp }
+        Spiller {
+            tx: Some(tx),
+            handle,
+            runs: Vec::new(),
+            tmp,
+        }
     }
     fn spill(&mut self, buf: RunBuf) -> io::Result<()> {
         let path = self.tmp.join(format!("run-{:05}", self.runs.len()));
         self.runs.push(path.clone());
         match (&self.tx, &self.handle) {
-            (Some(tx), Some(_)) => tx.send((buf, path)).map_err(|_| io::Error::other("sort thread stopped")),
+            (Some(tx), Some(_)) => tx
+                .send((buf, path))
+                .map_err(|_| io::Error::other("sort thread stopped")),
             _ => buf.sort_and_write(&path),
         }
     }
     fn finish(mut self) -> io::Result<Vec<PathBuf>> {
         drop(self.tx.take());
         if let Some(h) = self.handle.take() {
-            h.join().map_err(|_| io::Error::other("sort thread panicked"))??;
+            h.join()
+                .map_err(|_| io::Error::other("sort thread panicked"))??;
         }
         Ok(self.runs)
     }
@@ -430,7 +508,12 @@ fn phase1(
     let mut buf = RunBuf::with_capacity(opts.sort_buffer_bytes.min(1 << 31));
     let mut scratch = Vec::new();
     let mut groups = GroupCache::default();
-    let mut out = Phase1 { runs: Vec::new(), rows_read: 0, rejects: Vec::new(), rejected: 0 };
+    let mut out = Phase1 {
+        runs: Vec::new(),
+        rows_read: 0,
+        rejects: Vec::new(),
+        rejected: 0,
+    };
     let reject = |out: &mut Phase1, line: u64, reason: String| {
         out.rejected += 1;
         if out.rejects.len() < opts.max_listed_rejects {
@@ -438,9 +521,17 @@ fn phase1(
         }
     };
     let budget = opts.sort_buffer_bytes;
-    let mut handle_row = |out: &mut Phase1, line: u64, fields: &[&[u8]], cols: &Columns, buf: &mut RunBuf, spiller: &mut Spiller| -> Result<(), CatalogError> {
+    let mut handle_row = |out: &mut Phase1,
+                          line: u64,
+                          fields: &[&[u8]],
+                          cols: &Columns,
+                          buf: &mut RunBuf,
+                          spiller: &mut Spiller|
+     -> Result<(), CatalogError> {
         out.rows_read += 1;
-        match map_row(fields, cols, layout, cfg, &mut groups).and_then(|p| buf.push(line, &p, &mut scratch)) {
+        match map_row(fields, cols, layout, cfg, &mut groups)
+            .and_then(|p| buf.push(line, &p, &mut scratch))
+        {
             Ok(()) => {}
             Err(reason) => reject(out, line, reason),
         }
@@ -453,12 +544,23 @@ fn phase1(
 
     if layout.format == "excel" {
         use calamine::{Data, Reader};
-        let mut wb = calamine::open_workbook_auto(file).map_err(|e| CatalogError::Layout(format!("{}: cannot open as a workbook: {e}", file.display())))?;
+        let mut wb = calamine::open_workbook_auto(file).map_err(|e| {
+            CatalogError::Layout(format!(
+                "{}: cannot open as a workbook: {e}",
+                file.display()
+            ))
+        })?;
         let sheet = match &layout.sheet {
             Some(s) => s.clone(),
-            None => wb.sheet_names().first().cloned().ok_or_else(|| CatalogError::Layout("the workbook has no sheets".into()))?,
+            None => wb
+                .sheet_names()
+                .first()
+                .cloned()
+                .ok_or_else(|| CatalogError::Layout("the workbook has no sheets".into()))?,
         };
-        let range = wb.worksheet_range(&sheet).map_err(|e| CatalogError::Layout(format!("sheet '{sheet}': {e}")))?;
+        let range = wb
+            .worksheet_range(&sheet)
+            .map_err(|e| CatalogError::Layout(format!("sheet '{sheet}': {e}")))?;
         let cell = |d: &Data| -> String {
             match d {
                 Data::Empty => String::new(),
@@ -468,7 +570,10 @@ fn phase1(
         };
         let start_row = range.start().map(|(r, _)| r as u64).unwrap_or(0);
         let mut rows = range.rows();
-        let header: Vec<String> = rows.next().map(|r| r.iter().map(cell).collect()).unwrap_or_default();
+        let header: Vec<String> = rows
+            .next()
+            .map(|r| r.iter().map(cell).collect())
+            .unwrap_or_default();
         let hv: Vec<Cow<str>> = header.iter().map(|s| Cow::Borrowed(s.as_str())).collect();
         let cols = Columns::resolve(layout, &hv).map_err(CatalogError::Layout)?;
         for (i, r) in rows.enumerate() {
@@ -477,13 +582,24 @@ fn phase1(
                 continue;
             }
             let fields: Vec<&[u8]> = strings.iter().map(|s| s.as_bytes()).collect();
-            handle_row(&mut out, start_row + i as u64 + 2, &fields, &cols, &mut buf, &mut spiller)?;
+            handle_row(
+                &mut out,
+                start_row + i as u64 + 2,
+                &fields,
+                &cols,
+                &mut buf,
+                &mut spiller,
+            )?;
         }
     } else {
         let f = File::open(file).map_err(io_at(file))?;
         let counter = Arc::new(AtomicU64::new(0));
         let lines = Rc::new(RefCell::new(Lines::default()));
-        let reader = Counting { inner: f, n: counter.clone(), lines: lines.clone() };
+        let reader = Counting {
+            inner: f,
+            n: counter.clone(),
+            lines: lines.clone(),
+        };
         let mut rdr = csv::ReaderBuilder::new()
             .delimiter(layout.delimiter.as_bytes().first().copied().unwrap_or(b','))
             .flexible(true)
@@ -504,7 +620,9 @@ fn phase1(
                     continue;
                 }
             }
-            let line = lines.borrow_mut().line_of(rec.position().map_or(start, |p| p.byte()));
+            let line = lines
+                .borrow_mut()
+                .line_of(rec.position().map_or(start, |p| p.byte()));
             let fields: Vec<&[u8]> = rec.iter().collect();
             match &cols {
                 None => {
@@ -513,17 +631,22 @@ fn phase1(
                         .map(|b| decode(b, latin1).unwrap_or(Cow::Borrowed("")))
                         .map(|s| match s {
                             Cow::Borrowed(b) => Cow::Borrowed(b.trim_start_matches('\u{feff}')),
-                            Cow::Owned(o) => Cow::Owned(o.trim_start_matches('\u{feff}').to_string()),
+                            Cow::Owned(o) => {
+                                Cow::Owned(o.trim_start_matches('\u{feff}').to_string())
+                            }
                         })
                         .collect();
                     cols = Some(Columns::resolve(layout, &header).map_err(CatalogError::Layout)?);
                 }
                 Some(c) => {
-                    if fields.iter().all(|f| f.iter().all(|b| b.is_ascii_whitespace())) {
+                    if fields
+                        .iter()
+                        .all(|f| f.iter().all(|b| b.is_ascii_whitespace()))
+                    {
                         continue;
                     }
                     handle_row(&mut out, line, &fields, c, &mut buf, &mut spiller)?;
-                    if out.rows_read % 65_536 == 0 {
+                    if out.rows_read.is_multiple_of(65_536) {
                         bar.set_position(counter.load(Ordering::Relaxed));
                     }
                 }
@@ -539,7 +662,10 @@ fn phase1(
 }
 
 fn next_generation(current: Option<&str>) -> String {
-    let n = current.and_then(|g| g.strip_prefix("gen-")).and_then(|n| n.parse::<u64>().ok()).unwrap_or(0);
+    let n = current
+        .and_then(|g| g.strip_prefix("gen-"))
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap_or(0);
     format!("gen-{:08}", n + 1)
 }
 
@@ -548,13 +674,23 @@ fn tsv(s: &str) -> String {
 }
 
 /// Import `file` into the catalog at `dir` (created if needed).
-pub fn import(dir: &Path, file: &Path, cfg: &CatalogConfig, opts: &ImportOptions) -> Result<ImportSummary, CatalogError> {
+pub fn import(
+    dir: &Path,
+    file: &Path,
+    cfg: &CatalogConfig,
+    opts: &ImportOptions,
+) -> Result<ImportSummary, CatalogError> {
     let started = Instant::now();
-    let layout_name = opts.layout.clone().unwrap_or_else(|| cfg.default_layout.clone());
-    let layout = cfg
-        .layouts
-        .get(&layout_name)
-        .ok_or_else(|| CatalogError::Layout(format!("no layout '{layout_name}' in {}", cfg.source.display())))?;
+    let layout_name = opts
+        .layout
+        .clone()
+        .unwrap_or_else(|| cfg.default_layout.clone());
+    let layout = cfg.layouts.get(&layout_name).ok_or_else(|| {
+        CatalogError::Layout(format!(
+            "no layout '{layout_name}' in {}",
+            cfg.source.display()
+        ))
+    })?;
     std::fs::create_dir_all(dir).map_err(io_at(dir))?;
     let _lock = lock(dir)?;
     let tmp = dir.join("tmp");
@@ -563,8 +699,13 @@ pub fn import(dir: &Path, file: &Path, cfg: &CatalogConfig, opts: &ImportOptions
 
     let size = std::fs::metadata(file).map_err(io_at(file))?.len();
     let bar = if opts.progress && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        let b = indicatif::ProgressBar::with_draw_target(Some(size), indicatif::ProgressDrawTarget::stderr());
-        if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})") {
+        let b = indicatif::ProgressBar::with_draw_target(
+            Some(size),
+            indicatif::ProgressDrawTarget::stderr(),
+        );
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{spinner} {msg} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
+        ) {
             b.set_style(style.progress_chars("=> "));
         }
         b.set_message("leyendo");
@@ -593,7 +734,13 @@ pub fn import(dir: &Path, file: &Path, cfg: &CatalogConfig, opts: &ImportOptions
     let _ = std::fs::remove_dir_all(&gdir);
     let mut writer = Writer::create(&gdir).map_err(io_at(&gdir))?;
     let hist_path = dir.join("history.log");
-    let mut history = BufWriter::new(OpenOptions::new().create(true).append(true).open(&hist_path).map_err(io_at(&hist_path))?);
+    let mut history = BufWriter::new(
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&hist_path)
+            .map_err(io_at(&hist_path))?,
+    );
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let mut summary = ImportSummary {
         file: file.display().to_string(),
@@ -608,7 +755,12 @@ pub fn import(dir: &Path, file: &Path, cfg: &CatalogConfig, opts: &ImportOptions
     let mut readers = Vec::new();
     for r in &p1.runs {
         let f = File::open(r).map_err(io_at(r))?;
-        readers.push(RunReader { r: BufReader::with_capacity(1 << 20, f), key: Vec::new(), payload: Vec::new(), line: 0 });
+        readers.push(RunReader {
+            r: BufReader::with_capacity(1 << 20, f),
+            key: Vec::new(),
+            payload: Vec::new(),
+            line: 0,
+        });
     }
     let mut heap: BinaryHeap<Reverse<(Vec<u8>, u64, usize)>> = BinaryHeap::new();
     for (i, rr) in readers.iter_mut().enumerate() {
@@ -633,12 +785,17 @@ pub fn import(dir: &Path, file: &Path, cfg: &CatalogConfig, opts: &ImportOptions
         }
         // Later lines with the same code replace earlier ones.
         while heap.peek().is_some_and(|Reverse((k, _, _))| *k == win_key) {
-            let Some(Reverse((k, l, s))) = heap.pop() else { break };
+            let Some(Reverse((k, l, s))) = heap.pop() else {
+                break;
+            };
             summary.rejected += 1;
             if summary.rejects.len() < opts.max_listed_rejects {
                 summary.rejects.push(Reject {
                     line: win_line,
-                    reason: format!("código {} repetido: lo reemplaza la línea {l}", String::from_utf8_lossy(&win_key)),
+                    reason: format!(
+                        "código {} repetido: lo reemplaza la línea {l}",
+                        String::from_utf8_lossy(&win_key)
+                    ),
                 });
             }
             win_line = l;
@@ -660,31 +817,55 @@ pub fn import(dir: &Path, file: &Path, cfg: &CatalogConfig, opts: &ImportOptions
             old_live = s.advance().map_err(io_at(dir))?;
         }
         let mut same_code_old = false;
-        if old_live && let Some(s) = &mut old_scan && s.key == win_key {
+        if old_live
+            && let Some(s) = &mut old_scan
+            && s.key == win_key
+        {
             same_code_old = true;
             if s.payload == win_payload {
                 summary.unchanged += 1;
             } else {
                 summary.updated += 1;
                 let code = String::from_utf8_lossy(&win_key).to_string();
-                let changes = match (Product::decode(&s.key, &s.payload), Product::decode(&win_key, &win_payload)) {
-                    (Some(a), Some(b)) => a.diff(&b).into_iter().map(|(f, o, n)| format!("{f}: {} → {}", tsv(&o), tsv(&n))).collect::<Vec<_>>().join("; "),
+                let changes = match (
+                    Product::decode(&s.key, &s.payload),
+                    Product::decode(&win_key, &win_payload),
+                ) {
+                    (Some(a), Some(b)) => a
+                        .diff(&b)
+                        .into_iter()
+                        .map(|(f, o, n)| format!("{f}: {} → {}", tsv(&o), tsv(&n)))
+                        .collect::<Vec<_>>()
+                        .join("; "),
                     _ => "registro modificado".into(),
                 };
-                writeln!(history, "{now}\t{generation}\t{}\tupdate\t{changes}", tsv(&code)).map_err(io_at(&hist_path))?;
+                writeln!(
+                    history,
+                    "{now}\t{generation}\t{}\tupdate\t{changes}",
+                    tsv(&code)
+                )
+                .map_err(io_at(&hist_path))?;
             }
             old_live = s.advance().map_err(io_at(dir))?;
         }
         if !same_code_old {
             summary.inserted += 1;
             if had_old {
-                let desc = Product::decode(&win_key, &win_payload).map(|p| p.description()).unwrap_or_default();
-                writeln!(history, "{now}\t{generation}\t{}\tinsert\t{}", tsv(&String::from_utf8_lossy(&win_key)), tsv(&desc)).map_err(io_at(&hist_path))?;
+                let desc = Product::decode(&win_key, &win_payload)
+                    .map(|p| p.description())
+                    .unwrap_or_default();
+                writeln!(
+                    history,
+                    "{now}\t{generation}\t{}\tinsert\t{}",
+                    tsv(&String::from_utf8_lossy(&win_key)),
+                    tsv(&desc)
+                )
+                .map_err(io_at(&hist_path))?;
             }
         }
         writer.push(&win_key, &win_payload).map_err(io_at(&gdir))?;
         merged += 1;
-        if merged % 1_000_000 == 0 {
+        if merged.is_multiple_of(1_000_000) {
             bar.set_message(format!("fusionando: {merged} códigos"));
         }
     }
@@ -697,9 +878,18 @@ pub fn import(dir: &Path, file: &Path, cfg: &CatalogConfig, opts: &ImportOptions
     drop(readers);
     summary.total_products = writer.finish().map_err(io_at(&gdir))?;
     if !had_old {
-        writeln!(history, "{now}\t{generation}\t*\tload\t{} productos desde {}", summary.inserted, tsv(&summary.file)).map_err(io_at(&hist_path))?;
+        writeln!(
+            history,
+            "{now}\t{generation}\t*\tload\t{} productos desde {}",
+            summary.inserted,
+            tsv(&summary.file)
+        )
+        .map_err(io_at(&hist_path))?;
     }
-    let hf = history.into_inner().map_err(|e| CatalogError::Io { path: hist_path.clone(), source: e.into_error() })?;
+    let hf = history.into_inner().map_err(|e| CatalogError::Io {
+        path: hist_path.clone(),
+        source: e.into_error(),
+    })?;
     hf.sync_all().map_err(io_at(&hist_path))?;
 
     // Phase 3: publish atomically, then drop the previous generation.
@@ -715,7 +905,11 @@ pub fn import(dir: &Path, file: &Path, cfg: &CatalogConfig, opts: &ImportOptions
     bar.finish_and_clear();
 
     summary.seconds = started.elapsed().as_secs_f64();
-    summary.rows_per_second = if summary.seconds > 0.0 { summary.rows_read as f64 / summary.seconds } else { 0.0 };
+    summary.rows_per_second = if summary.seconds > 0.0 {
+        summary.rows_read as f64 / summary.seconds
+    } else {
+        0.0
+    };
     summary.finished_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     summary.rejects.sort_by_key(|r| r.line);
     let log_path = dir.join("imports.log");
@@ -733,9 +927,24 @@ mod tests {
 
     #[test]
     fn splits_descriptions_with_extra_dashes() {
-        let d = parse_description("PAN - PRODUCTOS DE PANADERIA - PANDEBONO - UNIDAD - EMPACADO(A) - PROCESADO").unwrap();
-        assert_eq!(d, ("PAN".into(), "PRODUCTOS DE PANADERIA - PANDEBONO".into(), "UNIDAD".into(), "EMPACADO(A)".into(), "PROCESADO".into()));
-        let d = parse_description("ALMEJAS - ALMEJA BLANCA - UNIDAD - 60 - 80 UND X 454 GR - PROCESADO").unwrap();
+        let d = parse_description(
+            "PAN - PRODUCTOS DE PANADERIA - PANDEBONO - UNIDAD - EMPACADO(A) - PROCESADO",
+        )
+        .unwrap();
+        assert_eq!(
+            d,
+            (
+                "PAN".into(),
+                "PRODUCTOS DE PANADERIA - PANDEBONO".into(),
+                "UNIDAD".into(),
+                "EMPACADO(A)".into(),
+                "PROCESADO".into()
+            )
+        );
+        let d = parse_description(
+            "ALMEJAS - ALMEJA BLANCA - UNIDAD - 60 - 80 UND X 454 GR - PROCESADO",
+        )
+        .unwrap();
         assert_eq!(d.2, "UNIDAD");
         assert_eq!(d.3, "60 - 80 UND X 454 GR");
         assert!(parse_description("ARROZ - NATURAL").is_err());

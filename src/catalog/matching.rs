@@ -79,8 +79,14 @@ pub struct Candidate {
 }
 
 impl DescriptionIndex {
-    pub fn build(normalizer: Normalizer, products: impl IntoIterator<Item = Product>) -> DescriptionIndex {
-        let mut ix = DescriptionIndex { normalizer, ..Default::default() };
+    pub fn build(
+        normalizer: Normalizer,
+        products: impl IntoIterator<Item = Product>,
+    ) -> DescriptionIndex {
+        let mut ix = DescriptionIndex {
+            normalizer,
+            ..Default::default()
+        };
         for p in products {
             ix.add(&p);
         }
@@ -121,13 +127,22 @@ impl DescriptionIndex {
         for &t in &ids {
             self.postings[t as usize].push(d);
         }
-        self.docs.push(Doc { tokens: ids, head, weight: 0.0, codes: vec![entry] });
+        self.docs.push(Doc {
+            tokens: ids,
+            head,
+            weight: 0.0,
+            codes: vec![entry],
+        });
         self.by_text.insert(key, d);
     }
 
     fn finish(&mut self) {
         let n = self.docs.len().max(1) as f64;
-        self.idf = self.postings.iter().map(|p| (1.0 + n / (p.len().max(1) as f64)).ln()).collect();
+        self.idf = self
+            .postings
+            .iter()
+            .map(|p| (1.0 + n / (p.len().max(1) as f64)).ln())
+            .collect();
         for d in &mut self.docs {
             d.weight = d.tokens.iter().map(|t| self.idf[*t as usize]).sum();
         }
@@ -183,7 +198,9 @@ impl DescriptionIndex {
         let mut first_tok: Vec<(u32, f64)> = Vec::new();
         for (i, t) in q.iter().enumerate() {
             let sims = self.similar(t);
-            q_weight += sims.first().map_or(max_idf, |(id, _)| self.idf[*id as usize]);
+            q_weight += sims
+                .first()
+                .map_or(max_idf, |(id, _)| self.idf[*id as usize]);
             if i == 0 {
                 first_tok = sims.clone();
             }
@@ -206,7 +223,9 @@ impl DescriptionIndex {
             .map(|(d, m)| {
                 let doc = &self.docs[d as usize];
                 let mut s = 2.0 * m / (q_weight + doc.weight);
-                let head_ok = doc.head.is_some_and(|h| first_tok.iter().any(|(id, sim)| *id == h && *sim >= 0.8));
+                let head_ok = doc
+                    .head
+                    .is_some_and(|h| first_tok.iter().any(|(id, sim)| *id == h && *sim >= 0.8));
                 if !head_ok {
                     s *= 0.85;
                 }
@@ -221,8 +240,16 @@ impl DescriptionIndex {
                 let doc = &self.docs[d as usize];
                 // Prefer the line's measure; without one, kilograms (the registration standard).
                 let want = unit.unwrap_or(Measure::Kg);
-                let pick = doc.codes.iter().find(|c| c.1 == want).unwrap_or(&doc.codes[0]);
-                Candidate { code: pick.0.clone(), description: pick.2.clone(), score: (s * 1000.0).round() / 1000.0 }
+                let pick = doc
+                    .codes
+                    .iter()
+                    .find(|c| c.1 == want)
+                    .unwrap_or(&doc.codes[0]);
+                Candidate {
+                    code: pick.0.clone(),
+                    description: pick.2.clone(),
+                    score: (s * 1000.0).round() / 1000.0,
+                }
             })
             .collect()
     }
@@ -253,7 +280,9 @@ pub struct ProductMatch {
 pub enum MatchOutcome {
     Matched(ProductMatch),
     /// No confident match: an operator chooses among the candidates.
-    Review { candidates: Vec<Candidate> },
+    Review {
+        candidates: Vec<Candidate>,
+    },
 }
 
 /// What an invoice line says about its product.
@@ -287,23 +316,40 @@ impl<L: Lookup> Matcher<L> {
                 continue;
             }
             if let Some(p) = self.lookup.get(c)? {
-                return Ok(MatchOutcome::Matched(ProductMatch { product: p, via: MatchVia::Code, score: 1.0, alternatives: Vec::new() }));
+                return Ok(MatchOutcome::Matched(ProductMatch {
+                    product: p,
+                    via: MatchVia::Code,
+                    score: 1.0,
+                    alternatives: Vec::new(),
+                }));
             }
         }
         let key = self.normalizer.key(q.description);
         if let Some(code) = self.aliases.get(q.client, &key)
             && let Some(p) = self.lookup.get(code)?
         {
-            return Ok(MatchOutcome::Matched(ProductMatch { product: p, via: MatchVia::Alias, score: 1.0, alternatives: Vec::new() }));
+            return Ok(MatchOutcome::Matched(ProductMatch {
+                product: p,
+                via: MatchVia::Alias,
+                score: 1.0,
+                alternatives: Vec::new(),
+            }));
         }
-        let mut ranked = self.index.search(q.description, q.unit, self.candidates + 1);
+        let mut ranked = self
+            .index
+            .search(q.description, q.unit, self.candidates + 1);
         match ranked.first() {
             Some(best) if best.score >= self.threshold => {
                 if let Some(p) = self.lookup.get(&best.code)? {
                     let score = best.score;
                     ranked.remove(0);
                     ranked.truncate(self.candidates);
-                    return Ok(MatchOutcome::Matched(ProductMatch { product: p, via: MatchVia::Description, score, alternatives: ranked }));
+                    return Ok(MatchOutcome::Matched(ProductMatch {
+                        product: p,
+                        via: MatchVia::Description,
+                        score,
+                        alternatives: ranked,
+                    }));
                 }
                 ranked.truncate(self.candidates);
                 Ok(MatchOutcome::Review { candidates: ranked })

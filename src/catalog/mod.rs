@@ -30,7 +30,10 @@ use serde::Serialize;
 
 pub use config::{Aliases, CatalogConfig, Measure};
 pub use import::{ImportOptions, ImportSummary, import};
-pub use matching::{Candidate, DescriptionIndex, LineQuery, Lookup, MatchOutcome, MatchVia, Matcher, MemCatalog, ProductMatch};
+pub use matching::{
+    Candidate, DescriptionIndex, LineQuery, Lookup, MatchOutcome, MatchVia, Matcher, MemCatalog,
+    ProductMatch,
+};
 pub use model::{ProcessingState, Product};
 pub use store::CatalogFile;
 pub use units::{Converted, convert};
@@ -56,13 +59,24 @@ pub struct Eligibility {
 /// PROCESADO only when `[eligibility]` declares it primary transformation.
 pub fn eligibility(cfg: &CatalogConfig, p: &Product) -> Eligibility {
     match &p.state {
-        ProcessingState::Natural => Eligibility { eligible: true, code: None, reason: "producto en estado natural".into() },
-        ProcessingState::PrimaryTransformation => {
-            Eligibility { eligible: true, code: None, reason: "producto con transformación primaria".into() }
-        }
+        ProcessingState::Natural => Eligibility {
+            eligible: true,
+            code: None,
+            reason: "producto en estado natural".into(),
+        },
+        ProcessingState::PrimaryTransformation => Eligibility {
+            eligible: true,
+            code: None,
+            reason: "producto con transformación primaria".into(),
+        },
         ProcessingState::Processed => {
             let folded = normalize::fold(&p.product);
-            if cfg.primary_codes.contains(&p.code) || cfg.primary_products.iter().any(|x| folded.starts_with(x.as_str())) {
+            if cfg.primary_codes.contains(&p.code)
+                || cfg
+                    .primary_products
+                    .iter()
+                    .any(|x| folded.starts_with(x.as_str()))
+            {
                 Eligibility {
                     eligible: true,
                     code: None,
@@ -83,7 +97,10 @@ pub fn eligibility(cfg: &CatalogConfig, p: &Product) -> Eligibility {
         ProcessingState::Other(s) => Eligibility {
             eligible: false,
             code: Some("PAS63"),
-            reason: format!("el código {} es de tipo '{s}', que no corresponde a un producto registrable", p.code),
+            reason: format!(
+                "el código {} es de tipo '{s}', que no corresponde a un producto registrable",
+                p.code
+            ),
         },
     }
 }
@@ -107,6 +124,24 @@ pub struct LineAssessment {
     pub findings: Vec<Finding>,
 }
 
+impl LineAssessment {
+    /// The line as the commission rules price it: only matched, eligible
+    /// lines with a converted quantity (others carry findings instead).
+    pub fn pricing_line(&self, value: Decimal) -> Option<crate::rules::PricingLine> {
+        let m = self.matched.as_ref()?;
+        if !self.eligible || self.review {
+            return None;
+        }
+        Some(crate::rules::PricingLine {
+            code: m.product.code.clone(),
+            group: m.product.group.clone(),
+            state: m.product.state.clone(),
+            quantity_kg: self.quantity.as_ref().map_or(Decimal::ZERO, |q| q.quantity),
+            value,
+        })
+    }
+}
+
 /// One invoice line as the pricing step sees it.
 #[derive(Debug, Clone, Default)]
 pub struct InvoiceLine<'a> {
@@ -119,16 +154,32 @@ pub struct InvoiceLine<'a> {
 
 /// Match, check eligibility and convert one line; findings carry PAS codes
 /// and Spanish messages. `Err` only when the catalog cannot be read.
-pub fn assess_line<L: Lookup>(m: &Matcher<L>, cfg: &CatalogConfig, l: &InvoiceLine<'_>) -> io::Result<LineAssessment> {
+pub fn assess_line<L: Lookup>(
+    m: &Matcher<L>,
+    cfg: &CatalogConfig,
+    l: &InvoiceLine<'_>,
+) -> io::Result<LineAssessment> {
     let loc = format!("línea {}", l.line);
-    let mut a = LineAssessment { line: l.line, matched: None, candidates: Vec::new(), eligible: false, quantity: None, review: false, findings: Vec::new() };
+    let mut a = LineAssessment {
+        line: l.line,
+        matched: None,
+        candidates: Vec::new(),
+        eligible: false,
+        quantity: None,
+        review: false,
+        findings: Vec::new(),
+    };
     let mut q = l.query.clone();
     if q.unit.is_none() {
         q.unit = cfg.units.get(&normalize::fold(l.unit)).map(|d| d.measure);
     }
     match m.match_line(&q)? {
         MatchOutcome::Review { candidates } => {
-            let list = candidates.iter().map(|c| format!("{} {} ({:.2})", c.code, c.description, c.score)).collect::<Vec<_>>().join("; ");
+            let list = candidates
+                .iter()
+                .map(|c| format!("{} {} ({:.2})", c.code, c.description, c.score))
+                .collect::<Vec<_>>()
+                .join("; ");
             a.findings.push(
                 Finding::notify(
                     "PAS61",
@@ -145,7 +196,13 @@ pub fn assess_line<L: Lookup>(m: &Matcher<L>, cfg: &CatalogConfig, l: &InvoiceLi
             return Ok(a);
         }
         MatchOutcome::Matched(pm) => {
-            let carried: Vec<&str> = l.query.codes.iter().copied().filter(|c| !c.trim().is_empty()).collect();
+            let carried: Vec<&str> = l
+                .query
+                .codes
+                .iter()
+                .copied()
+                .filter(|c| !c.trim().is_empty())
+                .collect();
             if pm.via != MatchVia::Code && !carried.is_empty() {
                 a.findings.push(
                     Finding::notify("PAS65", format!("El código {} de la factura no está en el catálogo; se identificó el producto por descripción.", carried.join("/")))
@@ -156,7 +213,13 @@ pub fn assess_line<L: Lookup>(m: &Matcher<L>, cfg: &CatalogConfig, l: &InvoiceLi
                 a.findings.push(
                     Finding::notify(
                         "PAS60",
-                        format!("Producto '{}' identificado como {} {} (puntaje {:.2}).", l.query.description, pm.product.code, pm.product.description(), pm.score),
+                        format!(
+                            "Producto '{}' identificado como {} {} (puntaje {:.2}).",
+                            l.query.description,
+                            pm.product.code,
+                            pm.product.description(),
+                            pm.score
+                        ),
                     )
                     .at(loc.clone()),
                 );
@@ -164,12 +227,23 @@ pub fn assess_line<L: Lookup>(m: &Matcher<L>, cfg: &CatalogConfig, l: &InvoiceLi
             let e = eligibility(cfg, &pm.product);
             a.eligible = e.eligible;
             if let Some(code) = e.code {
-                a.findings.push(Finding::reject(code, format!("Producto no elegible: {}.", e.reason)).at(loc.clone()));
+                a.findings.push(
+                    Finding::reject(code, format!("Producto no elegible: {}.", e.reason))
+                        .at(loc.clone()),
+                );
             }
             match convert(cfg, l.quantity, l.unit, &pm.product) {
                 Ok(c) => a.quantity = Some(c),
                 Err(why) => {
-                    a.findings.push(Finding::notify("PAS64", format!("No se pudo convertir la cantidad a kilogramos o litros: {why}.")).at(loc));
+                    a.findings.push(
+                        Finding::notify(
+                            "PAS64",
+                            format!(
+                                "No se pudo convertir la cantidad a kilogramos o litros: {why}."
+                            ),
+                        )
+                        .at(loc),
+                    );
                     a.review = true;
                 }
             }
@@ -181,9 +255,22 @@ pub fn assess_line<L: Lookup>(m: &Matcher<L>, cfg: &CatalogConfig, l: &InvoiceLi
 
 /// A matcher over the catalog at `dir` with the description index built by
 /// scanning it once (memory grows with the number of distinct texts).
-pub fn open_matcher(dir: &Path, cfg: &CatalogConfig, aliases: Aliases) -> io::Result<Option<Matcher<CatalogFile>>> {
-    let Some(file) = store::open(dir)? else { return Ok(None) };
+pub fn open_matcher(
+    dir: &Path,
+    cfg: &CatalogConfig,
+    aliases: Aliases,
+) -> io::Result<Option<Matcher<CatalogFile>>> {
+    let Some(file) = store::open(dir)? else {
+        return Ok(None);
+    };
     let products = file.scan()?.collect::<io::Result<Vec<Product>>>()?;
     let index = DescriptionIndex::build(cfg.normalizer.clone(), products);
-    Ok(Some(Matcher { lookup: file, index, aliases, normalizer: cfg.normalizer.clone(), threshold: cfg.threshold, candidates: cfg.candidates }))
+    Ok(Some(Matcher {
+        lookup: file,
+        index,
+        aliases,
+        normalizer: cfg.normalizer.clone(),
+        threshold: cfg.threshold,
+        candidates: cfg.candidates,
+    }))
 }

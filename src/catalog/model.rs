@@ -26,9 +26,10 @@ impl ProcessingState {
         match n.as_str() {
             "natural" => ProcessingState::Natural,
             "procesado" | "procesada" | "processed" => ProcessingState::Processed,
-            "transformacion primaria" | "primaria" | "primary_transformation" | "primary transformation" => {
-                ProcessingState::PrimaryTransformation
-            }
+            "transformacion primaria"
+            | "primaria"
+            | "primary_transformation"
+            | "primary transformation" => ProcessingState::PrimaryTransformation,
             _ => ProcessingState::Other(s.trim().to_uppercase()),
         }
     }
@@ -116,7 +117,9 @@ impl Product {
 
     /// Decode a stored record (inverse of [`Product::encode_payload`]).
     pub(crate) fn decode(code: &[u8], payload: &[u8]) -> Option<Product> {
-        let mut it = payload.split(|b| *b == SEP).map(|f| std::str::from_utf8(f).ok());
+        let mut it = payload
+            .split(|b| *b == SEP)
+            .map(|f| std::str::from_utf8(f).ok());
         let product = it.next()??.to_string();
         let variety = it.next()??.to_string();
         let unit = it.next()??.to_string();

@@ -39,7 +39,11 @@ pub struct Normalizer {
 impl Normalizer {
     pub fn new(stop: &[String], units: &[String], packaging: &[String]) -> Normalizer {
         let f = |xs: &[String]| xs.iter().map(|x| fold(x)).collect::<HashSet<_>>();
-        Normalizer { stopwords: f(stop), unit_words: f(units), packaging_words: f(packaging) }
+        Normalizer {
+            stopwords: f(stop),
+            unit_words: f(units),
+            packaging_words: f(packaging),
+        }
     }
 
     /// Is this token a quantity: a number, or a number glued to a unit
@@ -100,7 +104,10 @@ fn singular(t: &str) -> String {
 /// Character trigrams of a token padded with spaces, for fuzzy token matches
 /// ("mozarella" ~ "mozzarella").
 pub fn trigrams(t: &str) -> Vec<[u8; 3]> {
-    let padded: Vec<u8> = std::iter::once(b' ').chain(t.bytes()).chain(std::iter::once(b' ')).collect();
+    let padded: Vec<u8> = std::iter::once(b' ')
+        .chain(t.bytes())
+        .chain(std::iter::once(b' '))
+        .collect();
     let mut v: Vec<[u8; 3]> = padded.windows(3).map(|w| [w[0], w[1], w[2]]).collect();
     v.sort_unstable();
     v.dedup();
@@ -133,13 +140,20 @@ mod tests {
 
     fn n() -> Normalizer {
         let s = |xs: &[&str]| xs.iter().map(|x| x.to_string()).collect::<Vec<_>>();
-        Normalizer::new(&s(&["de", "con", "x", "por", "y"]), &s(&["und", "kg", "gr", "g"]), &s(&["bulto", "caja"]))
+        Normalizer::new(
+            &s(&["de", "con", "x", "por", "y"]),
+            &s(&["und", "kg", "gr", "g"]),
+            &s(&["bulto", "caja"]),
+        )
     }
 
     #[test]
     fn folds_accents_and_drops_noise() {
         assert_eq!(fold("Café  ÑAME-Limón"), "cafe name limon");
-        assert_eq!(n().tokens("AREPA CON QUESO MOZARELLA x 4 und"), vec!["arepa", "queso", "mozarella"]);
+        assert_eq!(
+            n().tokens("AREPA CON QUESO MOZARELLA x 4 und"),
+            vec!["arepa", "queso", "mozarella"]
+        );
         assert_eq!(n().tokens("Bulto de papas x 50kg"), vec!["papa"]);
         assert_eq!(n().tokens("LIMONES 500gr"), vec!["limon"]);
     }

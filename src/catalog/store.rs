@@ -33,7 +33,11 @@ pub(crate) const BLOCK_BYTES: u64 = 8 * 1024;
 
 /// Read one `u16 key_len, u16 payload_len, key, payload` record into the
 /// buffers; `Ok(false)` at a clean end of file.
-pub(crate) fn read_record(r: &mut impl Read, key: &mut Vec<u8>, payload: &mut Vec<u8>) -> io::Result<bool> {
+pub(crate) fn read_record(
+    r: &mut impl Read,
+    key: &mut Vec<u8>,
+    payload: &mut Vec<u8>,
+) -> io::Result<bool> {
     let mut h = [0u8; 4];
     match r.read_exact(&mut h[..1]) {
         Ok(()) => {}
@@ -73,7 +77,16 @@ impl Writer {
         data.write_all(&0u64.to_le_bytes())?;
         index.write_all(INDEX_MAGIC)?;
         index.write_all(&0u64.to_le_bytes())?;
-        Ok(Writer { data, index, data_path, index_path, offset: 16, block_start: None, count: 0, blocks: 0 })
+        Ok(Writer {
+            data,
+            index,
+            data_path,
+            index_path,
+            offset: 16,
+            block_start: None,
+            count: 0,
+            blocks: 0,
+        })
     }
 
     /// Append a record; keys must arrive in strictly ascending order.
@@ -166,7 +179,16 @@ impl CatalogFile {
             offsets.push(u64::from_le_bytes(b8));
         }
         keys.shrink_to_fit();
-        Ok(CatalogFile { data, data_len, count, keys, key_ends, offsets, generation: generation.to_string(), path: gdir })
+        Ok(CatalogFile {
+            data,
+            data_len,
+            count,
+            keys,
+            key_ends,
+            offsets,
+            generation: generation.to_string(),
+            path: gdir,
+        })
     }
 
     pub fn len(&self) -> u64 {
@@ -180,7 +202,11 @@ impl CatalogFile {
     }
 
     fn block_key(&self, i: usize) -> &[u8] {
-        let start = if i == 0 { 0 } else { self.key_ends[i - 1] as usize };
+        let start = if i == 0 {
+            0
+        } else {
+            self.key_ends[i - 1] as usize
+        };
         &self.keys[start..self.key_ends[i] as usize]
     }
 
@@ -210,7 +236,11 @@ impl CatalogFile {
         }
         let b = lo - 1;
         let start = self.offsets[b];
-        let end = if b + 1 < n { self.offsets[b + 1] } else { self.data_len };
+        let end = if b + 1 < n {
+            self.offsets[b + 1]
+        } else {
+            self.data_len
+        };
         let mut buf = vec![0u8; (end - start) as usize];
         self.data.read_exact_at(&mut buf, start)?;
         let mut p = 0usize;
@@ -219,7 +249,9 @@ impl CatalogFile {
             let pl = u16::from_le_bytes([buf[p + 2], buf[p + 3]]) as usize;
             let k = &buf[p + 4..p + 4 + kl];
             match k.cmp(code) {
-                std::cmp::Ordering::Equal => return Ok(Some(buf[p + 4 + kl..p + 4 + kl + pl].to_vec())),
+                std::cmp::Ordering::Equal => {
+                    return Ok(Some(buf[p + 4 + kl..p + 4 + kl + pl].to_vec()));
+                }
                 std::cmp::Ordering::Greater => return Ok(None),
                 std::cmp::Ordering::Less => p += 4 + kl + pl,
             }
@@ -230,7 +262,9 @@ impl CatalogFile {
     /// Look a product up by its catalog code.
     pub fn get(&self, code: &str) -> io::Result<Option<Product>> {
         let code = code.trim();
-        Ok(self.get_raw(code.as_bytes())?.and_then(|p| Product::decode(code.as_bytes(), &p)))
+        Ok(self
+            .get_raw(code.as_bytes())?
+            .and_then(|p| Product::decode(code.as_bytes(), &p)))
     }
 
     /// Every product in code order (a sequential scan).
@@ -238,7 +272,11 @@ impl CatalogFile {
         let f = self.data.try_clone()?;
         let mut r = BufReader::with_capacity(1 << 20, f);
         std::io::Seek::seek(&mut r, std::io::SeekFrom::Start(16))?;
-        Ok(Scan { r, key: Vec::new(), payload: Vec::new() })
+        Ok(Scan {
+            r,
+            key: Vec::new(),
+            payload: Vec::new(),
+        })
     }
 }
 
@@ -260,7 +298,10 @@ impl Iterator for Scan {
     type Item = io::Result<Product>;
     fn next(&mut self) -> Option<Self::Item> {
         match self.advance() {
-            Ok(true) => Some(Product::decode(&self.key, &self.payload).ok_or_else(|| bad("undecodable catalog record"))),
+            Ok(true) => Some(
+                Product::decode(&self.key, &self.payload)
+                    .ok_or_else(|| bad("undecodable catalog record")),
+            ),
             Ok(false) => None,
             Err(e) => Some(Err(e)),
         }

@@ -8,7 +8,10 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
-use super::{CommissionRules, Conditions, Fee, Rate, Rounding, Rule, Side, Tier, TierMode, normalize_nit, raw};
+use super::{
+    CommissionRules, Conditions, Fee, Rate, Rounding, Rule, Side, Tier, TierMode, normalize_nit,
+    raw,
+};
 use crate::catalog::ProcessingState;
 use crate::config::{ConfigError, Problems, section};
 
@@ -105,7 +108,11 @@ fn money(s: &str, file: &Path, key: &str, p: &mut Problems) -> Option<Decimal> {
             None
         }
         Err(_) => {
-            p.error(file, key, format!("'{s}' is not a decimal number (write it as a string, e.g. \"12.5\")"));
+            p.error(
+                file,
+                key,
+                format!("'{s}' is not a decimal number (write it as a string, e.g. \"12.5\")"),
+            );
             None
         }
     }
@@ -121,11 +128,18 @@ fn compile_one(file: &Path, key: &str, r: raw::Rule, p: &mut Problems) -> Option
         p.error(file, format!("{key}.id"), "must not be empty");
     }
     let valid_from = date(&r.valid_from, file, &format!("{key}.valid_from"), p);
-    let valid_to = r.valid_to.as_deref().and_then(|s| date(s, file, &format!("{key}.valid_to"), p));
+    let valid_to = r
+        .valid_to
+        .as_deref()
+        .and_then(|s| date(s, file, &format!("{key}.valid_to"), p));
     if let (Some(f), Some(t)) = (valid_from, valid_to)
         && t < f
     {
-        p.error(file, format!("{key}.valid_to"), format!("{t} is before valid_from {f}"));
+        p.error(
+            file,
+            format!("{key}.valid_to"),
+            format!("{t} is before valid_from {f}"),
+        );
     }
     let w = &r.when;
     let mut sides = None;
@@ -136,7 +150,11 @@ fn compile_one(file: &Path, key: &str, r: raw::Rule, p: &mut Problems) -> Option
                 Some(v) => {
                     s.insert(v);
                 }
-                None => p.error(file, format!("{key}.when.sides"), format!("'{x}' is not a side (C buyer or V seller)")),
+                None => p.error(
+                    file,
+                    format!("{key}.when.sides"),
+                    format!("'{x}' is not a side (C buyer or V seller)"),
+                ),
             }
         }
         sides = Some(s);
@@ -146,23 +164,47 @@ fn compile_one(file: &Path, key: &str, r: raw::Rule, p: &mut Problems) -> Option
             .map(|x| {
                 let s = ProcessingState::parse(x);
                 if let ProcessingState::Other(o) = &s {
-                    p.warn(file, format!("{key}.when.states"), format!("'{o}' is not NATURAL, PROCESADO or TRANSFORMACION PRIMARIA"));
+                    p.warn(
+                        file,
+                        format!("{key}.when.states"),
+                        format!("'{o}' is not NATURAL, PROCESADO or TRANSFORMACION PRIMARIA"),
+                    );
                 }
                 s
             })
             .collect::<BTreeSet<_>>()
     });
-    for (name, v) in [("groups", &w.groups), ("states", &w.states), ("codes", &w.codes), ("sides", &w.sides), ("clients", &w.clients)] {
+    for (name, v) in [
+        ("groups", &w.groups),
+        ("states", &w.states),
+        ("codes", &w.codes),
+        ("sides", &w.sides),
+        ("clients", &w.clients),
+    ] {
         if v.as_ref().is_some_and(|x| x.is_empty()) {
-            p.error(file, format!("{key}.when.{name}"), "an empty list never matches; remove the key to match any value");
+            p.error(
+                file,
+                format!("{key}.when.{name}"),
+                "an empty list never matches; remove the key to match any value",
+            );
         }
     }
-    let line_value_min = w.line_value_min.as_deref().and_then(|s| money(s, file, &format!("{key}.when.line_value_min"), p));
-    let line_value_max = w.line_value_max.as_deref().and_then(|s| money(s, file, &format!("{key}.when.line_value_max"), p));
+    let line_value_min = w
+        .line_value_min
+        .as_deref()
+        .and_then(|s| money(s, file, &format!("{key}.when.line_value_min"), p));
+    let line_value_max = w
+        .line_value_max
+        .as_deref()
+        .and_then(|s| money(s, file, &format!("{key}.when.line_value_max"), p));
     if let (Some(a), Some(b)) = (line_value_min, line_value_max)
         && b <= a
     {
-        p.error(file, format!("{key}.when.line_value_max"), "must be greater than line_value_min");
+        p.error(
+            file,
+            format!("{key}.when.line_value_max"),
+            "must be greater than line_value_min",
+        );
     }
     let when = Conditions {
         groups: set_of(&w.groups, |s| s.trim().to_uppercase()),
@@ -178,7 +220,14 @@ fn compile_one(file: &Path, key: &str, r: raw::Rule, p: &mut Problems) -> Option
     let fk = format!("{key}.fee");
     let rounding = Rounding::parse(&f.rounding);
     if rounding.is_none() {
-        p.error(file, format!("{fk}.rounding"), format!("'{}' is not one of half-up, half-even, down, up", f.rounding));
+        p.error(
+            file,
+            format!("{fk}.rounding"),
+            format!(
+                "'{}' is not one of half-up, half-even, down, up",
+                f.rounding
+            ),
+        );
     }
     let rate = match (&f.rate_bps, &f.tiers) {
         (Some(_), Some(_)) => {
@@ -195,7 +244,11 @@ fn compile_one(file: &Path, key: &str, r: raw::Rule, p: &mut Problems) -> Option
                 None | Some("marginal") => Some(TierMode::Marginal),
                 Some("bracket") => Some(TierMode::Bracket),
                 Some(o) => {
-                    p.error(file, format!("{fk}.tier_mode"), format!("'{o}' is not marginal or bracket"));
+                    p.error(
+                        file,
+                        format!("{fk}.tier_mode"),
+                        format!("'{o}' is not marginal or bracket"),
+                    );
                     None
                 }
             };
@@ -204,9 +257,16 @@ fn compile_one(file: &Path, key: &str, r: raw::Rule, p: &mut Problems) -> Option
             for (i, t) in ts.iter().enumerate() {
                 let tk = format!("{fk}.tiers[{i}]");
                 let rate_bps = money(&t.rate_bps, file, &format!("{tk}.rate_bps"), p);
-                let up_to = t.up_to.as_deref().and_then(|s| money(s, file, &format!("{tk}.up_to"), p));
+                let up_to = t
+                    .up_to
+                    .as_deref()
+                    .and_then(|s| money(s, file, &format!("{tk}.up_to"), p));
                 if t.up_to.is_none() && i + 1 != ts.len() {
-                    p.error(file, format!("{tk}.up_to"), "only the last tier may omit up_to");
+                    p.error(
+                        file,
+                        format!("{tk}.up_to"),
+                        "only the last tier may omit up_to",
+                    );
                 }
                 if let (Some(a), Some(b)) = (prev, up_to)
                     && b <= a
@@ -224,13 +284,23 @@ fn compile_one(file: &Path, key: &str, r: raw::Rule, p: &mut Problems) -> Option
                 p.error(file, format!("{fk}.tiers"), "must list at least one tier");
             }
             if ts.last().is_some_and(|t| t.up_to.is_some()) {
-                p.error(file, format!("{fk}.tiers"), "the last tier must omit up_to (values above it would have no rate)");
+                p.error(
+                    file,
+                    format!("{fk}.tiers"),
+                    "the last tier must omit up_to (values above it would have no rate)",
+                );
             }
             mode.map(|mode| Rate::Tiered { mode, tiers })
         }
     };
-    let minimum = f.minimum.as_deref().and_then(|s| money(s, file, &format!("{fk}.minimum"), p));
-    let maximum = f.maximum.as_deref().and_then(|s| money(s, file, &format!("{fk}.maximum"), p));
+    let minimum = f
+        .minimum
+        .as_deref()
+        .and_then(|s| money(s, file, &format!("{fk}.minimum"), p));
+    let maximum = f
+        .maximum
+        .as_deref()
+        .and_then(|s| money(s, file, &format!("{fk}.maximum"), p));
     if let (Some(a), Some(b)) = (minimum, maximum)
         && b < a
     {
@@ -247,7 +317,12 @@ fn compile_one(file: &Path, key: &str, r: raw::Rule, p: &mut Problems) -> Option
         priority: r.priority,
         description: r.description,
         when,
-        fee: Fee { rate: rate?, minimum, maximum, rounding: rounding? },
+        fee: Fee {
+            rate: rate?,
+            minimum,
+            maximum,
+            rounding: rounding?,
+        },
         file: file.to_path_buf(),
         key: key.to_string(),
     })
@@ -288,7 +363,10 @@ fn conditions_meet(a: &Conditions, b: &Conditions) -> bool {
         && values_meet
 }
 
-pub(super) fn compile(entries: Vec<(PathBuf, String, raw::Rule)>, fingerprint: String) -> Result<CommissionRules, Vec<ConfigError>> {
+pub(super) fn compile(
+    entries: Vec<(PathBuf, String, raw::Rule)>,
+    fingerprint: String,
+) -> Result<CommissionRules, Vec<ConfigError>> {
     let mut p = Problems::default();
     let mut rules = Vec::new();
     for (file, key, r) in entries {
@@ -300,7 +378,17 @@ pub(super) fn compile(entries: Vec<(PathBuf, String, raw::Rule)>, fingerprint: S
         for b in &rules[i + 1..] {
             if a.id == b.id {
                 if a.version == b.version {
-                    p.error(&b.file, &b.key, format!("rule {} version {} is declared twice (also {} {})", b.id, b.version, a.file.display(), a.key));
+                    p.error(
+                        &b.file,
+                        &b.key,
+                        format!(
+                            "rule {} version {} is declared twice (also {} {})",
+                            b.id,
+                            b.version,
+                            a.file.display(),
+                            a.key
+                        ),
+                    );
                 } else if periods_meet(a, b) {
                     p.error(
                         &b.file,
@@ -319,7 +407,10 @@ pub(super) fn compile(entries: Vec<(PathBuf, String, raw::Rule)>, fingerprint: S
                         ),
                     );
                 }
-            } else if a.priority == b.priority && periods_meet(a, b) && conditions_meet(&a.when, &b.when) {
+            } else if a.priority == b.priority
+                && periods_meet(a, b)
+                && conditions_meet(&a.when, &b.when)
+            {
                 p.error(
                     &b.file,
                     &b.key,
@@ -336,5 +427,9 @@ pub(super) fn compile(entries: Vec<(PathBuf, String, raw::Rule)>, fingerprint: S
     }
     let mut files: Vec<PathBuf> = rules.iter().map(|r| r.file.clone()).collect();
     files.dedup();
-    Ok(CommissionRules { rules, fingerprint, files })
+    Ok(CommissionRules {
+        rules,
+        fingerprint,
+        files,
+    })
 }

@@ -224,9 +224,17 @@ pub struct Commission {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PricingError {
     #[error("línea {line} (código {code}): ninguna regla de comisión aplica ({reason})")]
-    NoRule { line: usize, code: String, reason: String },
+    NoRule {
+        line: usize,
+        code: String,
+        reason: String,
+    },
     #[error("línea {line} (código {code}): {reason}")]
-    InvalidLine { line: usize, code: String, reason: String },
+    InvalidLine {
+        line: usize,
+        code: String,
+        reason: String,
+    },
 }
 
 /// Normalise a NIT for comparison: digits of the part before any '-'.
@@ -242,7 +250,12 @@ fn fmt_money(d: Decimal) -> String {
 impl Conditions {
     /// `Ok(reasons)` when every condition holds (the reasons explain why),
     /// `Err(first failing condition)` otherwise.
-    fn check(&self, input: &PricingInput, client: &str, line: &PricingLine) -> Result<Vec<String>, String> {
+    fn check(
+        &self,
+        input: &PricingInput,
+        client: &str,
+        line: &PricingLine,
+    ) -> Result<Vec<String>, String> {
         let mut why = Vec::new();
         if let Some(g) = &self.groups {
             let up = line.group.to_uppercase();
@@ -277,15 +290,31 @@ impl Conditions {
         }
         if let Some(min) = self.line_value_min {
             if line.value < min {
-                return Err(format!("valor {} < {}", fmt_money(line.value), fmt_money(min)));
+                return Err(format!(
+                    "valor {} < {}",
+                    fmt_money(line.value),
+                    fmt_money(min)
+                ));
             }
-            why.push(format!("valor {} ≥ {}", fmt_money(line.value), fmt_money(min)));
+            why.push(format!(
+                "valor {} ≥ {}",
+                fmt_money(line.value),
+                fmt_money(min)
+            ));
         }
         if let Some(max) = self.line_value_max {
             if line.value >= max {
-                return Err(format!("valor {} ≥ {}", fmt_money(line.value), fmt_money(max)));
+                return Err(format!(
+                    "valor {} ≥ {}",
+                    fmt_money(line.value),
+                    fmt_money(max)
+                ));
             }
-            why.push(format!("valor {} < {}", fmt_money(line.value), fmt_money(max)));
+            why.push(format!(
+                "valor {} < {}",
+                fmt_money(line.value),
+                fmt_money(max)
+            ));
         }
         Ok(why)
     }
@@ -298,10 +327,18 @@ impl Fee {
         let mut fee = match &self.rate {
             Rate::Flat(r) => {
                 let f = base * r / bp;
-                trace.push(format!("{} × {} pb / 10000 = {}", fmt_money(base), fmt_money(*r), fmt_money(f)));
+                trace.push(format!(
+                    "{} × {} pb / 10000 = {}",
+                    fmt_money(base),
+                    fmt_money(*r),
+                    fmt_money(f)
+                ));
                 f
             }
-            Rate::Tiered { mode: TierMode::Bracket, tiers } => {
+            Rate::Tiered {
+                mode: TierMode::Bracket,
+                tiers,
+            } => {
                 let tier = tiers
                     .iter()
                     .find(|t| t.up_to.is_none_or(|u| base < u))
@@ -321,7 +358,10 @@ impl Fee {
                     None => Decimal::ZERO,
                 }
             }
-            Rate::Tiered { mode: TierMode::Marginal, tiers } => {
+            Rate::Tiered {
+                mode: TierMode::Marginal,
+                tiers,
+            } => {
                 let mut total = Decimal::ZERO;
                 let mut lower = Decimal::ZERO;
                 for t in tiers {
@@ -352,13 +392,21 @@ impl Fee {
         if let Some(min) = self.minimum
             && fee < min
         {
-            trace.push(format!("{} < mínimo {}: se cobra el mínimo", fmt_money(fee), fmt_money(min)));
+            trace.push(format!(
+                "{} < mínimo {}: se cobra el mínimo",
+                fmt_money(fee),
+                fmt_money(min)
+            ));
             fee = min;
         }
         if let Some(max) = self.maximum
             && fee > max
         {
-            trace.push(format!("{} > máximo {}: se cobra el máximo", fmt_money(fee), fmt_money(max)));
+            trace.push(format!(
+                "{} > máximo {}: se cobra el máximo",
+                fmt_money(fee),
+                fmt_money(max)
+            ));
             fee = max;
         }
         let rounded = self.rounding.apply(fee);
@@ -374,7 +422,10 @@ impl Fee {
 
 impl CommissionRules {
     /// Compile parsed rule entries (`(file, key, raw)`); every problem is returned.
-    pub fn compile(entries: Vec<(PathBuf, String, raw::Rule)>, fingerprint: String) -> Result<CommissionRules, Vec<ConfigError>> {
+    pub fn compile(
+        entries: Vec<(PathBuf, String, raw::Rule)>,
+        fingerprint: String,
+    ) -> Result<CommissionRules, Vec<ConfigError>> {
         compile::compile(entries, fingerprint)
     }
 
@@ -404,11 +455,16 @@ impl CommissionRules {
             for rule in self.active_on(input.date) {
                 match rule.when.check(input, &client, line) {
                     Ok(why) => {
-                        if best.as_ref().is_none_or(|(b, _)| rule.priority > b.priority) {
+                        if best
+                            .as_ref()
+                            .is_none_or(|(b, _)| rule.priority > b.priority)
+                        {
                             best = Some((rule, why));
                         }
                     }
-                    Err(reason) => rejected.push(format!("{} v{}: {reason}", rule.id, rule.version)),
+                    Err(reason) => {
+                        rejected.push(format!("{} v{}: {reason}", rule.id, rule.version))
+                    }
                 }
             }
             let Some((rule, why)) = best else {
@@ -417,7 +473,11 @@ impl CommissionRules {
                 } else {
                     rejected.join("; ")
                 };
-                return Err(PricingError::NoRule { line: n, code: line.code.clone(), reason });
+                return Err(PricingError::NoRule {
+                    line: n,
+                    code: line.code.clone(),
+                    reason,
+                });
             };
             let mut trace = vec![format!(
                 "regla {} v{} (prioridad {}, vigente {}..{}): {}",
@@ -426,7 +486,11 @@ impl CommissionRules {
                 rule.priority,
                 rule.valid_from,
                 rule.valid_to.map(|d| d.to_string()).unwrap_or_default(),
-                if why.is_empty() { "sin condiciones".to_string() } else { why.join(", ") }
+                if why.is_empty() {
+                    "sin condiciones".to_string()
+                } else {
+                    why.join(", ")
+                }
             )];
             let fee = rule.fee.compute(line.value, &mut trace);
             total += fee;
@@ -447,7 +511,12 @@ impl CommissionRules {
             &self.fingerprint[..self.fingerprint.len().min(12)],
             input.date
         )];
-        Ok(Commission { lines, total, rule_set: self.fingerprint.clone(), trace })
+        Ok(Commission {
+            lines,
+            total,
+            rule_set: self.fingerprint.clone(),
+            trace,
+        })
     }
 }
 
@@ -463,7 +532,9 @@ pub struct RulesHandle {
 
 impl RulesHandle {
     pub fn new(rules: CommissionRules) -> RulesHandle {
-        RulesHandle { inner: Arc::new(RwLock::new(Arc::new(rules))) }
+        RulesHandle {
+            inner: Arc::new(RwLock::new(Arc::new(rules))),
+        }
     }
     pub fn current(&self) -> Arc<CommissionRules> {
         match self.inner.read() {
@@ -490,7 +561,11 @@ impl RulesHandle {
 impl fmt::Display for Commission {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for l in &self.lines {
-            writeln!(f, "línea {} código {}: {} ({} v{})", l.line, l.code, l.fee, l.rule_id, l.rule_version)?;
+            writeln!(
+                f,
+                "línea {} código {}: {} ({} v{})",
+                l.line, l.code, l.fee, l.rule_id, l.rule_version
+            )?;
             for t in &l.trace {
                 writeln!(f, "    {t}")?;
             }

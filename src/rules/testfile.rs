@@ -54,7 +54,8 @@ fn dec(s: &str) -> Result<Decimal, String> {
 }
 
 fn input_of(t: &raw::Test) -> Result<PricingInput, String> {
-    let date = NaiveDate::parse_from_str(&t.date, "%Y-%m-%d").map_err(|_| format!("date '{}' is not YYYY-MM-DD", t.date))?;
+    let date = NaiveDate::parse_from_str(&t.date, "%Y-%m-%d")
+        .map_err(|_| format!("date '{}' is not YYYY-MM-DD", t.date))?;
     let side = Side::parse(&t.side).ok_or_else(|| format!("side '{}' is not C or V", t.side))?;
     let mut lines = Vec::new();
     for l in &t.lines {
@@ -69,7 +70,12 @@ fn input_of(t: &raw::Test) -> Result<PricingInput, String> {
             value: dec(&l.value)?,
         });
     }
-    Ok(PricingInput { date, client: t.client.clone(), side, lines })
+    Ok(PricingInput {
+        date,
+        client: t.client.clone(),
+        side,
+        lines,
+    })
 }
 
 fn check(rules: &CommissionRules, t: &raw::Test) -> Vec<String> {
@@ -85,7 +91,10 @@ fn check(rules: &CommissionRules, t: &raw::Test) -> Vec<String> {
             }
         }
         (Err(e), None) => fails.push(format!("pricing failed: {e}")),
-        (Ok(c), Some(want)) => fails.push(format!("expected an error containing '{want}', got total {}", c.total)),
+        (Ok(c), Some(want)) => fails.push(format!(
+            "expected an error containing '{want}', got total {}",
+            c.total
+        )),
         (Ok(c), None) => {
             let Some(exp) = &t.expect else {
                 return vec!["the test has neither expect nor expect_error".into()];
@@ -99,23 +108,40 @@ fn check(rules: &CommissionRules, t: &raw::Test) -> Vec<String> {
             }
             if let Some(lines) = &exp.lines {
                 if lines.len() != c.lines.len() {
-                    fails.push(format!("expected {} lines, got {}", lines.len(), c.lines.len()));
+                    fails.push(format!(
+                        "expected {} lines, got {}",
+                        lines.len(),
+                        c.lines.len()
+                    ));
                 }
                 for (i, (want, got)) in lines.iter().zip(&c.lines).enumerate() {
                     match dec(&want.fee) {
                         Ok(f) if f == got.fee => {}
-                        Ok(f) => fails.push(format!("line {}: fee expected {f}, got {} [{}]", i + 1, got.fee, got.trace.join(" | "))),
+                        Ok(f) => fails.push(format!(
+                            "line {}: fee expected {f}, got {} [{}]",
+                            i + 1,
+                            got.fee,
+                            got.trace.join(" | ")
+                        )),
                         Err(e) => fails.push(e),
                     }
                     if let Some(r) = &want.rule
                         && r != &got.rule_id
                     {
-                        fails.push(format!("line {}: rule expected {r}, got {}", i + 1, got.rule_id));
+                        fails.push(format!(
+                            "line {}: rule expected {r}, got {}",
+                            i + 1,
+                            got.rule_id
+                        ));
                     }
                     if let Some(v) = want.version
                         && v != got.rule_version
                     {
-                        fails.push(format!("line {}: version expected {v}, got {}", i + 1, got.rule_version));
+                        fails.push(format!(
+                            "line {}: version expected {v}, got {}",
+                            i + 1,
+                            got.rule_version
+                        ));
                     }
                 }
             }
@@ -126,10 +152,16 @@ fn check(rules: &CommissionRules, t: &raw::Test) -> Vec<String> {
 
 /// Run every test in `file` against `rules`. A file that cannot be read or
 /// parsed yields configuration errors instead.
-pub fn run_file(rules: &CommissionRules, file: &Path) -> Result<Vec<TestOutcome>, Vec<ConfigError>> {
+pub fn run_file(
+    rules: &CommissionRules,
+    file: &Path,
+) -> Result<Vec<TestOutcome>, Vec<ConfigError>> {
     let mut p = Problems::default();
-    let text = std::fs::read_to_string(file).map_err(|e| vec![ConfigError::new(file, "", format!("cannot read file: {e}"))])?;
-    let table: toml::Table = text.parse().map_err(|e| vec![ConfigError::new(file, "", format!("not valid TOML: {e}"))])?;
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| vec![ConfigError::new(file, "", format!("cannot read file: {e}"))])?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e| vec![ConfigError::new(file, "", format!("not valid TOML: {e}"))])?;
     let mut tests = Vec::new();
     for (k, v) in table {
         if k != "test" {
@@ -151,6 +183,10 @@ pub fn run_file(rules: &CommissionRules, file: &Path) -> Result<Vec<TestOutcome>
     }
     Ok(tests
         .iter()
-        .map(|t| TestOutcome { file: file.to_path_buf(), name: t.name.clone(), failures: check(rules, t) })
+        .map(|t| TestOutcome {
+            file: file.to_path_buf(),
+            name: t.name.clone(),
+            failures: check(rules, t),
+        })
         .collect())
 }

@@ -47,8 +47,14 @@ impl Store {
         now_ms: i64,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM commission_lines WHERE job_id = ?").bind(job_id).execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM commissions WHERE job_id = ?").bind(job_id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM commission_lines WHERE job_id = ?")
+            .bind(job_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM commissions WHERE job_id = ?")
+            .bind(job_id)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query(
             "INSERT INTO commissions (job_id, document_key, priced_at, pricing_date, client, side, rule_set, total) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
@@ -83,7 +89,11 @@ impl Store {
     }
 
     /// Commission lines priced with dates in `from..=to`, ordered by date, job, line.
-    pub async fn commission_lines(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<StoredCommissionLine>, StoreError> {
+    pub async fn commission_lines(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<StoredCommissionLine>, StoreError> {
         let rows = sqlx::query(
             "SELECT c.job_id, c.document_key, c.pricing_date, c.client, c.side, c.rule_set, l.line, l.code, l.rule_id, l.rule_version, l.base, l.fee \
              FROM commissions c JOIN commission_lines l ON l.job_id = c.job_id \
@@ -115,7 +125,10 @@ impl Store {
 
     /// The stored total of a job's commission, if it was priced.
     pub async fn commission_total(&self, job_id: i64) -> Result<Option<Decimal>, StoreError> {
-        let row = sqlx::query("SELECT total FROM commissions WHERE job_id = ?").bind(job_id).fetch_optional(&self.pool).await?;
+        let row = sqlx::query("SELECT total FROM commissions WHERE job_id = ?")
+            .bind(job_id)
+            .fetch_optional(&self.pool)
+            .await?;
         match row {
             Some(r) => Ok(Some(money(r.try_get::<String, _>("total")?.as_str())?)),
             None => Ok(None),
@@ -136,12 +149,24 @@ mod tests {
     async fn commissions_round_trip_and_replace_on_replay() {
         let d = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", d.path().join("t.db").display());
-        let s = Store::open(&url, false, Duration::from_secs(5)).await.unwrap();
-        let job = s
-            .record_job(&NewJob { account: "demo", rel_path: "a.xml", spool_path: "/s/1", size: 3, sha256: "aa", now_ms: 1000 })
+        let s = Store::open(&url, false, Duration::from_secs(5))
             .await
             .unwrap();
-        let rules = crate::rules::load_rules(&std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("rules")).unwrap();
+        let job = s
+            .record_job(&NewJob {
+                account: "demo",
+                rel_path: "a.xml",
+                spool_path: "/s/1",
+                size: 3,
+                sha256: "aa",
+                now_ms: 1000,
+            })
+            .await
+            .unwrap();
+        let rules = crate::rules::load_rules(
+            &std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("rules"),
+        )
+        .unwrap();
         let line = |v: &str| PricingLine {
             code: "1".into(),
             group: "GRANOS".into(),
@@ -156,15 +181,29 @@ mod tests {
             lines: vec![line("250000000"), line("1000200")],
         };
         let c = rules.price(&input).unwrap();
-        s.record_commission(job, Some("cufe1"), &input, &c, 2000).await.unwrap();
-        s.record_commission(job, Some("cufe1"), &input, &c, 3000).await.unwrap();
+        s.record_commission(job, Some("cufe1"), &input, &c, 2000)
+            .await
+            .unwrap();
+        s.record_commission(job, Some("cufe1"), &input, &c, 3000)
+            .await
+            .unwrap();
         let from = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
         let to = NaiveDate::from_ymd_opt(2026, 12, 31).unwrap();
         let lines = s.commission_lines(from, to).await.unwrap();
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[0].fee, Decimal::from(475_000));
         assert_eq!(lines[1].fee, Decimal::from(2_500));
-        assert_eq!((lines[0].client.as_str(), lines[0].side.as_str(), lines[0].rule_id.as_str()), ("800111222", "V", "granos-venta"));
-        assert_eq!(s.commission_total(job).await.unwrap(), Some(Decimal::from(477_500)));
+        assert_eq!(
+            (
+                lines[0].client.as_str(),
+                lines[0].side.as_str(),
+                lines[0].rule_id.as_str()
+            ),
+            ("800111222", "V", "granos-venta")
+        );
+        assert_eq!(
+            s.commission_total(job).await.unwrap(),
+            Some(Decimal::from(477_500))
+        );
     }
 }
