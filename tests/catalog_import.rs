@@ -246,3 +246,109 @@ fn latin1_semicolon_layout_and_separate_columns() {
     let e = catalog::import(dir.path(), &file, &cfg(), &ImportOptions::default()).unwrap_err();
     assert!(e.to_string().contains("no column 'A_codigo'"), "{e}");
 }
+
+/// A minimal .xlsx (inline strings) written with `zip`, to exercise the Excel path.
+fn xlsx(rows: &[&[&str]]) -> Vec<u8> {
+    use std::io::Write;
+    let mut sheet = String::from(
+        r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>"#,
+    );
+    for (r, row) in rows.iter().enumerate() {
+        sheet.push_str(&format!("<row r=\"{}\">", r + 1));
+        for (c, v) in row.iter().enumerate() {
+            let col = (b'A' + c as u8) as char;
+            if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+                sheet.push_str(&format!("<c r=\"{col}{}\"><v>{v}</v></c>", r + 1));
+            } else {
+                sheet.push_str(&format!(
+                    "<c r=\"{col}{}\" t=\"inlineStr\"><is><t>{v}</t></is></c>",
+                    r + 1
+                ));
+            }
+        }
+        sheet.push_str("</row>");
+    }
+    sheet.push_str("</sheetData></worksheet>");
+    let files = [
+        (
+            "[Content_Types].xml",
+            r#"<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>"#.to_string(),
+        ),
+        (
+            "_rels/.rels",
+            r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#.to_string(),
+        ),
+        (
+            "xl/workbook.xml",
+            r#"<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Catalogo" sheetId="1" r:id="rId1"/></sheets></workbook>"#.to_string(),
+        ),
+        (
+            "xl/_rels/workbook.xml.rels",
+            r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>"#.to_string(),
+        ),
+        ("xl/worksheets/sheet1.xml", sheet),
+    ];
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, body) in files {
+        w.start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        w.write_all(body.as_bytes()).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+#[test]
+fn excel_layout_with_one_column_per_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    let book = xlsx(&[
+        &[
+            "CODIGO", "PRODUCTO", "VARIEDAD", "UNIDAD", "EMPAQUE", "ESTADO", "GRUPO",
+        ],
+        &[
+            "130",
+            "CAFE PERGAMINO",
+            "SC",
+            "KILOGRAMO",
+            "EN SACO",
+            "NATURAL",
+            "",
+        ],
+        &[
+            "",
+            "SIN CODIGO",
+            "SC",
+            "KILOGRAMO",
+            "EN SACO",
+            "NATURAL",
+            "",
+        ],
+        &[
+            "5326",
+            "AREPA",
+            "Arepa Blanca",
+            "UNIDAD",
+            "EMPACADO(A)",
+            "PROCESADO",
+            "ESPECIAL",
+        ],
+        &["77", "MANGO", "TOMMY", "KILOGRAMO", "SIN EMPAQUE", "", ""],
+    ]);
+    let file = write(src.path(), "catalogo.xlsx", &book);
+    let opts = ImportOptions {
+        layout: Some("excel".into()),
+        ..Default::default()
+    };
+    let s = catalog::import(dir.path(), &file, &cfg(), &opts).unwrap();
+    assert_eq!((s.rows_read, s.inserted, s.rejected), (4, 2, 2), "{s:?}");
+    let lines: Vec<u64> = s.rejects.iter().map(|r| r.line).collect();
+    assert_eq!(lines, vec![3, 5], "{:?}", s.rejects);
+    assert!(s.rejects[1].reason.contains("falta el estado"));
+    let f = store::open(dir.path()).unwrap().unwrap();
+    let cafe = f.get("130").unwrap().unwrap();
+    assert_eq!(
+        (cafe.group.as_str(), cafe.state.clone()),
+        ("CAFE_CACAO", ProcessingState::Natural)
+    );
+    assert_eq!(f.get("5326").unwrap().unwrap().group, "ESPECIAL");
+}

@@ -256,3 +256,59 @@ fn unit_conversion() {
     assert!(a.review);
     assert_eq!(a.findings[0].code, "PAS64");
 }
+
+#[test]
+fn an_invoice_is_assessed_and_priced_with_one_rule_set() {
+    use pasarela::catalog::{InvoiceToPrice, assess_and_price};
+    use pasarela::rules::{self, Side};
+    let rules = rules::load_rules(&root().join("rules")).unwrap();
+    let line = |n, description, codes: Vec<&'static str>, qty: &str, unit| InvoiceLine {
+        line: n,
+        query: LineQuery {
+            description,
+            codes,
+            ..Default::default()
+        },
+        quantity: d(qty),
+        unit,
+    };
+    let inv = InvoiceToPrice {
+        date: chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
+        client: "800111222",
+        side: Side::Seller,
+        lines: vec![
+            (
+                line(1, "ARROZ PADDY", vec!["1"], "5", "TNE"),
+                d("250000000"),
+            ),
+            (
+                line(2, "AREPA CON QUESO MOZARELLA x 4 und", vec![], "10", "KGM"),
+                d("80000"),
+            ),
+            (
+                line(3, "PAPA PASTUSA BULTO 50 KG", vec![], "4", "bulto"),
+                d("1000200"),
+            ),
+        ],
+    };
+    let p = assess_and_price(matcher(), cfg(), &rules, &inv).unwrap();
+    assert!(!p.review);
+    let c = p.commission.unwrap();
+    // Line 2 (an arepa, PROCESADO) is not eligible: it is reported, not priced.
+    assert_eq!(
+        c.lines.iter().map(|l| l.line).collect::<Vec<_>>(),
+        vec![1, 3]
+    );
+    assert_eq!(c.lines[0].rule_id, "granos-venta");
+    assert_eq!(c.lines[0].fee, d("475000"));
+    assert_eq!(c.lines[1].rule_id, "general"); // papa: FRUTAS_HORTALIZAS has no specific rule
+    assert_eq!(c.lines[1].fee, d("6000")); // 2800.56 < minimum 6000
+    assert_eq!(c.total, d("481000"));
+    assert!(
+        p.findings
+            .iter()
+            .any(|f| f.code == "PAS62" && f.location.as_deref() == Some("línea 2"))
+    );
+    assert_eq!(p.lines[2].quantity.as_ref().unwrap().quantity, d("200"));
+    assert_eq!(p.lines[0].quantity.as_ref().unwrap().quantity, d("5000"));
+}

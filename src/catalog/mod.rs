@@ -16,6 +16,7 @@
 pub mod config;
 pub mod generate;
 pub mod import;
+pub mod invoice;
 pub mod matching;
 pub mod model;
 pub mod normalize;
@@ -30,6 +31,7 @@ use serde::Serialize;
 
 pub use config::{Aliases, CatalogConfig, Measure};
 pub use import::{ImportOptions, ImportSummary, import};
+pub use invoice::{InvoiceToPrice, PricedInvoice, assess_and_price};
 pub use matching::{
     Candidate, DescriptionIndex, LineQuery, Lookup, MatchOutcome, MatchVia, Matcher, MemCatalog,
     ProductMatch,
