@@ -48,6 +48,50 @@ fn main() {
         Err(e) => println!("lookup failed: {e}"),
     }
 
+    // Description index over the generated catalog (built by streaming the data file).
+    let t = Instant::now();
+    let before = pasarela::app_catalog::rss_kib().0;
+    match catalog::open_matcher(&dir, &cfg, catalog::Aliases::default()) {
+        Ok(Some(m)) => println!(
+            "description index over {rows} generated products: {} distinct texts, built in {:.2} s, RSS +{} KiB",
+            m.index.len(),
+            t.elapsed().as_secs_f64(),
+            pasarela::app_catalog::rss_kib().0.saturating_sub(before)
+        ),
+        other => println!("description index: {:?}", other.err()),
+    }
+
+    // Pricing an invoice of 10 lines with the shipped rules.
+    let rules = pasarela::rules::load_rules(&root.join("rules")).expect("rules");
+    let lines: Vec<pasarela::rules::PricingLine> = (0..10)
+        .map(|i| pasarela::rules::PricingLine {
+            code: i.to_string(),
+            group: if i % 2 == 0 {
+                "GRANOS".into()
+            } else {
+                "PECUARIO".into()
+            },
+            state: catalog::ProcessingState::Natural,
+            quantity_kg: rust_decimal::Decimal::from(1000),
+            value: rust_decimal::Decimal::from(1_000_000 * (i + 1)),
+        })
+        .collect();
+    let input = pasarela::rules::PricingInput {
+        date: chrono::NaiveDate::from_ymd_opt(2026, 3, 1).expect("date"),
+        client: "800111222".into(),
+        side: pasarela::rules::Side::Seller,
+        lines,
+    };
+    let n = 20_000;
+    let t = Instant::now();
+    for _ in 0..n {
+        let _ = rules.price(&input);
+    }
+    println!(
+        "pricing: {:.1} µs per 10-line invoice (with traces)",
+        t.elapsed().as_secs_f64() * 1e6 / n as f64
+    );
+
     // Description matching over the real snapshot.
     let fixture = root.join("../shared/fixtures/bmc/subyacentes.csv");
     if fixture.exists() {

@@ -265,8 +265,19 @@ pub fn open_matcher(
     let Some(file) = store::open(dir)? else {
         return Ok(None);
     };
-    let products = file.scan()?.collect::<io::Result<Vec<Product>>>()?;
+    // Stream the scan into the index: only distinct texts are kept in memory.
+    let mut failed = None;
+    let products = file.scan()?.map_while(|r| match r {
+        Ok(p) => Some(p),
+        Err(e) => {
+            failed = Some(e);
+            None
+        }
+    });
     let index = DescriptionIndex::build(cfg.normalizer.clone(), products);
+    if let Some(e) = failed {
+        return Err(e);
+    }
     Ok(Some(Matcher {
         lookup: file,
         index,
