@@ -247,6 +247,9 @@ impl CatalogFile {
         while p + 4 <= buf.len() {
             let kl = u16::from_le_bytes([buf[p], buf[p + 1]]) as usize;
             let pl = u16::from_le_bytes([buf[p + 2], buf[p + 3]]) as usize;
+            if p + 4 + kl + pl > buf.len() {
+                return Err(bad("corrupt catalog block (record crosses the block end)"));
+            }
             let k = &buf[p + 4..p + 4 + kl];
             match k.cmp(code) {
                 std::cmp::Ordering::Equal => {
