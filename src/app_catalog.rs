@@ -191,13 +191,14 @@ pub fn catalog(cmd: CatalogCommand) -> i32 {
             }
         }
         CatalogCommand::Lookup { code, loc } => {
-            let (dir, _) = match resolve(&loc) {
+            let (dir, cfg) = match resolve(&loc) {
                 Ok(x) => x,
                 Err(code) => return code,
             };
             match catalog::store::open(&dir) {
                 Ok(Some(f)) => match f.get(&code) {
                     Ok(Some(p)) => {
+                        let p = cfg.resolve_group(p);
                         println!("{}", serde_json::to_string_pretty(&p).unwrap_or_default());
                         0
                     }

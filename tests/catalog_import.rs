@@ -53,7 +53,8 @@ fn imports_the_shipped_subyacentes_snapshot() {
     assert_eq!(p.unit, "KILOGRAMO");
     assert_eq!(p.packaging, "EN SACO");
     assert_eq!(p.state, ProcessingState::Natural);
-    assert_eq!(p.group, "GRANOS");
+    assert_eq!(p.group, "", "derived groups are not stored");
+    assert_eq!(cfg().resolve_group(p.clone()).group, "GRANOS");
     assert_eq!(
         p.description(),
         "ARROZ CASCARA IMPORTADO - AMERICANO - KILOGRAMO - EN SACO - NATURAL"
@@ -348,7 +349,8 @@ fn excel_layout_with_one_column_per_field() {
     let cafe = f.get("130").unwrap().unwrap();
     assert_eq!(
         (cafe.group.as_str(), cafe.state.clone()),
-        ("CAFE_CACAO", ProcessingState::Natural)
+        ("", ProcessingState::Natural)
     );
+    assert_eq!(cfg().resolve_group(cafe).group, "CAFE_CACAO");
     assert_eq!(f.get("5326").unwrap().unwrap().group, "ESPECIAL");
 }

@@ -349,6 +349,14 @@ impl CatalogConfig {
         })
     }
 
+    /// Fill a product's group from `[groups]` when the catalog gave none.
+    pub fn resolve_group(&self, mut p: super::model::Product) -> super::model::Product {
+        if p.group.is_empty() {
+            p.group = self.group_of(&p.product);
+        }
+        p
+    }
+
     /// The commission group of a product name: the first `[groups]` entry
     /// with a matching prefix, else the product name itself.
     pub fn group_of(&self, product: &str) -> String {

@@ -200,32 +200,7 @@ fn decode<'a>(b: &'a [u8], latin1: bool) -> Result<Cow<'a, str>, String> {
 }
 
 /// Map one row to a product (pure).
-/// Remembers the group of recent product names: catalogs list many codes per
-/// product, and `group_of` folds text.
-#[derive(Default)]
-struct GroupCache(std::collections::HashMap<String, String>);
-
-impl GroupCache {
-    fn group(&mut self, cfg: &CatalogConfig, product: &str) -> String {
-        if let Some(g) = self.0.get(product) {
-            return g.clone();
-        }
-        if self.0.len() > 100_000 {
-            self.0.clear();
-        }
-        let g = cfg.group_of(product);
-        self.0.insert(product.to_string(), g.clone());
-        g
-    }
-}
-
-fn map_row(
-    fields: &[&[u8]],
-    cols: &Columns,
-    layout: &Layout,
-    cfg: &CatalogConfig,
-    groups: &mut GroupCache,
-) -> Result<Product, String> {
+fn map_row(fields: &[&[u8]], cols: &Columns, layout: &Layout) -> Result<Product, String> {
     let latin1 = layout.encoding == "latin1";
     let get = |i: usize| -> Result<Option<String>, String> {
         match cols.idx[i] {
@@ -275,10 +250,10 @@ fn map_row(
     if state.is_empty() {
         return Err("falta el estado (NATURAL o PROCESADO)".into());
     }
-    let group = match get(GROUP)? {
-        Some(g) if !g.is_empty() => g.to_uppercase(),
-        _ => groups.group(cfg, &product),
-    };
+    // Only an explicit group column is stored; otherwise the group is derived
+    // from `[groups]` when the product is used, so editing catalog.toml takes
+    // effect without a re-import.
+    let group = get(GROUP)?.map(|g| g.to_uppercase()).unwrap_or_default();
     let p = Product {
         code,
         product,
@@ -499,7 +474,6 @@ impl Spiller {
 fn phase1(
     file: &Path,
     layout: &Layout,
-    cfg: &CatalogConfig,
     opts: &ImportOptions,
     tmp: &Path,
     bar: &indicatif::ProgressBar,
@@ -507,7 +481,6 @@ fn phase1(
     let mut spiller = Spiller::new(tmp.to_path_buf());
     let mut buf = RunBuf::with_capacity(opts.sort_buffer_bytes.min(1 << 31));
     let mut scratch = Vec::new();
-    let mut groups = GroupCache::default();
     let mut out = Phase1 {
         runs: Vec::new(),
         rows_read: 0,
@@ -529,9 +502,7 @@ fn phase1(
                           spiller: &mut Spiller|
      -> Result<(), CatalogError> {
         out.rows_read += 1;
-        match map_row(fields, cols, layout, cfg, &mut groups)
-            .and_then(|p| buf.push(line, &p, &mut scratch))
-        {
+        match map_row(fields, cols, layout).and_then(|p| buf.push(line, &p, &mut scratch)) {
             Ok(()) => {}
             Err(reason) => reject(out, line, reason),
         }
@@ -714,7 +685,7 @@ pub fn import(
         indicatif::ProgressBar::hidden()
     };
 
-    let p1 = phase1(file, layout, cfg, opts, &tmp, &bar)?;
+    let p1 = phase1(file, layout, opts, &tmp, &bar)?;
     bar.set_message("fusionando");
 
     // Phase 2: merge runs (duplicates: the last line wins) with the live generation.

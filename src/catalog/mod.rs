@@ -197,7 +197,8 @@ pub fn assess_line<L: Lookup>(
             a.review = true;
             return Ok(a);
         }
-        MatchOutcome::Matched(pm) => {
+        MatchOutcome::Matched(mut pm) => {
+            pm.product = cfg.resolve_group(pm.product);
             let carried: Vec<&str> = l
                 .query
                 .codes

@@ -75,7 +75,9 @@ pub struct Product {
     /// Packaging as written in the catalog (EN SACO, POR 500 GR, ...).
     pub packaging: String,
     pub state: ProcessingState,
-    /// Commission group (from a column, `[groups]` in catalog.toml, or the product name).
+    /// Commission group: from the catalog's group column when it has one,
+    /// else empty in storage and filled from `[groups]` in catalog.toml (or
+    /// the product name) by [`crate::catalog::CatalogConfig::resolve_group`].
     pub group: String,
 }
 
