@@ -380,3 +380,74 @@ fn reload_swaps_atomically_and_in_flight_invoices_keep_their_set() {
     }
     worker.join().unwrap();
 }
+
+#[test]
+fn cel_expressions_as_extra_conditions() {
+    let r = compile(
+        r#"
+[[rule]]
+id = "base"
+version = 1
+valid_from = "2025-01-01"
+priority = 0
+fee = { rate_bps = "10", rounding = "half-up" }
+[[rule]]
+id = "big"
+version = 1
+valid_from = "2025-01-01"
+priority = 1
+when = { expr = "value >= 1000000 && side == 'V' && group.startsWith('GRA') && date >= '2025-06-01'" }
+fee = { rate_bps = "20", rounding = "half-up" }
+"#,
+    )
+    .unwrap();
+    let who = |date: &str, side, value: &str| {
+        let c = r
+            .price(&input(
+                date,
+                "1",
+                side,
+                vec![line("GRANOS", "NATURAL", value)],
+            ))
+            .unwrap();
+        (c.lines[0].rule_id.clone(), c.lines[0].trace[0].clone())
+    };
+    let (id, trace) = who("2025-07-01", Side::Seller, "1000000");
+    assert_eq!(id, "big");
+    assert!(trace.contains("expresión `value >= 1000000"), "{trace}");
+    assert_eq!(who("2025-07-01", Side::Seller, "999999.99").0, "base");
+    assert_eq!(who("2025-07-01", Side::Buyer, "5000000").0, "base");
+    assert_eq!(who("2025-05-31", Side::Seller, "5000000").0, "base");
+
+    let bad = |expr: &str| {
+        compile(&format!(
+            "[[rule]]\nid = \"x\"\nversion = 1\nvalid_from = \"2025-01-01\"\npriority = 0\nwhen = {{ expr = {expr:?} }}\nfee = {{ rate_bps = \"1\", rounding = \"up\" }}\n"
+        ))
+        .unwrap_err()
+        .join("\n")
+    };
+    assert!(bad("colour == 'red'").contains("rule[0].when.expr: unknown variable(s) colour"));
+    assert!(bad("value >=").contains("rule[0].when.expr: not a valid CEL expression"));
+    assert!(bad("value + 1").contains("rule[0].when.expr: does not evaluate to a boolean"));
+    // Expressions are opaque to the ambiguity check: same priority, otherwise overlapping → refused.
+    let e = compile(
+        r#"
+[[rule]]
+id = "a"
+version = 1
+valid_from = "2025-01-01"
+priority = 0
+when = { expr = "value < 100" }
+fee = { rate_bps = "10", rounding = "half-up" }
+[[rule]]
+id = "b"
+version = 1
+valid_from = "2025-01-01"
+priority = 0
+when = { expr = "value >= 100" }
+fee = { rate_bps = "10", rounding = "half-up" }
+"#,
+    )
+    .unwrap_err();
+    assert!(e[0].contains("ambiguous"), "{e:?}");
+}

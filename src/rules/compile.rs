@@ -206,6 +206,16 @@ fn compile_one(file: &Path, key: &str, r: raw::Rule, p: &mut Problems) -> Option
             "must be greater than line_value_min",
         );
     }
+    let expr = w
+        .expr
+        .as_deref()
+        .and_then(|src| match super::Expr::compile(src) {
+            Ok(e) => Some(e),
+            Err(reason) => {
+                p.error(file, format!("{key}.when.expr"), reason);
+                None
+            }
+        });
     let when = Conditions {
         groups: set_of(&w.groups, |s| s.trim().to_uppercase()),
         states,
@@ -214,6 +224,7 @@ fn compile_one(file: &Path, key: &str, r: raw::Rule, p: &mut Problems) -> Option
         clients: set_of(&w.clients, normalize_nit),
         line_value_min,
         line_value_max,
+        expr,
     };
 
     let f = &r.fee;
@@ -341,7 +352,9 @@ fn periods_meet(a: &Rule, b: &Rule) -> bool {
     !a_ends_before_b && !b_ends_before_a
 }
 
-/// Can some line satisfy both rules' conditions? Exact for this condition language.
+/// Can some line satisfy both rules' conditions? Exact for the declarative
+/// conditions; a CEL expression is opaque and counts as "may be true", so two
+/// rules that differ only by their expressions need different priorities.
 fn conditions_meet(a: &Conditions, b: &Conditions) -> bool {
     let lo = match (a.line_value_min, b.line_value_min) {
         (Some(x), Some(y)) => Some(x.max(y)),

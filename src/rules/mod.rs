@@ -15,6 +15,7 @@
 //! sees another.
 
 mod compile;
+mod expr;
 pub mod raw;
 pub mod testfile;
 
@@ -31,6 +32,7 @@ use crate::catalog::ProcessingState;
 use crate::config::ConfigError;
 
 pub use compile::{compile_files, load_rules, rule_files};
+pub use expr::Expr;
 
 /// Punta: which side of the trade the client is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -136,6 +138,8 @@ pub struct Conditions {
     pub clients: Option<BTreeSet<String>>,
     pub line_value_min: Option<Decimal>,
     pub line_value_max: Option<Decimal>,
+    /// A CEL expression that must also be true.
+    pub expr: Option<Expr>,
 }
 
 /// One version of one rule, compiled.
@@ -315,6 +319,13 @@ impl Conditions {
                 fmt_money(line.value),
                 fmt_money(max)
             ));
+        }
+        if let Some(e) = &self.expr {
+            match e.eval(input, client, line) {
+                Ok(true) => why.push(format!("expresión `{}`", e.source())),
+                Ok(false) => return Err(format!("expresión `{}` es falsa", e.source())),
+                Err(err) => return Err(format!("expresión `{}` falló: {err}", e.source())),
+            }
         }
         Ok(why)
     }

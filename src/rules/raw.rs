@@ -49,6 +49,10 @@ pub struct When {
     /// Line value upper bound in pesos (exclusive).
     #[serde(default)]
     pub line_value_max: Option<String>,
+    /// Extra condition in CEL (Common Expression Language) over the line and
+    /// invoice; see docs/COMMISSIONS.md for the variables.
+    #[serde(default)]
+    pub expr: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
