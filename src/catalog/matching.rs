@@ -65,7 +65,11 @@ pub struct DescriptionIndex {
     postings: Vec<Vec<u32>>,
     docs: Vec<Doc>,
     by_text: HashMap<String, u32>,
+    /// Raw text → document, while building.
+    by_raw: HashMap<String, u32>,
 }
+
+const NO_DOC: u32 = u32::MAX;
 
 /// Codes kept per distinct text (they differ in unit or packaging).
 const CODES_PER_TEXT: usize = 12;
@@ -106,21 +110,39 @@ impl DescriptionIndex {
     }
 
     fn add(&mut self, p: &Product) {
+        // Many codes share a product + variety (unit and packaging variants):
+        // normalise each raw text once.
         let text = format!("{} {}", p.product, p.variety);
-        let toks = self.normalizer.tokens(&text);
-        if toks.is_empty() {
+        let d = match self.by_raw.get(&text) {
+            Some(&d) => d,
+            None => {
+                let d = self.doc_for(&text, &p.product);
+                self.by_raw.insert(text, d);
+                d
+            }
+        };
+        if d == NO_DOC {
             return;
+        }
+        let doc = &mut self.docs[d as usize];
+        if doc.codes.len() < CODES_PER_TEXT {
+            doc.codes
+                .push((p.code.clone(), catalog_measure(&p.unit), p.description()));
+        }
+    }
+
+    /// The document for a raw text (created if new); `NO_DOC` when nothing
+    /// is left after normalisation.
+    fn doc_for(&mut self, text: &str, product: &str) -> u32 {
+        let toks = self.normalizer.tokens(text);
+        if toks.is_empty() {
+            return NO_DOC;
         }
         let key = toks.join(" ");
-        let entry = (p.code.clone(), catalog_measure(&p.unit), p.description());
         if let Some(&d) = self.by_text.get(&key) {
-            let doc = &mut self.docs[d as usize];
-            if doc.codes.len() < CODES_PER_TEXT {
-                doc.codes.push(entry);
-            }
-            return;
+            return d;
         }
-        let head = self.normalizer.tokens(&p.product).first().cloned();
+        let head = self.normalizer.tokens(product).first().cloned();
         let ids: Vec<u32> = toks.iter().map(|t| self.token_id(t)).collect();
         let head = head.map(|h| self.token_id(&h));
         let d = self.docs.len() as u32;
@@ -131,12 +153,14 @@ impl DescriptionIndex {
             tokens: ids,
             head,
             weight: 0.0,
-            codes: vec![entry],
+            codes: Vec::new(),
         });
         self.by_text.insert(key, d);
+        d
     }
 
     fn finish(&mut self) {
+        self.by_raw = HashMap::new();
         let n = self.docs.len().max(1) as f64;
         self.idf = self
             .postings
