@@ -55,6 +55,12 @@ pub enum CatalogCommand {
         #[command(flatten)]
         loc: CatalogLocation,
     },
+    /// Show the recorded changes of one code (or of every code with `*`).
+    History {
+        code: String,
+        #[command(flatten)]
+        loc: CatalogLocation,
+    },
     /// Measure lookups by code on a generated catalog (codes 1..=max-code).
     BenchLookup {
         /// Highest code in the catalog (`catalog generate --rows`).
@@ -138,6 +144,17 @@ pub fn catalog(cmd: CatalogCommand) -> i32 {
             if !file.exists() {
                 eprintln!("error: {}: no such file", file.display());
                 return 66;
+            }
+            let excel = file.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+                ["xls", "xlsx", "xlsm", "xlsb", "ods"].contains(&e.to_ascii_lowercase().as_str())
+            });
+            let chosen = layout.as_deref().unwrap_or(&cfg.default_layout);
+            if excel && cfg.layouts.get(chosen).is_some_and(|l| l.format != "excel") {
+                eprintln!(
+                    "error: {} is a workbook but layout '{chosen}' reads CSV; choose an Excel layout with --layout (e.g. excel)",
+                    file.display()
+                );
+                return 64;
             }
             let opts = ImportOptions {
                 layout,
@@ -280,6 +297,28 @@ pub fn catalog(cmd: CatalogCommand) -> i32 {
                 }
                 Err(e) => {
                     eprintln!("error: {e}");
+                    70
+                }
+            }
+        }
+        CatalogCommand::History { code, loc } => {
+            let (dir, _) = match resolve(&loc) {
+                Ok(x) => x,
+                Err(code) => return code,
+            };
+            match catalog::store::history(&dir, &code) {
+                Ok(lines) if lines.is_empty() => {
+                    eprintln!("código {code}: sin cambios registrados");
+                    1
+                }
+                Ok(lines) => {
+                    for l in lines {
+                        println!("{l}");
+                    }
+                    0
+                }
+                Err(e) => {
+                    eprintln!("error: {}: {e}", dir.display());
                     70
                 }
             }

@@ -65,6 +65,25 @@ fn import_prints_a_summary_with_rejected_lines_then_lookup_and_match() {
     assert_eq!(out.status.code(), Some(1));
 
     let out = pasarela()
+        .args(["catalog", "history", "*", "--dir"])
+        .arg(&cat)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\tload\t2 productos"));
+    let xlsx = dir.path().join("c.xlsx");
+    std::fs::write(&xlsx, b"PK").unwrap();
+    let out = pasarela()
+        .args(["catalog", "import"])
+        .arg(&xlsx)
+        .arg("--dir")
+        .arg(&cat)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--layout"));
+
+    let out = pasarela()
         .args([
             "catalog",
             "match",

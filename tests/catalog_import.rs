@@ -176,6 +176,10 @@ fn reimport_updates_in_place_and_keeps_history() {
         ),
         "{history}"
     );
+    let h2 = store::history(dir.path(), "2").unwrap();
+    assert_eq!(h2.len(), 1);
+    assert!(h2[0].contains("packaging: EN SACO → A GRANEL"));
+    assert_eq!(store::history(dir.path(), "*").unwrap().len(), 3);
     let imports = std::fs::read_to_string(dir.path().join("imports.log")).unwrap();
     assert_eq!(imports.lines().count(), 2);
 

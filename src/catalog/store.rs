@@ -340,3 +340,22 @@ pub(crate) fn publish(dir: &Path, generation: &str) -> io::Result<()> {
     std::fs::rename(&tmp, dir.join("CURRENT"))?;
     File::open(dir)?.sync_all()
 }
+
+/// Lines of `history.log` about `code` (`*` = all), oldest first. Each line:
+/// time, generation, code, kind (load, insert, update), what changed.
+pub fn history(dir: &Path, code: &str) -> io::Result<Vec<String>> {
+    use std::io::BufRead;
+    let f = match File::open(dir.join("history.log")) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut out = Vec::new();
+    for line in BufReader::new(f).lines() {
+        let line = line?;
+        if code == "*" || line.split('\t').nth(2) == Some(code) {
+            out.push(line);
+        }
+    }
+    Ok(out)
+}
