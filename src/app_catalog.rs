@@ -95,6 +95,18 @@ pub struct CatalogLocation {
 
 #[derive(Debug, Subcommand)]
 pub enum RulesCommand {
+    /// Price one invoice given as JSON (a PricingInput) and explain every fee.
+    Explain {
+        /// JSON file: {"date": "2026-03-01", "client": "900123456", "side": "V",
+        /// "lines": [{"code": "1", "group": "GRANOS", "state": "NATURAL", "quantity_kg": "1000", "value": "2500000"}]}
+        input: PathBuf,
+        /// Rules directory or file.
+        #[arg(long, default_value = DEFAULT_RULES_DIR)]
+        rules: PathBuf,
+        /// Print the commission object as JSON instead.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run rule test files (default: RULES/tests/*.toml); exit 1 on a failure.
     Test {
         files: Vec<PathBuf>,
@@ -411,6 +423,39 @@ pub fn run_rule_tests(rules_path: &Path, files: &[PathBuf]) -> i32 {
 pub fn rules(cmd: RulesCommand) -> i32 {
     match cmd {
         RulesCommand::Test { files, rules } => run_rule_tests(&rules, &files),
+        RulesCommand::Explain { input, rules, json } => {
+            let compiled = match rules::load_rules(&rules) {
+                Ok(r) => r,
+                Err(p) => {
+                    print_problems(&p);
+                    return EX_CONFIG;
+                }
+            };
+            let parsed: Result<rules::PricingInput, String> = std::fs::read_to_string(&input)
+                .map_err(|e| e.to_string())
+                .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()));
+            let inv = match parsed {
+                Ok(i) => i,
+                Err(e) => {
+                    eprintln!("error: {}: {e}", input.display());
+                    return 65;
+                }
+            };
+            match compiled.price(&inv) {
+                Ok(c) if json => {
+                    println!("{}", serde_json::to_string_pretty(&c).unwrap_or_default());
+                    0
+                }
+                Ok(c) => {
+                    println!("{c}");
+                    0
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    1
+                }
+            }
+        }
     }
 }
 

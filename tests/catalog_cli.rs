@@ -134,3 +134,38 @@ fn rules_test_command_runs_the_shipped_tests_and_fails_on_a_wrong_expectation() 
     assert_eq!(out.status.code(), Some(78));
     assert!(String::from_utf8_lossy(&out.stderr).contains("rule[0].fee.rounding"));
 }
+
+#[test]
+fn rules_explain_prints_each_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("inv.json");
+    std::fs::write(
+        &input,
+        r#"{"date": "2026-03-01", "client": "800111222", "side": "V",
+            "lines": [{"code": "1", "group": "GRANOS", "state": "NATURAL", "quantity_kg": "1000", "value": "250000000"}]}"#,
+    )
+    .unwrap();
+    let out = pasarela()
+        .args(["rules", "explain"])
+        .arg(&input)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("línea 1 código 1: 475000 (granos-venta v1)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("no aplican (mayor prioridad): granos-lote-grande v1"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("total: 475000"), "{stdout}");
+    let out = pasarela()
+        .args(["rules", "explain", "--json"])
+        .arg(&input)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["total"], "475000");
+}

@@ -473,16 +473,21 @@ impl CommissionRules {
                             best = Some((rule, why));
                         }
                     }
-                    Err(reason) => {
-                        rejected.push(format!("{} v{}: {reason}", rule.id, rule.version))
-                    }
+                    Err(reason) => rejected.push((
+                        rule.priority,
+                        format!("{} v{}: {reason}", rule.id, rule.version),
+                    )),
                 }
             }
             let Some((rule, why)) = best else {
                 let reason = if rejected.is_empty() {
                     format!("no hay reglas vigentes el {}", input.date)
                 } else {
-                    rejected.join("; ")
+                    rejected
+                        .iter()
+                        .map(|(_, r)| r.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; ")
                 };
                 return Err(PricingError::NoRule {
                     line: n,
@@ -503,6 +508,18 @@ impl CommissionRules {
                     why.join(", ")
                 }
             )];
+            // Why rules that would have won did not apply.
+            let outranked: Vec<&str> = rejected
+                .iter()
+                .filter(|(p, _)| *p > rule.priority)
+                .map(|(_, r)| r.as_str())
+                .collect();
+            if !outranked.is_empty() {
+                trace.push(format!(
+                    "no aplican (mayor prioridad): {}",
+                    outranked.join("; ")
+                ));
+            }
             let fee = rule.fee.compute(line.value, &mut trace);
             total += fee;
             lines.push(LineFee {
