@@ -525,3 +525,22 @@ pub fn bench_lookup(dir: &Path, max_code: u64, samples: u64) -> std::io::Result<
         hwm
     ))
 }
+
+/// Everything under a rules directory that `validate` should compile:
+/// `commissions.toml` (+ `commissions.d/`), `catalog.toml` and `aliases/`.
+/// Returns every problem (warnings included); empty = valid.
+pub fn check_rules_dir(dir: &Path) -> Vec<ConfigError> {
+    let mut problems = Vec::new();
+    if let Err(p) = rules::load_rules(dir) {
+        problems.extend(p);
+    }
+    match CatalogConfig::load(&dir.join("catalog.toml")) {
+        Ok(cfg) => {
+            if let Err(p) = Aliases::load_dir(&dir.join("aliases"), &cfg.normalizer) {
+                problems.extend(p);
+            }
+        }
+        Err(p) => problems.extend(p),
+    }
+    problems
+}

@@ -169,3 +169,32 @@ fn rules_explain_prints_each_step() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["total"], "475000");
 }
+
+#[test]
+fn the_shipped_rules_directory_is_valid_and_problems_are_all_reported() {
+    assert!(pasarela::app_catalog::check_rules_dir(&root().join("rules")).is_empty());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("commissions.toml"),
+        "[[rule]]\nid = \"x\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("catalog.toml"),
+        "default_layout = \"nope\"\nlayouts = {}\n",
+    )
+    .unwrap();
+    let p: Vec<String> = pasarela::app_catalog::check_rules_dir(dir.path())
+        .iter()
+        .map(|e| e.to_string())
+        .collect();
+    assert!(
+        p.iter().any(|e| e.contains("commissions.toml: rule[0]")),
+        "{p:?}"
+    );
+    assert!(
+        p.iter()
+            .any(|e| e.contains("catalog.toml: default_layout: no layout named 'nope'")),
+        "{p:?}"
+    );
+}
