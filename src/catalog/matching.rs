@@ -98,6 +98,56 @@ impl DescriptionIndex {
         ix
     }
 
+    /// Build from a stored catalog in one sequential scan. Records whose
+    /// product + variety text was already seen cost a hash lookup; a full
+    /// decode happens only for the few codes kept per text.
+    pub fn build_from_file(
+        normalizer: Normalizer,
+        file: &super::store::CatalogFile,
+    ) -> io::Result<DescriptionIndex> {
+        let mut ix = DescriptionIndex {
+            normalizer,
+            ..Default::default()
+        };
+        let mut scan = file.scan()?;
+        let mut text = String::new();
+        while scan.advance()? {
+            let mut fields = scan.payload.split(|b| *b == super::model::SEP);
+            let (Some(product), Some(variety)) = (fields.next(), fields.next()) else {
+                continue;
+            };
+            let (Ok(product), Ok(variety)) =
+                (std::str::from_utf8(product), std::str::from_utf8(variety))
+            else {
+                continue;
+            };
+            text.clear();
+            text.push_str(product);
+            text.push(' ');
+            text.push_str(variety);
+            let d = match ix.by_raw.get(text.as_str()) {
+                Some(&d) => d,
+                None => {
+                    let d = ix.doc_for(&text, product);
+                    ix.by_raw.insert(text.clone(), d);
+                    d
+                }
+            };
+            if d == NO_DOC || ix.docs[d as usize].codes.len() >= CODES_PER_TEXT {
+                continue;
+            }
+            if let Some(p) = Product::decode(&scan.key, &scan.payload) {
+                ix.docs[d as usize].codes.push((
+                    p.code.clone(),
+                    catalog_measure(&p.unit),
+                    p.description(),
+                ));
+            }
+        }
+        ix.finish();
+        Ok(ix)
+    }
+
     fn token_id(&mut self, t: &str) -> u32 {
         if let Some(id) = self.vocab_ids.get(t) {
             return *id;

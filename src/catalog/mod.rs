@@ -266,19 +266,8 @@ pub fn open_matcher(
     let Some(file) = store::open(dir)? else {
         return Ok(None);
     };
-    // Stream the scan into the index: only distinct texts are kept in memory.
-    let mut failed = None;
-    let products = file.scan()?.map_while(|r| match r {
-        Ok(p) => Some(p),
-        Err(e) => {
-            failed = Some(e);
-            None
-        }
-    });
-    let index = DescriptionIndex::build(cfg.normalizer.clone(), products);
-    if let Some(e) = failed {
-        return Err(e);
-    }
+    // One sequential scan; memory grows with distinct texts only.
+    let index = DescriptionIndex::build_from_file(cfg.normalizer.clone(), &file)?;
     Ok(Some(Matcher {
         lookup: file,
         index,
