@@ -9,4 +9,8 @@ chmod 600 fixtures/keys/demo_ed25519
 cargo build --release --locked
 CONFIG="${PASARELA_CONFIG:-config/pasarela.toml}"
 ./target/release/pasarela validate --config "$CONFIG"
+# First run: load the public product-catalog snapshot so invoices can be matched.
+if [ ! -e var/catalog/CURRENT ]; then
+  ./target/release/pasarela catalog import --config "$CONFIG" fixtures/catalog/subyacentes.csv
+fi
 exec ./target/release/pasarela run --config "$CONFIG" "$@"

@@ -51,6 +51,8 @@ pub async fn dispatch(command: Command, log_format: Option<LogFormat>) -> i32 {
             issued_at,
             out,
         } => generate(kind, count, seed, issued_at, &out),
+        Command::Catalog { command } => crate::app_catalog::catalog(command),
+        Command::Rules { command } => crate::app_catalog::rules(command),
     }
 }
 

@@ -116,6 +116,16 @@ pub enum Command {
         #[arg(long, short, env = "PASARELA_CONFIG", default_value = DEFAULT_CONFIG)]
         config: PathBuf,
     },
+    /// Product catalog: import, lookup, match, generate (see docs/CATALOG.md).
+    Catalog {
+        #[command(subcommand)]
+        command: crate::app_catalog::CatalogCommand,
+    },
+    /// Commission rules: run rule test files (see docs/COMMISSIONS.md).
+    Rules {
+        #[command(subcommand)]
+        command: crate::app_catalog::RulesCommand,
+    },
 }
 
 /// Parse arguments, run, and return the process exit code.

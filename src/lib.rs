@@ -5,6 +5,8 @@
 //! that integration tests and benchmarks drive the same code as the daemon.
 
 pub mod app;
+pub mod app_catalog;
+pub mod catalog;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -14,6 +16,7 @@ pub mod fsutil;
 pub mod intake;
 pub mod pipeline;
 pub mod result;
+pub mod rules;
 pub mod sdnotify;
 pub mod sftp;
 pub mod store;

@@ -136,4 +136,42 @@ pub struct ResultDoc {
     /// Key fields of the parsed document (added by the DIAN validation step).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub document: Option<serde_json::Value>,
+    /// Per invoice line: the catalog product matched (code, name, score, how),
+    /// eligibility, quantity converted to kg or L, candidates when unsure
+    /// (added by the `price` step).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration_lines: Option<serde_json::Value>,
+    /// The registration commission: `lines` (rule id and version, base, fee,
+    /// explanation trace per line), `total`, `rule_set` (added by `price`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commission: Option<serde_json::Value>,
+}
+
+impl ResultDoc {
+    /// A result with the file's identity and no findings yet (verdict accepted).
+    pub fn new(
+        file: String,
+        sha256: String,
+        size: u64,
+        format: Format,
+        processed_at: DateTime<FixedOffset>,
+    ) -> ResultDoc {
+        ResultDoc {
+            file,
+            sha256,
+            size,
+            format,
+            document_type: None,
+            verdict: Verdict::Accepted,
+            findings: Vec::new(),
+            processed_at,
+            job_id: None,
+            account: None,
+            route: None,
+            duplicate_of: None,
+            document: None,
+            registration_lines: None,
+            commission: None,
+        }
+    }
 }

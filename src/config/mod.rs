@@ -38,7 +38,16 @@ pub struct Config {
     pub accounts: BTreeMap<String, Account>,
     pub routes: Vec<Route>,
     pub dian: DianSection,
+    pub registration: Registration,
     pub sftp: Option<crate::sftp::config::SftpServer>,
+}
+
+/// `[registration]`, compiled.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    pub rules_dir: PathBuf,
+    pub catalog_dir: PathBuf,
+    pub default_side: crate::rules::Side,
 }
 
 #[derive(Debug, Clone)]
@@ -261,6 +270,12 @@ fn compile(path: &Path, base: &Path, text: &str, p: &mut Problems) -> Option<Con
         section(take("archive").unwrap_or_else(empty), path, "archive", p);
     let log: Option<raw::Log> = section(take("log").unwrap_or_else(empty), path, "log", p);
     let dian: Option<raw::Dian> = section(take("dian").unwrap_or_else(empty), path, "dian", p);
+    let registration: Option<raw::Registration> = section(
+        take("registration").unwrap_or_else(empty),
+        path,
+        "registration",
+        p,
+    );
     let sftp_raw: Option<Option<crate::sftp::config::SftpServerRaw>> =
         take("sftp").map(|v| section(v, path, "sftp", p));
 
@@ -352,8 +367,15 @@ fn compile(path: &Path, base: &Path, text: &str, p: &mut Problems) -> Option<Con
         );
     }
 
-    let (daemon, store, retry, archive, log, dian) =
-        (daemon?, store?, retry?, archive?, log?, dian?);
+    let (daemon, store, retry, archive, log, dian, registration) = (
+        daemon?,
+        store?,
+        retry?,
+        archive?,
+        log?,
+        dian?,
+        registration?,
+    );
     let sftp = match sftp_raw {
         None => None,
         Some(None) => return None,
@@ -404,6 +426,17 @@ fn compile(path: &Path, base: &Path, text: &str, p: &mut Problems) -> Option<Con
         }
     };
     let state_dir = resolve(&daemon.state_dir);
+    let default_side = crate::rules::Side::parse(&registration.default_side).unwrap_or_else(|| {
+        p.error(
+            path,
+            "registration.default_side",
+            format!(
+                "'{}' is not V (seller) or C (buyer)",
+                registration.default_side
+            ),
+        );
+        crate::rules::Side::Seller
+    });
     let url = store
         .url
         .unwrap_or_else(|| format!("sqlite://{}", state_dir.join("pasarela.db").display()));
@@ -469,6 +502,15 @@ fn compile(path: &Path, base: &Path, text: &str, p: &mut Problems) -> Option<Con
         accounts,
         routes,
         dian: DianSection { rules: dian_rules },
+        registration: Registration {
+            catalog_dir: registration
+                .catalog_dir
+                .as_deref()
+                .map(resolve)
+                .unwrap_or_else(|| crate::catalog::catalog_dir(&resolve(&daemon.state_dir))),
+            rules_dir: resolve(&registration.rules_dir),
+            default_side,
+        },
         sftp,
     })
 }

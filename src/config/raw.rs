@@ -7,7 +7,16 @@
 use serde::Deserialize;
 
 pub const TOP_LEVEL_KEYS: &[&str] = &[
-    "daemon", "store", "retry", "archive", "log", "dian", "sftp", "accounts", "routes",
+    "daemon",
+    "store",
+    "retry",
+    "archive",
+    "log",
+    "dian",
+    "registration",
+    "sftp",
+    "accounts",
+    "routes",
 ];
 
 /// `[daemon]`: process-wide settings.
@@ -132,6 +141,29 @@ impl Default for Log {
 pub struct Dian {
     /// Rule settings file, e.g. `rules/dian.toml`.
     pub rules: Option<String>,
+}
+
+/// `[registration]`: catalog matching and commissions (the `price` step).
+#[derive(Debug, Deserialize)]
+#[serde(default)]
+pub struct Registration {
+    /// Folder with `commissions.toml`, `catalog.toml` and `aliases/`. Default `rules`.
+    pub rules_dir: String,
+    /// Catalog folder (`pasarela catalog import` writes it). Default `<state_dir>/catalog`.
+    pub catalog_dir: Option<String>,
+    /// The side ("punta") an XML invoice is registered for: `V` (seller, the
+    /// supplier is the client) or `C` (buyer, the customer is the client). Default `V`.
+    pub default_side: String,
+}
+
+impl Default for Registration {
+    fn default() -> Self {
+        Self {
+            rules_dir: "rules".into(),
+            catalog_dir: None,
+            default_side: "V".into(),
+        }
+    }
 }
 
 /// `[accounts.NAME]`

@@ -116,21 +116,15 @@ pub fn duplicate_finding(_ctx: &StepContext, original: &str) -> Finding {
 }
 
 fn new_item(bytes: Arc<Vec<u8>>, sub: &Submission<'_>, now: DateTime<FixedOffset>) -> WorkItem {
-    let result = ResultDoc {
-        file: sub.rel_path.to_string(),
-        sha256: sha256_hex(&bytes),
-        size: bytes.len() as u64,
-        format: detect(&bytes),
-        document_type: None,
-        verdict: Verdict::Accepted,
-        findings: Vec::new(),
-        processed_at: now,
-        job_id: sub.job_id,
-        account: sub.account.map(str::to_string),
-        route: None,
-        duplicate_of: None,
-        document: None,
-    };
+    let mut result = ResultDoc::new(
+        sub.rel_path.to_string(),
+        sha256_hex(&bytes),
+        bytes.len() as u64,
+        detect(&bytes),
+        now,
+    );
+    result.job_id = sub.job_id;
+    result.account = sub.account.map(str::to_string);
     WorkItem {
         bytes,
         rel_path: sub.rel_path.to_string(),

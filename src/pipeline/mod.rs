@@ -6,6 +6,7 @@
 //! step there, never touching the runner.
 
 pub mod exec;
+pub mod price;
 pub mod runner;
 pub mod steps;
 
@@ -67,6 +68,8 @@ pub struct Services {
     pub store: Option<crate::store::Store>,
     /// Compiled DIAN rule settings (`[dian] rules`, or the built-in defaults).
     pub dian: Arc<crate::dian::DianSettings>,
+    /// Catalog and commission rules, compiled when a route uses `price`.
+    pub registration: Option<Arc<price::Registration>>,
 }
 
 impl Services {
@@ -76,6 +79,7 @@ impl Services {
             config,
             store,
             dian: Arc::new(crate::dian::DianSettings::default()),
+            registration: None,
         }
     }
 }
@@ -99,10 +103,20 @@ impl Generation {
             Some(path) => crate::dian::load_settings(path)?,
             None => crate::dian::DianSettings::default(),
         };
+        let registration = if config
+            .routes
+            .iter()
+            .any(|r| r.steps.iter().any(|s| s == "price"))
+        {
+            Some(Arc::new(price::Registration::load(&config)?))
+        } else {
+            None
+        };
         let services = Arc::new(Services {
             config: config.clone(),
             store,
             dian: Arc::new(dian),
+            registration,
         });
         let pipeline = Pipeline::new(config.clone());
         Ok(Generation {

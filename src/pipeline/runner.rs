@@ -236,24 +236,21 @@ impl JobCtx {
             .and_then(|p| std::fs::read(p).ok())
             .unwrap_or_default();
         let now = self.clock.now();
-        let result = crate::result::ResultDoc {
-            file: job.rel_path.clone(),
-            sha256: job.sha256.clone(),
-            size: job.size,
-            format: crate::formats::detect::detect(&bytes),
-            document_type: None,
-            verdict: Verdict::Review,
-            findings: vec![Finding::notify(
-                "PAS90",
-                "No fue posible procesar el archivo por un error interno. Queda en revisión por un operador; no es necesario reenviarlo.",
-            )],
-            processed_at: now,
-            job_id: Some(job.id),
-            account: Some(job.account.clone()),
-            route: None,
-            duplicate_of: None,
-            document: None,
-        };
+        let format = crate::formats::detect::detect(&bytes);
+        let mut result = crate::result::ResultDoc::new(
+            job.rel_path.clone(),
+            job.sha256.clone(),
+            job.size,
+            format,
+            now,
+        );
+        result.verdict = Verdict::Review;
+        result.job_id = Some(job.id);
+        result.account = Some(job.account.clone());
+        result.findings.push(Finding::notify(
+            "PAS90",
+            "No fue posible procesar el archivo por un error interno. Queda en revisión por un operador; no es necesario reenviarlo.",
+        ));
         let json = serde_json::to_string_pretty(&result)?;
         let path = result_path(&account.outgoing(), &job.rel_path);
         let (p, j) = (path.clone(), json.clone());

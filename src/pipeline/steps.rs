@@ -17,6 +17,7 @@ type Factory = fn() -> Arc<dyn Step>;
 pub const REGISTRY: &[(&str, Factory)] = &[
     ("classify", || Arc::new(Classify)),
     ("dian-validate", || Arc::new(DianValidate)),
+    ("price", || Arc::new(super::price::Price)),
     ("reject-unsupported", || Arc::new(RejectUnsupported)),
     ("hold-for-review", || Arc::new(HoldForReview)),
 ];

@@ -8,7 +8,10 @@
 //! job writes its audit row in the same transaction as the change.
 
 mod batch;
+mod commissions;
 mod migrate;
+
+pub use commissions::StoredCommissionLine;
 
 use std::path::PathBuf;
 use std::str::FromStr;

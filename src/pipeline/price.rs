@@ -1,0 +1,208 @@
+//! `price`: match each invoice line to the product catalog, decide eligibility,
+//! convert quantities to kg/L, and compute the registration commission from
+//! the declarative rules (`[registration] rules_dir`). Needs `dian-validate`
+//! before it (it prices the typed document). Rejected and duplicate documents
+//! are not priced.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use rust_decimal::Decimal;
+use tokio::sync::OnceCell;
+
+use super::{Step, StepContext, StepError, WorkItem};
+use crate::catalog::{
+    self, Aliases, CatalogConfig, CatalogFile, InvoiceLine, InvoiceToPrice, LineQuery, Matcher,
+};
+use crate::config::{Config, ConfigError};
+use crate::result::{Finding, Severity, Verdict};
+use crate::rules::{CommissionRules, PricingInput, Side};
+
+/// Compiled registration resources: one rule set for a whole generation.
+pub struct Registration {
+    pub rules: Arc<CommissionRules>,
+    pub catalog: CatalogConfig,
+    /// Opened on first use: building the description index scans the whole
+    /// catalog (minutes at 60 M products), so start-up does not wait for it.
+    matcher: OnceCell<Option<Arc<Matcher<CatalogFile>>>>,
+}
+
+impl Registration {
+    /// Compile the rule files; every problem is returned.
+    pub fn load(config: &Config) -> Result<Registration, Vec<ConfigError>> {
+        let dir = &config.registration.rules_dir;
+        let mut problems = Vec::new();
+        let rules = crate::rules::load_rules(dir)
+            .map_err(|e| problems.extend(e))
+            .ok();
+        let catalog = CatalogConfig::load(&dir.join("catalog.toml"))
+            .map_err(|e| problems.extend(e))
+            .ok();
+        if let Some(cfg) = &catalog {
+            if let Err(e) = Aliases::load_dir(&dir.join("aliases"), &cfg.normalizer) {
+                problems.extend(e);
+            }
+        }
+        match (rules, catalog) {
+            (Some(rules), Some(catalog)) if problems.is_empty() => Ok(Registration {
+                rules: Arc::new(rules),
+                catalog,
+                matcher: OnceCell::new(),
+            }),
+            _ => Err(problems),
+        }
+    }
+
+    async fn matcher(
+        &self,
+        config: &Config,
+    ) -> Result<Option<Arc<Matcher<CatalogFile>>>, StepError> {
+        let cell = self
+            .matcher
+            .get_or_try_init(|| async {
+                let (dir, rules_dir, cfg) = (
+                    config.registration.catalog_dir.clone(),
+                    config.registration.rules_dir.clone(),
+                    self.catalog.clone(),
+                );
+                tokio::task::spawn_blocking(
+                    move || -> Result<Option<Arc<Matcher<CatalogFile>>>, String> {
+                        let aliases =
+                            Aliases::load_dir(&rules_dir.join("aliases"), &cfg.normalizer)
+                                .map_err(|e| {
+                                    e.iter()
+                                        .map(ToString::to_string)
+                                        .collect::<Vec<_>>()
+                                        .join("; ")
+                                })?;
+                        let m = catalog::open_matcher(&dir, &cfg, aliases)
+                            .map_err(|e| format!("opening the catalog {}: {e}", dir.display()))?;
+                        Ok(m.map(Arc::new))
+                    },
+                )
+                .await
+                .map_err(|e| e.to_string())?
+            })
+            .await
+            .map_err(StepError::Transient)?;
+        Ok(cell.clone())
+    }
+}
+
+pub struct Price;
+
+#[async_trait]
+impl Step for Price {
+    fn name(&self) -> &'static str {
+        "price"
+    }
+
+    async fn run(&self, item: &mut WorkItem, ctx: &StepContext) -> Result<(), StepError> {
+        let services = &ctx.services;
+        let Some(reg) = services.registration.clone() else {
+            return Err(StepError::Permanent(
+                "the price step has no registration rules loaded".into(),
+            ));
+        };
+        let rejected = item
+            .result
+            .findings
+            .iter()
+            .any(|f| f.severity == Severity::Reject);
+        if rejected || item.verdict_override == Some(Verdict::Duplicate) {
+            return Ok(());
+        }
+        let Some(doc) = item.document.clone() else {
+            return Ok(());
+        };
+        let Some(matcher) = reg.matcher(&services.config).await? else {
+            item.add(Finding::notify("PAS69", "El catálogo de productos no está cargado; la factura queda en revisión para asignar los productos."));
+            item.verdict_override.get_or_insert(Verdict::Review);
+            return Ok(());
+        };
+        let side = services.config.registration.default_side;
+        let party = match side {
+            Side::Seller => doc.supplier.as_ref(),
+            Side::Buyer => doc.customer.as_ref(),
+        };
+        let client = party.and_then(|p| p.company_id.clone()).unwrap_or_default();
+        let date = ctx.now.date_naive();
+        let rules = reg.rules.clone();
+        let cfg = reg.catalog.clone();
+        let priced = tokio::task::spawn_blocking(move || {
+            let lines: Vec<(InvoiceLine<'_>, Decimal)> = doc
+                .lines
+                .iter()
+                .enumerate()
+                .map(|(i, l)| {
+                    let codes: Vec<&str> =
+                        [l.standard_item_id.as_deref(), l.sellers_item_id.as_deref()]
+                            .into_iter()
+                            .flatten()
+                            .collect();
+                    let line = InvoiceLine {
+                        line: i + 1,
+                        query: LineQuery {
+                            client: Some(&client),
+                            codes,
+                            description: l.description.as_deref().unwrap_or(""),
+                            unit: None,
+                        },
+                        quantity: l.quantity.unwrap_or_default(),
+                        unit: l.unit_code.as_deref().unwrap_or(""),
+                    };
+                    (line, l.line_extension.unwrap_or_default())
+                })
+                .collect();
+            let values: Vec<Decimal> = lines.iter().map(|(_, v)| *v).collect();
+            let inv = InvoiceToPrice {
+                date,
+                client: &client,
+                side,
+                lines,
+            };
+            catalog::assess_and_price(&matcher, &cfg, &rules, &inv)
+                .map(|p| (p, values, client.clone()))
+        })
+        .await
+        .map_err(|e| StepError::Permanent(format!("pricing failed: {e}")))?
+        .map_err(|e| StepError::Transient(format!("reading the catalog: {e}")))?;
+        let (priced, values, client) = priced;
+        item.result.findings.extend(priced.findings.iter().cloned());
+        if priced.review {
+            item.verdict_override.get_or_insert(Verdict::Review);
+        }
+        item.result.registration_lines = serde_json::to_value(&priced.lines).ok();
+        item.result.commission = priced
+            .commission
+            .as_ref()
+            .and_then(|c| serde_json::to_value(c).ok());
+        if let (Some(store), Some(job), Some(commission)) =
+            (&services.store, item.job_id, &priced.commission)
+        {
+            let lines = priced
+                .lines
+                .iter()
+                .zip(&values)
+                .filter_map(|(a, v)| a.pricing_line(*v))
+                .collect();
+            let input = PricingInput {
+                date,
+                client,
+                side,
+                lines,
+            };
+            store
+                .record_commission(
+                    job,
+                    item.document_key.as_deref(),
+                    &input,
+                    commission,
+                    ctx.now.timestamp_millis(),
+                )
+                .await
+                .map_err(|e| StepError::Transient(e.to_string()))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,110 @@
+//! Registration through the daemon: DIAN validation, catalog matching,
+//! eligibility and the commission, recorded per invoice and line.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+#[test]
+fn invoices_are_matched_priced_and_commissions_recorded() {
+    let rules = repo().join("rules");
+    let config = basic_config("")
+        .replace(
+            "steps = [\"classify\"]",
+            "steps = [\"dian-validate\", \"price\"]",
+        )
+        .replace(
+            "[accounts.demo]",
+            &format!(
+                "[registration]\nrules_dir = \"{}\"\n\n[accounts.demo]",
+                rules.display()
+            ),
+        );
+    let env = Env::new(&config);
+    let catalog = repo().join("fixtures/catalog/subyacentes.csv");
+    let out = env.run(&[
+        "catalog",
+        "import",
+        catalog.to_str().unwrap(),
+        "--catalog-config",
+        rules.join("catalog.toml").to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = env.run(&["generate", "--count", "3", "--seed", "11", "--out", "gen"]);
+    assert!(out.status.success());
+
+    let daemon = env.start(&["--now", "2024-03-15T12:00:00-05:00"]);
+    assert!(
+        wait_until(Duration::from_secs(20), || daemon
+            .log_text()
+            .contains("pasarela running")),
+        "{}",
+        daemon.log_text()
+    );
+    let names: Vec<String> = std::fs::read_dir(env.path().join("gen"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for n in &names {
+        env.drop_file(
+            "demo",
+            n,
+            &std::fs::read(env.path().join("gen").join(n)).unwrap(),
+        );
+    }
+    assert!(
+        wait_until(Duration::from_secs(60), || names
+            .iter()
+            .all(|n| env.result_path("demo", n).is_file())),
+        "{}",
+        daemon.log_text()
+    );
+    let mut priced = 0;
+    for n in &names {
+        let r = env.read_result("demo", n);
+        assert!(
+            ["accepted", "review"].contains(&r["verdict"].as_str().unwrap()),
+            "{r}"
+        );
+        let lines = r["registration_lines"]
+            .as_array()
+            .expect("line assessments");
+        assert_eq!(
+            lines.len() as u64,
+            r["document"]["line_count"].as_u64().unwrap(),
+            "{r}"
+        );
+        // Every line is either matched with an eligibility decision, or listed for review with candidates.
+        for l in lines {
+            assert!(l["matched"].is_object() || l["review"] == true, "{l}");
+        }
+        if let Some(c) = r["commission"].as_object() {
+            priced += 1;
+            assert!(c["total"].as_str().unwrap().parse::<f64>().unwrap() > 0.0);
+            for line in c["lines"].as_array().unwrap() {
+                assert!(
+                    line["rule_id"].is_string() && line["rule_version"].is_number()
+                        || line["rule_version"].is_string(),
+                    "{line}"
+                );
+            }
+        }
+    }
+    assert!(priced > 0, "no invoice had an eligible, priced line");
+    let db = env.path().join("var/pasarela.db");
+    let n = std::process::Command::new("sqlite3")
+        .arg(&db)
+        .arg("SELECT COUNT(*) FROM commissions")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&n.stdout).trim(),
+        priced.to_string()
+    );
+}
