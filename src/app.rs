@@ -41,6 +41,13 @@ pub async fn dispatch(command: Command, log_format: Option<LogFormat>) -> i32 {
         } => process(&config, &files, json, account.as_deref(), now).await,
         Command::Status { config, json } => status(&config, json).await,
         Command::Replay { id, config } => replay(&config, id).await,
+        Command::Generate {
+            kind,
+            count,
+            seed,
+            issued_at,
+            out,
+        } => generate(kind, count, seed, issued_at, &out),
     }
 }
 
@@ -424,6 +431,41 @@ async fn process_one(
         services: generation.services.clone(),
     };
     pipeline.process(Arc::new(bytes), sub, &ctx).await
+}
+
+// ---------------------------------------------------------------- generate
+
+fn generate(
+    kind: crate::cli::GenKind,
+    count: u64,
+    seed: u64,
+    issued_at: Option<DateTime<FixedOffset>>,
+    out: &Path,
+) -> i32 {
+    use crate::dian::{DocKind, generator};
+    let kind = match kind {
+        crate::cli::GenKind::Invoice => DocKind::Invoice,
+        crate::cli::GenKind::CreditNote => DocKind::CreditNote,
+        crate::cli::GenKind::DebitNote => DocKind::DebitNote,
+    };
+    let mut opts = generator::GenOptions::default();
+    if let Some(t) = issued_at {
+        opts.issued_at = t;
+    }
+    if let Err(e) = std::fs::create_dir_all(out) {
+        eprintln!("error: cannot create {}: {e}", out.display());
+        return 73;
+    }
+    for i in 0..count {
+        let doc = generator::generate(seed.wrapping_add(i), kind, &opts);
+        let path = out.join(format!("{}.xml", doc.number));
+        if let Err(e) = crate::fsutil::write_atomic(&path, doc.xml.as_bytes()) {
+            eprintln!("error: writing {}: {e}", path.display());
+            return 74;
+        }
+    }
+    eprintln!("{count} document(s) written to {}", out.display());
+    0
 }
 
 // ---------------------------------------------------------------- status / replay

@@ -24,6 +24,13 @@ pub struct Cli {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum GenKind {
+    Invoice,
+    CreditNote,
+    DebitNote,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum LogFormatArg {
     Text,
     Json,
@@ -70,6 +77,23 @@ pub enum Command {
         config: PathBuf,
         #[arg(long)]
         json: bool,
+    },
+    /// Write generated, valid UBL 2.1 documents (correct CUFE/CUDE) for tests and benchmarks.
+    Generate {
+        /// invoice, credit-note or debit-note.
+        #[arg(long, value_enum, default_value = "invoice")]
+        kind: GenKind,
+        #[arg(long, default_value_t = 1)]
+        count: u64,
+        /// First seed; document i uses seed + i (same seed, same document).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Issue instant (RFC 3339); default 2024-03-15T10:00:00-05:00.
+        #[arg(long)]
+        issued_at: Option<DateTime<FixedOffset>>,
+        /// Output folder (created if missing).
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Queue a dead-lettered (or finished) job again.
     Replay {

@@ -104,3 +104,96 @@ fn process_prints_one_result_per_file_detected_by_content() {
     assert_eq!(out.status.code(), Some(66));
     assert_eq!(String::from_utf8(out.stdout).unwrap().lines().count(), 1);
 }
+
+fn rejects(r: &serde_json::Value) -> Vec<String> {
+    r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] == "reject")
+        .map(|f| f["code"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn dian_example_is_rejected_today_only_for_its_age_and_accepted_near_its_date() {
+    let example = shared().join("fixtures/dian/exento-de-iva-v1.9.xml");
+    let example = example.to_str().unwrap();
+    let run = |extra: &[&str]| -> serde_json::Value {
+        let mut args = vec!["process", example, "--json"];
+        args.extend_from_slice(extra);
+        let out = std::process::Command::new(BIN)
+            .args(&args)
+            .current_dir(repo())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let today = run(&[]);
+    assert_eq!(today["verdict"], "rejected");
+    assert_eq!(rejects(&today), ["PAS20"], "{today}");
+    assert_eq!(today["document"]["cufe"].as_str().unwrap().len(), 96);
+    let then = run(&["--now", "2024-03-16T09:00:00-05:00"]);
+    assert_eq!(then["verdict"], "accepted", "{then}");
+    assert_eq!(then["document_type"], "Invoice");
+    assert_eq!(then["document"]["number"], "SETP990000001");
+}
+
+#[test]
+fn generated_documents_of_every_kind_validate_clean() {
+    let env = Env::new("");
+    for kind in ["invoice", "credit-note", "debit-note"] {
+        let out = env.run(&[
+            "generate", "--kind", kind, "--count", "3", "--seed", "7", "--out", kind,
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let files: Vec<String> = files_under(env.path())
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "xml"))
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(files.len(), 9);
+    let mut args = vec!["process", "--config"];
+    let config = repo().join("config/pasarela.toml");
+    args.push(config.to_str().unwrap());
+    args.extend(["--json", "--now", "2024-03-15T12:00:00-05:00"]);
+    args.extend(files.iter().map(String::as_str));
+    // Run from the repo so the sample config's relative rules path resolves.
+    let out = std::process::Command::new(BIN)
+        .args(&args)
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let results: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(results.len(), 9);
+    for r in &results {
+        assert_eq!(r["verdict"], "accepted", "{r}");
+    }
+    let types: std::collections::BTreeSet<&str> = results
+        .iter()
+        .map(|r| r["document_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        ["CreditNote", "DebitNote", "Invoice"].into_iter().collect()
+    );
+}

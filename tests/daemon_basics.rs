@@ -203,3 +203,52 @@ fn a_second_daemon_on_the_same_state_is_refused() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn the_same_invoice_as_different_bytes_is_a_duplicate_by_cufe() {
+    let config = basic_config("").replace("steps = [\"classify\"]", "steps = [\"dian-validate\"]");
+    let env = Env::new(&config);
+    let daemon = env.start(&["--now", "2024-03-16T09:00:00-05:00"]);
+    assert!(
+        wait_until(Duration::from_secs(20), || daemon
+            .log_text()
+            .contains("pasarela running")),
+        "{}",
+        daemon.log_text()
+    );
+    let xml = dian_example();
+    env.drop_file("demo", "first.xml", &xml);
+    assert!(
+        wait_until(Duration::from_secs(20), || env
+            .result_path("demo", "first.xml")
+            .is_file()),
+        "{}",
+        daemon.log_text()
+    );
+    // Same invoice, re-serialised (different bytes, same CUFE).
+    let again =
+        String::from_utf8(xml)
+            .unwrap()
+            .replacen("<Invoice", "<!-- reenviada --><Invoice", 1);
+    env.drop_file("demo", "again.xml", again.as_bytes());
+    assert!(
+        wait_until(Duration::from_secs(20), || env
+            .result_path("demo", "again.xml")
+            .is_file()),
+        "{}",
+        daemon.log_text()
+    );
+    let first = env.read_result("demo", "first.xml");
+    let second = env.read_result("demo", "again.xml");
+    assert_eq!(first["verdict"], "accepted", "{first}");
+    assert_eq!(second["verdict"], "duplicate", "{second}");
+    assert_eq!(second["duplicate_of"], first["job_id"]);
+    assert!(
+        second["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["code"] == "90"),
+        "{second}"
+    );
+}

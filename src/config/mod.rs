@@ -348,7 +348,7 @@ fn compile(path: &Path, base: &Path, text: &str, p: &mut Problems) -> Option<Con
         p.warn(
             path,
             "routes",
-            "no catch-all route: files no route matches are rejected with PAS02",
+            "no catch-all route: files no route matches are rejected with PAS81",
         );
     }
 

@@ -242,13 +242,12 @@ impl Intake {
     }
 
     async fn record(&self, account: &str, staged: &Staged) -> anyhow::Result<i64> {
-        let spool_path = staged.spool_path.to_string_lossy();
         let job = NewJob {
-            account,
-            rel_path: &staged.rel,
-            spool_path: &spool_path,
+            account: account.to_string(),
+            rel_path: staged.rel.clone(),
+            spool_path: staged.spool_path.to_string_lossy().into_owned(),
             size: staged.size,
-            sha256: &staged.sha256,
+            sha256: staged.sha256.clone(),
             now_ms: self.clock.now_millis(),
         };
         let id = self.store.record_job(&job).await?;

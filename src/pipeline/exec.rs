@@ -71,7 +71,7 @@ impl Pipeline {
         let format = item.result.format;
         let Some(idx) = self.config.route_index(sub.account, sub.rel_path, format) else {
             item.add(Finding::reject(
-                "PAS02",
+                "PAS81",
                 format!(
                     "Ninguna ruta de procesamiento admite este archivo (formato {}).",
                     format.as_str()
@@ -138,6 +138,7 @@ fn new_item(bytes: Arc<Vec<u8>>, sub: &Submission<'_>, now: DateTime<FixedOffset
         verdict_override: None,
         document_key: None,
         job_id: sub.job_id,
+        document: None,
     }
 }
 
@@ -248,6 +249,6 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(r.verdict, Verdict::Rejected);
-        assert_eq!(r.findings[0].code, "PAS02");
+        assert_eq!(r.findings[0].code, "PAS81");
     }
 }

@@ -44,6 +44,8 @@ pub struct WorkItem {
     pub document_key: Option<String>,
     /// Store id of the job (None for `pasarela process`).
     pub job_id: Option<i64>,
+    /// The typed DIAN document, once a step parsed it (for pricing, certificates).
+    pub document: Option<crate::dian::Document>,
 }
 
 impl WorkItem {
@@ -63,6 +65,19 @@ pub struct Services {
     pub config: Arc<Config>,
     /// Present in the daemon; `None` for `pasarela process`, which records nothing.
     pub store: Option<crate::store::Store>,
+    /// Compiled DIAN rule settings (`[dian] rules`, or the built-in defaults).
+    pub dian: Arc<crate::dian::DianSettings>,
+}
+
+impl Services {
+    /// Services for `config` with built-in rule defaults (tests, embedding).
+    pub fn new(config: Arc<Config>, store: Option<crate::store::Store>) -> Services {
+        Services {
+            config,
+            store,
+            dian: Arc::new(crate::dian::DianSettings::default()),
+        }
+    }
 }
 
 /// Everything compiled from one configuration: the unit that a reload swaps.
@@ -80,9 +95,14 @@ impl Generation {
         config: Arc<Config>,
         store: Option<crate::store::Store>,
     ) -> Result<Generation, Vec<crate::config::ConfigError>> {
+        let dian = match &config.dian.rules {
+            Some(path) => crate::dian::load_settings(path)?,
+            None => crate::dian::DianSettings::default(),
+        };
         let services = Arc::new(Services {
             config: config.clone(),
             store,
+            dian: Arc::new(dian),
         });
         let pipeline = Pipeline::new(config.clone());
         Ok(Generation {

@@ -196,10 +196,10 @@ impl JobCtx {
             .map_err(|e| StepError::Transient(e.to_string()))?
             .map_err(|e| StepError::Transient(format!("writing {}: {e}", result_path.display())))?;
         let completion = Completion {
-            verdict: result.verdict.as_str(),
-            result_json: &json,
-            result_path: &result_path.to_string_lossy(),
-            archive_path: &archive_path.to_string_lossy(),
+            verdict: result.verdict.as_str().to_string(),
+            result_json: json,
+            result_path: result_path.to_string_lossy().into_owned(),
+            archive_path: archive_path.to_string_lossy().into_owned(),
             duplicate_of: result.duplicate_of,
             now_ms: self.clock.now_millis(),
         };

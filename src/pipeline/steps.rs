@@ -16,6 +16,7 @@ type Factory = fn() -> Arc<dyn Step>;
 /// Every step the configuration can name.
 pub const REGISTRY: &[(&str, Factory)] = &[
     ("classify", || Arc::new(Classify)),
+    ("dian-validate", || Arc::new(DianValidate)),
     ("reject-unsupported", || Arc::new(RejectUnsupported)),
     ("hold-for-review", || Arc::new(HoldForReview)),
 ];
@@ -65,6 +66,56 @@ impl Step for Classify {
     }
 }
 
+/// `dian-validate`: parse the UBL document and apply DIAN's rules and the
+/// exchange's registration rules (see docs/DIAN.md). Also detects the same
+/// invoice sent as different bytes (same CUFE/CUDE): rule 90.
+struct DianValidate;
+
+#[async_trait]
+impl Step for DianValidate {
+    fn name(&self) -> &'static str {
+        "dian-validate"
+    }
+    async fn run(&self, item: &mut WorkItem, ctx: &StepContext) -> Result<(), StepError> {
+        let settings = ctx.services.dian.clone();
+        let (bytes, now) = (item.bytes.clone(), ctx.now);
+        // CPU-bound parsing runs off the async workers.
+        let v = tokio::task::spawn_blocking(move || crate::dian::validate(&bytes, &settings, now))
+            .await
+            .map_err(|e| StepError::Permanent(format!("DIAN validation failed: {e}")))?;
+        let rejected = v.rejected();
+        item.result.document_type = v.document_type.or(item.result.document_type.take());
+        item.result.document = v.document;
+        item.result.findings.extend(v.findings);
+        item.document = v.model;
+        item.document_key = v.document_key;
+        // Only documents that pass claim their identity, so a rejected first
+        // attempt never makes its corrected resubmission a "duplicate".
+        if let (false, Some(store), Some(job), Some(key)) = (
+            rejected,
+            &ctx.services.store,
+            item.job_id,
+            &item.document_key,
+        ) {
+            let original = store
+                .claim_document_key(job, key)
+                .await
+                .map_err(|e| StepError::Transient(e.to_string()))?;
+            if let Some(original) = original {
+                if let Some(f) = crate::dian::duplicate_finding(
+                    &ctx.services.dian,
+                    &format!("mismo CUFE/CUDE que el envío {original}"),
+                ) {
+                    item.add(f);
+                    item.result.duplicate_of = Some(original);
+                    item.verdict_override = Some(Verdict::Duplicate);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// `reject-unsupported`: the file's format is not accepted on this route.
 struct RejectUnsupported;
 
@@ -78,7 +129,7 @@ impl Step for RejectUnsupported {
             Format::Unknown => "Formato de archivo no reconocido. Se aceptan facturas electrónicas XML (UBL 2.1), PDF, imágenes (PNG, JPEG, TIFF) y hojas de cálculo (xls, xlsx, ods).".to_string(),
             f => format!("El formato '{}' no se admite en esta carpeta.", f.as_str()),
         };
-        item.add(Finding::reject("PAS01", msg));
+        item.add(Finding::reject("PAS80", msg));
         Ok(())
     }
 }
@@ -94,7 +145,7 @@ impl Step for HoldForReview {
     }
     async fn run(&self, item: &mut WorkItem, _ctx: &StepContext) -> Result<(), StepError> {
         item.add(Finding::notify(
-            "PAS03",
+            "PAS82",
             format!(
                 "Archivo {} recibido; queda en revisión manual por un operador.",
                 item.result.format.as_str().to_uppercase()

@@ -7,6 +7,7 @@
 //! **Architecture Invariant:** no SQL outside `store/`. Every state change of a
 //! job writes its audit row in the same transaction as the change.
 
+mod batch;
 mod migrate;
 
 use std::path::PathBuf;
@@ -23,6 +24,8 @@ use sqlx::{Row, Sqlite, Transaction};
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: SqlitePool,
+    recorder: batch::Batcher<NewJob, i64>,
+    completer: batch::Batcher<(Job, Completion), ()>,
 }
 
 /// One audit row: every state change and every security-relevant event.
@@ -43,6 +46,8 @@ pub enum StoreError {
     NoSuchJob(i64),
     #[error("job {id} is {state}; only dead or done jobs can be replayed")]
     NotReplayable { id: i64, state: String },
+    #[error("{0}")]
+    Batch(String),
     #[error("migration {version} failed: {reason}")]
     Migration { version: i64, reason: String },
 }
@@ -113,22 +118,22 @@ pub struct Job {
 
 /// A file staged and about to be recorded.
 #[derive(Debug, Clone)]
-pub struct NewJob<'a> {
-    pub account: &'a str,
-    pub rel_path: &'a str,
-    pub spool_path: &'a str,
+pub struct NewJob {
+    pub account: String,
+    pub rel_path: String,
+    pub spool_path: String,
     pub size: u64,
-    pub sha256: &'a str,
+    pub sha256: String,
     pub now_ms: i64,
 }
 
 /// What a finished job leaves behind.
 #[derive(Debug, Clone)]
-pub struct Completion<'a> {
-    pub verdict: &'a str,
-    pub result_json: &'a str,
-    pub result_path: &'a str,
-    pub archive_path: &'a str,
+pub struct Completion {
+    pub verdict: String,
+    pub result_json: String,
+    pub result_path: String,
+    pub archive_path: String,
     pub duplicate_of: Option<i64>,
     pub now_ms: i64,
 }
@@ -217,7 +222,21 @@ impl Store {
             .connect_with(opts)
             .await?;
         migrate::run(&pool).await?;
-        Ok(Store { pool })
+        let p = pool.clone();
+        let recorder = batch::Batcher::spawn(move |jobs| {
+            let p = p.clone();
+            async move { Store::record_jobs(&p, jobs).await }
+        });
+        let p = pool.clone();
+        let completer = batch::Batcher::spawn(move |items| {
+            let p = p.clone();
+            async move { Store::complete_many(&p, items).await }
+        });
+        Ok(Store {
+            pool,
+            recorder,
+            completer,
+        })
     }
 
     /// A write transaction. `BEGIN IMMEDIATE` takes SQLite's write lock up
@@ -237,11 +256,28 @@ impl Store {
 
     /// Record a staged file as a pending job. Idempotent on `spool_path`:
     /// recording the same staged file twice returns the existing id.
-    pub async fn record_job(&self, j: &NewJob<'_>) -> Result<i64, StoreError> {
-        let mut tx = self.write_tx().await?;
+    /// Concurrent calls are grouped into one transaction (group commit).
+    pub async fn record_job(&self, j: &NewJob) -> Result<i64, StoreError> {
+        self.recorder.submit(j.clone()).await
+    }
+
+    async fn record_jobs(pool: &SqlitePool, jobs: Vec<NewJob>) -> Result<Vec<i64>, StoreError> {
+        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut ids = Vec::with_capacity(jobs.len());
+        for j in &jobs {
+            ids.push(Self::record_job_tx(&mut tx, j).await?);
+        }
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    async fn record_job_tx(
+        tx: &mut Transaction<'static, Sqlite>,
+        j: &NewJob,
+    ) -> Result<i64, StoreError> {
         if let Some(row) = sqlx::query("SELECT id FROM jobs WHERE spool_path = ?")
-            .bind(j.spool_path)
-            .fetch_optional(&mut *tx)
+            .bind(&j.spool_path)
+            .fetch_optional(&mut **tx)
             .await?
         {
             return Ok(row.try_get("id")?);
@@ -250,30 +286,29 @@ impl Store {
             "INSERT INTO jobs (account, rel_path, spool_path, size, sha256, received_at, state, next_attempt_at, updated_at)
              VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?) RETURNING id",
         )
-        .bind(j.account)
-        .bind(j.rel_path)
-        .bind(j.spool_path)
+        .bind(&j.account)
+        .bind(&j.rel_path)
+        .bind(&j.spool_path)
         .bind(j.size as i64)
-        .bind(j.sha256)
+        .bind(&j.sha256)
         .bind(j.now_ms)
         .bind(j.now_ms)
         .bind(j.now_ms)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut **tx)
         .await?;
         let id: i64 = row.try_get("id")?;
         let detail = serde_json::json!({"path": j.rel_path, "size": j.size, "sha256": j.sha256});
         audit_tx(
-            &mut tx,
+            tx,
             j.now_ms,
             &AuditRecord {
-                account: Some(j.account),
+                account: Some(&j.account),
                 job_id: Some(id),
                 event: "received",
                 detail,
             },
         )
         .await?;
-        tx.commit().await?;
         Ok(id)
     }
 
@@ -382,38 +417,62 @@ impl Store {
             .bind(job_id)
             .execute(&self.pool)
             .await?;
-        let row = sqlx::query("SELECT id FROM jobs WHERE document_key = ? AND id < ? AND state != 'dead' ORDER BY id LIMIT 1")
-            .bind(key)
-            .bind(job_id)
-            .fetch_optional(&self.pool)
-            .await?;
+        // Earlier jobs count unless they ended rejected, duplicate or dead.
+        let row = sqlx::query(
+            "SELECT id FROM jobs WHERE document_key = ? AND id < ? AND state != 'dead'
+             AND (verdict IS NULL OR verdict IN ('accepted', 'review')) ORDER BY id LIMIT 1",
+        )
+        .bind(key)
+        .bind(job_id)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.map(|r| r.try_get("id")).transpose()?)
     }
 
     /// Commit a job's outcome and its result.
-    pub async fn complete(&self, job: &Job, c: &Completion<'_>) -> Result<(), StoreError> {
-        let mut tx = self.write_tx().await?;
+    /// Concurrent calls are grouped into one transaction (group commit).
+    pub async fn complete(&self, job: &Job, c: &Completion) -> Result<(), StoreError> {
+        self.completer.submit((job.clone(), c.clone())).await
+    }
+
+    async fn complete_many(
+        pool: &SqlitePool,
+        items: Vec<(Job, Completion)>,
+    ) -> Result<Vec<()>, StoreError> {
+        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+        for (job, c) in &items {
+            Self::complete_tx(&mut tx, job, c).await?;
+        }
+        tx.commit().await?;
+        Ok(vec![(); items.len()])
+    }
+
+    async fn complete_tx(
+        tx: &mut Transaction<'static, Sqlite>,
+        job: &Job,
+        c: &Completion,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE jobs SET state = 'done', verdict = ?, result_path = ?, archive_path = ?, duplicate_of = ?, lease_owner = NULL,
              lease_until = NULL, last_error = NULL, updated_at = ? WHERE id = ?",
         )
-        .bind(c.verdict)
-        .bind(c.result_path)
-        .bind(c.archive_path)
+        .bind(&c.verdict)
+        .bind(&c.result_path)
+        .bind(&c.archive_path)
         .bind(c.duplicate_of)
         .bind(c.now_ms)
         .bind(job.id)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         sqlx::query("INSERT INTO results (job_id, result_json, written_at) VALUES (?, ?, ?) ON CONFLICT (job_id) DO UPDATE SET result_json = excluded.result_json, written_at = excluded.written_at")
             .bind(job.id)
-            .bind(c.result_json)
+            .bind(&c.result_json)
             .bind(c.now_ms)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
-        let detail = serde_json::json!({"verdict": c.verdict, "result": c.result_path, "archive": c.archive_path});
+        let detail = serde_json::json!({"verdict": &c.verdict, "result": &c.result_path, "archive": &c.archive_path});
         audit_tx(
-            &mut tx,
+            tx,
             c.now_ms,
             &AuditRecord {
                 account: Some(&job.account),
@@ -423,7 +482,6 @@ impl Store {
             },
         )
         .await?;
-        tx.commit().await?;
         Ok(())
     }
 

@@ -9,15 +9,41 @@ async fn store() -> (tempfile::TempDir, Store) {
     (d, s)
 }
 
-fn new_job<'a>(spool: &'a str, sha: &'a str) -> NewJob<'a> {
+fn new_job(spool: &str, sha: &str) -> NewJob {
     NewJob {
-        account: "demo",
-        rel_path: "a.xml",
-        spool_path: spool,
+        account: "demo".into(),
+        rel_path: "a.xml".into(),
+        spool_path: spool.into(),
         size: 3,
-        sha256: sha,
+        sha256: sha.into(),
         now_ms: 1000,
     }
+}
+
+#[tokio::test]
+async fn concurrent_records_are_group_committed_with_distinct_ids() {
+    let (_d, s) = store().await;
+    let mut handles = Vec::new();
+    for i in 0..200 {
+        let s = s.clone();
+        handles.push(tokio::spawn(async move {
+            s.record_job(&new_job(&format!("/s/{i}"), &format!("h{i}")))
+                .await
+                .unwrap()
+        }));
+    }
+    let mut ids = Vec::new();
+    for h in handles {
+        ids.push(h.await.unwrap());
+    }
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 200);
+    // Re-recording a staged file inside a batch returns its id.
+    assert_eq!(
+        s.record_job(&new_job("/s/7", "h7")).await.unwrap(),
+        s.job_by_spool_path("/s/7").await.unwrap().unwrap().id
+    );
 }
 
 #[tokio::test]

@@ -1,0 +1,595 @@
+//! A small, hostile-input-safe XML tree for UBL documents.
+//!
+//! Built on quick-xml's namespace-aware event reader. The tree is an arena:
+//! element names, text and attribute values live in two shared strings and
+//! nodes hold ranges into them, so a 30-line invoice costs a handful of
+//! allocations, not thousands.
+//!
+//! What is refused (each becomes one `PAS` finding, never a panic):
+//! DOCTYPE/DTD (so no entity expansion and no external entities at all),
+//! entity references other than the five predefined ones and character
+//! references, non-UTF-8 input, more than `max_depth` nested elements, more
+//! than `max_elements` elements, and anything quick-xml finds ill-formed
+//! (truncated files included).
+
+use quick_xml::XmlVersion;
+use quick_xml::events::Event;
+use quick_xml::name::ResolveResult;
+use quick_xml::reader::NsReader;
+
+/// Namespaces the validator cares about, by URI (never by prefix).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ns {
+    Invoice,
+    CreditNote,
+    DebitNote,
+    AttachedDocument,
+    ApplicationResponse,
+    Cac,
+    Cbc,
+    Ext,
+    Sts,
+    Ds,
+    Xades,
+    Other,
+    None,
+}
+
+pub const NS_INVOICE: &str = "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2";
+pub const NS_CREDIT_NOTE: &str = "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2";
+pub const NS_DEBIT_NOTE: &str = "urn:oasis:names:specification:ubl:schema:xsd:DebitNote-2";
+pub const NS_ATTACHED: &str = "urn:oasis:names:specification:ubl:schema:xsd:AttachedDocument-2";
+pub const NS_APP_RESPONSE: &str =
+    "urn:oasis:names:specification:ubl:schema:xsd:ApplicationResponse-2";
+pub const NS_CAC: &str = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2";
+pub const NS_CBC: &str = "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2";
+pub const NS_EXT: &str = "urn:oasis:names:specification:ubl:schema:xsd:CommonExtensionComponents-2";
+pub const NS_STS: &str = "dian:gov:co:facturaelectronica:Structures-2-1";
+/// The 2019 files' structures namespace.
+pub const NS_STS_OLD: &str = "http://www.dian.gov.co/contratos/facturaelectronica/v1/Structures";
+pub const NS_DS: &str = "http://www.w3.org/2000/09/xmldsig#";
+pub const NS_XADES: &str = "http://uri.etsi.org/01903/v1.3.2#";
+
+fn ns_of(uri: &str) -> Ns {
+    match uri {
+        NS_CBC => Ns::Cbc,
+        NS_CAC => Ns::Cac,
+        NS_EXT => Ns::Ext,
+        NS_STS | NS_STS_OLD => Ns::Sts,
+        NS_DS => Ns::Ds,
+        NS_XADES => Ns::Xades,
+        NS_INVOICE => Ns::Invoice,
+        NS_CREDIT_NOTE => Ns::CreditNote,
+        NS_DEBIT_NOTE => Ns::DebitNote,
+        NS_ATTACHED => Ns::AttachedDocument,
+        NS_APP_RESPONSE => Ns::ApplicationResponse,
+        _ => Ns::Other,
+    }
+}
+
+/// Most attributes accepted on one element (UBL uses at most a handful).
+pub const MAX_ATTRIBUTES: usize = 64;
+
+/// Limits on the work one document may cause.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_bytes: usize,
+    pub max_depth: usize,
+    pub max_elements: usize,
+}
+
+/// Why a byte string is not a tree we accept. `code` is a Pasarela code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct XmlProblem {
+    pub code: &'static str,
+    pub message: String,
+}
+
+fn problem(code: &'static str, message: impl Into<String>) -> XmlProblem {
+    XmlProblem {
+        code,
+        message: message.into(),
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Range {
+    start: u32,
+    end: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub ns: Ns,
+    name: Range,
+    text: Range,
+    attrs: (u32, u32),
+    children: Vec<u32>,
+}
+
+/// The parsed tree. Node 0 is the root element.
+#[derive(Debug, Default)]
+pub struct Tree {
+    nodes: Vec<Node>,
+    /// Names and text, concatenated.
+    strings: String,
+    /// (name range, value range) per attribute, in document order.
+    attrs: Vec<(Range, Range)>,
+}
+
+/// A node handle that borrows the tree (cheap to copy).
+#[derive(Clone, Copy)]
+pub struct El<'t> {
+    tree: &'t Tree,
+    idx: u32,
+}
+
+impl<'t> El<'t> {
+    fn node(&self) -> &'t Node {
+        &self.tree.nodes[self.idx as usize]
+    }
+    pub fn ns(&self) -> Ns {
+        self.node().ns
+    }
+    pub fn name(&self) -> &'t str {
+        self.tree.str(self.node().name)
+    }
+    /// Text content, trimmed.
+    pub fn text(&self) -> &'t str {
+        self.tree.str(self.node().text).trim()
+    }
+    /// Text content exactly as in the document (CDATA included).
+    pub fn raw_text(&self) -> &'t str {
+        self.tree.str(self.node().text)
+    }
+    pub fn attr(&self, name: &str) -> Option<&'t str> {
+        let (a, b) = self.node().attrs;
+        self.tree.attrs[a as usize..b as usize]
+            .iter()
+            .find(|(n, _)| self.tree.str(*n) == name)
+            .map(|(_, v)| self.tree.str(*v).trim())
+    }
+    pub fn children(&self) -> impl Iterator<Item = El<'t>> + 't {
+        let tree = self.tree;
+        self.node()
+            .children
+            .iter()
+            .map(move |&idx| El { tree, idx })
+    }
+    /// Children with this namespace and local name.
+    pub fn all(&self, ns: Ns, name: &'static str) -> impl Iterator<Item = El<'t>> + 't {
+        self.children()
+            .filter(move |c| c.ns() == ns && c.name() == name)
+    }
+    pub fn child(&self, ns: Ns, name: &'static str) -> Option<El<'t>> {
+        self.all(ns, name).next()
+    }
+    /// Follow a path of (namespace, name) steps, first match at each step.
+    pub fn path(&self, steps: &[(Ns, &'static str)]) -> Option<El<'t>> {
+        let mut cur = *self;
+        for (ns, name) in steps {
+            cur = cur.child(*ns, name)?;
+        }
+        Some(cur)
+    }
+    /// cbc child text (trimmed), `None` when absent or empty.
+    pub fn cbc(&self, name: &'static str) -> Option<&'t str> {
+        self.child(Ns::Cbc, name)
+            .map(|e| e.text())
+            .filter(|t| !t.is_empty())
+    }
+    /// First descendant (depth-first) with this namespace and name.
+    pub fn find(&self, ns: Ns, name: &'static str) -> Option<El<'t>> {
+        let mut stack: Vec<El<'t>> = vec![*self];
+        while let Some(e) = stack.pop() {
+            if e.idx != self.idx && e.ns() == ns && e.name() == name {
+                return Some(e);
+            }
+            let kids: Vec<El<'t>> = e.children().collect();
+            stack.extend(kids.into_iter().rev());
+        }
+        None
+    }
+}
+
+impl Tree {
+    fn str(&self, r: Range) -> &str {
+        self.strings
+            .get(r.start as usize..r.end as usize)
+            .unwrap_or("")
+    }
+    pub fn root(&self) -> El<'_> {
+        El { tree: self, idx: 0 }
+    }
+    pub fn element_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    fn push_str(&mut self, s: &str) -> Range {
+        let start = self.strings.len() as u32;
+        self.strings.push_str(s);
+        Range {
+            start,
+            end: self.strings.len() as u32,
+        }
+    }
+
+    /// Append text to a node's content, keeping it contiguous.
+    fn append_text(&mut self, idx: usize, s: &str) {
+        if s.is_empty() {
+            return;
+        }
+        let end_of_arena = self.strings.len() as u32;
+        let t = self.nodes[idx].text;
+        if t.start == t.end {
+            let r = self.push_str(s);
+            self.nodes[idx].text = r;
+        } else if t.end == end_of_arena {
+            self.strings.push_str(s);
+            self.nodes[idx].text.end = self.strings.len() as u32;
+        } else {
+            // Mixed content interleaved with children: copy what we had to
+            // the end so the element's text stays one range (rare in UBL).
+            let old = self.str(t).to_owned();
+            let start = self.strings.len() as u32;
+            self.strings.push_str(&old);
+            self.strings.push_str(s);
+            self.nodes[idx].text = Range {
+                start,
+                end: self.strings.len() as u32,
+            };
+        }
+    }
+}
+
+/// Check the encoding before parsing: UTF-8 (with or without BOM) only.
+/// Returns the text without BOM.
+pub fn decode_utf8(bytes: &[u8]) -> Result<&str, XmlProblem> {
+    let enc_problem = |which: &str| {
+        problem(
+            "PAS03",
+            format!(
+                "Codificación no admitida: el archivo está en {which}; DIAN exige UTF-8. Guárdelo como UTF-8 y vuelva a enviarlo."
+            ),
+        )
+    };
+    if bytes.starts_with(&[0xFF, 0xFE, 0, 0]) || bytes.starts_with(&[0, 0, 0xFE, 0xFF]) {
+        return Err(enc_problem("UTF-32"));
+    }
+    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0x3C, 0x00, 0x3F, 0x00]) {
+        return Err(enc_problem("UTF-16LE"));
+    }
+    if bytes.starts_with(&[0xFE, 0xFF]) || bytes.starts_with(&[0x00, 0x3C, 0x00, 0x3F]) {
+        return Err(enc_problem("UTF-16BE"));
+    }
+    let body = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(bytes);
+    // Declared encoding (looked up in the first bytes; the declaration is ASCII).
+    if let Some(declared) = declared_encoding(body) {
+        let d = declared.to_ascii_lowercase();
+        if d != "utf-8" && d != "utf8" {
+            return Err(problem(
+                "PAS03",
+                format!(
+                    "Codificación no admitida: el archivo declara encoding=\"{declared}\"; DIAN exige UTF-8."
+                ),
+            ));
+        }
+    }
+    match std::str::from_utf8(body) {
+        Ok(s) => Ok(s),
+        // An incomplete sequence at the very end is a truncated file, not a
+        // wrong encoding.
+        Err(e) if e.error_len().is_none() => Err(problem(
+            "PAS10",
+            format!(
+                "XML mal formado: el archivo está truncado (termina a mitad de un carácter, byte {}).",
+                e.valid_up_to()
+            ),
+        )),
+        Err(e) => {
+            let at = e.valid_up_to();
+            let guess = if body[at..]
+                .iter()
+                .take(4)
+                .any(|b| (0xA0..=0xFF).contains(b) || (0x80..0xA0).contains(b))
+            {
+                " (parece ISO-8859-1 o Windows-1252)"
+            } else {
+                ""
+            };
+            Err(problem(
+                "PAS03",
+                format!(
+                    "Codificación no admitida: el archivo no es UTF-8 válido en el byte {at}{guess}; DIAN exige UTF-8."
+                ),
+            ))
+        }
+    }
+}
+
+fn declared_encoding(body: &[u8]) -> Option<String> {
+    let head = &body[..body.len().min(200)];
+    if !head.starts_with(b"<?xml") {
+        return None;
+    }
+    let end = head.windows(2).position(|w| w == b"?>")?;
+    let decl = String::from_utf8_lossy(&head[..end]).into_owned();
+    let pos = decl.find("encoding")?;
+    let rest = decl[pos + "encoding".len()..].trim_start();
+    let rest = rest.strip_prefix('=')?.trim_start();
+    let quote = rest.chars().next()?;
+    if quote != '"' && quote != '\'' {
+        return None;
+    }
+    let inner = &rest[1..];
+    let close = inner.find(quote)?;
+    Some(inner[..close].to_owned())
+}
+
+fn predefined(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "amp" => "&",
+        "lt" => "<",
+        "gt" => ">",
+        "apos" => "'",
+        "quot" => "\"",
+        _ => return None,
+    })
+}
+
+/// Parse bytes into a tree, refusing anything hostile.
+pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Tree, XmlProblem> {
+    if bytes.len() > limits.max_bytes {
+        return Err(problem(
+            "PAS02",
+            format!(
+                "El archivo pesa {} bytes y supera el límite de {} bytes.",
+                bytes.len(),
+                limits.max_bytes
+            ),
+        ));
+    }
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(problem("PAS01", "El archivo está vacío."));
+    }
+    let text = decode_utf8(bytes)?;
+    parse_str(text, limits)
+}
+
+/// Parse a UTF-8 string into a tree (used for embedded documents too).
+pub fn parse_str(text: &str, limits: &Limits) -> Result<Tree, XmlProblem> {
+    let mut reader = NsReader::from_str(text);
+    {
+        let cfg = reader.config_mut();
+        cfg.check_end_names = true;
+        cfg.expand_empty_elements = false;
+        cfg.trim_text(false);
+    }
+    let mut tree = Tree {
+        nodes: Vec::with_capacity(text.len() / 40),
+        strings: String::with_capacity(text.len() / 2),
+        attrs: Vec::new(),
+    };
+    let mut stack: Vec<usize> = Vec::with_capacity(32);
+    let mut seen_root = false;
+    let malformed = |reader: &NsReader<&[u8]>, detail: String| {
+        problem(
+            "PAS10",
+            format!(
+                "XML mal formado cerca del byte {}: {detail}.",
+                reader.buffer_position()
+            ),
+        )
+    };
+    loop {
+        let (resolved, event) = match reader.read_resolved_event() {
+            Ok((r, e)) => {
+                let ns = match r {
+                    ResolveResult::Bound(n) => ns_of(n.0),
+                    ResolveResult::Unbound => Ns::None,
+                    ResolveResult::Unknown(p) => {
+                        return Err(problem(
+                            "PAS10",
+                            format!(
+                                "XML mal formado: el prefijo de espacio de nombres \"{p}\" no está declarado."
+                            ),
+                        ));
+                    }
+                };
+                (ns, e)
+            }
+            Err(e) => return Err(malformed(&reader, e.to_string())),
+        };
+        match event {
+            Event::DocType(_) => {
+                return Err(problem(
+                    "PAS04",
+                    "El documento contiene una declaración DOCTYPE/DTD, que no se admite (protección contra expansión de entidades y entidades externas).",
+                ));
+            }
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                let is_empty = matches!(event, Event::Empty(_));
+                if stack.is_empty() && seen_root {
+                    return Err(malformed(&reader, "hay más de un elemento raíz".to_owned()));
+                }
+                if stack.len() >= limits.max_depth {
+                    return Err(problem(
+                        "PAS06",
+                        format!(
+                            "El documento anida más de {} elementos; se rechaza por seguridad.",
+                            limits.max_depth
+                        ),
+                    ));
+                }
+                if tree.nodes.len() >= limits.max_elements {
+                    return Err(problem(
+                        "PAS07",
+                        format!(
+                            "El documento tiene más de {} elementos; se rechaza por seguridad.",
+                            limits.max_elements
+                        ),
+                    ));
+                }
+                seen_root = true;
+                let local = e.local_name();
+                let name_str: &str = local.as_ref();
+                let name = tree.push_str(name_str);
+                let a_start = tree.attrs.len() as u32;
+                for (n, attr) in e.attributes().enumerate() {
+                    // quick-xml checks duplicate attributes linearly, so an
+                    // element with huge numbers of attributes costs O(n²).
+                    if n >= MAX_ATTRIBUTES {
+                        return Err(problem(
+                            "PAS07",
+                            format!(
+                                "Un elemento tiene más de {MAX_ATTRIBUTES} atributos; se rechaza por seguridad."
+                            ),
+                        ));
+                    }
+                    let attr = attr.map_err(|err| malformed(&reader, err.to_string()))?;
+                    let key = attr.key;
+                    if key.as_namespace_binding().is_some() {
+                        continue;
+                    }
+                    let value = attr
+                        .normalized_value(XmlVersion::Implicit1_0)
+                        .map_err(|err| {
+                            problem(
+                                "PAS05",
+                                format!(
+                                    "Referencia de entidad no permitida en un atributo: {err}."
+                                ),
+                            )
+                        })?;
+                    let kl = key.local_name();
+                    let kname: &str = kl.as_ref();
+                    let kr = tree.push_str(kname);
+                    let vr = tree.push_str(&value);
+                    tree.attrs.push((kr, vr));
+                }
+                let a_end = tree.attrs.len() as u32;
+                let idx = tree.nodes.len();
+                tree.nodes.push(Node {
+                    ns: resolved,
+                    name,
+                    text: Range { start: 0, end: 0 },
+                    attrs: (a_start, a_end),
+                    children: Vec::new(),
+                });
+                if let Some(&parent) = stack.last() {
+                    tree.nodes[parent].children.push(idx as u32);
+                }
+                if !is_empty {
+                    stack.push(idx);
+                }
+            }
+            Event::End(_) => {
+                stack.pop();
+            }
+            Event::Text(t) => {
+                let content = t.xml10_content();
+                match stack.last() {
+                    Some(&idx) => tree.append_text(idx, &content),
+                    None => {
+                        if !content.trim().is_empty() {
+                            return Err(malformed(
+                                &reader,
+                                "texto fuera del elemento raíz".to_owned(),
+                            ));
+                        }
+                    }
+                }
+            }
+            Event::CData(c) => {
+                let content = c.xml10_content();
+                if let Some(&idx) = stack.last() {
+                    tree.append_text(idx, &content);
+                }
+            }
+            Event::GeneralRef(r) => {
+                let resolved_text: String = if r.is_char_ref() {
+                    match r.resolve_char_ref() {
+                        Ok(Some(c)) => c.to_string(),
+                        _ => {
+                            return Err(problem(
+                                "PAS05",
+                                format!("Referencia de carácter inválida: &{};", &*r),
+                            ));
+                        }
+                    }
+                } else {
+                    match predefined(&r) {
+                        Some(s) => s.to_owned(),
+                        None => {
+                            return Err(problem(
+                                "PAS05",
+                                format!(
+                                    "Referencia a la entidad no definida &{}; (no se admiten entidades propias ni DTD).",
+                                    &*r
+                                ),
+                            ));
+                        }
+                    }
+                };
+                if let Some(&idx) = stack.last() {
+                    tree.append_text(idx, &resolved_text);
+                }
+            }
+            Event::Eof => break,
+            Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
+        }
+    }
+    if !stack.is_empty() {
+        let open = stack
+            .last()
+            .map(|&i| tree.str(tree.nodes[i].name).to_owned())
+            .unwrap_or_default();
+        return Err(problem(
+            "PAS10",
+            format!("XML mal formado: el archivo está truncado (falta cerrar <{open}>)."),
+        ));
+    }
+    if !seen_root {
+        return Err(problem("PAS10", "XML mal formado: no hay elemento raíz."));
+    }
+    Ok(tree)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const L: Limits = Limits {
+        max_bytes: 1 << 20,
+        max_depth: 50,
+        max_elements: 10_000,
+    };
+
+    #[test]
+    fn namespaces_by_uri() {
+        let t = parse(
+            br#"<x:Invoice xmlns:x="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2" xmlns:b="urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"><b:ID a="1 &amp; 2">A &amp; B&#65;</b:ID></x:Invoice>"#,
+            &L,
+        )
+        .unwrap();
+        let r = t.root();
+        assert_eq!(r.ns(), Ns::Invoice);
+        let id = r.child(Ns::Cbc, "ID").unwrap();
+        assert_eq!(id.text(), "A & BA");
+        assert_eq!(id.attr("a"), Some("1 & 2"));
+    }
+
+    #[test]
+    fn refuses_doctype_and_unknown_entities() {
+        let e = parse(b"<!DOCTYPE a [<!ENTITY x \"y\">]><a>&x;</a>", &L).unwrap_err();
+        assert_eq!(e.code, "PAS04");
+        let e = parse(b"<a>&x;</a>", &L).unwrap_err();
+        assert_eq!(e.code, "PAS05");
+    }
+
+    #[test]
+    fn truncated() {
+        let e = parse(b"<a><b>1</b>", &L).unwrap_err();
+        assert_eq!(e.code, "PAS10");
+    }
+}

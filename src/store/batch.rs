@@ -1,0 +1,81 @@
+//! Group commit: concurrent writes of one kind are collected and committed in
+//! one SQLite transaction, so N files cost one fsync instead of N.
+
+use std::future::Future;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::StoreError;
+
+/// Most items one transaction takes.
+const MAX_BATCH: usize = 256;
+
+type Reply<R> = oneshot::Sender<Result<R, String>>;
+
+/// A queue in front of a batch operation. The task behind it lives as long as
+/// any clone of the `Batcher` (it ends when the last sender is dropped).
+pub struct Batcher<T, R> {
+    tx: mpsc::Sender<(T, Reply<R>)>,
+}
+
+impl<T, R> Clone for Batcher<T, R> {
+    fn clone(&self) -> Self {
+        Self {
+            tx: self.tx.clone(),
+        }
+    }
+}
+
+impl<T, R> std::fmt::Debug for Batcher<T, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Batcher")
+    }
+}
+
+impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
+    /// `run` commits a batch and returns one result per item, in order.
+    pub fn spawn<F, Fut>(run: F) -> Self
+    where
+        F: Fn(Vec<T>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Vec<R>, StoreError>> + Send,
+    {
+        let (tx, mut rx) = mpsc::channel::<(T, Reply<R>)>(MAX_BATCH * 4);
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut items = vec![first];
+                while items.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(item) => items.push(item),
+                        Err(_) => break,
+                    }
+                }
+                let (values, replies): (Vec<T>, Vec<Reply<R>>) = items.into_iter().unzip();
+                match run(values).await {
+                    Ok(results) => {
+                        for (reply, r) in replies.into_iter().zip(results) {
+                            let _ = reply.send(Ok(r));
+                        }
+                    }
+                    Err(e) => {
+                        let msg = e.to_string();
+                        for reply in replies {
+                            let _ = reply.send(Err(msg.clone()));
+                        }
+                    }
+                }
+            }
+        });
+        Batcher { tx }
+    }
+
+    pub async fn submit(&self, item: T) -> Result<R, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send((item, reply))
+            .await
+            .map_err(|_| StoreError::Batch("store is closed".into()))?;
+        rx.await
+            .map_err(|_| StoreError::Batch("store is closed".into()))?
+            .map_err(StoreError::Batch)
+    }
+}
