@@ -103,16 +103,18 @@ pub async fn start(
             accounts.insert(a.name.clone(), Arc::new(prepare_account(a, s)?));
         }
     }
-    let mut preferred = russh::Preferred::default();
     // Offer AES-GCM too (russh's default list omits aes128-gcm, which OpenSSH
     // clients may prefer); chacha20-poly1305 stays first.
-    preferred.cipher = std::borrow::Cow::Owned(vec![
-        russh::cipher::CHACHA20_POLY1305,
-        russh::cipher::AES_128_GCM,
-        russh::cipher::AES_256_GCM,
-        russh::cipher::AES_256_CTR,
-        russh::cipher::AES_128_CTR,
-    ]);
+    let preferred = russh::Preferred {
+        cipher: std::borrow::Cow::Owned(vec![
+            russh::cipher::CHACHA20_POLY1305,
+            russh::cipher::AES_128_GCM,
+            russh::cipher::AES_256_GCM,
+            russh::cipher::AES_256_CTR,
+            russh::cipher::AES_128_CTR,
+        ]),
+        ..Default::default()
+    };
     let russh_cfg = russh::server::Config {
         server_id: russh::SshId::Standard("SSH-2.0-pasarela".into()),
         methods: MethodSet::from(&[MethodKind::PublicKey, MethodKind::Password][..]),
