@@ -19,7 +19,7 @@ import paramiko
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-BIG_SIZE = 64 * 1024 * 1024
+BIG_SIZE = 24 * 1024 * 1024
 
 
 def _start_daemon():

@@ -92,3 +92,22 @@ def test_exec_is_refused(server):
             ch.exec_command("true")
     finally:
         t.close()
+
+
+def test_password_login_with_argon2id_hash(server):
+    password = os.environ.get("PASARELA_SFTP_PASSWORD")
+    if not password:
+        pytest.skip("no password configured for demo")
+    t = paramiko.Transport(("127.0.0.1", server["port"]))
+    try:
+        t.connect(username="demo", password=password)
+        c = paramiko.SFTPClient.from_transport(t)
+        assert "incoming" in c.listdir("/")
+    finally:
+        t.close()
+    t = paramiko.Transport(("127.0.0.1", server["port"]))
+    try:
+        with pytest.raises(paramiko.AuthenticationException):
+            t.connect(username="demo", password=password + "x")
+    finally:
+        t.close()
