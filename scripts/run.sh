@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+# git does not keep file modes, and ssh refuses a private key others can read.
+chmod 600 fixtures/keys/demo_ed25519
 cargo build --release --locked
 CONFIG="${PASARELA_CONFIG:-config/pasarela.toml}"
 ./target/release/pasarela validate --config "$CONFIG"

@@ -41,6 +41,7 @@ pub async fn dispatch(command: Command, log_format: Option<LogFormat>) -> i32 {
         } => process(&config, &files, json, account.as_deref(), now).await,
         Command::Status { config, json } => status(&config, json).await,
         Command::Replay { id, config } => replay(&config, id).await,
+        Command::User(crate::cli::UserCommand::HashPassword { password_stdin }) => hash_password(password_stdin),
         Command::Generate {
             kind,
             count,
@@ -249,6 +250,17 @@ async fn run_daemon(
     let (tx, rx) = mpsc::channel(intake::CHANNEL_CAPACITY);
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(intake.run(tx.clone(), rx, shutdown.clone()));
+    let sftp_addr = match &config.sftp {
+        Some(_) => {
+            let ctx = crate::sftp::SftpContext { config: config.clone(), store: store.clone(), intake: tx.clone() };
+            let (addr, handle) = crate::sftp::start(ctx, shutdown.clone()).await.context("starting the SFTP server")?;
+            tasks.spawn(async move {
+                let _ = handle.await;
+            });
+            Some(addr)
+        }
+        None => None,
+    };
     let runner = Runner {
         store: store.clone(),
         generation: gen_rx.clone(),
@@ -257,7 +269,7 @@ async fn run_daemon(
         wake,
     };
     tasks.spawn(runner.run(shutdown.clone()));
-    info!(config = %path.display(), accounts = config.accounts.len(), routes = config.routes.len(), store = %config.store.url, owner, "pasarela running");
+    info!(config = %path.display(), accounts = config.accounts.len(), routes = config.routes.len(), store = %config.store.url, owner, sftp = %sftp_addr.map(|a| a.to_string()).unwrap_or_else(|| "off".into()), "pasarela running");
 
     loop {
         tokio::select! {
@@ -431,6 +443,36 @@ async fn process_one(
         services: generation.services.clone(),
     };
     pipeline.process(Arc::new(bytes), sub, &ctx).await
+}
+
+// ---------------------------------------------------------------- user
+
+/// Print an argon2id hash for `[accounts.NAME.sftp] password_hash`. The
+/// password is read from standard input (never from the command line).
+fn hash_password(_stdin_flag: bool) -> i32 {
+    let mut line = String::new();
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        eprint!("password: ");
+    }
+    if let Err(e) = std::io::stdin().read_line(&mut line) {
+        eprintln!("error: reading the password: {e}");
+        return 66;
+    }
+    let password = line.trim_end_matches(['\n', '\r']);
+    if password.is_empty() {
+        eprintln!("error: empty password");
+        return 65;
+    }
+    match crate::sftp::auth::hash_password(password) {
+        Ok(h) => {
+            println!("{h}");
+            0
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            70
+        }
+    }
 }
 
 // ---------------------------------------------------------------- generate

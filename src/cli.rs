@@ -23,6 +23,17 @@ pub struct Cli {
     pub command: Command,
 }
 
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Print an argon2id hash of a password read from standard input, for
+    /// `[accounts.NAME.sftp] password_hash`.
+    HashPassword {
+        /// Accepted for scripts; the password is always read from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum GenKind {
     Invoice,
@@ -78,6 +89,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Account administration.
+    #[command(subcommand)]
+    User(UserCommand),
     /// Write generated, valid UBL 2.1 documents (correct CUFE/CUDE) for tests and benchmarks.
     Generate {
         /// invoice, credit-note or debit-note.

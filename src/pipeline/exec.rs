@@ -186,10 +186,7 @@ mod tests {
     fn ctx(config: &Arc<Config>) -> StepContext {
         StepContext {
             now: crate::clock::Clock::default().now(),
-            services: Arc::new(Services {
-                config: config.clone(),
-                store: None,
-            }),
+            services: Arc::new(Services::new(config.clone(), None)),
         }
     }
 

@@ -101,15 +101,13 @@ impl Step for DianValidate {
                 .claim_document_key(job, key)
                 .await
                 .map_err(|e| StepError::Transient(e.to_string()))?;
-            if let Some(original) = original {
-                if let Some(f) = crate::dian::duplicate_finding(
-                    &ctx.services.dian,
-                    &format!("mismo CUFE/CUDE que el envío {original}"),
-                ) {
-                    item.add(f);
-                    item.result.duplicate_of = Some(original);
-                    item.verdict_override = Some(Verdict::Duplicate);
-                }
+            let what = |id| format!("mismo CUFE/CUDE que el envío {id}");
+            if let Some((id, f)) = original.and_then(|id| {
+                crate::dian::duplicate_finding(&ctx.services.dian, &what(id)).map(|f| (id, f))
+            }) {
+                item.add(f);
+                item.result.duplicate_of = Some(id);
+                item.verdict_override = Some(Verdict::Duplicate);
             }
         }
         Ok(())
