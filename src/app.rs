@@ -41,7 +41,9 @@ pub async fn dispatch(command: Command, log_format: Option<LogFormat>) -> i32 {
         } => process(&config, &files, json, account.as_deref(), now).await,
         Command::Status { config, json } => status(&config, json).await,
         Command::Replay { id, config } => replay(&config, id).await,
-        Command::User(crate::cli::UserCommand::HashPassword { password_stdin }) => hash_password(password_stdin),
+        Command::User(crate::cli::UserCommand::HashPassword { password_stdin }) => {
+            hash_password(password_stdin)
+        }
         Command::Generate {
             kind,
             count,
@@ -252,8 +254,14 @@ async fn run_daemon(
     tasks.spawn(intake.run(tx.clone(), rx, shutdown.clone()));
     let sftp_addr = match &config.sftp {
         Some(_) => {
-            let ctx = crate::sftp::SftpContext { config: config.clone(), store: store.clone(), intake: tx.clone() };
-            let (addr, handle) = crate::sftp::start(ctx, shutdown.clone()).await.context("starting the SFTP server")?;
+            let ctx = crate::sftp::SftpContext {
+                config: config.clone(),
+                store: store.clone(),
+                intake: tx.clone(),
+            };
+            let (addr, handle) = crate::sftp::start(ctx, shutdown.clone())
+                .await
+                .context("starting the SFTP server")?;
             tasks.spawn(async move {
                 let _ = handle.await;
             });
