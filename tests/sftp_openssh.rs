@@ -365,3 +365,43 @@ async fn openssh_extensions_and_rename_semantics() {
     assert!(!inc.join("a.txt").exists());
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_sessions_all_land_and_are_announced() {
+    let mut s = server(Opts::default()).await;
+    for i in 0..5 {
+        std::fs::write(s.root().join(format!("f{i}.xml")), format!("<x>{i}</x>")).unwrap();
+    }
+    let mut children = Vec::new();
+    for n in 0..20 {
+        let batch: String = (0..5)
+            .map(|i| format!("put f{i}.xml /incoming/s{n}-f{i}.xml\n"))
+            .collect();
+        let mut cmd = s.sftp_cmd("demo", &batch, None, None);
+        cmd.stdout(std::process::Stdio::null());
+        children.push(cmd.spawn().unwrap());
+    }
+    for mut c in children {
+        let st = tokio::task::spawn_blocking(move || c.wait().unwrap())
+            .await
+            .unwrap();
+        assert!(st.success());
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    while seen.len() < 100 {
+        match s.next_event(Duration::from_secs(10)).await {
+            Some(IntakeEvent::Completed { path, .. }) => {
+                seen.insert(path);
+            }
+            other => panic!("after {} events: {other:?}", seen.len()),
+        }
+    }
+    let landed = std::fs::read_dir(s.home("demo").join("incoming"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".xml"))
+        .count();
+    assert_eq!(landed, 100);
+    assert!(hidden_files(&s.home("demo").join("incoming")).is_empty());
+    s.stop().await;
+}
