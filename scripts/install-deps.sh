@@ -8,7 +8,10 @@ APT_PACKAGES=(
   openssh-client      # sftp/ssh clients used by the SFTP tests
   sqlite3             # inspecting the embedded store by hand
 )
-PIP_PACKAGES=()
+PIP_PACKAGES=(
+  paramiko            # second SFTP client implementation in tests/py
+  pytest
+)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

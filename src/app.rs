@@ -279,8 +279,16 @@ async fn run_daemon(
     tasks.spawn(runner.run(shutdown.clone()));
     info!(config = %path.display(), accounts = config.accounts.len(), routes = config.routes.len(), store = %config.store.url, owner, sftp = %sftp_addr.map(|a| a.to_string()).unwrap_or_else(|| "off".into()), "pasarela running");
 
+    crate::sdnotify::notify("READY=1");
+    let watchdog = crate::sdnotify::watchdog_interval();
+    let mut heartbeat = tokio::time::interval(
+        watchdog
+            .map(|w| w / 2)
+            .unwrap_or(std::time::Duration::from_secs(3600)),
+    );
     loop {
         tokio::select! {
+            _ = heartbeat.tick(), if watchdog.is_some() => crate::sdnotify::notify("WATCHDOG=1"),
             _ = term.recv() => break,
             _ = int.recv() => break,
             _ = hup.recv() => reload(path, &store, &gen_tx),
@@ -290,6 +298,7 @@ async fn run_daemon(
             }
         }
     }
+    crate::sdnotify::notify("STOPPING=1");
     info!("shutting down: intake stops, in-flight files drain");
     shutdown.cancel();
     let drain = async { while tasks.join_next().await.is_some() {} };
@@ -305,6 +314,12 @@ async fn run_daemon(
 
 /// SIGHUP: recompile; on success swap the generation, else keep the old one.
 fn reload(path: &Path, store: &Store, gen_tx: &watch::Sender<Arc<Generation>>) {
+    crate::sdnotify::notify("RELOADING=1");
+    reload_inner(path, store, gen_tx);
+    crate::sdnotify::notify("READY=1");
+}
+
+fn reload_inner(path: &Path, store: &Store, gen_tx: &watch::Sender<Arc<Generation>>) {
     let old = gen_tx.borrow().config.clone();
     let config = match config::load(path) {
         Ok((c, _)) => Arc::new(c),

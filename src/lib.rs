@@ -14,6 +14,7 @@ pub mod fsutil;
 pub mod intake;
 pub mod pipeline;
 pub mod result;
+pub mod sdnotify;
 pub mod sftp;
 pub mod store;
 pub mod telemetry;
