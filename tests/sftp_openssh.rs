@@ -55,7 +55,11 @@ async fn upload_is_atomic_and_announced_download_and_listing_work() {
         }
         other => panic!("expected Completed, got {other:?}"),
     }
-    let events = audit_events(&s).await;
+    let events = audit_until(
+        &s,
+        &["sftp.login", "sftp.upload", "sftp.download", "sftp.remove"],
+    )
+    .await;
     for e in ["sftp.login", "sftp.upload", "sftp.download", "sftp.remove"] {
         assert!(events.iter().any(|x| x == e), "{e} not audited: {events:?}");
     }
@@ -70,6 +74,19 @@ async fn audit_events(s: &sftp_common::Server) -> Vec<String> {
         .await
         .unwrap();
     rows.into_iter().map(|r| r.0).collect()
+}
+
+/// Audit rows are written asynchronously: wait (bounded) until all of `needed` are there.
+async fn audit_until(s: &sftp_common::Server, needed: &[&str]) -> Vec<String> {
+    let mut events = audit_events(s).await;
+    for _ in 0..100 {
+        if needed.iter().all(|n| events.iter().any(|e| e == n)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        events = audit_events(s).await;
+    }
+    events
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -248,6 +265,8 @@ async fn repeated_failures_ban_the_address_only() {
             .await;
         assert!(!out.status.success(), "{}", text(&out));
     }
+    // The audit rows are written as the failed connections wind down.
+    let events = audit_until(&s, &["sftp.ban", "sftp.login_failed"]).await;
     // Score 1 + 2 + 1 = 4: 127.0.0.2 is banned, even with the right key.
     let out = s.sftp_with("demo", "ls /\n", None, Some("127.0.0.2")).await;
     assert!(
@@ -255,7 +274,6 @@ async fn repeated_failures_ban_the_address_only() {
         "banned address must be refused: {}",
         text(&out)
     );
-    let events = audit_events(&s).await;
     assert!(events.iter().any(|x| x == "sftp.ban"), "{events:?}");
     assert!(
         events.iter().any(|x| x == "sftp.login_failed"),
