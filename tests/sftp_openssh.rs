@@ -423,3 +423,47 @@ async fn concurrent_sessions_all_land_and_are_announced() {
     assert!(hidden_files(&s.home("demo").join("incoming")).is_empty());
     s.stop().await;
 }
+
+/// Read from a raw TCP connection until EOF (or give up after `wait`).
+async fn read_to_eof(sock: &mut tokio::net::TcpStream, wait: Duration) -> Option<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::new();
+    let r = tokio::time::timeout(wait, async {
+        let mut buf = [0u8; 1024];
+        loop {
+            match sock.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    r.ok().map(|_| got)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_grace_and_connection_caps() {
+    let s = server(Opts {
+        sftp: "login_grace_secs = 1\nmax_connections_per_ip = 2",
+        ..Opts::default()
+    })
+    .await;
+    // Two silent connections are admitted (they get the banner) ...
+    let mut a = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    let mut b = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    // ... a third from the same address is closed without a banner.
+    let mut c = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    let third = read_to_eof(&mut c, Duration::from_secs(20)).await;
+    assert_eq!(third, Some(Vec::new()), "third connection must be refused");
+    // The silent ones are dropped once the login grace time is over.
+    let first = read_to_eof(&mut a, Duration::from_secs(30)).await;
+    assert!(
+        first.as_deref().is_some_and(|g| g.starts_with(b"SSH-2.0-")),
+        "{first:?}"
+    );
+    assert!(read_to_eof(&mut b, Duration::from_secs(30)).await.is_some());
+    // Slots are free again.
+    let out = s.sftp("demo", "ls /\n").await;
+    assert!(out.status.success(), "{}", text(&out));
+    s.stop().await;
+}
