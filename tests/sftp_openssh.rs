@@ -467,3 +467,34 @@ async fn login_grace_and_connection_caps() {
     assert!(out.status.success(), "{}", text(&out));
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configured_symlinks_stay_inside_the_view() {
+    let s = server(Opts {
+        demo: "allow_symlinks = true",
+        ..Opts::default()
+    })
+    .await;
+    let home = s.home("demo");
+    std::fs::write(home.join("archive/a.xml"), b"a").unwrap();
+    std::fs::create_dir_all(s.root().join("outside")).unwrap();
+    let out = s
+        .sftp("demo", "symlink /archive/a.xml /incoming/to-a\n")
+        .await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        std::fs::symlink_metadata(home.join("incoming/to-a"))
+            .is_ok_and(|m| m.file_type().is_symlink())
+    );
+    for line in [
+        "symlink /../outside /incoming/out1",
+        "symlink ../../outside /incoming/out2",
+        "symlink /archive/a.xml /archive/no-upload-here",
+    ] {
+        let out = s.sftp("demo", &format!("{line}\n")).await;
+        assert!(!out.status.success(), "{line} must fail: {}", text(&out));
+    }
+    assert!(std::fs::symlink_metadata(home.join("incoming/out1")).is_err());
+    assert!(std::fs::symlink_metadata(home.join("incoming/out2")).is_err());
+    s.stop().await;
+}
