@@ -192,6 +192,17 @@ sleep 1
 read -r SM SMF < <(many sshd)
 SMN=$(find sshd/many -maxdepth 1 -name 's*-f*.xml' | wc -l)
 
+if [ "$DAEMON" = 1 ]; then
+cat <<OUT
+
+| pasarela run (whole pipeline) vs OpenSSH internal-sftp | pasarela | OpenSSH internal-sftp |
+|---|---|---|
+| $SESSIONS sessions x $FILES files: seconds to upload | $(printf %.1f "$OM") | $(printf %.1f "$SM") |
+| failed sessions | $OMF | $SMF |
+| files processed (result in outgoing/) / landed | $OMN of $((SESSIONS * FILES)) | $SMN of $((SESSIONS * FILES)) landed |
+OUT
+exit 0
+fi
 cat <<OUT
 
 | ${SIZE_MB} MiB, cipher $CIPHER, mean of $ROUNDS rounds | pasarela | OpenSSH internal-sftp | ratio |
