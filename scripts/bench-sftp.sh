@@ -4,6 +4,8 @@
 #
 #   scripts/bench-sftp.sh            # 1 GiB up/down x3 rounds + 100 sessions x 20 files
 #   SIZE_MB=256 ROUNDS=2 CIPHER=chacha20-poly1305@openssh.com scripts/bench-sftp.sh
+#   DAEMON=1 scripts/bench-sftp.sh   # serve with `pasarela run` (the whole pipeline) and only
+#                                    # run the many-sessions part, counting results in outgoing/
 #
 # Needs: openssh-server (/usr/sbin/sshd) and openssh-client; run as root (sshd
 # logs in as the current user with the demo fixture key). Never touches
@@ -28,9 +30,15 @@ cd "$BENCH_DIR"
 cp "$REPO/fixtures/keys/demo_ed25519" key && chmod 600 key
 
 echo "== building (release)" >&2
-BIN=$(cd "$REPO" && cargo test --release --test sftp_serve --no-run 2>&1 |
-  grep -o 'target/release/deps/sftp_serve-[0-9a-f]*' | tail -1)
-BIN="$REPO/$BIN"
+DAEMON=${DAEMON:-0}
+if [ "$DAEMON" = 1 ]; then
+  (cd "$REPO" && cargo build --release --bin pasarela >&2)
+  BIN="$REPO/target/release/pasarela"
+else
+  BIN=$(cd "$REPO" && cargo test --release --test sftp_serve --no-run 2>&1 |
+    grep -o 'target/release/deps/sftp_serve-[0-9a-f]*' | tail -1)
+  BIN="$REPO/$BIN"
+fi
 
 # --- OpenSSH sshd with internal-sftp -------------------------------------
 ssh-keygen -q -t ed25519 -N "" -f sshd/host_key
@@ -78,7 +86,11 @@ authorized_keys = ["$REPO/fixtures/keys/demo_ed25519.pub"]
 name = "all"
 steps = ["classify"]
 CFG
-PASARELA_SFTP_SERVE=ours/pasarela.toml "$BIN" > ours/stdout.log 2> ours/stderr.log &
+if [ "$DAEMON" = 1 ]; then
+  (cd ours && exec "$BIN" run --config pasarela.toml > stdout.log 2> stderr.log) &
+else
+  PASARELA_SFTP_SERVE=ours/pasarela.toml "$BIN" > ours/stdout.log 2> ours/stderr.log &
+fi
 OURS_PID=$!
 cleanup() {
   kill "$OURS_PID" "$SSHD_PID" 2>/dev/null || true
@@ -87,7 +99,7 @@ cleanup() {
 }
 trap cleanup EXIT
 for _ in $(seq 100); do
-  grep -q listening ours/stdout.log 2>/dev/null && (echo > "/dev/tcp/127.0.0.1/$PORT_SSHD") 2>/dev/null && break
+  grep -q 'listening' ours/stdout.log ours/stderr.log 2>/dev/null && (echo > "/dev/tcp/127.0.0.1/$PORT_SSHD") 2>/dev/null && break
   sleep 0.1
 done
 
@@ -108,6 +120,7 @@ up_dst() { if [ "$1" = ours ]; then echo /incoming/up.bin; else echo "$BENCH_DIR
 down_src() { if [ "$1" = ours ]; then echo /outgoing/down.bin; else echo "$BENCH_DIR/sshd/down.bin"; fi; }
 cleanup_up() { rm -f "$BENCH_DIR/ours/home/demo/incoming/up.bin" "$BENCH_DIR/sshd/up.bin" "$BENCH_DIR/local/dl.bin"; }
 
+if [ "$DAEMON" = 1 ]; then ROUNDS=0; SIZE_MB=1; fi
 echo "== creating a ${SIZE_MB} MiB file" >&2
 head -c "${SIZE_MB}M" /dev/urandom > local/src.bin
 cp local/src.bin ours/home/demo/outgoing/down.bin
@@ -118,7 +131,7 @@ for k in ours_up sshd_up ours_down sshd_down; do SUM[$k]=0; done
 mbps() { echo "$SIZE_MB / $1" | bc -l; }
 
 echo "== warm-up" >&2
-for w in ours sshd; do
+[ "$DAEMON" = 1 ] || for w in ours sshd; do
   run_batch "$w" "put local/src.bin $(up_dst $w)" > /dev/null
   run_batch "$w" "get $(down_src $w) local/dl.bin" > /dev/null
   cleanup_up
@@ -139,7 +152,7 @@ for r in $(seq "$ROUNDS"); do
   done
 done
 
-avg() { echo "${SUM[$1]} / $ROUNDS" | bc -l; }
+avg() { if [ "$ROUNDS" = 0 ]; then echo 0; else echo "${SUM[$1]} / $ROUNDS" | bc -l; fi; }
 OU=$(avg ours_up); SU=$(avg sshd_up); OD=$(avg ours_down); SD=$(avg sshd_down)
 
 # --- many sessions ------------------------------------------------------------
@@ -163,12 +176,33 @@ many() {
   echo "$(echo "$t1 - $t0" | bc -l) $fails"
 }
 read -r OM OMF < <(many ours)
-OMN=$(find ours/home/demo/incoming -maxdepth 1 -name 's*-f*.xml' | wc -l)
+if [ "$DAEMON" = 1 ]; then
+  # Processed = a result written to outgoing/ for every upload.
+  for _ in $(seq 600); do
+    OMN=$(find ours/home/demo/outgoing -maxdepth 1 -name 's*-f*.xml.result.json' | wc -l)
+    [ "$OMN" -ge $((SESSIONS * FILES)) ] && break
+    sleep 0.5
+  done
+  OEV="$OMN results"
+else
+  OMN=$(find ours/home/demo/incoming -maxdepth 1 -name 's*-f*.xml' | wc -l)
+fi
 sleep 1
-OEV=$( (grep -o 'intake events: [0-9]*' ours/stderr.log || true) | tail -1 | awk '{print $3}')
+[ "$DAEMON" = 1 ] || OEV=$( (grep -o 'intake events: [0-9]*' ours/stderr.log || true) | tail -1 | awk '{print $3}')
 read -r SM SMF < <(many sshd)
 SMN=$(find sshd/many -maxdepth 1 -name 's*-f*.xml' | wc -l)
 
+if [ "$DAEMON" = 1 ]; then
+cat <<OUT
+
+| pasarela run (whole pipeline) vs OpenSSH internal-sftp | pasarela | OpenSSH internal-sftp |
+|---|---|---|
+| $SESSIONS sessions x $FILES files: seconds to upload | $(printf %.1f "$OM") | $(printf %.1f "$SM") |
+| failed sessions | $OMF | $SMF |
+| files processed (result in outgoing/) / landed | $OMN of $((SESSIONS * FILES)) | $SMN of $((SESSIONS * FILES)) landed |
+OUT
+exit 0
+fi
 cat <<OUT
 
 | ${SIZE_MB} MiB, cipher $CIPHER, mean of $ROUNDS rounds | pasarela | OpenSSH internal-sftp | ratio |

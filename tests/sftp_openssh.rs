@@ -55,7 +55,11 @@ async fn upload_is_atomic_and_announced_download_and_listing_work() {
         }
         other => panic!("expected Completed, got {other:?}"),
     }
-    let events = audit_events(&s).await;
+    let events = audit_until(
+        &s,
+        &["sftp.login", "sftp.upload", "sftp.download", "sftp.remove"],
+    )
+    .await;
     for e in ["sftp.login", "sftp.upload", "sftp.download", "sftp.remove"] {
         assert!(events.iter().any(|x| x == e), "{e} not audited: {events:?}");
     }
@@ -70,6 +74,19 @@ async fn audit_events(s: &sftp_common::Server) -> Vec<String> {
         .await
         .unwrap();
     rows.into_iter().map(|r| r.0).collect()
+}
+
+/// Audit rows are written asynchronously: wait (bounded) until all of `needed` are there.
+async fn audit_until(s: &sftp_common::Server, needed: &[&str]) -> Vec<String> {
+    let mut events = audit_events(s).await;
+    for _ in 0..100 {
+        if needed.iter().all(|n| events.iter().any(|e| e == n)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        events = audit_events(s).await;
+    }
+    events
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -248,6 +265,8 @@ async fn repeated_failures_ban_the_address_only() {
             .await;
         assert!(!out.status.success(), "{}", text(&out));
     }
+    // The audit rows are written as the failed connections wind down.
+    let events = audit_until(&s, &["sftp.ban", "sftp.login_failed"]).await;
     // Score 1 + 2 + 1 = 4: 127.0.0.2 is banned, even with the right key.
     let out = s.sftp_with("demo", "ls /\n", None, Some("127.0.0.2")).await;
     assert!(
@@ -255,7 +274,6 @@ async fn repeated_failures_ban_the_address_only() {
         "banned address must be refused: {}",
         text(&out)
     );
-    let events = audit_events(&s).await;
     assert!(events.iter().any(|x| x == "sftp.ban"), "{events:?}");
     assert!(
         events.iter().any(|x| x == "sftp.login_failed"),
@@ -363,5 +381,120 @@ async fn openssh_extensions_and_rename_semantics() {
     );
     assert_eq!(std::fs::read(inc.join("sub/c.txt")).unwrap(), b"A");
     assert!(!inc.join("a.txt").exists());
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_sessions_all_land_and_are_announced() {
+    let mut s = server(Opts::default()).await;
+    for i in 0..5 {
+        std::fs::write(s.root().join(format!("f{i}.xml")), format!("<x>{i}</x>")).unwrap();
+    }
+    let mut children = Vec::new();
+    for n in 0..20 {
+        let batch: String = (0..5)
+            .map(|i| format!("put f{i}.xml /incoming/s{n}-f{i}.xml\n"))
+            .collect();
+        let mut cmd = s.sftp_cmd("demo", &batch, None, None);
+        cmd.stdout(std::process::Stdio::null());
+        children.push(cmd.spawn().unwrap());
+    }
+    for mut c in children {
+        let st = tokio::task::spawn_blocking(move || c.wait().unwrap())
+            .await
+            .unwrap();
+        assert!(st.success());
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    while seen.len() < 100 {
+        match s.next_event(Duration::from_secs(10)).await {
+            Some(IntakeEvent::Completed { path, .. }) => {
+                seen.insert(path);
+            }
+            other => panic!("after {} events: {other:?}", seen.len()),
+        }
+    }
+    let landed = std::fs::read_dir(s.home("demo").join("incoming"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".xml"))
+        .count();
+    assert_eq!(landed, 100);
+    assert!(hidden_files(&s.home("demo").join("incoming")).is_empty());
+    s.stop().await;
+}
+
+/// Read from a raw TCP connection until EOF (or give up after `wait`).
+async fn read_to_eof(sock: &mut tokio::net::TcpStream, wait: Duration) -> Option<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::new();
+    let r = tokio::time::timeout(wait, async {
+        let mut buf = [0u8; 1024];
+        loop {
+            match sock.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    r.ok().map(|_| got)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_grace_and_connection_caps() {
+    let s = server(Opts {
+        sftp: "login_grace_secs = 1\nmax_connections_per_ip = 2",
+        ..Opts::default()
+    })
+    .await;
+    // Two silent connections are admitted (they get the banner) ...
+    let mut a = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    let mut b = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    // ... a third from the same address is closed without a banner.
+    let mut c = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    let third = read_to_eof(&mut c, Duration::from_secs(20)).await;
+    assert_eq!(third, Some(Vec::new()), "third connection must be refused");
+    // The silent ones are dropped once the login grace time is over.
+    let first = read_to_eof(&mut a, Duration::from_secs(30)).await;
+    assert!(
+        first.as_deref().is_some_and(|g| g.starts_with(b"SSH-2.0-")),
+        "{first:?}"
+    );
+    assert!(read_to_eof(&mut b, Duration::from_secs(30)).await.is_some());
+    // Slots are free again.
+    let out = s.sftp("demo", "ls /\n").await;
+    assert!(out.status.success(), "{}", text(&out));
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configured_symlinks_stay_inside_the_view() {
+    let s = server(Opts {
+        demo: "allow_symlinks = true",
+        ..Opts::default()
+    })
+    .await;
+    let home = s.home("demo");
+    std::fs::write(home.join("archive/a.xml"), b"a").unwrap();
+    std::fs::create_dir_all(s.root().join("outside")).unwrap();
+    let out = s
+        .sftp("demo", "symlink /archive/a.xml /incoming/to-a\n")
+        .await;
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        std::fs::symlink_metadata(home.join("incoming/to-a"))
+            .is_ok_and(|m| m.file_type().is_symlink())
+    );
+    for line in [
+        "symlink /../outside /incoming/out1",
+        "symlink ../../outside /incoming/out2",
+        "symlink /archive/a.xml /archive/no-upload-here",
+    ] {
+        let out = s.sftp("demo", &format!("{line}\n")).await;
+        assert!(!out.status.success(), "{line} must fail: {}", text(&out));
+    }
+    assert!(std::fs::symlink_metadata(home.join("incoming/out1")).is_err());
+    assert!(std::fs::symlink_metadata(home.join("incoming/out2")).is_err());
     s.stop().await;
 }

@@ -22,8 +22,14 @@ async fn paramiko_suite() {
             "paramiko tests need: python3 -m pip install paramiko pytest (or PASARELA_SKIP_PY=1)"
         );
     }
-    let s = server(Opts::default()).await;
-    let mut data = vec![0u8; 64 * 1024 * 1024];
+    let hash = pasarela::sftp::auth::hash_password("s3cret-demo").unwrap();
+    let demo: &'static str = Box::leak(format!("password_hash = \"{hash}\"").into_boxed_str());
+    let s = server(Opts {
+        demo,
+        ..Opts::default()
+    })
+    .await;
+    let mut data = vec![0u8; 24 * 1024 * 1024];
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
     for chunk in data.chunks_mut(8) {
         x ^= x << 13;
@@ -38,6 +44,7 @@ async fn paramiko_suite() {
         "-m",
         "pytest",
         "-q",
+        "-rs",
         "--durations=5",
         "-p",
         "no:cacheprovider",
@@ -47,7 +54,8 @@ async fn paramiko_suite() {
     .env("PASARELA_SFTP_PORT", s.addr.port().to_string())
     .env("PASARELA_SFTP_KEY", &s.key)
     .env("PASARELA_SFTP_ROOT", s.root())
-    .env("PASARELA_SFTP_BIG_SHA256", sha);
+    .env("PASARELA_SFTP_BIG_SHA256", sha)
+    .env("PASARELA_SFTP_PASSWORD", "s3cret-demo");
     let out = tokio::task::spawn_blocking(move || c.output().unwrap())
         .await
         .unwrap();

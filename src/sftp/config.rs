@@ -345,6 +345,14 @@ impl AccountSftpRaw {
                 );
                 continue;
             }
+            if path.components().len() != 1 {
+                p.error(
+                    file,
+                    format!("{vkey}.path"),
+                    "must be a top-level folder like /reports",
+                );
+                continue;
+            }
             let first = path.components().first().map(String::as_str);
             if matches!(first, Some("incoming" | "outgoing" | "archive")) {
                 p.error(
@@ -399,5 +407,108 @@ impl AccountSftp {
             v4 => v4,
         };
         self.allowed_networks.is_empty() || self.allowed_networks.iter().any(|n| n.contains(&ip))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compile(toml_text: &str, dir: &Path) -> (AccountSftp, Problems) {
+        let raw: AccountSftpRaw = toml::from_str(toml_text).unwrap();
+        let mut p = Problems::default();
+        let resolve = |s: &str| dir.join(s);
+        let a = raw.compile(
+            Path::new("pasarela.toml"),
+            "accounts.demo.sftp",
+            &resolve,
+            &mut p,
+        );
+        (a, p)
+    }
+
+    #[test]
+    fn fixture_keys_warn_and_bad_values_are_errors() {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(t.path().join("fixtures/keys")).unwrap();
+        std::fs::copy(
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/fixtures/keys/demo_ed25519.pub"
+            ),
+            t.path().join("fixtures/keys/demo.pub"),
+        )
+        .unwrap();
+        let (a, p) = compile(
+            r#"
+authorized_keys = ["fixtures/keys/demo.pub", "missing.pub"]
+password_hash = "$2b$12$notargon"
+allowed_networks = ["10.0.0.0/8", "192.0.2.7", "not-a-net"]
+permissions = { "/incoming" = ["list", "fly"], "/../etc" = ["list"] }
+virtual_folders = [
+  { path = "/reports", directory = "r", permissions = ["list", "download"] },
+  { path = "/reports", directory = "r2" },
+  { path = "/incoming/x", directory = "r3" },
+]
+"#,
+            t.path(),
+        );
+        let keys: Vec<(&str, bool)> = p
+            .items
+            .iter()
+            .map(|e| (e.key.as_str(), e.warning))
+            .collect();
+        assert!(
+            keys.contains(&("accounts.demo.sftp.authorized_keys[0]", true)),
+            "{keys:?}"
+        );
+        assert!(
+            keys.contains(&("accounts.demo.sftp.authorized_keys[1]", false)),
+            "{keys:?}"
+        );
+        assert!(
+            keys.contains(&("accounts.demo.sftp.password_hash", false)),
+            "{keys:?}"
+        );
+        assert!(
+            keys.contains(&("accounts.demo.sftp.allowed_networks[2]", false)),
+            "{keys:?}"
+        );
+        assert!(
+            keys.iter()
+                .any(|(k, w)| k.contains("\"/incoming\"[1]") && !w),
+            "{keys:?}"
+        );
+        assert!(
+            keys.iter().any(|(k, w)| k.contains("\"/../etc\"") && !w),
+            "{keys:?}"
+        );
+        assert!(
+            keys.contains(&("accounts.demo.sftp.virtual_folders[1].path", false)),
+            "{keys:?}"
+        );
+        assert!(
+            keys.contains(&("accounts.demo.sftp.virtual_folders[2].path", false)),
+            "{keys:?}"
+        );
+        assert_eq!(a.keys.len(), 1);
+        assert_eq!(a.allowed_networks.len(), 2);
+        assert!(a.network_allowed("192.0.2.7".parse().unwrap()));
+        assert!(a.network_allowed("::ffff:10.1.2.3".parse().unwrap()));
+        assert!(!a.network_allowed("192.0.2.8".parse().unwrap()));
+        assert_eq!(a.virtual_folders.len(), 1);
+    }
+
+    #[test]
+    fn defaults_give_the_sample_permissions() {
+        let t = tempfile::tempdir().unwrap();
+        let (a, p) = compile("", t.path());
+        assert!(p.items.iter().all(|e| e.warning), "{:?}", p.items);
+        assert_eq!(a.permissions, default_permissions());
+        let raw: SftpServerRaw = toml::from_str("listen = \"nope\"\nban_secs = 0").unwrap();
+        let mut p = Problems::default();
+        let s = raw.compile(Path::new("f"), "sftp", &|s| PathBuf::from(s), &mut p);
+        assert_eq!(p.items.len(), 2, "{:?}", p.items);
+        assert_eq!(s.max_auth_attempts, 6);
     }
 }

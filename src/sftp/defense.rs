@@ -133,12 +133,12 @@ impl Defender {
         }
         let unauth = s.unauthenticated;
         let a = s.addrs.entry(ip).or_default();
-        if let Some(until) = a.banned_until {
-            if until > now {
-                return Err(Refusal::Banned {
-                    remaining: until - now,
-                });
-            }
+        if let Some(until) = a.banned_until
+            && until > now
+        {
+            return Err(Refusal::Banned {
+                remaining: until - now,
+            });
         }
         if a.connections >= self.limits.max_per_ip {
             return Err(Refusal::TooManyFromAddress);

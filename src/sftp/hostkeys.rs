@@ -9,7 +9,9 @@ use anyhow::Context;
 use russh::keys::ssh_key::LineEnding;
 use russh::keys::{Algorithm, EcdsaCurve, HashAlg, PrivateKey};
 
-const KEYS: &[(&str, fn() -> Algorithm)] = &[
+type KeyKind = (&'static str, fn() -> Algorithm);
+
+const KEYS: &[KeyKind] = &[
     ("ssh_host_ed25519_key", || Algorithm::Ed25519),
     ("ssh_host_ecdsa_key", || Algorithm::Ecdsa {
         curve: EcdsaCurve::NistP256,

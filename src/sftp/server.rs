@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -26,6 +26,9 @@ use crate::sftp::session::{self, Event, SessionCtx};
 use crate::sftp::vfs::View;
 use crate::sftp::{SftpContext, auth};
 use crate::store::AuditRecord;
+
+/// SFTP sessions (channels) one connection may run at once.
+const MAX_SESSIONS_PER_CONNECTION: usize = 8;
 
 /// An account that may log in over SFTP.
 struct SftpAccount {
@@ -103,16 +106,18 @@ pub async fn start(
             accounts.insert(a.name.clone(), Arc::new(prepare_account(a, s)?));
         }
     }
-    let mut preferred = russh::Preferred::default();
     // Offer AES-GCM too (russh's default list omits aes128-gcm, which OpenSSH
     // clients may prefer); chacha20-poly1305 stays first.
-    preferred.cipher = std::borrow::Cow::Owned(vec![
-        russh::cipher::CHACHA20_POLY1305,
-        russh::cipher::AES_128_GCM,
-        russh::cipher::AES_256_GCM,
-        russh::cipher::AES_256_CTR,
-        russh::cipher::AES_128_CTR,
-    ]);
+    let preferred = russh::Preferred {
+        cipher: std::borrow::Cow::Owned(vec![
+            russh::cipher::CHACHA20_POLY1305,
+            russh::cipher::AES_128_GCM,
+            russh::cipher::AES_256_GCM,
+            russh::cipher::AES_256_CTR,
+            russh::cipher::AES_128_CTR,
+        ]),
+        ..Default::default()
+    };
     let russh_cfg = russh::server::Config {
         server_id: russh::SshId::Standard("SSH-2.0-pasarela".into()),
         methods: MethodSet::from(&[MethodKind::PublicKey, MethodKind::Password][..]),
@@ -205,7 +210,7 @@ async fn connection(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr, mut 
         channels: HashMap::new(),
         account: None,
         auth_tx,
-        sessions: 0,
+        sessions: Arc::new(AtomicUsize::new(0)),
     };
     let grace = shared.cfg.login_grace;
     let session = match tokio::time::timeout(
@@ -295,7 +300,8 @@ struct SshHandler {
     channels: HashMap<ChannelId, Channel<Msg>>,
     account: Option<Arc<SftpAccount>>,
     auth_tx: tokio::sync::watch::Sender<bool>,
-    sessions: usize,
+    /// SFTP sessions running on this connection.
+    sessions: Arc<AtomicUsize>,
 }
 
 impl SshHandler {
@@ -450,8 +456,15 @@ impl russh::server::Handler for SshHandler {
             session.channel_failure(channel_id)?;
             return Ok(());
         };
+        // Each session holds a thread: bound them per connection (OpenSSH MaxSessions).
+        if self.sessions.load(Ordering::Acquire) >= MAX_SESSIONS_PER_CONNECTION {
+            tracing::warn!(account = %a.name, ip = %self.ip, "too many sftp sessions on one connection");
+            session.channel_failure(channel_id)?;
+            session.close(channel_id)?;
+            return Ok(());
+        }
         session.channel_success(channel_id)?;
-        self.sessions += 1;
+        self.sessions.fetch_add(1, Ordering::AcqRel);
         let (ev_tx, ev_rx) = mpsc::unbounded_channel();
         let ctx = SessionCtx {
             account: a.name.clone(),
@@ -466,7 +479,11 @@ impl russh::server::Handler for SshHandler {
         self.shared
             .tracker
             .spawn(events(shared, a.name.clone(), self.ip, ev_rx));
-        self.shared.tracker.spawn(session::run(channel, ctx));
+        let running = self.sessions.clone();
+        self.shared.tracker.spawn(async move {
+            session::run(channel, ctx).await;
+            running.fetch_sub(1, Ordering::AcqRel);
+        });
         Ok(())
     }
 

@@ -223,7 +223,7 @@ impl View {
         }
         let mut perms = sftp.permissions.clone();
         // Most specific first.
-        perms.sort_by(|a, b| b.0.components().len().cmp(&a.0.components().len()));
+        perms.sort_by_key(|p| std::cmp::Reverse(p.0.components().len()));
         Ok(View {
             mounts,
             perms,

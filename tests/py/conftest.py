@@ -19,7 +19,7 @@ import paramiko
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-BIG_SIZE = 64 * 1024 * 1024
+BIG_SIZE = 24 * 1024 * 1024
 
 
 def _start_daemon():
@@ -78,10 +78,12 @@ def server():
         return
     proc, root, port, key, sha = _start_daemon()
     try:
-        yield {"port": port, "key": str(key), "root": root, "big_sha256": sha}
+        # The daemon takes uploads out of incoming/ as soon as they land.
+        yield {"port": port, "key": str(key), "root": root, "big_sha256": sha, "daemon": True}
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def connect(server, user="demo"):

@@ -29,20 +29,11 @@ pub struct Server {
 }
 
 /// Extra TOML appended after the standard accounts.
+#[derive(Default)]
 pub struct Opts {
     pub sftp: &'static str,
     pub demo: &'static str,
     pub extra: &'static str,
-}
-
-impl Default for Opts {
-    fn default() -> Self {
-        Opts {
-            sftp: "",
-            demo: "",
-            extra: "",
-        }
-    }
 }
 
 pub async fn server(opts: Opts) -> Server {
