@@ -285,7 +285,7 @@ pub fn parse_date(s: &str) -> Option<NaiveDate> {
 }
 
 const DATE: &str = r"(\d{4}-\d{2}-\d{2}|\d{4}/\d{2}/\d{2}|\d{1,2}[/-]\d{1,2}[/-]\d{4}|\d{1,2}\s+de\s+[a-zA-ZáéíóúÁÉÍÓÚ]+\s+(?:de|del)\s+\d{4})";
-const MONEY: &str = r"\$?\s?([0-9][0-9.,]*[0-9])";
+const MONEY: &str = r"\$?\s?([0-9](?:[0-9.,]*[0-9])?)";
 
 static RE_NUMBER: LazyLock<Regex> = LazyLock::new(|| {
     re(r"(?i:factura)(?:\s+(?i:electr[oó0]nica))?(?:\s+(?i:de\s+venta))?\s*(?:(?i:no|n[°º]|nro|n[uú]mero)\.?|#)?\s*:?\s*([A-Z]{1,4})?\s?-?\s?([0-9]{1,12})\b")

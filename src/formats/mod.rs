@@ -3,11 +3,13 @@
 pub mod detect;
 
 pub mod extract;
+pub mod generate;
 
 pub mod image;
 pub mod ocr;
 pub mod pdf;
 pub mod qr;
+pub mod read;
 
 
 pub mod text;
