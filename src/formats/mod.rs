@@ -1,6 +1,7 @@
 //! File formats: content sniffing and (later) PDF, image and Excel readers.
 
 pub mod detect;
+pub mod excel;
 
 pub mod extract;
 pub mod generate;
