@@ -136,4 +136,8 @@ pub struct ResultDoc {
     /// Key fields of the parsed document (added by the DIAN validation step).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub document: Option<serde_json::Value>,
+    /// Fields read from a PDF, image or spreadsheet (value, source, confidence
+    /// per field; registration lines for spreadsheets); see docs/FORMATS.md.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extraction: Option<serde_json::Value>,
 }

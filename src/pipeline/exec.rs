@@ -106,6 +106,7 @@ fn new_item(bytes: Arc<Vec<u8>>, sub: &Submission<'_>, now: DateTime<FixedOffset
         route: None,
         duplicate_of: None,
         document: None,
+        extraction: None,
     };
     WorkItem { bytes, rel_path: sub.rel_path.to_string(), result, verdict_override: None, document_key: None, job_id: sub.job_id }
 }
