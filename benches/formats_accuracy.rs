@@ -48,6 +48,7 @@ struct Outcome {
     review: bool,
     cer: f64,
     page_ms: Vec<u64>,
+    parts_ms: Vec<(u64, u64, u64)>,
     detail: String,
 }
 
@@ -78,6 +79,54 @@ fn main() {
     }
     pasarela::formats::worker::set_ocr_concurrency(threads);
     let settings = Arc::new(settings);
+    if let Some(file) = arg::<String>(&args, "--qr-file") {
+        // Which preprocessing lets the QR decoder read this page?
+        let bytes = std::fs::read(&file).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let pages = pasarela::formats::image::decode_pages(&bytes).unwrap_or_default();
+        for page in pages {
+            let t = Instant::now();
+            println!("original: {}", pasarela::formats::qr::decode(&page).is_some());
+            let p = pasarela::formats::image::preprocess(&page, Preprocess::default());
+            println!("gray: {} bin: {} skew {}", pasarela::formats::qr::decode(&p.gray).is_some(), pasarela::formats::qr::decode(&p.image).is_some(), p.skew_degrees);
+            let q = pasarela::formats::image::preprocess(&page, Preprocess { deskew: false, ..Preprocess::default() });
+            println!("no-deskew gray: {} bin: {}", pasarela::formats::qr::decode(&q.gray).is_some(), pasarela::formats::qr::decode(&q.image).is_some());
+            let g = &p.gray;
+            for div in [3u32, 4] {
+                let sm = image::imageops::resize(g, g.width() / div, g.height() / div, image::imageops::FilterType::Triangle);
+                println!("gray/{div}: {}", pasarela::formats::qr::decode(&sm).is_some());
+            }
+            for (sig, thr) in [(1.0f32, 5i32), (2.0, 10), (3.0, 10)] {
+                let us = image::imageops::unsharpen(g, sig, thr);
+                println!("unsharpen {sig} {thr}: {}", pasarela::formats::qr::decode(&us).is_some());
+            }
+            let up = image::imageops::resize(g, g.width() * 3 / 2, g.height() * 3 / 2, image::imageops::FilterType::CatmullRom);
+            println!("up1.5: {}", pasarela::formats::qr::decode(&up).is_some());
+            let bl = image::imageops::blur(g, 1.5);
+            println!("blur1.5: {}", pasarela::formats::qr::decode(&bl).is_some());
+            let mut th = bl.clone();
+            let lv = pasarela::formats::image::otsu_level(&th);
+            for px in th.pixels_mut() { px.0[0] = if px.0[0] > lv { 255 } else { 0 }; }
+            println!("blur+otsu: {}", pasarela::formats::qr::decode(&th).is_some());
+            println!("{} ms", t.elapsed().as_millis());
+        }
+        return;
+    }
+    if let Some(file) = arg::<String>(&args, "--file") {
+        // Read one file and print what the steps would put in the result.
+        let bytes = std::fs::read(&file).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("runtime: {e}"));
+        let r = rt.block_on(async {
+            if bytes.starts_with(b"%PDF") { read::read_pdf(&bytes, &settings).await } else { read::read_image(&bytes, &settings).await }
+        });
+        match r {
+            Ok(r) => {
+                println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+                println!("findings: {:#?}\n--- text ---\n{}", r.findings, r.text());
+            }
+            Err(e) => eprintln!("{e}"),
+        }
+        return;
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(threads.max(2)).enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -95,7 +144,8 @@ fn main() {
                 let settings = settings.clone();
                 let kind = kinds[(i as usize) % kinds.len()];
                 let write = write.clone();
-                async move { one(seed0 + i, kind, (i / kinds.len() as u64) % 2 == 0, &settings, write.as_deref()).await }
+                let nk = kinds.len() as u64;
+                async move { one(seed0 + i, kind, (i / nk) % 2 == 0, &settings, write.as_deref()).await }
             })
             .buffer_unordered(threads)
             .collect()
@@ -169,7 +219,13 @@ async fn one(seed: u64, kind: Kind, with_qr: bool, s: &FormatsSettings, write: O
         review: reading.review,
         cer,
         page_ms: reading.pages.iter().map(|p| p.millis).collect(),
-        detail: format!("seed {seed} {:?} qr={with_qr} review={}{detail}", kind, reading.review),
+        parts_ms: reading.pages.iter().filter(|p| p.ocr_ms > 0).map(|p| (p.prep_ms, p.qr_ms, p.ocr_ms)).collect(),
+        detail: format!(
+            "seed {seed} {:?} qr={with_qr} review={} [{}]{detail}",
+            kind,
+            reading.review,
+            reading.findings.iter().map(|f| format!("{}:{}", f.code, f.location.clone().unwrap_or_default())).collect::<Vec<_>>().join(" ")
+        ),
     }
 }
 
@@ -216,8 +272,17 @@ fn report(all: &[Outcome], secs: f64, args: &[String]) {
         row.push_str(&format!(" {:.2} % | {:.1} % | {wrong} | {ms} |", 100.0 * cer, 100.0 * review / n));
         println!("{row}");
     }
-    println!("\nmisses:");
-    for o in all.iter().filter(|o| o.exact.values().any(|v| !v)) {
+    let parts: Vec<(u64, u64, u64)> = all.iter().flat_map(|o| o.parts_ms.iter().copied()).collect();
+    if !parts.is_empty() {
+        println!(
+            "\nOCR'd pages: median preprocessing {} ms, QR {} ms, Tesseract {} ms",
+            median(parts.iter().map(|p| p.0).collect()),
+            median(parts.iter().map(|p| p.1).collect()),
+            median(parts.iter().map(|p| p.2).collect())
+        );
+    }
+    println!("\nmisses and reviews:");
+    for o in all.iter().filter(|o| o.review || o.exact.values().any(|v| !v)) {
         println!("- {}", o.detail);
     }
 }

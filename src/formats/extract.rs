@@ -301,10 +301,10 @@ static RE_TIME: LazyLock<Regex> = LazyLock::new(|| {
     re(r"(?i)hora(?:\s+de\s+(?:emisi[oó]n|expedici[oó]n))?\s*:?\s*(\d{2}:\d{2}(?::\d{2})?(?:\s?[-+]\d{2}:\d{2})?)")
 });
 static RE_NIT: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i)\b(?:NIT|N\.I\.T\.?)\s*(?:No\.?|n[°º])?\s*[:.]?\s*([0-9]{1,3}(?:[.\s]?[0-9]{3}){1,4})\s?(?:-\s?([0-9]))?")
+    re(r"(?i)\b(?:NIT|N\.I\.T\.?)\s*(?:No\.?|n[°º])?\s*[:.;,]?\s*([0-9]{1,3}(?:[.,\s]?[0-9]{3}){1,4})\s?(?:-\s?([0-9]))?")
 });
 static RE_CC: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i)(?:\bC\.\s?C\.|\bCC\b|\bc[eé]dula(?:\s+de\s+ciudadan[ií]a)?)\s*(?:No\.?)?\s*[:.]?\s*([0-9]{1,3}(?:[.\s]?[0-9]{3}){1,4})")
+    re(r"(?i)(?:\bC\.\s?C\.|\bCC\b|\bc[eé]dula(?:\s+de\s+ciudadan[ií]a)?)\s*(?:No\.?)?\s*[:.;,]?\s*([0-9]{1,3}(?:[.,\s]?[0-9]{3}){1,4})")
 });
 static RE_CUSTOMER: LazyLock<Regex> = LazyLock::new(|| {
     re(r"(?i)^\s*(?:cliente|adquiri?ente|se[ñn]or(?:es)?|comprador|facturar\s+a|raz[oó]n\s+social\s+del\s+adquiri?ente)\b\s*:?\s*(.*)$")

@@ -117,33 +117,72 @@ fn split_known_keys(line: &str) -> Vec<&str> {
     parts
 }
 
-/// Find and decode QR codes in a page; returns the first DIAN QR. Tries the
-/// image as given, then a half-size copy (large modules on phone photos).
+/// Find and decode QR codes in a page; returns the first DIAN QR.
 pub fn decode(img: &GrayImage) -> Option<DianQr> {
-    if let Some(q) = decode_once(img) {
-        return Some(q);
-    }
-    let (w, h) = img.dimensions();
-    if w > 800 && h > 800 {
-        let small = image::imageops::resize(img, w / 2, h / 2, image::imageops::FilterType::Triangle);
-        return decode_once(&small);
-    }
-    None
+    decode_located(img).map(|(q, _)| q)
 }
 
-fn decode_once(img: &GrayImage) -> Option<DianQr> {
+/// Like [`decode`], also returning the code's bounding box
+/// `(x0, y0, x1, y1)` in `img` coordinates (so OCR can blank it out).
+/// Tries a half-size copy first (fast, and large modules on phone photos
+/// decode better), then full size.
+pub fn decode_located(img: &GrayImage) -> Option<(DianQr, (u32, u32, u32, u32))> {
+    match attempt(img) {
+        Attempt::Found(q, b) => Some((q, b)),
+        _ => None,
+    }
+}
+
+/// The outcome of looking for a QR code.
+pub enum Attempt {
+    Found(DianQr, (u32, u32, u32, u32)),
+    /// Finder patterns were seen but nothing decoded (worth sharpening).
+    Seen,
+    /// No QR-like pattern at all.
+    Nothing,
+}
+
+/// Half size first, then full size.
+pub fn attempt(img: &GrayImage) -> Attempt {
+    let (w, h) = img.dimensions();
+    let mut seen = false;
+    if w > 1200 && h > 1200 {
+        let small = image::imageops::resize(img, w / 2, h / 2, image::imageops::FilterType::Triangle);
+        match decode_once(&small) {
+            Attempt::Found(q, (x0, y0, x1, y1)) => return Attempt::Found(q, (x0 * 2, y0 * 2, x1 * 2, y1 * 2)),
+            Attempt::Seen => seen = true,
+            Attempt::Nothing => {}
+        }
+    }
+    match decode_once(img) {
+        Attempt::Nothing if seen => Attempt::Seen,
+        other => other,
+    }
+}
+
+fn decode_once(img: &GrayImage) -> Attempt {
     let (w, h) = img.dimensions();
     let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(w as usize, h as usize, |x, y| {
         img.get_pixel(x as u32, y as u32).0[0]
     });
-    for grid in prepared.detect_grids() {
+    let grids = prepared.detect_grids();
+    let seen = !grids.is_empty();
+    for grid in grids {
         if let Ok((_, content)) = grid.decode() {
             if let Some(q) = parse(&content) {
-                return Some(q);
+                let xs = grid.bounds.iter().map(|p| p.x.max(0) as u32);
+                let ys = grid.bounds.iter().map(|p| p.y.max(0) as u32);
+                let bbox = (
+                    xs.clone().min().unwrap_or(0),
+                    ys.clone().min().unwrap_or(0),
+                    xs.max().unwrap_or(0).min(w),
+                    ys.max().unwrap_or(0).min(h),
+                );
+                return Attempt::Found(q, bbox);
             }
         }
     }
-    None
+    if seen { Attempt::Seen } else { Attempt::Nothing }
 }
 
 #[cfg(test)]

@@ -192,7 +192,18 @@ pub struct PageReport {
     pub words: usize,
     /// Mean word confidence (0–1).
     pub mean_confidence: f32,
+    /// Wall time for the page, and its parts for OCR'd pages.
     pub millis: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub prep_ms: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub qr_ms: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub ocr_ms: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 /// An embedded invoice XML, exposed for the DIAN validation step.
@@ -304,6 +315,9 @@ pub async fn read_pdf(bytes: &[u8], s: &FormatsSettings) -> Result<Reading, Read
                 words: lines.iter().map(|l| l.words.len()).sum(),
                 mean_confidence: 1.0,
                 millis: text_ms,
+                prep_ms: 0,
+                qr_ms: 0,
+                ocr_ms: 0,
             });
             r.lines.extend(lines);
             continue;
@@ -390,13 +404,48 @@ async fn ocr_one(
     let opts = s.preprocess;
     let want_qr = s.qr;
     let prepared = tokio::task::spawn_blocking(move || {
-        let p = img::preprocess(&page, opts);
-        let q = if want_qr {
-            qr::decode(&p.gray).or_else(|| if opts.deskew || opts.normalise_light { qr::decode(&page) } else { None })
-        } else {
-            None
-        };
-        (p, q)
+        let t0 = Instant::now();
+        let mut p = img::preprocess(&page, opts);
+        let prep_ms = t0.elapsed().as_millis() as u64;
+        let t1 = Instant::now();
+        let mut q = None;
+        if want_qr {
+            // rqrr is sensitive to resampling and blur: try the cleaned
+            // grayscale, the binarised page, the page as received and a
+            // sharpened copy, stopping at the first that decodes (measured on
+            // the generated scans and photos). The later, costlier variants
+            // run only when a finder pattern was seen.
+            let mut seen = false;
+            let mut found = None;
+            for variant in 0..4 {
+                let a = match variant {
+                    0 => qr::attempt(&p.gray),
+                    1 => qr::attempt(&p.image),
+                    2 if seen => qr::attempt(&page),
+                    3 if seen => qr::attempt(&image::imageops::unsharpen(&p.gray, 3.0, 10)),
+                    _ => break,
+                };
+                match a {
+                    qr::Attempt::Found(code, bbox) => {
+                        // The page as received is not deskewed: wider margin.
+                        found = Some((code, bbox, if variant == 2 { 48 } else { 12 }));
+                        break;
+                    }
+                    qr::Attempt::Seen => seen = true,
+                    qr::Attempt::Nothing => {}
+                }
+            }
+            if let Some((found, (x0, y0, x1, y1), m)) = found {
+                let (w, h) = p.image.dimensions();
+                for y in y0.saturating_sub(m)..(y1 + m).min(h) {
+                    for x in x0.saturating_sub(m)..(x1 + m).min(w) {
+                        p.image.put_pixel(x, y, image::Luma([255]));
+                    }
+                }
+                q = Some(found);
+            }
+        }
+        (p, q, prep_ms, t1.elapsed().as_millis() as u64)
     })
     .await;
     let mut report = PageReport {
@@ -407,10 +456,16 @@ async fn ocr_one(
         words: 0,
         mean_confidence: 0.0,
         millis: 0,
+        prep_ms: 0,
+        qr_ms: 0,
+        ocr_ms: 0,
     };
-    let Ok((prepared, qr)) = prepared else {
+    let Ok((prepared, qr, prep_ms, qr_ms)) = prepared else {
         return Ok((report, Vec::new(), None));
     };
+    report.prep_ms = prep_ms;
+    report.qr_ms = qr_ms;
+    let t_ocr = Instant::now();
     report.skew_degrees = Some(prepared.skew_degrees);
     report.qr = qr.is_some();
     // Scans below ~200 dpi are common; tell Tesseract the resolution we assume.
@@ -423,6 +478,7 @@ async fn ocr_one(
             return Ok((report, Vec::new(), qr));
         }
     };
+    report.ocr_ms = t_ocr.elapsed().as_millis() as u64;
     let words: Vec<f32> = lines.iter().flat_map(|l| l.words.iter().map(|w| w.conf)).collect();
     report.words = words.len();
     report.mean_confidence = if words.is_empty() { 0.0 } else { words.iter().sum::<f32>() / words.len() as f32 };
@@ -432,6 +488,22 @@ async fn ocr_one(
 fn finish(r: &mut Reading, x: &mut Extraction, s: &FormatsSettings) {
     if let Some(q) = &r.qr {
         extract::apply_qr(x, q, &mut r.findings);
+    }
+    // An OCR'd CUFE is 96 characters of noise-prone hex with no way to verify
+    // it without the issuer's key: keep it only when it is fully legible,
+    // else report it as missing (the QR or the XML carries it reliably).
+    let drop_cufe = x.cufe.as_ref().is_some_and(|c| {
+        c.source == Source::Ocr && (c.checks.iter().any(|k| k.starts_with('!')) || c.confidence < s.review.threshold)
+    });
+    if drop_cufe {
+        x.cufe = None;
+        r.findings.push(
+            Finding::notify(
+                "PAS514",
+                "El CUFE impreso no se pudo leer con certeza; se omite. Adjunte el XML o una imagen con el código QR legible.",
+            )
+            .at("cufe"),
+        );
     }
     if r.lines.is_empty() && r.qr.is_none() {
         r.findings.push(Finding::notify("PAS430", "No se pudo leer texto en el documento."));
