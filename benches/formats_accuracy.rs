@@ -79,6 +79,16 @@ fn main() {
     }
     pasarela::formats::worker::set_ocr_concurrency(threads);
     let settings = Arc::new(settings);
+    if let Some(dir) = arg::<String>(&args, "--fixtures") {
+        // The committed fixtures under fixtures/formats/.
+        let inv = generate::invoice(2024, true);
+        let _ = std::fs::write(format!("{dir}/invoice-qr.pdf"), inv.pdf());
+        let _ = std::fs::write(format!("{dir}/invoice-qr.truth.json"), serde_json::to_vec_pretty(&inv.truth).unwrap_or_default());
+        let inv = generate::invoice(2025, false).with_xml_attachment();
+        let _ = std::fs::write(format!("{dir}/invoice-xml-attached.pdf"), inv.pdf());
+        let _ = std::fs::write(format!("{dir}/invoice-xml-attached.truth.json"), serde_json::to_vec_pretty(&inv.truth).unwrap_or_default());
+        return;
+    }
     if let Some(file) = arg::<String>(&args, "--qr-file") {
         // Which preprocessing lets the QR decoder read this page?
         let bytes = std::fs::read(&file).unwrap_or_else(|e| panic!("{file}: {e}"));
