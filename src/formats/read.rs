@@ -518,6 +518,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn shipped_settings_file_is_valid() {
+        let s = FormatsSettings::load(Path::new("rules/formats.toml")).unwrap();
+        assert_eq!(s.review.threshold, 0.90);
+        assert_eq!(s.dpi, 300);
+    }
+
+    #[test]
     fn settings_report_every_problem() {
         let dir = std::env::temp_dir().join(format!("pasarela-fs-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
