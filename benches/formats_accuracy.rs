@@ -53,7 +53,10 @@ struct Outcome {
 }
 
 fn arg<T: std::str::FromStr>(args: &[String], name: &str) -> Option<T> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok())
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
 }
 
 fn main() {
@@ -83,10 +86,16 @@ fn main() {
         // The committed fixtures under fixtures/formats/.
         let inv = generate::invoice(2024, true);
         let _ = std::fs::write(format!("{dir}/invoice-qr.pdf"), inv.pdf());
-        let _ = std::fs::write(format!("{dir}/invoice-qr.truth.json"), serde_json::to_vec_pretty(&inv.truth).unwrap_or_default());
+        let _ = std::fs::write(
+            format!("{dir}/invoice-qr.truth.json"),
+            serde_json::to_vec_pretty(&inv.truth).unwrap_or_default(),
+        );
         let inv = generate::invoice(2025, false).with_xml_attachment();
         let _ = std::fs::write(format!("{dir}/invoice-xml-attached.pdf"), inv.pdf());
-        let _ = std::fs::write(format!("{dir}/invoice-xml-attached.truth.json"), serde_json::to_vec_pretty(&inv.truth).unwrap_or_default());
+        let _ = std::fs::write(
+            format!("{dir}/invoice-xml-attached.truth.json"),
+            serde_json::to_vec_pretty(&inv.truth).unwrap_or_default(),
+        );
         return;
     }
     if let Some(file) = arg::<String>(&args, "--qr-file") {
@@ -95,28 +104,67 @@ fn main() {
         let pages = pasarela::formats::image::decode_pages(&bytes).unwrap_or_default();
         for page in pages {
             let t = Instant::now();
-            println!("original: {}", pasarela::formats::qr::decode(&page).is_some());
+            println!(
+                "original: {}",
+                pasarela::formats::qr::decode(&page).is_some()
+            );
             let p = pasarela::formats::image::preprocess(&page, Preprocess::default());
-            println!("gray: {} bin: {} skew {}", pasarela::formats::qr::decode(&p.gray).is_some(), pasarela::formats::qr::decode(&p.image).is_some(), p.skew_degrees);
-            let q = pasarela::formats::image::preprocess(&page, Preprocess { deskew: false, ..Preprocess::default() });
-            println!("no-deskew gray: {} bin: {}", pasarela::formats::qr::decode(&q.gray).is_some(), pasarela::formats::qr::decode(&q.image).is_some());
+            println!(
+                "gray: {} bin: {} skew {}",
+                pasarela::formats::qr::decode(&p.gray).is_some(),
+                pasarela::formats::qr::decode(&p.image).is_some(),
+                p.skew_degrees
+            );
+            let q = pasarela::formats::image::preprocess(
+                &page,
+                Preprocess {
+                    deskew: false,
+                    ..Preprocess::default()
+                },
+            );
+            println!(
+                "no-deskew gray: {} bin: {}",
+                pasarela::formats::qr::decode(&q.gray).is_some(),
+                pasarela::formats::qr::decode(&q.image).is_some()
+            );
             let g = &p.gray;
             for div in [3u32, 4] {
-                let sm = image::imageops::resize(g, g.width() / div, g.height() / div, image::imageops::FilterType::Triangle);
-                println!("gray/{div}: {}", pasarela::formats::qr::decode(&sm).is_some());
+                let sm = image::imageops::resize(
+                    g,
+                    g.width() / div,
+                    g.height() / div,
+                    image::imageops::FilterType::Triangle,
+                );
+                println!(
+                    "gray/{div}: {}",
+                    pasarela::formats::qr::decode(&sm).is_some()
+                );
             }
             for (sig, thr) in [(1.0f32, 5i32), (2.0, 10), (3.0, 10)] {
                 let us = image::imageops::unsharpen(g, sig, thr);
-                println!("unsharpen {sig} {thr}: {}", pasarela::formats::qr::decode(&us).is_some());
+                println!(
+                    "unsharpen {sig} {thr}: {}",
+                    pasarela::formats::qr::decode(&us).is_some()
+                );
             }
-            let up = image::imageops::resize(g, g.width() * 3 / 2, g.height() * 3 / 2, image::imageops::FilterType::CatmullRom);
+            let up = image::imageops::resize(
+                g,
+                g.width() * 3 / 2,
+                g.height() * 3 / 2,
+                image::imageops::FilterType::CatmullRom,
+            );
             println!("up1.5: {}", pasarela::formats::qr::decode(&up).is_some());
             let bl = image::imageops::blur(g, 1.5);
             println!("blur1.5: {}", pasarela::formats::qr::decode(&bl).is_some());
             let mut th = bl.clone();
             let lv = pasarela::formats::image::otsu_level(&th);
-            for px in th.pixels_mut() { px.0[0] = if px.0[0] > lv { 255 } else { 0 }; }
-            println!("blur+otsu: {}", pasarela::formats::qr::decode(&th).is_some());
+            for px in th.pixels_mut() {
+                px.0[0] = if px.0[0] > lv { 255 } else { 0 };
+            }
+            println!(
+                "blur+otsu: {}",
+                pasarela::formats::qr::decode(&th).is_some()
+            );
             println!("{} ms", t.elapsed().as_millis());
         }
         return;
@@ -126,7 +174,11 @@ fn main() {
         let bytes = std::fs::read(&file).unwrap_or_else(|e| panic!("{file}: {e}"));
         let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("runtime: {e}"));
         let r = rt.block_on(async {
-            if bytes.starts_with(b"%PDF") { read::read_pdf(&bytes, &settings).await } else { read::read_image(&bytes, &settings).await }
+            if bytes.starts_with(b"%PDF") {
+                read::read_pdf(&bytes, &settings).await
+            } else {
+                read::read_image(&bytes, &settings).await
+            }
         });
         match r {
             Ok(r) => {
@@ -137,7 +189,11 @@ fn main() {
         }
         return;
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(threads.max(2)).enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(2))
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("runtime: {e}");
@@ -155,7 +211,16 @@ fn main() {
                 let kind = kinds[(i as usize) % kinds.len()];
                 let write = write.clone();
                 let nk = kinds.len() as u64;
-                async move { one(seed0 + i, kind, (i / nk) % 2 == 0, &settings, write.as_deref()).await }
+                async move {
+                    one(
+                        seed0 + i,
+                        kind,
+                        (i / nk) % 2 == 0,
+                        &settings,
+                        write.as_deref(),
+                    )
+                    .await
+                }
             })
             .buffer_unordered(threads)
             .collect()
@@ -164,7 +229,13 @@ fn main() {
     report(&outcomes, started.elapsed().as_secs_f64(), &args);
 }
 
-async fn one(seed: u64, kind: Kind, with_qr: bool, s: &FormatsSettings, write: Option<&str>) -> Outcome {
+async fn one(
+    seed: u64,
+    kind: Kind,
+    with_qr: bool,
+    s: &FormatsSettings,
+    write: Option<&str>,
+) -> Outcome {
     let inv = generate::invoice(seed, with_qr);
     let pdf = inv.pdf();
     let mut rng = Rng::new(seed ^ 0xD15EA5E);
@@ -175,7 +246,11 @@ async fn one(seed: u64, kind: Kind, with_qr: bool, s: &FormatsSettings, write: O
                 Ok(p) => p,
                 Err(e) => panic!("pdftoppm: {e}"),
             };
-            let d = if kind == Kind::Photo { Degradation::photo(&mut rng) } else { Degradation::scan(&mut rng) };
+            let d = if kind == Kind::Photo {
+                Degradation::photo(&mut rng)
+            } else {
+                Degradation::scan(&mut rng)
+            };
             let (page, d) = tokio::task::spawn_blocking(move || {
                 let mut r = Rng::new(seed);
                 (generate::degrade(&page, &d, &mut r), d)
@@ -185,11 +260,17 @@ async fn one(seed: u64, kind: Kind, with_qr: bool, s: &FormatsSettings, write: O
             match kind {
                 Kind::ScanPdf => {
                     let jpeg = generate::encode(&page, 80);
-                    (generate::scanned_pdf(&jpeg, page.width(), page.height()), "pdf")
+                    (
+                        generate::scanned_pdf(&jpeg, page.width(), page.height()),
+                        "pdf",
+                    )
                 }
                 _ => {
                     let q = d.jpeg_quality;
-                    (generate::encode(&page, q), if q > 0 { "jpg" } else { "png" })
+                    (
+                        generate::encode(&page, q),
+                        if q > 0 { "jpg" } else { "png" },
+                    )
                 }
             }
         }
@@ -197,7 +278,10 @@ async fn one(seed: u64, kind: Kind, with_qr: bool, s: &FormatsSettings, write: O
     if let Some(dir) = write {
         let base = format!("{dir}/inv{seed:04}-{}", if with_qr { "qr" } else { "noqr" });
         let _ = std::fs::write(format!("{base}.{ext}"), &bytes);
-        let _ = std::fs::write(format!("{base}.truth.json"), serde_json::to_vec_pretty(&inv.truth).unwrap_or_default());
+        let _ = std::fs::write(
+            format!("{base}.truth.json"),
+            serde_json::to_vec_pretty(&inv.truth).unwrap_or_default(),
+        );
     }
     let reading: Reading = if ext == "pdf" {
         read::read_pdf(&bytes, s).await
@@ -229,12 +313,22 @@ async fn one(seed: u64, kind: Kind, with_qr: bool, s: &FormatsSettings, write: O
         review: reading.review,
         cer,
         page_ms: reading.pages.iter().map(|p| p.millis).collect(),
-        parts_ms: reading.pages.iter().filter(|p| p.ocr_ms > 0).map(|p| (p.prep_ms, p.qr_ms, p.ocr_ms)).collect(),
+        parts_ms: reading
+            .pages
+            .iter()
+            .filter(|p| p.ocr_ms > 0)
+            .map(|p| (p.prep_ms, p.qr_ms, p.ocr_ms))
+            .collect(),
         detail: format!(
             "seed {seed} {:?} qr={with_qr} review={} [{}]{detail}",
             kind,
             reading.review,
-            reading.findings.iter().map(|f| format!("{}:{}", f.code, f.location.clone().unwrap_or_default())).collect::<Vec<_>>().join(" ")
+            reading
+                .findings
+                .iter()
+                .map(|f| format!("{}:{}", f.code, f.location.clone().unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join(" ")
         ),
     }
 }
@@ -249,20 +343,39 @@ fn median(mut v: Vec<u64>) -> u64 {
 
 fn report(all: &[Outcome], secs: f64, args: &[String]) {
     println!("# formats accuracy: {} documents in {secs:.0} s", all.len());
-    println!("command: cargo bench --bench formats_accuracy -- {}\n", args.iter().skip(1).filter(|a| *a != "--bench").cloned().collect::<Vec<_>>().join(" "));
-    let header = format!("| group | docs | {} | CER | review | wrong accepted | median ms/page |", KEY_FIELDS.join(" | "));
+    println!(
+        "command: cargo bench --bench formats_accuracy -- {}\n",
+        args.iter()
+            .skip(1)
+            .filter(|a| *a != "--bench")
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let header = format!(
+        "| group | docs | {} | CER | review | wrong accepted | median ms/page |",
+        KEY_FIELDS.join(" | ")
+    );
     println!("{header}");
     println!("|{}", "---|".repeat(KEY_FIELDS.len() + 7));
     let mut groups: Vec<(String, Vec<&Outcome>)> = Vec::new();
     for qr in [true, false] {
-        groups.push((format!("all, {}", if qr { "with QR" } else { "without QR" }), all.iter().filter(|o| o.with_qr == qr).collect()));
+        groups.push((
+            format!("all, {}", if qr { "with QR" } else { "without QR" }),
+            all.iter().filter(|o| o.with_qr == qr).collect(),
+        ));
     }
     let mut kinds: Vec<Kind> = all.iter().map(|o| o.kind).collect();
     kinds.sort();
     kinds.dedup();
     for k in kinds {
         for qr in [true, false] {
-            groups.push((format!("{}, {}", k.name(), if qr { "QR" } else { "no QR" }), all.iter().filter(|o| o.kind == k && o.with_qr == qr).collect()));
+            groups.push((
+                format!("{}, {}", k.name(), if qr { "QR" } else { "no QR" }),
+                all.iter()
+                    .filter(|o| o.kind == k && o.with_qr == qr)
+                    .collect(),
+            ));
         }
     }
     for (name, g) in groups {
@@ -272,17 +385,27 @@ fn report(all: &[Outcome], secs: f64, args: &[String]) {
         let n = g.len() as f64;
         let mut row = format!("| {name} | {} |", g.len());
         for f in KEY_FIELDS {
-            let ok = g.iter().filter(|o| o.exact.get(f).copied().unwrap_or(false)).count() as f64;
+            let ok = g
+                .iter()
+                .filter(|o| o.exact.get(f).copied().unwrap_or(false))
+                .count() as f64;
             row.push_str(&format!(" {:.1} % |", 100.0 * ok / n));
         }
         let cer = g.iter().map(|o| o.cer).sum::<f64>() / n;
         let review = g.iter().filter(|o| o.review).count() as f64;
         let wrong = g.iter().filter(|o| o.wrong_accepted).count();
         let ms = median(g.iter().flat_map(|o| o.page_ms.iter().copied()).collect());
-        row.push_str(&format!(" {:.2} % | {:.1} % | {wrong} | {ms} |", 100.0 * cer, 100.0 * review / n));
+        row.push_str(&format!(
+            " {:.2} % | {:.1} % | {wrong} | {ms} |",
+            100.0 * cer,
+            100.0 * review / n
+        ));
         println!("{row}");
     }
-    let parts: Vec<(u64, u64, u64)> = all.iter().flat_map(|o| o.parts_ms.iter().copied()).collect();
+    let parts: Vec<(u64, u64, u64)> = all
+        .iter()
+        .flat_map(|o| o.parts_ms.iter().copied())
+        .collect();
     if !parts.is_empty() {
         println!(
             "\nOCR'd pages: median preprocessing {} ms, QR {} ms, Tesseract {} ms",
@@ -292,7 +415,10 @@ fn report(all: &[Outcome], secs: f64, args: &[String]) {
         );
     }
     println!("\nmisses and reviews:");
-    for o in all.iter().filter(|o| o.review || o.exact.values().any(|v| !v)) {
+    for o in all
+        .iter()
+        .filter(|o| o.review || o.exact.values().any(|v| !v))
+    {
         println!("- {}", o.detail);
     }
 }

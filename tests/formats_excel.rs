@@ -55,20 +55,53 @@ fn comiagro_xls_rows_become_registration_lines() {
     assert_eq!(a.side, Side::Compra);
     assert_eq!(a.packaging.as_deref(), Some("Bulto x 50 kg"));
     let b = &s.lines[1];
-    assert_eq!(b.date, NaiveDate::from_ymd_opt(2024, 3, 16).unwrap(), "DD/MM/YYYY text");
+    assert_eq!(
+        b.date,
+        NaiveDate::from_ymd_opt(2024, 3, 16).unwrap(),
+        "DD/MM/YYYY text"
+    );
     assert_eq!(b.unit_price, d("1500.5"));
     assert_eq!(b.iva_pct, d("5"));
     assert_eq!(b.side, Side::Venta);
     assert_eq!(s.rejected_rows, vec![16, 17]);
     // Errors name sheet, row and column, in Spanish.
-    let dv = wb.findings.iter().find(|f| f.message.contains("dígito de verificación")).unwrap();
-    assert_eq!(dv.location.as_deref(), Some("hoja 'Originales', fila 16, columna B (NIT USUARIO (CLIENTE DEL CLIENTE))"));
-    assert!(wb.findings.iter().any(|f| f.message.contains("Tarifa de IVA 7")));
-    assert!(wb.findings.iter().any(|f| f.message.contains("no coincide con el total")));
-    assert!(wb.findings.iter().any(|f| f.message.contains("La fecha '31/02/2024' no es válida")));
-    assert!(wb.findings.iter().any(|f| f.message.contains("'TRUEQUE' no es un valor válido")));
+    let dv = wb
+        .findings
+        .iter()
+        .find(|f| f.message.contains("dígito de verificación"))
+        .unwrap();
+    assert_eq!(
+        dv.location.as_deref(),
+        Some("hoja 'Originales', fila 16, columna B (NIT USUARIO (CLIENTE DEL CLIENTE))")
+    );
+    assert!(
+        wb.findings
+            .iter()
+            .any(|f| f.message.contains("Tarifa de IVA 7"))
+    );
+    assert!(
+        wb.findings
+            .iter()
+            .any(|f| f.message.contains("no coincide con el total"))
+    );
+    assert!(
+        wb.findings
+            .iter()
+            .any(|f| f.message.contains("La fecha '31/02/2024' no es válida"))
+    );
+    assert!(
+        wb.findings
+            .iter()
+            .any(|f| f.message.contains("'TRUEQUE' no es un valor válido"))
+    );
     // per-row: bad rows are notices, the file is not rejected.
-    assert!(wb.findings.iter().all(|f| f.severity == pasarela::result::Severity::Notify), "{:#?}", wb.findings);
+    assert!(
+        wb.findings
+            .iter()
+            .all(|f| f.severity == pasarela::result::Severity::Notify),
+        "{:#?}",
+        wb.findings
+    );
     assert!(codes(&wb.findings).contains(&"PAS631"));
 }
 
@@ -83,9 +116,16 @@ fn plantilla51_xls_two_row_header_and_control_total() {
     assert!(wb.findings.is_empty(), "{:#?}", wb.findings);
     assert_eq!(s.control_total, Some(d("16200000")));
     let a = &s.lines[0];
-    assert_eq!(a.date, NaiveDate::from_ymd_opt(2024, 3, 15).unwrap(), "Excel serial");
+    assert_eq!(
+        a.date,
+        NaiveDate::from_ymd_opt(2024, 3, 15).unwrap(),
+        "Excel serial"
+    );
     assert_eq!(a.side, Side::Venta);
-    assert_eq!(a.extra.get("product_code").map(String::as_str), Some("1050"));
+    assert_eq!(
+        a.extra.get("product_code").map(String::as_str),
+        Some("1050")
+    );
     assert_eq!(a.extra.get("currency").map(String::as_str), Some("COP"));
     assert_eq!(s.lines[1].side, Side::Compra);
     assert_eq!(s.lines[1].nit, "800197268");
@@ -98,9 +138,28 @@ fn plantilla_xlsx(rows: &[(&str, &str, &str, f64, f64, f64, f64, &str)], control
     ws.set_name("Datos a cargar").unwrap();
     ws.write(0, 6, "Totales de Control:").unwrap();
     ws.write(0, 10, control).unwrap();
-    ws.write(1, 0, "Sobre el archivo REGISTRO, para TERMINAR...").unwrap();
-    let top = ["NOMBRE", "NIT", "DIRECCION", "TEL.", "No.", "FECHA DE", "NOMBRE", "IVA", "CANTIDAD", "PRECIO", "TOTAL", "SITIO DE ", "OBSERVACIONES", "PUNTA"];
-    let bottom = ["CLIENTE", "CLIENTE", "CLIENTE", "CLIENTE", "FACTURA", "FACTURA", "PRODUCTO", "PRODUCTO", "O KILOS", "UNITARIO", "FACTURA", "ENTREGA", "", ""];
+    ws.write(1, 0, "Sobre el archivo REGISTRO, para TERMINAR...")
+        .unwrap();
+    let top = [
+        "NOMBRE",
+        "NIT",
+        "DIRECCION",
+        "TEL.",
+        "No.",
+        "FECHA DE",
+        "NOMBRE",
+        "IVA",
+        "CANTIDAD",
+        "PRECIO",
+        "TOTAL",
+        "SITIO DE ",
+        "OBSERVACIONES",
+        "PUNTA",
+    ];
+    let bottom = [
+        "CLIENTE", "CLIENTE", "CLIENTE", "CLIENTE", "FACTURA", "FACTURA", "PRODUCTO", "PRODUCTO",
+        "O KILOS", "UNITARIO", "FACTURA", "ENTREGA", "", "",
+    ];
     for (c, (t, b)) in top.iter().zip(bottom).enumerate() {
         ws.write(2, c as u16, *t).unwrap();
         if !b.is_empty() {
@@ -113,7 +172,8 @@ fn plantilla_xlsx(rows: &[(&str, &str, &str, f64, f64, f64, f64, &str)], control
         ws.write(r, 0, *name).unwrap();
         ws.write(r, 1, *nit).unwrap();
         ws.write(r, 4, *fact).unwrap();
-        ws.write_number_with_format(r, 5, *serial, &date_fmt).unwrap();
+        ws.write_number_with_format(r, 5, *serial, &date_fmt)
+            .unwrap();
         ws.write(r, 6, "CAFE PERGAMINO").unwrap();
         ws.write(r, 7, *iva).unwrap();
         ws.write(r, 8, *qty).unwrap();
@@ -127,37 +187,97 @@ fn plantilla_xlsx(rows: &[(&str, &str, &str, f64, f64, f64, f64, &str)], control
 #[test]
 fn xlsx_in_the_same_layout_and_control_total_mismatch() {
     let rows = [
-        ("Uno S.A.S.", "900373991-9", "A1", 45366.0, 0.0, 10.0, 100.0, "V"),
-        ("Dos S.A.S.", "860028580", "A2", 45367.0, 19.0, 3.0, 2500.0, "C"),
+        (
+            "Uno S.A.S.",
+            "900373991-9",
+            "A1",
+            45366.0,
+            0.0,
+            10.0,
+            100.0,
+            "V",
+        ),
+        (
+            "Dos S.A.S.",
+            "860028580",
+            "A2",
+            45367.0,
+            19.0,
+            3.0,
+            2500.0,
+            "C",
+        ),
     ];
     let ok = plantilla_xlsx(&rows, 8500.0);
     let wb = excel::read(&ok, &layouts());
     assert_eq!(wb.sheets[0].lines.len(), 2, "{:#?}", wb.findings);
     assert!(wb.findings.is_empty(), "{:#?}", wb.findings);
-    assert_eq!(wb.sheets[0].lines[0].date, NaiveDate::from_ymd_opt(2024, 3, 15).unwrap());
+    assert_eq!(
+        wb.sheets[0].lines[0].date,
+        NaiveDate::from_ymd_opt(2024, 3, 15).unwrap()
+    );
 
     let bad = plantilla_xlsx(&rows, 9000.0);
     let wb = excel::read(&bad, &layouts());
-    let f = wb.findings.iter().find(|f| f.code == "PAS620").expect("control total checked");
+    let f = wb
+        .findings
+        .iter()
+        .find(|f| f.code == "PAS620")
+        .expect("control total checked");
     assert_eq!(f.severity, pasarela::result::Severity::Reject);
-    assert!(f.location.as_deref().unwrap().contains("fila 1, columna K"), "{f:?}");
+    assert!(
+        f.location.as_deref().unwrap().contains("fila 1, columna K"),
+        "{f:?}"
+    );
 }
 
 #[test]
 fn all_or_nothing_rejects_the_file_for_one_bad_row() {
     let text = std::fs::read_to_string("rules/excel/plantilla51.toml")
         .unwrap()
-        .replace("on_bad_rows = \"per-row\"", "on_bad_rows = \"all-or-nothing\"");
+        .replace(
+            "on_bad_rows = \"per-row\"",
+            "on_bad_rows = \"all-or-nothing\"",
+        );
     let layout = Layout::parse(&text, Path::new("test.toml")).unwrap();
     assert_eq!(layout.on_bad_rows, BadRows::AllOrNothing);
     let rows = [
-        ("Uno S.A.S.", "900373991-9", "A1", 45366.0, 0.0, 10.0, 100.0, "V"),
-        ("Dos S.A.S.", "860028580", "A2", 45367.0, 12.0, 3.0, 2500.0, "X"),
+        (
+            "Uno S.A.S.",
+            "900373991-9",
+            "A1",
+            45366.0,
+            0.0,
+            10.0,
+            100.0,
+            "V",
+        ),
+        (
+            "Dos S.A.S.",
+            "860028580",
+            "A2",
+            45367.0,
+            12.0,
+            3.0,
+            2500.0,
+            "X",
+        ),
     ];
     let wb = excel::read(&plantilla_xlsx(&rows, 8500.0), &[layout]);
     assert!(wb.sheets[0].lines.is_empty());
-    assert!(wb.findings.iter().any(|f| f.severity == pasarela::result::Severity::Reject && f.code == "PAS610"));
-    assert!(wb.findings.iter().any(|f| f.location.as_deref().is_some_and(|l| l.contains("fila 6, columna H"))), "{:#?}", wb.findings);
+    assert!(
+        wb.findings
+            .iter()
+            .any(|f| f.severity == pasarela::result::Severity::Reject && f.code == "PAS610")
+    );
+    assert!(
+        wb.findings.iter().any(|f| f
+            .location
+            .as_deref()
+            .is_some_and(|l| l.contains("fila 6, columna H"))),
+        "{:#?}",
+        wb.findings
+    );
 }
 
 #[test]
@@ -173,5 +293,8 @@ fn unknown_layout_and_bad_rule_files_are_reported() {
     assert!(text.iter().any(|t| t.contains("bogus")), "{text:?}");
     assert!(text.iter().any(|t| t.contains("sometimes")), "{text:?}");
     assert!(text.iter().any(|t| t.contains("columns.shoe")), "{text:?}");
-    assert!(text.iter().any(|t| t.contains("'counterparty' is needed")), "{text:?}");
+    assert!(
+        text.iter().any(|t| t.contains("'counterparty' is needed")),
+        "{text:?}"
+    );
 }

@@ -25,8 +25,14 @@ use crate::result::Finding;
 
 /// Built-in layouts (the files under `rules/excel/` at build time).
 pub const BUILTIN: &[(&str, &str)] = &[
-    ("comiagro-2024.toml", include_str!("../../rules/excel/comiagro-2024.toml")),
-    ("plantilla51.toml", include_str!("../../rules/excel/plantilla51.toml")),
+    (
+        "comiagro-2024.toml",
+        include_str!("../../rules/excel/comiagro-2024.toml"),
+    ),
+    (
+        "plantilla51.toml",
+        include_str!("../../rules/excel/plantilla51.toml"),
+    ),
 ];
 
 /// The registration-line fields a layout can map.
@@ -199,23 +205,43 @@ impl Layout {
         let mut columns = Vec::new();
         for (field, c) in raw.columns {
             if !FIELDS.contains(&field.as_str()) {
-                p.error(file, format!("columns.{field}"), format!("unknown field (one of: {})", FIELDS.join(", ")));
+                p.error(
+                    file,
+                    format!("columns.{field}"),
+                    format!("unknown field (one of: {})", FIELDS.join(", ")),
+                );
             }
             if c.headers.is_empty() {
-                p.error(file, format!("columns.{field}.headers"), "at least one header name is required");
+                p.error(
+                    file,
+                    format!("columns.{field}.headers"),
+                    "at least one header name is required",
+                );
             }
-            columns.push((field, c.headers.iter().map(|h| norm(h)).collect(), c.required));
+            columns.push((
+                field,
+                c.headers.iter().map(|h| norm(h)).collect(),
+                c.required,
+            ));
         }
         for r in REQUIRED_FOR_LINE {
             if !columns.iter().any(|(f, _, _)| f == r) {
-                p.error(file, "columns", format!("field '{r}' is needed for a registration line"));
+                p.error(
+                    file,
+                    "columns",
+                    format!("field '{r}' is needed for a registration line"),
+                );
             }
         }
         let on_bad_rows = match raw.on_bad_rows.as_str() {
             "per-row" => BadRows::PerRow,
             "all-or-nothing" => BadRows::AllOrNothing,
             other => {
-                p.error(file, "on_bad_rows", format!("'{other}' is not one of: per-row, all-or-nothing"));
+                p.error(
+                    file,
+                    "on_bad_rows",
+                    format!("'{other}' is not one of: per-row, all-or-nothing"),
+                );
                 BadRows::PerRow
             }
         };
@@ -230,12 +256,20 @@ impl Layout {
         };
         for k in &key_columns {
             if !columns.iter().any(|(f, _, _)| f == k) {
-                p.error(file, "key_columns", format!("'{k}' is not a declared column"));
+                p.error(
+                    file,
+                    "key_columns",
+                    format!("'{k}' is not a declared column"),
+                );
             }
         }
         let control_total = raw.control_total.map(|c| {
             if !columns.iter().any(|(f, _, _)| *f == c.field) {
-                p.error(file, "control_total.field", format!("'{}' is not a declared column", c.field));
+                p.error(
+                    file,
+                    "control_total.field",
+                    format!("'{}' is not a declared column", c.field),
+                );
             }
             (norm(&c.label), c.field)
         });
@@ -254,8 +288,26 @@ impl Layout {
                 raw.iva_rates
             },
             tolerance: raw.tolerance.unwrap_or(Decimal::ONE),
-            side_buy: if raw.side_buy.is_empty() { vec!["C".into(), "COMPRA".into(), "COMPRAS".into(), "COMPRADOR".into()] } else { raw.side_buy.iter().map(|s| norm(s)).collect() },
-            side_sell: if raw.side_sell.is_empty() { vec!["V".into(), "VENTA".into(), "VENTAS".into(), "VENDEDOR".into()] } else { raw.side_sell.iter().map(|s| norm(s)).collect() },
+            side_buy: if raw.side_buy.is_empty() {
+                vec![
+                    "C".into(),
+                    "COMPRA".into(),
+                    "COMPRAS".into(),
+                    "COMPRADOR".into(),
+                ]
+            } else {
+                raw.side_buy.iter().map(|s| norm(s)).collect()
+            },
+            side_sell: if raw.side_sell.is_empty() {
+                vec![
+                    "V".into(),
+                    "VENTA".into(),
+                    "VENTAS".into(),
+                    "VENDEDOR".into(),
+                ]
+            } else {
+                raw.side_sell.iter().map(|s| norm(s)).collect()
+            },
             columns,
             control_total,
         }
@@ -264,7 +316,8 @@ impl Layout {
     /// Compile one layout from TOML text.
     pub fn parse(text: &str, file: &Path) -> Result<Layout, Vec<ConfigError>> {
         let mut p = Problems::default();
-        let value: toml::Value = toml::from_str(text).map_err(|e| vec![ConfigError::new(file, "", format!("not valid TOML: {e}"))])?;
+        let value: toml::Value = toml::from_str(text)
+            .map_err(|e| vec![ConfigError::new(file, "", format!("not valid TOML: {e}"))])?;
         let raw: Option<RawLayout> = crate::config::section(value, file, "", &mut p);
         let layout = raw.map(|r| Layout::compile(r, file, &mut p));
         match layout {
@@ -283,7 +336,13 @@ pub fn load_layouts(dir: &Path) -> Result<Vec<Layout>, Vec<ConfigError>> {
         return builtin_layouts();
     }
     let mut files: Vec<_> = std::fs::read_dir(dir)
-        .map_err(|e| vec![ConfigError::new(dir, "", format!("cannot read directory: {e}"))])?
+        .map_err(|e| {
+            vec![ConfigError::new(
+                dir,
+                "",
+                format!("cannot read directory: {e}"),
+            )]
+        })?
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
@@ -313,7 +372,11 @@ pub fn builtin_layouts() -> Result<Vec<Layout>, Vec<ConfigError>> {
             Err(e) => errors.extend(e),
         }
     }
-    if errors.is_empty() { Ok(out) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
 }
 
 /// Buyer or seller ("punta").
@@ -364,7 +427,10 @@ pub struct Sheet {
     pub header_row: u32,
     pub lines: Vec<RegistrationLine>,
     pub rejected_rows: Vec<u32>,
-    #[serde(skip_serializing_if = "Option::is_none", with = "rust_decimal::serde::str_option")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "rust_decimal::serde::str_option"
+    )]
     pub control_total: Option<Decimal>,
     pub on_bad_rows: BadRows,
 }
@@ -415,7 +481,9 @@ fn cell_decimal(d: &Data) -> Option<Decimal> {
         Data::Float(f) if f.is_finite() => Decimal::from_str(&format!("{f}")).ok(),
         Data::String(s) => {
             let t = s.trim().trim_end_matches('%').trim();
-            parse_money(t).or_else(|| Decimal::from_str(t).ok()).map(|v| if t.starts_with('-') { -v } else { v })
+            parse_money(t)
+                .or_else(|| Decimal::from_str(t).ok())
+                .map(|v| if t.starts_with('-') { -v } else { v })
         }
         _ => None,
     }
@@ -448,11 +516,17 @@ pub fn read(bytes: &[u8], layouts: &[Layout]) -> Workbook {
     let mut book = match result {
         Ok(Ok(b)) => b,
         Ok(Err(e)) => {
-            wb.findings.push(Finding::reject("PAS600", format!("La hoja de cálculo no se pudo leer: {e}.")));
+            wb.findings.push(Finding::reject(
+                "PAS600",
+                format!("La hoja de cálculo no se pudo leer: {e}."),
+            ));
             return wb;
         }
         Err(_) => {
-            wb.findings.push(Finding::reject("PAS600", "La hoja de cálculo no se pudo leer: el archivo está dañado."));
+            wb.findings.push(Finding::reject(
+                "PAS600",
+                "La hoja de cálculo no se pudo leer: el archivo está dañado.",
+            ));
             return wb;
         }
     };
@@ -461,12 +535,26 @@ pub fn read(bytes: &[u8], layouts: &[Layout]) -> Workbook {
     for n in &names {
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| book.worksheet_range(n))) {
             Ok(Ok(r)) => ranges.push((n.clone(), r)),
-            Ok(Err(e)) => wb.findings.push(Finding::notify("PAS600", format!("La hoja '{n}' no se pudo leer: {e}.")).at(format!("hoja '{n}'"))),
-            Err(_) => wb.findings.push(Finding::notify("PAS600", format!("La hoja '{n}' no se pudo leer (dañada).")).at(format!("hoja '{n}'"))),
+            Ok(Err(e)) => wb.findings.push(
+                Finding::notify("PAS600", format!("La hoja '{n}' no se pudo leer: {e}."))
+                    .at(format!("hoja '{n}'")),
+            ),
+            Err(_) => wb.findings.push(
+                Finding::notify("PAS600", format!("La hoja '{n}' no se pudo leer (dañada)."))
+                    .at(format!("hoja '{n}'")),
+            ),
         }
     }
     // Best (layout, sheet, header row) by number of recognised columns.
-    let mut best: Option<(usize, usize, &Layout, &String, &Range<Data>, u32, BTreeMap<String, u32>)> = None;
+    let mut best: Option<(
+        usize,
+        usize,
+        &Layout,
+        &String,
+        &Range<Data>,
+        u32,
+        BTreeMap<String, u32>,
+    )> = None;
     for (li, layout) in layouts.iter().enumerate() {
         for (name, range) in &ranges {
             if !layout.sheets.is_empty() && !layout.sheets.iter().any(|s| norm(s) == norm(name)) {
@@ -474,7 +562,10 @@ pub fn read(bytes: &[u8], layouts: &[Layout]) -> Workbook {
             }
             if let Some((row, cols)) = find_header(layout, range) {
                 let score = cols.len();
-                if best.as_ref().is_none_or(|b| score > b.0 || (score == b.0 && li < b.1)) {
+                if best
+                    .as_ref()
+                    .is_none_or(|b| score > b.0 || (score == b.0 && li < b.1))
+                {
                     best = Some((score, li, layout, name, range, row, cols));
                 }
             }
@@ -521,14 +612,28 @@ fn find_header(layout: &Layout, range: &Range<Data>) -> Option<(u32, BTreeMap<St
         let mut cols = BTreeMap::new();
         for (field, aliases, _) in &layout.columns {
             // Exact match first, then "header starts with alias".
-            let exact = texts.iter().find(|(c, t)| aliases.iter().any(|a| *t == a) && !cols.values().any(|x| x == *c));
-            let prefix = || texts.iter().find(|(c, t)| aliases.iter().any(|a| t.starts_with(&format!("{a} "))) && !cols.values().any(|x| x == *c));
+            let exact = texts
+                .iter()
+                .find(|(c, t)| aliases.iter().any(|a| *t == a) && !cols.values().any(|x| x == *c));
+            let prefix = || {
+                texts.iter().find(|(c, t)| {
+                    aliases.iter().any(|a| t.starts_with(&format!("{a} ")))
+                        && !cols.values().any(|x| x == *c)
+                })
+            };
             if let Some((c, _)) = exact.or_else(prefix) {
                 cols.insert(field.clone(), *c);
             }
         }
-        let required_ok = layout.columns.iter().filter(|c| c.2).all(|c| cols.contains_key(&c.0));
-        if required_ok && cols.len() >= layout.min_columns && best.as_ref().is_none_or(|b| cols.len() > b.1.len()) {
+        let required_ok = layout
+            .columns
+            .iter()
+            .filter(|c| c.2)
+            .all(|c| cols.contains_key(&c.0));
+        if required_ok
+            && cols.len() >= layout.min_columns
+            && best.as_ref().is_none_or(|b| cols.len() > b.1.len())
+        {
             best = Some((r, cols));
         }
     }
@@ -566,7 +671,11 @@ fn read_rows(
     };
     let mut sum_totals = Decimal::ZERO;
     for r in (header_row + layout.header_rows as u32)..=r1 {
-        let get = |field: &str| cols.get(field).and_then(|c| range.get_value((r, *c))).unwrap_or(&Data::Empty);
+        let get = |field: &str| {
+            cols.get(field)
+                .and_then(|c| range.get_value((r, *c)))
+                .unwrap_or(&Data::Empty)
+        };
         let is_empty = |d: &Data| cell_text(d).is_empty();
         if layout.key_columns.iter().all(|k| is_empty(get(k))) {
             continue;
@@ -574,13 +683,23 @@ fn read_rows(
         let row_no = r + 1;
         let loc = |field: &str| -> String {
             let c = cols.get(field).copied().unwrap_or(c0);
-            format!("hoja '{sheet}', fila {row_no}, columna {} ({})", col_name(c), header_name(field))
+            format!(
+                "hoja '{sheet}', fila {row_no}, columna {} ({})",
+                col_name(c),
+                header_name(field)
+            )
         };
         let mut errors: Vec<Finding> = Vec::new();
         let text = |field: &str, errors: &mut Vec<Finding>| -> Option<String> {
             let t = cell_text(get(field));
             if t.is_empty() {
-                errors.push(bad_sev(format!("Falta el valor de '{}' en la fila {row_no}.", header_name(field)), loc(field)));
+                errors.push(bad_sev(
+                    format!(
+                        "Falta el valor de '{}' en la fila {row_no}.",
+                        header_name(field)
+                    ),
+                    loc(field),
+                ));
                 None
             } else {
                 Some(t)
@@ -593,12 +712,25 @@ fn read_rows(
         let number = |field: &str, errors: &mut Vec<Finding>| -> Option<Decimal> {
             let d = get(field);
             if is_empty(d) {
-                errors.push(bad_sev(format!("Falta el valor de '{}' en la fila {row_no}.", header_name(field)), loc(field)));
+                errors.push(bad_sev(
+                    format!(
+                        "Falta el valor de '{}' en la fila {row_no}.",
+                        header_name(field)
+                    ),
+                    loc(field),
+                ));
                 return None;
             }
             let v = cell_decimal(d);
             if v.is_none() {
-                errors.push(bad_sev(format!("'{}' no es un número válido en '{}'.", cell_text(d), header_name(field)), loc(field)));
+                errors.push(bad_sev(
+                    format!(
+                        "'{}' no es un número válido en '{}'.",
+                        cell_text(d),
+                        header_name(field)
+                    ),
+                    loc(field),
+                ));
             }
             v
         };
@@ -612,12 +744,21 @@ fn read_rows(
         // Dates: Excel serial or DD/MM/YYYY text.
         let date_cell = get("date");
         let date = if is_empty(date_cell) {
-            errors.push(bad_sev(format!("Falta la fecha de la factura en la fila {row_no}."), loc("date")));
+            errors.push(bad_sev(
+                format!("Falta la fecha de la factura en la fila {row_no}."),
+                loc("date"),
+            ));
             None
         } else {
             let d = cell_date(date_cell);
             if d.is_none() {
-                errors.push(bad_sev(format!("La fecha '{}' no es válida; use DD/MM/AAAA.", cell_text(date_cell)), loc("date")));
+                errors.push(bad_sev(
+                    format!(
+                        "La fecha '{}' no es válida; use DD/MM/AAAA.",
+                        cell_text(date_cell)
+                    ),
+                    loc("date"),
+                ));
             }
             d
         };
@@ -628,19 +769,27 @@ fn read_rows(
                     Some((n, d)) => (n.to_string(), Some(d.trim().to_string())),
                     None => (raw.clone(), None),
                 };
-                let digits: String = n.chars().filter(|c| !matches!(c, '.' | ' ' | ',')).collect();
-                if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) || digits.len() > 15 {
+                let digits: String = n
+                    .chars()
+                    .filter(|c| !matches!(c, '.' | ' ' | ','))
+                    .collect();
+                if digits.is_empty()
+                    || !digits.chars().all(|c| c.is_ascii_digit())
+                    || digits.len() > 15
+                {
                     errors.push(bad_sev(format!("El NIT '{raw}' no es válido."), loc("nit")));
                     (None, None)
                 } else {
                     let dv = match d {
-                        Some(d) => match (d.parse::<u8>(), nit_dv(&digits)) {
-                            (Ok(p), Some(c)) if p == c => Some(p),
-                            _ => {
-                                errors.push(bad_sev(format!("El dígito de verificación del NIT '{raw}' no corresponde."), loc("nit")));
-                                None
+                        Some(d) => {
+                            match (d.parse::<u8>(), nit_dv(&digits)) {
+                                (Ok(p), Some(c)) if p == c => Some(p),
+                                _ => {
+                                    errors.push(bad_sev(format!("El dígito de verificación del NIT '{raw}' no corresponde."), loc("nit")));
+                                    None
+                                }
                             }
-                        },
+                        }
                         None => None,
                     };
                     (Some(digits), dv)
@@ -648,31 +797,64 @@ fn read_rows(
             }
             None => (None, None),
         };
-        let iva = iva_raw.map(|v| if v > Decimal::ZERO && v < Decimal::ONE { v * Decimal::ONE_HUNDRED } else { v }).map(|v| v.normalize());
+        let iva = iva_raw
+            .map(|v| {
+                if v > Decimal::ZERO && v < Decimal::ONE {
+                    v * Decimal::ONE_HUNDRED
+                } else {
+                    v
+                }
+            })
+            .map(|v| v.normalize());
         if let Some(v) = iva {
             if !layout.iva_rates.contains(&v) {
                 let rates: Vec<String> = layout.iva_rates.iter().map(|r| r.to_string()).collect();
-                errors.push(bad_sev(format!("Tarifa de IVA {v} % no admitida (valores válidos: {}).", rates.join(", ")), loc("iva_pct")));
+                errors.push(bad_sev(
+                    format!(
+                        "Tarifa de IVA {v} % no admitida (valores válidos: {}).",
+                        rates.join(", ")
+                    ),
+                    loc("iva_pct"),
+                ));
             }
         }
         let side_cell = norm(&cell_text(get("side")));
         let side = if side_cell.is_empty() {
-            errors.push(bad_sev(format!("Falta '{}' (compra o venta) en la fila {row_no}.", header_name("side")), loc("side")));
+            errors.push(bad_sev(
+                format!(
+                    "Falta '{}' (compra o venta) en la fila {row_no}.",
+                    header_name("side")
+                ),
+                loc("side"),
+            ));
             None
         } else if layout.side_buy.contains(&side_cell) {
             Some(Side::Compra)
         } else if layout.side_sell.contains(&side_cell) {
             Some(Side::Venta)
         } else {
-            errors.push(bad_sev(format!("'{side_cell}' no es un valor válido para '{}'.", header_name("side")), loc("side")));
+            errors.push(bad_sev(
+                format!(
+                    "'{side_cell}' no es un valor válido para '{}'.",
+                    header_name("side")
+                ),
+                loc("side"),
+            ));
             None
         };
         if let (Some(q), Some(p), Some(t)) = (quantity, unit_price, total) {
             let base = q * p;
             let with_iva = iva.map(|i| base * (Decimal::ONE_HUNDRED + i) / Decimal::ONE_HUNDRED);
-            let ok = (base - t).abs() <= layout.tolerance || with_iva.is_some_and(|w| (w - t).abs() <= layout.tolerance);
+            let ok = (base - t).abs() <= layout.tolerance
+                || with_iva.is_some_and(|w| (w - t).abs() <= layout.tolerance);
             if !ok {
-                errors.push(bad_sev(format!("Cantidad × valor unitario ({}) no coincide con el total ({t}).", base.round_dp(2)), loc("total")));
+                errors.push(bad_sev(
+                    format!(
+                        "Cantidad × valor unitario ({}) no coincide con el total ({t}).",
+                        base.round_dp(2)
+                    ),
+                    loc("total"),
+                ));
             }
         }
         if !errors.is_empty() {
@@ -680,12 +862,37 @@ fn read_rows(
             findings.extend(errors);
             continue;
         }
-        let (Some(counterparty), Some(nit), Some(invoice_number), Some(date), Some(product), Some(quantity), Some(unit_price), Some(total), Some(iva_pct), Some(side)) =
-            (counterparty, nit, invoice_number, date, product, quantity, unit_price, total, iva, side)
+        let (
+            Some(counterparty),
+            Some(nit),
+            Some(invoice_number),
+            Some(date),
+            Some(product),
+            Some(quantity),
+            Some(unit_price),
+            Some(total),
+            Some(iva_pct),
+            Some(side),
+        ) = (
+            counterparty,
+            nit,
+            invoice_number,
+            date,
+            product,
+            quantity,
+            unit_price,
+            total,
+            iva,
+            side,
+        )
         else {
             continue;
         };
-        let packaging = cols.get("packaging").and_then(|c| range.get_value((r, *c))).map(cell_text).filter(|s| !s.is_empty());
+        let packaging = cols
+            .get("packaging")
+            .and_then(|c| range.get_value((r, *c)))
+            .map(cell_text)
+            .filter(|s| !s.is_empty());
         let mut extra = BTreeMap::new();
         for (field, c) in cols {
             if REQUIRED_FOR_LINE.contains(&field.as_str()) || field == "packaging" {
@@ -723,15 +930,23 @@ fn read_rows(
         let (_, c1) = range.end().unwrap_or((0, 0));
         'search: for r in r0..header_row {
             for c in c0..=c1 {
-                let Some(d) = range.get_value((r, c)) else { continue };
+                let Some(d) = range.get_value((r, c)) else {
+                    continue;
+                };
                 if !norm(&cell_text(d)).starts_with(label.as_str()) {
                     continue;
                 }
                 let value = col
                     .and_then(|k| range.get_value((r, k)))
                     .and_then(cell_decimal)
-                    .or_else(|| ((c + 1)..=c1).find_map(|k| range.get_value((r, k)).and_then(cell_decimal)));
-                let loc = format!("hoja '{sheet}', fila {}, columna {}", r + 1, col_name(col.unwrap_or(c)));
+                    .or_else(|| {
+                        ((c + 1)..=c1).find_map(|k| range.get_value((r, k)).and_then(cell_decimal))
+                    });
+                let loc = format!(
+                    "hoja '{sheet}', fila {}, columna {}",
+                    r + 1,
+                    col_name(col.unwrap_or(c))
+                );
                 match value {
                     Some(v) => {
                         out.control_total = Some(v);
@@ -745,20 +960,45 @@ fn read_rows(
                             );
                         }
                     }
-                    None => findings.push(Finding::notify("PAS622", "No se pudo leer el valor del total de control.").at(loc)),
+                    None => findings.push(
+                        Finding::notify("PAS622", "No se pudo leer el valor del total de control.")
+                            .at(loc),
+                    ),
                 }
                 break 'search;
             }
         }
     }
     if out.lines.is_empty() && out.rejected_rows.is_empty() {
-        findings.push(Finding::reject("PAS621", format!("La hoja '{sheet}' no tiene filas de facturas para registrar.")).at(format!("hoja '{sheet}'")));
+        findings.push(
+            Finding::reject(
+                "PAS621",
+                format!("La hoja '{sheet}' no tiene filas de facturas para registrar."),
+            )
+            .at(format!("hoja '{sheet}'")),
+        );
     } else if out.lines.is_empty() {
-        findings.push(Finding::reject("PAS630", format!("Ninguna fila de la hoja '{sheet}' es válida ({} con errores).", out.rejected_rows.len())).at(format!("hoja '{sheet}'")));
+        findings.push(
+            Finding::reject(
+                "PAS630",
+                format!(
+                    "Ninguna fila de la hoja '{sheet}' es válida ({} con errores).",
+                    out.rejected_rows.len()
+                ),
+            )
+            .at(format!("hoja '{sheet}'")),
+        );
     } else if !out.rejected_rows.is_empty() {
         let msg = match layout.on_bad_rows {
-            BadRows::PerRow => format!("{} fila(s) con errores no se registran; se procesan las {} restantes.", out.rejected_rows.len(), out.lines.len()),
-            BadRows::AllOrNothing => format!("{} fila(s) con errores: el archivo se rechaza completo (todo o nada).", out.rejected_rows.len()),
+            BadRows::PerRow => format!(
+                "{} fila(s) con errores no se registran; se procesan las {} restantes.",
+                out.rejected_rows.len(),
+                out.lines.len()
+            ),
+            BadRows::AllOrNothing => format!(
+                "{} fila(s) con errores: el archivo se rechaza completo (todo o nada).",
+                out.rejected_rows.len()
+            ),
         };
         findings.push(Finding::notify("PAS631", msg).at(format!("hoja '{sheet}'")));
         if layout.on_bad_rows == BadRows::AllOrNothing {
@@ -793,10 +1033,20 @@ mod tests {
     fn blank_templates_are_recognised() {
         let layouts = builtin_layouts().unwrap();
         for (file, layout, header_row) in [
-            ("../shared/fixtures/bmc/Formato_Registro_Comiagro_SA_2024.xls", "comiagro-2024", 12),
-            ("../shared/fixtures/bmc/PLANTILLA51_SIMONA.xls", "plantilla51", 3),
+            (
+                "../shared/fixtures/bmc/Formato_Registro_Comiagro_SA_2024.xls",
+                "comiagro-2024",
+                12,
+            ),
+            (
+                "../shared/fixtures/bmc/PLANTILLA51_SIMONA.xls",
+                "plantilla51",
+                3,
+            ),
         ] {
-            let Ok(bytes) = std::fs::read(file) else { continue };
+            let Ok(bytes) = std::fs::read(file) else {
+                continue;
+            };
             let wb = read(&bytes, &layouts);
             let codes: Vec<_> = wb.findings.iter().map(|f| f.code.as_str()).collect();
             assert_eq!(wb.sheets.len(), 1, "{file}: {:?}", wb.findings);
@@ -811,7 +1061,10 @@ mod tests {
     fn garbage_is_a_finding() {
         let wb = read(b"PK\x03\x04 not a zip", &builtin_layouts().unwrap());
         assert_eq!(wb.findings[0].code, "PAS600");
-        let wb = read(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1, 0, 0, 0], &builtin_layouts().unwrap());
+        let wb = read(
+            &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1, 0, 0, 0],
+            &builtin_layouts().unwrap(),
+        );
         assert_eq!(wb.findings[0].code, "PAS600");
     }
 }

@@ -196,12 +196,7 @@ pub fn nit_dv(nit: &str) -> Option<u8> {
     if digits.is_empty() || digits.len() > 15 || digits.len() != nit.chars().count() {
         return None;
     }
-    let s: u32 = digits
-        .iter()
-        .rev()
-        .zip(W.iter())
-        .map(|(d, w)| d * w)
-        .sum();
+    let s: u32 = digits.iter().rev().zip(W.iter()).map(|(d, w)| d * w).sum();
     let r = s % 11;
     Some(if r <= 1 { r as u8 } else { (11 - r) as u8 })
 }
@@ -215,7 +210,11 @@ pub fn parse_money(s: &str) -> Option<Decimal> {
         .filter(|c| !c.is_whitespace() && *c != '$')
         .collect();
     let t = t.trim_end_matches(['.', ',']);
-    if t.is_empty() || !t.chars().all(|c| c.is_ascii_digit() || c == '.' || c == ',') {
+    if t.is_empty()
+        || !t
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '.' || c == ',')
+    {
         return None;
     }
     let last_sep = t.rfind(['.', ',']);
@@ -272,7 +271,10 @@ pub fn parse_date(s: &str) -> Option<NaiveDate> {
         return Some(d);
     }
     let lower = s.to_lowercase();
-    let parts: Vec<&str> = lower.split_whitespace().filter(|w| *w != "de" && *w != "del").collect();
+    let parts: Vec<&str> = lower
+        .split_whitespace()
+        .filter(|w| *w != "de" && *w != "del")
+        .collect();
     if parts.len() == 3 {
         let day: u32 = parts[0].parse().ok()?;
         let m = MONTHS
@@ -288,7 +290,9 @@ const DATE: &str = r"(\d{4}-\d{2}-\d{2}|\d{4}/\d{2}/\d{2}|\d{1,2}[/-]\d{1,2}[/-]
 const MONEY: &str = r"\$?\s?([0-9](?:[0-9.,]*[0-9])?)";
 
 static RE_NUMBER: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i:factura)(?:\s+(?i:electr[oó0]nica))?(?:\s+(?i:de\s+venta))?\s*(?:(?i:no|n[°º]|nro|n[uú]mero)\.?|#)?\s*:?\s*([A-Z]{1,4})?\s?-?\s?([0-9]{1,12})\b")
+    re(
+        r"(?i:factura)(?:\s+(?i:electr[oó0]nica))?(?:\s+(?i:de\s+venta))?\s*(?:(?i:no|n[°º]|nro|n[uú]mero)\.?|#)?\s*:?\s*([A-Z]{1,4})?\s?-?\s?([0-9]{1,12})\b",
+    )
 });
 static RE_ISSUE_DATE: LazyLock<Regex> = LazyLock::new(|| {
     re(&format!(
@@ -298,20 +302,27 @@ static RE_ISSUE_DATE: LazyLock<Regex> = LazyLock::new(|| {
 static RE_DUE_DATE: LazyLock<Regex> =
     LazyLock::new(|| re(&format!(r"(?i)fecha\s+(?:de\s+)?vencimiento\s*:?\s*{DATE}")));
 static RE_TIME: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i)hora(?:\s+de\s+(?:emisi[oó]n|expedici[oó]n))?\s*:?\s*(\d{2}:\d{2}(?::\d{2})?(?:\s?[-+]\d{2}:\d{2})?)")
+    re(
+        r"(?i)hora(?:\s+de\s+(?:emisi[oó]n|expedici[oó]n))?\s*:?\s*(\d{2}:\d{2}(?::\d{2})?(?:\s?[-+]\d{2}:\d{2})?)",
+    )
 });
 static RE_NIT: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i)\b(?:NIT|N\.I\.T\.?)\s*(?:No\.?|n[°º])?\s*[:.;,]?\s*([0-9]{1,3}(?:[.,\s]?[0-9]{3}){1,4})\s?(?:-\s?([0-9]))?")
+    re(
+        r"(?i)\b(?:NIT|N\.I\.T\.?)\s*(?:No\.?|n[°º])?\s*[:.;,]?\s*([0-9]{1,3}(?:[.,\s]?[0-9]{3}){1,4})\s?(?:-\s?([0-9]))?",
+    )
 });
 static RE_CC: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i)(?:\bC\.\s?C\.|\bCC\b|\bc[eé]dula(?:\s+de\s+ciudadan[ií]a)?)\s*(?:No\.?)?\s*[:.;,]?\s*([0-9]{1,3}(?:[.,\s]?[0-9]{3}){1,4})")
+    re(
+        r"(?i)(?:\bC\.\s?C\.|\bCC\b|\bc[eé]dula(?:\s+de\s+ciudadan[ií]a)?)\s*(?:No\.?)?\s*[:.;,]?\s*([0-9]{1,3}(?:[.,\s]?[0-9]{3}){1,4})",
+    )
 });
 static RE_CUSTOMER: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i)^\s*(?:cliente|adquiri?ente|se[ñn]or(?:es)?|comprador|facturar\s+a|raz[oó]n\s+social\s+del\s+adquiri?ente)\b\s*:?\s*(.*)$")
+    re(
+        r"(?i)^\s*(?:cliente|adquiri?ente|se[ñn]or(?:es)?|comprador|facturar\s+a|raz[oó]n\s+social\s+del\s+adquiri?ente)\b\s*:?\s*(.*)$",
+    )
 });
-static RE_SUPPLIER_LABEL: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i)^\s*(?:raz[oó]n\s+social|emisor|proveedor|vendedor)\b\s*:?\s*(.*)$")
-});
+static RE_SUPPLIER_LABEL: LazyLock<Regex> =
+    LazyLock::new(|| re(r"(?i)^\s*(?:raz[oó]n\s+social|emisor|proveedor|vendedor)\b\s*:?\s*(.*)$"));
 static RE_SUBTOTAL: LazyLock<Regex> = LazyLock::new(|| {
     re(&format!(
         r"(?i)\b(?:sub\s?-?\s?total|total\s+bruto|valor\s+bruto|total\s+base\s+gravable)\b\s*:?\s*{MONEY}"
@@ -386,7 +397,10 @@ pub fn from_lines(lines: &[Line], ocr: bool) -> Extraction {
         let others: Vec<_> = numbers.iter().skip(1).collect();
         if others.iter().any(|(op, od, _)| *op == p && *od == d) {
             f.pass("repeat");
-        } else if others.iter().any(|(op, od, _)| format!("{op}{od}") != format!("{p}{d}") && !od.is_empty()) {
+        } else if others
+            .iter()
+            .any(|(op, od, _)| format!("{op}{od}") != format!("{p}{d}") && !od.is_empty())
+        {
             f.fail("repeat");
         }
         if !p.is_empty() {
@@ -411,7 +425,11 @@ pub fn from_lines(lines: &[Line], ocr: bool) -> Extraction {
     }
     if let Some(h) = hits(lines, &texts, &RE_DUE_DATE, 1).into_iter().next() {
         if let Some(d) = parse_date(&h.text) {
-            x.due_date = Some(Field::new(d.format("%Y-%m-%d").to_string(), src, cap(h.conf)));
+            x.due_date = Some(Field::new(
+                d.format("%Y-%m-%d").to_string(),
+                src,
+                cap(h.conf),
+            ));
         }
     }
     if let Some(h) = hits(lines, &texts, &RE_TIME, 1).into_iter().next() {
@@ -424,7 +442,15 @@ pub fn from_lines(lines: &[Line], ocr: bool) -> Extraction {
     let nits = hits(lines, &texts, &RE_NIT, 1);
     let nit_dvs = hits(lines, &texts, &RE_NIT, 2);
     let dv_on = |line: usize| nit_dvs.iter().find(|h| h.line == line);
-    if let Some(h) = nits.iter().find(|h| h.line < split).or(if customer_at.is_none() { nits.first() } else { None }) {
+    if let Some(h) = nits
+        .iter()
+        .find(|h| h.line < split)
+        .or(if customer_at.is_none() {
+            nits.first()
+        } else {
+            None
+        })
+    {
         let digits: String = h.text.chars().filter(char::is_ascii_digit).collect();
         let mut f = Field::new(digits.clone(), src, cap(h.conf));
         if let Some(dv) = dv_on(h.line) {
@@ -441,7 +467,11 @@ pub fn from_lines(lines: &[Line], ocr: bool) -> Extraction {
             if let Some(m) = c.get(1) {
                 let name = cut_at_labels(m.as_str());
                 if name.chars().filter(|c| c.is_alphabetic()).count() >= 3 {
-                    x.customer_name = Some(Field::new(name, src, cap(lines[at].span_conf(m.start(), m.end()))));
+                    x.customer_name = Some(Field::new(
+                        name,
+                        src,
+                        cap(lines[at].span_conf(m.start(), m.end())),
+                    ));
                 }
             }
         }
@@ -477,7 +507,10 @@ pub fn from_lines(lines: &[Line], ocr: bool) -> Extraction {
 
     // Totals: the last occurrence of each label (summaries come last).
     let money_field = |re: &Regex, group: usize| -> Option<Field> {
-        let h = hits(lines, &texts, re, group).into_iter().rev().find(|h| parse_money(&h.text).is_some())?;
+        let h = hits(lines, &texts, re, group)
+            .into_iter()
+            .rev()
+            .find(|h| parse_money(&h.text).is_some())?;
         let v = parse_money(&h.text)?;
         Some(Field::new(money_str(v), src, cap(h.conf)))
     };
@@ -488,15 +521,33 @@ pub fn from_lines(lines: &[Line], ocr: bool) -> Extraction {
     let mut best: Option<(usize, Field)> = None;
     for (i, t) in texts.iter().enumerate() {
         for c in RE_TOTAL.captures_iter(t) {
-            let (Some(label), Some(m)) = (c.get(1), c.get(2)) else { continue };
-            let Some(v) = parse_money(m.as_str()) else { continue };
-            let rank = match label.as_str().to_lowercase().split_whitespace().collect::<Vec<_>>().join(" ").as_str() {
+            let (Some(label), Some(m)) = (c.get(1), c.get(2)) else {
+                continue;
+            };
+            let Some(v) = parse_money(m.as_str()) else {
+                continue;
+            };
+            let rank = match label
+                .as_str()
+                .to_lowercase()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .as_str()
+            {
                 "total a pagar" | "neto a pagar" => 3,
                 "valor total" | "total factura" => 2,
                 _ => 1,
             };
             if best.as_ref().is_none_or(|(r, _)| rank >= *r) {
-                best = Some((rank, Field::new(money_str(v), src, cap(lines[i].span_conf(m.start(), m.end())))));
+                best = Some((
+                    rank,
+                    Field::new(
+                        money_str(v),
+                        src,
+                        cap(lines[i].span_conf(m.start(), m.end())),
+                    ),
+                ));
             }
         }
     }
@@ -504,7 +555,9 @@ pub fn from_lines(lines: &[Line], ocr: bool) -> Extraction {
 
     // CUFE: 96 hex characters after the label, possibly wrapped over lines.
     for (i, t) in texts.iter().enumerate() {
-        let Some(c) = RE_CUFE.captures(t) else { continue };
+        let Some(c) = RE_CUFE.captures(t) else {
+            continue;
+        };
         let Some(m) = c.get(1) else { continue };
         let mut hex = m.as_str().to_string();
         let mut conf = lines[i].span_conf(m.start(), m.end());
@@ -535,9 +588,15 @@ pub fn from_lines(lines: &[Line], ocr: bool) -> Extraction {
 
     // Lines of the items table.
     for (i, t) in texts.iter().enumerate() {
-        let Some(c) = RE_LINE.captures(t) else { continue };
+        let Some(c) = RE_LINE.captures(t) else {
+            continue;
+        };
         let get = |k: usize| c.get(k).map(|m| m.as_str()).unwrap_or("");
-        let (Some(q), Some(up), Some(tot)) = (parse_money(get(3)), parse_money(get(5)), parse_money(get(7))) else {
+        let (Some(q), Some(up), Some(tot)) = (
+            parse_money(get(3)),
+            parse_money(get(5)),
+            parse_money(get(7)),
+        ) else {
             continue;
         };
         let rate = Decimal::from_str(get(6)).ok();
@@ -562,12 +621,23 @@ pub fn from_lines(lines: &[Line], ocr: bool) -> Extraction {
 }
 
 fn cut_at_labels(s: &str) -> String {
-    static RE_CUT: LazyLock<Regex> =
-        LazyLock::new(|| re(r"(?i)\s+(?:NIT|N\.I\.T|C\.\s?C\.|CC|c[eé]dula|direcci[oó]n|tel[eé]fono|tel\.)\b.*$"));
-    RE_CUT.replace(s.trim(), "").trim().trim_end_matches([',', ';', ':']).to_string()
+    static RE_CUT: LazyLock<Regex> = LazyLock::new(|| {
+        re(r"(?i)\s+(?:NIT|N\.I\.T|C\.\s?C\.|CC|c[eé]dula|direcci[oó]n|tel[eé]fono|tel\.)\b.*$")
+    });
+    RE_CUT
+        .replace(s.trim(), "")
+        .trim()
+        .trim_end_matches([',', ';', ':'])
+        .to_string()
 }
 
-fn supplier_name(lines: &[Line], texts: &[String], split: usize, cap: impl Fn(f32) -> f32, src: Source) -> Option<Field> {
+fn supplier_name(
+    lines: &[Line],
+    texts: &[String],
+    split: usize,
+    cap: impl Fn(f32) -> f32,
+    src: Source,
+) -> Option<Field> {
     // An explicit label first, else the first line of the page that reads
     // like a name (letters, not a label or a title).
     for (i, t) in texts.iter().enumerate().take(split) {
@@ -575,13 +645,19 @@ fn supplier_name(lines: &[Line], texts: &[String], split: usize, cap: impl Fn(f3
             if let Some(m) = c.get(1) {
                 let name = cut_at_labels(m.as_str());
                 if name.len() >= 3 {
-                    return Some(Field::new(name, src, cap(lines[i].span_conf(m.start(), m.end()))));
+                    return Some(Field::new(
+                        name,
+                        src,
+                        cap(lines[i].span_conf(m.start(), m.end())),
+                    ));
                 }
             }
         }
     }
     static RE_NOT_NAME: LazyLock<Regex> = LazyLock::new(|| {
-        re(r"(?i)factura|nit\b|fecha|direcci[oó]n|tel[eé]fono|p[aá]gina|representaci[oó]n|cufe|r[eé]gimen|responsable")
+        re(
+            r"(?i)factura|nit\b|fecha|direcci[oó]n|tel[eé]fono|p[aá]gina|representaci[oó]n|cufe|r[eé]gimen|responsable",
+        )
     });
     for (i, t) in texts.iter().enumerate().take(split.min(6)) {
         let letters = t.chars().filter(|c| c.is_alphabetic()).count();
@@ -589,7 +665,11 @@ fn supplier_name(lines: &[Line], texts: &[String], split: usize, cap: impl Fn(f3
             let name = cut_at_labels(t);
             // A layout page may put the title at the right of the name.
             let name = name.split("   ").next().unwrap_or(&name).trim().to_string();
-            return Some(Field::new(name, src, cap(lines[i].span_conf(0, t.len())) * 0.95));
+            return Some(Field::new(
+                name,
+                src,
+                cap(lines[i].span_conf(0, t.len())) * 0.95,
+            ));
         }
     }
     None
@@ -612,12 +692,19 @@ fn check_dv(nit: &mut Field, dv: &mut Field, digits: &str, printed: &str) {
 fn cross_check_totals(x: &mut Extraction, tol: Decimal) {
     let sub = x.subtotal.as_ref().and_then(Field::decimal);
     let iva = x.tax_iva.as_ref().and_then(Field::decimal);
-    let other = x.tax_other.as_ref().and_then(Field::decimal).unwrap_or_default();
+    let other = x
+        .tax_other
+        .as_ref()
+        .and_then(Field::decimal)
+        .unwrap_or_default();
     let total = x.total.as_ref().and_then(Field::decimal);
     if let (Some(s), Some(t)) = (sub, total) {
         let taxes = iva.unwrap_or_default() + other;
         let ok = (s + taxes - t).abs() <= tol;
-        for f in [&mut x.subtotal, &mut x.tax_iva, &mut x.total].into_iter().flatten() {
+        for f in [&mut x.subtotal, &mut x.tax_iva, &mut x.total]
+            .into_iter()
+            .flatten()
+        {
             if ok {
                 f.pass("sum");
             } else {
@@ -640,7 +727,10 @@ fn cross_check_totals(x: &mut Extraction, tol: Decimal) {
             let tax: Decimal = x
                 .lines
                 .iter()
-                .map(|l| (l.line_total * l.tax_rate.unwrap_or_default() / Decimal::ONE_HUNDRED).round_dp(2))
+                .map(|l| {
+                    (l.line_total * l.tax_rate.unwrap_or_default() / Decimal::ONE_HUNDRED)
+                        .round_dp(2)
+                })
                 .sum();
             if let (Some(f), Some(i)) = (x.tax_iva.as_mut(), iva) {
                 // Rounding per line vs on the total: allow one peso per line.
@@ -659,7 +749,9 @@ fn cross_check_totals(x: &mut Extraction, tol: Decimal) {
 /// disagrees with the QR is reported.
 pub fn apply_qr(x: &mut Extraction, qr: &DianQr, findings: &mut Vec<Finding>) {
     let mut set = |slot: &mut Option<Field>, name: &str, value: Option<String>| {
-        let Some(v) = value.filter(|v| !v.is_empty()) else { return };
+        let Some(v) = value.filter(|v| !v.is_empty()) else {
+            return;
+        };
         if let Some(old) = slot.as_ref() {
             if old.value != v {
                 findings.push(Finding::notify(
@@ -678,15 +770,35 @@ pub fn apply_qr(x: &mut Extraction, qr: &DianQr, findings: &mut Vec<Finding>) {
         *slot = Some(f);
     };
     let digits = |s: &str| -> String { s.chars().filter(char::is_ascii_digit).collect() };
-    set(&mut x.number, "number", qr.get("NumFac").map(|s| s.replace([' ', '-'], "")));
+    set(
+        &mut x.number,
+        "number",
+        qr.get("NumFac").map(|s| s.replace([' ', '-'], "")),
+    );
     set(
         &mut x.issue_date,
         "issue_date",
-        qr.get("FecFac").and_then(parse_date).map(|d| d.format("%Y-%m-%d").to_string()),
+        qr.get("FecFac")
+            .and_then(parse_date)
+            .map(|d| d.format("%Y-%m-%d").to_string()),
     );
-    set(&mut x.issue_time, "issue_time", qr.get("HorFac").map(str::to_string));
-    set(&mut x.supplier_nit, "supplier_nit", qr.get("NitFac").map(|s| digits(s.split('-').next().unwrap_or(s))));
-    set(&mut x.customer_id, "customer_id", qr.get("DocAdq").map(|s| digits(s.split('-').next().unwrap_or(s))));
+    set(
+        &mut x.issue_time,
+        "issue_time",
+        qr.get("HorFac").map(str::to_string),
+    );
+    set(
+        &mut x.supplier_nit,
+        "supplier_nit",
+        qr.get("NitFac")
+            .map(|s| digits(s.split('-').next().unwrap_or(s))),
+    );
+    set(
+        &mut x.customer_id,
+        "customer_id",
+        qr.get("DocAdq")
+            .map(|s| digits(s.split('-').next().unwrap_or(s))),
+    );
     let money = |k: &str| qr.get(k).and_then(parse_money).map(money_str);
     set(&mut x.subtotal, "subtotal", money("ValFac"));
     set(&mut x.tax_iva, "tax_iva", money("ValIva"));
@@ -729,8 +841,12 @@ impl Default for ReviewPolicy {
     fn default() -> Self {
         ReviewPolicy {
             threshold: 0.90,
-            required: ["number", "issue_date", "supplier_nit", "total"].map(String::from).to_vec(),
-            checked: ["customer_id", "subtotal", "tax_iva", "cufe"].map(String::from).to_vec(),
+            required: ["number", "issue_date", "supplier_nit", "total"]
+                .map(String::from)
+                .to_vec(),
+            checked: ["customer_id", "subtotal", "tax_iva", "cufe"]
+                .map(String::from)
+                .to_vec(),
         }
     }
 }
@@ -744,8 +860,11 @@ pub fn assess(x: &Extraction, policy: &ReviewPolicy) -> (Vec<Finding>, bool) {
             None => {
                 review = true;
                 out.push(
-                    Finding::notify("PAS501", format!("No se encontró el {} en el documento.", field_label(name)))
-                        .at(name.clone()),
+                    Finding::notify(
+                        "PAS501",
+                        format!("No se encontró el {} en el documento.", field_label(name)),
+                    )
+                    .at(name.clone()),
                 );
             }
             Some(f) => review |= doubt(name, f, policy, &mut out),
@@ -757,7 +876,13 @@ pub fn assess(x: &Extraction, policy: &ReviewPolicy) -> (Vec<Finding>, bool) {
         }
     }
     if x.customer_id.is_none() {
-        out.push(Finding::notify("PAS502", "No se encontró la identificación del adquiriente.").at("customer_id"));
+        out.push(
+            Finding::notify(
+                "PAS502",
+                "No se encontró la identificación del adquiriente.",
+            )
+            .at("customer_id"),
+        );
     }
     (out, review)
 }
@@ -766,15 +891,43 @@ fn doubt(name: &str, f: &Field, policy: &ReviewPolicy, out: &mut Vec<Finding>) -
     let mut review = false;
     for c in f.checks.iter().filter_map(|c| c.strip_prefix('!')) {
         let (code, msg) = match c {
-            "dv" => ("PAS512", format!("El dígito de verificación no corresponde al {} '{}'.", field_label(name), f.value)),
-            "sum" => ("PAS520", "Subtotal más impuestos no coincide con el total a pagar.".to_string()),
-            "lines" => ("PAS521", "La suma de las líneas no coincide con el subtotal.".to_string()),
-            "rate" => ("PAS522", "El IVA no corresponde a las tarifas de las líneas.".to_string()),
-            "repeat" => ("PAS523", format!("El {} aparece con valores distintos en el documento.", field_label(name))),
-            "shape" => ("PAS513", "El CUFE no tiene la forma esperada (96 caracteres hexadecimales).".to_string()),
+            "dv" => (
+                "PAS512",
+                format!(
+                    "El dígito de verificación no corresponde al {} '{}'.",
+                    field_label(name),
+                    f.value
+                ),
+            ),
+            "sum" => (
+                "PAS520",
+                "Subtotal más impuestos no coincide con el total a pagar.".to_string(),
+            ),
+            "lines" => (
+                "PAS521",
+                "La suma de las líneas no coincide con el subtotal.".to_string(),
+            ),
+            "rate" => (
+                "PAS522",
+                "El IVA no corresponde a las tarifas de las líneas.".to_string(),
+            ),
+            "repeat" => (
+                "PAS523",
+                format!(
+                    "El {} aparece con valores distintos en el documento.",
+                    field_label(name)
+                ),
+            ),
+            "shape" => (
+                "PAS513",
+                "El CUFE no tiene la forma esperada (96 caracteres hexadecimales).".to_string(),
+            ),
             _ => continue,
         };
-        if !out.iter().any(|x: &Finding| x.code == code && x.message == msg) {
+        if !out
+            .iter()
+            .any(|x: &Finding| x.code == code && x.message == msg)
+        {
             out.push(Finding::notify(code, msg).at(name.to_string()));
         }
         review = true;
@@ -829,7 +982,15 @@ Representación gráfica de la factura electrónica SETP990000123
 
     #[test]
     fn dv_examples() {
-        for (n, dv) in [("800197268", 4), ("900108281", 3), ("900373991", 9), ("900374637", 0), ("860028580", 2), ("890903938", 8), ("860034313", 7)] {
+        for (n, dv) in [
+            ("800197268", 4),
+            ("900108281", 3),
+            ("900373991", 9),
+            ("900374637", 0),
+            ("860028580", 2),
+            ("890903938", 8),
+            ("860034313", 7),
+        ] {
             assert_eq!(nit_dv(n), Some(dv), "{n}");
         }
         assert_eq!(nit_dv("12a"), None);
@@ -866,7 +1027,10 @@ Representación gráfica de la factura electrónica SETP990000123
         assert_eq!(v(&x.issue_time), "10:53:10-05:00");
         assert_eq!(v(&x.supplier_nit), "900373991");
         assert_eq!(v(&x.supplier_dv), "9");
-        assert_eq!(v(&x.supplier_name), "DISTRIBUIDORA AGROPECUARIA DEL LLANO S.A.S.");
+        assert_eq!(
+            v(&x.supplier_name),
+            "DISTRIBUIDORA AGROPECUARIA DEL LLANO S.A.S."
+        );
         assert_eq!(v(&x.customer_id), "860028580");
         assert_eq!(v(&x.customer_name), "CAFÉS ESPECIALES DE NARIÑO LTDA.");
         assert_eq!(v(&x.subtotal), "1530000.00");
@@ -876,12 +1040,20 @@ Representación gráfica de la factura electrónica SETP990000123
         assert_eq!(x.lines.len(), 2);
         let (findings, review) = assess(&x, &ReviewPolicy::default());
         assert!(!review, "{findings:?}");
-        assert!(x.total.as_ref().unwrap().checks.contains(&"sum".to_string()));
+        assert!(
+            x.total
+                .as_ref()
+                .unwrap()
+                .checks
+                .contains(&"sum".to_string())
+        );
     }
 
     #[test]
     fn wrong_dv_and_sum_go_to_review() {
-        let bad = SAMPLE.replace("900.373.991-9", "900.373.991-8").replace("1.610.700,00", "1.610.780,00");
+        let bad = SAMPLE
+            .replace("900.373.991-9", "900.373.991-8")
+            .replace("1.610.700,00", "1.610.780,00");
         let x = from_lines(&lines_from_text(&bad), false);
         let (findings, review) = assess(&x, &ReviewPolicy::default());
         assert!(review);

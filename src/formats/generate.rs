@@ -224,9 +224,25 @@ fn money2(d: Decimal) -> String {
 /// One drawing operation on the page.
 #[derive(Debug, Clone)]
 enum Op {
-    Text { x: f32, y: f32, size: f32, bold: bool, text: String },
-    Rule { x1: f32, y1: f32, x2: f32, y2: f32 },
-    Qr { x: f32, y: f32, size: f32, text: String },
+    Text {
+        x: f32,
+        y: f32,
+        size: f32,
+        bold: bool,
+        text: String,
+    },
+    Rule {
+        x1: f32,
+        y1: f32,
+        x2: f32,
+        y2: f32,
+    },
+    Qr {
+        x: f32,
+        y: f32,
+        size: f32,
+        text: String,
+    },
 }
 
 /// A generated invoice: truth plus the page drawing.
@@ -247,11 +263,16 @@ pub fn invoice(seed: u64, with_qr: bool) -> Invoice {
     let mut rng = Rng::new(seed);
     let supplier_name = rng.pick(SUPPLIERS).to_string();
     let supplier_nit = random_nit(&mut rng);
-    let supplier_dv = super::extract::nit_dv(&supplier_nit).unwrap_or(0).to_string();
+    let supplier_dv = super::extract::nit_dv(&supplier_nit)
+        .unwrap_or(0)
+        .to_string();
     let customer_name = rng.pick(CUSTOMERS).to_string();
     let person = customer_name.split_whitespace().count() == 3 && !customer_name.contains('.');
     let (customer_id_type, customer_id) = if person || rng.chance(0.15) {
-        ("cc".to_string(), format!("{}", rng.range(10_000_000, 1_100_000_000)))
+        (
+            "cc".to_string(),
+            format!("{}", rng.range(10_000_000, 1_100_000_000)),
+        )
     } else {
         ("nit".to_string(), random_nit(&mut rng))
     };
@@ -265,7 +286,12 @@ pub fn invoice(seed: u64, with_qr: bool) -> Invoice {
     let base = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap_or_default();
     let issue = base + Days::days(rng.range(0, 700) as i64);
     let due = issue + Days::days(*rng.pick(&[0i64, 8, 15, 30, 45, 60]));
-    let issue_time = format!("{:02}:{:02}:{:02}-05:00", rng.range(6, 19), rng.range(0, 60), rng.range(0, 60));
+    let issue_time = format!(
+        "{:02}:{:02}:{:02}-05:00",
+        rng.range(6, 19),
+        rng.range(0, 60),
+        rng.range(0, 60)
+    );
 
     let mut lines = Vec::new();
     for _ in 0..rng.range(1, 6) {
@@ -312,14 +338,23 @@ pub fn invoice(seed: u64, with_qr: bool) -> Invoice {
     let fmt_date = |d: NaiveDate| match date_style {
         0 => d.format("%Y-%m-%d").to_string(),
         1 => d.format("%d/%m/%Y").to_string(),
-        _ => format!("{} de {} de {}", d.format("%d"), MONTHS[d.format("%m").to_string().parse::<usize>().unwrap_or(1) - 1], d.format("%Y")),
+        _ => format!(
+            "{} de {} de {}",
+            d.format("%d"),
+            MONTHS[d.format("%m").to_string().parse::<usize>().unwrap_or(1) - 1],
+            d.format("%Y")
+        ),
     };
     let title = match rng.range(0, 3) {
         0 => format!("FACTURA ELECTRÓNICA DE VENTA No. {number}"),
         1 => format!("Factura electrónica de venta N° {number}"),
         _ => format!("FACTURA ELECTRÓNICA DE VENTA Nro. {number}"),
     };
-    let date_label = *rng.pick(&["Fecha de emisión:", "Fecha de expedición:", "Fecha factura:"]);
+    let date_label = *rng.pick(&[
+        "Fecha de emisión:",
+        "Fecha de expedición:",
+        "Fecha factura:",
+    ]);
     let customer_label = *rng.pick(&["Cliente:", "Adquiriente:", "Señores:"]);
     let total_label = *rng.pick(&["Total a pagar:", "Valor total:", "Total factura:"]);
     let iva_label = *rng.pick(&["IVA:", "Total IVA:"]);
@@ -328,57 +363,196 @@ pub fn invoice(seed: u64, with_qr: bool) -> Invoice {
 
     let mut ops = Vec::new();
     let t = |ops: &mut Vec<Op>, x: f32, y: f32, size: f32, bold: bool, s: &str| {
-        ops.push(Op::Text { x, y, size, bold, text: s.to_string() })
+        ops.push(Op::Text {
+            x,
+            y,
+            size,
+            bold,
+            text: s.to_string(),
+        })
     };
     let l = 42.0;
     t(&mut ops, l, 795.0, 14.0, true, &supplier_name);
-    t(&mut ops, l, 778.0, 10.0, false, &format!("NIT: {}-{supplier_dv}", fmt_nit(&supplier_nit)));
-    t(&mut ops, 300.0, 778.0, 10.0, false, "Responsable de IVA - Régimen común");
-    t(&mut ops, l, 764.0, 10.0, false, &format!("Dirección: Calle {} # {}-{}, {city}", rng.range(1, 120), rng.range(1, 99), rng.range(1, 99)));
+    t(
+        &mut ops,
+        l,
+        778.0,
+        10.0,
+        false,
+        &format!("NIT: {}-{supplier_dv}", fmt_nit(&supplier_nit)),
+    );
+    t(
+        &mut ops,
+        300.0,
+        778.0,
+        10.0,
+        false,
+        "Responsable de IVA - Régimen común",
+    );
+    t(
+        &mut ops,
+        l,
+        764.0,
+        10.0,
+        false,
+        &format!(
+            "Dirección: Calle {} # {}-{}, {city}",
+            rng.range(1, 120),
+            rng.range(1, 99),
+            rng.range(1, 99)
+        ),
+    );
     t(&mut ops, l, 740.0, 12.5, true, &title);
-    t(&mut ops, l, 722.0, 10.0, false, &format!("{date_label} {}", fmt_date(issue)));
-    t(&mut ops, 320.0, 722.0, 10.0, false, &format!("Hora: {issue_time}"));
-    t(&mut ops, l, 708.0, 10.0, false, &format!("Fecha de vencimiento: {}", fmt_date(due)));
-    t(&mut ops, 320.0, 708.0, 10.0, false, &format!("Forma de pago: {}", if due == issue { "Contado" } else { "Crédito" }));
-    ops.push(Op::Rule { x1: l, y1: 698.0, x2: 553.0, y2: 698.0 });
-    t(&mut ops, l, 684.0, 10.0, false, &format!("{customer_label} {customer_name}"));
+    t(
+        &mut ops,
+        l,
+        722.0,
+        10.0,
+        false,
+        &format!("{date_label} {}", fmt_date(issue)),
+    );
+    t(
+        &mut ops,
+        320.0,
+        722.0,
+        10.0,
+        false,
+        &format!("Hora: {issue_time}"),
+    );
+    t(
+        &mut ops,
+        l,
+        708.0,
+        10.0,
+        false,
+        &format!("Fecha de vencimiento: {}", fmt_date(due)),
+    );
+    t(
+        &mut ops,
+        320.0,
+        708.0,
+        10.0,
+        false,
+        &format!(
+            "Forma de pago: {}",
+            if due == issue { "Contado" } else { "Crédito" }
+        ),
+    );
+    ops.push(Op::Rule {
+        x1: l,
+        y1: 698.0,
+        x2: 553.0,
+        y2: 698.0,
+    });
+    t(
+        &mut ops,
+        l,
+        684.0,
+        10.0,
+        false,
+        &format!("{customer_label} {customer_name}"),
+    );
     let cid = if customer_id_type == "nit" {
-        format!("NIT: {}-{}", fmt_nit(&customer_id), super::extract::nit_dv(&customer_id).unwrap_or(0))
+        format!(
+            "NIT: {}-{}",
+            fmt_nit(&customer_id),
+            super::extract::nit_dv(&customer_id).unwrap_or(0)
+        )
     } else {
         format!("C.C.: {}", fmt_nit(&customer_id))
     };
     t(&mut ops, l, 670.0, 10.0, false, &cid);
-    t(&mut ops, l, 656.0, 10.0, false, &format!("Dirección: Carrera {} # {}-{}, {ccity}", rng.range(1, 99), rng.range(1, 99), rng.range(1, 99)));
+    t(
+        &mut ops,
+        l,
+        656.0,
+        10.0,
+        false,
+        &format!(
+            "Dirección: Carrera {} # {}-{}, {ccity}",
+            rng.range(1, 99),
+            rng.range(1, 99),
+            rng.range(1, 99)
+        ),
+    );
     // Table.
     let cols = [l, 62.0, 260.0, 320.0, 370.0, 455.0, 553.0];
     let mut y = 632.0;
-    ops.push(Op::Rule { x1: l, y1: y + 13.0, x2: 553.0, y2: y + 13.0 });
-    for (x, s) in [(cols[0], "#"), (cols[1], "Descripción"), (cols[2], "Cant."), (cols[3], "Unidad"), (cols[4], "Vr. unitario"), (cols[5] - 30.0, "IVA"), (cols[6] - 45.0, "Vr. total")] {
+    ops.push(Op::Rule {
+        x1: l,
+        y1: y + 13.0,
+        x2: 553.0,
+        y2: y + 13.0,
+    });
+    for (x, s) in [
+        (cols[0], "#"),
+        (cols[1], "Descripción"),
+        (cols[2], "Cant."),
+        (cols[3], "Unidad"),
+        (cols[4], "Vr. unitario"),
+        (cols[5] - 30.0, "IVA"),
+        (cols[6] - 45.0, "Vr. total"),
+    ] {
         t(&mut ops, x, y, 9.5, true, s);
     }
-    ops.push(Op::Rule { x1: l, y1: y - 5.0, x2: 553.0, y2: y - 5.0 });
+    ops.push(Op::Rule {
+        x1: l,
+        y1: y - 5.0,
+        x2: 553.0,
+        y2: y - 5.0,
+    });
     y -= 19.0;
     for (i, ln) in lines.iter().enumerate() {
         t(&mut ops, cols[0], y, 9.5, false, &format!("{}", i + 1));
         t(&mut ops, cols[1], y, 9.5, false, &ln.description);
-        t(&mut ops, cols[2], y, 9.5, false, &fmt_money(ln.quantity, false));
+        t(
+            &mut ops,
+            cols[2],
+            y,
+            9.5,
+            false,
+            &fmt_money(ln.quantity, false),
+        );
         t(&mut ops, cols[3], y, 9.5, false, &ln.unit);
         t(&mut ops, cols[4], y, 9.5, false, &money(ln.unit_price));
-        t(&mut ops, cols[5] - 30.0, y, 9.5, false, &format!("{}%", ln.tax_rate));
+        t(
+            &mut ops,
+            cols[5] - 30.0,
+            y,
+            9.5,
+            false,
+            &format!("{}%", ln.tax_rate),
+        );
         let s = money(ln.line_total);
         t(&mut ops, cols[6] - text_width(&s, 9.5), y, 9.5, false, &s);
         y -= 15.0;
     }
-    ops.push(Op::Rule { x1: l, y1: y + 8.0, x2: 553.0, y2: y + 8.0 });
+    ops.push(Op::Rule {
+        x1: l,
+        y1: y + 8.0,
+        x2: 553.0,
+        y2: y + 8.0,
+    });
     y -= 12.0;
-    for (label, v, bold) in [("Subtotal:", subtotal, false), (iva_label, iva, false), (total_label, total, true)] {
+    for (label, v, bold) in [
+        ("Subtotal:", subtotal, false),
+        (iva_label, iva, false),
+        (total_label, total, true),
+    ] {
         let s = money(v);
         t(&mut ops, 360.0, y, 10.5, bold, label);
         t(&mut ops, 553.0 - text_width(&s, 10.5), y, 10.5, bold, &s);
         y -= 16.0;
     }
     y -= 8.0;
-    t(&mut ops, l, y, 8.5, false, &format!("CUFE: {}", &cufe[..48]));
+    t(
+        &mut ops,
+        l,
+        y,
+        8.5,
+        false,
+        &format!("CUFE: {}", &cufe[..48]),
+    );
     t(&mut ops, l, y - 12.0, 8.5, false, &cufe[48..]);
     let qr_text = format!(
         "NumFac: {number}\nFecFac: {}\nHorFac: {issue_time}\nNitFac: {supplier_nit}\nDocAdq: {customer_id}\nValFac: {}\nValIva: {}\nValOtroIm: 0.00\nValTolFac: {}\nCUFE: {cufe}\nhttps://catalogo-vpfe-hab.dian.gov.co/document/searchqr?documentkey={cufe}",
@@ -389,15 +563,48 @@ pub fn invoice(seed: u64, with_qr: bool) -> Invoice {
     );
     let fy = (y - 140.0).min(170.0);
     let tx = if with_qr {
-        ops.push(Op::Qr { x: l, y: fy, size: 115.0, text: qr_text });
+        ops.push(Op::Qr {
+            x: l,
+            y: fy,
+            size: 115.0,
+            text: qr_text,
+        });
         l + 130.0
     } else {
         l
     };
-    t(&mut ops, tx, fy + 90.0, 8.5, false, &format!("Representación gráfica de la factura electrónica {number}"));
-    t(&mut ops, tx, fy + 76.0, 8.5, false, "Autorización de numeración DIAN No. 18760000001 del 2019-01-19");
-    t(&mut ops, tx, fy + 62.0, 8.5, false, "Proveedor tecnológico: Soluciones Digitales Andinas S.A.S.");
-    t(&mut ops, tx, fy + 48.0, 8.5, false, "Esta factura se asimila en todos sus efectos a una letra de cambio.");
+    t(
+        &mut ops,
+        tx,
+        fy + 90.0,
+        8.5,
+        false,
+        &format!("Representación gráfica de la factura electrónica {number}"),
+    );
+    t(
+        &mut ops,
+        tx,
+        fy + 76.0,
+        8.5,
+        false,
+        "Autorización de numeración DIAN No. 18760000001 del 2019-01-19",
+    );
+    t(
+        &mut ops,
+        tx,
+        fy + 62.0,
+        8.5,
+        false,
+        "Proveedor tecnológico: Soluciones Digitales Andinas S.A.S.",
+    );
+    t(
+        &mut ops,
+        tx,
+        fy + 48.0,
+        8.5,
+        false,
+        "Esta factura se asimila en todos sus efectos a una letra de cambio.",
+    );
 
     let text = reading_text(&ops);
     let truth = InvoiceTruth {
@@ -420,7 +627,11 @@ pub fn invoice(seed: u64, with_qr: bool) -> Invoice {
         lines,
         text,
     };
-    Invoice { truth, ops, xml: None }
+    Invoice {
+        truth,
+        ops,
+        xml: None,
+    }
 }
 
 impl Invoice {
@@ -439,8 +650,19 @@ impl Invoice {
         let mut content = String::new();
         for op in &self.ops {
             match op {
-                Op::Text { x, y, size, bold, text } => {
-                    let _ = writeln!(content, "BT /{} {size} Tf {x:.2} {y:.2} Td ({}) Tj ET", if *bold { "F2" } else { "F1" }, pdf_escape(text));
+                Op::Text {
+                    x,
+                    y,
+                    size,
+                    bold,
+                    text,
+                } => {
+                    let _ = writeln!(
+                        content,
+                        "BT /{} {size} Tf {x:.2} {y:.2} Td ({}) Tj ET",
+                        if *bold { "F2" } else { "F1" },
+                        pdf_escape(text)
+                    );
                 }
                 Op::Rule { x1, y1, x2, y2 } => {
                     let _ = writeln!(content, "0.6 w {x1:.2} {y1:.2} m {x2:.2} {y2:.2} l S");
@@ -464,7 +686,12 @@ impl Invoice {
         }
         let mut w = PdfWriter::default();
         let fonts = "<< /F1 << /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >> /F2 << /Type /Font /Subtype /Type1 /BaseFont /Helvetica-Bold /Encoding /WinAnsiEncoding >> >>";
-        w.finish(content.into_bytes(), &format!("<< /Font {fonts} >>"), None, self.xml.as_deref())
+        w.finish(
+            content.into_bytes(),
+            &format!("<< /Font {fonts} >>"),
+            None,
+            self.xml.as_deref(),
+        )
     }
 }
 
@@ -472,7 +699,12 @@ impl Invoice {
 pub fn scanned_pdf(jpeg: &[u8], width: u32, height: u32) -> Vec<u8> {
     let content = b"q 595 0 0 842 0 0 cm /Im1 Do Q\n".to_vec();
     let mut w = PdfWriter::default();
-    w.finish(content, "<< /XObject << /Im1 7 0 R >> >>", Some((jpeg, width, height)), None)
+    w.finish(
+        content,
+        "<< /XObject << /Im1 7 0 R >> >>",
+        Some((jpeg, width, height)),
+        None,
+    )
 }
 
 #[derive(Default)]
@@ -487,7 +719,8 @@ impl PdfWriter {
             self.offsets.push(0);
         }
         self.offsets[n - 1] = self.out.len();
-        self.out.extend_from_slice(format!("{n} 0 obj\n").as_bytes());
+        self.out
+            .extend_from_slice(format!("{n} 0 obj\n").as_bytes());
         self.out.extend_from_slice(body);
         self.out.extend_from_slice(b"\nendobj\n");
     }
@@ -498,20 +731,32 @@ impl PdfWriter {
         v
     }
     /// Objects: 1 catalog, 2 pages, 3 page, 4 contents, 5 filespec, 6 embedded file, 7 image.
-    fn finish(&mut self, content: Vec<u8>, resources: &str, image: Option<(&[u8], u32, u32)>, xml: Option<&str>) -> Vec<u8> {
+    fn finish(
+        &mut self,
+        content: Vec<u8>,
+        resources: &str,
+        image: Option<(&[u8], u32, u32)>,
+        xml: Option<&str>,
+    ) -> Vec<u8> {
         self.out.extend_from_slice(b"%PDF-1.7\n%\xE2\xE3\xCF\xD3\n");
         let names = if xml.is_some() {
             " /Names << /EmbeddedFiles << /Names [(factura.xml) 5 0 R] >> >> /AF [5 0 R]"
         } else {
             ""
         };
-        self.obj(1, format!("<< /Type /Catalog /Pages 2 0 R{names} >>").as_bytes());
+        self.obj(
+            1,
+            format!("<< /Type /Catalog /Pages 2 0 R{names} >>").as_bytes(),
+        );
         self.obj(2, b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>");
         self.obj(3, format!("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources {resources} /Contents 4 0 R >>").as_bytes());
         self.obj(4, &Self::stream("", &content));
         if let Some(x) = xml {
             self.obj(5, b"<< /Type /Filespec /F (factura.xml) /UF (factura.xml) /AFRelationship /Data /EF << /F 6 0 R >> >>");
-            self.obj(6, &Self::stream("/Type /EmbeddedFile /Subtype /text#2Fxml", x.as_bytes()));
+            self.obj(
+                6,
+                &Self::stream("/Type /EmbeddedFile /Subtype /text#2Fxml", x.as_bytes()),
+            );
         } else {
             self.obj(5, b"null");
             self.obj(6, b"null");
@@ -527,7 +772,11 @@ impl PdfWriter {
         for o in &self.offsets {
             let _ = write!(tail, "{o:010} 00000 n \n");
         }
-        let _ = write!(tail, "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", n + 1);
+        let _ = write!(
+            tail,
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            n + 1
+        );
         self.out.extend_from_slice(tail.as_bytes());
         std::mem::take(&mut self.out)
     }
@@ -593,8 +842,14 @@ fn reading_text(ops: &[Op]) -> String {
 
 /// Render page 1 of a PDF to grayscale at `dpi` with `pdftoppm`.
 pub async fn rasterise(pdf: &[u8], dpi: u32) -> Result<GrayImage, WorkerError> {
-    let scratch = Scratch::new().map_err(|e| WorkerError::Io { program: "pdftoppm".into(), reason: e.to_string() })?;
-    scratch.write("in.pdf", pdf).map_err(|e| WorkerError::Io { program: "pdftoppm".into(), reason: e.to_string() })?;
+    let scratch = Scratch::new().map_err(|e| WorkerError::Io {
+        program: "pdftoppm".into(),
+        reason: e.to_string(),
+    })?;
+    scratch.write("in.pdf", pdf).map_err(|e| WorkerError::Io {
+        program: "pdftoppm".into(),
+        reason: e.to_string(),
+    })?;
     super::pdf::render_page(&scratch, 1, dpi, Limits::default()).await
 }
 
@@ -635,7 +890,11 @@ impl Degradation {
 
 /// Apply a degradation (pure; deterministic for a given `rng`).
 pub fn degrade(page: &GrayImage, d: &Degradation, rng: &mut Rng) -> GrayImage {
-    let mut im = if d.rotate_degrees.abs() > 0.01 { img::rotate(page, d.rotate_degrees) } else { page.clone() };
+    let mut im = if d.rotate_degrees.abs() > 0.01 {
+        img::rotate(page, d.rotate_degrees)
+    } else {
+        page.clone()
+    };
     for _ in 0..d.blur_passes {
         im = box_blur3(&im);
     }
@@ -646,7 +905,8 @@ pub fn degrade(page: &GrayImage, d: &Degradation, rng: &mut Rng) -> GrayImage {
     for (x, y, p) in im.enumerate_pixels_mut() {
         let mut v = p.0[0] as f32;
         if d.light_min < 1.0 {
-            let t = ((x as f32 - w as f32 / 2.0) * dx + (y as f32 - h as f32 / 2.0) * dy) / diag + 0.5;
+            let t =
+                ((x as f32 - w as f32 / 2.0) * dx + (y as f32 - h as f32 / 2.0) * dy) / diag + 0.5;
             v *= d.light_min + (1.0 - d.light_min) * t.clamp(0.0, 1.0);
         }
         if d.noise_sigma > 0.0 {
@@ -693,9 +953,14 @@ pub fn encode(page: &GrayImage, jpeg_quality: u8) -> Vec<u8> {
 pub fn tiff_pages(pages: &[GrayImage]) -> Vec<u8> {
     let mut buf = Cursor::new(Vec::new());
     {
-        let Ok(mut enc) = tiff::encoder::TiffEncoder::new(&mut buf) else { return Vec::new() };
+        let Ok(mut enc) = tiff::encoder::TiffEncoder::new(&mut buf) else {
+            return Vec::new();
+        };
         for p in pages {
-            if enc.write_image::<tiff::encoder::colortype::Gray8>(p.width(), p.height(), p.as_raw()).is_err() {
+            if enc
+                .write_image::<tiff::encoder::colortype::Gray8>(p.width(), p.height(), p.as_raw())
+                .is_err()
+            {
                 return Vec::new();
             }
         }
@@ -721,7 +986,10 @@ mod tests {
         let sub: Decimal = t.lines.iter().map(|l| l.line_total).sum();
         assert_eq!(money2(sub), t.subtotal);
         assert_eq!(t.cufe.len(), 96);
-        assert_eq!(super::super::extract::nit_dv(&t.supplier_nit).map(|d| d.to_string()), Some(t.supplier_dv.clone()));
+        assert_eq!(
+            super::super::extract::nit_dv(&t.supplier_nit).map(|d| d.to_string()),
+            Some(t.supplier_dv.clone())
+        );
         let pdf = a.pdf();
         assert!(pdf.starts_with(b"%PDF-1.7"));
     }
@@ -732,8 +1000,22 @@ mod tests {
             let inv = invoice(seed, seed % 2 == 0);
             let lines = crate::formats::text::lines_from_text(&inv.truth.text);
             let x = crate::formats::extract::from_lines(&lines, false);
-            for f in ["number", "issue_date", "supplier_nit", "customer_id", "total", "subtotal", "tax_iva", "cufe"] {
-                assert_eq!(x.field(f).map(|v| v.value.as_str()), inv.truth.get(f), "seed {seed} field {f}\n{}", inv.truth.text);
+            for f in [
+                "number",
+                "issue_date",
+                "supplier_nit",
+                "customer_id",
+                "total",
+                "subtotal",
+                "tax_iva",
+                "cufe",
+            ] {
+                assert_eq!(
+                    x.field(f).map(|v| v.value.as_str()),
+                    inv.truth.get(f),
+                    "seed {seed} field {f}\n{}",
+                    inv.truth.text
+                );
             }
             let (findings, review) = crate::formats::extract::assess(&x, &Default::default());
             assert!(!review, "seed {seed}: {findings:?}\n{}", inv.truth.text);

@@ -121,8 +121,7 @@ fn to_gray(
             )));
         }
     };
-    GrayImage::from_raw(w, h, px)
-        .ok_or_else(|| ImageError::Decode("datos TIFF incompletos".into()))
+    GrayImage::from_raw(w, h, px).ok_or_else(|| ImageError::Decode("datos TIFF incompletos".into()))
 }
 
 fn luma(c: &[u8]) -> u8 {

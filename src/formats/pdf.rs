@@ -74,7 +74,10 @@ pub struct Attachment {
 }
 
 /// Embedded files whose content is XML (the invoice of a PDF/A-3).
-pub async fn xml_attachments(pdf: &Scratch, limits: Limits) -> Result<Vec<Attachment>, WorkerError> {
+pub async fn xml_attachments(
+    pdf: &Scratch,
+    limits: Limits,
+) -> Result<Vec<Attachment>, WorkerError> {
     let path = pdf.path().join("in.pdf");
     let p = path.to_string_lossy();
     let list = worker::run("pdfdetach", &["-list", &p], None, limits).await?;

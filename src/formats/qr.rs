@@ -147,9 +147,12 @@ pub fn attempt(img: &GrayImage) -> Attempt {
     let (w, h) = img.dimensions();
     let mut seen = false;
     if w > 1200 && h > 1200 {
-        let small = image::imageops::resize(img, w / 2, h / 2, image::imageops::FilterType::Triangle);
+        let small =
+            image::imageops::resize(img, w / 2, h / 2, image::imageops::FilterType::Triangle);
         match decode_once(&small) {
-            Attempt::Found(q, (x0, y0, x1, y1)) => return Attempt::Found(q, (x0 * 2, y0 * 2, x1 * 2, y1 * 2)),
+            Attempt::Found(q, (x0, y0, x1, y1)) => {
+                return Attempt::Found(q, (x0 * 2, y0 * 2, x1 * 2, y1 * 2));
+            }
             Attempt::Seen => seen = true,
             Attempt::Nothing => {}
         }
@@ -162,9 +165,10 @@ pub fn attempt(img: &GrayImage) -> Attempt {
 
 fn decode_once(img: &GrayImage) -> Attempt {
     let (w, h) = img.dimensions();
-    let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(w as usize, h as usize, |x, y| {
-        img.get_pixel(x as u32, y as u32).0[0]
-    });
+    let mut prepared =
+        rqrr::PreparedImage::prepare_from_greyscale(w as usize, h as usize, |x, y| {
+            img.get_pixel(x as u32, y as u32).0[0]
+        });
     let grids = prepared.detect_grids();
     let seen = !grids.is_empty();
     for grid in grids {
@@ -182,7 +186,11 @@ fn decode_once(img: &GrayImage) -> Attempt {
             }
         }
     }
-    if seen { Attempt::Seen } else { Attempt::Nothing }
+    if seen {
+        Attempt::Seen
+    } else {
+        Attempt::Nothing
+    }
 }
 
 #[cfg(test)]
@@ -201,7 +209,9 @@ mod tests {
 
     #[test]
     fn parses_one_line_form() {
-        let q = parse("NumFac: FE12 FecFac: 2024-01-02 NitFac: 900373991 ValTolFac: 10.00 CUFE: ab").unwrap();
+        let q =
+            parse("NumFac: FE12 FecFac: 2024-01-02 NitFac: 900373991 ValTolFac: 10.00 CUFE: ab")
+                .unwrap();
         assert_eq!(q.get("NumFac"), Some("FE12"));
         assert_eq!(q.get("NitFac"), Some("900373991"));
     }
@@ -225,7 +235,11 @@ mod tests {
                 if code[(x, y)] == qrcode::Color::Dark {
                     for dy in 0..scale {
                         for dx in 0..scale {
-                            img.put_pixel(((x + quiet) * scale + dx) as u32, ((y + quiet) * scale + dy) as u32, image::Luma([0]));
+                            img.put_pixel(
+                                ((x + quiet) * scale + dx) as u32,
+                                ((y + quiet) * scale + dy) as u32,
+                                image::Luma([0]),
+                            );
                         }
                     }
                 }

@@ -98,7 +98,11 @@ const FIELD_NAMES: &[&str] = &[
 
 impl FormatsSettings {
     /// Compile the raw settings; every problem goes to `problems`.
-    pub fn compile(raw: RawFormatsSettings, file: &Path, problems: &mut crate::config::Problems) -> FormatsSettings {
+    pub fn compile(
+        raw: RawFormatsSettings,
+        file: &Path,
+        problems: &mut crate::config::Problems,
+    ) -> FormatsSettings {
         let mut s = FormatsSettings::default();
         if let Some(t) = raw.review_threshold {
             if (0.0..=1.0).contains(&t) {
@@ -110,7 +114,11 @@ impl FormatsSettings {
         if let Some(r) = raw.required_fields {
             for f in &r {
                 if !FIELD_NAMES.contains(&f.as_str()) {
-                    problems.error(file, "required_fields", format!("unknown field '{f}' (one of: {})", FIELD_NAMES.join(", ")));
+                    problems.error(
+                        file,
+                        "required_fields",
+                        format!("unknown field '{f}' (one of: {})", FIELD_NAMES.join(", ")),
+                    );
                 }
             }
             s.review.required = r;
@@ -167,12 +175,25 @@ impl FormatsSettings {
             return Ok(FormatsSettings::default());
         }
         let mut problems = crate::config::Problems::default();
-        let text = std::fs::read_to_string(file).map_err(|e| vec![crate::config::ConfigError::new(file, "", format!("cannot read file: {e}"))])?;
+        let text = std::fs::read_to_string(file).map_err(|e| {
+            vec![crate::config::ConfigError::new(
+                file,
+                "",
+                format!("cannot read file: {e}"),
+            )]
+        })?;
         let value: toml::Value = match toml::from_str(&text) {
             Ok(v) => v,
-            Err(e) => return Err(vec![crate::config::ConfigError::new(file, "", format!("not valid TOML: {e}"))]),
+            Err(e) => {
+                return Err(vec![crate::config::ConfigError::new(
+                    file,
+                    "",
+                    format!("not valid TOML: {e}"),
+                )]);
+            }
         };
-        let raw: Option<RawFormatsSettings> = crate::config::section(value, file, "", &mut problems);
+        let raw: Option<RawFormatsSettings> =
+            crate::config::section(value, file, "", &mut problems);
         let s = raw.map(|r| FormatsSettings::compile(r, file, &mut problems));
         match s {
             Some(s) if !problems.has_errors() => Ok(s),
@@ -249,23 +270,33 @@ pub enum ReadError {
 
 fn worker_finding(code: &str, what: &str, e: &WorkerError) -> Finding {
     let msg = match e {
-        WorkerError::Timeout { secs, .. } => format!("{what}: el procesamiento superó el tiempo máximo ({secs} s); el archivo puede estar dañado o ser hostil."),
-        WorkerError::Signal { .. } => format!("{what}: el decodificador terminó anormalmente (archivo dañado o demasiado grande)."),
-        WorkerError::Failed { .. } | WorkerError::Io { .. } => format!("{what}: el archivo está dañado o no se puede leer."),
+        WorkerError::Timeout { secs, .. } => format!(
+            "{what}: el procesamiento superó el tiempo máximo ({secs} s); el archivo puede estar dañado o ser hostil."
+        ),
+        WorkerError::Signal { .. } => format!(
+            "{what}: el decodificador terminó anormalmente (archivo dañado o demasiado grande)."
+        ),
+        WorkerError::Failed { .. } | WorkerError::Io { .. } => {
+            format!("{what}: el archivo está dañado o no se puede leer.")
+        }
         WorkerError::Spawn { .. } => format!("{what}: herramienta no disponible."),
     };
     Finding::reject(code, msg)
 }
 
 fn env_error(e: &WorkerError) -> Option<ReadError> {
-    e.is_environment().then(|| ReadError::Environment(e.to_string()))
+    e.is_environment()
+        .then(|| ReadError::Environment(e.to_string()))
 }
 
 /// Read a PDF.
 pub async fn read_pdf(bytes: &[u8], s: &FormatsSettings) -> Result<Reading, ReadError> {
     let mut r = Reading::default();
-    let scratch = Scratch::new().map_err(|e| ReadError::Environment(format!("directorio temporal: {e}")))?;
-    scratch.write("in.pdf", bytes).map_err(|e| ReadError::Environment(format!("directorio temporal: {e}")))?;
+    let scratch =
+        Scratch::new().map_err(|e| ReadError::Environment(format!("directorio temporal: {e}")))?;
+    scratch
+        .write("in.pdf", bytes)
+        .map_err(|e| ReadError::Environment(format!("directorio temporal: {e}")))?;
 
     match pdf::xml_attachments(&scratch, s.pdf_limits).await {
         Ok(atts) => {
@@ -297,7 +328,8 @@ pub async fn read_pdf(bytes: &[u8], s: &FormatsSettings) -> Result<Reading, Read
             if let Some(env) = env_error(&e) {
                 return Err(env);
             }
-            r.findings.push(worker_finding("PAS410", "PDF ilegible", &e));
+            r.findings
+                .push(worker_finding("PAS410", "PDF ilegible", &e));
             return Ok(r);
         }
     };
@@ -329,7 +361,10 @@ pub async fn read_pdf(bytes: &[u8], s: &FormatsSettings) -> Result<Reading, Read
                 if let Some(env) = env_error(&e) {
                     return Err(env);
                 }
-                r.findings.push(worker_finding("PAS411", &format!("Página {n} del PDF"), &e).at(format!("página {n}")));
+                r.findings.push(
+                    worker_finding("PAS411", &format!("Página {n} del PDF"), &e)
+                        .at(format!("página {n}")),
+                );
                 continue;
             }
         };
@@ -348,7 +383,10 @@ pub async fn read_pdf(bytes: &[u8], s: &FormatsSettings) -> Result<Reading, Read
     let cufe_ok = x.cufe.as_ref().is_some_and(|c| c.value.len() == 96);
     if s.qr && r.qr.is_none() && !cufe_ok && !r.pages.is_empty() {
         if let Ok(page) = pdf::render_page(&scratch, 1, 150, s.pdf_limits).await {
-            r.qr = tokio::task::spawn_blocking(move || qr::decode(&page)).await.ok().flatten();
+            r.qr = tokio::task::spawn_blocking(move || qr::decode(&page))
+                .await
+                .ok()
+                .flatten();
             if let Some(p) = r.pages.first_mut() {
                 p.qr = r.qr.is_some();
             }
@@ -367,15 +405,20 @@ pub async fn read_image(bytes: &[u8], s: &FormatsSettings) -> Result<Reading, Re
     let pages = match decoded {
         Ok(Ok(p)) if !p.is_empty() => p,
         Ok(Ok(_)) => {
-            r.findings.push(Finding::reject("PAS420", "La imagen no contiene páginas."));
+            r.findings
+                .push(Finding::reject("PAS420", "La imagen no contiene páginas."));
             return Ok(r);
         }
         Ok(Err(e)) => {
-            r.findings.push(Finding::reject("PAS420", format!("Imagen ilegible: {e}.")));
+            r.findings
+                .push(Finding::reject("PAS420", format!("Imagen ilegible: {e}.")));
             return Ok(r);
         }
         Err(_) => {
-            r.findings.push(Finding::reject("PAS420", "Imagen ilegible: el decodificador falló."));
+            r.findings.push(Finding::reject(
+                "PAS420",
+                "Imagen ilegible: el decodificador falló.",
+            ));
             return Ok(r);
         }
     };
@@ -479,9 +522,16 @@ async fn ocr_one(
         }
     };
     report.ocr_ms = t_ocr.elapsed().as_millis() as u64;
-    let words: Vec<f32> = lines.iter().flat_map(|l| l.words.iter().map(|w| w.conf)).collect();
+    let words: Vec<f32> = lines
+        .iter()
+        .flat_map(|l| l.words.iter().map(|w| w.conf))
+        .collect();
     report.words = words.len();
-    report.mean_confidence = if words.is_empty() { 0.0 } else { words.iter().sum::<f32>() / words.len() as f32 };
+    report.mean_confidence = if words.is_empty() {
+        0.0
+    } else {
+        words.iter().sum::<f32>() / words.len() as f32
+    };
     Ok((report, lines, qr))
 }
 
@@ -493,7 +543,8 @@ fn finish(r: &mut Reading, x: &mut Extraction, s: &FormatsSettings) {
     // it without the issuer's key: keep it only when it is fully legible,
     // else report it as missing (the QR or the XML carries it reliably).
     let drop_cufe = x.cufe.as_ref().is_some_and(|c| {
-        c.source == Source::Ocr && (c.checks.iter().any(|k| k.starts_with('!')) || c.confidence < s.review.threshold)
+        c.source == Source::Ocr
+            && (c.checks.iter().any(|k| k.starts_with('!')) || c.confidence < s.review.threshold)
     });
     if drop_cufe {
         x.cufe = None;
@@ -506,7 +557,10 @@ fn finish(r: &mut Reading, x: &mut Extraction, s: &FormatsSettings) {
         );
     }
     if r.lines.is_empty() && r.qr.is_none() {
-        r.findings.push(Finding::notify("PAS430", "No se pudo leer texto en el documento."));
+        r.findings.push(Finding::notify(
+            "PAS430",
+            "No se pudo leer texto en el documento.",
+        ));
     }
     let (f, review) = extract::assess(x, &s.review);
     r.findings.extend(f);
@@ -529,7 +583,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("pasarela-fs-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
         let f = dir.join("formats.toml");
-        std::fs::write(&f, "review_threshold = 2.0\nrequired_fields = [\"total\", \"nope\"]\nbogus = 1\n").unwrap();
+        std::fs::write(
+            &f,
+            "review_threshold = 2.0\nrequired_fields = [\"total\", \"nope\"]\nbogus = 1\n",
+        )
+        .unwrap();
         let e = FormatsSettings::load(&f).unwrap_err();
         assert!(e.len() >= 2, "{e:?}");
         std::fs::write(&f, "review_threshold = 0.8\ndpi = 200\n").unwrap();

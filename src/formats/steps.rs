@@ -20,7 +20,11 @@ use crate::result::{Format, Severity, Verdict};
 
 /// `rules/formats.toml` under the configuration's base directory.
 pub fn settings_path(ctx: &StepContext) -> std::path::PathBuf {
-    ctx.services.config.base_dir.join("rules").join("formats.toml")
+    ctx.services
+        .config
+        .base_dir
+        .join("rules")
+        .join("formats.toml")
 }
 
 /// `rules/excel/` under the configuration's base directory.
@@ -32,21 +36,32 @@ fn settings(ctx: &StepContext) -> Result<FormatsSettings, StepError> {
     FormatsSettings::load(&settings_path(ctx)).map_err(|e| {
         StepError::Permanent(format!(
             "configuración de formatos inválida: {}",
-            e.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+            e.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
         ))
     })
 }
 
 fn apply_reading(item: &mut WorkItem, r: Reading, format: &str) {
     item.result.findings.extend(r.findings.iter().cloned());
-    let has_reject = item.result.findings.iter().any(|f| f.severity == Severity::Reject);
+    let has_reject = item
+        .result
+        .findings
+        .iter()
+        .any(|f| f.severity == Severity::Reject);
     if r.review && !has_reject {
         item.verdict_override = Some(Verdict::Review);
     }
     if !r.review {
         let x = &r.fields;
         item.document_key = match (&x.cufe, &x.supplier_nit, &x.number) {
-            (Some(c), _, _) if c.value.len() == 96 && !c.checks.iter().any(|k| k.starts_with('!')) => Some(c.value.clone()),
+            (Some(c), _, _)
+                if c.value.len() == 96 && !c.checks.iter().any(|k| k.starts_with('!')) =>
+            {
+                Some(c.value.clone())
+            }
             (_, Some(n), Some(num)) => Some(format!("{}/{}", n.value, num.value)),
             _ => None,
         };
@@ -117,7 +132,10 @@ impl Step for ExcelRows {
         let layouts = excel::load_layouts(&layouts_dir(ctx)).map_err(|e| {
             StepError::Permanent(format!(
                 "formatos de hoja de cálculo inválidos: {}",
-                e.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+                e.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
             ))
         })?;
         let bytes = item.bytes.clone();

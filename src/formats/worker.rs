@@ -261,7 +261,10 @@ mod tests {
         // python is not guaranteed; use sh + a huge allocation through `head`.
         let e = run(
             "sh",
-            &["-c", "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo ${#x}"],
+            &[
+                "-c",
+                "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo ${#x}",
+            ],
             None,
             limits,
         )
