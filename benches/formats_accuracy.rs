@@ -215,7 +215,7 @@ fn main() {
                     one(
                         seed0 + i,
                         kind,
-                        (i / nk) % 2 == 0,
+                        (i / nk).is_multiple_of(2),
                         &settings,
                         write.as_deref(),
                     )

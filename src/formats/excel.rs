@@ -509,6 +509,17 @@ fn cell_date(d: &Data) -> Option<NaiveDate> {
     }
 }
 
+/// (score, layout index, layout, sheet name, cells, header row, field → column)
+type Candidate<'a> = (
+    usize,
+    usize,
+    &'a Layout,
+    &'a String,
+    &'a Range<Data>,
+    u32,
+    BTreeMap<String, u32>,
+);
+
 /// Read a workbook with the first layout that recognises one of its sheets.
 pub fn read(bytes: &[u8], layouts: &[Layout]) -> Workbook {
     let mut wb = Workbook::default();
@@ -546,15 +557,7 @@ pub fn read(bytes: &[u8], layouts: &[Layout]) -> Workbook {
         }
     }
     // Best (layout, sheet, header row) by number of recognised columns.
-    let mut best: Option<(
-        usize,
-        usize,
-        &Layout,
-        &String,
-        &Range<Data>,
-        u32,
-        BTreeMap<String, u32>,
-    )> = None;
+    let mut best: Option<Candidate> = None;
     for (li, layout) in layouts.iter().enumerate() {
         for (name, range) in &ranges {
             if !layout.sheets.is_empty() && !layout.sheets.iter().any(|s| norm(s) == norm(name)) {
@@ -806,17 +809,17 @@ fn read_rows(
                 }
             })
             .map(|v| v.normalize());
-        if let Some(v) = iva {
-            if !layout.iva_rates.contains(&v) {
-                let rates: Vec<String> = layout.iva_rates.iter().map(|r| r.to_string()).collect();
-                errors.push(bad_sev(
-                    format!(
-                        "Tarifa de IVA {v} % no admitida (valores válidos: {}).",
-                        rates.join(", ")
-                    ),
-                    loc("iva_pct"),
-                ));
-            }
+        if let Some(v) = iva
+            && !layout.iva_rates.contains(&v)
+        {
+            let rates: Vec<String> = layout.iva_rates.iter().map(|r| r.to_string()).collect();
+            errors.push(bad_sev(
+                format!(
+                    "Tarifa de IVA {v} % no admitida (valores válidos: {}).",
+                    rates.join(", ")
+                ),
+                loc("iva_pct"),
+            ));
         }
         let side_cell = norm(&cell_text(get("side")));
         let side = if side_cell.is_empty() {

@@ -423,14 +423,14 @@ pub fn from_lines(lines: &[Line], ocr: bool) -> Extraction {
         }
         x.issue_date = Some(f);
     }
-    if let Some(h) = hits(lines, &texts, &RE_DUE_DATE, 1).into_iter().next() {
-        if let Some(d) = parse_date(&h.text) {
-            x.due_date = Some(Field::new(
-                d.format("%Y-%m-%d").to_string(),
-                src,
-                cap(h.conf),
-            ));
-        }
+    if let Some(h) = hits(lines, &texts, &RE_DUE_DATE, 1).into_iter().next()
+        && let Some(d) = parse_date(&h.text)
+    {
+        x.due_date = Some(Field::new(
+            d.format("%Y-%m-%d").to_string(),
+            src,
+            cap(h.conf),
+        ));
     }
     if let Some(h) = hits(lines, &texts, &RE_TIME, 1).into_iter().next() {
         x.issue_time = Some(Field::new(h.text.replace(' ', ""), src, cap(h.conf)));
@@ -463,16 +463,16 @@ pub fn from_lines(lines: &[Line], ocr: bool) -> Extraction {
     x.supplier_name = supplier_name(lines, &texts, split, cap, src);
     if let Some(at) = customer_at {
         // The customer's name: the rest of the label line.
-        if let Some(c) = RE_CUSTOMER.captures(&texts[at]) {
-            if let Some(m) = c.get(1) {
-                let name = cut_at_labels(m.as_str());
-                if name.chars().filter(|c| c.is_alphabetic()).count() >= 3 {
-                    x.customer_name = Some(Field::new(
-                        name,
-                        src,
-                        cap(lines[at].span_conf(m.start(), m.end())),
-                    ));
-                }
+        if let Some(c) = RE_CUSTOMER.captures(&texts[at])
+            && let Some(m) = c.get(1)
+        {
+            let name = cut_at_labels(m.as_str());
+            if name.chars().filter(|c| c.is_alphabetic()).count() >= 3 {
+                x.customer_name = Some(Field::new(
+                    name,
+                    src,
+                    cap(lines[at].span_conf(m.start(), m.end())),
+                ));
             }
         }
         // The first identification at or after the label, within a few lines.
@@ -641,16 +641,16 @@ fn supplier_name(
     // An explicit label first, else the first line of the page that reads
     // like a name (letters, not a label or a title).
     for (i, t) in texts.iter().enumerate().take(split) {
-        if let Some(c) = RE_SUPPLIER_LABEL.captures(t) {
-            if let Some(m) = c.get(1) {
-                let name = cut_at_labels(m.as_str());
-                if name.len() >= 3 {
-                    return Some(Field::new(
-                        name,
-                        src,
-                        cap(lines[i].span_conf(m.start(), m.end())),
-                    ));
-                }
+        if let Some(c) = RE_SUPPLIER_LABEL.captures(t)
+            && let Some(m) = c.get(1)
+        {
+            let name = cut_at_labels(m.as_str());
+            if name.len() >= 3 {
+                return Some(Field::new(
+                    name,
+                    src,
+                    cap(lines[i].span_conf(m.start(), m.end())),
+                ));
             }
         }
     }
@@ -714,13 +714,13 @@ fn cross_check_totals(x: &mut Extraction, tol: Decimal) {
     }
     if !x.lines.is_empty() {
         let sum: Decimal = x.lines.iter().map(|l| l.line_total).sum();
-        if let Some(f) = x.subtotal.as_mut() {
-            if let Some(s) = sub {
-                if (sum - s).abs() <= tol {
-                    f.pass("lines");
-                } else {
-                    f.fail("lines");
-                }
+        if let Some(f) = x.subtotal.as_mut()
+            && let Some(s) = sub
+        {
+            if (sum - s).abs() <= tol {
+                f.pass("lines");
+            } else {
+                f.fail("lines");
             }
         }
         if x.lines.iter().all(|l| l.tax_rate.is_some()) {
@@ -752,18 +752,18 @@ pub fn apply_qr(x: &mut Extraction, qr: &DianQr, findings: &mut Vec<Finding>) {
         let Some(v) = value.filter(|v| !v.is_empty()) else {
             return;
         };
-        if let Some(old) = slot.as_ref() {
-            if old.value != v {
-                findings.push(Finding::notify(
-                    "PAS530",
-                    format!(
-                        "El {} impreso ('{}') difiere del código QR ('{}'); se usa el del QR.",
-                        field_label(name),
-                        old.value,
-                        v
-                    ),
-                ));
-            }
+        if let Some(old) = slot.as_ref()
+            && old.value != v
+        {
+            findings.push(Finding::notify(
+                "PAS530",
+                format!(
+                    "El {} impreso ('{}') difiere del código QR ('{}'); se usa el del QR.",
+                    field_label(name),
+                    old.value,
+                    v
+                ),
+            ));
         }
         let mut f = Field::new(v, Source::Qr, 1.0);
         f.checks.push("qr".into());
@@ -807,22 +807,22 @@ pub fn apply_qr(x: &mut Extraction, qr: &DianQr, findings: &mut Vec<Finding>) {
     }
     set(&mut x.total, "total", money("ValTolFac"));
     set(&mut x.cufe, "cufe", qr.cufe());
-    if let Some(c) = x.cufe.as_mut() {
-        if c.value.len() != 96 || !c.value.chars().all(|ch| ch.is_ascii_hexdigit()) {
-            c.fail("shape");
-        }
+    if let Some(c) = x.cufe.as_mut()
+        && (c.value.len() != 96 || !c.value.chars().all(|ch| ch.is_ascii_hexdigit()))
+    {
+        c.fail("shape");
     }
     // A prefix consistent with the QR number.
-    if let (Some(n), Some(p)) = (x.number.as_ref(), x.prefix.as_ref()) {
-        if !n.value.starts_with(&p.value) {
-            x.prefix = None;
-        }
+    if let (Some(n), Some(p)) = (x.number.as_ref(), x.prefix.as_ref())
+        && !n.value.starts_with(&p.value)
+    {
+        x.prefix = None;
     }
     // The printed DV now checks the QR's NIT.
-    if let (Some(nit), Some(dv)) = (x.supplier_nit.clone(), x.supplier_dv.as_mut()) {
-        if nit_dv(&nit.value).map(|d| d.to_string()) != Some(dv.value.clone()) {
-            dv.fail("dv");
-        }
+    if let (Some(nit), Some(dv)) = (x.supplier_nit.clone(), x.supplier_dv.as_mut())
+        && nit_dv(&nit.value).map(|d| d.to_string()) != Some(dv.value.clone())
+    {
+        dv.fail("dv");
     }
 }
 

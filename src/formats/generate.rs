@@ -190,7 +190,7 @@ pub fn fmt_money(d: Decimal, decimals: bool) -> String {
     let int = d.trunc().abs().to_string();
     let mut grouped = String::new();
     for (i, c) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
+        if i > 0 && (int.len() - i).is_multiple_of(3) {
             grouped.push('.');
         }
         grouped.push(c);
@@ -207,7 +207,7 @@ fn fmt_nit(n: &str) -> String {
     // 900373991 -> 900.373.991
     let mut out = String::new();
     for (i, c) in n.chars().enumerate() {
-        if i > 0 && (n.len() - i) % 3 == 0 {
+        if i > 0 && (n.len() - i).is_multiple_of(3) {
             out.push('.');
         }
         out.push(c);
@@ -770,7 +770,7 @@ impl PdfWriter {
         let n = self.offsets.len();
         let mut tail = format!("xref\n0 {}\n0000000000 65535 f \n", n + 1);
         for o in &self.offsets {
-            let _ = write!(tail, "{o:010} 00000 n \n");
+            let _ = writeln!(tail, "{o:010} 00000 n ");
         }
         let _ = write!(
             tail,

@@ -172,18 +172,18 @@ fn decode_once(img: &GrayImage) -> Attempt {
     let grids = prepared.detect_grids();
     let seen = !grids.is_empty();
     for grid in grids {
-        if let Ok((_, content)) = grid.decode() {
-            if let Some(q) = parse(&content) {
-                let xs = grid.bounds.iter().map(|p| p.x.max(0) as u32);
-                let ys = grid.bounds.iter().map(|p| p.y.max(0) as u32);
-                let bbox = (
-                    xs.clone().min().unwrap_or(0),
-                    ys.clone().min().unwrap_or(0),
-                    xs.max().unwrap_or(0).min(w),
-                    ys.max().unwrap_or(0).min(h),
-                );
-                return Attempt::Found(q, bbox);
-            }
+        if let Ok((_, content)) = grid.decode()
+            && let Some(q) = parse(&content)
+        {
+            let xs = grid.bounds.iter().map(|p| p.x.max(0) as u32);
+            let ys = grid.bounds.iter().map(|p| p.y.max(0) as u32);
+            let bbox = (
+                xs.clone().min().unwrap_or(0),
+                ys.clone().min().unwrap_or(0),
+                xs.max().unwrap_or(0).min(w),
+                ys.max().unwrap_or(0).min(h),
+            );
+            return Attempt::Found(q, bbox);
         }
     }
     if seen {

@@ -381,15 +381,18 @@ pub async fn read_pdf(bytes: &[u8], s: &FormatsSettings) -> Result<Reading, Read
     let mut x = extract::from_lines(&r.lines, any_ocr);
     // A text PDF whose printed CUFE is missing or malformed: look for the QR.
     let cufe_ok = x.cufe.as_ref().is_some_and(|c| c.value.len() == 96);
-    if s.qr && r.qr.is_none() && !cufe_ok && !r.pages.is_empty() {
-        if let Ok(page) = pdf::render_page(&scratch, 1, 150, s.pdf_limits).await {
-            r.qr = tokio::task::spawn_blocking(move || qr::decode(&page))
-                .await
-                .ok()
-                .flatten();
-            if let Some(p) = r.pages.first_mut() {
-                p.qr = r.qr.is_some();
-            }
+    if s.qr
+        && r.qr.is_none()
+        && !cufe_ok
+        && !r.pages.is_empty()
+        && let Ok(page) = pdf::render_page(&scratch, 1, 150, s.pdf_limits).await
+    {
+        r.qr = tokio::task::spawn_blocking(move || qr::decode(&page))
+            .await
+            .ok()
+            .flatten();
+        if let Some(p) = r.pages.first_mut() {
+            p.qr = r.qr.is_some();
         }
     }
     finish(&mut r, &mut x, s);
