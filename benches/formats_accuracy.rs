@@ -223,6 +223,7 @@ fn main() {
                 }
             })
             .buffer_unordered(threads)
+            .inspect(|o| eprintln!("{}", o.detail))
             .collect()
             .await
     });

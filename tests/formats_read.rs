@@ -118,10 +118,12 @@ async fn ocr_reads_a_scanned_page() {
     let inv = generate::invoice(3, false);
     let page = generate::rasterise(&inv.pdf(), 200).await.unwrap();
     let png = generate::encode(&page, 0);
-    let mut s = FormatsSettings::default();
-    s.dpi = 200;
-    s.qr = false;
-    s.preprocess = Preprocess::NONE;
+    let s = FormatsSettings {
+        dpi: 200,
+        qr: false,
+        preprocess: Preprocess::NONE,
+        ..FormatsSettings::default()
+    };
     let r = read::read_image(&png, &s).await.unwrap();
     assert_eq!(r.pages[0].source, pasarela::formats::extract::Source::Ocr);
     assert!(r.pages[0].words > 50);
@@ -150,8 +152,10 @@ async fn multi_page_tiff() {
         .await
         .unwrap();
     let tiff = generate::tiff_pages(&[a, b]);
-    let mut s = FormatsSettings::default();
-    s.dpi = 200;
+    let s = FormatsSettings {
+        dpi: 200,
+        ..FormatsSettings::default()
+    };
     let r = read::read_image(&tiff, &s).await.unwrap();
     assert_eq!(r.pages.len(), 2);
 }
