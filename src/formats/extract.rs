@@ -386,6 +386,18 @@ pub fn from_lines(lines: &[Line], ocr: bool) -> Extraction {
     for (i, t) in texts.iter().enumerate() {
         for c in RE_NUMBER.captures_iter(t) {
             let Some(digits) = c.get(2) else { continue };
+            let Some(whole) = c.get(0) else { continue };
+            // "Fecha factura: 10/03/2024" is a date, not a number.
+            let before = t[..whole.start()].trim_end().to_lowercase();
+            let after = &t[digits.end()..];
+            if before.ends_with("fecha")
+                || before.ends_with("fecha de")
+                || after.starts_with('/')
+                || (after.starts_with('-')
+                    && after[1..].starts_with(|ch: char| ch.is_ascii_digit()))
+            {
+                continue;
+            }
             let prefix = c.get(1).map(|m| m.as_str()).unwrap_or("");
             let start = c.get(1).map(|m| m.start()).unwrap_or(digits.start());
             let conf = lines[i].span_conf(start, digits.end());

@@ -490,7 +490,7 @@ pub fn invoice(seed: u64, with_qr: bool) -> Invoice {
         (cols[2], "Cant."),
         (cols[3], "Unidad"),
         (cols[4], "Vr. unitario"),
-        (cols[5] - 30.0, "IVA"),
+        (cols[5] - 12.0, "IVA"),
         (cols[6] - 45.0, "Vr. total"),
     ] {
         t(&mut ops, x, y, 9.5, true, s);
@@ -514,10 +514,12 @@ pub fn invoice(seed: u64, with_qr: bool) -> Invoice {
             &fmt_money(ln.quantity, false),
         );
         t(&mut ops, cols[3], y, 9.5, false, &ln.unit);
-        t(&mut ops, cols[4], y, 9.5, false, &money(ln.unit_price));
+        // Right-aligned so wide prices never reach the IVA column.
+        let up = money(ln.unit_price);
+        t(&mut ops, 432.0 - text_width(&up, 9.5), y, 9.5, false, &up);
         t(
             &mut ops,
-            cols[5] - 30.0,
+            cols[5] - 12.0,
             y,
             9.5,
             false,
