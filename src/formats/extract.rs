@@ -1062,6 +1062,18 @@ Representación gráfica de la factura electrónica SETP990000123
     }
 
     #[test]
+    fn a_date_after_factura_is_not_a_number() {
+        let text = SAMPLE.replace("Fecha de emisión: 15/03/2025", "Fecha factura: 15/03/2025");
+        let lines = lines_from_text(&text);
+        // Put the date line first so it is the first candidate.
+        let mut lines2 = vec![lines[4].clone()];
+        lines2.extend(lines);
+        let x = from_lines(&lines2, false);
+        assert_eq!(x.number.unwrap().value, "SETP990000123");
+        assert_eq!(x.issue_date.unwrap().value, "2025-03-15");
+    }
+
+    #[test]
     fn wrong_dv_and_sum_go_to_review() {
         let bad = SAMPLE
             .replace("900.373.991-9", "900.373.991-8")
