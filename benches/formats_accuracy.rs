@@ -48,6 +48,7 @@ struct Outcome {
     review: bool,
     cer: f64,
     page_ms: Vec<u64>,
+    doc_ms: u64,
     parts_ms: Vec<(u64, u64, u64)>,
     detail: String,
 }
@@ -284,12 +285,14 @@ async fn one(
             serde_json::to_vec_pretty(&inv.truth).unwrap_or_default(),
         );
     }
+    let t0 = Instant::now();
     let reading: Reading = if ext == "pdf" {
         read::read_pdf(&bytes, s).await
     } else {
         read::read_image(&bytes, s).await
     }
     .unwrap_or_else(|e| panic!("environment: {e}"));
+    let doc_ms = t0.elapsed().as_millis() as u64;
     let mut exact = BTreeMap::new();
     let mut wrong_accepted = false;
     let mut detail = String::new();
@@ -314,6 +317,7 @@ async fn one(
         review: reading.review,
         cer,
         page_ms: reading.pages.iter().map(|p| p.millis).collect(),
+        doc_ms,
         parts_ms: reading
             .pages
             .iter()
@@ -354,11 +358,11 @@ fn report(all: &[Outcome], secs: f64, args: &[String]) {
             .join(" ")
     );
     let header = format!(
-        "| group | docs | {} | CER | review | wrong accepted | median ms/page |",
+        "| group | docs | {} | CER | review | wrong accepted | median ms/page | median ms/doc |",
         KEY_FIELDS.join(" | ")
     );
     println!("{header}");
-    println!("|{}", "---|".repeat(KEY_FIELDS.len() + 7));
+    println!("|{}", "---|".repeat(KEY_FIELDS.len() + 8));
     let mut groups: Vec<(String, Vec<&Outcome>)> = Vec::new();
     for qr in [true, false] {
         groups.push((
@@ -396,8 +400,9 @@ fn report(all: &[Outcome], secs: f64, args: &[String]) {
         let review = g.iter().filter(|o| o.review).count() as f64;
         let wrong = g.iter().filter(|o| o.wrong_accepted).count();
         let ms = median(g.iter().flat_map(|o| o.page_ms.iter().copied()).collect());
+        let doc = median(g.iter().map(|o| o.doc_ms).collect());
         row.push_str(&format!(
-            " {:.2} % | {:.1} % | {wrong} | {ms} |",
+            " {:.2} % | {:.1} % | {wrong} | {ms} | {doc} |",
             100.0 * cer,
             100.0 * review / n
         ));
