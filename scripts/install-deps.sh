@@ -7,6 +7,9 @@ APT_PACKAGES=(
   pkg-config          # C library discovery for -sys crates
   openssh-client      # sftp/ssh clients used by the SFTP tests
   sqlite3             # inspecting the embedded store by hand
+  tesseract-ocr       # OCR of scans and photos (run in an isolated worker)
+  tesseract-ocr-spa   # Spanish model
+  poppler-utils       # pdftotext / pdftoppm / pdfdetach for PDFs
 )
 PIP_PACKAGES=(
   paramiko            # second SFTP client implementation in tests/py

@@ -145,6 +145,10 @@ pub struct ResultDoc {
     /// explanation trace per line), `total`, `rule_set` (added by `price`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commission: Option<serde_json::Value>,
+    /// Fields read from a PDF, image or spreadsheet (value, source, confidence
+    /// per field; registration lines for spreadsheets); see docs/FORMATS.md.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extraction: Option<serde_json::Value>,
 }
 
 impl ResultDoc {
@@ -172,6 +176,7 @@ impl ResultDoc {
             document: None,
             registration_lines: None,
             commission: None,
+            extraction: None,
         }
     }
 }

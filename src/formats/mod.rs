@@ -1,3 +1,15 @@
-//! File formats: content sniffing and (later) PDF, image and Excel readers.
+//! File formats: content sniffing, PDF, image (OCR, QR) and Excel readers.
+//! See docs/FORMATS.md.
 
 pub mod detect;
+pub mod excel;
+pub mod extract;
+pub mod generate;
+pub mod image;
+pub mod ocr;
+pub mod pdf;
+pub mod qr;
+pub mod read;
+pub mod steps;
+pub mod text;
+pub mod worker;

@@ -20,6 +20,11 @@ pub const REGISTRY: &[(&str, Factory)] = &[
     ("price", || Arc::new(super::price::Price)),
     ("reject-unsupported", || Arc::new(RejectUnsupported)),
     ("hold-for-review", || Arc::new(HoldForReview)),
+    ("pdf-extract", || {
+        Arc::new(crate::formats::steps::PdfExtract)
+    }),
+    ("image-ocr", || Arc::new(crate::formats::steps::ImageOcr)),
+    ("excel-rows", || Arc::new(crate::formats::steps::ExcelRows)),
 ];
 
 pub fn names() -> Vec<&'static str> {

@@ -1,0 +1,430 @@
+//! Accuracy and speed of reading PDFs, scans and phone photos (issue 5).
+//!
+//! Generates invoices (`pasarela::formats::generate`), renders and degrades
+//! them, runs the same reader the `pdf-extract` / `image-ocr` steps run, and
+//! prints per-field exact-match rates, character error rate, the share routed
+//! to review, wrong values accepted without review, and time per page.
+//!
+//!     cargo bench --bench formats_accuracy -- [--n 200] [--seed 0] [--threads 2]
+//!         [--kinds text,scan,photo,scanpdf] [--no-preprocess] [--write DIR]
+//!
+//! `--write DIR` also saves each document with its `.truth.json` beside it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::StreamExt;
+use pasarela::formats::extract::KEY_FIELDS;
+use pasarela::formats::generate::{self, Degradation, Rng};
+use pasarela::formats::image::Preprocess;
+use pasarela::formats::read::{self, FormatsSettings, Reading};
+use pasarela::formats::text;
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+enum Kind {
+    Text,
+    Scan,
+    ScanPdf,
+    Photo,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Text => "text PDF",
+            Kind::Scan => "scan (PNG/JPEG)",
+            Kind::ScanPdf => "scanned PDF",
+            Kind::Photo => "phone photo (JPEG)",
+        }
+    }
+}
+
+struct Outcome {
+    kind: Kind,
+    with_qr: bool,
+    exact: BTreeMap<&'static str, bool>,
+    wrong_accepted: bool,
+    review: bool,
+    cer: f64,
+    page_ms: Vec<u64>,
+    doc_ms: u64,
+    parts_ms: Vec<(u64, u64, u64)>,
+    detail: String,
+}
+
+fn arg<T: std::str::FromStr>(args: &[String], name: &str) -> Option<T> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let n: u64 = arg(&args, "--n").unwrap_or(200);
+    let seed0: u64 = arg(&args, "--seed").unwrap_or(0);
+    let threads: usize = arg(&args, "--threads").unwrap_or(2);
+    let write: Option<String> = arg(&args, "--write");
+    let kinds: Vec<Kind> = arg::<String>(&args, "--kinds")
+        .unwrap_or_else(|| "text,scan,scanpdf,photo".into())
+        .split(',')
+        .filter_map(|k| match k {
+            "text" => Some(Kind::Text),
+            "scan" => Some(Kind::Scan),
+            "scanpdf" => Some(Kind::ScanPdf),
+            "photo" => Some(Kind::Photo),
+            _ => None,
+        })
+        .collect();
+    let mut settings = FormatsSettings::default();
+    if args.iter().any(|a| a == "--no-preprocess") {
+        settings.preprocess = Preprocess::NONE;
+    }
+    pasarela::formats::worker::set_ocr_concurrency(threads);
+    let settings = Arc::new(settings);
+    if let Some(dir) = arg::<String>(&args, "--fixtures") {
+        // The committed fixtures under fixtures/formats/.
+        let inv = generate::invoice(2024, true);
+        let _ = std::fs::write(format!("{dir}/invoice-qr.pdf"), inv.pdf());
+        let _ = std::fs::write(
+            format!("{dir}/invoice-qr.truth.json"),
+            serde_json::to_vec_pretty(&inv.truth).unwrap_or_default(),
+        );
+        let inv = generate::invoice(2025, false).with_xml_attachment();
+        let _ = std::fs::write(format!("{dir}/invoice-xml-attached.pdf"), inv.pdf());
+        let _ = std::fs::write(
+            format!("{dir}/invoice-xml-attached.truth.json"),
+            serde_json::to_vec_pretty(&inv.truth).unwrap_or_default(),
+        );
+        return;
+    }
+    if let Some(file) = arg::<String>(&args, "--qr-file") {
+        // Which preprocessing lets the QR decoder read this page?
+        let bytes = std::fs::read(&file).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let pages = pasarela::formats::image::decode_pages(&bytes).unwrap_or_default();
+        for page in pages {
+            let t = Instant::now();
+            println!(
+                "original: {}",
+                pasarela::formats::qr::decode(&page).is_some()
+            );
+            let p = pasarela::formats::image::preprocess(&page, Preprocess::default());
+            println!(
+                "gray: {} bin: {} skew {}",
+                pasarela::formats::qr::decode(&p.gray).is_some(),
+                pasarela::formats::qr::decode(&p.image).is_some(),
+                p.skew_degrees
+            );
+            let q = pasarela::formats::image::preprocess(
+                &page,
+                Preprocess {
+                    deskew: false,
+                    ..Preprocess::default()
+                },
+            );
+            println!(
+                "no-deskew gray: {} bin: {}",
+                pasarela::formats::qr::decode(&q.gray).is_some(),
+                pasarela::formats::qr::decode(&q.image).is_some()
+            );
+            let g = &p.gray;
+            for div in [3u32, 4] {
+                let sm = image::imageops::resize(
+                    g,
+                    g.width() / div,
+                    g.height() / div,
+                    image::imageops::FilterType::Triangle,
+                );
+                println!(
+                    "gray/{div}: {}",
+                    pasarela::formats::qr::decode(&sm).is_some()
+                );
+            }
+            for (sig, thr) in [(1.0f32, 5i32), (2.0, 10), (3.0, 10)] {
+                let us = image::imageops::unsharpen(g, sig, thr);
+                println!(
+                    "unsharpen {sig} {thr}: {}",
+                    pasarela::formats::qr::decode(&us).is_some()
+                );
+            }
+            let up = image::imageops::resize(
+                g,
+                g.width() * 3 / 2,
+                g.height() * 3 / 2,
+                image::imageops::FilterType::CatmullRom,
+            );
+            println!("up1.5: {}", pasarela::formats::qr::decode(&up).is_some());
+            let bl = image::imageops::blur(g, 1.5);
+            println!("blur1.5: {}", pasarela::formats::qr::decode(&bl).is_some());
+            let mut th = bl.clone();
+            let lv = pasarela::formats::image::otsu_level(&th);
+            for px in th.pixels_mut() {
+                px.0[0] = if px.0[0] > lv { 255 } else { 0 };
+            }
+            println!(
+                "blur+otsu: {}",
+                pasarela::formats::qr::decode(&th).is_some()
+            );
+            println!("{} ms", t.elapsed().as_millis());
+        }
+        return;
+    }
+    if let Some(file) = arg::<String>(&args, "--file") {
+        // Read one file and print what the steps would put in the result.
+        let bytes = std::fs::read(&file).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let rt = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("runtime: {e}"));
+        let r = rt.block_on(async {
+            if bytes.starts_with(b"%PDF") {
+                read::read_pdf(&bytes, &settings).await
+            } else {
+                read::read_image(&bytes, &settings).await
+            }
+        });
+        match r {
+            Ok(r) => {
+                println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+                println!("findings: {:#?}\n--- text ---\n{}", r.findings, r.text());
+            }
+            Err(e) => eprintln!("{e}"),
+        }
+        return;
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(2))
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    if let Some(dir) = &write {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let started = Instant::now();
+    let outcomes: Vec<Outcome> = rt.block_on(async {
+        futures::stream::iter(0..n)
+            .map(|i| {
+                let settings = settings.clone();
+                let kind = kinds[(i as usize) % kinds.len()];
+                let write = write.clone();
+                let nk = kinds.len() as u64;
+                async move {
+                    one(
+                        seed0 + i,
+                        kind,
+                        (i / nk).is_multiple_of(2),
+                        &settings,
+                        write.as_deref(),
+                    )
+                    .await
+                }
+            })
+            .buffer_unordered(threads)
+            .inspect(|o| eprintln!("{}", o.detail))
+            .collect()
+            .await
+    });
+    report(&outcomes, started.elapsed().as_secs_f64(), &args);
+}
+
+async fn one(
+    seed: u64,
+    kind: Kind,
+    with_qr: bool,
+    s: &FormatsSettings,
+    write: Option<&str>,
+) -> Outcome {
+    let inv = generate::invoice(seed, with_qr);
+    let pdf = inv.pdf();
+    let mut rng = Rng::new(seed ^ 0xD15EA5E);
+    let (bytes, ext) = match kind {
+        Kind::Text => (pdf, "pdf"),
+        _ => {
+            let page = match generate::rasterise(&pdf, 300).await {
+                Ok(p) => p,
+                Err(e) => panic!("pdftoppm: {e}"),
+            };
+            let d = if kind == Kind::Photo {
+                Degradation::photo(&mut rng)
+            } else {
+                Degradation::scan(&mut rng)
+            };
+            let (page, d) = tokio::task::spawn_blocking(move || {
+                let mut r = Rng::new(seed);
+                (generate::degrade(&page, &d, &mut r), d)
+            })
+            .await
+            .unwrap_or_else(|e| panic!("degrade: {e}"));
+            match kind {
+                Kind::ScanPdf => {
+                    let jpeg = generate::encode(&page, 80);
+                    (
+                        generate::scanned_pdf(&jpeg, page.width(), page.height()),
+                        "pdf",
+                    )
+                }
+                _ => {
+                    let q = d.jpeg_quality;
+                    (
+                        generate::encode(&page, q),
+                        if q > 0 { "jpg" } else { "png" },
+                    )
+                }
+            }
+        }
+    };
+    if let Some(dir) = write {
+        let base = format!("{dir}/inv{seed:04}-{}", if with_qr { "qr" } else { "noqr" });
+        let _ = std::fs::write(format!("{base}.{ext}"), &bytes);
+        let _ = std::fs::write(
+            format!("{base}.truth.json"),
+            serde_json::to_vec_pretty(&inv.truth).unwrap_or_default(),
+        );
+    }
+    let t0 = Instant::now();
+    let reading: Reading = if ext == "pdf" {
+        read::read_pdf(&bytes, s).await
+    } else {
+        read::read_image(&bytes, s).await
+    }
+    .unwrap_or_else(|e| panic!("environment: {e}"));
+    let doc_ms = t0.elapsed().as_millis() as u64;
+    let mut exact = BTreeMap::new();
+    let mut wrong_accepted = false;
+    let mut detail = String::new();
+    for f in KEY_FIELDS {
+        let got = reading.fields.field(f).map(|x| x.value.as_str());
+        let want = inv.truth.get(f);
+        let ok = got == want;
+        exact.insert(*f, ok);
+        if !ok {
+            detail.push_str(&format!(" {f}: got {got:?} want {want:?};"));
+            if got.is_some() && !reading.review {
+                wrong_accepted = true;
+            }
+        }
+    }
+    let cer = text::cer(&inv.truth.text, &reading.text());
+    Outcome {
+        kind,
+        with_qr,
+        exact,
+        wrong_accepted,
+        review: reading.review,
+        cer,
+        page_ms: reading.pages.iter().map(|p| p.millis).collect(),
+        doc_ms,
+        parts_ms: reading
+            .pages
+            .iter()
+            .filter(|p| p.ocr_ms > 0)
+            .map(|p| (p.prep_ms, p.qr_ms, p.ocr_ms))
+            .collect(),
+        detail: format!(
+            "seed {seed} {:?} qr={with_qr} review={} [{}]{detail}",
+            kind,
+            reading.review,
+            reading
+                .findings
+                .iter()
+                .map(|f| format!("{}:{}", f.code, f.location.clone().unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+    }
+}
+
+fn median(mut v: Vec<u64>) -> u64 {
+    if v.is_empty() {
+        return 0;
+    }
+    v.sort_unstable();
+    v[v.len() / 2]
+}
+
+fn report(all: &[Outcome], secs: f64, args: &[String]) {
+    println!("# formats accuracy: {} documents in {secs:.0} s", all.len());
+    println!(
+        "command: cargo bench --bench formats_accuracy -- {}\n",
+        args.iter()
+            .skip(1)
+            .filter(|a| *a != "--bench")
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let header = format!(
+        "| group | docs | {} | CER | review | wrong accepted | median ms/page | median ms/doc |",
+        KEY_FIELDS.join(" | ")
+    );
+    println!("{header}");
+    println!("|{}", "---|".repeat(KEY_FIELDS.len() + 8));
+    let mut groups: Vec<(String, Vec<&Outcome>)> = Vec::new();
+    for qr in [true, false] {
+        groups.push((
+            format!("all, {}", if qr { "with QR" } else { "without QR" }),
+            all.iter().filter(|o| o.with_qr == qr).collect(),
+        ));
+    }
+    let mut kinds: Vec<Kind> = all.iter().map(|o| o.kind).collect();
+    kinds.sort();
+    kinds.dedup();
+    for k in kinds {
+        for qr in [true, false] {
+            groups.push((
+                format!("{}, {}", k.name(), if qr { "QR" } else { "no QR" }),
+                all.iter()
+                    .filter(|o| o.kind == k && o.with_qr == qr)
+                    .collect(),
+            ));
+        }
+    }
+    for (name, g) in groups {
+        if g.is_empty() {
+            continue;
+        }
+        let n = g.len() as f64;
+        let mut row = format!("| {name} | {} |", g.len());
+        for f in KEY_FIELDS {
+            let ok = g
+                .iter()
+                .filter(|o| o.exact.get(f).copied().unwrap_or(false))
+                .count() as f64;
+            row.push_str(&format!(" {:.1} % |", 100.0 * ok / n));
+        }
+        let cer = g.iter().map(|o| o.cer).sum::<f64>() / n;
+        let review = g.iter().filter(|o| o.review).count() as f64;
+        let wrong = g.iter().filter(|o| o.wrong_accepted).count();
+        let ms = median(g.iter().flat_map(|o| o.page_ms.iter().copied()).collect());
+        let doc = median(g.iter().map(|o| o.doc_ms).collect());
+        row.push_str(&format!(
+            " {:.2} % | {:.1} % | {wrong} | {ms} | {doc} |",
+            100.0 * cer,
+            100.0 * review / n
+        ));
+        println!("{row}");
+    }
+    let parts: Vec<(u64, u64, u64)> = all
+        .iter()
+        .flat_map(|o| o.parts_ms.iter().copied())
+        .collect();
+    if !parts.is_empty() {
+        println!(
+            "\nOCR'd pages: median preprocessing {} ms, QR {} ms, Tesseract {} ms",
+            median(parts.iter().map(|p| p.0).collect()),
+            median(parts.iter().map(|p| p.1).collect()),
+            median(parts.iter().map(|p| p.2).collect())
+        );
+    }
+    println!("\nmisses and reviews:");
+    for o in all
+        .iter()
+        .filter(|o| o.review || o.exact.values().any(|v| !v))
+    {
+        println!("- {}", o.detail);
+    }
+}

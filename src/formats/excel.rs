@@ -1,0 +1,1073 @@
+//! Broker spreadsheets (xls, xlsx, ods through calamine) → registration
+//! lines. Column layouts live in `rules/excel/*.toml`: header names and
+//! aliases (never positions), how many rows the header spans, which sheets
+//! to look at, the control-total row and what to do with bad rows. The two
+//! real templates (Comiagro's registration format and the exchange's
+//! "plantilla 51") ship as built-in layouts, so the step works without the
+//! directory too.
+//!
+//! Pure: bytes + layouts in, lines + findings out. Errors name the sheet, row
+//! and column, in Spanish.
+
+use std::collections::BTreeMap;
+use std::io::Cursor;
+use std::path::Path;
+use std::str::FromStr;
+
+use calamine::{Data, Range, Reader};
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::extract::{nit_dv, parse_date, parse_money};
+use crate::config::{ConfigError, Problems};
+use crate::result::Finding;
+
+/// Built-in layouts (the files under `rules/excel/` at build time).
+pub const BUILTIN: &[(&str, &str)] = &[
+    (
+        "comiagro-2024.toml",
+        include_str!("../../rules/excel/comiagro-2024.toml"),
+    ),
+    (
+        "plantilla51.toml",
+        include_str!("../../rules/excel/plantilla51.toml"),
+    ),
+];
+
+/// The registration-line fields a layout can map.
+pub const FIELDS: &[&str] = &[
+    "counterparty",
+    "nit",
+    "address",
+    "phone",
+    "delivery_city",
+    "invoice_number",
+    "date",
+    "payment_terms",
+    "product",
+    "packaging",
+    "quantity",
+    "unit_price",
+    "total",
+    "iva_pct",
+    "side",
+    "observations",
+    "principal",
+    "agency",
+    "principal_name",
+    "commission_pct",
+    "warehouse",
+    "incentive",
+    "invoice_quantity",
+    "invoice_unit",
+    "currency",
+    "product_code",
+];
+
+const REQUIRED_FOR_LINE: &[&str] = &[
+    "counterparty",
+    "nit",
+    "invoice_number",
+    "date",
+    "product",
+    "quantity",
+    "unit_price",
+    "total",
+    "iva_pct",
+    "side",
+];
+
+/// Raw shape of a layout file.
+#[derive(Debug, Deserialize)]
+pub struct RawLayout {
+    /// Short name reported in results.
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Sheets to look at, in order; empty = every sheet.
+    #[serde(default)]
+    pub sheets: Vec<String>,
+    /// Rows the header spans (their texts are joined per column). Default 1.
+    #[serde(default = "one")]
+    pub header_rows: usize,
+    /// How far down the header is searched. Default 40.
+    #[serde(default = "forty")]
+    pub max_header_row: usize,
+    /// Columns that must be recognised for the header to count. Default: all required ones.
+    #[serde(default)]
+    pub min_columns: Option<usize>,
+    /// A row whose key columns are all empty is not a data row (blank,
+    /// instructions, formula-only rows). Default counterparty, nit, invoice_number.
+    #[serde(default)]
+    pub key_columns: Vec<String>,
+    /// `per-row` (default): bad rows are reported and the rest processed;
+    /// `all-or-nothing`: one bad row rejects the file.
+    #[serde(default = "per_row")]
+    pub on_bad_rows: String,
+    /// Allowed IVA rates in percent. Default [0, 5, 19].
+    #[serde(default)]
+    pub iva_rates: Vec<Decimal>,
+    /// Tolerance for quantity × unit price = total and the control total, in pesos. Default 1.
+    #[serde(default)]
+    pub tolerance: Option<Decimal>,
+    /// Values meaning the client buys / sells.
+    #[serde(default)]
+    pub side_buy: Vec<String>,
+    #[serde(default)]
+    pub side_sell: Vec<String>,
+    pub columns: BTreeMap<String, RawColumn>,
+    #[serde(default)]
+    pub control_total: Option<RawControlTotal>,
+}
+
+fn one() -> usize {
+    1
+}
+fn forty() -> usize {
+    40
+}
+fn per_row() -> String {
+    "per-row".into()
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawColumn {
+    /// Header texts that name this column (compared without accents, case
+    /// or punctuation; a header may continue after the alias).
+    pub headers: Vec<String>,
+    #[serde(default)]
+    pub required: bool,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawControlTotal {
+    /// Text of the label cell above the header, e.g. "Totales de Control".
+    pub label: String,
+    /// The field whose column sum it controls (default `total`).
+    #[serde(default = "total_field")]
+    pub field: String,
+}
+
+fn total_field() -> String {
+    "total".into()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BadRows {
+    PerRow,
+    AllOrNothing,
+}
+
+/// A compiled layout.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub name: String,
+    pub file: String,
+    pub sheets: Vec<String>,
+    pub header_rows: usize,
+    pub max_header_row: usize,
+    pub min_columns: usize,
+    pub key_columns: Vec<String>,
+    pub on_bad_rows: BadRows,
+    pub iva_rates: Vec<Decimal>,
+    pub tolerance: Decimal,
+    pub side_buy: Vec<String>,
+    pub side_sell: Vec<String>,
+    /// field → (normalised aliases, required)
+    pub columns: Vec<(String, Vec<String>, bool)>,
+    pub control_total: Option<(String, String)>,
+}
+
+/// Normalise a header or label: uppercase ASCII without accents, words
+/// separated by single spaces, punctuation dropped.
+pub fn norm(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        let c = match c {
+            'á' | 'à' | 'ä' | 'Á' | 'À' | 'Ä' => 'A',
+            'é' | 'è' | 'ë' | 'É' | 'È' | 'Ë' => 'E',
+            'í' | 'ì' | 'ï' | 'Í' | 'Ì' | 'Ï' => 'I',
+            'ó' | 'ò' | 'ö' | 'Ó' | 'Ò' | 'Ö' => 'O',
+            'ú' | 'ù' | 'ü' | 'Ú' | 'Ù' | 'Ü' => 'U',
+            'ñ' | 'Ñ' => 'N',
+            c if c.is_alphanumeric() => c.to_ascii_uppercase(),
+            _ => ' ',
+        };
+        out.push(c);
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+impl Layout {
+    pub fn compile(raw: RawLayout, file: &Path, p: &mut Problems) -> Layout {
+        let mut columns = Vec::new();
+        for (field, c) in raw.columns {
+            if !FIELDS.contains(&field.as_str()) {
+                p.error(
+                    file,
+                    format!("columns.{field}"),
+                    format!("unknown field (one of: {})", FIELDS.join(", ")),
+                );
+            }
+            if c.headers.is_empty() {
+                p.error(
+                    file,
+                    format!("columns.{field}.headers"),
+                    "at least one header name is required",
+                );
+            }
+            columns.push((
+                field,
+                c.headers.iter().map(|h| norm(h)).collect(),
+                c.required,
+            ));
+        }
+        for r in REQUIRED_FOR_LINE {
+            if !columns.iter().any(|(f, _, _)| f == r) {
+                p.error(
+                    file,
+                    "columns",
+                    format!("field '{r}' is needed for a registration line"),
+                );
+            }
+        }
+        let on_bad_rows = match raw.on_bad_rows.as_str() {
+            "per-row" => BadRows::PerRow,
+            "all-or-nothing" => BadRows::AllOrNothing,
+            other => {
+                p.error(
+                    file,
+                    "on_bad_rows",
+                    format!("'{other}' is not one of: per-row, all-or-nothing"),
+                );
+                BadRows::PerRow
+            }
+        };
+        if raw.header_rows == 0 || raw.header_rows > 3 {
+            p.error(file, "header_rows", "must be 1, 2 or 3");
+        }
+        let required = columns.iter().filter(|c| c.2).count();
+        let key_columns = if raw.key_columns.is_empty() {
+            vec!["counterparty".into(), "nit".into(), "invoice_number".into()]
+        } else {
+            raw.key_columns
+        };
+        for k in &key_columns {
+            if !columns.iter().any(|(f, _, _)| f == k) {
+                p.error(
+                    file,
+                    "key_columns",
+                    format!("'{k}' is not a declared column"),
+                );
+            }
+        }
+        let control_total = raw.control_total.map(|c| {
+            if !columns.iter().any(|(f, _, _)| *f == c.field) {
+                p.error(
+                    file,
+                    "control_total.field",
+                    format!("'{}' is not a declared column", c.field),
+                );
+            }
+            (norm(&c.label), c.field)
+        });
+        Layout {
+            name: raw.name,
+            file: file.display().to_string(),
+            sheets: raw.sheets,
+            header_rows: raw.header_rows.clamp(1, 3),
+            max_header_row: raw.max_header_row,
+            min_columns: raw.min_columns.unwrap_or(required.max(1)),
+            key_columns,
+            on_bad_rows,
+            iva_rates: if raw.iva_rates.is_empty() {
+                vec![Decimal::ZERO, Decimal::from(5), Decimal::from(19)]
+            } else {
+                raw.iva_rates
+            },
+            tolerance: raw.tolerance.unwrap_or(Decimal::ONE),
+            side_buy: if raw.side_buy.is_empty() {
+                vec![
+                    "C".into(),
+                    "COMPRA".into(),
+                    "COMPRAS".into(),
+                    "COMPRADOR".into(),
+                ]
+            } else {
+                raw.side_buy.iter().map(|s| norm(s)).collect()
+            },
+            side_sell: if raw.side_sell.is_empty() {
+                vec![
+                    "V".into(),
+                    "VENTA".into(),
+                    "VENTAS".into(),
+                    "VENDEDOR".into(),
+                ]
+            } else {
+                raw.side_sell.iter().map(|s| norm(s)).collect()
+            },
+            columns,
+            control_total,
+        }
+    }
+
+    /// Compile one layout from TOML text.
+    pub fn parse(text: &str, file: &Path) -> Result<Layout, Vec<ConfigError>> {
+        let mut p = Problems::default();
+        let value: toml::Value = toml::from_str(text)
+            .map_err(|e| vec![ConfigError::new(file, "", format!("not valid TOML: {e}"))])?;
+        let raw: Option<RawLayout> = crate::config::section(value, file, "", &mut p);
+        let layout = raw.map(|r| Layout::compile(r, file, &mut p));
+        match layout {
+            Some(l) if !p.has_errors() => Ok(l),
+            _ => Err(p.items),
+        }
+    }
+}
+
+/// Every `*.toml` in `dir` (sorted), or the built-in layouts when `dir`
+/// does not exist. All problems are returned at once.
+pub fn load_layouts(dir: &Path) -> Result<Vec<Layout>, Vec<ConfigError>> {
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    if !dir.is_dir() {
+        return builtin_layouts();
+    }
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| {
+            vec![ConfigError::new(
+                dir,
+                "",
+                format!("cannot read directory: {e}"),
+            )]
+        })?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    for f in files {
+        match std::fs::read_to_string(&f) {
+            Ok(t) => match Layout::parse(&t, &f) {
+                Ok(l) => out.push(l),
+                Err(e) => errors.extend(e),
+            },
+            Err(e) => errors.push(ConfigError::new(&f, "", format!("cannot read file: {e}"))),
+        }
+    }
+    if errors.iter().any(|e| !e.warning) {
+        return Err(errors);
+    }
+    Ok(out)
+}
+
+pub fn builtin_layouts() -> Result<Vec<Layout>, Vec<ConfigError>> {
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    for (name, text) in BUILTIN {
+        match Layout::parse(text, Path::new(&format!("rules/excel/{name}"))) {
+            Ok(l) => out.push(l),
+            Err(e) => errors.extend(e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Buyer or seller ("punta").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// The client buys (punta compradora, C).
+    Compra,
+    /// The client sells (punta vendedora, V).
+    Venta,
+}
+
+/// One spreadsheet row as a registration line.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RegistrationLine {
+    pub sheet: String,
+    /// 1-based row number as the user sees it.
+    pub row: u32,
+    pub counterparty: String,
+    pub nit: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dv: Option<u8>,
+    pub invoice_number: String,
+    pub date: NaiveDate,
+    pub product: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub packaging: Option<String>,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub quantity: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub unit_price: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub total: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub iva_pct: Decimal,
+    pub side: Side,
+    /// Other mapped columns (delivery city, payment terms, product code...).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra: BTreeMap<String, String>,
+}
+
+/// The result of reading a workbook.
+#[derive(Debug, Clone, Serialize)]
+pub struct Sheet {
+    pub layout: String,
+    pub sheet: String,
+    /// 1-based row of the (first) header row.
+    pub header_row: u32,
+    pub lines: Vec<RegistrationLine>,
+    pub rejected_rows: Vec<u32>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        with = "rust_decimal::serde::str_option"
+    )]
+    pub control_total: Option<Decimal>,
+    pub on_bad_rows: BadRows,
+}
+
+/// What the step reports.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Workbook {
+    pub sheets: Vec<Sheet>,
+    #[serde(skip)]
+    pub findings: Vec<Finding>,
+}
+
+/// Column letters as Excel shows them (0 → A, 27 → AB).
+pub fn col_name(mut c: u32) -> String {
+    let mut s = Vec::new();
+    loop {
+        s.push(b'A' + (c % 26) as u8);
+        if c < 26 {
+            break;
+        }
+        c = c / 26 - 1;
+    }
+    s.reverse();
+    String::from_utf8_lossy(&s).into_owned()
+}
+
+fn cell_text(d: &Data) -> String {
+    match d {
+        Data::String(s) => s.trim().to_string(),
+        Data::Int(i) => i.to_string(),
+        Data::Float(f) => {
+            if f.fract() == 0.0 && f.abs() < 1e15 {
+                format!("{}", *f as i64)
+            } else {
+                format!("{f}")
+            }
+        }
+        Data::Bool(b) => b.to_string(),
+        Data::DateTime(dt) => dt.as_f64().to_string(),
+        Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
+        Data::Error(_) | Data::Empty => String::new(),
+    }
+}
+
+fn cell_decimal(d: &Data) -> Option<Decimal> {
+    match d {
+        Data::Int(i) => Some(Decimal::from(*i)),
+        Data::Float(f) if f.is_finite() => Decimal::from_str(&format!("{f}")).ok(),
+        Data::String(s) => {
+            let t = s.trim().trim_end_matches('%').trim();
+            parse_money(t)
+                .or_else(|| Decimal::from_str(t).ok())
+                .map(|v| if t.starts_with('-') { -v } else { v })
+        }
+        _ => None,
+    }
+}
+
+/// Excel serial (1900 system) to a date.
+fn serial_date(serial: f64) -> Option<NaiveDate> {
+    if !(1.0..2_958_466.0).contains(&serial) {
+        return None;
+    }
+    let base = NaiveDate::from_ymd_opt(1899, 12, 30)?;
+    base.checked_add_signed(chrono::Duration::days(serial.floor() as i64))
+}
+
+fn cell_date(d: &Data) -> Option<NaiveDate> {
+    match d {
+        Data::DateTime(dt) => serial_date(dt.as_f64()),
+        Data::Float(f) => serial_date(*f),
+        Data::Int(i) => serial_date(*i as f64),
+        Data::DateTimeIso(s) => NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d").ok(),
+        Data::String(s) => parse_date(s.trim()),
+        _ => None,
+    }
+}
+
+/// (score, layout index, layout, sheet name, cells, header row, field → column)
+type Candidate<'a> = (
+    usize,
+    usize,
+    &'a Layout,
+    &'a String,
+    &'a Range<Data>,
+    u32,
+    BTreeMap<String, u32>,
+);
+
+/// Read a workbook with the first layout that recognises one of its sheets.
+pub fn read(bytes: &[u8], layouts: &[Layout]) -> Workbook {
+    let mut wb = Workbook::default();
+    let result = std::panic::catch_unwind(|| open(bytes));
+    let mut book = match result {
+        Ok(Ok(b)) => b,
+        Ok(Err(e)) => {
+            wb.findings.push(Finding::reject(
+                "PAS600",
+                format!("La hoja de cálculo no se pudo leer: {e}."),
+            ));
+            return wb;
+        }
+        Err(_) => {
+            wb.findings.push(Finding::reject(
+                "PAS600",
+                "La hoja de cálculo no se pudo leer: el archivo está dañado.",
+            ));
+            return wb;
+        }
+    };
+    let names = book.sheet_names();
+    let mut ranges: Vec<(String, Range<Data>)> = Vec::new();
+    for n in &names {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| book.worksheet_range(n))) {
+            Ok(Ok(r)) => ranges.push((n.clone(), r)),
+            Ok(Err(e)) => wb.findings.push(
+                Finding::notify("PAS600", format!("La hoja '{n}' no se pudo leer: {e}."))
+                    .at(format!("hoja '{n}'")),
+            ),
+            Err(_) => wb.findings.push(
+                Finding::notify("PAS600", format!("La hoja '{n}' no se pudo leer (dañada)."))
+                    .at(format!("hoja '{n}'")),
+            ),
+        }
+    }
+    // Best (layout, sheet, header row) by number of recognised columns.
+    let mut best: Option<Candidate> = None;
+    for (li, layout) in layouts.iter().enumerate() {
+        for (name, range) in &ranges {
+            if !layout.sheets.is_empty() && !layout.sheets.iter().any(|s| norm(s) == norm(name)) {
+                continue;
+            }
+            if let Some((row, cols)) = find_header(layout, range) {
+                let score = cols.len();
+                if best
+                    .as_ref()
+                    .is_none_or(|b| score > b.0 || (score == b.0 && li < b.1))
+                {
+                    best = Some((score, li, layout, name, range, row, cols));
+                }
+            }
+        }
+    }
+    let Some((_, _, layout, name, range, header_row, cols)) = best else {
+        let known: Vec<&str> = layouts.iter().map(|l| l.name.as_str()).collect();
+        wb.findings.push(Finding::reject(
+            "PAS601",
+            format!("Ninguna hoja tiene los encabezados de un formato conocido ({}); revise los nombres de las columnas.", known.join(", ")),
+        ));
+        return wb;
+    };
+    let sheet = read_rows(layout, name, range, header_row, &cols, &mut wb.findings);
+    wb.sheets.push(sheet);
+    wb
+}
+
+fn open(bytes: &[u8]) -> Result<calamine::Sheets<Cursor<Vec<u8>>>, String> {
+    calamine::open_workbook_auto_from_rs(Cursor::new(bytes.to_vec())).map_err(|e| e.to_string())
+}
+
+/// The header row (absolute, 0-based) and the column of each recognised field.
+fn find_header(layout: &Layout, range: &Range<Data>) -> Option<(u32, BTreeMap<String, u32>)> {
+    let (r0, c0) = range.start()?;
+    let (r1, c1) = range.end()?;
+    let mut best: Option<(u32, BTreeMap<String, u32>)> = None;
+    for r in r0..=r1.min(r0 + layout.max_header_row as u32) {
+        let mut texts: BTreeMap<u32, String> = BTreeMap::new();
+        for c in c0..=c1 {
+            let mut parts = Vec::new();
+            for k in 0..layout.header_rows as u32 {
+                if let Some(d) = range.get_value((r + k, c)) {
+                    let t = norm(&cell_text(d));
+                    if !t.is_empty() && !t.chars().all(|ch| ch.is_ascii_digit()) {
+                        parts.push(t);
+                    }
+                }
+            }
+            if !parts.is_empty() {
+                texts.insert(c, parts.join(" "));
+            }
+        }
+        let mut cols = BTreeMap::new();
+        for (field, aliases, _) in &layout.columns {
+            // Exact match first, then "header starts with alias".
+            let exact = texts
+                .iter()
+                .find(|(c, t)| aliases.iter().any(|a| *t == a) && !cols.values().any(|x| x == *c));
+            let prefix = || {
+                texts.iter().find(|(c, t)| {
+                    aliases.iter().any(|a| t.starts_with(&format!("{a} ")))
+                        && !cols.values().any(|x| x == *c)
+                })
+            };
+            if let Some((c, _)) = exact.or_else(prefix) {
+                cols.insert(field.clone(), *c);
+            }
+        }
+        let required_ok = layout
+            .columns
+            .iter()
+            .filter(|c| c.2)
+            .all(|c| cols.contains_key(&c.0));
+        if required_ok
+            && cols.len() >= layout.min_columns
+            && best.as_ref().is_none_or(|b| cols.len() > b.1.len())
+        {
+            best = Some((r, cols));
+        }
+    }
+    best
+}
+
+fn read_rows(
+    layout: &Layout,
+    sheet: &str,
+    range: &Range<Data>,
+    header_row: u32,
+    cols: &BTreeMap<String, u32>,
+    findings: &mut Vec<Finding>,
+) -> Sheet {
+    let (_, c0) = range.start().unwrap_or((0, 0));
+    let (r1, _) = range.end().unwrap_or((0, 0));
+    let mut out = Sheet {
+        layout: layout.name.clone(),
+        sheet: sheet.to_string(),
+        header_row: header_row + 1,
+        lines: Vec::new(),
+        rejected_rows: Vec::new(),
+        control_total: None,
+        on_bad_rows: layout.on_bad_rows,
+    };
+    let bad_sev = |msg: String, loc: String| match layout.on_bad_rows {
+        BadRows::AllOrNothing => Finding::reject("PAS610", msg).at(loc),
+        BadRows::PerRow => Finding::notify("PAS610", msg).at(loc),
+    };
+    let header_name = |field: &str| -> String {
+        cols.get(field)
+            .and_then(|c| range.get_value((header_row, *c)))
+            .map(|d| cell_text(d).replace('\n', " ").trim().to_string())
+            .unwrap_or_else(|| field.to_string())
+    };
+    let mut sum_totals = Decimal::ZERO;
+    for r in (header_row + layout.header_rows as u32)..=r1 {
+        let get = |field: &str| {
+            cols.get(field)
+                .and_then(|c| range.get_value((r, *c)))
+                .unwrap_or(&Data::Empty)
+        };
+        let is_empty = |d: &Data| cell_text(d).is_empty();
+        if layout.key_columns.iter().all(|k| is_empty(get(k))) {
+            continue;
+        }
+        let row_no = r + 1;
+        let loc = |field: &str| -> String {
+            let c = cols.get(field).copied().unwrap_or(c0);
+            format!(
+                "hoja '{sheet}', fila {row_no}, columna {} ({})",
+                col_name(c),
+                header_name(field)
+            )
+        };
+        let mut errors: Vec<Finding> = Vec::new();
+        let text = |field: &str, errors: &mut Vec<Finding>| -> Option<String> {
+            let t = cell_text(get(field));
+            if t.is_empty() {
+                errors.push(bad_sev(
+                    format!(
+                        "Falta el valor de '{}' en la fila {row_no}.",
+                        header_name(field)
+                    ),
+                    loc(field),
+                ));
+                None
+            } else {
+                Some(t)
+            }
+        };
+        let counterparty = text("counterparty", &mut errors);
+        let nit_raw = text("nit", &mut errors);
+        let invoice_number = text("invoice_number", &mut errors).map(|s| s.replace(' ', ""));
+        let product = text("product", &mut errors);
+        let number = |field: &str, errors: &mut Vec<Finding>| -> Option<Decimal> {
+            let d = get(field);
+            if is_empty(d) {
+                errors.push(bad_sev(
+                    format!(
+                        "Falta el valor de '{}' en la fila {row_no}.",
+                        header_name(field)
+                    ),
+                    loc(field),
+                ));
+                return None;
+            }
+            let v = cell_decimal(d);
+            if v.is_none() {
+                errors.push(bad_sev(
+                    format!(
+                        "'{}' no es un número válido en '{}'.",
+                        cell_text(d),
+                        header_name(field)
+                    ),
+                    loc(field),
+                ));
+            }
+            v
+        };
+        let quantity = number("quantity", &mut errors);
+        let unit_price = number("unit_price", &mut errors);
+        let total = number("total", &mut errors);
+        let iva_raw = number("iva_pct", &mut errors);
+        if let Some(t) = total {
+            sum_totals += t;
+        }
+        // Dates: Excel serial or DD/MM/YYYY text.
+        let date_cell = get("date");
+        let date = if is_empty(date_cell) {
+            errors.push(bad_sev(
+                format!("Falta la fecha de la factura en la fila {row_no}."),
+                loc("date"),
+            ));
+            None
+        } else {
+            let d = cell_date(date_cell);
+            if d.is_none() {
+                errors.push(bad_sev(
+                    format!(
+                        "La fecha '{}' no es válida; use DD/MM/AAAA.",
+                        cell_text(date_cell)
+                    ),
+                    loc("date"),
+                ));
+            }
+            d
+        };
+        // NIT with optional DV ("900373991-9").
+        let (nit, dv) = match &nit_raw {
+            Some(raw) => {
+                let (n, d) = match raw.split_once('-') {
+                    Some((n, d)) => (n.to_string(), Some(d.trim().to_string())),
+                    None => (raw.clone(), None),
+                };
+                let digits: String = n
+                    .chars()
+                    .filter(|c| !matches!(c, '.' | ' ' | ','))
+                    .collect();
+                if digits.is_empty()
+                    || !digits.chars().all(|c| c.is_ascii_digit())
+                    || digits.len() > 15
+                {
+                    errors.push(bad_sev(format!("El NIT '{raw}' no es válido."), loc("nit")));
+                    (None, None)
+                } else {
+                    let dv = match d {
+                        Some(d) => {
+                            match (d.parse::<u8>(), nit_dv(&digits)) {
+                                (Ok(p), Some(c)) if p == c => Some(p),
+                                _ => {
+                                    errors.push(bad_sev(format!("El dígito de verificación del NIT '{raw}' no corresponde."), loc("nit")));
+                                    None
+                                }
+                            }
+                        }
+                        None => None,
+                    };
+                    (Some(digits), dv)
+                }
+            }
+            None => (None, None),
+        };
+        let iva = iva_raw
+            .map(|v| {
+                if v > Decimal::ZERO && v < Decimal::ONE {
+                    v * Decimal::ONE_HUNDRED
+                } else {
+                    v
+                }
+            })
+            .map(|v| v.normalize());
+        if let Some(v) = iva
+            && !layout.iva_rates.contains(&v)
+        {
+            let rates: Vec<String> = layout.iva_rates.iter().map(|r| r.to_string()).collect();
+            errors.push(bad_sev(
+                format!(
+                    "Tarifa de IVA {v} % no admitida (valores válidos: {}).",
+                    rates.join(", ")
+                ),
+                loc("iva_pct"),
+            ));
+        }
+        let side_cell = norm(&cell_text(get("side")));
+        let side = if side_cell.is_empty() {
+            errors.push(bad_sev(
+                format!(
+                    "Falta '{}' (compra o venta) en la fila {row_no}.",
+                    header_name("side")
+                ),
+                loc("side"),
+            ));
+            None
+        } else if layout.side_buy.contains(&side_cell) {
+            Some(Side::Compra)
+        } else if layout.side_sell.contains(&side_cell) {
+            Some(Side::Venta)
+        } else {
+            errors.push(bad_sev(
+                format!(
+                    "'{side_cell}' no es un valor válido para '{}'.",
+                    header_name("side")
+                ),
+                loc("side"),
+            ));
+            None
+        };
+        if let (Some(q), Some(p), Some(t)) = (quantity, unit_price, total) {
+            let base = q * p;
+            let with_iva = iva.map(|i| base * (Decimal::ONE_HUNDRED + i) / Decimal::ONE_HUNDRED);
+            let ok = (base - t).abs() <= layout.tolerance
+                || with_iva.is_some_and(|w| (w - t).abs() <= layout.tolerance);
+            if !ok {
+                errors.push(bad_sev(
+                    format!(
+                        "Cantidad × valor unitario ({}) no coincide con el total ({t}).",
+                        base.round_dp(2)
+                    ),
+                    loc("total"),
+                ));
+            }
+        }
+        if !errors.is_empty() {
+            out.rejected_rows.push(row_no);
+            findings.extend(errors);
+            continue;
+        }
+        let (
+            Some(counterparty),
+            Some(nit),
+            Some(invoice_number),
+            Some(date),
+            Some(product),
+            Some(quantity),
+            Some(unit_price),
+            Some(total),
+            Some(iva_pct),
+            Some(side),
+        ) = (
+            counterparty,
+            nit,
+            invoice_number,
+            date,
+            product,
+            quantity,
+            unit_price,
+            total,
+            iva,
+            side,
+        )
+        else {
+            continue;
+        };
+        let packaging = cols
+            .get("packaging")
+            .and_then(|c| range.get_value((r, *c)))
+            .map(cell_text)
+            .filter(|s| !s.is_empty());
+        let mut extra = BTreeMap::new();
+        for (field, c) in cols {
+            if REQUIRED_FOR_LINE.contains(&field.as_str()) || field == "packaging" {
+                continue;
+            }
+            if let Some(d) = range.get_value((r, *c)) {
+                let t = cell_text(d);
+                if !t.is_empty() {
+                    extra.insert(field.clone(), t);
+                }
+            }
+        }
+        out.lines.push(RegistrationLine {
+            sheet: sheet.to_string(),
+            row: row_no,
+            counterparty,
+            nit,
+            dv,
+            invoice_number,
+            date,
+            product,
+            packaging,
+            quantity,
+            unit_price,
+            total,
+            iva_pct,
+            side,
+            extra,
+        });
+    }
+    // Control total: a labelled cell above the header.
+    if let Some((label, field)) = &layout.control_total {
+        let col = cols.get(field).copied();
+        let (r0, c0) = range.start().unwrap_or((0, 0));
+        let (_, c1) = range.end().unwrap_or((0, 0));
+        'search: for r in r0..header_row {
+            for c in c0..=c1 {
+                let Some(d) = range.get_value((r, c)) else {
+                    continue;
+                };
+                if !norm(&cell_text(d)).starts_with(label.as_str()) {
+                    continue;
+                }
+                let value = col
+                    .and_then(|k| range.get_value((r, k)))
+                    .and_then(cell_decimal)
+                    .or_else(|| {
+                        ((c + 1)..=c1).find_map(|k| range.get_value((r, k)).and_then(cell_decimal))
+                    });
+                let loc = format!(
+                    "hoja '{sheet}', fila {}, columna {}",
+                    r + 1,
+                    col_name(col.unwrap_or(c))
+                );
+                match value {
+                    Some(v) => {
+                        out.control_total = Some(v);
+                        if (v - sum_totals).abs() > layout.tolerance {
+                            findings.push(
+                                Finding::reject(
+                                    "PAS620",
+                                    format!("El total de control ({v}) no coincide con la suma de la columna '{}' ({sum_totals}).", header_name(field)),
+                                )
+                                .at(loc),
+                            );
+                        }
+                    }
+                    None => findings.push(
+                        Finding::notify("PAS622", "No se pudo leer el valor del total de control.")
+                            .at(loc),
+                    ),
+                }
+                break 'search;
+            }
+        }
+    }
+    if out.lines.is_empty() && out.rejected_rows.is_empty() {
+        findings.push(
+            Finding::reject(
+                "PAS621",
+                format!("La hoja '{sheet}' no tiene filas de facturas para registrar."),
+            )
+            .at(format!("hoja '{sheet}'")),
+        );
+    } else if out.lines.is_empty() {
+        findings.push(
+            Finding::reject(
+                "PAS630",
+                format!(
+                    "Ninguna fila de la hoja '{sheet}' es válida ({} con errores).",
+                    out.rejected_rows.len()
+                ),
+            )
+            .at(format!("hoja '{sheet}'")),
+        );
+    } else if !out.rejected_rows.is_empty() {
+        let msg = match layout.on_bad_rows {
+            BadRows::PerRow => format!(
+                "{} fila(s) con errores no se registran; se procesan las {} restantes.",
+                out.rejected_rows.len(),
+                out.lines.len()
+            ),
+            BadRows::AllOrNothing => format!(
+                "{} fila(s) con errores: el archivo se rechaza completo (todo o nada).",
+                out.rejected_rows.len()
+            ),
+        };
+        findings.push(Finding::notify("PAS631", msg).at(format!("hoja '{sheet}'")));
+        if layout.on_bad_rows == BadRows::AllOrNothing {
+            out.lines.clear();
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_layouts_compile() {
+        let l = builtin_layouts().unwrap();
+        assert_eq!(l.len(), 2);
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(col_name(0), "A");
+        assert_eq!(col_name(10), "K");
+        assert_eq!(col_name(27), "AB");
+        assert_eq!(norm("VALOR\nUNITARIO *"), "VALOR UNITARIO");
+        assert_eq!(norm("% IVA PRODUCTO"), "IVA PRODUCTO");
+        assert_eq!(norm("No. FACTURA"), "NO FACTURA");
+        assert_eq!(serial_date(45366.0), NaiveDate::from_ymd_opt(2024, 3, 15));
+    }
+
+    #[test]
+    fn blank_templates_are_recognised() {
+        let layouts = builtin_layouts().unwrap();
+        for (file, layout, header_row) in [
+            (
+                "../shared/fixtures/bmc/Formato_Registro_Comiagro_SA_2024.xls",
+                "comiagro-2024",
+                12,
+            ),
+            (
+                "../shared/fixtures/bmc/PLANTILLA51_SIMONA.xls",
+                "plantilla51",
+                3,
+            ),
+        ] {
+            let Ok(bytes) = std::fs::read(file) else {
+                continue;
+            };
+            let wb = read(&bytes, &layouts);
+            let codes: Vec<_> = wb.findings.iter().map(|f| f.code.as_str()).collect();
+            assert_eq!(wb.sheets.len(), 1, "{file}: {:?}", wb.findings);
+            assert_eq!(wb.sheets[0].layout, layout);
+            assert_eq!(wb.sheets[0].header_row, header_row);
+            // Blank: no rows to register.
+            assert!(codes.contains(&"PAS621"), "{codes:?}");
+        }
+    }
+
+    #[test]
+    fn garbage_is_a_finding() {
+        let wb = read(b"PK\x03\x04 not a zip", &builtin_layouts().unwrap());
+        assert_eq!(wb.findings[0].code, "PAS600");
+        let wb = read(
+            &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1, 0, 0, 0],
+            &builtin_layouts().unwrap(),
+        );
+        assert_eq!(wb.findings[0].code, "PAS600");
+    }
+}
