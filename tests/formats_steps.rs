@@ -38,10 +38,7 @@ steps = ["reject-unsupported"]
     let config = Arc::new(config);
     let ctx = StepContext {
         now: chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00-05:00").unwrap(),
-        services: Arc::new(Services {
-            config: config.clone(),
-            store: None,
-        }),
+        services: Arc::new(Services::new(config.clone(), None)),
     };
     (Pipeline::new(config), ctx)
 }
