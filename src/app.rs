@@ -41,6 +41,14 @@ pub async fn dispatch(command: Command, log_format: Option<LogFormat>) -> i32 {
         } => process(&config, &files, json, account.as_deref(), now).await,
         Command::Status { config, json } => status(&config, json).await,
         Command::Replay { id, config } => replay(&config, id).await,
+        Command::VerifyCertificate { file, config } => {
+            crate::app_deliver::verify_certificate(&config, &file).await
+        }
+        Command::Report {
+            date,
+            month,
+            config,
+        } => crate::app_deliver::report(&config, date, month.as_deref()).await,
     }
 }
 
@@ -250,6 +258,11 @@ async fn run_daemon(
         wake,
     };
     tasks.spawn(runner.run(shutdown.clone()));
+    let delivery =
+        crate::app_deliver::start_delivery(config.clone(), store.clone(), shutdown.clone());
+    tasks.spawn(async move {
+        let _ = delivery.await;
+    });
     info!(config = %path.display(), accounts = config.accounts.len(), routes = config.routes.len(), store = %config.store.url, owner, "pasarela running");
 
     loop {

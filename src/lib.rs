@@ -5,6 +5,8 @@
 //! that integration tests and benchmarks drive the same code as the daemon.
 
 pub mod app;
+pub mod app_deliver;
+pub mod certificate;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -12,7 +14,9 @@ pub mod dian;
 pub mod formats;
 pub mod fsutil;
 pub mod intake;
+pub mod outbox;
 pub mod pipeline;
+pub mod reports;
 pub mod result;
 pub mod sftp;
 pub mod store;

@@ -136,4 +136,7 @@ pub struct ResultDoc {
     /// Key fields of the parsed document (added by the DIAN validation step).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub document: Option<serde_json::Value>,
+    /// The registration certificate of an accepted invoice: {number, path, digest}.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<serde_json::Value>,
 }

@@ -7,7 +7,18 @@
 use serde::Deserialize;
 
 pub const TOP_LEVEL_KEYS: &[&str] = &[
-    "daemon", "store", "retry", "archive", "log", "dian", "sftp", "accounts", "routes",
+    "daemon",
+    "store",
+    "retry",
+    "archive",
+    "log",
+    "dian",
+    "sftp",
+    "accounts",
+    "routes",
+    "smtp",
+    "reports",
+    "certificates",
 ];
 
 /// `[daemon]`: process-wide settings.
@@ -145,6 +156,9 @@ pub struct Account {
     /// SFTP access for this account.
     #[serde(default)]
     pub sftp: Option<crate::sftp::config::AccountSftpRaw>,
+    /// Who else receives this account's e-mails (`[accounts.NAME.notify]`).
+    #[serde(default)]
+    pub notify: Option<crate::outbox::config::NotifyRaw>,
 }
 
 /// `[[routes]]`: which steps run for which files; the first match wins.

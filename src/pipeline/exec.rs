@@ -130,6 +130,7 @@ fn new_item(bytes: Arc<Vec<u8>>, sub: &Submission<'_>, now: DateTime<FixedOffset
         route: None,
         duplicate_of: None,
         document: None,
+        certificate: None,
     };
     WorkItem {
         bytes,

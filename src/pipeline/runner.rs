@@ -253,6 +253,7 @@ impl JobCtx {
             route: None,
             duplicate_of: None,
             document: None,
+            certificate: None,
         };
         let json = serde_json::to_string_pretty(&result)?;
         let path = result_path(&account.outgoing(), &job.rel_path);

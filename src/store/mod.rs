@@ -7,7 +7,10 @@
 //! **Architecture Invariant:** no SQL outside `store/`. Every state change of a
 //! job writes its audit row in the same transaction as the change.
 
+pub mod certificates;
 mod migrate;
+pub mod outbox;
+pub mod reports;
 
 use std::path::PathBuf;
 use std::str::FromStr;
