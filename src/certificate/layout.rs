@@ -36,12 +36,12 @@ fn fonts() -> Result<&'static (Font, Font), CertificateError> {
 /// Approximate advance width of DejaVu Sans (average glyph ≈ 0.55 em); used
 /// only for wrapping and right alignment.
 fn width(text: &str, size: f32) -> f32 {
-    text.chars().count() as f32 * size * 0.55
+    text.chars().count() as f32 * size * 0.6
 }
 
 /// Split `text` into lines no wider than `max` points.
 fn wrap(text: &str, size: f32, max: f32) -> Vec<String> {
-    let max_chars = ((max / (size * 0.55)) as usize).max(8);
+    let max_chars = ((max / (size * 0.64)) as usize).max(8);
     let mut lines = Vec::new();
     let mut cur = String::new();
     for word in text.split_whitespace() {
@@ -234,14 +234,22 @@ pub(super) fn pdf(
     let mut y = MARGIN + 10.0;
     w.text(MARGIN, y, 10.0, true, &data.issuer);
     y += 22.0;
-    w.text(MARGIN, y, 17.0, true, "CERTIFICADO DE REGISTRO DE FACTURA");
+    w.text(MARGIN, y, 15.0, true, "CERTIFICADO DE REGISTRO DE FACTURA");
     y += 18.0;
     w.text(
         MARGIN,
         y,
         9.0,
         false,
-        "Registro en bolsa de productos agropecuarios (art. 1.2.4.6.10 del Decreto 1625 de 2016)",
+        "Registro en bolsa de productos agropecuarios",
+    );
+    y += 12.0;
+    w.text(
+        MARGIN,
+        y,
+        9.0,
+        false,
+        "(art. 1.2.4.6.10 del Decreto 1625 de 2016)",
     );
     y += 26.0;
     w.text(
@@ -273,7 +281,7 @@ pub(super) fn pdf(
 
     // QR code at the top right (vector modules).
     let modules = qr.width();
-    let qr_size = 110.0;
+    let qr_size = 100.0;
     let cell = qr_size / (modules as f32 + 8.0);
     let (qx, qy) = (W - MARGIN - qr_size, MARGIN - 6.0);
     for (i, c) in qr.to_colors().iter().enumerate() {
@@ -331,9 +339,9 @@ pub(super) fn pdf(
         for l in wrap(
             &format!("{} — {}", p.name, p.identification()),
             9.5,
-            W - 2.0 * MARGIN - 120.0,
+            W - 2.0 * MARGIN - 140.0,
         ) {
-            w.text(MARGIN + 120.0, y, 9.5, false, &l);
+            w.text(MARGIN + 140.0, y, 9.5, false, &l);
             y += 13.0;
         }
     }
@@ -360,7 +368,7 @@ pub(super) fn pdf(
     w.rule(y);
     y += 12.0;
     for line in &data.lines {
-        let names = wrap(&line.catalog_name, 8.5, cols[2] - cols[1] + 20.0);
+        let names = wrap(&line.catalog_name, 8.5, cols[2] - cols[1] - 10.0);
         let elig = wrap(&line.eligibility, 8.0, W - MARGIN - cols[4]);
         let rows = names.len().max(elig.len()) as f32;
         if y + rows * 11.0 > BOTTOM {
