@@ -36,7 +36,14 @@ async fn daily_and_monthly_reports_are_reproducible_and_announced_once() {
     let bin = env!("CARGO_BIN_EXE_pasarela");
     let run = || {
         Command::new(bin)
-            .args(["report", "--date", "2026-03-05", "--month", "2026-03", "--config"])
+            .args([
+                "report",
+                "--date",
+                "2026-03-05",
+                "--month",
+                "2026-03",
+                "--config",
+            ])
             .arg(&s.config_path)
             .current_dir(s.dir.path())
             .output()
@@ -57,9 +64,18 @@ async fn daily_and_monthly_reports_are_reproducible_and_announced_once() {
     let xlsx = std::fs::read(daily.with_extension("xlsx")).unwrap();
     assert!(xlsx.starts_with(b"PK"));
     let month_csv = std::fs::read_to_string(monthly.with_extension("csv")).unwrap();
-    assert!(month_csv.contains("2026-03-04,1,24151000.00,72453"), "{month_csv}");
-    assert!(month_csv.contains("2026-03-05,2,48302000.00,144906"), "{month_csv}");
-    assert!(month_csv.contains("TOTAL,4,96604000.00,289812"), "{month_csv}");
+    assert!(
+        month_csv.contains("2026-03-04,1,24151000.00,72453"),
+        "{month_csv}"
+    );
+    assert!(
+        month_csv.contains("2026-03-05,2,48302000.00,144906"),
+        "{month_csv}"
+    );
+    assert!(
+        month_csv.contains("TOTAL,4,96604000.00,289812"),
+        "{month_csv}"
+    );
     let monthly_xlsx = std::fs::read(monthly.with_extension("xlsx")).unwrap();
 
     // Re-running reproduces the same bytes and announces nothing new.
@@ -67,7 +83,10 @@ async fn daily_and_monthly_reports_are_reproducible_and_announced_once() {
     assert!(again.status.success(), "{again:?}");
     assert!(String::from_utf8_lossy(&again.stdout).contains("(sin cambios)"));
     assert_eq!(std::fs::read(daily.with_extension("xlsx")).unwrap(), xlsx);
-    assert_eq!(std::fs::read(monthly.with_extension("xlsx")).unwrap(), monthly_xlsx);
+    assert_eq!(
+        std::fs::read(monthly.with_extension("xlsx")).unwrap(),
+        monthly_xlsx
+    );
     let store = s.store().await;
     let reports: Vec<_> = store
         .outbox_list()
@@ -76,7 +95,11 @@ async fn daily_and_monthly_reports_are_reproducible_and_announced_once() {
         .into_iter()
         .filter(|m| m.kind == "compliance-report")
         .collect();
-    assert_eq!(reports.len(), 2, "one compliance-report per publication: {reports:?}");
+    assert_eq!(
+        reports.len(),
+        2,
+        "one compliance-report per publication: {reports:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
