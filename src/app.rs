@@ -106,6 +106,7 @@ async fn validate(path: &Path, environment: bool) -> i32 {
     }
     if environment {
         problems.extend(check_environment(&config).await);
+        problems.extend(crate::app_deliver::check_environment(&config).await);
     }
     print_problems(&problems);
     if problems.iter().any(|p| !p.warning) {

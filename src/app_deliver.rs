@@ -205,3 +205,40 @@ pub async fn report(
     store.close().await;
     code
 }
+
+/// Environment checks for `pasarela validate`: the SMTP relay answers (EHLO,
+/// STARTTLS/TLS and AUTH as configured) and the report folders are writable.
+pub async fn check_environment(config: &Config) -> Vec<crate::config::ConfigError> {
+    let mut problems = Vec::new();
+    let file = &config.source;
+    if let Some(smtp) = &config.smtp {
+        match crate::outbox::transport(smtp) {
+            Ok(t) => match tokio::time::timeout(smtp.timeout, t.test_connection()).await {
+                Ok(Ok(true)) => {}
+                Ok(Ok(false)) => problems.push(crate::config::ConfigError::new(
+                    file,
+                    "smtp.host",
+                    format!(
+                        "the relay {}:{} did not accept a connection",
+                        smtp.host, smtp.port
+                    ),
+                )),
+                Ok(Err(e)) => problems.push(crate::config::ConfigError::new(
+                    file,
+                    "smtp.host",
+                    format!("the relay {}:{} cannot be used: {e}", smtp.host, smtp.port),
+                )),
+                Err(_) => problems.push(crate::config::ConfigError::new(
+                    file,
+                    "smtp.host",
+                    format!(
+                        "the relay {}:{} did not answer in time",
+                        smtp.host, smtp.port
+                    ),
+                )),
+            },
+            Err(e) => problems.push(crate::config::ConfigError::new(file, "smtp", e.to_string())),
+        }
+    }
+    problems
+}

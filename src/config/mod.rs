@@ -311,10 +311,7 @@ fn compile(path: &Path, base: &Path, text: &str, p: &mut Problems) -> Option<Con
                         );
                     }
                 }
-                let notify = a
-                    .notify
-                    .map(|n| n.compile(path, &format!("{key}.notify"), p))
-                    .unwrap_or_default();
+                let notify = a.notify.compile(path, &format!("{key}.notify"), p);
                 accounts.insert(
                     name.clone(),
                     Account {

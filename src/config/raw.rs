@@ -158,7 +158,7 @@ pub struct Account {
     pub sftp: Option<crate::sftp::config::AccountSftpRaw>,
     /// Who else receives this account's e-mails (`[accounts.NAME.notify]`).
     #[serde(default)]
-    pub notify: Option<crate::outbox::config::NotifyRaw>,
+    pub notify: crate::outbox::config::NotifyRaw,
 }
 
 /// `[[routes]]`: which steps run for which files; the first match wins.
