@@ -107,12 +107,20 @@ async fn scheduler_publishes_yesterday_after_the_time_of_day_and_the_month_on_th
     let s = Setup::new(free_port());
     let store = s.store().await;
     let ms = |t: &str| at(t).timestamp_millis();
+    // A registration on Mar 29, whose report was missed (daemon down).
+    let mut data = example_data();
+    data.number.clear();
+    data.registered_at = at("2026-03-29T15:00:00-05:00");
+    issue_certificate(&store, &s.config, &s.account("demo"), 1, data)
+        .await
+        .unwrap();
     // 05:59 Bogotá: before daily_at (06:00), nothing is due.
     let none = pasarela::reports::publish_due(&store, &s.config, ms("2026-04-01T05:59:00-05:00"))
         .await
         .unwrap();
     assert!(none.is_empty());
-    // 06:01 on the 1st: yesterday (Mar 31) and March's summary.
+    // 06:01 on the 1st: the missed Mar 29 (it has data; the empty 25–28 and
+    // 30 are not published), yesterday (Mar 31) and March's summary.
     let due = pasarela::reports::publish_due(&store, &s.config, ms("2026-04-01T06:01:00-05:00"))
         .await
         .unwrap();
@@ -123,6 +131,7 @@ async fn scheduler_publishes_yesterday_after_the_time_of_day_and_the_month_on_th
     assert_eq!(
         what,
         vec![
+            ("daily".to_string(), "2026-03-29".to_string()),
             ("daily".to_string(), "2026-03-31".to_string()),
             ("monthly".to_string(), "2026-03".to_string())
         ]

@@ -465,8 +465,13 @@ pub fn next_run_ms(daily_at: chrono::NaiveTime, now_ms: i64) -> i64 {
     candidate.and_utc().timestamp_millis() + 5 * 3600 * 1000
 }
 
+/// How many days back the scheduler looks for unpublished daily reports.
+pub const CATCH_UP_DAYS: i64 = 7;
+
 /// Publish what is due at `now_ms`: yesterday's daily report (Bogotá) once
-/// the time of day has passed, and on the 1st the previous month's summary.
+/// the time of day has passed (and missed days of the last week that have
+/// registrations), and the previous month's summary on the 1st (or later if
+/// missed and not empty).
 /// Skips periods already published, so start-up catch-up is harmless.
 pub async fn publish_due(
     store: &Store,
@@ -485,16 +490,31 @@ pub async fn publish_due(
         return Ok(out);
     }
     let yesterday = now.date_naive() - ChronoDuration::days(1);
-    if !store
-        .report_published("daily", &yesterday.format("%Y-%m-%d").to_string())
-        .await?
-    {
-        out.push(publish_daily(store, config, yesterday).await?);
+    // Catch up on up to a week of missed days (daemon down at `daily_at`);
+    // earlier days are published only if they have registrations, so a new
+    // installation does not publish a week of empty reports.
+    for back in (0..CATCH_UP_DAYS).rev() {
+        let day = yesterday - ChronoDuration::days(back);
+        let period = day.format("%Y-%m-%d").to_string();
+        if store.report_published("daily", &period).await? {
+            continue;
+        }
+        if back > 0 && store.registrations_on(&period).await?.is_empty() {
+            continue;
+        }
+        out.push(publish_daily(store, config, day).await?);
     }
+    // The previous month: on the 1st, or later if it was missed and has data.
     let prev_month =
         now.date_naive().with_day(1).unwrap_or(now.date_naive()) - ChronoDuration::days(1);
     let period = prev_month.format("%Y-%m").to_string();
-    if now.day() == 1 && !store.report_published("monthly", &period).await? {
+    if !store.report_published("monthly", &period).await?
+        && (now.day() == 1
+            || !store
+                .registration_amounts_in_month(&period)
+                .await?
+                .is_empty())
+    {
         out.push(publish_monthly(store, config, prev_month.year(), prev_month.month()).await?);
     }
     Ok(out)
