@@ -143,8 +143,14 @@ pub fn daily_xlsx(day: NaiveDate, rows: &[Registration]) -> Result<Vec<u8>, Repo
     let mut wb = workbook_for(day, &format!("Registros y comisiones del {day}"))?;
     let bold = Format::new().set_bold();
     let money = Format::new().set_num_format("#,##0.00");
-    let ws = wb.add_worksheet();
+    // Constant memory: rows are streamed to a temp file as they are written
+    // (in order), so a day of 100,000 registrations does not hold every cell.
+    let ws = wb.add_worksheet_with_constant_memory()?;
     ws.set_name("registros")?;
+    // Column widths must precede the rows in constant-memory mode.
+    ws.set_column_width(4, 30)?;
+    ws.set_column_width(6, 30)?;
+    ws.set_column_width(8, 30)?;
     for (c, h) in DAILY_HEADER.iter().enumerate() {
         ws.write_string_with_format(0, c as u16, *h, &bold)?;
     }
@@ -172,9 +178,6 @@ pub fn daily_xlsx(day: NaiveDate, rows: &[Registration]) -> Result<Vec<u8>, Repo
     ws.write_number(total_row, 2, rows.len() as f64)?;
     ws.write_number_with_format(total_row, 9, to_f64(&total_value.to_string()), &money)?;
     ws.write_number_with_format(total_row, 10, to_f64(&total_commission.to_string()), &money)?;
-    ws.set_column_width(4, 30)?;
-    ws.set_column_width(6, 30)?;
-    ws.set_column_width(8, 30)?;
     Ok(wb.save_to_buffer()?)
 }
 
