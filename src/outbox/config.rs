@@ -340,3 +340,41 @@ impl NotifyRaw {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_parse_and_fill_strictly() {
+        let t = Template::parse("Asunto: Certificado {{numero}}\n\nHola {{ cuenta }}.\n").unwrap();
+        assert_eq!(t.subject, "Certificado {{numero}}");
+        let mut v = BTreeMap::new();
+        v.insert("numero", "2026-000001".to_string());
+        v.insert("cuenta", "demo".to_string());
+        let (s, b) = t.render(&v).unwrap();
+        assert_eq!(s, "Certificado 2026-000001");
+        assert_eq!(b, "Hola demo.\n");
+        v.remove("cuenta");
+        assert!(t.render(&v).unwrap_err().contains("cuenta"));
+        assert!(Template::parse("Subject: x\n\nbody").is_err());
+        assert!(fill("{{abierto", &v).is_err());
+    }
+
+    #[test]
+    fn shipped_templates_load() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/templates");
+        for name in TEMPLATE_NAMES {
+            let text = std::fs::read_to_string(dir.join(format!("{name}.txt"))).unwrap();
+            Template::parse(&text).unwrap();
+        }
+    }
+
+    #[test]
+    fn addresses() {
+        assert_eq!(address_of("Pasarela <a@b.co>"), "a@b.co");
+        assert!(looks_like_email("Pasarela <a@b.co>"));
+        assert!(!looks_like_email("nope"));
+        assert!(is_loopback("127.0.0.1") && is_loopback("::1") && !is_loopback("10.0.0.1"));
+    }
+}

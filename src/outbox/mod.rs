@@ -326,3 +326,20 @@ impl Sender {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn message_ids_are_stable_per_key() {
+        let a = super::message_id("certificate-delivery:2026-000001", "bolsa.example");
+        assert_eq!(
+            a,
+            super::message_id("certificate-delivery:2026-000001", "bolsa.example")
+        );
+        assert_ne!(
+            a,
+            super::message_id("certificate-delivery:2026-000002", "bolsa.example")
+        );
+        assert!(a.ends_with("@bolsa.example") && a.len() == 32 + 1 + 13);
+    }
+}
