@@ -73,3 +73,42 @@ async fn daemon_delivers_queued_mail_once_after_outage_and_crash() {
     let list = store.outbox_list().await.unwrap();
     assert!(list.iter().all(|m| m.state == "sent"), "{list:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_lettered_file_alerts_the_admins() {
+    let port = free_port();
+    let s = Setup::with_text(&format!(
+        "{}\n[retry]\nmax_attempts = 2\ninitial_backoff_ms = 50\nmax_backoff_secs = 1\n",
+        config_text(port)
+    ));
+    let sink = SmtpSink::start(port, &s.dir.path().join("mail"));
+    let mut daemon = start_daemon(&s, 0);
+    let home = s.account("demo").home;
+    assert!(wait_until(Duration::from_secs(20), || home
+        .join("outgoing")
+        .is_dir()));
+    // outgoing/ becomes a file: writing the result fails until dead-lettered.
+    std::fs::remove_dir_all(home.join("outgoing")).unwrap();
+    std::fs::write(home.join("outgoing"), b"in the way").unwrap();
+    std::fs::write(home.join("incoming/.a.xml.part"), b"<Invoice/>").unwrap();
+    std::fs::rename(
+        home.join("incoming/.a.xml.part"),
+        home.join("incoming/a.xml"),
+    )
+    .unwrap();
+    let got = wait_until(Duration::from_secs(40), || {
+        received(&sink.dir)
+            .iter()
+            .any(|(_, raw)| raw.contains("ops@bolsa.example"))
+    });
+    unsafe {
+        libc::kill(daemon.id() as i32, libc::SIGTERM);
+    }
+    let _ = daemon.wait();
+    let log = std::fs::read_to_string(s.dir.path().join("daemon-0.log")).unwrap_or_default();
+    assert!(got, "no error-alert; daemon log:\n{log}");
+    let mail = received(&sink.dir);
+    assert_eq!(mail.len(), 1);
+    let raw = mail[0].1.replace("=\r\n", "").replace("=\n", "");
+    assert!(raw.contains("a.xml"), "{raw}");
+}
