@@ -98,29 +98,6 @@ fn daily_cells(r: &Registration) -> [String; 14] {
     ]
 }
 
-/// Daily report as CSV (UTF-8, comma-separated, '.' decimals, one header line).
-pub fn daily_csv(rows: &[Registration]) -> Vec<u8> {
-    let mut out = String::with_capacity(rows.len() * 300 + 200);
-    out.push_str(&DAILY_HEADER.join(","));
-    out.push('\n');
-    for r in rows {
-        let cells = daily_cells(r);
-        let line: Vec<String> = cells.iter().map(|c| csv_field(c)).collect();
-        out.push_str(&line.join(","));
-        out.push('\n');
-    }
-    out.into_bytes()
-}
-
-/// Sum of decimal texts.
-fn sum(values: impl Iterator<Item = String>) -> Result<Decimal, ReportError> {
-    let mut total = Decimal::ZERO;
-    for v in values {
-        total += Decimal::from_str(&v).map_err(|_| ReportError::Amount(v.clone()))?;
-    }
-    Ok(total)
-}
-
 fn to_f64(v: &str) -> f64 {
     v.parse::<f64>().unwrap_or(0.0)
 }
@@ -138,29 +115,74 @@ fn workbook_for(day: NaiveDate, title: &str) -> Result<Workbook, ReportError> {
     Ok(wb)
 }
 
-/// Daily report as xlsx: one sheet with the registrations and a totals row.
-pub fn daily_xlsx(day: NaiveDate, rows: &[Registration]) -> Result<Vec<u8>, ReportError> {
-    let mut wb = workbook_for(day, &format!("Registros y comisiones del {day}"))?;
-    let bold = Format::new().set_bold();
-    let money = Format::new().set_num_format("#,##0.00");
-    // Constant memory: rows are streamed to a temp file as they are written
-    // (in order), so a day of 100,000 registrations does not hold every cell.
-    let ws = wb.add_worksheet_with_constant_memory()?;
-    ws.set_name("registros")?;
-    // Column widths must precede the rows in constant-memory mode.
-    ws.set_column_width(4, 30)?;
-    ws.set_column_width(6, 30)?;
-    ws.set_column_width(8, 30)?;
-    for (c, h) in DAILY_HEADER.iter().enumerate() {
-        ws.write_string_with_format(0, c as u16, *h, &bold)?;
+/// Builds the daily report row by row (CSV and a constant-memory xlsx
+/// worksheet at once), so a large day is never held as a list of rows.
+pub struct DailyReport {
+    csv: Vec<u8>,
+    wb: Workbook,
+    rows: u32,
+    value: Decimal,
+    commission: Decimal,
+    bold: Format,
+    money: Format,
+}
+
+/// What [`DailyReport::finish`] returns.
+pub struct DailyOutput {
+    pub xlsx: Vec<u8>,
+    /// UTF-8, comma-separated, '.' decimals, one header line.
+    pub csv: Vec<u8>,
+    pub rows: u64,
+    pub value: Decimal,
+    pub commission: Decimal,
+}
+
+impl DailyReport {
+    pub fn new(day: NaiveDate) -> Result<DailyReport, ReportError> {
+        let mut wb = workbook_for(day, &format!("Registros y comisiones del {day}"))?;
+        let bold = Format::new().set_bold();
+        let money = Format::new().set_num_format("#,##0.00");
+        // Constant memory: rows are streamed to a temp file as they are written
+        // (in order), so a day of 100,000 registrations does not hold every cell.
+        let ws = wb.add_worksheet_with_constant_memory()?;
+        ws.set_name("registros")?;
+        // Column widths must precede the rows in constant-memory mode.
+        ws.set_column_width(4, 30)?;
+        ws.set_column_width(6, 30)?;
+        ws.set_column_width(8, 30)?;
+        for (c, h) in DAILY_HEADER.iter().enumerate() {
+            ws.write_string_with_format(0, c as u16, *h, &bold)?;
+        }
+        let mut csv = DAILY_HEADER.join(",").into_bytes();
+        csv.push(b'\n');
+        Ok(DailyReport {
+            csv,
+            wb,
+            rows: 0,
+            value: Decimal::ZERO,
+            commission: Decimal::ZERO,
+            bold,
+            money,
+        })
     }
-    for (i, r) in rows.iter().enumerate() {
-        let row = i as u32 + 1;
+
+    /// Add one registration (in certificate order).
+    pub fn push(&mut self, r: &Registration) -> Result<(), ReportError> {
+        self.value +=
+            Decimal::from_str(&r.value).map_err(|_| ReportError::Amount(r.value.clone()))?;
+        self.commission += Decimal::from_str(&r.commission)
+            .map_err(|_| ReportError::Amount(r.commission.clone()))?;
         let cells = daily_cells(r);
+        let line: Vec<String> = cells.iter().map(|c| csv_field(c)).collect();
+        self.csv.extend_from_slice(line.join(",").as_bytes());
+        self.csv.push(b'\n');
+        self.rows += 1;
+        let row = self.rows;
+        let ws = self.wb.worksheet_from_index(0)?;
         for (c, v) in cells.iter().enumerate() {
             match c {
                 9 | 10 => {
-                    ws.write_number_with_format(row, c as u16, to_f64(v), &money)?;
+                    ws.write_number_with_format(row, c as u16, to_f64(v), &self.money)?;
                 }
                 13 => {
                     ws.write_number(row, c as u16, r.job_id as f64)?;
@@ -170,15 +192,48 @@ pub fn daily_xlsx(day: NaiveDate, rows: &[Registration]) -> Result<Vec<u8>, Repo
                 }
             }
         }
+        Ok(())
     }
-    let total_row = rows.len() as u32 + 1;
-    let total_value = sum(rows.iter().map(|r| r.value.clone()))?;
-    let total_commission = sum(rows.iter().map(|r| r.commission.clone()))?;
-    ws.write_string_with_format(total_row, 0, "TOTAL", &bold)?;
-    ws.write_number(total_row, 2, rows.len() as f64)?;
-    ws.write_number_with_format(total_row, 9, to_f64(&total_value.to_string()), &money)?;
-    ws.write_number_with_format(total_row, 10, to_f64(&total_commission.to_string()), &money)?;
-    Ok(wb.save_to_buffer()?)
+
+    pub fn finish(mut self) -> Result<DailyOutput, ReportError> {
+        let total_row = self.rows + 1;
+        let ws = self.wb.worksheet_from_index(0)?;
+        ws.write_string_with_format(total_row, 0, "TOTAL", &self.bold)?;
+        ws.write_number(total_row, 2, self.rows as f64)?;
+        ws.write_number_with_format(total_row, 9, to_f64(&self.value.to_string()), &self.money)?;
+        ws.write_number_with_format(
+            total_row,
+            10,
+            to_f64(&self.commission.to_string()),
+            &self.money,
+        )?;
+        Ok(DailyOutput {
+            xlsx: self.wb.save_to_buffer()?,
+            csv: self.csv,
+            rows: self.rows as u64,
+            value: self.value,
+            commission: self.commission,
+        })
+    }
+}
+
+/// Daily report as CSV (UTF-8, comma-separated, '.' decimals, one header line).
+pub fn daily_csv(day: NaiveDate, rows: &[Registration]) -> Result<Vec<u8>, ReportError> {
+    Ok(daily(day, rows)?.csv)
+}
+
+/// Daily report as xlsx: one sheet with the registrations and a totals row.
+pub fn daily_xlsx(day: NaiveDate, rows: &[Registration]) -> Result<Vec<u8>, ReportError> {
+    Ok(daily(day, rows)?.xlsx)
+}
+
+/// Both daily files from a list of rows.
+pub fn daily(day: NaiveDate, rows: &[Registration]) -> Result<DailyOutput, ReportError> {
+    let mut b = DailyReport::new(day)?;
+    for r in rows {
+        b.push(r)?;
+    }
+    b.finish()
 }
 
 /// One day of the monthly summary.
@@ -401,11 +456,11 @@ pub async fn publish_daily(
     day: NaiveDate,
 ) -> Result<Published, ReportError> {
     let period = day.format("%Y-%m-%d").to_string();
-    let rows = store.registrations_on(&period).await?;
-    let csv = daily_csv(&rows);
-    let xlsx = daily_xlsx(day, &rows)?;
-    let value = sum(rows.iter().map(|r| r.value.clone()))?;
-    let commission = sum(rows.iter().map(|r| r.commission.clone()))?;
+    let mut builder = DailyReport::new(day)?;
+    store
+        .for_each_registration_on(&period, |r| builder.push(&r))
+        .await??;
+    let out = builder.finish()?;
     publish(
         store,
         config,
@@ -413,11 +468,11 @@ pub async fn publish_daily(
         period.clone(),
         COMMISSION_DIR,
         format!("registros-comisiones-{period}"),
-        xlsx,
-        csv,
-        rows.len() as u64,
-        value,
-        commission,
+        out.xlsx,
+        out.csv,
+        out.rows,
+        out.value,
+        out.commission,
     )
     .await
 }
@@ -502,7 +557,7 @@ pub async fn publish_due(
         if store.report_published("daily", &period).await? {
             continue;
         }
-        if back > 0 && store.registrations_on(&period).await?.is_empty() {
+        if back > 0 && store.registration_count_on(&period).await? == 0 {
             continue;
         }
         out.push(publish_daily(store, config, day).await?);

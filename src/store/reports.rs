@@ -113,6 +113,37 @@ impl Store {
             .collect::<Result<_, _>>()?)
     }
 
+    /// How many registrations a Bogotá day has.
+    pub async fn registration_count_on(&self, day: &str) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM registrations WHERE registered_day = ?")
+            .bind(day)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("n")?)
+    }
+
+    /// Call `f` with each registration of a Bogotá day, in certificate-number
+    /// order, streaming (the day is never loaded as a whole). Stops at the
+    /// first error of `f`, which is returned inside `Ok`.
+    pub async fn for_each_registration_on<E>(
+        &self,
+        day: &str,
+        mut f: impl FnMut(Registration) -> Result<(), E>,
+    ) -> Result<Result<(), E>, StoreError> {
+        use futures::TryStreamExt;
+        let mut rows = sqlx::query(
+            "SELECT * FROM registrations WHERE registered_day = ? ORDER BY certificate_number",
+        )
+        .bind(day)
+        .fetch(&self.pool);
+        while let Some(row) = rows.try_next().await? {
+            if let Err(e) = f(registration_from_row(&row)?) {
+                return Ok(Err(e));
+            }
+        }
+        Ok(Ok(()))
+    }
+
     /// Per-day (day, value, commission) of a month `YYYY-MM`, for the monthly
     /// summary; sums are done by the caller in decimal.
     pub async fn registration_amounts_in_month(
