@@ -53,6 +53,14 @@ pub async fn dispatch(command: Command, log_format: Option<LogFormat>) -> i32 {
         } => generate(kind, count, seed, issued_at, &out),
         Command::Catalog { command } => crate::app_catalog::catalog(command),
         Command::Rules { command } => crate::app_catalog::rules(command),
+        Command::VerifyCertificate { file, config } => {
+            crate::app_deliver::verify_certificate(&config, &file).await
+        }
+        Command::Report {
+            date,
+            month,
+            config,
+        } => crate::app_deliver::report(&config, date, month.as_deref()).await,
     }
 }
 
@@ -110,6 +118,7 @@ async fn validate(path: &Path, environment: bool) -> i32 {
     }
     if environment {
         problems.extend(check_environment(&config).await);
+        problems.extend(crate::app_deliver::check_environment(&config).await);
     }
     print_problems(&problems);
     if problems.iter().any(|p| !p.warning) {
@@ -279,6 +288,11 @@ async fn run_daemon(
         wake,
     };
     tasks.spawn(runner.run(shutdown.clone()));
+    let delivery =
+        crate::app_deliver::start_delivery(config.clone(), store.clone(), shutdown.clone());
+    tasks.spawn(async move {
+        let _ = delivery.await;
+    });
     info!(config = %path.display(), accounts = config.accounts.len(), routes = config.routes.len(), store = %config.store.url, owner, sftp = %sftp_addr.map(|a| a.to_string()).unwrap_or_else(|| "off".into()), "pasarela running");
 
     crate::sdnotify::notify("READY=1");

@@ -126,6 +126,23 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::app_catalog::RulesCommand,
     },
+    /// Tell whether a certificate PDF is genuine and unchanged according to the store.
+    VerifyCertificate {
+        file: PathBuf,
+        #[arg(long, short, env = "PASARELA_CONFIG", default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+    /// Publish the daily report of a day and/or the monthly summary of a month.
+    Report {
+        /// Day (America/Bogota), YYYY-MM-DD.
+        #[arg(long)]
+        date: Option<chrono::NaiveDate>,
+        /// Month, YYYY-MM.
+        #[arg(long)]
+        month: Option<String>,
+        #[arg(long, short, env = "PASARELA_CONFIG", default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
 }
 
 /// Parse arguments, run, and return the process exit code.

@@ -6,7 +6,9 @@
 
 pub mod app;
 pub mod app_catalog;
+pub mod app_deliver;
 pub mod catalog;
+pub mod certificate;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -14,7 +16,9 @@ pub mod dian;
 pub mod formats;
 pub mod fsutil;
 pub mod intake;
+pub mod outbox;
 pub mod pipeline;
+pub mod reports;
 pub mod result;
 pub mod rules;
 pub mod sdnotify;

@@ -149,6 +149,9 @@ pub struct ResultDoc {
     /// per field; registration lines for spreadsheets); see docs/FORMATS.md.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extraction: Option<serde_json::Value>,
+    /// The registration certificate of an accepted invoice: {number, path, digest}.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<serde_json::Value>,
 }
 
 impl ResultDoc {
@@ -177,6 +180,7 @@ impl ResultDoc {
             registration_lines: None,
             commission: None,
             extraction: None,
+            certificate: None,
         }
     }
 }

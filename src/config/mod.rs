@@ -40,6 +40,11 @@ pub struct Config {
     pub dian: DianSection,
     pub registration: Registration,
     pub sftp: Option<crate::sftp::config::SftpServer>,
+    /// `[smtp]`: absent = no e-mail is sent (messages still queue in the outbox).
+    pub smtp: Option<crate::outbox::config::Smtp>,
+    /// `[reports]`: absent = reports only on demand, written nowhere automatically.
+    pub reports: Option<crate::reports::config::Reports>,
+    pub certificates: crate::reports::config::Certificates,
 }
 
 /// `[registration]`, compiled.
@@ -124,6 +129,7 @@ pub struct Account {
     /// E-mail addresses that receive this account's notifications.
     pub email: Vec<String>,
     pub sftp: Option<crate::sftp::config::AccountSftp>,
+    pub notify: crate::outbox::config::Notify,
 }
 
 impl Account {
@@ -278,6 +284,16 @@ fn compile(path: &Path, base: &Path, text: &str, p: &mut Problems) -> Option<Con
     );
     let sftp_raw: Option<Option<crate::sftp::config::SftpServerRaw>> =
         take("sftp").map(|v| section(v, path, "sftp", p));
+    let smtp_raw: Option<Option<crate::outbox::config::SmtpRaw>> =
+        take("smtp").map(|v| section(v, path, "smtp", p));
+    let reports_raw: Option<Option<crate::reports::config::ReportsRaw>> =
+        take("reports").map(|v| section(v, path, "reports", p));
+    let certificates_raw: Option<crate::reports::config::CertificatesRaw> = section(
+        take("certificates").unwrap_or_else(empty),
+        path,
+        "certificates",
+        p,
+    );
 
     let resolve = |s: &str| -> PathBuf {
         let pb = PathBuf::from(s);
@@ -310,6 +326,7 @@ fn compile(path: &Path, base: &Path, text: &str, p: &mut Problems) -> Option<Con
                         );
                     }
                 }
+                let notify = a.notify.compile(path, &format!("{key}.notify"), p);
                 accounts.insert(
                     name.clone(),
                     Account {
@@ -317,6 +334,7 @@ fn compile(path: &Path, base: &Path, text: &str, p: &mut Problems) -> Option<Con
                         home,
                         email: a.email,
                         sftp,
+                        notify,
                     },
                 );
             }
@@ -381,6 +399,18 @@ fn compile(path: &Path, base: &Path, text: &str, p: &mut Problems) -> Option<Con
         Some(None) => return None,
         Some(Some(s)) => Some(s.compile(path, "sftp", &resolve, p)),
     };
+    let smtp = match smtp_raw {
+        None => None,
+        Some(None) => return None,
+        Some(Some(s)) => Some(s.compile(path, "smtp", &resolve, p)),
+    };
+    let account_names: Vec<String> = accounts.keys().cloned().collect();
+    let reports = match reports_raw {
+        None => None,
+        Some(None) => return None,
+        Some(Some(r)) => Some(r.compile(path, "reports", &account_names, p)),
+    };
+    let certificates = certificates_raw?.compile();
 
     if daemon.workers == 0 || daemon.workers > 1024 {
         p.error(path, "daemon.workers", "must be between 1 and 1024");
@@ -512,6 +542,9 @@ fn compile(path: &Path, base: &Path, text: &str, p: &mut Problems) -> Option<Con
             default_side,
         },
         sftp,
+        smtp,
+        reports,
+        certificates,
     })
 }
 

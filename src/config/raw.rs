@@ -17,6 +17,9 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
     "sftp",
     "accounts",
     "routes",
+    "smtp",
+    "reports",
+    "certificates",
 ];
 
 /// `[daemon]`: process-wide settings.
@@ -177,6 +180,9 @@ pub struct Account {
     /// SFTP access for this account.
     #[serde(default)]
     pub sftp: Option<crate::sftp::config::AccountSftpRaw>,
+    /// Who else receives this account's e-mails (`[accounts.NAME.notify]`).
+    #[serde(default)]
+    pub notify: crate::outbox::config::NotifyRaw,
 }
 
 /// `[[routes]]`: which steps run for which files; the first match wins.

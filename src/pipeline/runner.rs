@@ -270,6 +270,24 @@ impl JobCtx {
                 now.timestamp_millis(),
             )
             .await?;
+        // Error-alert to the administrators (no-op without [smtp]).
+        let summary = format!("archivo en carta muerta: {}/{}", job.account, job.rel_path);
+        let detail = format!(
+            "Job {} tras {} intento(s): {error}\nUse `pasarela status` y `pasarela replay {}`.",
+            job.id, job.attempts, job.id
+        );
+        let key = format!("job-dead:{}:{}", job.id, now.timestamp_millis());
+        if let Err(e) = crate::outbox::alert_admins(
+            &self.store,
+            &self.generation.config,
+            &key,
+            &summary,
+            &detail,
+        )
+        .await
+        {
+            warn!(job = job.id, error = %e, "could not queue the error-alert");
+        }
         Ok(())
     }
 }

@@ -154,11 +154,11 @@ mod tests {
             .unwrap();
         let job = s
             .record_job(&NewJob {
-                account: "demo",
-                rel_path: "a.xml",
-                spool_path: "/s/1",
+                account: "demo".into(),
+                rel_path: "a.xml".into(),
+                spool_path: "/s/1".into(),
                 size: 3,
-                sha256: "aa",
+                sha256: "aa".into(),
                 now_ms: 1000,
             })
             .await

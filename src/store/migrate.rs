@@ -17,6 +17,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "commissions",
         include_str!("../../migrations/sqlite/0002_commissions.sql"),
     ),
+    (
+        3,
+        "certificates_outbox",
+        include_str!("../../migrations/sqlite/0003_certificates_outbox.sql"),
+    ),
 ];
 
 pub async fn run(pool: &SqlitePool) -> Result<(), StoreError> {

@@ -8,8 +8,11 @@
 //! job writes its audit row in the same transaction as the change.
 
 mod batch;
+pub mod certificates;
 mod commissions;
 mod migrate;
+pub mod outbox;
+pub mod reports;
 
 pub use commissions::StoredCommissionLine;
 

@@ -1,0 +1,465 @@
+//! The certificate's page layout (A4, Spanish), drawn with krilla and exported
+//! as PDF/A-3b; krilla refuses to export anything that does not conform.
+
+use std::sync::OnceLock;
+
+use chrono::{Datelike, Timelike};
+use krilla::Document;
+use krilla::SerializeSettings;
+use krilla::configure::{Archival, ConfigurationBuilder};
+use krilla::embed::{AssociationKind, EmbeddedFile, MimeType};
+use krilla::geom::{PathBuilder, Point, Rect};
+use krilla::metadata::{DateTime as PdfDateTime, Metadata};
+use krilla::page::PageSettings;
+use krilla::paint::Fill;
+use krilla::surface::Surface;
+use krilla::text::{Font, TextDirection};
+
+use super::{CertificateData, CertificateError, EMBEDDED_NAME, format_money, format_quantity};
+
+const REGULAR: &[u8] = include_bytes!("../../fixtures/fonts/DejaVuSans.ttf");
+const BOLD: &[u8] = include_bytes!("../../fixtures/fonts/DejaVuSans-Bold.ttf");
+
+const W: f32 = 595.28;
+const H: f32 = 841.89;
+const MARGIN: f32 = 48.0;
+const BOTTOM: f32 = H - 60.0;
+
+fn fonts() -> Result<&'static (Font, Font), CertificateError> {
+    static FONTS: OnceLock<Option<(Font, Font)>> = OnceLock::new();
+    FONTS
+        .get_or_init(|| Some((Font::new(REGULAR.into(), 0)?, Font::new(BOLD.into(), 0)?)))
+        .as_ref()
+        .ok_or_else(|| CertificateError::Pdf("the embedded DejaVu fonts cannot be read".into()))
+}
+
+/// Approximate advance width of DejaVu Sans (average glyph ≈ 0.55 em); used
+/// only for wrapping and right alignment.
+fn width(text: &str, size: f32) -> f32 {
+    text.chars().count() as f32 * size * 0.6
+}
+
+/// Split `text` into lines no wider than `max` points.
+fn wrap(text: &str, size: f32, max: f32) -> Vec<String> {
+    let max_chars = ((max / (size * 0.64)) as usize).max(8);
+    let mut lines = Vec::new();
+    let mut cur = String::new();
+    for word in text.split_whitespace() {
+        let extra = if cur.is_empty() { 0 } else { 1 };
+        if cur.chars().count() + extra + word.chars().count() > max_chars && !cur.is_empty() {
+            lines.push(std::mem::take(&mut cur));
+        }
+        // A single over-long word (a CUFE) is cut into pieces.
+        let mut w = word.to_string();
+        while w.chars().count() > max_chars {
+            let head: String = w.chars().take(max_chars).collect();
+            let tail: String = w.chars().skip(max_chars).collect();
+            if !cur.is_empty() {
+                lines.push(std::mem::take(&mut cur));
+            }
+            lines.push(head);
+            w = tail;
+        }
+        if !cur.is_empty() {
+            cur.push(' ');
+        }
+        cur.push_str(&w);
+    }
+    if !cur.is_empty() || lines.is_empty() {
+        lines.push(cur);
+    }
+    lines
+}
+
+enum Op {
+    Text {
+        x: f32,
+        y: f32,
+        size: f32,
+        bold: bool,
+        text: String,
+    },
+    Rect {
+        x: f32,
+        y: f32,
+        w: f32,
+        h: f32,
+    },
+}
+
+/// Collects drawing operations page by page; drawn with krilla at the end.
+#[derive(Default)]
+struct Writer {
+    pages: Vec<Vec<Op>>,
+}
+
+impl Writer {
+    fn new_page(&mut self) {
+        self.pages.push(Vec::new());
+    }
+    fn push(&mut self, op: Op) {
+        if self.pages.is_empty() {
+            self.new_page();
+        }
+        if let Some(p) = self.pages.last_mut() {
+            p.push(op);
+        }
+    }
+    fn text(&mut self, x: f32, y: f32, size: f32, bold: bool, text: &str) {
+        self.push(Op::Text {
+            x,
+            y,
+            size,
+            bold,
+            text: text.to_string(),
+        });
+    }
+    fn right(&mut self, x_right: f32, y: f32, size: f32, bold: bool, text: &str) {
+        self.text(x_right - width(text, size), y, size, bold, text);
+    }
+    fn rule(&mut self, y: f32) {
+        self.rect(MARGIN, y, W - 2.0 * MARGIN, 0.6);
+    }
+    fn rect(&mut self, x: f32, y: f32, w: f32, h: f32) {
+        self.push(Op::Rect { x, y, w, h });
+    }
+}
+
+fn draw(surface: &mut Surface<'_>, ops: &[Op], regular: &Font, bold: &Font) {
+    surface.set_fill(Some(Fill::default()));
+    for op in ops {
+        match op {
+            Op::Text {
+                x,
+                y,
+                size,
+                bold: b,
+                text,
+            } => {
+                let font = if *b { bold.clone() } else { regular.clone() };
+                surface.draw_text(
+                    Point::from_xy(*x, *y),
+                    font,
+                    *size,
+                    text,
+                    false,
+                    TextDirection::Auto,
+                );
+            }
+            Op::Rect { x, y, w, h } => {
+                if let Some(r) = Rect::from_xywh(*x, *y, *w, *h) {
+                    let mut pb = PathBuilder::new();
+                    pb.push_rect(r);
+                    if let Some(p) = pb.finish() {
+                        surface.draw_path(&p);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn pdf_date(t: &chrono::DateTime<chrono::FixedOffset>) -> PdfDateTime {
+    let off = t.offset().local_minus_utc();
+    PdfDateTime::new(t.year().clamp(0, 9999) as u16)
+        .month(t.month() as u8)
+        .day(t.day() as u8)
+        .hour(t.hour() as u8)
+        .minute(t.minute() as u8)
+        .second(t.second() as u8)
+        .utc_offset_hour((off / 3600) as i8)
+        .utc_offset_minute(((off.abs() % 3600) / 60) as u8)
+}
+
+pub(super) fn pdf(
+    data: &CertificateData,
+    digest: &str,
+    canonical: Vec<u8>,
+) -> Result<Vec<u8>, CertificateError> {
+    let (regular, bold) = fonts()?.clone();
+    let configuration = ConfigurationBuilder::new()
+        .with_archival_validator(Archival::A3_B)
+        .finish()
+        .map_err(|e| CertificateError::Pdf(format!("PDF/A-3b configuration: {e:?}")))?;
+    let settings = SerializeSettings {
+        configuration,
+        ..Default::default()
+    };
+    let mut doc = Document::new_with(settings);
+    let created = pdf_date(&data.registered_at);
+    doc.set_metadata(
+        Metadata::new()
+            .title(format!("Certificado de registro {}", data.number))
+            .description(format!(
+                "Registro de la factura {} (CUFE {})",
+                data.invoice.number, data.invoice.cufe_or_cude
+            ))
+            .creator("Pasarela".into())
+            .producer("Pasarela".into())
+            .authors(vec![data.issuer.clone()])
+            .language("es-CO".into())
+            .document_id(data.number.clone())
+            .creation_date(created),
+    );
+    let embedded = EmbeddedFile {
+        path: EMBEDDED_NAME.into(),
+        mime_type: MimeType::new("application/json"),
+        description: Some(
+            "Datos del certificado (forma canónica; su SHA-256 es el código de verificación)"
+                .into(),
+        ),
+        association_kind: AssociationKind::Data,
+        data: canonical.into(),
+        modification_date: Some(created),
+        // Uncompressed so that `verify` can read it without a PDF parser.
+        compress: Some(false),
+        location: None,
+    };
+    if doc.embed_file(embedded).is_none() {
+        return Err(CertificateError::Pdf(
+            "embedding the certificate data failed".into(),
+        ));
+    }
+
+    let qr = qrcode::QrCode::with_error_correction_level(
+        super::qr_payload(data, digest).as_bytes(),
+        qrcode::EcLevel::M,
+    )
+    .map_err(|e| CertificateError::Pdf(format!("QR code: {e}")))?;
+
+    let page_settings =
+        PageSettings::from_wh(W, H).ok_or_else(|| CertificateError::Pdf("bad page size".into()))?;
+    let mut w = Writer::default();
+    w.new_page();
+    let mut y = MARGIN + 10.0;
+    w.text(MARGIN, y, 10.0, true, &data.issuer);
+    y += 22.0;
+    w.text(MARGIN, y, 15.0, true, "CERTIFICADO DE REGISTRO DE FACTURA");
+    y += 18.0;
+    w.text(
+        MARGIN,
+        y,
+        9.0,
+        false,
+        "Registro en bolsa de productos agropecuarios",
+    );
+    y += 12.0;
+    w.text(
+        MARGIN,
+        y,
+        9.0,
+        false,
+        "(art. 1.2.4.6.10 del Decreto 1625 de 2016)",
+    );
+    y += 26.0;
+    w.text(
+        MARGIN,
+        y,
+        12.0,
+        true,
+        &format!("Certificado No. {}", data.number),
+    );
+    y += 16.0;
+    w.text(
+        MARGIN,
+        y,
+        9.5,
+        false,
+        &format!(
+            "Fecha y hora de registro: {}",
+            data.registered_at.format("%Y-%m-%d %H:%M:%S (UTC%:z)")
+        ),
+    );
+    y += 13.0;
+    w.text(
+        MARGIN,
+        y,
+        9.5,
+        false,
+        &format!("Presentada por: {}", data.account),
+    );
+
+    // QR code at the top right (vector modules).
+    let modules = qr.width();
+    let qr_size = 100.0;
+    let cell = qr_size / (modules as f32 + 8.0);
+    let (qx, qy) = (W - MARGIN - qr_size, MARGIN - 6.0);
+    for (i, c) in qr.to_colors().iter().enumerate() {
+        if *c == qrcode::Color::Dark {
+            let (mx, my) = ((i % modules) as f32, (i / modules) as f32);
+            w.rect(qx + (mx + 4.0) * cell, qy + (my + 4.0) * cell, cell, cell);
+        }
+    }
+
+    y += 22.0;
+    w.rule(y);
+    y += 18.0;
+    w.text(MARGIN, y, 11.0, true, "Factura");
+    y += 15.0;
+    let inv = &data.invoice;
+    let doc_type = match inv.document_type.as_str() {
+        "Invoice" => "Factura electrónica de venta",
+        "CreditNote" => "Nota crédito",
+        "DebitNote" => "Nota débito",
+        other => other,
+    };
+    w.text(
+        MARGIN,
+        y,
+        9.5,
+        false,
+        &format!("Número: {}    Tipo: {}", inv.number, doc_type),
+    );
+    y += 13.0;
+    let mut dates = format!("Fecha de emisión: {}", inv.issue_date.format("%Y-%m-%d"));
+    if let Some(d) = inv.due_date {
+        dates.push_str(&format!("    Vencimiento: {}", d.format("%Y-%m-%d")));
+    }
+    w.text(MARGIN, y, 9.5, false, &dates);
+    y += 13.0;
+    let label = if inv.document_type == "Invoice" {
+        "CUFE"
+    } else {
+        "CUFE/CUDE"
+    };
+    w.text(MARGIN, y, 9.5, false, &format!("{label}:"));
+    for l in wrap(&inv.cufe_or_cude, 8.0, W - 2.0 * MARGIN - 60.0) {
+        w.text(MARGIN + 60.0, y, 8.0, false, &l);
+        y += 11.0;
+    }
+
+    y += 10.0;
+    w.text(MARGIN, y, 11.0, true, "Partes");
+    y += 15.0;
+    for (role, p) in [
+        ("Vendedor (emisor)", &data.supplier),
+        ("Comprador (adquirente)", &data.customer),
+    ] {
+        w.text(MARGIN, y, 9.5, true, &format!("{role}:"));
+        for l in wrap(
+            &format!("{} — {}", p.name, p.identification()),
+            9.5,
+            W - 2.0 * MARGIN - 140.0,
+        ) {
+            w.text(MARGIN + 140.0, y, 9.5, false, &l);
+            y += 13.0;
+        }
+    }
+
+    y += 10.0;
+    w.text(MARGIN, y, 11.0, true, "Productos registrados");
+    y += 15.0;
+    let cols = [
+        MARGIN,
+        MARGIN + 50.0,
+        MARGIN + 250.0,
+        MARGIN + 330.0,
+        MARGIN + 420.0,
+    ];
+    let header = |w: &mut Writer, y: f32| {
+        w.text(cols[0], y, 8.5, true, "Código");
+        w.text(cols[1], y, 8.5, true, "Producto (subyacente)");
+        w.right(cols[3] - 10.0, y, 8.5, true, "Cantidad");
+        w.right(cols[4] - 10.0, y, 8.5, true, "Valor");
+        w.text(cols[4], y, 8.5, true, "Elegibilidad");
+    };
+    header(&mut w, y);
+    y += 4.0;
+    w.rule(y);
+    y += 12.0;
+    for line in &data.lines {
+        let names = wrap(&line.catalog_name, 8.5, cols[2] - cols[1] - 10.0);
+        let elig = wrap(&line.eligibility, 8.0, W - MARGIN - cols[4]);
+        let rows = names.len().max(elig.len()) as f32;
+        if y + rows * 11.0 > BOTTOM {
+            w.new_page();
+            y = MARGIN + 10.0;
+            w.text(
+                MARGIN,
+                y,
+                9.0,
+                false,
+                &format!("Certificado No. {} (continuación)", data.number),
+            );
+            y += 20.0;
+            header(&mut w, y);
+            y += 16.0;
+        }
+        w.text(cols[0], y, 8.5, false, &line.catalog_code);
+        w.right(
+            cols[3] - 10.0,
+            y,
+            8.5,
+            false,
+            &format!("{} {}", format_quantity(line.quantity), line.unit.as_str()),
+        );
+        w.right(cols[4] - 10.0, y, 8.5, false, &format_money(line.value));
+        for (i, n) in names.iter().enumerate() {
+            w.text(cols[1], y + i as f32 * 11.0, 8.5, false, n);
+        }
+        for (i, e) in elig.iter().enumerate() {
+            w.text(cols[4], y + i as f32 * 11.0, 8.0, false, e);
+        }
+        y += rows * 11.0 + 3.0;
+    }
+    w.rule(y);
+    y += 14.0;
+    w.text(cols[1], y, 9.5, true, "Valor total registrado");
+    w.right(
+        cols[4] - 10.0,
+        y,
+        9.5,
+        true,
+        &format_money(data.total_value),
+    );
+
+    if y + 120.0 > BOTTOM {
+        w.new_page();
+        y = MARGIN;
+    }
+    y += 26.0;
+    w.text(MARGIN, y, 11.0, true, "Comisión de registro");
+    y += 15.0;
+    w.text(
+        MARGIN,
+        y,
+        9.5,
+        false,
+        &format!(
+            "Total: {}    Regla: {} versión {}",
+            format_money(data.commission.total),
+            data.commission.rule_id,
+            data.commission.rule_version
+        ),
+    );
+
+    y += 28.0;
+    w.rule(y);
+    y += 16.0;
+    w.text(
+        MARGIN,
+        y,
+        9.5,
+        true,
+        "Código de verificación (SHA-256 de los datos del certificado):",
+    );
+    y += 14.0;
+    w.text(MARGIN, y, 9.0, false, &super::verification_code(digest));
+    y += 14.0;
+    w.text(
+        MARGIN,
+        y,
+        8.0,
+        false,
+        "Verifique este certificado con `pasarela verify-certificate` o ante la bolsa: el código debe coincidir con el registrado.",
+    );
+    for ops in &w.pages {
+        let mut page = doc.start_page_with(page_settings.clone());
+        let mut surface = page.surface();
+        draw(&mut surface, ops, &regular, &bold);
+        surface.finish();
+        page.finish();
+    }
+    doc.finish()
+        .map_err(|e| CertificateError::Pdf(format!("{e:?}")))
+}

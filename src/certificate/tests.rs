@@ -1,0 +1,73 @@
+use super::*;
+
+#[test]
+fn render_is_deterministic_and_digest_matches_embedded_data() {
+    let data = example_data();
+    let a = render(&data).unwrap();
+    let b = render(&data).unwrap();
+    assert_eq!(a.pdf, b.pdf, "same data must give the same bytes");
+    assert_eq!(a.digest, digest(&data).unwrap());
+    assert!(a.pdf.starts_with(b"%PDF-"));
+    let (back, d) = extract(&a.pdf).unwrap();
+    assert_eq!(back, data);
+    assert_eq!(d, a.digest);
+}
+
+#[test]
+fn verify_accepts_genuine_and_rejects_one_changed_byte() {
+    let data = example_data();
+    let cert = render(&data).unwrap();
+    let stored = cert.digest.clone();
+    let lookup = |n: &str| (n == "2026-000001").then(|| stored.clone());
+    assert!(verify(&cert.pdf, lookup).is_genuine());
+
+    // Change one byte inside the embedded data: the value 18750000 → 18750001.
+    let mut forged = cert.pdf.clone();
+    let needle = b"18750000.00";
+    let at = forged
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .unwrap();
+    forged[at + 7] = b'1';
+    match verify(&forged, lookup) {
+        Verification::Altered { number, .. } => assert_eq!(number, "2026-000001"),
+        other => panic!("expected Altered, got {other:?}"),
+    }
+    // Unknown number.
+    assert!(matches!(
+        verify(&cert.pdf, |_| None),
+        Verification::Unknown { .. }
+    ));
+    // Not a certificate.
+    assert!(matches!(
+        verify(b"%PDF-1.7 nothing", lookup),
+        Verification::Unreadable(_)
+    ));
+}
+
+#[test]
+fn many_lines_paginate() {
+    let mut data = example_data();
+    let line = data.lines[0].clone();
+    data.lines = (0..120).map(|_| line.clone()).collect();
+    let cert = render(&data).unwrap();
+    assert!(cert.pdf.len() > 1000);
+}
+
+#[test]
+fn missing_number_or_cufe_is_an_error() {
+    let mut data = example_data();
+    data.number.clear();
+    assert!(render(&data).is_err());
+    let mut data = example_data();
+    data.invoice.cufe_or_cude.clear();
+    assert!(render(&data).is_err());
+}
+
+#[test]
+fn money_and_codes_are_formatted_for_colombia() {
+    assert_eq!(format_money(Decimal::new(123456789, 2)), "$ 1.234.567,89");
+    assert_eq!(format_money(Decimal::new(5, 0)), "$ 5,00");
+    assert_eq!(format_quantity(Decimal::new(30005, 1)), "3000,5");
+    assert_eq!(verification_code("abcdef0123456789"), "ABCDEF01 23456789");
+}

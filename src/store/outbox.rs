@@ -1,0 +1,302 @@
+//! The e-mail outbox: durable messages keyed by an idempotency key.
+//!
+//! A message is enqueued once (the key is UNIQUE; enqueueing again returns the
+//! existing row), claimed by the sender with a lease (`next_attempt_at` moves
+//! past the lease, so a crashed sender's claim simply expires), then marked
+//! `sent`, rescheduled with backoff, or `dead` together with its error-alert.
+
+use sqlx::{Row, Sqlite, Transaction};
+
+use super::{AuditRecord, Store, StoreError, audit_tx};
+
+/// A file attached to a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    pub name: String,
+    pub mime: String,
+    pub bytes: Vec<u8>,
+}
+
+/// A message to enqueue.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    /// Unique per logical message, e.g. `certificate-delivery:2026-000001`.
+    pub idem_key: String,
+    /// Template name: certificate-delivery, processing-notification, error-alert, compliance-report.
+    pub kind: String,
+    pub account: Option<String>,
+    pub job_id: Option<i64>,
+    pub recipients: Vec<String>,
+    pub subject: String,
+    pub body: String,
+    pub attachment: Option<Attachment>,
+    /// Stable Message-ID (without angle brackets), derived from `idem_key`.
+    pub message_id: String,
+}
+
+/// A claimed message, ready to send.
+#[derive(Debug, Clone)]
+pub struct OutboxMessage {
+    pub id: i64,
+    pub idem_key: String,
+    pub kind: String,
+    pub account: Option<String>,
+    pub job_id: Option<i64>,
+    pub recipients: Vec<String>,
+    pub subject: String,
+    pub body: String,
+    pub attachment: Option<Attachment>,
+    pub message_id: String,
+    /// Attempts including the current one.
+    pub attempts: u32,
+}
+
+/// One row of `outbox_list` (for status and tests).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct OutboxEntry {
+    pub id: i64,
+    pub idem_key: String,
+    pub kind: String,
+    pub state: String,
+    pub attempts: u32,
+    pub message_id: String,
+    pub last_error: Option<String>,
+}
+
+pub(crate) async fn enqueue_tx(
+    tx: &mut Transaction<'_, Sqlite>,
+    m: &NewMessage,
+    now_ms: i64,
+) -> Result<(i64, bool), sqlx::Error> {
+    if let Some(row) = sqlx::query("SELECT id FROM outbox WHERE idem_key = ?")
+        .bind(&m.idem_key)
+        .fetch_optional(&mut **tx)
+        .await?
+    {
+        return Ok((row.try_get("id")?, false));
+    }
+    let recipients = serde_json::to_string(&m.recipients).unwrap_or_else(|_| "[]".into());
+    let (an, am, ab) = match &m.attachment {
+        Some(a) => (Some(&a.name), Some(&a.mime), Some(&a.bytes)),
+        None => (None, None, None),
+    };
+    let row = sqlx::query(
+        "INSERT INTO outbox (idem_key, kind, account, job_id, recipients, subject, body, attachment_name, attachment_mime, attachment, message_id, state, attempts, next_attempt_at, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?) RETURNING id",
+    )
+    .bind(&m.idem_key)
+    .bind(&m.kind)
+    .bind(&m.account)
+    .bind(m.job_id)
+    .bind(recipients)
+    .bind(&m.subject)
+    .bind(&m.body)
+    .bind(an)
+    .bind(am)
+    .bind(ab)
+    .bind(&m.message_id)
+    .bind(now_ms)
+    .bind(now_ms)
+    .bind(now_ms)
+    .fetch_one(&mut **tx)
+    .await?;
+    let id: i64 = row.try_get("id")?;
+    audit_tx(
+        tx,
+        now_ms,
+        &AuditRecord {
+            account: m.account.as_deref(),
+            job_id: m.job_id,
+            event: "mail.enqueued",
+            detail: serde_json::json!({"outbox_id": id, "kind": m.kind, "key": m.idem_key}),
+        },
+    )
+    .await?;
+    Ok((id, true))
+}
+
+fn message_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<OutboxMessage, sqlx::Error> {
+    let recipients: String = r.try_get("recipients")?;
+    let attachment = match r.try_get::<Option<Vec<u8>>, _>("attachment")? {
+        Some(bytes) => Some(Attachment {
+            name: r
+                .try_get::<Option<String>, _>("attachment_name")?
+                .unwrap_or_else(|| "adjunto".into()),
+            mime: r
+                .try_get::<Option<String>, _>("attachment_mime")?
+                .unwrap_or_else(|| "application/octet-stream".into()),
+            bytes,
+        }),
+        None => None,
+    };
+    Ok(OutboxMessage {
+        id: r.try_get("id")?,
+        idem_key: r.try_get("idem_key")?,
+        kind: r.try_get("kind")?,
+        account: r.try_get("account")?,
+        job_id: r.try_get("job_id")?,
+        recipients: serde_json::from_str(&recipients).unwrap_or_default(),
+        subject: r.try_get("subject")?,
+        body: r.try_get("body")?,
+        attachment,
+        message_id: r.try_get("message_id")?,
+        attempts: r.try_get::<i64, _>("attempts")? as u32,
+    })
+}
+
+impl Store {
+    /// Enqueue a message; idempotent on `idem_key`. Returns (id, newly created).
+    pub async fn enqueue_message(
+        &self,
+        m: &NewMessage,
+        now_ms: i64,
+    ) -> Result<(i64, bool), StoreError> {
+        let mut tx = self.write_tx().await?;
+        let r = enqueue_tx(&mut tx, m, now_ms).await?;
+        tx.commit().await?;
+        Ok(r)
+    }
+
+    /// Claim up to `limit` due pending messages: attempts+1, and not due again
+    /// before `now + lease_ms` (if the sender dies, the claim expires).
+    pub async fn claim_messages(
+        &self,
+        limit: usize,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let rows = sqlx::query(
+            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, updated_at = ?
+             WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?)
+             RETURNING *",
+        )
+        .bind(now_ms + lease_ms)
+        .bind(now_ms)
+        .bind(now_ms)
+        .bind(limit as i64)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let mut out = rows
+            .iter()
+            .map(message_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        out.sort_by_key(|m| m.id);
+        Ok(out)
+    }
+
+    /// The SMTP server accepted the message.
+    pub async fn mark_message_sent(
+        &self,
+        m: &OutboxMessage,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        sqlx::query("UPDATE outbox SET state = 'sent', sent_at = ?, last_error = NULL, updated_at = ? WHERE id = ?")
+            .bind(now_ms)
+            .bind(now_ms)
+            .bind(m.id)
+            .execute(&mut *tx)
+            .await?;
+        audit_tx(
+            &mut tx,
+            now_ms,
+            &AuditRecord {
+                account: m.account.as_deref(),
+                job_id: m.job_id,
+                event: "mail.sent",
+                detail: serde_json::json!({"outbox_id": m.id, "kind": m.kind, "message_id": m.message_id, "attempts": m.attempts}),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A failed attempt: due again at `next_at_ms`.
+    pub async fn retry_message_later(
+        &self,
+        m: &OutboxMessage,
+        error: &str,
+        next_at_ms: i64,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbox SET next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ? AND state = 'pending'")
+            .bind(next_at_ms)
+            .bind(error)
+            .bind(now_ms)
+            .bind(m.id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Retries exhausted (or a permanent refusal): the message is dead and,
+    /// in the same transaction, its error-alert is enqueued.
+    pub async fn mark_message_dead(
+        &self,
+        m: &OutboxMessage,
+        error: &str,
+        alert: Option<&NewMessage>,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        sqlx::query(
+            "UPDATE outbox SET state = 'dead', last_error = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(error)
+        .bind(now_ms)
+        .bind(m.id)
+        .execute(&mut *tx)
+        .await?;
+        audit_tx(
+            &mut tx,
+            now_ms,
+            &AuditRecord {
+                account: m.account.as_deref(),
+                job_id: m.job_id,
+                event: "mail.dead",
+                detail: serde_json::json!({"outbox_id": m.id, "kind": m.kind, "error": error, "attempts": m.attempts}),
+            },
+        )
+        .await?;
+        if let Some(a) = alert {
+            enqueue_tx(&mut tx, a, now_ms).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Earliest time a pending message becomes due.
+    pub async fn outbox_next_due(&self) -> Result<Option<i64>, StoreError> {
+        let row =
+            sqlx::query("SELECT MIN(next_attempt_at) AS due FROM outbox WHERE state = 'pending'")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(row.try_get("due")?)
+    }
+
+    /// Every message, oldest first (status, tests).
+    pub async fn outbox_list(&self) -> Result<Vec<OutboxEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, idem_key, kind, state, attempts, message_id, last_error FROM outbox ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(OutboxEntry {
+                    id: r.try_get("id")?,
+                    idem_key: r.try_get("idem_key")?,
+                    kind: r.try_get("kind")?,
+                    state: r.try_get("state")?,
+                    attempts: r.try_get::<i64, _>("attempts")? as u32,
+                    message_id: r.try_get("message_id")?,
+                    last_error: r.try_get("last_error")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+}

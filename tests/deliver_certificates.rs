@@ -1,0 +1,141 @@
+//! Certificates end to end through the library: numbering, idempotence per
+//! job, the file in outgoing/certificates/, pdftotext, verify-certificate.
+
+mod deliver_common;
+
+use std::process::Command;
+
+use deliver_common::*;
+use pasarela::certificate::{example_data, issue_certificate};
+
+fn pdftotext(path: &std::path::Path) -> String {
+    let out = Command::new("pdftotext")
+        .arg("-layout")
+        .arg(path)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils; scripts/install-deps-deliver.sh)");
+    assert!(out.status.success(), "pdftotext failed: {out:?}");
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_is_numbered_idempotent_written_and_verifiable() {
+    let s = Setup::new(free_port());
+    let store = s.store().await;
+    let demo = s.account("demo");
+
+    let mut data = example_data();
+    data.number.clear();
+    let first = issue_certificate(&store, &s.config, &demo, 1, data.clone())
+        .await
+        .unwrap();
+    assert_eq!(first.number, "2026-000001");
+    assert!(first.newly_issued);
+    assert_eq!(first.rel_path, "outgoing/certificates/2026-000001.pdf");
+    assert!(first.path.is_file());
+    let v = first.result_value();
+    assert_eq!(v["number"], "2026-000001");
+    assert_eq!(v["digest"], first.digest.as_str());
+
+    // The same job again (a crash and re-run): the same certificate, no new number.
+    let again = issue_certificate(&store, &s.config, &demo, 1, data.clone())
+        .await
+        .unwrap();
+    assert_eq!(again.number, first.number);
+    assert_eq!(again.digest, first.digest);
+    assert!(!again.newly_issued);
+
+    // The file lost after the commit (crash before the write): rewritten identically.
+    let bytes = std::fs::read(&first.path).unwrap();
+    std::fs::remove_file(&first.path).unwrap();
+    issue_certificate(&store, &s.config, &demo, 1, data.clone())
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(&first.path).unwrap(), bytes);
+
+    let second = issue_certificate(&store, &s.config, &demo, 2, data.clone())
+        .await
+        .unwrap();
+    assert_eq!(second.number, "2026-000002");
+
+    // One certificate-delivery message per certificate, with a stable Message-ID.
+    let outbox = store.outbox_list().await.unwrap();
+    let deliveries: Vec<_> = outbox
+        .iter()
+        .filter(|m| m.kind == "certificate-delivery")
+        .collect();
+    assert_eq!(deliveries.len(), 2, "{outbox:?}");
+    assert!(deliveries[0].message_id.ends_with("@bolsa.example"));
+
+    // pdftotext shows the number and the CUFE.
+    let text = pdftotext(&first.path);
+    assert!(text.contains("2026-000001"), "{text}");
+    let cufe = &data.invoice.cufe_or_cude;
+    let squashed: String = text.split_whitespace().collect();
+    assert!(squashed.contains(cufe.as_str()), "CUFE missing in: {text}");
+    assert!(text.contains("CERTIFICADO DE REGISTRO"), "{text}");
+
+    // verify-certificate: genuine → 0; one byte of the data changed → 65.
+    let bin = env!("CARGO_BIN_EXE_pasarela");
+    let run = |file: &std::path::Path| {
+        Command::new(bin)
+            .arg("verify-certificate")
+            .arg(file)
+            .arg("--config")
+            .arg(&s.config_path)
+            .current_dir(s.dir.path())
+            .output()
+            .unwrap()
+    };
+    let ok = run(&first.path);
+    assert_eq!(ok.status.code(), Some(0), "{ok:?}");
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("GENUINO"));
+
+    let mut forged = bytes.clone();
+    let needle = b"18750000.00";
+    let at = forged
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .unwrap();
+    forged[at] = b'2';
+    let forged_path = s.dir.path().join("forged.pdf");
+    std::fs::write(&forged_path, &forged).unwrap();
+    let bad = run(&forged_path);
+    assert_eq!(bad.status.code(), Some(65), "{bad:?}");
+    assert!(String::from_utf8_lossy(&bad.stdout).contains("ALTERADO"));
+
+    if let Ok(keep) = std::env::var("PASARELA_KEEP_CERTIFICATE") {
+        std::fs::copy(&first.path, keep).unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_issuers_on_one_database_never_collide_or_skip() {
+    let s = Setup::new(free_port());
+    // Two independent handles (pools) on the same database, like two daemons.
+    let a = s.store().await;
+    let b = s.store().await;
+    let demo = s.account("demo");
+    let mut handles = Vec::new();
+    for job in 1..=24i64 {
+        let store = if job % 2 == 0 { a.clone() } else { b.clone() };
+        let config = s.config.clone();
+        let demo = demo.clone();
+        handles.push(tokio::spawn(async move {
+            let mut data = example_data();
+            data.number.clear();
+            issue_certificate(&store, &config, &demo, job, data)
+                .await
+                .unwrap()
+                .number
+        }));
+    }
+    let mut numbers = Vec::new();
+    for h in handles {
+        numbers.push(h.await.unwrap());
+    }
+    numbers.sort();
+    let expected: Vec<String> = (1..=24).map(|n| format!("2026-{n:06}")).collect();
+    assert_eq!(numbers, expected);
+}

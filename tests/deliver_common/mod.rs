@@ -1,0 +1,184 @@
+//! Shared helpers of the delivery tests: a real SMTP server (aiosmtpd, as a
+//! child process), a configuration in a temp dir, and the store.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pasarela::config::Config;
+use pasarela::store::Store;
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// aiosmtpd on 127.0.0.1:port writing each message to `dir`.
+pub struct SmtpSink {
+    child: Option<Child>,
+    pub port: u16,
+    pub dir: PathBuf,
+}
+
+impl SmtpSink {
+    pub fn start(port: u16, dir: &Path) -> SmtpSink {
+        let mut child = Command::new("python3")
+            .arg(repo().join("tests/py/smtp_sink.py"))
+            .arg(port.to_string())
+            .arg(dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start python3 tests/py/smtp_sink.py (scripts/install-deps-deliver.sh installs aiosmtpd)");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "READY", "smtp sink did not start");
+        SmtpSink {
+            child: Some(child),
+            port,
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Messages received so far: (Message-ID, raw text), in arrival order.
+pub fn received(dir: &Path) -> Vec<(String, String)> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+        .iter()
+        .map(|p| {
+            let raw = std::fs::read_to_string(p).unwrap();
+            let id = raw
+                .lines()
+                .find_map(|l| {
+                    l.strip_prefix("Message-ID:")
+                        .or_else(|| l.strip_prefix("Message-Id:"))
+                })
+                .unwrap_or("")
+                .trim()
+                .to_string();
+            (id, raw)
+        })
+        .collect()
+}
+
+pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    f()
+}
+
+pub fn config_text(smtp_port: u16) -> String {
+    format!(
+        r#"
+[daemon]
+state_dir = "var"
+poll_interval_ms = 100
+scan_interval_secs = 1
+stability_ms = 100
+
+[accounts.demo]
+home = "var/home/demo"
+email = ["demo@example.com"]
+
+[accounts.demo.notify]
+to = ["tesoreria@demo.example"]
+
+[accounts.regulador]
+home = "var/home/regulador"
+
+[[routes]]
+name = "all"
+steps = ["classify"]
+
+[smtp]
+host = "127.0.0.1"
+port = {smtp_port}
+security = "plain"
+from = "Pasarela <certificados@bolsa.example>"
+admins = ["ops@bolsa.example"]
+templates_dir = "{templates}"
+initial_backoff_ms = 200
+max_backoff_secs = 1
+max_attempts = 200
+timeout_secs = 2
+poll_interval_ms = 100
+
+[reports]
+scheduled = false
+accounts = ["regulador"]
+recipients = ["supervision@regulador.example"]
+"#,
+        templates = repo().join("config/templates").display()
+    )
+}
+
+pub struct Setup {
+    pub dir: tempfile::TempDir,
+    pub config: Arc<Config>,
+    pub config_path: PathBuf,
+}
+
+impl Setup {
+    pub fn new(smtp_port: u16) -> Setup {
+        Setup::with_text(&config_text(smtp_port))
+    }
+
+    pub fn with_text(text: &str) -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let config_path = dir.path().join("pasarela.toml");
+        std::fs::write(&config_path, text).unwrap();
+        let (config, _) = pasarela::config::load_with_base(&config_path, dir.path())
+            .unwrap_or_else(|e| panic!("config: {e:?}"));
+        Setup {
+            dir,
+            config: Arc::new(config),
+            config_path,
+        }
+    }
+
+    pub async fn store(&self) -> Store {
+        let s = &self.config.store;
+        Store::open(&s.url, s.synchronous_full, s.busy_timeout)
+            .await
+            .unwrap()
+    }
+
+    pub fn account(&self, name: &str) -> pasarela::config::Account {
+        self.config.accounts[name].clone()
+    }
+}
