@@ -14,6 +14,7 @@ APT_PACKAGES=(
 PIP_PACKAGES=(
   paramiko            # second SFTP client implementation in tests/py
   pytest
+  "aiosmtpd>=1.4,<2"  # a real SMTP server on loopback for the e-mail tests
 )
 
 missing=()

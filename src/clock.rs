@@ -36,7 +36,10 @@ impl Clock {
         (Utc::now() + self.offset).with_timezone(&self.tz)
     }
 
+    /// Wall-clock milliseconds for queue bookkeeping (received, due, leases).
+    /// Never shifted: `pasarela replay` and other processes write real time
+    /// into the same queue, and a shifted daemon must still see their jobs due.
     pub fn now_millis(&self) -> i64 {
-        self.now().timestamp_millis()
+        Utc::now().timestamp_millis()
     }
 }

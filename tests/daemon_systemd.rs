@@ -23,11 +23,11 @@ fn ready_watchdog_reloading_and_stopping_are_sent() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let mut daemon = Daemon {
+    let daemon = Daemon {
         child: Some(child),
         log: env.path().join("none.log"),
     };
-    let mut recv = || {
+    let recv = || {
         let mut buf = [0u8; 256];
         let n = sock.recv(&mut buf).expect("notification");
         String::from_utf8_lossy(&buf[..n]).to_string()

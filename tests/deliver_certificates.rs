@@ -14,7 +14,7 @@ fn pdftotext(path: &std::path::Path) -> String {
         .arg(path)
         .arg("-")
         .output()
-        .expect("pdftotext (poppler-utils; scripts/install-deps-deliver.sh)");
+        .expect("pdftotext (poppler-utils; scripts/install-deps.sh)");
     assert!(out.status.success(), "pdftotext failed: {out:?}");
     String::from_utf8_lossy(&out.stdout).to_string()
 }

@@ -133,6 +133,7 @@ fn new_item(bytes: Arc<Vec<u8>>, sub: &Submission<'_>, now: DateTime<FixedOffset
         document_key: None,
         job_id: sub.job_id,
         document: None,
+        priced: None,
     }
 }
 

@@ -5,6 +5,7 @@
 //! routes in config name the steps to run. Adding a capability means adding a
 //! step there, never touching the runner.
 
+pub mod certify;
 pub mod exec;
 pub mod price;
 pub mod runner;
@@ -47,6 +48,8 @@ pub struct WorkItem {
     pub job_id: Option<i64>,
     /// The typed DIAN document, once a step parsed it (for pricing, certificates).
     pub document: Option<crate::dian::Document>,
+    /// Line assessments and values from `price`, for `certify`.
+    pub priced: Option<certify::PricedLines>,
 }
 
 impl WorkItem {

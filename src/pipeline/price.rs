@@ -38,10 +38,10 @@ impl Registration {
         let catalog = CatalogConfig::load(&dir.join("catalog.toml"))
             .map_err(|e| problems.extend(e))
             .ok();
-        if let Some(cfg) = &catalog {
-            if let Err(e) = Aliases::load_dir(&dir.join("aliases"), &cfg.normalizer) {
-                problems.extend(e);
-            }
+        if let Some(cfg) = &catalog
+            && let Err(e) = Aliases::load_dir(&dir.join("aliases"), &cfg.normalizer)
+        {
+            problems.extend(e);
         }
         match (rules, catalog) {
             (Some(rules), Some(catalog)) if problems.is_empty() => Ok(Registration {
@@ -203,6 +203,7 @@ impl Step for Price {
                 .await
                 .map_err(|e| StepError::Transient(e.to_string()))?;
         }
+        item.priced = Some(super::certify::PricedLines { priced, values });
         Ok(())
     }
 }

@@ -18,6 +18,7 @@ pub const REGISTRY: &[(&str, Factory)] = &[
     ("classify", || Arc::new(Classify)),
     ("dian-validate", || Arc::new(DianValidate)),
     ("price", || Arc::new(super::price::Price)),
+    ("certify", || Arc::new(super::certify::Certify)),
     ("reject-unsupported", || Arc::new(RejectUnsupported)),
     ("hold-for-review", || Arc::new(HoldForReview)),
     ("pdf-extract", || {

@@ -36,7 +36,9 @@ impl SmtpSink {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("start python3 tests/py/smtp_sink.py (scripts/install-deps-deliver.sh installs aiosmtpd)");
+            .expect(
+                "start python3 tests/py/smtp_sink.py (scripts/install-deps.sh installs aiosmtpd)",
+            );
         let stdout = child.stdout.take().unwrap();
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line).unwrap();

@@ -1,0 +1,168 @@
+//! `certify`: the last step of a registration route. An accepted invoice gets
+//! its registration certificate (PDF/A, sequential number, QR, digest) written
+//! to `outgoing/certificates/` and mailed through the outbox; a rejected or
+//! review outcome gets a processing notification listing its findings. Both
+//! are idempotent per job, so a retried or replayed job never issues a second
+//! certificate or a second e-mail. Without a store (`pasarela process`) it does
+//! nothing.
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+
+use super::{Step, StepContext, StepError, WorkItem, final_verdict};
+use crate::catalog::Measure;
+use crate::certificate::{self, CertificateData, Commission, InvoiceRef, Line, Party, Unit};
+use crate::result::Verdict;
+
+/// What `price` leaves for `certify`: each line's assessment and its value.
+#[derive(Debug, Clone)]
+pub struct PricedLines {
+    pub priced: crate::catalog::PricedInvoice,
+    pub values: Vec<Decimal>,
+}
+
+pub struct Certify;
+
+#[async_trait]
+impl Step for Certify {
+    fn name(&self) -> &'static str {
+        "certify"
+    }
+
+    async fn run(&self, item: &mut WorkItem, ctx: &StepContext) -> Result<(), StepError> {
+        let services = &ctx.services;
+        let (Some(store), Some(job)) = (&services.store, item.job_id) else {
+            return Ok(());
+        };
+        let Some(account) = item
+            .result
+            .account
+            .as_deref()
+            .and_then(|a| services.config.accounts.get(a))
+        else {
+            return Ok(());
+        };
+        let transient = |e: certificate::IssueError| StepError::Transient(e.to_string());
+        match final_verdict(item) {
+            Verdict::Accepted => {
+                let Some(data) = certificate_data(item, ctx) else {
+                    return Ok(());
+                };
+                let issued =
+                    certificate::issue_certificate(store, &services.config, account, job, data)
+                        .await
+                        .map_err(transient)?;
+                item.result.certificate = Some(issued.result_value());
+            }
+            v @ (Verdict::Rejected | Verdict::Review) => {
+                let mut result = item.result.clone();
+                result.verdict = v;
+                certificate::enqueue_notification(store, &services.config, account, job, &result)
+                    .await
+                    .map_err(transient)?;
+            }
+            Verdict::Duplicate => {}
+        }
+        Ok(())
+    }
+}
+
+fn id_type(code: Option<&str>) -> String {
+    match code.unwrap_or("") {
+        "31" => "NIT".into(),
+        "13" => "CC".into(),
+        "22" => "CE".into(),
+        "41" => "PA".into(),
+        "12" => "TI".into(),
+        other => other.to_string(),
+    }
+}
+
+fn party(p: Option<&crate::dian::model::Party>) -> Party {
+    let p = p.cloned().unwrap_or_default();
+    Party {
+        name: p
+            .registration_name
+            .clone()
+            .or_else(|| p.names.first().cloned())
+            .unwrap_or_default(),
+        id: p.company_id.clone().unwrap_or_default(),
+        dv: p.dv.clone().filter(|d| !d.is_empty()),
+        id_type: id_type(p.id_type.as_deref()),
+        email: p.email.clone(),
+    }
+}
+
+/// The certificate's content, from the typed document and the priced lines.
+/// `None` when nothing is registrable (no eligible, priced line).
+fn certificate_data(item: &WorkItem, ctx: &StepContext) -> Option<CertificateData> {
+    let doc = item.document.as_ref()?;
+    let priced = item.priced.as_ref()?;
+    let commission = priced.priced.commission.as_ref()?;
+    let mut lines = Vec::new();
+    for (a, value) in priced.priced.lines.iter().zip(&priced.values) {
+        let (Some(m), Some(q)) = (&a.matched, &a.quantity) else {
+            continue;
+        };
+        if !a.eligible || a.review {
+            continue;
+        }
+        let unit = match q.measure {
+            Measure::Kg => Unit::Kg,
+            Measure::L => Unit::L,
+            Measure::Unit => continue,
+        };
+        let p = &m.product;
+        lines.push(Line {
+            catalog_code: p.code.clone(),
+            catalog_name: [p.product.as_str(), p.variety.as_str()]
+                .into_iter()
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join(" - "),
+            quantity: q.quantity,
+            unit,
+            value: *value,
+            eligibility: format!("Elegible: producto {}", p.state.as_str()),
+        });
+    }
+    if lines.is_empty() {
+        return None;
+    }
+    let mut rules: Vec<String> = commission.lines.iter().map(|l| l.rule_id.clone()).collect();
+    rules.dedup();
+    let mut versions: Vec<String> = commission
+        .lines
+        .iter()
+        .map(|l| format!("{}@v{}", l.rule_id, l.rule_version))
+        .collect();
+    versions.dedup();
+    let date = |s: Option<&String>| s.and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+    Some(CertificateData {
+        number: String::new(),
+        registered_at: ctx.now,
+        issuer: ctx.services.config.certificates.issuer.clone(),
+        account: item.result.account.clone().unwrap_or_default(),
+        invoice: InvoiceRef {
+            number: doc.id.clone().unwrap_or_default(),
+            cufe_or_cude: doc
+                .uuid
+                .as_ref()
+                .map(|u| u.value.clone())
+                .unwrap_or_default(),
+            issue_date: date(doc.issue_date.as_ref())?,
+            due_date: date(doc.due_date.as_ref()),
+            document_type: doc.kind.root().to_string(),
+        },
+        supplier: party(doc.supplier.as_ref()),
+        customer: party(doc.customer.as_ref()),
+        total_value: lines.iter().map(|l| l.value).sum(),
+        lines,
+        commission: Commission {
+            total: commission.total,
+            rule_id: rules.join(", "),
+            rule_version: versions.join(", "),
+        },
+    })
+}

@@ -1,0 +1,130 @@
+//! The whole registration route in the daemon: DIAN validation → catalog and
+//! commission → certificate (PDF/A) in outgoing/certificates/, verifiable.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+
+#[test]
+fn an_accepted_invoice_gets_a_verifiable_certificate_once() {
+    let rules = repo().join("rules");
+    let config = basic_config("")
+        .replace(
+            "steps = [\"classify\"]",
+            "steps = [\"dian-validate\", \"price\", \"certify\"]",
+        )
+        .replace(
+            "[accounts.demo]",
+            &format!(
+                "[registration]\nrules_dir = \"{}\"\n\n[accounts.demo]",
+                rules.display()
+            ),
+        );
+    let env = Env::new(&config);
+    let catalog = repo().join("fixtures/catalog/subyacentes.csv");
+    assert!(
+        env.run(&[
+            "catalog",
+            "import",
+            catalog.to_str().unwrap(),
+            "--catalog-config",
+            rules.join("catalog.toml").to_str().unwrap()
+        ])
+        .status
+        .success()
+    );
+    // Seed 120 yields an invoice whose every line is an eligible catalog product.
+    assert!(
+        env.run(&["generate", "--count", "1", "--seed", "120", "--out", "gen"])
+            .status
+            .success()
+    );
+    let name = "SETP990000120.xml";
+    let xml = std::fs::read(env.path().join("gen").join(name)).unwrap();
+
+    let mut daemon = env.start(&["--now", "2024-03-15T12:00:00-05:00"]);
+    assert!(
+        wait_until(Duration::from_secs(20), || daemon
+            .log_text()
+            .contains("pasarela running")),
+        "{}",
+        daemon.log_text()
+    );
+    env.drop_file("demo", name, &xml);
+    assert!(
+        wait_until(Duration::from_secs(30), || env
+            .result_path("demo", name)
+            .is_file()),
+        "{}",
+        daemon.log_text()
+    );
+    let r = env.read_result("demo", name);
+    assert_eq!(r["verdict"], "accepted", "{r}");
+    let cert = &r["certificate"];
+    let number = cert["number"].as_str().expect("certificate number");
+    assert!(number.starts_with("2024-"), "{cert}");
+    let pdf = env.home("demo").join(cert["path"].as_str().unwrap());
+    assert!(
+        pdf.starts_with(env.home("demo").join("outgoing/certificates")),
+        "{}",
+        pdf.display()
+    );
+
+    // A person reading the PDF sees the number and the CUFE.
+    let text = Command::new("pdftotext")
+        .arg(&pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils)");
+    let text = String::from_utf8_lossy(&text.stdout).replace(char::is_whitespace, "");
+    assert!(text.contains(number), "{text}");
+    let cufe = r["document"]["cufe"].as_str().unwrap();
+    assert!(text.contains(&cufe[..32]), "CUFE not printed: {text}");
+
+    // verify-certificate accepts it and refuses a copy with one data byte changed.
+    let ok = env.run(&["verify-certificate", pdf.to_str().unwrap()]);
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+    let mut bytes = std::fs::read(&pdf).unwrap();
+    let at = bytes
+        .windows(cufe.len())
+        .position(|w| w == cufe.as_bytes())
+        .expect("canonical data embedded");
+    bytes[at] = if bytes[at] == b'0' { b'1' } else { b'0' };
+    let forged = env.path().join("forged.pdf");
+    std::fs::write(&forged, &bytes).unwrap();
+    assert_eq!(
+        env.run(&["verify-certificate", forged.to_str().unwrap()])
+            .status
+            .code(),
+        Some(65)
+    );
+
+    // Replaying the job does not issue a second certificate.
+    let id = r["job_id"].as_i64().unwrap().to_string();
+    assert!(env.run(&["replay", &id]).status.success());
+    assert!(
+        wait_until(
+            Duration::from_secs(20),
+            || env.read_result("demo", name)["processed_at"] != r["processed_at"]
+        ),
+        "{}",
+        daemon.log_text()
+    );
+    assert_eq!(
+        env.read_result("demo", name)["certificate"]["number"],
+        number
+    );
+    assert_eq!(
+        files_under(&env.home("demo").join("outgoing/certificates")).len(),
+        1
+    );
+    assert_eq!(daemon.terminate(), Some(0));
+}
