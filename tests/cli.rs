@@ -138,10 +138,21 @@ fn dian_example_is_rejected_today_only_for_its_age_and_accepted_near_its_date() 
     assert_eq!(today["verdict"], "rejected");
     assert_eq!(rejects(&today), ["PAS20"], "{today}");
     assert_eq!(today["document"]["cufe"].as_str().unwrap().len(), 96);
-    let then = run(&["--now", "2024-03-16T09:00:00-05:00"]);
-    assert_eq!(then["verdict"], "accepted", "{then}");
-    assert_eq!(then["document_type"], "Invoice");
-    assert_eq!(then["document"]["number"], "SETP990000001");
+    // With DIAN validation alone it is accepted.
+    let env = Env::new(&dian_only_config());
+    let out = env.run(&["process", example, "--json", "--now", "2024-03-16T09:00:00-05:00"]);
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["verdict"], "accepted", "{r}");
+    assert_eq!(r["document_type"], "Invoice");
+    assert_eq!(r["document"]["number"], "SETP990000001");
+}
+
+/// Routes XML through `dian-validate` only, with the shipped rules/dian.toml.
+fn dian_only_config() -> String {
+    basic_config("").replace("steps = [\"classify\"]", "steps = [\"dian-validate\"]").replace(
+        "[accounts.demo]",
+        &format!("[dian]\nrules = \"{}\"\n\n[accounts.demo]", repo().join("rules/dian.toml").display()),
+    )
 }
 
 #[test]
@@ -163,17 +174,10 @@ fn generated_documents_of_every_kind_validate_clean() {
         .map(|p| p.to_string_lossy().into_owned())
         .collect();
     assert_eq!(files.len(), 9);
-    let mut args = vec!["process", "--config"];
-    let config = repo().join("config/pasarela.toml");
-    args.push(config.to_str().unwrap());
-    args.extend(["--json", "--now", "2024-03-15T12:00:00-05:00"]);
+    std::fs::write(env.path().join("config/pasarela.toml"), dian_only_config()).unwrap();
+    let mut args = vec!["process", "--json", "--now", "2024-03-15T12:00:00-05:00"];
     args.extend(files.iter().map(String::as_str));
-    // Run from the repo so the sample config's relative rules path resolves.
-    let out = std::process::Command::new(BIN)
-        .args(&args)
-        .current_dir(repo())
-        .output()
-        .unwrap();
+    let out = env.run(&args);
     assert!(
         out.status.success(),
         "{}",
