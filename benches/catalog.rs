@@ -2,7 +2,7 @@
 //!
 //! `CATALOG_BENCH_ROWS` (default 1,000,000) sets the catalog size;
 //! `CATALOG_BENCH_DIR` the scratch directory (default a temp dir, removed).
-//! The 60 M figures in docs/BENCHMARKS-catalog.md come from the CLI commands
+//! The 60 M figures in docs/BENCHMARKS.md come from the CLI commands
 //! listed there (so `/usr/bin/time -v` measures each phase on its own).
 
 use std::path::PathBuf;

@@ -1,4 +1,4 @@
-//! Delivery benchmarks (results in docs/BENCHMARKS-deliver.md):
+//! Delivery benchmarks (results in docs/BENCHMARKS.md):
 //!   cargo bench --bench deliver                  # everything below
 //!   cargo bench --bench deliver -- certificates  # render / issue rate only
 //!   cargo bench --bench deliver -- report        # 100,000-registration day only

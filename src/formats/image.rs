@@ -1,7 +1,7 @@
 //! Images: decoding (PNG, JPEG, multi-page TIFF, PNM) into grayscale pages,
 //! and the preprocessing that measurably helps Tesseract on scans and phone
 //! photos: light normalisation, deskew and Otsu binarisation
-//! (docs/BENCHMARKS-formats.md has the figures).
+//! (docs/BENCHMARKS.md has the figures).
 //!
 //! Decoding is pure Rust (image, tiff, zune-jpeg) under explicit allocation
 //! and size limits, so a decompression bomb is refused instead of exhausting
