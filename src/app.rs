@@ -241,6 +241,12 @@ async fn run_daemon(
     let mut int = signal(SignalKind::interrupt())?;
     let mut hup = signal(SignalKind::hangup())?;
     let clock = now.map(Clock::starting_at).unwrap_or_default();
+    // OCR and PDF rendering get their own limit so slow scans never take every
+    // worker from XML invoices.
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    crate::formats::worker::set_ocr_concurrency(cores.min(config.daemon.workers).max(1));
     let _lock = lock_state_dir(&config.daemon.state_dir)?;
     prepare_dirs(&config)?;
     let store = open_store(&config).await?;

@@ -140,7 +140,13 @@ fn dian_example_is_rejected_today_only_for_its_age_and_accepted_near_its_date() 
     assert_eq!(today["document"]["cufe"].as_str().unwrap().len(), 96);
     // With DIAN validation alone it is accepted.
     let env = Env::new(&dian_only_config());
-    let out = env.run(&["process", example, "--json", "--now", "2024-03-16T09:00:00-05:00"]);
+    let out = env.run(&[
+        "process",
+        example,
+        "--json",
+        "--now",
+        "2024-03-16T09:00:00-05:00",
+    ]);
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(r["verdict"], "accepted", "{r}");
     assert_eq!(r["document_type"], "Invoice");
@@ -149,10 +155,15 @@ fn dian_example_is_rejected_today_only_for_its_age_and_accepted_near_its_date() 
 
 /// Routes XML through `dian-validate` only, with the shipped rules/dian.toml.
 fn dian_only_config() -> String {
-    basic_config("").replace("steps = [\"classify\"]", "steps = [\"dian-validate\"]").replace(
-        "[accounts.demo]",
-        &format!("[dian]\nrules = \"{}\"\n\n[accounts.demo]", repo().join("rules/dian.toml").display()),
-    )
+    basic_config("")
+        .replace("steps = [\"classify\"]", "steps = [\"dian-validate\"]")
+        .replace(
+            "[accounts.demo]",
+            &format!(
+                "[dian]\nrules = \"{}\"\n\n[accounts.demo]",
+                repo().join("rules/dian.toml").display()
+            ),
+        )
 }
 
 #[test]

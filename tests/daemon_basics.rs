@@ -39,8 +39,13 @@ fn dian_example_gets_its_result() {
     ] {
         assert!(r.get(key).is_some(), "missing {key}: {r}");
     }
+    // The input is archived right after the result is committed.
+    assert!(wait_until(Duration::from_secs(10), || files_under(
+        &env.home("demo").join("archive")
+    )
+    .len()
+        == 1));
     let archived = files_under(&env.home("demo").join("archive"));
-    assert_eq!(archived.len(), 1);
     assert_eq!(
         std::fs::read(&archived[0]).unwrap(),
         dian_example(),
@@ -68,7 +73,7 @@ fn failures_retry_then_dead_letter_and_replay_recovers() {
         serde_json::from_slice(&env.run(&["status", "--json"]).stdout).unwrap_or_default()
     };
     assert!(
-        wait_until(Duration::from_secs(30), || status()["dead"]
+        wait_until(Duration::from_secs(90), || status()["dead"]
             .as_array()
             .is_some_and(|d| d.len() == 1)),
         "{}\n{}",

@@ -459,8 +459,10 @@ async fn ocr_one(
             // rqrr is sensitive to resampling and blur: try the cleaned
             // grayscale, the binarised page, the page as received and a
             // sharpened copy, stopping at the first that decodes (measured on
-            // the generated scans and photos). The later, costlier variants
-            // run only when a finder pattern was seen.
+            // the generated scans and photos). The page as received and the
+            // sharpened copy run only when a finder pattern was seen; the
+            // binarised page always (skipping it cut decoding from 84 % to
+            // 55 % of the QR pages, docs/BENCHMARKS-formats.md).
             let mut seen = false;
             let mut found = None;
             for variant in 0..4 {
