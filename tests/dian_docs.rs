@@ -47,7 +47,9 @@ fn rule_table_in_sync() {
             let new = format!("{}{BEGIN}{wanted}{}", &doc[..a], &doc[b..]);
             std::fs::write(&path, new).expect("write docs");
         } else {
-            panic!("docs/DIAN.md rule table is stale: run PASARELA_UPDATE_DOCS=1 cargo test --test dian_docs");
+            panic!(
+                "docs/DIAN.md rule table is stale: run PASARELA_UPDATE_DOCS=1 cargo test --test dian_docs"
+            );
         }
     }
 }

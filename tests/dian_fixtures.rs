@@ -32,19 +32,43 @@ fn write_all() {
     let w = |rel: &str, bytes: &[u8]| std::fs::write(d.join(rel), bytes).expect("write fixture");
     let inv = generator::generate(1, DocKind::Invoice, &opts());
     w("ok/invoice-seed1.xml", inv.xml.as_bytes());
-    w("ok/credit-note-seed2.xml", generator::generate(2, DocKind::CreditNote, &opts()).xml.as_bytes());
-    w("ok/debit-note-seed3.xml", generator::generate(3, DocKind::DebitNote, &opts()).xml.as_bytes());
-    let big = generator::generate(4, DocKind::Invoice, &GenOptions { min_lines: 30, max_lines: 30, ..opts() });
+    w(
+        "ok/credit-note-seed2.xml",
+        generator::generate(2, DocKind::CreditNote, &opts())
+            .xml
+            .as_bytes(),
+    );
+    w(
+        "ok/debit-note-seed3.xml",
+        generator::generate(3, DocKind::DebitNote, &opts())
+            .xml
+            .as_bytes(),
+    );
+    let big = generator::generate(
+        4,
+        DocKind::Invoice,
+        &GenOptions {
+            min_lines: 30,
+            max_lines: 30,
+            ..opts()
+        },
+    );
     w("ok/invoice-30-lines-seed4.xml", big.xml.as_bytes());
     let ar = generator::application_response(&inv.number, &inv.cufe, "02", "2024-03-15");
-    w("ok/attached-document-validated.xml", generator::attached_document(&inv, Some(&ar)).as_bytes());
+    w(
+        "ok/attached-document-validated.xml",
+        generator::attached_document(&inv, Some(&ar)).as_bytes(),
+    );
 
     let mut s = generator::build(5, DocKind::Invoice, &opts());
     s.uuid_override = Some(cufe::sha384_hex("cufe equivocado"));
     w("err/FAD06__cufe-wrong.xml", s.render().xml.as_bytes());
     let mut s = generator::build(6, DocKind::Invoice, &opts());
     s.totals.payable += Decimal::new(5000, 2);
-    w("err/FAU14__payable-off-by-50.xml", s.render().xml.as_bytes());
+    w(
+        "err/FAU14__payable-off-by-50.xml",
+        s.render().xml.as_bytes(),
+    );
     let mut s = generator::build(7, DocKind::Invoice, &opts());
     s.supplier.dv = ((s.supplier.dv.parse::<u32>().unwrap_or(0) + 1) % 10).to_string();
     w("err/FAJ24__supplier-dv.xml", s.render().xml.as_bytes());
@@ -53,16 +77,25 @@ fn write_all() {
     w("err/FAD05c__above-range.xml", s.render().xml.as_bytes());
     let mut s = generator::build(9, DocKind::CreditNote, &opts());
     s.billing_reference = None;
-    w("err/PAS22__credit-note-without-invoice.xml", s.render().xml.as_bytes());
+    w(
+        "err/PAS22__credit-note-without-invoice.xml",
+        s.render().xml.as_bytes(),
+    );
     let mut s = generator::build(10, DocKind::Invoice, &opts());
     s.type_code = "20".into();
     w("err/PAS21__pos-equivalent.xml", s.render().xml.as_bytes());
     let mut s = generator::build(11, DocKind::DebitNote, &opts());
     s.totals.tax_inclusive += Decimal::new(10, 0);
     s.totals.payable += Decimal::new(10, 0);
-    w("err/DAU06__debit-note-tax-inclusive.xml", s.render().xml.as_bytes());
+    w(
+        "err/DAU06__debit-note-tax-inclusive.xml",
+        s.render().xml.as_bytes(),
+    );
     let ar = generator::application_response(&inv.number, &inv.cufe, "04", "2024-03-15");
-    w("err/PAS13__dian-rejected.xml", generator::attached_document(&inv, Some(&ar)).as_bytes());
+    w(
+        "err/PAS13__dian-rejected.xml",
+        generator::attached_document(&inv, Some(&ar)).as_bytes(),
+    );
 
     w(
         "hostile/PAS04__billion-laughs.xml",
@@ -90,7 +123,10 @@ fn write_all() {
         .map(|c| if (c as u32) < 256 { c as u8 } else { b'?' })
         .collect();
     w("hostile/PAS03__latin1.xml", &latin1);
-    w("hostile/PAS10__truncated.xml", &inv.xml.as_bytes()[..inv.xml.len() * 2 / 3]);
+    w(
+        "hostile/PAS10__truncated.xml",
+        &inv.xml.as_bytes()[..inv.xml.len() * 2 / 3],
+    );
     let deep = format!(
         "<Invoice xmlns=\"urn:oasis:names:specification:ubl:schema:xsd:Invoice-2\">{}{}</Invoice>",
         "<x>".repeat(3000),
@@ -126,13 +162,20 @@ fn golden_fixtures() {
             let v = dian::validate(&bytes, &settings, now);
             let mut got: Vec<String> = v.findings.iter().map(|f| f.code.clone()).collect();
             got.dedup();
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("").to_owned();
+            let name = p
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("")
+                .to_owned();
             let want: Vec<String> = match sub {
                 "ok" => Vec::new(),
                 _ => vec![name.split("__").next().unwrap_or("").to_owned()],
             };
             if got != want {
-                failures.push(format!("{sub}/{name}: want {want:?}, got {:#?}", v.findings));
+                failures.push(format!(
+                    "{sub}/{name}: want {want:?}, got {:#?}",
+                    v.findings
+                ));
             }
         }
     }

@@ -84,13 +84,20 @@ fn dv_vectors() {
 // ---------------------------------------------------------------- DIAN example
 
 fn example() -> Vec<u8> {
-    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/dian/exento-de-iva-v1.9.xml"))
-        .expect("shared DIAN example")
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/fixtures/dian/exento-de-iva-v1.9.xml"),
+    )
+    .expect("shared DIAN example")
 }
 
 #[test]
 fn dian_example_prehash_and_cufe() {
-    let v = dian::validate(&example(), &DianSettings::default(), at("2024-03-16T10:00:00-05:00"));
+    let v = dian::validate(
+        &example(),
+        &DianSettings::default(),
+        at("2024-03-16T10:00:00-05:00"),
+    );
     let doc = v.model.as_ref().expect("model");
     // The example's cbc:Note holds its own pre-hash string.
     let note = doc.notes.first().expect("note");
@@ -98,15 +105,25 @@ fn dian_example_prehash_and_cufe() {
         cufe::sha384_hex(note),
         "86e67873712270b6de5bd2985711ce23de5c996cf09afd37f5eac28375f3e3316b342dfc1d39e3847908820070c40244"
     );
-    assert_eq!(v.document_key.as_deref(), Some(doc.uuid.as_ref().map(|u| u.value.as_str()).unwrap_or("")));
+    assert_eq!(
+        v.document_key.as_deref(),
+        Some(doc.uuid.as_ref().map(|u| u.value.as_str()).unwrap_or(""))
+    );
     let codes = codes(&v);
     assert!(!codes.contains(&"FAD06".to_owned()), "{:#?}", v.findings);
-    assert!(!codes.contains(&"PAS24".to_owned()), "CUFE must be verified with the public key");
+    assert!(
+        !codes.contains(&"PAS24".to_owned()),
+        "CUFE must be verified with the public key"
+    );
 }
 
 #[test]
 fn dian_example_accepted_near_issue_date() {
-    let v = dian::validate(&example(), &DianSettings::default(), at("2024-03-16T10:00:00-05:00"));
+    let v = dian::validate(
+        &example(),
+        &DianSettings::default(),
+        at("2024-03-16T10:00:00-05:00"),
+    );
     assert_eq!(v.document_type.as_deref(), Some("Invoice"));
     assert!(reject_codes(&v).is_empty(), "{:#?}", v.findings);
     let d = v.document.expect("document json");
@@ -119,8 +136,17 @@ fn dian_example_accepted_near_issue_date() {
 
 #[test]
 fn dian_example_rejected_today_only_for_age() {
-    let v = dian::validate(&example(), &DianSettings::default(), at("2026-11-22T12:00:00-05:00"));
-    assert_eq!(reject_codes(&v), vec!["PAS20".to_owned()], "{:#?}", v.findings);
+    let v = dian::validate(
+        &example(),
+        &DianSettings::default(),
+        at("2026-11-22T12:00:00-05:00"),
+    );
+    assert_eq!(
+        reject_codes(&v),
+        vec!["PAS20".to_owned()],
+        "{:#?}",
+        v.findings
+    );
 }
 
 // ---------------------------------------------------------------- generated
@@ -130,9 +156,21 @@ fn generated_documents_validate_clean() {
     let settings = DianSettings::default();
     for kind in [DocKind::Invoice, DocKind::CreditNote, DocKind::DebitNote] {
         for seed in 0..40 {
-            let g = generator::generate(seed, kind, &GenOptions { environment: "1".into(), ..GenOptions::default() });
+            let g = generator::generate(
+                seed,
+                kind,
+                &GenOptions {
+                    environment: "1".into(),
+                    ..GenOptions::default()
+                },
+            );
             let v = dian::validate(g.xml.as_bytes(), &settings, now_ok());
-            assert!(v.findings.is_empty(), "{kind:?} seed {seed}: {:#?}\n{}", v.findings, g.xml);
+            assert!(
+                v.findings.is_empty(),
+                "{kind:?} seed {seed}: {:#?}\n{}",
+                v.findings,
+                g.xml
+            );
             assert_eq!(v.document_key.as_deref(), Some(g.cufe.as_str()));
             assert_eq!(v.document_type.as_deref(), Some(kind.root()));
         }
@@ -148,7 +186,9 @@ fn generator_is_deterministic_and_varied() {
     assert_eq!(a.xml, b.xml);
     assert_ne!(a.xml, c.xml);
     // Across seeds the generator covers IVA, INC, ICA, excluded lines, allowances, charges, prepayments.
-    let all: String = (0..60).map(|s| generator::generate(s, DocKind::Invoice, &o).xml).collect();
+    let all: String = (0..60)
+        .map(|s| generator::generate(s, DocKind::Invoice, &o).xml)
+        .collect();
     for needle in [
         "<cbc:ID>01</cbc:ID><cbc:Name>IVA",
         "<cbc:ID>04</cbc:ID><cbc:Name>INC",
@@ -217,8 +257,12 @@ fn cases() -> Vec<Case> {
         case("FAD02", |s| s.customization_id = String::new()),
         case("FAD04", |s| s.environment = "3".into()),
         case("FAD05", |s| s.number = String::new()),
-        case("FAD06", |s| s.uuid_override = Some(cufe::sha384_hex("otro documento"))),
-        case("FAD06", |s| s.uuid_override = Some(s.computed_key().to_uppercase())),
+        case("FAD06", |s| {
+            s.uuid_override = Some(cufe::sha384_hex("otro documento"))
+        }),
+        case("FAD06", |s| {
+            s.uuid_override = Some(s.computed_key().to_uppercase())
+        }),
         case("FAD09", |s| s.issue_date = "15/03/2024".into()),
         case("FAD10", |s| s.issue_time = "10:00:00".into()),
         case("FAJ21", |s| s.supplier.id = String::new()),
@@ -240,7 +284,9 @@ fn cases() -> Vec<Case> {
             settings: |st| st.software.clear(),
             ..case("PAS24", nop_spec)
         },
-        case("PAS25", |s| s.qr_override = Some(format!("CUFE={}", cufe::sha384_hex("x")))),
+        case("PAS25", |s| {
+            s.qr_override = Some(format!("CUFE={}", cufe::sha384_hex("x")))
+        }),
         case("PAS28", |s| s.environment = "2".into()),
         case("FAB10a", |s| s.number = "SETQ990000123".into()),
         case("FAD05b", |s| s.number = "SETP989999999".into()),
@@ -290,7 +336,13 @@ fn cases() -> Vec<Case> {
         case("PAS09", |s| s.currency = String::new()),
         case("PAS09", |s| s.type_code = String::new()),
         Case {
-            xml: |x| x.replacen("<cbc:PriceAmount currencyID=\"COP\">", "<cbc:PriceAmount currencyID=\"COP\">1,", 1),
+            xml: |x| {
+                x.replacen(
+                    "<cbc:PriceAmount currencyID=\"COP\">",
+                    "<cbc:PriceAmount currencyID=\"COP\">1,",
+                    1,
+                )
+            },
             ..case("PAS08", nop_spec)
         },
         case("FAU02", |s| {
@@ -299,20 +351,28 @@ fn cases() -> Vec<Case> {
             s.totals.tax_inclusive += ten;
             s.totals.payable += ten;
         }),
-        case("FAU04", |s| s.totals.tax_exclusive += rust_decimal::Decimal::new(10, 0)),
+        case("FAU04", |s| {
+            s.totals.tax_exclusive += rust_decimal::Decimal::new(10, 0)
+        }),
         case("FAU06", |s| {
             let ten = rust_decimal::Decimal::new(10, 0);
             s.totals.tax_inclusive += ten;
             s.totals.payable += ten;
         }),
-        case("FAU14", |s| s.totals.payable += rust_decimal::Decimal::new(10, 0)),
+        case("FAU14", |s| {
+            s.totals.payable += rust_decimal::Decimal::new(10, 0)
+        }),
         Case {
             kind: DocKind::DebitNote,
-            ..case("DAU14", |s| s.totals.payable += rust_decimal::Decimal::new(10, 0))
+            ..case("DAU14", |s| {
+                s.totals.payable += rust_decimal::Decimal::new(10, 0)
+            })
         },
         Case {
             kind: DocKind::CreditNote,
-            ..case("CAD06", |s| s.uuid_override = Some(cufe::sha384_hex("otra nota")))
+            ..case("CAD06", |s| {
+                s.uuid_override = Some(cufe::sha384_hex("otra nota"))
+            })
         },
         case("FAS01b", |s| {
             let zero = generator::GenTaxTotal {
@@ -355,7 +415,10 @@ fn every_rule_fires_alone_on_a_mutation() {
         let v = dian::validate(xml.as_bytes(), &settings, now);
         let got = codes(&v);
         if got != vec![c.code.to_owned()] {
-            failures.push(format!("case {i} ({}, {:?}): got {:#?}", c.code, c.kind, v.findings));
+            failures.push(format!(
+                "case {i} ({}, {:?}): got {:#?}",
+                c.code, c.kind, v.findings
+            ));
         }
         if let Some(r) = rules::base_code(c.code) {
             covered.insert(r.code);
@@ -363,11 +426,17 @@ fn every_rule_fires_alone_on_a_mutation() {
         // Disabling the rule silences it entirely.
         settings.rules.insert(
             c.code.to_owned(),
-            dian::settings::RuleOverride { severity: None, enabled: false },
+            dian::settings::RuleOverride {
+                severity: None,
+                enabled: false,
+            },
         );
         let v = dian::validate(xml.as_bytes(), &settings, now);
         if !v.findings.is_empty() {
-            failures.push(format!("case {i} ({}) disabled still reports {:#?}", c.code, v.findings));
+            failures.push(format!(
+                "case {i} ({}) disabled still reports {:#?}",
+                c.code, v.findings
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -376,7 +445,10 @@ fn every_rule_fires_alone_on_a_mutation() {
         .map(|r| r.code)
         .filter(|c| !covered.contains(c) && !COVERED_ELSEWHERE.contains(c))
         .collect();
-    assert!(missing.is_empty(), "rules without a mutation test: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "rules without a mutation test: {missing:?}"
+    );
 }
 
 #[test]
@@ -387,14 +459,20 @@ fn severity_override_applies() {
     let mut settings = DianSettings::default();
     settings.rules.insert(
         "FAU14".into(),
-        dian::settings::RuleOverride { severity: Some(Severity::Notify), enabled: true },
+        dian::settings::RuleOverride {
+            severity: Some(Severity::Notify),
+            enabled: true,
+        },
     );
     let v = dian::validate(xml.as_bytes(), &settings, now_ok());
     assert_eq!(v.findings.len(), 1);
     assert_eq!(v.findings[0].severity, Severity::Notify);
     assert!(!v.rejected());
     // Tolerance: a 10.00 difference passes with tolerance 10.00.
-    let settings = DianSettings { tolerance: rust_decimal::Decimal::new(10, 0), ..DianSettings::default() };
+    let settings = DianSettings {
+        tolerance: rust_decimal::Decimal::new(10, 0),
+        ..DianSettings::default()
+    };
     let v = dian::validate(xml.as_bytes(), &settings, now_ok());
     assert!(v.findings.is_empty(), "{:#?}", v.findings);
 }
@@ -403,10 +481,19 @@ fn severity_override_applies() {
 fn messages_carry_rule_code_and_location() {
     let mut spec = generator::build(5, DocKind::CreditNote, &opts());
     spec.uuid_override = Some(cufe::sha384_hex("x"));
-    let v = dian::validate(spec.render().xml.as_bytes(), &DianSettings::default(), now_ok());
+    let v = dian::validate(
+        spec.render().xml.as_bytes(),
+        &DianSettings::default(),
+        now_ok(),
+    );
     let f = &v.findings[0];
     assert_eq!(f.code, "CAD06");
-    assert!(f.message.starts_with("Regla: CAD06, Rechazo: El CUDE no está calculado correctamente"), "{}", f.message);
+    assert!(
+        f.message
+            .starts_with("Regla: CAD06, Rechazo: El CUDE no está calculado correctamente"),
+        "{}",
+        f.message
+    );
     assert_eq!(f.location.as_deref(), Some("/CreditNote/cbc:UUID"));
 }
 
@@ -431,10 +518,19 @@ fn attached_document_validated_by_dian() {
 fn attached_document_not_validated_or_mismatched() {
     let g = generator::generate(12, DocKind::Invoice, &opts());
     let ar = generator::application_response(&g.number, &g.cufe, "04", "2024-03-15");
-    let v = dian::validate(generator::attached_document(&g, Some(&ar)).as_bytes(), &DianSettings::default(), now_ok());
+    let v = dian::validate(
+        generator::attached_document(&g, Some(&ar)).as_bytes(),
+        &DianSettings::default(),
+        now_ok(),
+    );
     assert_eq!(codes(&v), vec!["PAS13".to_owned()]);
-    let ar = generator::application_response(&g.number, &cufe::sha384_hex("otro"), "02", "2024-03-15");
-    let v = dian::validate(generator::attached_document(&g, Some(&ar)).as_bytes(), &DianSettings::default(), now_ok());
+    let ar =
+        generator::application_response(&g.number, &cufe::sha384_hex("otro"), "02", "2024-03-15");
+    let v = dian::validate(
+        generator::attached_document(&g, Some(&ar)).as_bytes(),
+        &DianSettings::default(),
+        now_ok(),
+    );
     assert_eq!(codes(&v), vec!["PAS13".to_owned()]);
 }
 
@@ -455,18 +551,34 @@ fn attached_document_without_or_with_bad_embedded_document() {
     let empty = r#"<AttachedDocument xmlns="urn:oasis:names:specification:ubl:schema:xsd:AttachedDocument-2" xmlns:cbc="urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2"><cbc:ID>1</cbc:ID></AttachedDocument>"#;
     let v = dian::validate(empty.as_bytes(), &DianSettings::default(), now_ok());
     assert_eq!(codes(&v), vec!["PAS12".to_owned()]);
-    let g = generator::Generated { xml: "<Invoice><a></Invoice>".into(), number: "1".into(), cufe: "x".into() };
-    let v = dian::validate(generator::attached_document(&g, None).as_bytes(), &DianSettings::default(), now_ok());
+    let g = generator::Generated {
+        xml: "<Invoice><a></Invoice>".into(),
+        number: "1".into(),
+        cufe: "x".into(),
+    };
+    let v = dian::validate(
+        generator::attached_document(&g, None).as_bytes(),
+        &DianSettings::default(),
+        now_ok(),
+    );
     assert_eq!(codes(&v), vec!["PAS12".to_owned()]);
 }
 
 #[test]
 fn application_response_alone() {
-    let ar = generator::application_response("SETP990000001", &cufe::sha384_hex("x"), "02", "2024-03-15");
+    let ar = generator::application_response(
+        "SETP990000001",
+        &cufe::sha384_hex("x"),
+        "02",
+        "2024-03-15",
+    );
     let v = dian::validate(ar.as_bytes(), &DianSettings::default(), now_ok());
     assert_eq!(v.document_type.as_deref(), Some("ApplicationResponse"));
     assert_eq!(codes(&v), vec!["PAS14".to_owned()]);
-    assert_eq!(v.document.expect("json")["application_response"]["response_code"], "02");
+    assert_eq!(
+        v.document.expect("json")["application_response"]["response_code"],
+        "02"
+    );
 }
 
 #[test]
@@ -475,9 +587,18 @@ fn duplicate_rule_90() {
     let f = dian::duplicate_finding(&s, "trabajo 42 del 2024-03-15").expect("enabled");
     assert_eq!(f.code, "90");
     assert_eq!(f.severity, Severity::Reject);
-    assert!(f.message.contains("Regla: 90, Rechazo: Documento procesado anteriormente (trabajo 42"));
+    assert!(
+        f.message
+            .contains("Regla: 90, Rechazo: Documento procesado anteriormente (trabajo 42")
+    );
     let mut s = DianSettings::default();
-    s.rules.insert("90".into(), dian::settings::RuleOverride { severity: None, enabled: false });
+    s.rules.insert(
+        "90".into(),
+        dian::settings::RuleOverride {
+            severity: None,
+            enabled: false,
+        },
+    );
     assert!(dian::duplicate_finding(&s, "x").is_none());
 }
 
@@ -488,7 +609,12 @@ fn document_key_without_uuid_is_nit_and_number() {
     let end = g.xml[start..].find("</cbc:UUID>").expect("end") + start + "</cbc:UUID>".len();
     let x = format!("{}{}", &g.xml[..start], &g.xml[end..]);
     let v = dian::validate(x.as_bytes(), &DianSettings::default(), now_ok());
-    let nit = v.model.as_ref().and_then(|m| m.supplier.as_ref()).and_then(|p| p.company_id.clone()).expect("nit");
+    let nit = v
+        .model
+        .as_ref()
+        .and_then(|m| m.supplier.as_ref())
+        .and_then(|p| p.company_id.clone())
+        .expect("nit");
     assert_eq!(v.document_key, Some(format!("{nit}/{}", g.number)));
     assert_eq!(codes(&v), vec!["FAD06".to_owned()]);
 }
@@ -496,7 +622,10 @@ fn document_key_without_uuid_is_nit_and_number() {
 // ---------------------------------------------------------------- hostile input
 
 fn hostile(bytes: &[u8]) -> Vec<String> {
-    let settings = DianSettings { max_file_bytes: 1 << 20, ..DianSettings::default() };
+    let settings = DianSettings {
+        max_file_bytes: 1 << 20,
+        ..DianSettings::default()
+    };
     let v = dian::validate(bytes, &settings, now_ok());
     assert!(v.model.is_none());
     assert!(v.rejected());
@@ -513,12 +642,20 @@ fn hostile_inputs_become_findings() {
     let deep = format!("{}{}", "<a>".repeat(5_000), "</a>".repeat(5_000));
     assert_eq!(hostile(deep.as_bytes()), ["PAS06"]);
     let wide = format!("<a>{}</a>", "<b/>".repeat(200_000));
-    let settings = DianSettings { max_elements: 100_000, ..DianSettings::default() };
-    assert_eq!(codes(&dian::validate(wide.as_bytes(), &settings, now_ok())), ["PAS07"]);
+    let settings = DianSettings {
+        max_elements: 100_000,
+        ..DianSettings::default()
+    };
+    assert_eq!(
+        codes(&dian::validate(wide.as_bytes(), &settings, now_ok())),
+        ["PAS07"]
+    );
     let attrs: String = (0..50_000).map(|i| format!(" a{i}=\"x\"")).collect();
     assert_eq!(hostile(format!("<Invoice{attrs}/>").as_bytes()), ["PAS07"]);
     // quick-xml bounds namespace bindings in scope (128), so prefix resolution stays cheap.
-    let ns: String = (0..5_000).map(|i| format!(" xmlns:p{i}=\"urn:x{i}\"")).collect();
+    let ns: String = (0..5_000)
+        .map(|i| format!(" xmlns:p{i}=\"urn:x{i}\""))
+        .collect();
     assert_eq!(hostile(format!("<Invoice{ns}/>").as_bytes()), ["PAS10"]);
     let huge = vec![b' '; (1 << 20) + 1];
     assert_eq!(hostile(&huge), ["PAS02"]);
@@ -530,8 +667,16 @@ fn hostile_inputs_become_findings() {
     assert_eq!(hostile(&utf16), ["PAS03"]);
     let latin1 = b"<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><Invoice>Bogot\xe1</Invoice>";
     assert_eq!(hostile(latin1), ["PAS03"]);
-    let v = dian::validate(b"<Invoice>Bogot\xe1</Invoice>", &DianSettings::default(), now_ok());
-    assert!(v.findings[0].message.contains("ISO-8859-1"), "{}", v.findings[0].message);
+    let v = dian::validate(
+        b"<Invoice>Bogot\xe1</Invoice>",
+        &DianSettings::default(),
+        now_ok(),
+    );
+    assert!(
+        v.findings[0].message.contains("ISO-8859-1"),
+        "{}",
+        v.findings[0].message
+    );
     let g = generator::generate(1, DocKind::Invoice, &opts());
     assert_eq!(hostile(&g.xml.as_bytes()[..g.xml.len() / 2]), ["PAS10"]);
     assert_eq!(hostile(b"<Invoice><a></b></Invoice>"), ["PAS10"]);
@@ -579,7 +724,9 @@ fn shipped_settings_file_loads() {
     let s = dian::load_settings(&Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/dian.toml"))
         .expect("rules/dian.toml is valid");
     assert_eq!(s.max_age_days, 180);
-    assert!(s.ranges.iter().any(|r| r.prefix == "SETP" && r.technical_key == dian::settings::PUBLIC_TEST_TECHNICAL_KEY));
+    assert!(s.ranges.iter().any(
+        |r| r.prefix == "SETP" && r.technical_key == dian::settings::PUBLIC_TEST_TECHNICAL_KEY
+    ));
     // The shipped settings accept the DIAN example near its issue date.
     let v = dian::validate(&example(), &s, at("2024-03-16T10:00:00-05:00"));
     assert!(reject_codes(&v).is_empty(), "{:#?}", v.findings);
@@ -630,7 +777,10 @@ pin = 10254102
     ] {
         assert!(keys.contains(k), "no error for {k}: {errs:#?}");
     }
-    assert!(errs.iter().all(|e| e.file == Path::new("rules/dian.toml") && !e.reason.is_empty()));
+    assert!(
+        errs.iter()
+            .all(|e| e.file == Path::new("rules/dian.toml") && !e.reason.is_empty())
+    );
 }
 
 #[test]
@@ -640,7 +790,13 @@ fn settings_note_codes_and_overrides() {
         Path::new("x.toml"),
     )
     .expect("valid");
-    assert_eq!(s.severity("CAD06", "FAD06", Severity::Reject), Some(Severity::Notify));
-    assert_eq!(s.severity("FAD06", "FAD06", Severity::Reject), Some(Severity::Reject));
+    assert_eq!(
+        s.severity("CAD06", "FAD06", Severity::Reject),
+        Some(Severity::Notify)
+    );
+    assert_eq!(
+        s.severity("FAD06", "FAD06", Severity::Reject),
+        Some(Severity::Reject)
+    );
     assert_eq!(s.severity("DAU14", "FAU14", Severity::Reject), None);
 }

@@ -698,9 +698,9 @@ impl Spec {
             );
         }
         let credit = self.totals.payable > Decimal::new(1_000_000, 0);
-        let _ = write!(
+        let _ = writeln!(
             x,
-            "  <cac:PaymentMeans><cbc:ID>{}</cbc:ID><cbc:PaymentMeansCode>{}</cbc:PaymentMeansCode>{}</cac:PaymentMeans>\n",
+            "  <cac:PaymentMeans><cbc:ID>{}</cbc:ID><cbc:PaymentMeansCode>{}</cbc:PaymentMeansCode>{}</cac:PaymentMeans>",
             if credit { "2" } else { "1" },
             if credit { "42" } else { "10" },
             self.due_date
@@ -709,18 +709,18 @@ impl Spec {
                 .unwrap_or_default()
         );
         for (i, p) in self.prepaid.iter().enumerate() {
-            let _ = write!(
+            let _ = writeln!(
                 x,
-                "  <cac:PrepaidPayment><cbc:ID>{}</cbc:ID><cbc:PaidAmount currencyID=\"COP\">{}</cbc:PaidAmount><cbc:ReceivedDate>{}</cbc:ReceivedDate></cac:PrepaidPayment>\n",
+                "  <cac:PrepaidPayment><cbc:ID>{}</cbc:ID><cbc:PaidAmount currencyID=\"COP\">{}</cbc:PaidAmount><cbc:ReceivedDate>{}</cbc:ReceivedDate></cac:PrepaidPayment>",
                 i + 1,
                 m(*p),
                 esc(&self.issue_date)
             );
         }
         for (i, (charge, amount, reason)) in self.allowance_charges.iter().enumerate() {
-            let _ = write!(
+            let _ = writeln!(
                 x,
-                "  <cac:AllowanceCharge><cbc:ID>{}</cbc:ID><cbc:ChargeIndicator>{charge}</cbc:ChargeIndicator>{}<cbc:AllowanceChargeReason>{}</cbc:AllowanceChargeReason><cbc:Amount currencyID=\"COP\">{}</cbc:Amount><cbc:BaseAmount currencyID=\"COP\">{}</cbc:BaseAmount></cac:AllowanceCharge>\n",
+                "  <cac:AllowanceCharge><cbc:ID>{}</cbc:ID><cbc:ChargeIndicator>{charge}</cbc:ChargeIndicator>{}<cbc:AllowanceChargeReason>{}</cbc:AllowanceChargeReason><cbc:Amount currencyID=\"COP\">{}</cbc:Amount><cbc:BaseAmount currencyID=\"COP\">{}</cbc:BaseAmount></cac:AllowanceCharge>",
                 i + 1,
                 if *charge {
                     ""
@@ -781,9 +781,9 @@ impl Spec {
                 m(l.line_extension)
             );
             if let Some((p, amount)) = l.discount {
-                let _ = write!(
+                let _ = writeln!(
                     x,
-                    "    <cac:AllowanceCharge><cbc:ID>1</cbc:ID><cbc:ChargeIndicator>false</cbc:ChargeIndicator><cbc:AllowanceChargeReason>Descuento</cbc:AllowanceChargeReason><cbc:MultiplierFactorNumeric>{p}</cbc:MultiplierFactorNumeric><cbc:Amount currencyID=\"COP\">{}</cbc:Amount><cbc:BaseAmount currencyID=\"COP\">{}</cbc:BaseAmount></cac:AllowanceCharge>\n",
+                    "    <cac:AllowanceCharge><cbc:ID>1</cbc:ID><cbc:ChargeIndicator>false</cbc:ChargeIndicator><cbc:AllowanceChargeReason>Descuento</cbc:AllowanceChargeReason><cbc:MultiplierFactorNumeric>{p}</cbc:MultiplierFactorNumeric><cbc:Amount currencyID=\"COP\">{}</cbc:Amount><cbc:BaseAmount currencyID=\"COP\">{}</cbc:BaseAmount></cac:AllowanceCharge>",
                     m(amount),
                     m((l.quantity * l.price).round_dp(2))
                 );
@@ -834,9 +834,9 @@ fn write_tax_total(x: &mut String, t: &GenTaxTotal, indent: &str) {
         m(t.amount)
     );
     for s in &t.subtotals {
-        let _ = write!(
+        let _ = writeln!(
             x,
-            "{indent}  <cac:TaxSubtotal><cbc:TaxableAmount currencyID=\"COP\">{}</cbc:TaxableAmount><cbc:TaxAmount currencyID=\"COP\">{}</cbc:TaxAmount><cac:TaxCategory><cbc:Percent>{}</cbc:Percent><cac:TaxScheme><cbc:ID>{}</cbc:ID><cbc:Name>{}</cbc:Name></cac:TaxScheme></cac:TaxCategory></cac:TaxSubtotal>\n",
+            "{indent}  <cac:TaxSubtotal><cbc:TaxableAmount currencyID=\"COP\">{}</cbc:TaxableAmount><cbc:TaxAmount currencyID=\"COP\">{}</cbc:TaxAmount><cac:TaxCategory><cbc:Percent>{}</cbc:Percent><cac:TaxScheme><cbc:ID>{}</cbc:ID><cbc:Name>{}</cbc:Name></cac:TaxScheme></cac:TaxCategory></cac:TaxSubtotal>",
             m(s.taxable),
             m(s.amount),
             if s.percent.scale() >= 2 {
@@ -906,10 +906,9 @@ pub fn attached_document(inner: &Generated, response: Option<&str>) -> String {
         inner.xml
     );
     if let Some(r) = response {
-        let _ = write!(
+        let _ = writeln!(
             x,
-            r#"  <cac:ParentDocumentLineReference><cbc:LineID>1</cbc:LineID><cac:DocumentReference><cbc:ID>{}</cbc:ID><cbc:UUID schemeName="CUFE-SHA384">{}</cbc:UUID><cac:Attachment><cac:ExternalReference><cbc:MimeCode>text/xml</cbc:MimeCode><cbc:EncodingCode>UTF-8</cbc:EncodingCode><cbc:Description><![CDATA[{r}]]></cbc:Description></cac:ExternalReference></cac:Attachment></cac:DocumentReference></cac:ParentDocumentLineReference>
-"#,
+            r#"  <cac:ParentDocumentLineReference><cbc:LineID>1</cbc:LineID><cac:DocumentReference><cbc:ID>{}</cbc:ID><cbc:UUID schemeName="CUFE-SHA384">{}</cbc:UUID><cac:Attachment><cac:ExternalReference><cbc:MimeCode>text/xml</cbc:MimeCode><cbc:EncodingCode>UTF-8</cbc:EncodingCode><cbc:Description><![CDATA[{r}]]></cbc:Description></cac:ExternalReference></cac:Attachment></cac:DocumentReference></cac:ParentDocumentLineReference>"#,
             esc(&inner.number),
             esc(&inner.cufe)
         );

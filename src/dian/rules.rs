@@ -920,7 +920,9 @@ pub fn check_document(
     // ---- dates ----
     if let Some(at) = issued_at
         && now
-            .checked_add_signed(chrono::Duration::minutes(i64::from(settings.max_future_minutes)))
+            .checked_add_signed(chrono::Duration::minutes(i64::from(
+                settings.max_future_minutes,
+            )))
             .is_some_and(|limit| at > limit)
     {
         em.emit(
