@@ -489,6 +489,10 @@ pub fn parse_str(text: &str, limits: &Limits) -> Result<Tree, XmlProblem> {
             Event::Text(t) => {
                 let content = t.xml10_content();
                 match stack.last() {
+                    // Indentation between child elements is not content; keeping
+                    // it would force copying the parent's text (quadratic).
+                    Some(&idx)
+                        if !tree.nodes[idx].children.is_empty() && content.trim().is_empty() => {}
                     Some(&idx) => tree.append_text(idx, &content),
                     None => {
                         if !content.trim().is_empty() {
