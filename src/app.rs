@@ -302,6 +302,9 @@ async fn run_daemon(
     info!(config = %path.display(), accounts = config.accounts.len(), routes = config.routes.len(), store = %config.store.url, owner, sftp = %sftp_addr.map(|a| a.to_string()).unwrap_or_else(|| "off".into()), "pasarela running");
 
     crate::sdnotify::notify("READY=1");
+    // Editing the configuration or a rule file reloads too (the same path as SIGHUP).
+    let mut files_seen = config_fingerprint(path, &config);
+    let mut file_check = tokio::time::interval(std::time::Duration::from_secs(2));
     let watchdog = crate::sdnotify::watchdog_interval();
     let mut heartbeat = tokio::time::interval(
         watchdog
@@ -313,7 +316,18 @@ async fn run_daemon(
             _ = heartbeat.tick(), if watchdog.is_some() => crate::sdnotify::notify("WATCHDOG=1"),
             _ = term.recv() => break,
             _ = int.recv() => break,
-            _ = hup.recv() => reload(path, &store, &gen_tx),
+            _ = hup.recv() => {
+                reload(path, &store, &gen_tx);
+                files_seen = config_fingerprint(path, &gen_tx.borrow().config);
+            }
+            _ = file_check.tick() => {
+                let now_seen = config_fingerprint(path, &gen_tx.borrow().config);
+                if now_seen != files_seen {
+                    info!("configuration or rule files changed: reloading");
+                    files_seen = now_seen;
+                    reload(path, &store, &gen_tx);
+                }
+            }
             res = tasks.join_next() => {
                 if let Some(Err(e)) = res { error!(error = %e, "a daemon task ended unexpectedly"); }
                 break;
@@ -332,6 +346,26 @@ async fn run_daemon(
     store.close().await;
     info!("stopped");
     Ok(())
+}
+
+/// Size and mtime of the configuration file and of every rule file it uses.
+fn config_fingerprint(
+    path: &Path,
+    config: &Config,
+) -> Vec<(PathBuf, u64, Option<std::time::SystemTime>)> {
+    let mut files = vec![path.to_path_buf()];
+    files.extend(config.dian.rules.iter().cloned());
+    files.extend(crate::fsutil::walk_files(&config.registration.rules_dir));
+    files
+        .into_iter()
+        .map(|f| {
+            let meta = std::fs::metadata(&f).ok();
+            let (len, mtime) = meta
+                .map(|m| (m.len(), m.modified().ok()))
+                .unwrap_or((0, None));
+            (f, len, mtime)
+        })
+        .collect()
 }
 
 /// SIGHUP: recompile; on success swap the generation, else keep the old one.

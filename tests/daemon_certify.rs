@@ -128,3 +128,91 @@ fn an_accepted_invoice_gets_a_verifiable_certificate_once() {
     );
     assert_eq!(daemon.terminate(), Some(0));
 }
+
+#[allow(dead_code)]
+mod deliver_common;
+
+#[test]
+fn the_pipeline_mails_the_certificate_and_the_rejection_notice() {
+    let port = deliver_common::free_port();
+    let rules = repo().join("rules");
+    let config = basic_config("")
+        .replace("steps = [\"classify\"]", "steps = [\"dian-validate\", \"price\", \"certify\"]")
+        .replace(
+            "[accounts.demo]\nhome = \"var/home/demo\"",
+            &format!(
+                "[registration]\nrules_dir = \"{}\"\n\n[smtp]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"plain\"\nfrom = \"Pasarela <certificados@bolsa.example>\"\nadmins = [\"ops@bolsa.example\"]\ntemplates_dir = \"{}\"\ninitial_backoff_ms = 200\nmax_backoff_secs = 1\n\n[accounts.demo]\nhome = \"var/home/demo\"\nemail = [\"broker@demo.example\"]",
+                rules.display(),
+                repo().join("config/templates").display()
+            ),
+        );
+    let env = Env::new(&config);
+    let mail_dir = env.path().join("mail");
+    let _sink = deliver_common::SmtpSink::start(port, &mail_dir);
+    let catalog = repo().join("fixtures/catalog/subyacentes.csv");
+    assert!(
+        env.run(&[
+            "catalog",
+            "import",
+            catalog.to_str().unwrap(),
+            "--catalog-config",
+            rules.join("catalog.toml").to_str().unwrap()
+        ])
+        .status
+        .success()
+    );
+    assert!(
+        env.run(&["generate", "--count", "1", "--seed", "120", "--out", "gen"])
+            .status
+            .success()
+    );
+    let good = std::fs::read(env.path().join("gen/SETP990000120.xml")).unwrap();
+    // The same invoice with its payable amount tampered: FAU14 (and FAD06).
+    let bad = String::from_utf8(good.clone()).unwrap().replacen(
+        "<cbc:PayableAmount currencyID=\"COP\">",
+        "<cbc:PayableAmount currencyID=\"COP\">9",
+        1,
+    );
+
+    let daemon = env.start(&["--now", "2024-03-15T12:00:00-05:00"]);
+    assert!(
+        wait_until(Duration::from_secs(20), || daemon
+            .log_text()
+            .contains("pasarela running")),
+        "{}",
+        daemon.log_text()
+    );
+    env.drop_file("demo", "good.xml", &good);
+    env.drop_file("demo", "bad.xml", bad.as_bytes());
+    assert!(
+        wait_until(Duration::from_secs(30), || deliver_common::received(
+            &mail_dir
+        )
+        .len()
+            >= 2),
+        "{}",
+        daemon.log_text()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let mails = deliver_common::received(&mail_dir);
+    assert_eq!(mails.len(), 2, "exactly one message per outcome");
+    let cert = env.read_result("demo", "good.xml")["certificate"]["number"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (with_pdf, notice): (Vec<_>, Vec<_>) = mails
+        .iter()
+        .partition(|(_, raw)| raw.contains("application/pdf"));
+    assert_eq!(with_pdf.len(), 1);
+    assert!(
+        with_pdf[0].1.contains(&cert),
+        "the delivery names the certificate"
+    );
+    let rejected = env.read_result("demo", "bad.xml");
+    assert_eq!(rejected["verdict"], "rejected", "{rejected}");
+    assert!(
+        notice[0].1.contains("FAU14"),
+        "the notice lists the DIAN codes: {}",
+        notice[0].1
+    );
+}

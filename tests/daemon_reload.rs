@@ -76,3 +76,37 @@ fn sighup_applies_a_good_config_and_refuses_a_bad_one() {
     );
     assert_eq!(daemon.terminate(), Some(0));
 }
+
+#[test]
+fn editing_the_config_file_reloads_without_a_signal() {
+    let base = basic_config("");
+    let env = Env::new(&base);
+    let mut daemon = env.start(&[]);
+    assert!(
+        wait_until(Duration::from_secs(20), || daemon
+            .log_text()
+            .contains("pasarela running")),
+        "{}",
+        daemon.log_text()
+    );
+    std::thread::sleep(Duration::from_millis(1100));
+    let with_broker = base.replace(
+        "[accounts.demo]",
+        "[accounts.broker3]\nhome = \"var/home/broker3\"\n\n[accounts.demo]",
+    );
+    std::fs::write(env.path().join("config/pasarela.toml"), &with_broker).unwrap();
+    assert!(
+        wait_until(Duration::from_secs(20), || env
+            .home("broker3")
+            .join("incoming")
+            .is_dir()),
+        "{}",
+        daemon.log_text()
+    );
+    assert!(
+        daemon
+            .log_text()
+            .contains("configuration or rule files changed")
+    );
+    assert_eq!(daemon.terminate(), Some(0));
+}
