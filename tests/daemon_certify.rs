@@ -129,7 +129,6 @@ fn an_accepted_invoice_gets_a_verifiable_certificate_once() {
     assert_eq!(daemon.terminate(), Some(0));
 }
 
-#[allow(dead_code)]
 mod deliver_common;
 
 #[test]
