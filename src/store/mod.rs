@@ -195,6 +195,46 @@ async fn audit_tx(
     Ok(())
 }
 
+/// The audit row of a job's state change.
+async fn audit_job_tx(
+    tx: &mut Transaction<'_, Sqlite>,
+    at: i64,
+    job: &Job,
+    event: &str,
+    detail: serde_json::Value,
+) -> Result<(), sqlx::Error> {
+    audit_tx(
+        tx,
+        at,
+        &AuditRecord {
+            account: Some(&job.account),
+            job_id: Some(job.id),
+            event,
+            detail,
+        },
+    )
+    .await
+}
+
+/// Store (or replace) the result JSON of a job.
+async fn save_result_tx(
+    tx: &mut Transaction<'_, Sqlite>,
+    job_id: i64,
+    json: &str,
+    at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO results (job_id, result_json, written_at) VALUES (?, ?, ?)
+         ON CONFLICT (job_id) DO UPDATE SET result_json = excluded.result_json, written_at = excluded.written_at",
+    )
+    .bind(job_id)
+    .bind(json)
+    .bind(at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
@@ -470,24 +510,9 @@ impl Store {
         .bind(job.id)
         .execute(&mut **tx)
         .await?;
-        sqlx::query("INSERT INTO results (job_id, result_json, written_at) VALUES (?, ?, ?) ON CONFLICT (job_id) DO UPDATE SET result_json = excluded.result_json, written_at = excluded.written_at")
-            .bind(job.id)
-            .bind(&c.result_json)
-            .bind(c.now_ms)
-            .execute(&mut **tx)
-            .await?;
+        save_result_tx(tx, job.id, &c.result_json, c.now_ms).await?;
         let detail = serde_json::json!({"verdict": &c.verdict, "result": &c.result_path, "archive": &c.archive_path});
-        audit_tx(
-            tx,
-            c.now_ms,
-            &AuditRecord {
-                account: Some(&job.account),
-                job_id: Some(job.id),
-                event: "done",
-                detail,
-            },
-        )
-        .await?;
+        audit_job_tx(tx, c.now_ms, job, "done", detail).await?;
         Ok(())
     }
 
@@ -508,17 +533,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         let detail = serde_json::json!({"error": error, "attempt": job.attempts, "next_attempt_at": next_at_ms});
-        audit_tx(
-            &mut tx,
-            now_ms,
-            &AuditRecord {
-                account: Some(&job.account),
-                job_id: Some(job.id),
-                event: "retry",
-                detail,
-            },
-        )
-        .await?;
+        audit_job_tx(&mut tx, now_ms, job, "retry", detail).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -540,24 +555,9 @@ impl Store {
             .bind(job.id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("INSERT INTO results (job_id, result_json, written_at) VALUES (?, ?, ?) ON CONFLICT (job_id) DO UPDATE SET result_json = excluded.result_json, written_at = excluded.written_at")
-            .bind(job.id)
-            .bind(result_json)
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await?;
+        save_result_tx(&mut tx, job.id, result_json, now_ms).await?;
         let detail = serde_json::json!({"error": error, "attempts": job.attempts});
-        audit_tx(
-            &mut tx,
-            now_ms,
-            &AuditRecord {
-                account: Some(&job.account),
-                job_id: Some(job.id),
-                event: "dead",
-                detail,
-            },
-        )
-        .await?;
+        audit_job_tx(&mut tx, now_ms, job, "dead", detail).await?;
         tx.commit().await?;
         Ok(())
     }
