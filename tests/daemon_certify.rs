@@ -10,32 +10,8 @@ use common::*;
 
 #[test]
 fn an_accepted_invoice_gets_a_verifiable_certificate_once() {
-    let rules = repo().join("rules");
-    let config = basic_config("")
-        .replace(
-            "steps = [\"classify\"]",
-            "steps = [\"dian-validate\", \"price\", \"certify\"]",
-        )
-        .replace(
-            "[accounts.demo]",
-            &format!(
-                "[registration]\nrules_dir = \"{}\"\n\n[accounts.demo]",
-                rules.display()
-            ),
-        );
-    let env = Env::new(&config);
-    let catalog = repo().join("fixtures/catalog/subyacentes.csv");
-    assert!(
-        env.run(&[
-            "catalog",
-            "import",
-            catalog.to_str().unwrap(),
-            "--catalog-config",
-            rules.join("catalog.toml").to_str().unwrap()
-        ])
-        .status
-        .success()
-    );
+    let env = Env::new(&registration_config(&["certify"], ""));
+    env.import_catalog();
     // Seed 120 yields an invoice whose every line is an eligible catalog product.
     assert!(
         env.run(&["generate", "--count", "1", "--seed", "120", "--out", "gen"])
@@ -134,32 +110,18 @@ mod deliver_common;
 #[test]
 fn the_pipeline_mails_the_certificate_and_the_rejection_notice() {
     let port = deliver_common::free_port();
-    let rules = repo().join("rules");
-    let config = basic_config("")
-        .replace("steps = [\"classify\"]", "steps = [\"dian-validate\", \"price\", \"certify\"]")
-        .replace(
-            "[accounts.demo]\nhome = \"var/home/demo\"",
-            &format!(
-                "[registration]\nrules_dir = \"{}\"\n\n[smtp]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"plain\"\nfrom = \"Pasarela <certificados@bolsa.example>\"\nadmins = [\"ops@bolsa.example\"]\ntemplates_dir = \"{}\"\ninitial_backoff_ms = 200\nmax_backoff_secs = 1\n\n[accounts.demo]\nhome = \"var/home/demo\"\nemail = [\"broker@demo.example\"]",
-                rules.display(),
-                repo().join("config/templates").display()
-            ),
-        );
+    let smtp = format!(
+        "[smtp]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"plain\"\nfrom = \"Pasarela <certificados@bolsa.example>\"\nadmins = [\"ops@bolsa.example\"]\ntemplates_dir = \"{}\"\ninitial_backoff_ms = 200\nmax_backoff_secs = 1\n",
+        repo().join("config/templates").display()
+    );
+    let config = registration_config(&["certify"], &smtp).replace(
+        "home = \"var/home/demo\"",
+        "home = \"var/home/demo\"\nemail = [\"broker@demo.example\"]",
+    );
     let env = Env::new(&config);
     let mail_dir = env.path().join("mail");
     let _sink = deliver_common::SmtpSink::start(port, &mail_dir);
-    let catalog = repo().join("fixtures/catalog/subyacentes.csv");
-    assert!(
-        env.run(&[
-            "catalog",
-            "import",
-            catalog.to_str().unwrap(),
-            "--catalog-config",
-            rules.join("catalog.toml").to_str().unwrap()
-        ])
-        .status
-        .success()
-    );
+    env.import_catalog();
     assert!(
         env.run(&["generate", "--count", "1", "--seed", "120", "--out", "gen"])
             .status

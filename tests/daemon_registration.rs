@@ -9,33 +9,8 @@ use common::*;
 
 #[test]
 fn invoices_are_matched_priced_and_commissions_recorded() {
-    let rules = repo().join("rules");
-    let config = basic_config("")
-        .replace(
-            "steps = [\"classify\"]",
-            "steps = [\"dian-validate\", \"price\"]",
-        )
-        .replace(
-            "[accounts.demo]",
-            &format!(
-                "[registration]\nrules_dir = \"{}\"\n\n[accounts.demo]",
-                rules.display()
-            ),
-        );
-    let env = Env::new(&config);
-    let catalog = repo().join("fixtures/catalog/subyacentes.csv");
-    let out = env.run(&[
-        "catalog",
-        "import",
-        catalog.to_str().unwrap(),
-        "--catalog-config",
-        rules.join("catalog.toml").to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let env = Env::new(&registration_config(&[], ""));
+    env.import_catalog();
     let out = env.run(&["generate", "--count", "3", "--seed", "11", "--out", "gen"]);
     assert!(out.status.success());
 

@@ -225,3 +225,43 @@ pub fn dian_example() -> Vec<u8> {
     std::fs::read(shared().join("fixtures/dian/exento-de-iva-v1.9.xml"))
         .expect("shared DIAN fixture")
 }
+
+/// `basic_config` with XML routed through the whole registration
+/// (`dian-validate`, `price` and the given extra steps) and the shipped rules;
+/// `extra_top` is inserted before the accounts (e.g. an `[smtp]` table).
+pub fn registration_config(extra_steps: &[&str], extra_top: &str) -> String {
+    let mut steps = vec!["\"dian-validate\"".to_string(), "\"price\"".to_string()];
+    steps.extend(extra_steps.iter().map(|s| format!("\"{s}\"")));
+    basic_config("")
+        .replace(
+            "steps = [\"classify\"]",
+            &format!("steps = [{}]", steps.join(", ")),
+        )
+        .replace(
+            "[accounts.demo]",
+            &format!(
+                "[registration]\nrules_dir = \"{}\"\n\n{extra_top}\n[accounts.demo]",
+                repo().join("rules").display()
+            ),
+        )
+}
+
+impl Env {
+    /// Import the shipped catalog snapshot into this environment's state.
+    pub fn import_catalog(&self) {
+        let catalog = repo().join("fixtures/catalog/subyacentes.csv");
+        let layouts = repo().join("rules/catalog.toml");
+        let out = self.run(&[
+            "catalog",
+            "import",
+            catalog.to_str().unwrap(),
+            "--catalog-config",
+            layouts.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
