@@ -189,16 +189,9 @@ fn re(p: &str) -> Regex {
     Regex::new(p).expect("constant regex")
 }
 
-/// NIT check digit (DV), DIAN's weights.
+/// NIT check digit (DV): DIAN's algorithm, shared with the XML validation.
 pub fn nit_dv(nit: &str) -> Option<u8> {
-    const W: [u32; 15] = [3, 7, 13, 17, 19, 23, 29, 37, 41, 43, 47, 53, 59, 67, 71];
-    let digits: Vec<u32> = nit.chars().filter_map(|c| c.to_digit(10)).collect();
-    if digits.is_empty() || digits.len() > 15 || digits.len() != nit.chars().count() {
-        return None;
-    }
-    let s: u32 = digits.iter().rev().zip(W.iter()).map(|(d, w)| d * w).sum();
-    let r = s % 11;
-    Some(if r <= 1 { r as u8 } else { (11 - r) as u8 })
+    crate::dian::cufe::nit_dv(nit).and_then(|d| u8::try_from(d).ok())
 }
 
 /// Parse an amount as printed in Colombia ("$ 1.234.567,89") or in the
@@ -240,7 +233,8 @@ fn money_str(d: Decimal) -> String {
     d.to_string()
 }
 
-const MONTHS: &[&str] = &[
+/// Spanish month names, January first (also used by the invoice generator).
+pub(crate) const MONTHS: &[&str] = &[
     "enero",
     "febrero",
     "marzo",

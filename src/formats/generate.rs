@@ -169,20 +169,7 @@ const CITIES: &[&str] = &[
     "Popayán (Cauca)",
 ];
 const PREFIXES: &[&str] = &["SETP", "FE", "FEV", "FV", "FACT", "A", "FVE"];
-const MONTHS: &[&str] = &[
-    "enero",
-    "febrero",
-    "marzo",
-    "abril",
-    "mayo",
-    "junio",
-    "julio",
-    "agosto",
-    "septiembre",
-    "octubre",
-    "noviembre",
-    "diciembre",
-];
+use super::extract::MONTHS;
 
 /// Colombian format: `1.234.567,89` (or without decimals).
 pub fn fmt_money(d: Decimal, decimals: bool) -> String {
