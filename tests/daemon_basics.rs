@@ -213,14 +213,7 @@ fn a_second_daemon_on_the_same_state_is_refused() {
 fn the_same_invoice_as_different_bytes_is_a_duplicate_by_cufe() {
     let config = basic_config("").replace("steps = [\"classify\"]", "steps = [\"dian-validate\"]");
     let env = Env::new(&config);
-    let daemon = env.start(&["--now", "2024-03-16T09:00:00-05:00"]);
-    assert!(
-        wait_until(Duration::from_secs(20), || daemon
-            .log_text()
-            .contains("pasarela running")),
-        "{}",
-        daemon.log_text()
-    );
+    let daemon = env.start_ready(&["--now", "2024-03-16T09:00:00-05:00"]);
     let xml = dian_example();
     env.drop_file("demo", "first.xml", &xml);
     assert!(

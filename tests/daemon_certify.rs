@@ -21,14 +21,7 @@ fn an_accepted_invoice_gets_a_verifiable_certificate_once() {
     let name = "SETP990000120.xml";
     let xml = std::fs::read(env.path().join("gen").join(name)).unwrap();
 
-    let mut daemon = env.start(&["--now", "2024-03-15T12:00:00-05:00"]);
-    assert!(
-        wait_until(Duration::from_secs(20), || daemon
-            .log_text()
-            .contains("pasarela running")),
-        "{}",
-        daemon.log_text()
-    );
+    let mut daemon = env.start_ready(&["--now", "2024-03-15T12:00:00-05:00"]);
     env.drop_file("demo", name, &xml);
     assert!(
         wait_until(Duration::from_secs(30), || env
@@ -135,14 +128,7 @@ fn the_pipeline_mails_the_certificate_and_the_rejection_notice() {
         1,
     );
 
-    let daemon = env.start(&["--now", "2024-03-15T12:00:00-05:00"]);
-    assert!(
-        wait_until(Duration::from_secs(20), || daemon
-            .log_text()
-            .contains("pasarela running")),
-        "{}",
-        daemon.log_text()
-    );
+    let daemon = env.start_ready(&["--now", "2024-03-15T12:00:00-05:00"]);
     env.drop_file("demo", "good.xml", &good);
     env.drop_file("demo", "bad.xml", bad.as_bytes());
     assert!(

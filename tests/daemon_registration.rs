@@ -14,14 +14,7 @@ fn invoices_are_matched_priced_and_commissions_recorded() {
     let out = env.run(&["generate", "--count", "3", "--seed", "11", "--out", "gen"]);
     assert!(out.status.success());
 
-    let daemon = env.start(&["--now", "2024-03-15T12:00:00-05:00"]);
-    assert!(
-        wait_until(Duration::from_secs(20), || daemon
-            .log_text()
-            .contains("pasarela running")),
-        "{}",
-        daemon.log_text()
-    );
+    let daemon = env.start_ready(&["--now", "2024-03-15T12:00:00-05:00"]);
     let names: Vec<String> = std::fs::read_dir(env.path().join("gen"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

@@ -11,14 +11,7 @@ use common::*;
 fn sighup_applies_a_good_config_and_refuses_a_bad_one() {
     let base = basic_config("");
     let env = Env::new(&base);
-    let mut daemon = env.start(&[]);
-    assert!(
-        wait_until(Duration::from_secs(20), || daemon
-            .log_text()
-            .contains("pasarela running")),
-        "{}",
-        daemon.log_text()
-    );
+    let mut daemon = env.start_ready(&[]);
 
     // Add an account and reload.
     let with_broker = base.replace(
@@ -81,14 +74,7 @@ fn sighup_applies_a_good_config_and_refuses_a_bad_one() {
 fn editing_the_config_file_reloads_without_a_signal() {
     let base = basic_config("");
     let env = Env::new(&base);
-    let mut daemon = env.start(&[]);
-    assert!(
-        wait_until(Duration::from_secs(20), || daemon
-            .log_text()
-            .contains("pasarela running")),
-        "{}",
-        daemon.log_text()
-    );
+    let mut daemon = env.start_ready(&[]);
     std::thread::sleep(Duration::from_millis(1100));
     let with_broker = base.replace(
         "[accounts.demo]",

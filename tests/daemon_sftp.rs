@@ -31,14 +31,7 @@ fn put_invoice_get_result_over_sftp() {
     let key = env.path().join("id_demo");
     std::fs::copy(repo().join("fixtures/keys/demo_ed25519"), &key).unwrap();
     std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-    let daemon = env.start(&[]);
-    assert!(
-        wait_until(Duration::from_secs(20), || daemon
-            .log_text()
-            .contains("pasarela running")),
-        "{}",
-        daemon.log_text()
-    );
+    let daemon = env.start_ready(&[]);
 
     let sftp = |batch: &str| {
         let file = env.path().join("batch");

@@ -79,6 +79,17 @@ impl Env {
         }
     }
 
+    /// Start the daemon and wait until it says it is running (signal
+    /// handlers installed, folders and store ready).
+    pub fn start_ready(&self, extra: &[&str]) -> Daemon {
+        let daemon = self.start(extra);
+        let ready = wait_until(Duration::from_secs(20), || {
+            daemon.log_text().contains("pasarela running")
+        });
+        assert!(ready, "daemon did not start: {}", daemon.log_text());
+        daemon
+    }
+
     /// Write a file into an account's incoming/ atomically (hidden temp + rename),
     /// as a careful uploader would.
     pub fn drop_file(&self, account: &str, name: &str, bytes: &[u8]) {
