@@ -74,3 +74,34 @@ fn missing_templates_are_reported() {
         "{errs:#?}"
     );
 }
+
+#[test]
+fn a_relay_ca_file_must_hold_certificates_and_needs_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.pem");
+    std::fs::write(&junk, "not a certificate\n").unwrap();
+    let with = |security: &str, ca: &str| {
+        config_text(2525).replace(
+            "security = \"plain\"",
+            &format!("security = \"{security}\"\nca_file = \"{ca}\""),
+        )
+    };
+    let e = errors(&with("starttls", &junk.display().to_string()));
+    assert!(
+        e.iter()
+            .any(|e| e.starts_with("smtp.ca_file: ") && e.contains("holds no PEM certificate")),
+        "{e:?}"
+    );
+    let e = errors(&with("tls", "/nonexistent/ca.pem"));
+    assert!(
+        e.iter()
+            .any(|e| e.starts_with("smtp.ca_file: ") && e.contains("cannot be read")),
+        "{e:?}"
+    );
+    let e = errors(&with("plain", &junk.display().to_string()));
+    assert!(
+        e.iter()
+            .any(|e| e.starts_with("smtp.ca_file: ") && e.contains("needs security")),
+        "{e:?}"
+    );
+}

@@ -30,6 +30,9 @@ pub struct SmtpRaw {
     /// named by `password_env` (never written in the config file).
     pub username: Option<String>,
     pub password_env: Option<String>,
+    /// PEM file of CA certificates trusted for the relay's TLS certificate in
+    /// addition to the public web roots (a relay with a private CA).
+    pub ca_file: Option<String>,
     /// Sender, e.g. `Pasarela <certificados@bolsa.example>`.
     pub from: String,
     /// Administrators: receive error-alerts.
@@ -58,6 +61,7 @@ impl Default for SmtpRaw {
             security: "starttls".into(),
             username: None,
             password_env: None,
+            ca_file: None,
             from: String::new(),
             admins: Vec::new(),
             templates_dir: "config/templates".into(),
@@ -140,6 +144,8 @@ pub struct Smtp {
     pub security: Security,
     pub username: Option<String>,
     pub password_env: Option<String>,
+    /// The PEM text of `ca_file`, read and checked when the config loads.
+    pub ca_pem: Option<Vec<u8>>,
     pub from: String,
     pub admins: Vec<String>,
     pub message_id_domain: String,
@@ -164,6 +170,16 @@ impl Smtp {
     pub fn template(&self, name: &str) -> Option<&Template> {
         self.templates.get(name)
     }
+}
+
+/// How many PEM certificates `pem` holds (0 when any of them is malformed).
+fn pem_certificates(pem: &[u8]) -> usize {
+    if lettre::transport::smtp::client::Certificate::from_pem(pem).is_err() {
+        return 0;
+    }
+    String::from_utf8_lossy(pem)
+        .matches("-----BEGIN CERTIFICATE-----")
+        .count()
 }
 
 fn is_loopback(host: &str) -> bool {
@@ -229,6 +245,36 @@ impl SmtpRaw {
                 "username and password_env go together",
             );
         }
+        let ca_pem = self.ca_file.as_deref().and_then(|f| {
+            if security == Security::Plain {
+                p.error(
+                    file,
+                    format!("{key}.ca_file"),
+                    "ca_file needs security = \"starttls\" or \"tls\"",
+                );
+                return None;
+            }
+            let path = resolve(f);
+            match std::fs::read(&path) {
+                Ok(pem) if pem_certificates(&pem) > 0 => Some(pem),
+                Ok(_) => {
+                    p.error(
+                        file,
+                        format!("{key}.ca_file"),
+                        format!("{} holds no PEM certificate", path.display()),
+                    );
+                    None
+                }
+                Err(e) => {
+                    p.error(
+                        file,
+                        format!("{key}.ca_file"),
+                        format!("{} cannot be read: {e}", path.display()),
+                    );
+                    None
+                }
+            }
+        });
         if !looks_like_email(&self.from) {
             p.error(
                 file,
@@ -293,6 +339,7 @@ impl SmtpRaw {
             security,
             username: self.username,
             password_env: self.password_env,
+            ca_pem,
             from: self.from,
             admins: self.admins,
             message_id_domain: domain,

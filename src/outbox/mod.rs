@@ -21,6 +21,7 @@ use std::time::Duration;
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment as MailAttachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -140,15 +141,25 @@ fn alert_vars(summary: &str, detail: &str) -> BTreeMap<&'static str, String> {
 
 type Transport = AsyncSmtpTransport<Tokio1Executor>;
 
-/// Build the lettre transport from `[smtp]`.
+/// Build the lettre transport from `[smtp]`: STARTTLS (required, never
+/// downgraded to plain), implicit TLS, or plain on loopback. TLS verifies the
+/// relay's certificate against the public web roots plus `ca_file`.
 pub fn transport(smtp: &Smtp) -> Result<Transport, OutboxError> {
-    let builder = match smtp.security {
-        Security::Plain => Transport::builder_dangerous(&smtp.host),
-        Security::StartTls => Transport::starttls_relay(&smtp.host)
-            .map_err(|e| OutboxError::Transport(e.to_string()))?,
-        Security::Tls => {
-            Transport::relay(&smtp.host).map_err(|e| OutboxError::Transport(e.to_string()))?
+    let tls = || -> Result<TlsParameters, OutboxError> {
+        let mut b = TlsParameters::builder(smtp.host.clone());
+        if let Some(pem) = &smtp.ca_pem {
+            let ca = Certificate::from_pem(pem)
+                .map_err(|e| OutboxError::Transport(format!("smtp.ca_file: {e}")))?;
+            b = b.add_root_certificate(ca);
         }
+        b.build_rustls()
+            .map_err(|e| OutboxError::Transport(format!("TLS: {e}")))
+    };
+    let builder = Transport::builder_dangerous(&smtp.host);
+    let builder = match smtp.security {
+        Security::Plain => builder,
+        Security::StartTls => builder.tls(Tls::Required(tls()?)),
+        Security::Tls => builder.tls(Tls::Wrapper(tls()?)),
     };
     let mut builder = builder.port(smtp.port).timeout(Some(smtp.timeout));
     if let (Some(user), Some(var)) = (&smtp.username, &smtp.password_env) {

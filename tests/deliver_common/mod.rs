@@ -29,10 +29,17 @@ pub struct SmtpSink {
 
 impl SmtpSink {
     pub fn start(port: u16, dir: &Path) -> SmtpSink {
+        SmtpSink::start_with(port, dir, &[])
+    }
+
+    /// With extra options of tests/py/smtp_sink.py (`--starttls CERT KEY`,
+    /// `--tls CERT KEY`, `--auth USER:PASSWORD`).
+    pub fn start_with(port: u16, dir: &Path, options: &[&str]) -> SmtpSink {
         let mut child = Command::new("python3")
             .arg(repo().join("tests/py/smtp_sink.py"))
             .arg(port.to_string())
             .arg(dir)
+            .args(options)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -89,6 +96,30 @@ pub fn received(dir: &Path) -> Vec<(String, String)> {
                 .trim()
                 .to_string();
             (id, raw)
+        })
+        .collect()
+}
+
+/// The session record the sink wrote beside each message: (encrypted, login).
+pub fn sessions(dir: &Path) -> Vec<(bool, Option<String>)> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "session"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+        .iter()
+        .map(|p| {
+            let v: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+            (
+                v["tls"].as_bool().unwrap_or(false),
+                v["login"].as_str().map(str::to_string),
+            )
         })
         .collect()
 }

@@ -1,0 +1,194 @@
+//! SMTP over STARTTLS and implicit TLS, with authentication, against a real
+//! aiosmtpd relay on loopback whose certificate comes from a private test CA
+//! (tests/py/make_tls.py). The relay's certificate is verified: trusted
+//! through `smtp.ca_file`, refused without it; a wrong password kills the
+//! message instead of retrying it forever.
+
+mod deliver_common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use deliver_common::*;
+use pasarela::outbox::Sender;
+use pasarela::store::Store;
+use pasarela::store::outbox::OutboxEntry;
+use tokio_util::sync::CancellationToken;
+
+/// A CA and a server certificate for 127.0.0.1 under `dir`.
+fn make_tls(dir: &Path) {
+    let ok = Command::new("python3")
+        .arg(repo().join("tests/py/make_tls.py"))
+        .arg(dir)
+        .status()
+        .expect("python3 tests/py/make_tls.py (needs python3-cryptography, which paramiko brings)")
+        .success();
+    assert!(ok, "make_tls.py failed");
+}
+
+/// The test config with `[smtp]` switched to `security`, optionally trusting
+/// `ca`, and authenticating as `pasarela` with the password in `password_env`.
+fn tls_config(port: u16, security: &str, ca: Option<&Path>, password_env: &str) -> String {
+    let mut smtp = format!(
+        "security = \"{security}\"\nusername = \"pasarela\"\npassword_env = \"{password_env}\""
+    );
+    if let Some(ca) = ca {
+        smtp.push_str(&format!("\nca_file = \"{}\"", ca.display()));
+    }
+    config_text(port)
+        .replace("security = \"plain\"", &smtp)
+        .replace("max_attempts = 200", "max_attempts = 3")
+}
+
+/// Queue one error-alert, then run the sender until no message is pending.
+async fn send_one_alert(s: &Setup) -> (Store, Vec<OutboxEntry>) {
+    let store = s.store().await;
+    let queued = pasarela::outbox::alert_admins(&store, &s.config, "tls-test", "prueba", "TLS")
+        .await
+        .unwrap();
+    assert!(queued, "the alert is queued");
+    let sender = Sender::new(store.clone(), s.config.clone()).unwrap();
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(sender.run(stop.clone()));
+    let start = std::time::Instant::now();
+    while start.elapsed() < Duration::from_secs(30) {
+        let list = store.outbox_list().await.unwrap();
+        if list.iter().all(|m| m.state != "pending") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.cancel();
+    task.await.unwrap();
+    let list = store.outbox_list().await.unwrap();
+    (store, list)
+}
+
+fn set_password(var: &str, value: &str) {
+    // SAFETY: every test uses its own variable name, set before any thread
+    // of that test reads it.
+    unsafe { std::env::set_var(var, value) };
+}
+
+async fn delivers_encrypted_and_authenticated(mode: &str, var: &str) {
+    let port = free_port();
+    let tls_dir = tempfile::tempdir().unwrap();
+    make_tls(tls_dir.path());
+    let (cert, key) = (
+        tls_dir.path().join("server.pem"),
+        tls_dir.path().join("server.key"),
+    );
+    set_password(var, "s3creta-de-prueba");
+    let s = Setup::with_text(&tls_config(
+        port,
+        mode,
+        Some(&tls_dir.path().join("ca.pem")),
+        var,
+    ));
+    let sink = SmtpSink::start_with(
+        port,
+        &s.dir.path().join("mail"),
+        &[
+            &format!("--{mode}"),
+            cert.to_str().unwrap(),
+            key.to_str().unwrap(),
+            "--auth",
+            "pasarela:s3creta-de-prueba",
+        ],
+    );
+    let (_store, list) = send_one_alert(&s).await;
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].state, "sent", "{list:?}");
+    assert!(wait_until(Duration::from_secs(10), || received(&sink.dir)
+        .len()
+        == 1));
+    assert_eq!(
+        sessions(&sink.dir),
+        vec![(true, Some("pasarela".to_string()))],
+        "one message, over TLS, authenticated"
+    );
+    assert!(received(&sink.dir)[0].1.contains("ops@bolsa.example"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starttls_with_authentication_delivers() {
+    delivers_encrypted_and_authenticated("starttls", "PASARELA_TEST_SMTP_PW_STARTTLS").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn implicit_tls_with_authentication_delivers() {
+    delivers_encrypted_and_authenticated("tls", "PASARELA_TEST_SMTP_PW_TLS").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_untrusted_relay_certificate_is_refused() {
+    let port = free_port();
+    let tls_dir = tempfile::tempdir().unwrap();
+    make_tls(tls_dir.path());
+    let var = "PASARELA_TEST_SMTP_PW_UNTRUSTED";
+    set_password(var, "s3creta-de-prueba");
+    // No ca_file: only the public web roots, which never signed the test CA.
+    let s = Setup::with_text(&tls_config(port, "starttls", None, var));
+    let sink = SmtpSink::start_with(
+        port,
+        &s.dir.path().join("mail"),
+        &[
+            "--starttls",
+            tls_dir.path().join("server.pem").to_str().unwrap(),
+            tls_dir.path().join("server.key").to_str().unwrap(),
+            "--auth",
+            "pasarela:s3creta-de-prueba",
+        ],
+    );
+    let (_store, list) = send_one_alert(&s).await;
+    assert_eq!(list[0].state, "dead", "{list:?}");
+    let err = list[0]
+        .last_error
+        .clone()
+        .unwrap_or_default()
+        .to_lowercase();
+    assert!(err.contains("certificate") || err.contains("tls"), "{err}");
+    assert!(
+        received(&sink.dir).is_empty(),
+        "nothing was sent in the clear or to an unverified relay"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_password_is_a_permanent_failure() {
+    let port = free_port();
+    let tls_dir = tempfile::tempdir().unwrap();
+    make_tls(tls_dir.path());
+    let var = "PASARELA_TEST_SMTP_PW_WRONG";
+    set_password(var, "not-the-password");
+    let s = Setup::with_text(&tls_config(
+        port,
+        "tls",
+        Some(&tls_dir.path().join("ca.pem")),
+        var,
+    ));
+    let sink = SmtpSink::start_with(
+        port,
+        &s.dir.path().join("mail"),
+        &[
+            "--tls",
+            tls_dir.path().join("server.pem").to_str().unwrap(),
+            tls_dir.path().join("server.key").to_str().unwrap(),
+            "--auth",
+            "pasarela:s3creta-de-prueba",
+        ],
+    );
+    let (_store, list) = send_one_alert(&s).await;
+    assert_eq!(list[0].state, "dead", "{list:?}");
+    assert_eq!(
+        list[0].attempts, 1,
+        "a 535 refusal is not retried: {list:?}"
+    );
+    assert!(received(&sink.dir).is_empty());
+    let err = list[0].last_error.clone().unwrap_or_default();
+    assert!(
+        !err.contains("not-the-password"),
+        "no secret in errors: {err}"
+    );
+}
