@@ -82,9 +82,14 @@ pub fn move_durable(src: &Path, dest: &Path) -> io::Result<()> {
         Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {
             let name = dest.file_name().and_then(|n| n.to_str()).unwrap_or("moved");
             let tmp = dir.join(format!(".{name}.{}.tmp", uuid::Uuid::new_v4().simple()));
-            fs::copy(src, &tmp)?;
-            File::open(&tmp)?.sync_all()?;
-            fs::rename(&tmp, dest)?;
+            let copied = fs::copy(src, &tmp)
+                .and_then(|_| File::open(&tmp)?.sync_all())
+                .and_then(|()| fs::rename(&tmp, dest));
+            if let Err(e) = copied {
+                // e.g. ENOSPC: leave no partial copy behind; `src` is untouched.
+                let _ = fs::remove_file(&tmp);
+                return Err(e);
+            }
             sync_dir(dir)?;
             fs::remove_file(src)?;
             if let Some(sdir) = src.parent() {
@@ -106,6 +111,25 @@ pub fn move_durable(src: &Path, dest: &Path) -> io::Result<()> {
 /// Lowercase hex SHA-256.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
+}
+
+/// Size and SHA-256 (hex) of a file, read in fixed-size chunks so that memory
+/// does not grow with the file.
+pub fn sha256_file(path: &Path) -> io::Result<(u64, String)> {
+    use std::io::Read;
+    let mut f = File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut size = 0u64;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok((size, hex::encode(h.finalize())))
 }
 
 /// Names that are never taken as input: partial uploads and hidden files.

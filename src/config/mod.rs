@@ -63,6 +63,7 @@ pub struct Daemon {
     pub stability: Duration,
     pub drain_timeout: Duration,
     pub poll_interval: Duration,
+    pub max_file_bytes: u64,
 }
 
 impl Daemon {
@@ -510,6 +511,7 @@ fn compile(path: &Path, base: &Path, text: &str, p: &mut Problems) -> Option<Con
             stability: Duration::from_millis(daemon.stability_ms),
             drain_timeout: Duration::from_secs(daemon.drain_timeout_secs),
             poll_interval: Duration::from_millis(daemon.poll_interval_ms.max(10)),
+            max_file_bytes: daemon.max_file_bytes.max(1),
         },
         store: StoreSettings {
             url,

@@ -41,6 +41,9 @@ pub struct Daemon {
     /// How often the queue is polled for retries that came due and for work
     /// queued by other processes (`pasarela replay`). Default 1000 ms.
     pub poll_interval_ms: u64,
+    /// Larger files are rejected (PAS83) without being read into memory.
+    /// Default 100 MiB.
+    pub max_file_bytes: u64,
 }
 
 impl Default for Daemon {
@@ -52,6 +55,7 @@ impl Default for Daemon {
             stability_ms: 2000,
             drain_timeout_secs: 30,
             poll_interval_ms: 1000,
+            max_file_bytes: 100 * 1024 * 1024,
         }
     }
 }

@@ -279,35 +279,40 @@ fn stage(spool: &Path, src: &Path, rel: &str) -> std::io::Result<Option<Staged>>
         .join(rel);
     let parent = dest.parent().unwrap_or(spool);
     std::fs::create_dir_all(parent)?;
+    let spool_root = dest
+        .ancestors()
+        .nth(rel.split('/').count())
+        .unwrap_or(parent)
+        .to_path_buf();
     match fsutil::move_durable(src, &dest) {
         Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let _ = std::fs::remove_dir_all(
-                dest.ancestors()
-                    .nth(rel.split('/').count())
-                    .unwrap_or(parent),
-            );
-            return Ok(None);
+        Err(e) => {
+            // Gone (another event took it) or not movable now (e.g. the spool's
+            // disk is full): the source stays in incoming/ for the next scan.
+            let _ = std::fs::remove_dir_all(&spool_root);
+            if e.kind() == std::io::ErrorKind::NotFound {
+                return Ok(None);
+            }
+            return Err(e);
         }
-        Err(e) => return Err(e),
     }
-    let bytes = std::fs::read(&dest)?;
+    let (size, sha256) = fsutil::sha256_file(&dest)?;
     Ok(Some(Staged {
         rel: rel.to_string(),
         spool_path: dest,
-        size: bytes.len() as u64,
-        sha256: fsutil::sha256_hex(&bytes),
+        size,
+        sha256,
     }))
 }
 
 async fn hash_file(path: PathBuf, rel: String) -> anyhow::Result<Staged> {
     Ok(
         tokio::task::spawn_blocking(move || -> std::io::Result<Staged> {
-            let bytes = std::fs::read(&path)?;
+            let (size, sha256) = fsutil::sha256_file(&path)?;
             Ok(Staged {
                 rel,
-                size: bytes.len() as u64,
-                sha256: fsutil::sha256_hex(&bytes),
+                size,
+                sha256,
                 spool_path: path,
             })
         })

@@ -158,28 +158,34 @@ impl JobCtx {
         let input = Self::input_path(job).ok_or_else(|| {
             StepError::Permanent(format!("input {} is missing", job.spool_path.display()))
         })?;
-        let bytes = tokio::fs::read(&input)
-            .await
-            .map_err(|e| StepError::Transient(format!("reading {}: {e}", input.display())))?;
-        let bytes = Arc::new(bytes);
         let store_err = |e: crate::store::StoreError| StepError::Transient(e.to_string());
-        let duplicate_of = self
-            .store
-            .first_with_sha(&job.sha256, job.id)
-            .await
-            .map_err(store_err)?;
-        let ctx = StepContext {
-            now: self.clock.now(),
-            services: self.generation.services.clone(),
+        let max = self.generation.config.daemon.max_file_bytes;
+        let result = if job.size > max {
+            // Never read into memory: rejected on its size alone.
+            too_large(job, max, self.clock.now())
+        } else {
+            let bytes = tokio::fs::read(&input)
+                .await
+                .map_err(|e| StepError::Transient(format!("reading {}: {e}", input.display())))?;
+            let bytes = Arc::new(bytes);
+            let duplicate_of = self
+                .store
+                .first_with_sha(&job.sha256, job.id)
+                .await
+                .map_err(store_err)?;
+            let ctx = StepContext {
+                now: self.clock.now(),
+                services: self.generation.services.clone(),
+            };
+            let sub = Submission {
+                account: Some(&job.account),
+                rel_path: &job.rel_path,
+                job_id: Some(job.id),
+                duplicate_of,
+                duplicate_note: duplicate_of.map(|id| format!("al envío {id}")),
+            };
+            self.generation.pipeline.process(bytes, &sub, &ctx).await?
         };
-        let sub = Submission {
-            account: Some(&job.account),
-            rel_path: &job.rel_path,
-            job_id: Some(job.id),
-            duplicate_of,
-            duplicate_note: duplicate_of.map(|id| format!("al envío {id}")),
-        };
-        let result = self.generation.pipeline.process(bytes, &sub, &ctx).await?;
         let json = serde_json::to_string_pretty(&result)
             .map_err(|e| StepError::Permanent(e.to_string()))?;
         let result_path = result_path(&account.outgoing(), &job.rel_path);
@@ -290,6 +296,32 @@ impl JobCtx {
         }
         Ok(())
     }
+}
+
+/// The result of a file above `daemon.max_file_bytes` (PAS83).
+fn too_large(
+    job: &Job,
+    max: u64,
+    now: chrono::DateTime<chrono::FixedOffset>,
+) -> crate::result::ResultDoc {
+    let mut result = crate::result::ResultDoc::new(
+        job.rel_path.clone(),
+        job.sha256.clone(),
+        job.size,
+        crate::result::Format::Unknown,
+        now,
+    );
+    result.verdict = Verdict::Rejected;
+    result.job_id = Some(job.id);
+    result.account = Some(job.account.clone());
+    result.findings.push(Finding::reject(
+        "PAS83",
+        format!(
+            "El archivo pesa {} bytes y supera el máximo aceptado de {} bytes; no se procesó. Divídalo o envíe el documento electrónico (XML).",
+            job.size, max
+        ),
+    ));
+    result
 }
 
 /// `outgoing/<rel_path>.result.json`

@@ -1,0 +1,304 @@
+#!/usr/bin/env python3
+"""End-to-end benchmark: SFTP upload -> DIAN validation -> pricing -> certificate
+-> e-mail -> result, through the real daemon, on this machine.
+
+N generated invoices are uploaded by C concurrent OpenSSH `sftp` clients into a
+`pasarela run` with certificates and e-mail on (aiosmtpd on loopback). Reported:
+sustained invoices/s, latency from upload close to committed result (p50, p95,
+p99, from the store's audit rows), the daemon's CPU and peak memory, and the
+counts that prove nothing was lost or duplicated (results, certificates,
+e-mails, distinct Message-IDs).
+
+Usage (normally through scripts/bench-e2e.sh, which builds the release binary):
+  python3 scripts/bench_e2e.py --bin target/release/pasarela [--files 10000]
+      [--clients 20] [--workers 4] [--dir /tmp/pasarela-e2e] [--store-url URL]
+"""
+import argparse
+import json
+import os
+import shutil
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def config(a, sftp_port, smtp_port):
+    store = a.store_url or "sqlite://var/pasarela.db"
+    return f"""
+[daemon]
+state_dir = "var"
+workers = {a.workers}
+stability_ms = 2000
+poll_interval_ms = 200
+
+[store]
+url = "{store}"
+synchronous = "{a.synchronous}"
+
+[log]
+level = "info"
+
+[dian]
+rules = "{REPO}/rules/dian.toml"
+
+[registration]
+rules_dir = "{REPO}/rules"
+
+[certificates]
+issuer = "Bolsa Mercantil de Colombia S.A."
+
+[smtp]
+host = "127.0.0.1"
+port = {smtp_port}
+security = "plain"
+from = "Pasarela <certificados@bolsa.example>"
+admins = ["ops@bolsa.example"]
+templates_dir = "{REPO}/config/templates"
+poll_interval_ms = 100
+initial_backoff_ms = 200
+max_backoff_secs = 2
+
+[sftp]
+listen = "127.0.0.1:{sftp_port}"
+max_connections_per_ip = {a.clients * 2}
+
+[accounts.demo]
+home = "var/home/demo"
+email = ["demo@example.com"]
+
+[accounts.demo.sftp]
+authorized_keys = ["{REPO}/fixtures/keys/demo_ed25519.pub"]
+allowed_networks = ["127.0.0.0/8"]
+
+[[routes]]
+name = "xml-invoices"
+formats = ["xml"]
+steps = ["dian-validate", "price", "certify"]
+
+[[routes]]
+name = "unsupported"
+steps = ["reject-unsupported"]
+"""
+
+
+def proc_cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    tck = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / tck
+
+
+def proc_peak_rss_mib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def pct(values, p):
+    v = sorted(values)
+    if not v:
+        return float("nan")
+    k = min(len(v) - 1, max(0, int(round(p / 100 * (len(v) - 1)))))
+    return v[k]
+
+
+def count_files(d, suffix):
+    try:
+        return sum(1 for n in os.listdir(d) if n.endswith(suffix))
+    except FileNotFoundError:
+        return 0
+
+
+def latencies_sqlite(db):
+    con = sqlite3.connect(db)
+    up = {}
+    for at, detail in con.execute("SELECT at, detail FROM audit WHERE event = 'sftp.upload'"):
+        path = json.loads(detail)["path"]
+        up[path.rsplit("/", 1)[-1]] = at
+    out = []
+    q = """SELECT a.at, j.rel_path, j.verdict FROM audit a JOIN jobs j ON j.id = a.job_id
+           WHERE a.event = 'done'"""
+    verdicts = {}
+    done_at = []
+    for at, rel, verdict in con.execute(q):
+        name = rel.rsplit("/", 1)[-1]
+        if name in up:
+            out.append(at - up[name])
+        verdicts[verdict] = verdicts.get(verdict, 0) + 1
+        done_at.append(at)
+    certs = con.execute("SELECT COUNT(*) FROM certificates").fetchone()[0]
+    jobs_done = con.execute("SELECT COUNT(*) FROM jobs WHERE state = 'done'").fetchone()[0]
+    first_up = min(up.values()) if up else None
+    return out, verdicts, certs, jobs_done, first_up, max(done_at) if done_at else None
+
+
+def latencies_postgres(url):
+    def q(sql):
+        r = subprocess.run(["psql", url, "-At", "-F", "\t", "-c", sql], capture_output=True, text=True, check=True)
+        return [line.split("\t") for line in r.stdout.splitlines() if line]
+
+    ms = "(extract(epoch from at) * 1000)::bigint"
+    up = {}
+    for at, detail in q(f"SELECT {ms}, detail FROM audit WHERE event = 'sftp.upload'"):
+        up[json.loads(detail)["path"].rsplit("/", 1)[-1]] = int(at)
+    out, verdicts, done_at = [], {}, []
+    for at, rel, verdict in q(
+        f"SELECT {ms.replace('at', 'a.at')}, j.rel_path, j.verdict FROM audit a JOIN jobs j ON j.id = a.job_id WHERE a.event = 'done'"
+    ):
+        name = rel.rsplit("/", 1)[-1]
+        if name in up:
+            out.append(int(at) - up[name])
+        verdicts[verdict] = verdicts.get(verdict, 0) + 1
+        done_at.append(int(at))
+    certs = int(q("SELECT COUNT(*) FROM certificates")[0][0])
+    jobs_done = int(q("SELECT COUNT(*) FROM jobs WHERE state = 'done'")[0][0])
+    return out, verdicts, certs, jobs_done, min(up.values()) if up else None, max(done_at) if done_at else None
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", default=os.path.join(REPO, "target/release/pasarela"))
+    ap.add_argument("--files", type=int, default=10000)
+    ap.add_argument("--clients", type=int, default=20)
+    ap.add_argument("--workers", type=int, default=4)
+    ap.add_argument("--synchronous", default="full")
+    ap.add_argument("--dir", default="/tmp/pasarela-e2e")
+    ap.add_argument("--store-url", default=None, help="postgres://... (default: SQLite in the bench dir)")
+    ap.add_argument("--timeout", type=int, default=3600)
+    a = ap.parse_args()
+
+    d = a.dir
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(os.path.join(d, "config"))
+    sftp_port, smtp_port = free_port(), free_port()
+    with open(os.path.join(d, "config/pasarela.toml"), "w") as f:
+        f.write(config(a, sftp_port, smtp_port))
+    key = os.path.join(d, "key")
+    shutil.copy(os.path.join(REPO, "fixtures/keys/demo_ed25519"), key)
+    os.chmod(key, 0o600)
+
+    def run(*args):
+        subprocess.run([a.bin, *args], cwd=d, check=True, stdout=subprocess.DEVNULL)
+
+    print(f"== generating {a.files} invoices", file=sys.stderr)
+    run("generate", "--count", str(a.files), "--seed", "1", "--out", "gen")
+    run("catalog", "import", os.path.join(REPO, "fixtures/catalog/subyacentes.csv"),
+        "--catalog-config", os.path.join(REPO, "rules/catalog.toml"))
+    files = sorted(os.path.join(d, "gen", n) for n in os.listdir(os.path.join(d, "gen")))
+    assert len(files) == a.files, len(files)
+
+    mail = os.path.join(d, "mail")
+    sink = subprocess.Popen(
+        ["python3", os.path.join(REPO, "tests/py/smtp_sink.py"), str(smtp_port), mail],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert sink.stdout.readline().strip() == "READY"
+
+    log = open(os.path.join(d, "daemon.log"), "w")
+    daemon = subprocess.Popen([a.bin, "run", "--now", "2024-03-15T12:00:00-05:00"], cwd=d,
+                              stdout=subprocess.DEVNULL, stderr=log)
+    deadline = time.time() + 60
+    while "pasarela running" not in open(os.path.join(d, "daemon.log")).read():
+        assert time.time() < deadline and daemon.poll() is None, "daemon did not start"
+        time.sleep(0.1)
+    cpu0 = proc_cpu_seconds(daemon.pid)
+
+    groups = [files[i::a.clients] for i in range(a.clients)]
+    errors = []
+
+    def client(group):
+        cmds = "cd incoming\n" + "".join(f"put {p}\n" for p in group)
+        r = subprocess.run(
+            ["sftp", "-q", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+             "-o", "BatchMode=yes", "-i", key, "-P", str(sftp_port), "-b", "-", "demo@127.0.0.1"],
+            input=cmds, capture_output=True, text=True)
+        if r.returncode != 0:
+            errors.append(r.stderr[-500:])
+
+    print(f"== uploading with {a.clients} sftp clients", file=sys.stderr)
+    t0 = time.time()
+    threads = [threading.Thread(target=client, args=(g,)) for g in groups]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    t_uploaded = time.time()
+    assert not errors, errors
+
+    out = os.path.join(d, "var/home/demo/outgoing")
+    while count_files(out, ".result.json") < a.files:
+        assert time.time() - t0 < a.timeout, "timeout waiting for results"
+        assert daemon.poll() is None, "daemon exited"
+        time.sleep(0.2)
+    t_results = time.time()
+    cpu1 = proc_cpu_seconds(daemon.pid)
+    while count_files(mail, ".eml") < a.files:
+        if time.time() - t_results > 600:
+            break
+        time.sleep(0.2)
+    t_mail = time.time()
+    time.sleep(1.0)
+    peak = proc_peak_rss_mib(daemon.pid)
+    cpu2 = proc_cpu_seconds(daemon.pid)
+    daemon.terminate()
+    daemon.wait(timeout=60)
+    sink.terminate()
+
+    if a.store_url:
+        lat, verdicts, certs, jobs_done, first_up, last_done = latencies_postgres(a.store_url)
+    else:
+        lat, verdicts, certs, jobs_done, first_up, last_done = latencies_sqlite(os.path.join(d, "var/pasarela.db"))
+    ids = set()
+    emails = 0
+    for n in os.listdir(mail):
+        if n.endswith(".eml"):
+            emails += 1
+            with open(os.path.join(mail, n), errors="replace") as f:
+                for line in f:
+                    if line.lower().startswith("message-id:"):
+                        ids.add(line.split(":", 1)[1].strip())
+                        break
+    span = (last_done - first_up) / 1000 if first_up and last_done else float("nan")
+    report = {
+        "files": a.files,
+        "clients": a.clients,
+        "workers": a.workers,
+        "store": "postgres" if a.store_url else f"sqlite (synchronous={a.synchronous})",
+        "upload_wall_s": round(t_uploaded - t0, 1),
+        "results_wall_s": round(t_results - t0, 1),
+        "invoices_per_s_sustained": round(a.files / span, 1),
+        "latency_ms_p50": pct(lat, 50),
+        "latency_ms_p95": pct(lat, 95),
+        "latency_ms_p99": pct(lat, 99),
+        "latency_ms_max": max(lat) if lat else None,
+        "latency_samples": len(lat),
+        "daemon_cpu_cores_avg": round((cpu1 - cpu0) / max(t_results - t0, 1e-9), 2),
+        "daemon_cpu_s_incl_mail": round(cpu2 - cpu0, 1),
+        "daemon_peak_rss_mib": round(peak, 1),
+        "mail_done_wall_s": round(t_mail - t0, 1),
+        "jobs_done": jobs_done,
+        "verdicts": verdicts,
+        "certificates": certs,
+        "emails": emails,
+        "distinct_message_ids": len(ids),
+    }
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
