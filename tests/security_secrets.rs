@@ -198,6 +198,7 @@ c.close(); t.close()
     );
     daemon.terminate();
     let _ = sink.kill();
+    let _ = sink.wait();
 
     // Everything an operator or submitter can read.
     let mut readable = vec![("daemon log", daemon.log_text())];
