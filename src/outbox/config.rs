@@ -51,6 +51,9 @@ pub struct SmtpRaw {
     pub timeout_secs: u64,
     /// How often the outbox is polled for due messages. Default 1000 ms.
     pub poll_interval_ms: u64,
+    /// Messages sent at the same time, each on its own pooled SMTP
+    /// connection. Default 4.
+    pub connections: u32,
 }
 
 impl Default for SmtpRaw {
@@ -71,6 +74,7 @@ impl Default for SmtpRaw {
             max_backoff_secs: 3600,
             timeout_secs: 30,
             poll_interval_ms: 1000,
+            connections: 4,
         }
     }
 }
@@ -154,6 +158,7 @@ pub struct Smtp {
     pub max_backoff: Duration,
     pub timeout: Duration,
     pub poll_interval: Duration,
+    pub connections: u32,
     pub templates_dir: PathBuf,
     pub templates: BTreeMap<String, Template>,
 }
@@ -348,6 +353,7 @@ impl SmtpRaw {
             max_backoff: Duration::from_secs(self.max_backoff_secs),
             timeout: Duration::from_secs(self.timeout_secs.max(1)),
             poll_interval: Duration::from_millis(self.poll_interval_ms.max(10)),
+            connections: self.connections.clamp(1, 64),
             templates_dir,
             templates,
         }

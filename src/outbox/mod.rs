@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment as MailAttachment, Mailbox, MultiPart, SinglePart};
+use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -161,7 +162,10 @@ pub fn transport(smtp: &Smtp) -> Result<Transport, OutboxError> {
         Security::StartTls => builder.tls(Tls::Required(tls()?)),
         Security::Tls => builder.tls(Tls::Wrapper(tls()?)),
     };
-    let mut builder = builder.port(smtp.port).timeout(Some(smtp.timeout));
+    let mut builder = builder
+        .port(smtp.port)
+        .timeout(Some(smtp.timeout))
+        .pool_config(PoolConfig::new().max_size(smtp.connections));
     if let (Some(user), Some(var)) = (&smtp.username, &smtp.password_env) {
         let password = std::env::var(var).map_err(|_| {
             OutboxError::Transport(format!(
@@ -246,63 +250,75 @@ impl Sender {
         &self.smtp
     }
 
-    /// One pass: claim due messages and try each once. Returns how many were
-    /// attempted.
+    /// One pass: claim due messages and try each once, up to
+    /// `smtp.connections` at the same time. Returns how many were attempted.
     pub async fn deliver_due(&self) -> Result<usize, OutboxError> {
+        use futures::StreamExt;
         let smtp = self.smtp();
         let now = chrono::Utc::now().timestamp_millis();
         // A claim outlives one attempt (connect + send, each bounded by the timeout).
         let lease_ms = (smtp.timeout.as_millis() as i64) * 3 + 5_000;
-        let batch = self.store.claim_messages(16, now, lease_ms).await?;
+        let limit = (smtp.connections as usize * 4).max(16);
+        let batch = self.store.claim_messages(limit, now, lease_ms).await?;
         let n = batch.len();
-        for m in batch {
-            let result = send_one(smtp, &self.transport, &m).await;
-            let now = chrono::Utc::now().timestamp_millis();
-            match result {
-                Ok(()) => {
-                    self.store.mark_message_sent(&m, now).await?;
-                    info!(outbox_id = m.id, kind = %m.kind, attempts = m.attempts, "mail sent");
-                }
-                Err(SendError::Transient(e)) if m.attempts < smtp.max_attempts => {
-                    let next = now + smtp.backoff(m.attempts).as_millis() as i64;
-                    warn!(outbox_id = m.id, kind = %m.kind, attempts = m.attempts, error = %e, "mail not sent; will retry");
-                    self.store.retry_message_later(&m, &e, next, now).await?;
-                }
-                Err(SendError::Transient(e) | SendError::Permanent(e)) => {
-                    warn!(outbox_id = m.id, kind = %m.kind, attempts = m.attempts, error = %e, "mail dead");
-                    let alert = if m.kind == "error-alert" {
-                        None // never alert about an undeliverable alert (no loops)
-                    } else {
-                        compose(
-                            &self.config,
-                            "error-alert",
-                            format!("error-alert:mail-dead:{}", m.idem_key),
-                            None,
-                            m.job_id,
-                            smtp.admins.clone(),
-                            &alert_vars(
-                                &format!("un correo ({}) no pudo entregarse", m.kind),
-                                &format!(
-                                    "Mensaje {} para {} tras {} intento(s).\nÚltimo error: {e}",
-                                    m.message_id,
-                                    m.recipients.join(", "),
-                                    m.attempts
-                                ),
+        let outcomes: Vec<Result<(), OutboxError>> = futures::stream::iter(batch)
+            .map(|m| self.attempt(m))
+            .buffer_unordered(smtp.connections as usize)
+            .collect()
+            .await;
+        outcomes.into_iter().collect::<Result<(), _>>()?;
+        Ok(n)
+    }
+
+    /// Send one claimed message once and record the outcome.
+    async fn attempt(&self, m: OutboxMessage) -> Result<(), OutboxError> {
+        let smtp = self.smtp();
+        let result = send_one(smtp, &self.transport, &m).await;
+        let now = chrono::Utc::now().timestamp_millis();
+        match result {
+            Ok(()) => {
+                self.store.mark_message_sent(&m, now).await?;
+                info!(outbox_id = m.id, kind = %m.kind, attempts = m.attempts, "mail sent");
+            }
+            Err(SendError::Transient(e)) if m.attempts < smtp.max_attempts => {
+                let next = now + smtp.backoff(m.attempts).as_millis() as i64;
+                warn!(outbox_id = m.id, kind = %m.kind, attempts = m.attempts, error = %e, "mail not sent; will retry");
+                self.store.retry_message_later(&m, &e, next, now).await?;
+            }
+            Err(SendError::Transient(e) | SendError::Permanent(e)) => {
+                warn!(outbox_id = m.id, kind = %m.kind, attempts = m.attempts, error = %e, "mail dead");
+                let alert = if m.kind == "error-alert" {
+                    None // never alert about an undeliverable alert (no loops)
+                } else {
+                    compose(
+                        &self.config,
+                        "error-alert",
+                        format!("error-alert:mail-dead:{}", m.idem_key),
+                        None,
+                        m.job_id,
+                        smtp.admins.clone(),
+                        &alert_vars(
+                            &format!("un correo ({}) no pudo entregarse", m.kind),
+                            &format!(
+                                "Mensaje {} para {} tras {} intento(s).\nÚltimo error: {e}",
+                                m.message_id,
+                                m.recipients.join(", "),
+                                m.attempts
                             ),
-                            None,
-                        )
-                        .unwrap_or_else(|err| {
-                            warn!(error = %err, "error-alert could not be composed");
-                            None
-                        })
-                    };
-                    self.store
-                        .mark_message_dead(&m, &e, alert.as_ref(), now)
-                        .await?;
-                }
+                        ),
+                        None,
+                    )
+                    .unwrap_or_else(|err| {
+                        warn!(error = %err, "error-alert could not be composed");
+                        None
+                    })
+                };
+                self.store
+                    .mark_message_dead(&m, &e, alert.as_ref(), now)
+                    .await?;
             }
         }
-        Ok(n)
+        Ok(())
     }
 
     /// Deliver until `shutdown`; sleeps until the next due message (at most
