@@ -171,6 +171,18 @@ def latencies_postgres(url):
     return out, verdicts, certs, jobs_done, min(up.values()) if up else None, max(done_at) if done_at else None
 
 
+def outbox_pending(a, d):
+    sql = "SELECT COUNT(*) FROM outbox WHERE state = 'pending'"
+    if a.store_url:
+        r = subprocess.run(["psql", a.store_url, "-At", "-c", sql], capture_output=True, text=True)
+        return int(r.stdout.strip() or 1)
+    con = sqlite3.connect(os.path.join(d, "var/pasarela.db"), timeout=30)
+    try:
+        return con.execute(sql).fetchone()[0]
+    finally:
+        con.close()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", default=os.path.join(REPO, "target/release/pasarela"))
@@ -247,8 +259,10 @@ def main():
         time.sleep(0.2)
     t_results = time.time()
     cpu1 = proc_cpu_seconds(daemon.pid)
-    while count_files(mail, ".eml") < a.files:
-        if time.time() - t_results > 600:
+    # Every outcome is announced by e-mail (certificate or notification): wait
+    # until the outbox has nothing left to send.
+    while outbox_pending(a, d) > 0:
+        if time.time() - t_results > 1800:
             break
         time.sleep(0.2)
     t_mail = time.time()

@@ -163,3 +163,49 @@ fn the_pipeline_mails_the_certificate_and_the_rejection_notice() {
         notice[0].1
     );
 }
+
+/// Every accepted invoice gets its certificate, also when its product is one
+/// the catalog registers per unit (UNIDAD) rather than in kg or L: seed 2759
+/// sells "Maíz amarillo" matched to a per-unit catalog product.
+#[test]
+fn an_invoice_registered_in_units_gets_its_certificate() {
+    let env = Env::new(&registration_config(&["certify"], ""));
+    env.import_catalog();
+    assert!(
+        env.run(&["generate", "--count", "1", "--seed", "2759", "--out", "gen"])
+            .status
+            .success()
+    );
+    let name = "SETP990002759.xml";
+    let xml = std::fs::read(env.path().join("gen").join(name)).unwrap();
+    let daemon = env.start_ready(&["--now", "2024-03-15T12:00:00-05:00"]);
+    env.drop_file("demo", name, &xml);
+    assert!(
+        wait_until(Duration::from_secs(30), || env
+            .result_path("demo", name)
+            .is_file()),
+        "{}",
+        daemon.log_text()
+    );
+    let r = env.read_result("demo", name);
+    assert_eq!(r["verdict"], "accepted", "{r}");
+    assert_eq!(
+        r["registration_lines"][0]["quantity"]["measure"], "unit",
+        "the case under test: {r}"
+    );
+    let pdf = env.home("demo").join(
+        r["certificate"]["path"]
+            .as_str()
+            .unwrap_or_else(|| panic!("an accepted invoice without a certificate: {r}")),
+    );
+    let text = Command::new("pdftotext")
+        .arg(&pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils)");
+    assert!(
+        String::from_utf8_lossy(&text.stdout).contains("unidades"),
+        "{}",
+        String::from_utf8_lossy(&text.stdout)
+    );
+}

@@ -88,13 +88,16 @@ impl Party {
     }
 }
 
-/// Unit of a registered quantity: the registration standard is kg or L.
+/// Unit of a registered quantity: the registration standard is kg or L;
+/// products the catalog registers per unit (`UNIDAD`) keep a count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Unit {
     #[serde(rename = "kg")]
     Kg,
     #[serde(rename = "L")]
     L,
+    #[serde(rename = "unidades")]
+    Units,
 }
 
 impl Unit {
@@ -102,6 +105,7 @@ impl Unit {
         match self {
             Unit::Kg => "kg",
             Unit::L => "L",
+            Unit::Units => "unidades",
         }
     }
 }

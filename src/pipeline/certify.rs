@@ -47,6 +47,10 @@ impl Step for Certify {
         match final_verdict(item) {
             Verdict::Accepted => {
                 let Some(data) = certificate_data(item, ctx) else {
+                    tracing::warn!(
+                        job,
+                        "accepted without a registrable line: no certificate issued"
+                    );
                     return Ok(());
                 };
                 let issued =
@@ -111,7 +115,7 @@ fn certificate_data(item: &WorkItem, ctx: &StepContext) -> Option<CertificateDat
         let unit = match q.measure {
             Measure::Kg => Unit::Kg,
             Measure::L => Unit::L,
-            Measure::Unit => continue,
+            Measure::Unit => Unit::Units,
         };
         let p = &m.product;
         lines.push(Line {
