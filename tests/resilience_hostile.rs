@@ -90,6 +90,9 @@ fn every_hostile_file_gets_a_clear_finding_and_the_daemon_keeps_serving() {
             .collect()
     };
     assert!(codes("zeros-1GiB.bin").contains(&"PAS83".to_string()));
+    assert!(codes("zip-bomb.xlsx").contains(&"PAS603".to_string()));
+    assert!(codes("billion-laughs.xml").contains(&"PAS04".to_string()));
+    assert!(codes("xxe.xml").contains(&"PAS04".to_string()));
     assert_eq!(
         env.read_result("demo", "zeros-1GiB.bin")["size"],
         1u64 << 30,

@@ -523,6 +523,13 @@ type Candidate<'a> = (
 /// Read a workbook with the first layout that recognises one of its sheets.
 pub fn read(bytes: &[u8], layouts: &[Layout]) -> Workbook {
     let mut wb = Workbook::default();
+    if let Err(refusal) = super::zipguard::check(bytes, super::zipguard::ZipLimits::default()) {
+        wb.findings.push(Finding::reject(
+            "PAS603",
+            format!("La hoja de cálculo no se procesó: {refusal}."),
+        ));
+        return wb;
+    }
     let result = std::panic::catch_unwind(|| open(bytes));
     let mut book = match result {
         Ok(Ok(b)) => b,

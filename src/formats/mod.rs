@@ -13,3 +13,4 @@ pub mod read;
 pub mod steps;
 pub mod text;
 pub mod worker;
+pub mod zipguard;
