@@ -1,4 +1,4 @@
-//! The foundation's proof: 500 files (valid XML, junk, duplicates) dropped into
+//! The foundation's proof (and issue #9's kill -9 fault): 2,000 files (valid XML, junk, duplicates) dropped into
 //! a running daemon that is killed with SIGKILL part-way and restarted. Every
 //! file must end with exactly one result and one archived input; duplicates
 //! must say so; nothing is lost.
@@ -9,6 +9,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use common::*;
+
+const FILES: usize = 2000;
 
 #[test]
 fn kill_9_mid_batch_loses_and_duplicates_nothing() {
@@ -28,11 +30,11 @@ fn kill_9_mid_batch_loses_and_duplicates_nothing() {
     let text = String::from_utf8(xml.clone()).unwrap();
     // name -> content group (files of one group have identical bytes)
     let mut groups: HashMap<String, usize> = HashMap::new();
-    for i in 0..500usize {
+    for i in 0..FILES {
         let (name, bytes, group) = match i % 10 {
             // junk
             0 => (
-                format!("junk-{i:03}.bin"),
+                format!("junk-{i:04}.bin"),
                 format!("not an invoice {i}").into_bytes(),
                 i,
             ),
@@ -40,7 +42,7 @@ fn kill_9_mid_batch_loses_and_duplicates_nothing() {
             9 => {
                 let g = i - 1;
                 (
-                    format!("dup-{i:03}.xml"),
+                    format!("dup-{i:04}.xml"),
                     text.replacen("<Invoice", &format!("<!-- {g} --><Invoice"), 1)
                         .into_bytes(),
                     g,
@@ -48,7 +50,7 @@ fn kill_9_mid_batch_loses_and_duplicates_nothing() {
             }
             // distinct valid XML
             _ => (
-                format!("inv-{i:03}.xml"),
+                format!("inv-{i:04}.xml"),
                 text.replacen("<Invoice", &format!("<!-- {i} --><Invoice"), 1)
                     .into_bytes(),
                 i,
@@ -65,13 +67,14 @@ fn kill_9_mid_batch_loses_and_duplicates_nothing() {
     assert!(some, "no progress before the kill: {}", daemon.log_text());
     let before = files_under(&outgoing).len();
     assert!(
-        before < 500,
+        before < FILES,
         "the kill came after the batch finished; nothing was interrupted"
     );
 
     let daemon2 = env.start(&[]);
-    let all = wait_until(Duration::from_secs(120), || {
-        files_under(&outgoing).len() >= 500 && files_under(&env.path().join("var/spool")).is_empty()
+    let all = wait_until(Duration::from_secs(600), || {
+        files_under(&outgoing).len() >= FILES
+            && files_under(&env.path().join("var/spool")).is_empty()
     });
     assert!(
         all,
@@ -82,7 +85,7 @@ fn kill_9_mid_batch_loses_and_duplicates_nothing() {
 
     // Exactly one result per input, named after it.
     let results = files_under(&outgoing);
-    assert_eq!(results.len(), 500);
+    assert_eq!(results.len(), FILES);
     for name in groups.keys() {
         assert!(
             env.result_path("demo", name).is_file(),
@@ -93,7 +96,7 @@ fn kill_9_mid_batch_loses_and_duplicates_nothing() {
     let archived = files_under(&env.home("demo").join("archive"));
     assert_eq!(
         archived.len(),
-        500,
+        FILES,
         "archive holds {} files",
         archived.len()
     );
@@ -143,14 +146,14 @@ fn kill_9_mid_batch_loses_and_duplicates_nothing() {
         .keys()
         .filter(|n| env.read_result("demo", n)["verdict"] == "duplicate")
         .count();
-    assert_eq!(duplicates, 50);
+    assert_eq!(duplicates, FILES / 10);
 
-    // The store agrees: 500 jobs, all done.
+    // The store agrees: every job done.
     let out = env.run(&["status", "--json"]);
     let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         status["jobs_by_state"],
-        serde_json::json!([["done", 500]]),
+        serde_json::json!([["done", FILES]]),
         "{status}"
     );
 }
