@@ -49,8 +49,9 @@ pub async fn dispatch(command: Command, log_format: Option<LogFormat>) -> i32 {
             count,
             seed,
             issued_at,
+            registrable,
             out,
-        } => generate(kind, count, seed, issued_at, &out),
+        } => generate(kind, count, seed, issued_at, registrable, &out),
         Command::Catalog { command } => crate::app_catalog::catalog(command),
         Command::Rules { command } => crate::app_catalog::rules(command),
         Command::VerifyCertificate { file, config } => {
@@ -561,6 +562,7 @@ fn generate(
     count: u64,
     seed: u64,
     issued_at: Option<DateTime<FixedOffset>>,
+    registrable: bool,
     out: &Path,
 ) -> i32 {
     use crate::dian::{DocKind, generator};
@@ -569,7 +571,10 @@ fn generate(
         crate::cli::GenKind::CreditNote => DocKind::CreditNote,
         crate::cli::GenKind::DebitNote => DocKind::DebitNote,
     };
-    let mut opts = generator::GenOptions::default();
+    let mut opts = generator::GenOptions {
+        registrable,
+        ..generator::GenOptions::default()
+    };
     if let Some(t) = issued_at {
         opts.issued_at = t;
     }

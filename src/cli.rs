@@ -105,6 +105,10 @@ pub enum Command {
         /// Issue instant (RFC 3339); default 2024-03-15T10:00:00-05:00.
         #[arg(long)]
         issued_at: Option<DateTime<FixedOffset>>,
+        /// Only natural products sold by weight (invoices the shipped catalog
+        /// registers), for benchmarks of the whole registration route.
+        #[arg(long)]
+        registrable: bool,
         /// Output folder (created if missing).
         #[arg(long)]
         out: PathBuf,

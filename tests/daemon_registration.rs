@@ -76,3 +76,46 @@ fn invoices_are_matched_priced_and_commissions_recorded() {
         priced.to_string()
     );
 }
+
+/// `generate --registrable` writes invoices the shipped catalog and rules
+/// register: every line matched to a natural product, eligible, in kg.
+#[test]
+fn registrable_generated_invoices_are_accepted_line_by_line() {
+    let env = Env::new(&registration_config(&[], ""));
+    env.import_catalog();
+    assert!(
+        env.run(&[
+            "generate",
+            "--count",
+            "20",
+            "--seed",
+            "7",
+            "--registrable",
+            "--out",
+            "gen"
+        ])
+        .status
+        .success()
+    );
+    let mut files: Vec<String> = std::fs::read_dir(env.path().join("gen"))
+        .unwrap()
+        .map(|e| e.unwrap().path().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    let mut args = vec!["process", "--json", "--now", "2024-03-15T12:00:00-05:00"];
+    args.extend(files.iter().map(String::as_str));
+    let out = env.run(&args);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let docs: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(docs.len(), 20);
+    for d in &docs {
+        assert_eq!(d["verdict"], "accepted", "{d}");
+        for l in d["registration_lines"].as_array().unwrap() {
+            assert_eq!(l["eligible"], true, "{l}");
+            assert_eq!(l["quantity"]["measure"], "kg", "{l}");
+        }
+    }
+}

@@ -30,6 +30,10 @@ pub struct GenOptions {
     pub pin: String,
     pub min_lines: usize,
     pub max_lines: usize,
+    /// Only natural agricultural products sold by the kilogram, which the
+    /// shipped catalog and rules register: invoices that end accepted with a
+    /// certificate (benchmarks of the whole registration route).
+    pub registrable: bool,
 }
 
 impl Default for GenOptions {
@@ -42,6 +46,7 @@ impl Default for GenOptions {
             pin: EXAMPLE_SOFTWARE_PIN.to_owned(),
             min_lines: 1,
             max_lines: 30,
+            registrable: false,
         }
     }
 }
@@ -227,6 +232,15 @@ const PRODUCTS: &[(&str, &str)] = &[
     ("Tela de algodón, metro", "11162104"),
 ];
 
+/// Natural products sold by weight that the catalog snapshot registers.
+const REGISTRABLE_PRODUCTS: &[(&str, &str)] = &[
+    ("Papa pastusa, bulto 50 kg", "50403801"),
+    ("Papa criolla, bulto 50 kg", "50403801"),
+    ("Cebolla cabezona blanca, bulto 50 kg", "50404100"),
+    ("Zanahoria, bulto 50 kg", "50406100"),
+    ("Arroz paddy verde, bulto 62,5 kg", "50221101"),
+];
+
 fn nit(rng: &mut Rng) -> (String, String) {
     let n = rng.range(800_000_000, 999_999_999).to_string();
     let dv = cufe::nit_dv(&n).unwrap_or(0).to_string();
@@ -288,7 +302,11 @@ pub fn build(seed: u64, kind: DocKind, opts: &GenOptions) -> Spec {
     ];
     let mut lines = Vec::with_capacity(n_lines);
     for _ in 0..n_lines {
-        let (desc, unspsc) = *rng.pick(PRODUCTS);
+        let (desc, unspsc) = *rng.pick(if opts.registrable {
+            REGISTRABLE_PRODUCTS
+        } else {
+            PRODUCTS
+        });
         let quantity = Decimal::new(rng.range(1, 40) as i64, 0);
         let price = Decimal::new(rng.range(1_000, 5_000_000) as i64, 2);
         let gross = (quantity * price).round_dp(2);
@@ -320,7 +338,10 @@ pub fn build(seed: u64, kind: DocKind, opts: &GenOptions) -> Spec {
         };
         lines.push(GenLine {
             quantity,
-            unit_code: (*rng.pick(&["94", "KGM", "NIU", "MTR", "EA"])).to_owned(),
+            unit_code: match *rng.pick(&["94", "KGM", "NIU", "MTR", "EA"]) {
+                _ if opts.registrable => "KGM".to_owned(),
+                u => u.to_owned(),
+            },
             price,
             discount,
             line_extension,
