@@ -94,9 +94,34 @@ pub fn compose(
     }))
 }
 
-/// Enqueue an error-alert to the administrators; idempotent on `key`
-/// (e.g. `job-dead:42`). Returns false if mail is off, there are no admins,
-/// or the alert was already enqueued.
+/// The error-alert to the administrators for `key` (e.g. `job-dead:42:<ms>`),
+/// ready to enqueue (in the caller's transaction). `None` when mail is off or
+/// there are no administrators.
+pub fn compose_alert(
+    config: &Config,
+    key: &str,
+    job_id: Option<i64>,
+    summary: &str,
+    detail: &str,
+) -> Result<Option<NewMessage>, OutboxError> {
+    let Some(smtp) = &config.smtp else {
+        return Ok(None);
+    };
+    compose(
+        config,
+        "error-alert",
+        format!("error-alert:{key}"),
+        None,
+        job_id,
+        smtp.admins.clone(),
+        &alert_vars(summary, detail),
+        None,
+    )
+}
+
+/// Enqueue an error-alert to the administrators; idempotent on `key`.
+/// Returns false if mail is off, there are no admins, or the alert was
+/// already enqueued.
 pub async fn alert_admins(
     store: &Store,
     config: &Config,
@@ -104,20 +129,7 @@ pub async fn alert_admins(
     summary: &str,
     detail: &str,
 ) -> Result<bool, OutboxError> {
-    let Some(smtp) = &config.smtp else {
-        return Ok(false);
-    };
-    let msg = compose(
-        config,
-        "error-alert",
-        format!("error-alert:{key}"),
-        None,
-        None,
-        smtp.admins.clone(),
-        &alert_vars(summary, detail),
-        None,
-    )?;
-    match msg {
+    match compose_alert(config, key, None, summary, detail)? {
         Some(m) => Ok(store
             .enqueue_message(&m, chrono::Utc::now().timestamp_millis())
             .await?

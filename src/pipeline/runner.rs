@@ -267,33 +267,35 @@ impl JobCtx {
             Ok(Err(e)) => warn!(job = job.id, error = %e, "could not write the dead-letter notice"),
             Err(e) => warn!(job = job.id, error = %e, "could not write the dead-letter notice"),
         }
-        self.store
-            .dead_letter(
-                job,
-                error,
-                &json,
-                &path.to_string_lossy(),
-                now.timestamp_millis(),
-            )
-            .await?;
-        // Error-alert to the administrators (no-op without [smtp]).
+        // The administrators' error-alert (none without [smtp]) is committed
+        // with the dead letter itself.
         let summary = format!("archivo en carta muerta: {}/{}", job.account, job.rel_path);
         let detail = format!(
             "Job {} tras {} intento(s): {error}\nUse `pasarela status` y `pasarela replay {}`.",
             job.id, job.attempts, job.id
         );
         let key = format!("job-dead:{}:{}", job.id, now.timestamp_millis());
-        if let Err(e) = crate::outbox::alert_admins(
-            &self.store,
+        let alert = crate::outbox::compose_alert(
             &self.generation.config,
             &key,
+            Some(job.id),
             &summary,
             &detail,
         )
-        .await
-        {
-            warn!(job = job.id, error = %e, "could not queue the error-alert");
-        }
+        .unwrap_or_else(|e| {
+            warn!(job = job.id, error = %e, "could not compose the error-alert");
+            None
+        });
+        self.store
+            .dead_letter(
+                job,
+                error,
+                &json,
+                &path.to_string_lossy(),
+                alert.as_ref(),
+                now.timestamp_millis(),
+            )
+            .await?;
         Ok(())
     }
 }

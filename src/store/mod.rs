@@ -539,12 +539,15 @@ impl Store {
     }
 
     /// A permanent failure (or retries exhausted): dead-lettered for an operator.
+    /// `alert` (the administrators' error-alert) is enqueued in the same
+    /// transaction, so a dead letter never exists without its alert.
     pub async fn dead_letter(
         &self,
         job: &Job,
         error: &str,
         result_json: &str,
         result_path: &str,
+        alert: Option<&outbox::NewMessage>,
         now_ms: i64,
     ) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
@@ -558,6 +561,9 @@ impl Store {
         save_result_tx(&mut tx, job.id, result_json, now_ms).await?;
         let detail = serde_json::json!({"error": error, "attempts": job.attempts});
         audit_job_tx(&mut tx, now_ms, job, "dead", detail).await?;
+        if let Some(m) = alert {
+            outbox::enqueue_tx(&mut tx, m, now_ms).await?;
+        }
         tx.commit().await?;
         Ok(())
     }

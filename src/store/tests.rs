@@ -90,9 +90,34 @@ async fn retry_dead_replay_cycle_is_audited() {
         .unwrap()
         .remove(0);
     assert_eq!(job.attempts, 2);
-    s.dead_letter(&job, "broken", "{}", "/o/a.xml.result.json", 6000)
-        .await
-        .unwrap();
+    let alert = outbox::NewMessage {
+        idem_key: "error-alert:job-dead:test".into(),
+        kind: "error-alert".into(),
+        account: None,
+        job_id: Some(job.id),
+        recipients: vec!["ops@bolsa.example".into()],
+        subject: "carta muerta".into(),
+        body: "job".into(),
+        attachment: None,
+        message_id: "x@bolsa.example".into(),
+    };
+    s.dead_letter(
+        &job,
+        "broken",
+        "{}",
+        "/o/a.xml.result.json",
+        Some(&alert),
+        6000,
+    )
+    .await
+    .unwrap();
+    let queued = s.outbox_list().await.unwrap();
+    assert_eq!(
+        queued.len(),
+        1,
+        "the alert is committed with the dead letter"
+    );
+    assert_eq!(queued[0].kind, "error-alert");
     let st = s.status().await.unwrap();
     assert_eq!(st.dead.len(), 1);
     s.replay(id, 7000).await.unwrap();
@@ -109,7 +134,15 @@ async fn retry_dead_replay_cycle_is_audited() {
         .collect();
     assert_eq!(
         events,
-        ["received", "running", "retry", "running", "dead", "replay"]
+        [
+            "received",
+            "running",
+            "retry",
+            "running",
+            "dead",
+            "mail.enqueued",
+            "replay"
+        ]
     );
 }
 
