@@ -1,9 +1,11 @@
 //! A small, hostile-input-safe XML tree for UBL documents.
 //!
-//! Built on quick-xml's namespace-aware event reader. The tree is an arena:
-//! element names, text and attribute values live in two shared strings and
-//! nodes hold ranges into them, so a 30-line invoice costs a handful of
-//! allocations, not thousands.
+//! Built on quick-xml's namespace-aware event reader. The tree keeps one copy
+//! of the document text; element names, text and attribute values are ranges
+//! into it (zero-copy), and only what differs from the source (entity
+//! references resolved, line ends normalised, text split by references) goes
+//! to a small arena. Children are linked (first child, next sibling), so a
+//! 30-line invoice costs a handful of allocations, not thousands.
 //!
 //! What is refused (each becomes one `PAS` finding, never a panic):
 //! DOCTYPE/DTD (so no entity expansion and no external entities at all),
@@ -92,11 +94,19 @@ fn problem(code: &'static str, message: impl Into<String>) -> XmlProblem {
     }
 }
 
+/// A range of the source text, or of the arena when `start` has [`ARENA`] set.
 #[derive(Debug, Clone, Copy)]
 struct Range {
     start: u32,
     end: u32,
 }
+
+/// Marks a [`Range`] into the arena (documents are far below 2 GiB).
+const ARENA: u32 = 1 << 31;
+/// No node (end of a child or sibling chain).
+const NONE: u32 = u32::MAX;
+
+const EMPTY: Range = Range { start: 0, end: 0 };
 
 #[derive(Debug, Clone)]
 pub struct Node {
@@ -104,15 +114,19 @@ pub struct Node {
     name: Range,
     text: Range,
     attrs: (u32, u32),
-    children: Vec<u32>,
+    first_child: u32,
+    last_child: u32,
+    next_sibling: u32,
 }
 
 /// The parsed tree. Node 0 is the root element.
 #[derive(Debug, Default)]
 pub struct Tree {
     nodes: Vec<Node>,
-    /// Names and text, concatenated.
-    strings: String,
+    /// The document text the ranges point into.
+    source: String,
+    /// Text that is not a slice of the source (resolved references, joined pieces).
+    arena: String,
     /// (name range, value range) per attribute, in document order.
     attrs: Vec<(Range, Range)>,
 }
@@ -151,10 +165,15 @@ impl<'t> El<'t> {
     }
     pub fn children(&self) -> impl Iterator<Item = El<'t>> + 't {
         let tree = self.tree;
-        self.node()
-            .children
-            .iter()
-            .map(move |&idx| El { tree, idx })
+        let mut next = self.node().first_child;
+        std::iter::from_fn(move || {
+            if next == NONE {
+                return None;
+            }
+            let idx = next;
+            next = tree.nodes[idx as usize].next_sibling;
+            Some(El { tree, idx })
+        })
     }
     /// Children with this namespace and local name.
     pub fn all(&self, ns: Ns, name: &'static str) -> impl Iterator<Item = El<'t>> + 't {
@@ -194,9 +213,12 @@ impl<'t> El<'t> {
 
 impl Tree {
     fn str(&self, r: Range) -> &str {
-        self.strings
-            .get(r.start as usize..r.end as usize)
-            .unwrap_or("")
+        let (base, start) = if r.start & ARENA != 0 {
+            (&self.arena, r.start & !ARENA)
+        } else {
+            (&self.source, r.start)
+        };
+        base.get(start as usize..r.end as usize).unwrap_or("")
     }
     pub fn root(&self) -> El<'_> {
         El { tree: self, idx: 0 }
@@ -205,40 +227,55 @@ impl Tree {
         self.nodes.len()
     }
 
-    fn push_str(&mut self, s: &str) -> Range {
-        let start = self.strings.len() as u32;
-        self.strings.push_str(s);
+    /// The range of `s`: zero-copy when it is a slice of the source text
+    /// (`base` is the text being parsed, of which `source` is a copy).
+    fn span(&mut self, base: &str, s: &str) -> Range {
+        let (b, p) = (base.as_ptr() as usize, s.as_ptr() as usize);
+        if p >= b && p + s.len() <= b + base.len() {
+            let start = (p - b) as u32;
+            return Range {
+                start,
+                end: start + s.len() as u32,
+            };
+        }
+        self.push_arena(s)
+    }
+
+    fn push_arena(&mut self, s: &str) -> Range {
+        let start = self.arena.len() as u32;
+        self.arena.push_str(s);
         Range {
-            start,
-            end: self.strings.len() as u32,
+            start: start | ARENA,
+            end: self.arena.len() as u32,
         }
     }
 
-    /// Append text to a node's content, keeping it contiguous.
-    fn append_text(&mut self, idx: usize, s: &str) {
+    /// Append text to a node's content, keeping it one range.
+    fn append_text(&mut self, idx: usize, base: &str, s: &str) {
         if s.is_empty() {
             return;
         }
-        let end_of_arena = self.strings.len() as u32;
         let t = self.nodes[idx].text;
         if t.start == t.end {
-            let r = self.push_str(s);
-            self.nodes[idx].text = r;
-        } else if t.end == end_of_arena {
-            self.strings.push_str(s);
-            self.nodes[idx].text.end = self.strings.len() as u32;
+            self.nodes[idx].text = self.span(base, s);
+        } else if t.start & ARENA != 0 && t.end == self.arena.len() as u32 {
+            self.arena.push_str(s);
+            self.nodes[idx].text.end = self.arena.len() as u32;
         } else {
-            // Mixed content interleaved with children: copy what we had to
-            // the end so the element's text stays one range (rare in UBL).
-            let old = self.str(t).to_owned();
-            let start = self.strings.len() as u32;
-            self.strings.push_str(&old);
-            self.strings.push_str(s);
-            self.nodes[idx].text = Range {
-                start,
-                end: self.strings.len() as u32,
-            };
+            // Text split by a reference, or mixed content interleaved with
+            // children: join the pieces in the arena (rare in UBL).
+            let joined = format!("{}{s}", self.str(t));
+            self.nodes[idx].text = self.push_arena(&joined);
         }
+    }
+
+    /// Link `child` as the last child of `parent`.
+    fn link(&mut self, parent: usize, child: u32) {
+        match self.nodes[parent].last_child {
+            NONE => self.nodes[parent].first_child = child,
+            last => self.nodes[last as usize].next_sibling = child,
+        }
+        self.nodes[parent].last_child = child;
     }
 }
 
@@ -367,8 +404,9 @@ pub fn parse_str(text: &str, limits: &Limits) -> Result<Tree, XmlProblem> {
     }
     let mut tree = Tree {
         nodes: Vec::with_capacity(text.len() / 40),
-        strings: String::with_capacity(text.len() / 2),
-        attrs: Vec::new(),
+        source: text.to_owned(),
+        arena: String::new(),
+        attrs: Vec::with_capacity(text.len() / 200),
     };
     let mut stack: Vec<usize> = Vec::with_capacity(32);
     let mut seen_root = false;
@@ -433,7 +471,7 @@ pub fn parse_str(text: &str, limits: &Limits) -> Result<Tree, XmlProblem> {
                 seen_root = true;
                 let local = e.local_name();
                 let name_str: &str = local.as_ref();
-                let name = tree.push_str(name_str);
+                let name = tree.span(text, name_str);
                 let a_start = tree.attrs.len() as u32;
                 for (n, attr) in e.attributes().enumerate() {
                     // quick-xml checks duplicate attributes linearly, so an
@@ -463,8 +501,8 @@ pub fn parse_str(text: &str, limits: &Limits) -> Result<Tree, XmlProblem> {
                         })?;
                     let kl = key.local_name();
                     let kname: &str = kl.as_ref();
-                    let kr = tree.push_str(kname);
-                    let vr = tree.push_str(&value);
+                    let kr = tree.span(text, kname);
+                    let vr = tree.span(text, &value);
                     tree.attrs.push((kr, vr));
                 }
                 let a_end = tree.attrs.len() as u32;
@@ -472,12 +510,14 @@ pub fn parse_str(text: &str, limits: &Limits) -> Result<Tree, XmlProblem> {
                 tree.nodes.push(Node {
                     ns: resolved,
                     name,
-                    text: Range { start: 0, end: 0 },
+                    text: EMPTY,
                     attrs: (a_start, a_end),
-                    children: Vec::new(),
+                    first_child: NONE,
+                    last_child: NONE,
+                    next_sibling: NONE,
                 });
                 if let Some(&parent) = stack.last() {
-                    tree.nodes[parent].children.push(idx as u32);
+                    tree.link(parent, idx as u32);
                 }
                 if !is_empty {
                     stack.push(idx);
@@ -492,8 +532,8 @@ pub fn parse_str(text: &str, limits: &Limits) -> Result<Tree, XmlProblem> {
                     // Indentation between child elements is not content; keeping
                     // it would force copying the parent's text (quadratic).
                     Some(&idx)
-                        if !tree.nodes[idx].children.is_empty() && content.trim().is_empty() => {}
-                    Some(&idx) => tree.append_text(idx, &content),
+                        if tree.nodes[idx].first_child != NONE && content.trim().is_empty() => {}
+                    Some(&idx) => tree.append_text(idx, text, &content),
                     None => {
                         if !content.trim().is_empty() {
                             return Err(malformed(
@@ -507,7 +547,7 @@ pub fn parse_str(text: &str, limits: &Limits) -> Result<Tree, XmlProblem> {
             Event::CData(c) => {
                 let content = c.xml10_content();
                 if let Some(&idx) = stack.last() {
-                    tree.append_text(idx, &content);
+                    tree.append_text(idx, text, &content);
                 }
             }
             Event::GeneralRef(r) => {
@@ -536,7 +576,7 @@ pub fn parse_str(text: &str, limits: &Limits) -> Result<Tree, XmlProblem> {
                     }
                 };
                 if let Some(&idx) = stack.last() {
-                    tree.append_text(idx, &resolved_text);
+                    tree.append_text(idx, text, &resolved_text);
                 }
             }
             Event::Eof => break,
