@@ -652,11 +652,24 @@ fn hostile_inputs_become_findings() {
     );
     let attrs: String = (0..50_000).map(|i| format!(" a{i}=\"x\"")).collect();
     assert_eq!(hostile(format!("<Invoice{attrs}/>").as_bytes()), ["PAS07"]);
-    // quick-xml bounds namespace bindings in scope (128), so prefix resolution stays cheap.
+    // Namespace declarations count as attributes on one element, and at most
+    // 128 are in scope at once, so prefix resolution stays cheap.
     let ns: String = (0..5_000)
         .map(|i| format!(" xmlns:p{i}=\"urn:x{i}\""))
         .collect();
-    assert_eq!(hostile(format!("<Invoice{ns}/>").as_bytes()), ["PAS10"]);
+    assert_eq!(hostile(format!("<Invoice{ns}/>").as_bytes()), ["PAS07"]);
+    let level = |k: usize| -> String {
+        (0..60)
+            .map(|i| format!(" xmlns:q{k}x{i}=\"urn:y{i}\""))
+            .collect()
+    };
+    let nested = format!(
+        "<Invoice{}><a{}><b{}/></a></Invoice>",
+        level(0),
+        level(1),
+        level(2)
+    );
+    assert_eq!(hostile(nested.as_bytes()), ["PAS10"]);
     let huge = vec![b' '; (1 << 20) + 1];
     assert_eq!(hostile(&huge), ["PAS02"]);
     assert_eq!(hostile(b"   \n"), ["PAS01"]);

@@ -16,8 +16,8 @@
 
 use quick_xml::XmlVersion;
 use quick_xml::events::Event;
-use quick_xml::name::ResolveResult;
-use quick_xml::reader::NsReader;
+use quick_xml::name::PrefixDeclaration;
+use quick_xml::reader::Reader;
 
 /// Namespaces the validator cares about, by URI (never by prefix).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +52,33 @@ pub const NS_STS_OLD: &str = "http://www.dian.gov.co/contratos/facturaelectronic
 pub const NS_DS: &str = "http://www.w3.org/2000/09/xmldsig#";
 pub const NS_XADES: &str = "http://uri.etsi.org/01903/v1.3.2#";
 
+/// In-scope namespace bindings: (prefix, namespace, depth of the element
+/// that declared it). UBL declares a dozen prefixes on the root and rarely
+/// anything below, so a reverse scan of a short vector resolves a prefix.
+struct Bindings {
+    scopes: Vec<(Box<str>, Ns, usize)>,
+}
+
+impl Bindings {
+    /// The namespace of `prefix` (`b""` = the default namespace).
+    fn resolve(&self, prefix: &str) -> Option<Ns> {
+        if prefix == "xml" {
+            return Some(Ns::Other);
+        }
+        match self.scopes.iter().rev().find(|(p, _, _)| &**p == prefix) {
+            Some((_, ns, _)) => Some(*ns),
+            None if prefix.is_empty() => Some(Ns::None),
+            None => None,
+        }
+    }
+    /// Leave the element at `depth`: its declarations go out of scope.
+    fn close(&mut self, depth: usize) {
+        while self.scopes.last().is_some_and(|(_, _, d)| *d >= depth) {
+            self.scopes.pop();
+        }
+    }
+}
+
 fn ns_of(uri: &str) -> Ns {
     match uri {
         NS_CBC => Ns::Cbc,
@@ -71,6 +98,10 @@ fn ns_of(uri: &str) -> Ns {
 
 /// Most attributes accepted on one element (UBL uses at most a handful).
 pub const MAX_ATTRIBUTES: usize = 64;
+
+/// Most namespace declarations in scope at once (a UBL invoice has about a
+/// dozen), which keeps prefix resolution a short scan.
+pub const MAX_BINDINGS: usize = 128;
 
 /// Limits on the work one document may cause.
 #[derive(Debug, Clone, Copy)]
@@ -395,7 +426,7 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Tree, XmlProblem> {
 
 /// Parse a UTF-8 string into a tree (used for embedded documents too).
 pub fn parse_str(text: &str, limits: &Limits) -> Result<Tree, XmlProblem> {
-    let mut reader = NsReader::from_str(text);
+    let mut reader = Reader::from_str(text);
     {
         let cfg = reader.config_mut();
         cfg.check_end_names = true;
@@ -410,7 +441,10 @@ pub fn parse_str(text: &str, limits: &Limits) -> Result<Tree, XmlProblem> {
     };
     let mut stack: Vec<usize> = Vec::with_capacity(32);
     let mut seen_root = false;
-    let malformed = |reader: &NsReader<&[u8]>, detail: String| {
+    let mut bindings = Bindings {
+        scopes: Vec::with_capacity(16),
+    };
+    let malformed = |reader: &Reader<&[u8]>, detail: String| {
         problem(
             "PAS10",
             format!(
@@ -420,22 +454,8 @@ pub fn parse_str(text: &str, limits: &Limits) -> Result<Tree, XmlProblem> {
         )
     };
     loop {
-        let (resolved, event) = match reader.read_resolved_event() {
-            Ok((r, e)) => {
-                let ns = match r {
-                    ResolveResult::Bound(n) => ns_of(n.0),
-                    ResolveResult::Unbound => Ns::None,
-                    ResolveResult::Unknown(p) => {
-                        return Err(problem(
-                            "PAS10",
-                            format!(
-                                "XML mal formado: el prefijo de espacio de nombres \"{p}\" no está declarado."
-                            ),
-                        ));
-                    }
-                };
-                (ns, e)
-            }
+        let event = match reader.read_event() {
+            Ok(e) => e,
             Err(e) => return Err(malformed(&reader, e.to_string())),
         };
         match event {
@@ -486,7 +506,35 @@ pub fn parse_str(text: &str, limits: &Limits) -> Result<Tree, XmlProblem> {
                     }
                     let attr = attr.map_err(|err| malformed(&reader, err.to_string()))?;
                     let key = attr.key;
-                    if key.as_namespace_binding().is_some() {
+                    if let Some(decl) = key.as_namespace_binding() {
+                        let prefix: &str = match decl {
+                            PrefixDeclaration::Default => "",
+                            PrefixDeclaration::Named(p) => p,
+                        };
+                        let uri = attr.normalized_value(XmlVersion::Implicit1_0).map_err(
+                            |err| {
+                                problem(
+                                    "PAS05",
+                                    format!(
+                                        "Referencia de entidad no permitida en un atributo: {err}."
+                                    ),
+                                )
+                            },
+                        )?;
+                        let ns = if uri.is_empty() {
+                            Ns::None
+                        } else {
+                            ns_of(&uri)
+                        };
+                        if bindings.scopes.len() >= MAX_BINDINGS {
+                            return Err(problem(
+                                "PAS10",
+                                format!(
+                                    "XML mal formado: más de {MAX_BINDINGS} declaraciones de espacios de nombres a la vez."
+                                ),
+                            ));
+                        }
+                        bindings.scopes.push((prefix.into(), ns, stack.len()));
                         continue;
                     }
                     let value = attr
@@ -506,6 +554,17 @@ pub fn parse_str(text: &str, limits: &Limits) -> Result<Tree, XmlProblem> {
                     tree.attrs.push((kr, vr));
                 }
                 let a_end = tree.attrs.len() as u32;
+                let qname = e.name();
+                let prefix: &str = qname.prefix().map(|p| p.into_inner()).unwrap_or("");
+                let Some(resolved) = bindings.resolve(prefix) else {
+                    return Err(problem(
+                        "PAS10",
+                        format!(
+                            "XML mal formado: el prefijo de espacio de nombres \"{}\" no está declarado.",
+                            prefix
+                        ),
+                    ));
+                };
                 let idx = tree.nodes.len();
                 tree.nodes.push(Node {
                     ns: resolved,
@@ -519,12 +578,15 @@ pub fn parse_str(text: &str, limits: &Limits) -> Result<Tree, XmlProblem> {
                 if let Some(&parent) = stack.last() {
                     tree.link(parent, idx as u32);
                 }
-                if !is_empty {
+                if is_empty {
+                    bindings.close(stack.len());
+                } else {
                     stack.push(idx);
                 }
             }
             Event::End(_) => {
                 stack.pop();
+                bindings.close(stack.len());
             }
             Event::Text(t) => {
                 let content = t.xml10_content();
@@ -608,6 +670,47 @@ mod tests {
         max_depth: 50,
         max_elements: 10_000,
     };
+
+    #[test]
+    fn namespace_scopes_follow_the_elements() {
+        let t = parse(
+            br#"<Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2" xmlns:c="urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2">
+              <c:ID>1</c:ID>
+              <c:Note xmlns:c="urn:other"><c:Inner/></c:Note>
+              <Plain xmlns=""><c:ID>2</c:ID></Plain>
+              <e:Ext xmlns:e="urn:oasis:names:specification:ubl:schema:xsd:CommonExtensionComponents-2"/>
+              <c:After/>
+            </Invoice>"#,
+            &L,
+        )
+        .unwrap();
+        let r = t.root();
+        assert_eq!(r.ns(), Ns::Invoice, "default namespace");
+        let kids: Vec<(Ns, &str)> = r.children().map(|c| (c.ns(), c.name())).collect();
+        assert_eq!(
+            kids,
+            [
+                (Ns::Cbc, "ID"),
+                (Ns::Other, "Note"), // c rebound on the element itself
+                (Ns::None, "Plain"), // xmlns="" undeclares the default
+                (Ns::Ext, "Ext"),
+                (Ns::Cbc, "After"), // the rebinding ended with <c:Note>
+            ]
+        );
+        let note = r.children().nth(1).unwrap();
+        assert_eq!(note.children().next().unwrap().ns(), Ns::Other);
+        let plain = r.children().nth(2).unwrap();
+        assert_eq!(plain.child(Ns::Cbc, "ID").unwrap().text(), "2");
+        // A prefix used outside the element that declared it is an error.
+        let e = parse(
+            br#"<a xmlns:p="urn:x"><p:b/></a><!-- --><p:c/>"#,
+            &L,
+        )
+        .unwrap_err();
+        assert_eq!(e.code, "PAS10");
+        let e = parse(br#"<a><b xmlns:p="urn:x"/><p:c/></a>"#, &L).unwrap_err();
+        assert_eq!(e.code, "PAS10", "{}", e.message);
+    }
 
     #[test]
     fn namespaces_by_uri() {
