@@ -10,6 +10,7 @@ APT_PACKAGES=(
   tesseract-ocr       # OCR of scans and photos (run in an isolated worker)
   tesseract-ocr-spa   # Spanish model
   poppler-utils       # pdftotext / pdftoppm / pdfdetach for PDFs
+  libxml2-utils       # xmllint: the optional XSD check ([dian] xsd_dir)
 )
 PIP_PACKAGES=(
   paramiko            # second SFTP client implementation in tests/py

@@ -119,6 +119,8 @@ pub struct LogSettings {
 pub struct DianSection {
     /// Rule settings file (severities, tolerances, numbering ranges).
     pub rules: Option<PathBuf>,
+    /// UBL 2.1 schemas for the optional XSD check (PAS31).
+    pub xsd_dir: Option<PathBuf>,
 }
 
 /// An account: an external entity with a home holding `incoming/`,
@@ -491,6 +493,19 @@ fn compile(path: &Path, base: &Path, text: &str, p: &mut Problems) -> Option<Con
         _ => url,
     };
     let dian_rules = dian.rules.as_deref().map(resolve);
+    let xsd_dir = dian.xsd_dir.as_deref().map(resolve);
+    if let Some(d) = &xsd_dir
+        && !d.join("maindoc").join("UBL-Invoice-2.1.xsd").is_file()
+    {
+        p.error(
+            path,
+            "dian.xsd_dir",
+            format!(
+                "{} does not hold the UBL 2.1 schemas (maindoc/UBL-Invoice-2.1.xsd is missing)",
+                d.display()
+            ),
+        );
+    }
     if let Some(r) = &dian_rules
         && !r.is_file()
     {
@@ -533,7 +548,10 @@ fn compile(path: &Path, base: &Path, text: &str, p: &mut Problems) -> Option<Con
         },
         accounts,
         routes,
-        dian: DianSection { rules: dian_rules },
+        dian: DianSection {
+            rules: dian_rules,
+            xsd_dir,
+        },
         registration: Registration {
             catalog_dir: registration
                 .catalog_dir

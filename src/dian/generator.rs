@@ -403,6 +403,11 @@ pub fn build(seed: u64, kind: DocKind, opts: &GenOptions) -> Spec {
             "Flete".to_owned(),
         ));
     }
+    // UBL 2.1's DebitNote has no header AllowanceCharge (the draws above
+    // still happen, so other documents keep their seeds' content).
+    if kind == DocKind::DebitNote {
+        allowance_charges.clear();
+    }
     let prepaid = if kind == DocKind::Invoice && rng.chance(20) {
         vec![(tax_inclusive * Decimal::new(10, 2)).round_dp(2)]
     } else {
@@ -652,7 +657,8 @@ impl Spec {
             let _ = writeln!(x, "  <cbc:DueDate>{}</cbc:DueDate>", esc(d));
         }
         let tc = self.kind.type_code_element();
-        if !self.type_code.is_empty() {
+        // UBL 2.1's DebitNote has no type code element (its XSD refuses one).
+        if !self.type_code.is_empty() && self.kind != DocKind::DebitNote {
             let _ = writeln!(x, "  <cbc:{tc}>{}</cbc:{tc}>", esc(&self.type_code));
         }
         let _ = write!(
@@ -801,6 +807,14 @@ impl Spec {
                 m(l.quantity),
                 m(l.line_extension)
             );
+            // UBL 2.1 orders a line's AllowanceCharge before its TaxTotal on
+            // invoices, and after it on credit and debit notes.
+            let notes = self.kind != DocKind::Invoice;
+            if notes {
+                for t in &l.taxes {
+                    write_tax_total(&mut x, t, "    ");
+                }
+            }
             if let Some((p, amount)) = l.discount {
                 let _ = writeln!(
                     x,
@@ -809,8 +823,10 @@ impl Spec {
                     m((l.quantity * l.price).round_dp(2))
                 );
             }
-            for t in &l.taxes {
-                write_tax_total(&mut x, t, "    ");
+            if !notes {
+                for t in &l.taxes {
+                    write_tax_total(&mut x, t, "    ");
+                }
             }
             let _ = write!(
                 x,

@@ -553,7 +553,8 @@ pub fn check_document(
             Some("cbc:IssueTime"),
         );
     }
-    if doc.type_code.is_none() {
+    // UBL 2.1's DebitNote has no type code element.
+    if doc.type_code.is_none() && kind != DocKind::DebitNote {
         let el = kind.type_code_element();
         em.emit(
             "PAS09",

@@ -702,11 +702,7 @@ mod tests {
         let plain = r.children().nth(2).unwrap();
         assert_eq!(plain.child(Ns::Cbc, "ID").unwrap().text(), "2");
         // A prefix used outside the element that declared it is an error.
-        let e = parse(
-            br#"<a xmlns:p="urn:x"><p:b/></a><!-- --><p:c/>"#,
-            &L,
-        )
-        .unwrap_err();
+        let e = parse(br#"<a xmlns:p="urn:x"><p:b/></a><!-- --><p:c/>"#, &L).unwrap_err();
         assert_eq!(e.code, "PAS10");
         let e = parse(br#"<a><b xmlns:p="urn:x"/><p:c/></a>"#, &L).unwrap_err();
         assert_eq!(e.code, "PAS10", "{}", e.message);

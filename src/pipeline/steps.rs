@@ -90,7 +90,18 @@ impl Step for DianValidate {
         let v = tokio::task::spawn_blocking(move || crate::dian::validate(&bytes, &settings, now))
             .await
             .map_err(|e| StepError::Permanent(format!("DIAN validation failed: {e}")))?;
-        let rejected = v.rejected();
+        let mut rejected = v.rejected();
+        // The optional XSD check, on documents that parsed into a UBL root.
+        if let (Some(dir), Some(root)) = (
+            &ctx.services.config.dian.xsd_dir,
+            v.document_type.as_deref(),
+        ) {
+            let found = super::xsd::check(dir, root, &item.bytes)
+                .await
+                .map_err(|e| StepError::Transient(e.to_string()))?;
+            rejected |= !found.is_empty();
+            item.result.findings.extend(found);
+        }
         item.result.document_type = v.document_type.or(item.result.document_type.take());
         item.result.document = v.document;
         item.result.findings.extend(v.findings);
