@@ -259,6 +259,17 @@ async fn run_daemon(
     let wake = Arc::new(Notify::new());
     let shutdown = CancellationToken::new();
     let owner = format!("{}:{}", hostname(), std::process::id());
+    let health = Arc::new(crate::admin::Health::default());
+    let admin = match config.admin_listen {
+        Some(addr) => {
+            let (bound, handle) = crate::admin::start(addr, health.clone(), store.clone())
+                .await
+                .with_context(|| format!("starting the admin listener on {addr}"))?;
+            info!(listen = %bound, "admin listener: /health /ready /metrics");
+            Some(handle)
+        }
+        None => None,
+    };
 
     let intake = Intake {
         store: store.clone(),
@@ -302,6 +313,9 @@ async fn run_daemon(
     });
     info!(config = %path.display(), accounts = config.accounts.len(), routes = config.routes.len(), store = %config.store.url, owner, sftp = %sftp_addr.map(|a| a.to_string()).unwrap_or_else(|| "off".into()), "pasarela running");
 
+    health
+        .ready
+        .store(true, std::sync::atomic::Ordering::Release);
     crate::sdnotify::notify("READY=1");
     // Editing the configuration or a rule file reloads too (the same path as SIGHUP).
     let mut files_seen = config_fingerprint(path, &config);
@@ -336,6 +350,9 @@ async fn run_daemon(
         }
     }
     crate::sdnotify::notify("STOPPING=1");
+    health
+        .draining
+        .store(true, std::sync::atomic::Ordering::Release);
     info!("shutting down: intake stops, in-flight files drain");
     shutdown.cancel();
     let drain = async { while tasks.join_next().await.is_some() {} };
@@ -343,6 +360,9 @@ async fn run_daemon(
         _ = drain => {}
         _ = term.recv() => warn!("second signal: exiting now; unfinished jobs are requeued at next start"),
         _ = int.recv() => warn!("second signal: exiting now; unfinished jobs are requeued at next start"),
+    }
+    if let Some(a) = admin {
+        a.abort();
     }
     store.close().await;
     info!("stopped");

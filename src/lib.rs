@@ -4,6 +4,7 @@
 //! library plus a thin binary (`src/main.rs`); every capability lives here so
 //! that integration tests and benchmarks drive the same code as the daemon.
 
+pub mod admin;
 pub mod app;
 pub mod app_catalog;
 pub mod app_deliver;

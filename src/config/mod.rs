@@ -45,6 +45,8 @@ pub struct Config {
     /// `[reports]`: absent = reports only on demand, written nowhere automatically.
     pub reports: Option<crate::reports::config::Reports>,
     pub certificates: crate::reports::config::Certificates,
+    /// `[admin] listen`: the /health, /ready, /metrics listener (None = off).
+    pub admin_listen: Option<std::net::SocketAddr>,
 }
 
 /// `[registration]`, compiled.
@@ -291,6 +293,8 @@ fn compile(path: &Path, base: &Path, text: &str, p: &mut Problems) -> Option<Con
         take("smtp").map(|v| section(v, path, "smtp", p));
     let reports_raw: Option<Option<crate::reports::config::ReportsRaw>> =
         take("reports").map(|v| section(v, path, "reports", p));
+    let admin_raw: Option<raw::Admin> =
+        section(take("admin").unwrap_or_else(empty), path, "admin", p);
     let certificates_raw: Option<crate::reports::config::CertificatesRaw> = section(
         take("certificates").unwrap_or_else(empty),
         path,
@@ -414,6 +418,20 @@ fn compile(path: &Path, base: &Path, text: &str, p: &mut Problems) -> Option<Con
         Some(Some(r)) => Some(r.compile(path, "reports", &account_names, p)),
     };
     let certificates = certificates_raw?.compile();
+    let admin_listen = match admin_raw?.listen {
+        None => None,
+        Some(l) => match l.parse::<std::net::SocketAddr>() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                p.error(
+                    path,
+                    "admin.listen",
+                    format!("'{l}' is not an address:port such as 127.0.0.1:9464"),
+                );
+                None
+            }
+        },
+    };
 
     if daemon.workers == 0 || daemon.workers > 1024 {
         p.error(path, "daemon.workers", "must be between 1 and 1024");
@@ -565,6 +583,7 @@ fn compile(path: &Path, base: &Path, text: &str, p: &mut Problems) -> Option<Con
         smtp,
         reports,
         certificates,
+        admin_listen,
     })
 }
 

@@ -20,7 +20,16 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
     "smtp",
     "reports",
     "certificates",
+    "admin",
 ];
+
+/// `[admin]`: the HTTP listener for /health, /ready and /metrics.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Admin {
+    /// `host:port`, e.g. `127.0.0.1:9464`. Absent = no listener.
+    pub listen: Option<String>,
+}
 
 /// `[daemon]`: process-wide settings.
 #[derive(Debug, Deserialize)]

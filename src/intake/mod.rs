@@ -251,6 +251,7 @@ impl Intake {
             now_ms: self.clock.now_millis(),
         };
         let id = self.store.record_job(&job).await?;
+        crate::admin::metrics::inc("pasarela_files_received_total", &[]);
         debug!(job = id, account, file = %staged.rel, size = staged.size, "file received");
         self.wake.notify_one();
         Ok(id)

@@ -290,12 +290,14 @@ impl Sender {
         match result {
             Ok(()) => {
                 self.store.mark_message_sent(&m, now).await?;
+                crate::admin::metrics::inc("pasarela_mail_total", &[("outcome", "sent")]);
                 info!(outbox_id = m.id, kind = %m.kind, attempts = m.attempts, "mail sent");
             }
             Err(SendError::Transient(e)) if m.attempts < smtp.max_attempts => {
                 let next = now + smtp.backoff(m.attempts).as_millis() as i64;
                 warn!(outbox_id = m.id, kind = %m.kind, attempts = m.attempts, error = %e, "mail not sent; will retry");
                 self.store.retry_message_later(&m, &e, next, now).await?;
+                crate::admin::metrics::inc("pasarela_mail_total", &[("outcome", "retry")]);
             }
             Err(SendError::Transient(e) | SendError::Permanent(e)) => {
                 warn!(outbox_id = m.id, kind = %m.kind, attempts = m.attempts, error = %e, "mail dead");
@@ -328,6 +330,7 @@ impl Sender {
                 self.store
                     .mark_message_dead(&m, &e, alert.as_ref(), now)
                     .await?;
+                crate::admin::metrics::inc("pasarela_mail_total", &[("outcome", "dead")]);
             }
         }
         Ok(())

@@ -82,8 +82,28 @@ impl Pipeline {
         };
         item.result.route = Some(self.config.routes[idx].name.clone());
         for step in &self.routes[idx] {
+            let started = std::time::Instant::now();
             let fut = AssertUnwindSafe(step.run(&mut item, ctx)).catch_unwind();
-            match fut.await {
+            let outcome = fut.await;
+            let name = step.name();
+            crate::admin::metrics::observe(
+                "pasarela_step_duration_seconds",
+                &[("step", name)],
+                started.elapsed().as_secs_f64(),
+            );
+            let kind = match &outcome {
+                Ok(Ok(())) => None,
+                Ok(Err(StepError::Transient(_))) => Some("transient"),
+                Ok(Err(StepError::Permanent(_))) => Some("permanent"),
+                Err(_) => Some("panic"),
+            };
+            if let Some(kind) = kind {
+                crate::admin::metrics::inc(
+                    "pasarela_step_errors_total",
+                    &[("step", name), ("kind", kind)],
+                );
+            }
+            match outcome {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => return Err(e),
                 Err(panic) => {

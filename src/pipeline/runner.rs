@@ -111,10 +111,15 @@ impl JobCtx {
         let now = self.clock.now_millis();
         let retry = &self.generation.config.retry;
         match outcome {
-            Ok(verdict) => {
+            Ok((verdict, format)) => {
+                crate::admin::metrics::inc(
+                    "pasarela_files_finished_total",
+                    &[("verdict", verdict), ("format", format)],
+                );
                 info!(job = job.id, account = %job.account, file = %job.rel_path, verdict, elapsed_ms = started.elapsed().as_millis() as u64, "job done")
             }
             Err(StepError::Transient(msg)) if job.attempts < retry.max_attempts => {
+                crate::admin::metrics::inc("pasarela_job_failures_total", &[("kind", "transient")]);
                 let backoff = retry.backoff(job.attempts);
                 warn!(job = job.id, attempt = job.attempts, error = %msg, backoff_ms = backoff.as_millis() as u64, "transient failure; will retry");
                 if let Err(e) = self
@@ -126,6 +131,7 @@ impl JobCtx {
                 }
             }
             Err(e) => {
+                crate::admin::metrics::inc("pasarela_job_failures_total", &[("kind", "permanent")]);
                 let msg = e.to_string();
                 error!(job = job.id, account = %job.account, file = %job.rel_path, error = %msg, "job dead-lettered");
                 if let Err(e) = self.dead_letter(&job, &msg).await {
@@ -153,7 +159,7 @@ impl JobCtx {
         job.archive_path.clone().filter(|p| p.exists())
     }
 
-    async fn try_process(&self, job: &Job) -> Result<&'static str, StepError> {
+    async fn try_process(&self, job: &Job) -> Result<(&'static str, &'static str), StepError> {
         let account = self.account(job)?;
         let input = Self::input_path(job).ok_or_else(|| {
             StepError::Permanent(format!("input {} is missing", job.spool_path.display()))
@@ -229,7 +235,7 @@ impl JobCtx {
                 warn!(job = job.id, error = %e, "archiving input failed; recovery will retry");
             }
         }
-        Ok(result.verdict.as_str())
+        Ok((result.verdict.as_str(), result.format.as_str()))
     }
 
     async fn dead_letter(

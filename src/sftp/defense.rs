@@ -182,6 +182,7 @@ impl Defender {
             .min(self.limits.ban_max);
         a.bans += 1;
         a.banned_until = Some(now + len);
+        crate::admin::metrics::inc("pasarela_sftp_bans_total", &[]);
         Some(len)
     }
 

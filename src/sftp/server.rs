@@ -270,6 +270,7 @@ async fn connection(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr, mut 
             .clone();
         let unknown = state.unknown_user.load(Ordering::Acquire);
         tracing::warn!(ip = %peer.ip(), user = %user, attempts = failures, unknown_account = unknown, "sftp login failed");
+        crate::admin::metrics::inc("pasarela_sftp_logins_total", &[("outcome", "failure")]);
         let known = shared.accounts.contains_key(&user).then_some(user.as_str());
         shared
             .audit(
@@ -406,6 +407,7 @@ impl russh::server::Handler for SshHandler {
         };
         let _ = self.auth_tx.send(true);
         tracing::info!(account = %a.name, ip = %self.ip, "sftp login");
+        crate::admin::metrics::inc("pasarela_sftp_logins_total", &[("outcome", "success")]);
         self.shared
             .audit(
                 Some(&a.name),

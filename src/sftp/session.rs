@@ -86,6 +86,15 @@ struct OutMsg {
 
 /// Serve the SFTP subsystem on a channel until it closes.
 pub async fn run(channel: russh::Channel<Msg>, ctx: SessionCtx) {
+    /// Counts this session in `pasarela_sftp_sessions` while it lives.
+    struct Open;
+    impl Drop for Open {
+        fn drop(&mut self) {
+            crate::admin::metrics::SFTP_SESSIONS.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+    crate::admin::metrics::SFTP_SESSIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let _open = Open;
     let (mut rx, tx) = channel.split();
     let (req_tx, req_rx) = mpsc::unbounded_channel::<Bytes>();
     let (out_tx, mut out_rx) = mpsc::unbounded_channel::<OutMsg>();
@@ -562,6 +571,8 @@ impl Processor {
                 ..
             }) => {
                 file.write_all_at(&data, offset)?;
+                crate::admin::metrics::SFTP_BYTES_UPLOADED
+                    .fetch_add(data.len() as u64, std::sync::atomic::Ordering::Relaxed);
                 let end = offset + data.len() as u64;
                 if offset == *next {
                     if let Some(h) = hasher {
@@ -618,6 +629,8 @@ impl Processor {
             return Ok(());
         }
         *bytes += got as u64;
+        crate::admin::metrics::SFTP_BYTES_DOWNLOADED
+            .fetch_add(got as u64, std::sync::atomic::Ordering::Relaxed);
         buf.truncate(13 + got);
         let total = (buf.len() - 4) as u32;
         buf[0..4].copy_from_slice(&total.to_be_bytes());

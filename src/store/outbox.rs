@@ -278,6 +278,17 @@ impl Store {
     }
 
     /// Every message, oldest first (status, tests).
+    /// Messages by state (pending, sent, dead), for metrics and status.
+    pub async fn outbox_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows =
+            sqlx::query("SELECT state, COUNT(*) AS n FROM outbox GROUP BY state ORDER BY state")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("state")?, r.try_get("n")?)))
+            .collect()
+    }
+
     pub async fn outbox_list(&self) -> Result<Vec<OutboxEntry>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, idem_key, kind, state, attempts, message_id, last_error FROM outbox ORDER BY id",

@@ -1,0 +1,160 @@
+//! The admin HTTP listener (`[admin] listen`, off by default): `/health`,
+//! `/ready` and `/metrics` for load balancers, orchestrators and Prometheus.
+//!
+//! A deliberately small HTTP/1.1 server: GET only, one request per
+//! connection, the request head bounded in size (8 KiB) and time (5 s), and
+//! answers that never contain a file or account name. It keeps serving while
+//! the daemon drains (so `/health` can say 503) and stops with the process.
+
+pub mod metrics;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tracing::{debug, warn};
+
+use crate::store::Store;
+
+/// What the probes report.
+#[derive(Debug, Default)]
+pub struct Health {
+    /// Store migrated, listeners bound, work running.
+    pub ready: AtomicBool,
+    /// SIGTERM received: finishing in-flight work, taking nothing new.
+    pub draining: AtomicBool,
+}
+
+const MAX_HEAD: usize = 8 * 1024;
+
+/// Bind `addr` and serve until the process ends. Returns the bound address.
+pub async fn start(
+    addr: SocketAddr,
+    health: Arc<Health>,
+    store: Store,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        loop {
+            let (mut sock, peer) = match listener.accept().await {
+                Ok(x) => x,
+                Err(e) => {
+                    warn!(error = %e, "admin listener accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let (health, store) = (health.clone(), store.clone());
+            tokio::spawn(async move {
+                let served = tokio::time::timeout(Duration::from_secs(10), async {
+                    let head = read_head(&mut sock).await?;
+                    let (status, ctype, body) = answer(&head, &health, &store).await;
+                    let resp = format!(
+                        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\nCache-Control: no-store\r\n\r\n",
+                        body.len()
+                    );
+                    sock.write_all(resp.as_bytes()).await?;
+                    sock.write_all(body.as_bytes()).await?;
+                    sock.shutdown().await
+                })
+                .await;
+                if let Ok(Err(e)) = served {
+                    debug!(peer = %peer, error = %e, "admin request failed");
+                }
+            });
+        }
+    });
+    Ok((bound, task))
+}
+
+/// Read the request head (up to the blank line), bounded in size and time.
+async fn read_head(sock: &mut tokio::net::TcpStream) -> std::io::Result<String> {
+    let mut buf = Vec::with_capacity(512);
+    let mut chunk = [0u8; 1024];
+    let read = async {
+        while !buf.windows(4).any(|w| w == b"\r\n\r\n") && !buf.windows(2).any(|w| w == b"\n\n") {
+            let n = sock.read(&mut chunk).await?;
+            if n == 0 {
+                break;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            if buf.len() > MAX_HEAD {
+                return Err(std::io::Error::other("request head too large"));
+            }
+        }
+        Ok(())
+    };
+    tokio::time::timeout(Duration::from_secs(5), read)
+        .await
+        .map_err(|_| std::io::Error::other("request head timed out"))??;
+    Ok(String::from_utf8_lossy(&buf).into_owned())
+}
+
+async fn answer(
+    head: &str,
+    health: &Health,
+    store: &Store,
+) -> (&'static str, &'static str, String) {
+    let text = "text/plain; charset=utf-8";
+    let mut parts = head.lines().next().unwrap_or("").split_whitespace();
+    let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    if method != "GET" && method != "HEAD" {
+        return ("405 Method Not Allowed", text, "only GET\n".into());
+    }
+    let draining = health.draining.load(Ordering::Acquire);
+    match path {
+        "/health" if draining => ("503 Service Unavailable", text, "draining\n".into()),
+        "/health" => ("200 OK", text, "ok\n".into()),
+        "/ready" if draining => ("503 Service Unavailable", text, "draining\n".into()),
+        "/ready" if !health.ready.load(Ordering::Acquire) => {
+            ("503 Service Unavailable", text, "starting\n".into())
+        }
+        "/ready" => ("200 OK", text, "ready\n".into()),
+        "/metrics" => (
+            "200 OK",
+            "text/plain; version=0.0.4; charset=utf-8",
+            metrics_text(store, health).await,
+        ),
+        _ => ("404 Not Found", text, "not found\n".into()),
+    }
+}
+
+async fn metrics_text(store: &Store, health: &Health) -> String {
+    use metrics::label;
+    let mut gauges = Vec::new();
+    if let Ok(s) = store.status().await {
+        let jobs = s
+            .jobs_by_state
+            .iter()
+            .map(|(state, n)| (label("state", state), *n as f64))
+            .collect();
+        gauges.push(("pasarela_jobs", "Jobs in the store, by state.", jobs));
+    }
+    if let Ok(counts) = store.outbox_counts().await {
+        let outbox = counts
+            .iter()
+            .map(|(state, n)| (label("state", state), *n as f64))
+            .collect();
+        gauges.push((
+            "pasarela_outbox_messages",
+            "E-mails in the outbox, by state.",
+            outbox,
+        ));
+    }
+    let up = |b: bool| if b { 1.0 } else { 0.0 };
+    gauges.push((
+        "pasarela_ready",
+        "1 when the daemon takes work.",
+        vec![(Vec::new(), up(health.ready.load(Ordering::Acquire)))],
+    ));
+    gauges.push((
+        "pasarela_draining",
+        "1 while draining after SIGTERM.",
+        vec![(Vec::new(), up(health.draining.load(Ordering::Acquire)))],
+    ));
+    metrics::render(&gauges)
+}

@@ -1,0 +1,164 @@
+//! The admin listener with the real daemon: /health, /ready and /metrics
+//! (counters move with work; no file or account name ever appears), /health
+//! and /ready answer 503 while a SIGTERM drain waits for a slow job, and a
+//! second signal ends the drain at once.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use common::*;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// GET `path`: (status code, body). `None` when nothing answers.
+fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let code = text.split_whitespace().nth(1)?.parse().ok()?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|x| x.1)
+        .unwrap_or("")
+        .to_string();
+    Some((code, body))
+}
+
+/// A PDF whose page tree contains itself: poppler loops on it until the
+/// worker's limit (a slow job to drain).
+fn page_loop_pdf() -> Vec<u8> {
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>",
+        "<< /Type /Pages /Kids [2 0 R 3 0 R] /Count 2 >>",
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>",
+    ];
+    let mut out = b"%PDF-1.7\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, o) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend_from_slice(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref = out.len();
+    out.extend_from_slice(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+    );
+    for o in offsets {
+        out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
+    }
+    out.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
+    );
+    out
+}
+
+fn config(port: u16) -> String {
+    basic_config("drain_timeout_secs = 120")
+        .replace(
+            "steps = [\"hold-for-review\"]",
+            "steps = [\"pdf-extract\", \"image-ocr\", \"excel-rows\"]",
+        )
+        .replace(
+            "[accounts.demo]",
+            &format!("[admin]\nlisten = \"127.0.0.1:{port}\"\n\n[accounts.demo]"),
+        )
+}
+
+#[test]
+fn probes_and_metrics_follow_the_work() {
+    let port = free_port();
+    let env = Env::new(&config(port));
+    std::os::unix::fs::symlink(repo().join("rules"), env.path().join("rules")).unwrap();
+    let daemon = env.start_ready(&[]);
+    assert!(wait_until(Duration::from_secs(10), || get(port, "/ready")
+        .is_some_and(|(c, _)| c == 200)));
+    assert_eq!(get(port, "/health").unwrap(), (200, "ok\n".to_string()));
+    assert_eq!(get(port, "/nope").unwrap().0, 404);
+
+    env.drop_file("demo", "exento-de-iva-v1.9.xml", &dian_example());
+    env.drop_file("demo", "basura.bin", b"not an invoice");
+    assert!(
+        wait_until(Duration::from_secs(30), || env
+            .result_path("demo", "basura.bin")
+            .is_file()
+            && env.result_path("demo", "exento-de-iva-v1.9.xml").is_file()),
+        "{}",
+        daemon.log_text()
+    );
+    let metrics = get(port, "/metrics").unwrap();
+    assert_eq!(metrics.0, 200);
+    let m = metrics.1;
+    for needle in [
+        "pasarela_files_received_total 2",
+        "pasarela_files_finished_total{verdict=\"rejected\",format=\"unknown\"} 1",
+        "pasarela_step_duration_seconds_count{step=\"classify\"} 1",
+        "pasarela_step_duration_seconds_count{step=\"reject-unsupported\"} 1",
+        "pasarela_jobs{state=\"done\"} 2",
+        "pasarela_sftp_sessions 0",
+        "pasarela_ready 1",
+        "pasarela_draining 0",
+        "# TYPE pasarela_step_duration_seconds histogram",
+    ] {
+        assert!(m.contains(needle), "missing {needle} in\n{m}");
+    }
+    assert!(
+        m.contains("pasarela_files_finished_total{verdict=") && m.contains("format=\"xml\"} 1"),
+        "{m}"
+    );
+    for private in ["exento", "basura", "demo"] {
+        assert!(!m.contains(private), "'{private}' in the metrics:\n{m}");
+    }
+}
+
+#[test]
+fn draining_answers_503_and_a_second_signal_ends_it() {
+    let port = free_port();
+    let env = Env::new(&config(port));
+    std::os::unix::fs::symlink(repo().join("rules"), env.path().join("rules")).unwrap();
+    let mut daemon = env.start_ready(&[]);
+    env.drop_file("demo", "lento.pdf", &page_loop_pdf());
+    // Wait until the slow job runs, then ask the daemon to stop.
+    assert!(
+        wait_until(Duration::from_secs(30), || get(port, "/metrics")
+            .is_some_and(
+                |(_, m)| m.contains("pasarela_jobs{state=\"running\"} 1")
+            )),
+        "{}",
+        daemon.log_text()
+    );
+    daemon.signal(libc::SIGTERM);
+    assert!(
+        wait_until(Duration::from_secs(10), || get(port, "/health")
+            .is_some_and(|(c, b)| c == 503 && b == "draining\n")),
+        "{}",
+        daemon.log_text()
+    );
+    assert_eq!(get(port, "/ready").unwrap().0, 503);
+    let child = daemon.child.as_mut().unwrap();
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "still draining the slow job"
+    );
+    // A second signal: out now, the job left for the next start.
+    daemon.signal(libc::SIGTERM);
+    let child = daemon.child.as_mut().unwrap();
+    assert!(wait_until(Duration::from_secs(10), || child
+        .try_wait()
+        .unwrap()
+        .is_some()));
+    assert!(daemon.log_text().contains("second signal"));
+    assert!(!env.result_path("demo", "lento.pdf").is_file());
+}
