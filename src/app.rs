@@ -679,12 +679,25 @@ async fn status(path: &Path, json: bool) -> i32 {
             verdicts.join(" ")
         }
     );
+    let outbox: Vec<String> = report
+        .outbox
+        .iter()
+        .map(|(s, n)| format!("{s}={n}"))
+        .collect();
+    println!(
+        "outbox:    {}",
+        if outbox.is_empty() {
+            "empty".into()
+        } else {
+            outbox.join(" ")
+        }
+    );
     match &report.oldest_pending {
         Some(j) => println!(
             "oldest pending: job {} {}/{} received {}",
             j.id,
             j.account,
-            j.rel_path,
+            j.rel_path.escape_debug(),
             fmt_ms(j.received_at)
         ),
         None => println!("oldest pending: none"),
@@ -695,7 +708,7 @@ async fn status(path: &Path, json: bool) -> i32 {
             "  job {} {}/{} after {} attempt(s) at {}: {}",
             j.id,
             j.account,
-            j.rel_path,
+            j.rel_path.escape_debug(),
             j.attempts,
             fmt_ms(j.updated_at),
             j.last_error.as_deref().unwrap_or("")
@@ -708,7 +721,7 @@ async fn status(path: &Path, json: bool) -> i32 {
                 "  job {} {}/{} [{}] at {}: {}",
                 j.id,
                 j.account,
-                j.rel_path,
+                j.rel_path.escape_debug(),
                 j.state.as_str(),
                 fmt_ms(j.updated_at),
                 j.last_error.as_deref().unwrap_or("")

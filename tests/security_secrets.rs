@@ -205,6 +205,16 @@ c.close(); t.close()
     for f in files_under(&env.home("demo").join("outgoing")) {
         readable.push(("result", std::fs::read_to_string(&f).unwrap_or_default()));
     }
+    let status: serde_json::Value =
+        serde_json::from_slice(&env.run(&["status", "--json"]).stdout).unwrap();
+    assert!(
+        status["outbox"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p[0] == "sent" && p[1].as_i64() >= Some(1)),
+        "status shows the outbox: {status}"
+    );
     for args in [&["status"][..], &["status", "--json"][..]] {
         let o = env.run(args);
         readable.push(("status", String::from_utf8_lossy(&o.stdout).into_owned()));

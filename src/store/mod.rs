@@ -152,6 +152,8 @@ pub struct StatusReport {
     pub oldest_pending: Option<Job>,
     pub dead: Vec<Job>,
     pub recent_errors: Vec<Job>,
+    /// E-mail outbox by state (pending, sent, dead).
+    pub outbox: Vec<(String, i64)>,
 }
 
 const JOB_COLUMNS: &str = "id, account, rel_path, spool_path, size, sha256, received_at, state, attempts, verdict, result_path, archive_path, last_error, updated_at";
@@ -686,6 +688,7 @@ impl Store {
             oldest_pending: oldest.as_ref().map(job_from_row).transpose()?,
             dead: dead.iter().map(job_from_row).collect::<Result<_, _>>()?,
             recent_errors: errors.iter().map(job_from_row).collect::<Result<_, _>>()?,
+            outbox: self.outbox_counts().await?,
         })
     }
 
