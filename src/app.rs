@@ -283,10 +283,22 @@ async fn run_daemon(
     tasks.spawn(intake.run(tx.clone(), rx, shutdown.clone()));
     let sftp_addr = match &config.sftp {
         Some(_) => {
+            // Reloads reach the SFTP server as plain configurations.
+            let (cfg_tx, cfg_rx) = watch::channel(config.clone());
+            let mut generations = gen_rx.clone();
+            tokio::spawn(async move {
+                while generations.changed().await.is_ok() {
+                    let c = generations.borrow_and_update().config.clone();
+                    if cfg_tx.send(c).is_err() {
+                        break;
+                    }
+                }
+            });
             let ctx = crate::sftp::SftpContext {
                 config: config.clone(),
                 store: store.clone(),
                 intake: tx.clone(),
+                updates: Some(cfg_rx),
             };
             let (addr, handle) = crate::sftp::start(ctx, shutdown.clone())
                 .await

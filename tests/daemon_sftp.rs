@@ -103,3 +103,129 @@ fn put_invoice_get_result_over_sftp() {
         assert!(events.lines().any(|l| l == e), "audit lacks {e}: {events}");
     }
 }
+
+/// SIGHUP with a changed account list: an SFTP session opened before the
+/// reload keeps working, a new account logs in, a removed one is refused.
+#[test]
+fn reload_changes_accounts_without_dropping_sessions() {
+    use std::io::Write;
+    let port = free_port();
+    let pubkey = repo().join("fixtures/keys/demo_ed25519.pub");
+    let accounts = |names: &[&str]| -> String {
+        names
+            .iter()
+            .map(|n| {
+                format!(
+                    "[accounts.{n}]\nhome = \"var/home/{n}\"\n[accounts.{n}.sftp]\nauthorized_keys = [\"{}\"]\n\n",
+                    pubkey.display()
+                )
+            })
+            .collect()
+    };
+    let config = |names: &[&str]| {
+        basic_config("").replace(
+            "[accounts.demo]\nhome = \"var/home/demo\"",
+            &format!(
+                "[sftp]\nlisten = \"127.0.0.1:{port}\"\n\n{}",
+                accounts(names)
+            ),
+        )
+    };
+    let env = Env::new(&config(&["demo", "viejo"]));
+    let key = env.path().join("id_demo");
+    std::fs::copy(repo().join("fixtures/keys/demo_ed25519"), &key).unwrap();
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let daemon = env.start_ready(&[]);
+    let sftp_cmd = |user: &str| {
+        let mut c = Command::new("sftp");
+        c.args([
+            "-b",
+            "-",
+            "-i",
+            key.to_str().unwrap(),
+            "-P",
+            &port.to_string(),
+        ])
+        .args([
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "BatchMode=yes",
+            &format!("{user}@127.0.0.1"),
+        ])
+        .current_dir(env.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+        c
+    };
+    let login = |user: &str| -> bool {
+        let mut child = sftp_cmd(user).spawn().unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"ls /\nbye\n")
+            .unwrap();
+        child.wait_with_output().unwrap().status.success()
+    };
+    assert!(login("demo") && login("viejo"));
+    assert!(!login("nuevo"), "not configured yet");
+
+    // A session open across the reload (logged in before the SIGHUP).
+    let demo_logins = || {
+        daemon
+            .log_text()
+            .lines()
+            .filter(|l| l.contains("sftp login account=demo"))
+            .count()
+    };
+    let before = demo_logins();
+    let mut open = sftp_cmd("demo").spawn().unwrap();
+    let mut stdin = open.stdin.take().unwrap();
+    stdin.write_all(b"ls /\n").unwrap();
+    stdin.flush().unwrap();
+    assert!(
+        wait_until(Duration::from_secs(10), || demo_logins() > before),
+        "{}",
+        daemon.log_text()
+    );
+
+    std::fs::write(
+        env.path().join("config/pasarela.toml"),
+        config(&["demo", "nuevo"]),
+    )
+    .unwrap();
+    daemon.signal(libc::SIGHUP);
+    assert!(
+        wait_until(Duration::from_secs(15), || daemon
+            .log_text()
+            .contains("sftp accounts reloaded")),
+        "{}",
+        daemon.log_text()
+    );
+    assert!(login("nuevo"), "a new account logs in after the reload");
+    assert!(!login("viejo"), "a removed account is refused");
+
+    // The old session still works: it uploads, and the file is processed.
+    std::fs::write(env.path().join("tras-recarga.xml"), dian_example()).unwrap();
+    stdin
+        .write_all(b"put tras-recarga.xml /incoming/tras-recarga.xml\nbye\n")
+        .unwrap();
+    drop(stdin);
+    let out = open.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        wait_until(Duration::from_secs(30), || env
+            .result_path("demo", "tras-recarga.xml")
+            .is_file()),
+        "{}",
+        daemon.log_text()
+    );
+}

@@ -46,6 +46,7 @@ fn main() {
             config,
             store,
             intake: tx,
+            updates: None,
         };
         let (addr, join) = pasarela::sftp::start(ctx, shutdown.clone())
             .await

@@ -26,6 +26,10 @@ pub struct SftpContext {
     pub config: std::sync::Arc<crate::config::Config>,
     pub store: crate::store::Store,
     pub intake: tokio::sync::mpsc::Sender<crate::intake::IntakeEvent>,
+    /// Reloaded configurations (SIGHUP, file change): new logins use the new
+    /// accounts, keys and networks; open sessions keep what they logged in
+    /// with. `None`: the accounts of `config` for the server's life.
+    pub updates: Option<tokio::sync::watch::Receiver<std::sync::Arc<crate::config::Config>>>,
 }
 
 /// Binds the listener (config.sftp.listen; port 0 allowed), loads or

@@ -42,13 +42,21 @@ struct Shared {
     ctx: SftpContext,
     cfg: SftpServer,
     russh: Arc<russh::server::Config>,
-    accounts: HashMap<String, Arc<SftpAccount>>,
+    /// Swapped whole on reload; a login takes the current map.
+    accounts: std::sync::RwLock<Arc<HashMap<String, Arc<SftpAccount>>>>,
     defender: Arc<Defender>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
 }
 
 impl Shared {
+    fn accounts(&self) -> Arc<HashMap<String, Arc<SftpAccount>>> {
+        self.accounts
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// One audit row and nothing else; the caller logs.
     async fn audit(&self, account: Option<&str>, event: &str, detail: serde_json::Value) {
         if let Err(e) = self
@@ -100,12 +108,7 @@ pub async fn start(
         tokio::task::spawn_blocking(move || crate::sftp::hostkeys::load_or_generate(&key_dir))
             .await
             .context("host key task failed")??;
-    let mut accounts = HashMap::new();
-    for a in ctx.config.accounts.values() {
-        if let Some(s) = &a.sftp {
-            accounts.insert(a.name.clone(), Arc::new(prepare_account(a, s)?));
-        }
-    }
+    let accounts = prepare_accounts(&ctx.config)?;
     // Offer AES-GCM too (russh's default list omits aes128-gcm, which OpenSSH
     // clients may prefer); chacha20-poly1305 stays first.
     let preferred = russh::Preferred {
@@ -142,18 +145,57 @@ pub async fn start(
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;
     let addr = listener.local_addr()?;
     let defender = Defender::new(Limits::from(&cfg));
+    let updates = ctx.updates.clone();
     let shared = Arc::new(Shared {
         ctx,
         cfg,
         russh: Arc::new(russh_cfg),
-        accounts,
+        accounts: std::sync::RwLock::new(Arc::new(accounts)),
         defender,
         shutdown: shutdown.clone(),
         tracker: TaskTracker::new(),
     });
-    tracing::info!(%addr, accounts = shared.accounts.len(), "sftp server listening");
+    tracing::info!(%addr, accounts = shared.accounts().len(), "sftp server listening");
+    if let Some(mut rx) = updates {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = shared.shutdown.cancelled() => break,
+                    changed = rx.changed() => if changed.is_err() { break },
+                }
+                let config = rx.borrow_and_update().clone();
+                match prepare_accounts(&config) {
+                    Ok(map) => {
+                        let n = map.len();
+                        *shared.accounts.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(map);
+                        tracing::info!(
+                            accounts = n,
+                            "sftp accounts reloaded; open sessions continue"
+                        );
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %format!("{e:#}"), "sftp accounts not reloaded; the previous ones stay")
+                    }
+                }
+            }
+        });
+    }
     let join = tokio::spawn(accept_loop(listener, shared));
     Ok((addr, join))
+}
+
+/// The SFTP accounts of a configuration, keys and networks compiled.
+fn prepare_accounts(
+    config: &crate::config::Config,
+) -> anyhow::Result<HashMap<String, Arc<SftpAccount>>> {
+    let mut accounts = HashMap::new();
+    for a in config.accounts.values() {
+        if let Some(s) = &a.sftp {
+            accounts.insert(a.name.clone(), Arc::new(prepare_account(a, s)?));
+        }
+    }
+    Ok(accounts)
 }
 
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
@@ -271,7 +313,10 @@ async fn connection(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr, mut 
         let unknown = state.unknown_user.load(Ordering::Acquire);
         tracing::warn!(ip = %peer.ip(), user = %user, attempts = failures, unknown_account = unknown, "sftp login failed");
         crate::admin::metrics::inc("pasarela_sftp_logins_total", &[("outcome", "failure")]);
-        let known = shared.accounts.contains_key(&user).then_some(user.as_str());
+        let known = shared
+            .accounts()
+            .contains_key(&user)
+            .then_some(user.as_str());
         shared
             .audit(
                 known,
@@ -315,7 +360,7 @@ impl SshHandler {
     }
 
     fn fail(&self, user: &str, reason: &str) -> Auth {
-        let unknown = !self.shared.accounts.contains_key(user);
+        let unknown = !self.shared.accounts().contains_key(user);
         if unknown {
             self.state.unknown_user.store(true, Ordering::Release);
         }
@@ -326,11 +371,16 @@ impl SshHandler {
 
     /// The account, if it exists, has SFTP and accepts this source address.
     fn account_for(&self, user: &str) -> Result<Arc<SftpAccount>, &'static str> {
-        let a = self.shared.accounts.get(user).ok_or("unknown account")?;
+        let a = self
+            .shared
+            .accounts()
+            .get(user)
+            .cloned()
+            .ok_or("unknown account")?;
         if !a.sftp.network_allowed(self.ip) {
             return Err("source address not allowed");
         }
-        Ok(a.clone())
+        Ok(a)
     }
 
     fn accept(&mut self, a: Arc<SftpAccount>) -> Auth {

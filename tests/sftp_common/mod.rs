@@ -120,6 +120,7 @@ steps = ["classify"]
         config: config.clone(),
         store: store.clone(),
         intake: tx,
+        updates: None,
     };
     let (addr, join) = pasarela::sftp::start(ctx, shutdown.clone())
         .await
