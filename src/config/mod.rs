@@ -66,6 +66,7 @@ pub struct Daemon {
     pub drain_timeout: Duration,
     pub poll_interval: Duration,
     pub max_file_bytes: u64,
+    pub heavy_workers: usize,
 }
 
 impl Daemon {
@@ -436,6 +437,9 @@ fn compile(path: &Path, base: &Path, text: &str, p: &mut Problems) -> Option<Con
     if daemon.workers == 0 || daemon.workers > 1024 {
         p.error(path, "daemon.workers", "must be between 1 and 1024");
     }
+    if daemon.heavy_workers == 0 || daemon.heavy_workers > 256 {
+        p.error(path, "daemon.heavy_workers", "must be between 1 and 256");
+    }
     if daemon.scan_interval_secs == 0 {
         p.error(path, "daemon.scan_interval_secs", "must be at least 1");
     }
@@ -545,6 +549,7 @@ fn compile(path: &Path, base: &Path, text: &str, p: &mut Problems) -> Option<Con
             drain_timeout: Duration::from_secs(daemon.drain_timeout_secs),
             poll_interval: Duration::from_millis(daemon.poll_interval_ms.max(10)),
             max_file_bytes: daemon.max_file_bytes.max(1),
+            heavy_workers: daemon.heavy_workers,
         },
         store: StoreSettings {
             url,

@@ -53,6 +53,9 @@ pub struct Daemon {
     /// Larger files are rejected (PAS83) without being read into memory.
     /// Default 100 MiB.
     pub max_file_bytes: u64,
+    /// PDFs and images processed at the same time, beside `workers` for the
+    /// rest, so slow scans never hold up invoices. Default 2.
+    pub heavy_workers: usize,
 }
 
 impl Default for Daemon {
@@ -65,6 +68,7 @@ impl Default for Daemon {
             drain_timeout_secs: 30,
             poll_interval_ms: 1000,
             max_file_bytes: 100 * 1024 * 1024,
+            heavy_workers: 2,
         }
     }
 }

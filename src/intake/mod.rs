@@ -249,6 +249,7 @@ impl Intake {
             size: staged.size,
             sha256: staged.sha256.clone(),
             now_ms: self.clock.now_millis(),
+            kind: staged.kind,
         };
         let id = self.store.record_job(&job).await?;
         crate::admin::metrics::inc("pasarela_files_received_total", &[]);
@@ -264,6 +265,21 @@ struct Staged {
     spool_path: PathBuf,
     size: u64,
     sha256: String,
+    /// `store::KIND_HEAVY` for PDFs and images (may render and OCR).
+    kind: &'static str,
+}
+
+/// The kind of work a staged file is, from its first bytes.
+fn kind_of(path: &Path) -> &'static str {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(1024);
+    if let Ok(f) = std::fs::File::open(path) {
+        let _ = f.take(1024).read_to_end(&mut head);
+    }
+    match crate::formats::detect::detect(&head) {
+        crate::result::Format::Pdf | crate::result::Format::Image => crate::store::KIND_HEAVY,
+        _ => crate::store::KIND_LIGHT,
+    }
 }
 
 /// Move `src` into `spool/<account>/<uuid>/<rel>`. `Ok(None)` when the file is
@@ -300,6 +316,7 @@ fn stage(spool: &Path, src: &Path, rel: &str) -> std::io::Result<Option<Staged>>
     let (size, sha256) = fsutil::sha256_file(&dest)?;
     Ok(Some(Staged {
         rel: rel.to_string(),
+        kind: kind_of(&dest),
         spool_path: dest,
         size,
         sha256,
@@ -314,6 +331,7 @@ async fn hash_file(path: PathBuf, rel: String) -> anyhow::Result<Staged> {
                 rel,
                 size,
                 sha256,
+                kind: kind_of(&path),
                 spool_path: path,
             })
         })

@@ -39,44 +39,75 @@ impl Runner {
     /// Process jobs until `shutdown` is cancelled, then drain in-flight work
     /// for up to the configured drain timeout.
     pub async fn run(self, shutdown: CancellationToken) {
+        use crate::store::{KIND_HEAVY, KIND_LIGHT};
+        // Two pools: `workers` for light work (XML, spreadsheets) and
+        // `heavy_workers` for PDFs and images, each claimed against its own
+        // limit, so a queue of slow scans never takes the slots of invoices.
         let mut inflight: JoinSet<()> = JoinSet::new();
+        let mut kinds: std::collections::HashMap<tokio::task::Id, &'static str> =
+            std::collections::HashMap::new();
+        let (mut light, mut heavy) = (0usize, 0usize);
         let mut draining = false;
         let mut drain_deadline = None;
         loop {
             let generation = self.generation.borrow().clone();
             let workers = generation.config.daemon.workers;
-            if !draining && inflight.len() < workers {
-                match self
-                    .store
-                    .claim(
-                        &self.owner,
-                        workers - inflight.len(),
-                        self.clock.now_millis(),
-                        LEASE,
-                    )
-                    .await
-                {
-                    Ok(jobs) => {
-                        for job in jobs {
-                            let ctx = JobCtx {
-                                store: self.store.clone(),
-                                generation: self.generation.borrow().clone(),
-                                clock: self.clock,
-                            };
-                            inflight.spawn(async move { ctx.process(job).await });
-                        }
+            let heavy_workers = generation.config.daemon.heavy_workers;
+            if !draining {
+                for (kind, free) in [
+                    (KIND_LIGHT, workers.saturating_sub(light)),
+                    (KIND_HEAVY, heavy_workers.saturating_sub(heavy)),
+                ] {
+                    if free == 0 {
+                        continue;
                     }
-                    Err(e) => error!(error = %e, "claiming jobs failed; will retry"),
+                    match self
+                        .store
+                        .claim_kind(
+                            &self.owner,
+                            Some(kind),
+                            free,
+                            self.clock.now_millis(),
+                            LEASE,
+                        )
+                        .await
+                    {
+                        Ok(jobs) => {
+                            for job in jobs {
+                                let ctx = JobCtx {
+                                    store: self.store.clone(),
+                                    generation: self.generation.borrow().clone(),
+                                    clock: self.clock,
+                                };
+                                let h = inflight.spawn(async move { ctx.process(job).await });
+                                kinds.insert(h.id(), kind);
+                                if kind == KIND_HEAVY {
+                                    heavy += 1;
+                                } else {
+                                    light += 1;
+                                }
+                            }
+                        }
+                        Err(e) => error!(error = %e, "claiming jobs failed; will retry"),
+                    }
                 }
             }
             if draining && inflight.is_empty() {
                 break;
             }
             let poll = generation.config.daemon.poll_interval;
-            let full = inflight.len() >= workers;
+            let full = light >= workers && heavy >= heavy_workers;
             tokio::select! {
                 _ = self.wake.notified(), if !draining && !full => {}
-                Some(res) = inflight.join_next(), if !inflight.is_empty() => {
+                Some(res) = inflight.join_next_with_id(), if !inflight.is_empty() => {
+                    let id = match &res {
+                        Ok((id, ())) => *id,
+                        Err(e) => e.id(),
+                    };
+                    match kinds.remove(&id) {
+                        Some(k) if k == KIND_HEAVY => heavy = heavy.saturating_sub(1),
+                        _ => light = light.saturating_sub(1),
+                    }
                     if let Err(e) = res {
                         // process() catches step panics; reaching here means a bug in the runner itself.
                         error!(error = %e, "job task failed");

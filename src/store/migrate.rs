@@ -22,6 +22,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "certificates_outbox",
         include_str!("../../migrations/sqlite/0003_certificates_outbox.sql"),
     ),
+    (
+        4,
+        "job_kind",
+        include_str!("../../migrations/sqlite/0004_job_kind.sql"),
+    ),
 ];
 
 pub async fn run(pool: &SqlitePool) -> Result<(), StoreError> {

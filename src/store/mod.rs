@@ -131,7 +131,14 @@ pub struct NewJob {
     pub size: u64,
     pub sha256: String,
     pub now_ms: i64,
+    /// [`KIND_LIGHT`] or [`KIND_HEAVY`].
+    pub kind: &'static str,
 }
+
+/// Work that is quick (XML, spreadsheets, unknown bytes).
+pub const KIND_LIGHT: &str = "light";
+/// Work that may render or OCR (PDFs, images).
+pub const KIND_HEAVY: &str = "heavy";
 
 /// What a finished job leaves behind.
 #[derive(Debug, Clone)]
@@ -331,8 +338,8 @@ impl Store {
             return Ok(row.try_get("id")?);
         }
         let row = sqlx::query(
-            "INSERT INTO jobs (account, rel_path, spool_path, size, sha256, received_at, state, next_attempt_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?) RETURNING id",
+            "INSERT INTO jobs (account, rel_path, spool_path, size, sha256, received_at, state, next_attempt_at, updated_at, kind)
+             VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?) RETURNING id",
         )
         .bind(&j.account)
         .bind(&j.rel_path)
@@ -342,6 +349,7 @@ impl Store {
         .bind(j.now_ms)
         .bind(j.now_ms)
         .bind(j.now_ms)
+        .bind(j.kind)
         .fetch_one(&mut **tx)
         .await?;
         let id: i64 = row.try_get("id")?;
@@ -369,13 +377,27 @@ impl Store {
         now_ms: i64,
         lease: Duration,
     ) -> Result<Vec<Job>, StoreError> {
+        self.claim_kind(owner, None, limit, now_ms, lease).await
+    }
+
+    /// [`Store::claim`] restricted to one kind of work ([`KIND_LIGHT`],
+    /// [`KIND_HEAVY`]); `None` takes any.
+    pub async fn claim_kind(
+        &self,
+        owner: &str,
+        kind: Option<&str>,
+        limit: usize,
+        now_ms: i64,
+        lease: Duration,
+    ) -> Result<Vec<Job>, StoreError> {
         if limit == 0 {
             return Ok(Vec::new());
         }
         let mut tx = self.write_tx().await?;
         let sql = format!(
             "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = ?, lease_until = ?, updated_at = ?
-             WHERE id IN (SELECT id FROM jobs WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?)
+             WHERE id IN (SELECT id FROM jobs WHERE state = 'pending' AND next_attempt_at <= ?
+                          AND (? IS NULL OR kind = ?) ORDER BY id LIMIT ?)
              RETURNING {JOB_COLUMNS}"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -383,6 +405,8 @@ impl Store {
             .bind(now_ms + lease.as_millis() as i64)
             .bind(now_ms)
             .bind(now_ms)
+            .bind(kind)
+            .bind(kind)
             .bind(limit as i64)
             .fetch_all(&mut *tx)
             .await?;

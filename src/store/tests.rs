@@ -17,6 +17,7 @@ fn new_job(spool: &str, sha: &str) -> NewJob {
         size: 3,
         sha256: sha.into(),
         now_ms: 1000,
+        kind: KIND_LIGHT,
     }
 }
 
