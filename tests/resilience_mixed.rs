@@ -23,7 +23,7 @@ fn page_loop_pdf(n: usize) -> Vec<u8> {
         out.extend_from_slice(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
     }
     let xref = out.len();
-    out.extend_from_slice(format!("xref\n0 4\n0000000000 65535 f \n").as_bytes());
+    out.extend_from_slice(b"xref\n0 4\n0000000000 65535 f \n");
     for o in offsets {
         out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
     }
