@@ -65,6 +65,22 @@ async fn send_one_alert(s: &Setup) -> (Store, Vec<OutboxEntry>) {
     (store, list)
 }
 
+/// aiosmtpd with `--starttls` or `--tls` (mode) on the test CA's server
+/// certificate, requiring AUTH as `pasarela` with the right password.
+fn tls_sink(port: u16, s: &Setup, mode: &str, tls_dir: &Path) -> SmtpSink {
+    SmtpSink::start_with(
+        port,
+        &s.dir.path().join("mail"),
+        &[
+            &format!("--{mode}"),
+            tls_dir.join("server.pem").to_str().unwrap(),
+            tls_dir.join("server.key").to_str().unwrap(),
+            "--auth",
+            "pasarela:s3creta-de-prueba",
+        ],
+    )
+}
+
 fn set_password(var: &str, value: &str) {
     // SAFETY: every test uses its own variable name, set before any thread
     // of that test reads it.
@@ -75,10 +91,6 @@ async fn delivers_encrypted_and_authenticated(mode: &str, var: &str) {
     let port = free_port();
     let tls_dir = tempfile::tempdir().unwrap();
     make_tls(tls_dir.path());
-    let (cert, key) = (
-        tls_dir.path().join("server.pem"),
-        tls_dir.path().join("server.key"),
-    );
     set_password(var, "s3creta-de-prueba");
     let s = Setup::with_text(&tls_config(
         port,
@@ -86,17 +98,7 @@ async fn delivers_encrypted_and_authenticated(mode: &str, var: &str) {
         Some(&tls_dir.path().join("ca.pem")),
         var,
     ));
-    let sink = SmtpSink::start_with(
-        port,
-        &s.dir.path().join("mail"),
-        &[
-            &format!("--{mode}"),
-            cert.to_str().unwrap(),
-            key.to_str().unwrap(),
-            "--auth",
-            "pasarela:s3creta-de-prueba",
-        ],
-    );
+    let sink = tls_sink(port, &s, mode, tls_dir.path());
     let (_store, list) = send_one_alert(&s).await;
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].state, "sent", "{list:?}");
@@ -130,17 +132,7 @@ async fn an_untrusted_relay_certificate_is_refused() {
     set_password(var, "s3creta-de-prueba");
     // No ca_file: only the public web roots, which never signed the test CA.
     let s = Setup::with_text(&tls_config(port, "starttls", None, var));
-    let sink = SmtpSink::start_with(
-        port,
-        &s.dir.path().join("mail"),
-        &[
-            "--starttls",
-            tls_dir.path().join("server.pem").to_str().unwrap(),
-            tls_dir.path().join("server.key").to_str().unwrap(),
-            "--auth",
-            "pasarela:s3creta-de-prueba",
-        ],
-    );
+    let sink = tls_sink(port, &s, "starttls", tls_dir.path());
     let (_store, list) = send_one_alert(&s).await;
     assert_eq!(list[0].state, "dead", "{list:?}");
     let err = list[0]
@@ -168,17 +160,7 @@ async fn a_wrong_password_is_a_permanent_failure() {
         Some(&tls_dir.path().join("ca.pem")),
         var,
     ));
-    let sink = SmtpSink::start_with(
-        port,
-        &s.dir.path().join("mail"),
-        &[
-            "--tls",
-            tls_dir.path().join("server.pem").to_str().unwrap(),
-            tls_dir.path().join("server.key").to_str().unwrap(),
-            "--auth",
-            "pasarela:s3creta-de-prueba",
-        ],
-    );
+    let sink = tls_sink(port, &s, "tls", tls_dir.path());
     let (_store, list) = send_one_alert(&s).await;
     assert_eq!(list[0].state, "dead", "{list:?}");
     assert_eq!(

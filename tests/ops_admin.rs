@@ -10,14 +10,6 @@ use std::time::Duration;
 
 use common::*;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// GET `path`: (status code, body). `None` when nothing answers.
 fn get(port: u16, path: &str) -> Option<(u16, String)> {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
@@ -32,37 +24,6 @@ fn get(port: u16, path: &str) -> Option<(u16, String)> {
         .unwrap_or("")
         .to_string();
     Some((code, body))
-}
-
-/// A PDF whose page tree contains itself: poppler loops on it until the
-/// worker's limit (a slow job to drain).
-fn page_loop_pdf() -> Vec<u8> {
-    let objects = [
-        "<< /Type /Catalog /Pages 2 0 R >>",
-        "<< /Type /Pages /Kids [2 0 R 3 0 R] /Count 2 >>",
-        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>",
-    ];
-    let mut out = b"%PDF-1.7\n".to_vec();
-    let mut offsets = Vec::new();
-    for (i, o) in objects.iter().enumerate() {
-        offsets.push(out.len());
-        out.extend_from_slice(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
-    }
-    let xref = out.len();
-    out.extend_from_slice(
-        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
-    );
-    for o in offsets {
-        out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
-    }
-    out.extend_from_slice(
-        format!(
-            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
-            objects.len() + 1
-        )
-        .as_bytes(),
-    );
-    out
 }
 
 fn config(port: u16) -> String {
@@ -129,7 +90,7 @@ fn draining_answers_503_and_a_second_signal_ends_it() {
     let env = Env::new(&config(port));
     std::os::unix::fs::symlink(repo().join("rules"), env.path().join("rules")).unwrap();
     let mut daemon = env.start_ready(&[]);
-    env.drop_file("demo", "lento.pdf", &page_loop_pdf());
+    env.drop_file("demo", "lento.pdf", &page_loop_pdf(0));
     // Wait until the slow job runs, then ask the daemon to stop.
     assert!(
         wait_until(Duration::from_secs(30), || get(port, "/metrics")

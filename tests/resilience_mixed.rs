@@ -10,29 +10,6 @@ use std::time::Duration;
 
 use common::*;
 
-fn page_loop_pdf(n: usize) -> Vec<u8> {
-    let objects = [
-        "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
-        "<< /Type /Pages /Kids [2 0 R 3 0 R] /Count 2 >>".to_string(),
-        format!("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /N {n} >>"),
-    ];
-    let mut out = b"%PDF-1.7\n".to_vec();
-    let mut offsets = Vec::new();
-    for (i, o) in objects.iter().enumerate() {
-        offsets.push(out.len());
-        out.extend_from_slice(format!("{} 0 obj\n{o}\nendobj\n", i + 1).as_bytes());
-    }
-    let xref = out.len();
-    out.extend_from_slice(b"xref\n0 4\n0000000000 65535 f \n");
-    for o in offsets {
-        out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
-    }
-    out.extend_from_slice(
-        format!("trailer\n<< /Size 4 /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n").as_bytes(),
-    );
-    out
-}
-
 #[test]
 fn slow_pdfs_never_starve_xml_invoices() {
     let env = Env::new(&basic_config("workers = 2\nheavy_workers = 1").replace(

@@ -15,14 +15,6 @@ const SMTP_SECRET: &str = "Smtp-Secret-Zq9w";
 const SFTP_PASSWORD: &str = "Sftp-Password-Xy7k";
 const WRONG_PASSWORD: &str = "Wrong-Password-Kp3m";
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The base64 body of a PEM/OpenSSH private key file, as one string.
 fn key_body(path: &std::path::Path) -> String {
     std::fs::read_to_string(path)
