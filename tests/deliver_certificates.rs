@@ -139,3 +139,33 @@ async fn concurrent_issuers_on_one_database_never_collide_or_skip() {
     let expected: Vec<String> = (1..=24).map(|n| format!("2026-{n:06}")).collect();
     assert_eq!(numbers, expected);
 }
+
+/// The certificate's QR code, rendered as a scanner would see the printout,
+/// decodes to the certificate number, the CUFE and the digest.
+#[test]
+fn the_printed_qr_code_scans_to_number_cufe_and_digest() {
+    let mut data = pasarela::certificate::example_data();
+    data.number = "2026-000042".into();
+    let cert = pasarela::certificate::render(&data).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let pdf = dir.path().join("c.pdf");
+    std::fs::write(&pdf, &cert.pdf).unwrap();
+    let ok = std::process::Command::new("pdftoppm")
+        .args(["-r", "200", "-gray", "-png", "-singlefile"])
+        .arg(&pdf)
+        .arg(dir.path().join("page"))
+        .status()
+        .expect("pdftoppm (poppler-utils)")
+        .success();
+    assert!(ok);
+    let img = image::open(dir.path().join("page.png")).unwrap().to_luma8();
+    let mut prepared = rqrr::PreparedImage::prepare(img);
+    let grids = prepared.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code on the page");
+    let (_, content) = grids[0].decode().expect("the QR code decodes");
+    assert_eq!(
+        content,
+        pasarela::certificate::qr_payload(&data, &cert.digest)
+    );
+    assert!(content.contains("CERT:2026-000042") && content.contains(&data.invoice.cufe_or_cude));
+}

@@ -17,6 +17,22 @@ use krilla::text::{Font, TextDirection};
 
 use super::{CertificateData, CertificateError, EMBEDDED_NAME, format_money, format_quantity};
 
+/// The QR code's modules (width, colours row by row), error correction M.
+/// One fixed mask (checkerboard) instead of scoring all eight: any mask is a
+/// valid code, and the scoring was ~5 % of a registration's CPU time.
+fn qr_modules(payload: &[u8]) -> qrcode::types::QrResult<(usize, Vec<qrcode::Color>)> {
+    use qrcode::canvas::{Canvas, MaskPattern};
+    let ec_level = qrcode::EcLevel::M;
+    let bits = qrcode::bits::encode_auto(payload, ec_level)?;
+    let version = bits.version();
+    let (data, ec) = qrcode::ec::construct_codewords(&bits.into_bytes(), version, ec_level)?;
+    let mut canvas = Canvas::new(version, ec_level);
+    canvas.draw_all_functional_patterns();
+    canvas.draw_data(&data, &ec);
+    canvas.apply_mask(MaskPattern::Checkerboard);
+    Ok((version.width() as usize, canvas.into_colors()))
+}
+
 const REGULAR: &[u8] = include_bytes!("../../fixtures/fonts/DejaVuSans.ttf");
 const BOLD: &[u8] = include_bytes!("../../fixtures/fonts/DejaVuSans-Bold.ttf");
 
@@ -221,11 +237,8 @@ pub(super) fn pdf(
         ));
     }
 
-    let qr = qrcode::QrCode::with_error_correction_level(
-        super::qr_payload(data, digest).as_bytes(),
-        qrcode::EcLevel::M,
-    )
-    .map_err(|e| CertificateError::Pdf(format!("QR code: {e}")))?;
+    let qr = qr_modules(super::qr_payload(data, digest).as_bytes())
+        .map_err(|e| CertificateError::Pdf(format!("QR code: {e}")))?;
 
     let page_settings =
         PageSettings::from_wh(W, H).ok_or_else(|| CertificateError::Pdf("bad page size".into()))?;
@@ -280,11 +293,11 @@ pub(super) fn pdf(
     );
 
     // QR code at the top right (vector modules).
-    let modules = qr.width();
+    let modules = qr.0;
     let qr_size = 100.0;
     let cell = qr_size / (modules as f32 + 8.0);
     let (qx, qy) = (W - MARGIN - qr_size, MARGIN - 6.0);
-    for (i, c) in qr.to_colors().iter().enumerate() {
+    for (i, c) in qr.1.iter().enumerate() {
         if *c == qrcode::Color::Dark {
             let (mx, my) = ((i % modules) as f32, (i / modules) as f32);
             w.rect(qx + (mx + 4.0) * cell, qy + (my + 4.0) * cell, cell, cell);
