@@ -704,6 +704,25 @@ async fn status(path: &Path, json: bool) -> i32 {
             outbox.join(" ")
         }
     );
+    println!("sftp sessions: {}", report.sftp_sessions.len());
+    for s in &report.sftp_sessions {
+        println!(
+            "  {} from {} since {} ({})",
+            s.account,
+            s.peer,
+            fmt_ms(s.started_at),
+            s.daemon
+        );
+    }
+    println!("sftp bans: {}", report.sftp_bans.len());
+    for b in &report.sftp_bans {
+        println!(
+            "  {} until {} (ban #{})",
+            b.addr,
+            fmt_ms(b.until_at),
+            b.bans
+        );
+    }
     match &report.oldest_pending {
         Some(j) => println!(
             "oldest pending: job {} {}/{} received {}",

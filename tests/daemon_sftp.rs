@@ -185,6 +185,17 @@ fn reload_changes_accounts_without_dropping_sessions() {
         daemon.log_text()
     );
 
+    // `status` (a separate process reading the store) lists the open session.
+    let status: serde_json::Value =
+        serde_json::from_slice(&env.run(&["status", "--json"]).stdout).unwrap();
+    assert!(
+        status["sftp_sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["account"] == "demo" && s["peer"] == "127.0.0.1"),
+        "{status}"
+    );
     std::fs::write(
         env.path().join("config/pasarela.toml"),
         config(&["demo", "nuevo"]),
@@ -217,6 +228,78 @@ fn reload_changes_accounts_without_dropping_sessions() {
         wait_until(Duration::from_secs(30), || env
             .result_path("demo", "tras-recarga.xml")
             .is_file()),
+        "{}",
+        daemon.log_text()
+    );
+}
+
+/// Failed logins ban the address; `status` shows the ban, and it outlives a
+/// daemon restart.
+#[test]
+fn bans_are_recorded_shown_and_survive_a_restart() {
+    let port = free_port();
+    let config = basic_config("").replace(
+        "[accounts.demo]\nhome = \"var/home/demo\"",
+        &format!(
+            "[sftp]\nlisten = \"127.0.0.1:{port}\"\nban_score = 2\nban_secs = 600\nauth_rejection_delay_ms = 10\n\n[accounts.demo]\nhome = \"var/home/demo\"\n[accounts.demo.sftp]\nauthorized_keys = [\"{}\"]",
+            repo().join("fixtures/keys/demo_ed25519.pub").display()
+        ),
+    );
+    let env = Env::new(&config);
+    let key = env.path().join("id_demo");
+    std::fs::copy(repo().join("fixtures/keys/demo_ed25519"), &key).unwrap();
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let attempt = |user: &str| {
+        Command::new("sftp")
+            .args([
+                "-b",
+                "/dev/null",
+                "-i",
+                key.to_str().unwrap(),
+                "-P",
+                &port.to_string(),
+            ])
+            .args([
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "ConnectTimeout=5",
+                &format!("{user}@127.0.0.1"),
+            ])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    let mut daemon = env.start_ready(&[]);
+    assert!(attempt("demo"));
+    assert!(
+        !attempt("nadie"),
+        "an unknown account fails (score 2: banned)"
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || daemon
+            .log_text()
+            .contains("sftp address banned")),
+        "{}",
+        daemon.log_text()
+    );
+    assert!(!attempt("demo"), "the banned address is refused");
+    let status: serde_json::Value =
+        serde_json::from_slice(&env.run(&["status", "--json"]).stdout).unwrap();
+    assert_eq!(status["sftp_bans"][0]["addr"], "127.0.0.1", "{status}");
+    let text = String::from_utf8(env.run(&["status"]).stdout).unwrap();
+    assert!(text.contains("sftp bans: 1"), "{text}");
+
+    assert_eq!(daemon.terminate(), Some(0));
+    let daemon = env.start_ready(&[]);
+    assert!(!attempt("demo"), "the ban outlives the restart");
+    assert!(
+        daemon.log_text().contains("address banned"),
         "{}",
         daemon.log_text()
     );

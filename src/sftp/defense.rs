@@ -186,6 +186,23 @@ impl Defender {
         Some(len)
     }
 
+    /// A ban recorded before a restart: in force until `until`.
+    pub fn restore_ban(&self, ip: IpAddr, bans: u32, until: Instant) {
+        let ip = canonical_ip(ip);
+        let mut s = self.lock();
+        let a = s.addrs.entry(ip).or_default();
+        a.bans = a.bans.max(bans);
+        if a.banned_until.is_none_or(|t| t < until) {
+            a.banned_until = Some(until);
+        }
+    }
+
+    /// How many times this address has been banned.
+    pub fn bans_of(&self, ip: IpAddr) -> u32 {
+        let ip = canonical_ip(ip);
+        self.lock().addrs.get(&ip).map(|a| a.bans).unwrap_or(0)
+    }
+
     /// Is this address banned now?
     pub fn is_banned(&self, ip: IpAddr, now: Instant) -> bool {
         let s = self.lock();

@@ -47,6 +47,8 @@ struct Shared {
     defender: Arc<Defender>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
+    /// This process, as recorded with its sessions (`host:pid`).
+    daemon: String,
 }
 
 impl Shared {
@@ -154,7 +156,39 @@ pub async fn start(
         defender,
         shutdown: shutdown.clone(),
         tracker: TaskTracker::new(),
+        daemon: format!(
+            "{}:{}",
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_string())
+                .unwrap_or_else(|_| "localhost".into()),
+            std::process::id()
+        ),
     });
+    // One daemon owns a SQLite store: no session is open at start. Bans still
+    // in force are restored, so a restart does not lift them.
+    if let Err(e) = shared.ctx.store.sftp_sessions_clear().await {
+        tracing::warn!(error = %e, "cannot clear recorded sftp sessions");
+    }
+    match shared
+        .ctx
+        .store
+        .sftp_bans(chrono::Utc::now().timestamp_millis())
+        .await
+    {
+        Ok(bans) => {
+            let now_ms = chrono::Utc::now().timestamp_millis();
+            for b in bans {
+                if let Ok(ip) = b.addr.parse::<std::net::IpAddr>() {
+                    let left =
+                        std::time::Duration::from_millis((b.until_at - now_ms).max(0) as u64);
+                    shared
+                        .defender
+                        .restore_ban(ip, b.bans as u32, Instant::now() + left);
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot load sftp bans"),
+    }
     tracing::info!(%addr, accounts = shared.accounts().len(), "sftp server listening");
     if let Some(mut rx) = updates {
         let shared = shared.clone();
@@ -327,6 +361,21 @@ async fn connection(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr, mut 
         let score = if unknown { 2 } else { 1 };
         if let Some(len) = shared.defender.failed(peer.ip(), score, Instant::now()) {
             tracing::warn!(ip = %peer.ip(), ban_secs = len.as_secs(), "sftp address banned after failed logins");
+            let now_ms = chrono::Utc::now().timestamp_millis();
+            let bans = shared.defender.bans_of(peer.ip()) as i64;
+            if let Err(e) = shared
+                .ctx
+                .store
+                .sftp_ban(
+                    &peer.ip().to_string(),
+                    now_ms + len.as_millis() as i64,
+                    bans,
+                    now_ms,
+                )
+                .await
+            {
+                tracing::warn!(error = %e, "cannot record the sftp ban");
+            }
             shared
                 .audit(
                     None,
@@ -532,8 +581,21 @@ impl russh::server::Handler for SshHandler {
             .tracker
             .spawn(events(shared, a.name.clone(), self.ip, ev_rx));
         let running = self.sessions.clone();
+        let store = self.shared.ctx.store.clone();
+        let record = crate::store::sftp_state::SftpSession {
+            id: uuid::Uuid::new_v4().simple().to_string(),
+            daemon: self.shared.daemon.clone(),
+            account: a.name.clone(),
+            peer: self.ip.to_string(),
+            started_at: chrono::Utc::now().timestamp_millis(),
+        };
         self.shared.tracker.spawn(async move {
+            // `pasarela status` lists open sessions from the store.
+            if let Err(e) = store.sftp_session_open(&record).await {
+                tracing::warn!(error = %e, "cannot record the sftp session");
+            }
             session::run(channel, ctx).await;
+            let _ = store.sftp_session_close(&record.id).await;
             running.fetch_sub(1, Ordering::AcqRel);
         });
         Ok(())

@@ -27,6 +27,11 @@ const SQLITE: &[(i64, &str, &str)] = &[
         "job_kind",
         include_str!("../../migrations/sqlite/0004_job_kind.sql"),
     ),
+    (
+        5,
+        "sftp_state",
+        include_str!("../../migrations/sqlite/0005_sftp_state.sql"),
+    ),
 ];
 
 pub async fn run(pool: &SqlitePool) -> Result<(), StoreError> {

@@ -13,6 +13,7 @@ mod commissions;
 mod migrate;
 pub mod outbox;
 pub mod reports;
+pub mod sftp_state;
 
 pub use commissions::StoredCommissionLine;
 
@@ -161,6 +162,10 @@ pub struct StatusReport {
     pub recent_errors: Vec<Job>,
     /// E-mail outbox by state (pending, sent, dead).
     pub outbox: Vec<(String, i64)>,
+    /// Open SFTP sessions.
+    pub sftp_sessions: Vec<sftp_state::SftpSession>,
+    /// Addresses banned now.
+    pub sftp_bans: Vec<sftp_state::SftpBan>,
 }
 
 const JOB_COLUMNS: &str = "id, account, rel_path, spool_path, size, sha256, received_at, state, attempts, verdict, result_path, archive_path, last_error, updated_at";
@@ -713,6 +718,8 @@ impl Store {
             dead: dead.iter().map(job_from_row).collect::<Result<_, _>>()?,
             recent_errors: errors.iter().map(job_from_row).collect::<Result<_, _>>()?,
             outbox: self.outbox_counts().await?,
+            sftp_sessions: self.sftp_sessions().await?,
+            sftp_bans: self.sftp_bans(now_ms()).await?,
         })
     }
 
