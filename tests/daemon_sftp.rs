@@ -9,44 +9,70 @@ use std::time::Duration;
 
 use common::*;
 
-#[test]
-fn put_invoice_get_result_over_sftp() {
-    let port = free_port();
-    let config = basic_config("").replace(
+/// `[sftp]` on `port` (plus `sftp_extra` lines) and the given accounts, each
+/// authorising the fixture key.
+fn sftp_config(port: u16, sftp_extra: &str, accounts: &[&str]) -> String {
+    let pubkey = repo().join("fixtures/keys/demo_ed25519.pub");
+    let accounts: String = accounts
+        .iter()
+        .map(|n| {
+            format!(
+                "[accounts.{n}]\nhome = \"var/home/{n}\"\n[accounts.{n}.sftp]\nauthorized_keys = [\"{}\"]\n\n",
+                pubkey.display()
+            )
+        })
+        .collect();
+    basic_config("").replace(
         "[accounts.demo]\nhome = \"var/home/demo\"",
-        &format!(
-            "[sftp]\nlisten = \"127.0.0.1:{port}\"\n\n[accounts.demo]\nhome = \"var/home/demo\"\n[accounts.demo.sftp]\nauthorized_keys = [\"{}\"]",
-            repo().join("fixtures/keys/demo_ed25519.pub").display()
-        ),
-    );
-    let env = Env::new(&config);
+        &format!("[sftp]\nlisten = \"127.0.0.1:{port}\"\n{sftp_extra}\n\n{accounts}"),
+    )
+}
+
+/// The fixture's private key, copied into the environment with mode 0600.
+fn client_key(env: &Env) -> std::path::PathBuf {
     let key = env.path().join("id_demo");
     std::fs::copy(repo().join("fixtures/keys/demo_ed25519"), &key).unwrap();
     std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    key
+}
+
+/// OpenSSH `sftp` as `user` with `key`, batch commands from `batch` (a file or `-`).
+fn sftp_cmd(env: &Env, key: &std::path::Path, port: u16, user: &str, batch: &str) -> Command {
+    let mut c = Command::new("sftp");
+    c.args([
+        "-b",
+        batch,
+        "-i",
+        key.to_str().unwrap(),
+        "-P",
+        &port.to_string(),
+    ])
+    .args([
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "ConnectTimeout=5",
+        &format!("{user}@127.0.0.1"),
+    ])
+    .current_dir(env.path());
+    c
+}
+
+#[test]
+fn put_invoice_get_result_over_sftp() {
+    let port = free_port();
+    let env = Env::new(&sftp_config(port, "", &["demo"]));
+    let key = client_key(&env);
     let daemon = env.start_ready(&[]);
 
     let sftp = |batch: &str| {
         let file = env.path().join("batch");
         std::fs::write(&file, batch).unwrap();
-        Command::new("sftp")
-            .args([
-                "-b",
-                file.to_str().unwrap(),
-                "-i",
-                key.to_str().unwrap(),
-                "-P",
-                &port.to_string(),
-            ])
-            .args([
-                "-o",
-                "StrictHostKeyChecking=no",
-                "-o",
-                "UserKnownHostsFile=/dev/null",
-                "-o",
-                "BatchMode=yes",
-                "demo@127.0.0.1",
-            ])
-            .current_dir(env.path())
+        sftp_cmd(&env, &key, port, "demo", file.to_str().unwrap())
             .output()
             .unwrap()
     };
@@ -102,55 +128,15 @@ fn put_invoice_get_result_over_sftp() {
 fn reload_changes_accounts_without_dropping_sessions() {
     use std::io::Write;
     let port = free_port();
-    let pubkey = repo().join("fixtures/keys/demo_ed25519.pub");
-    let accounts = |names: &[&str]| -> String {
-        names
-            .iter()
-            .map(|n| {
-                format!(
-                    "[accounts.{n}]\nhome = \"var/home/{n}\"\n[accounts.{n}.sftp]\nauthorized_keys = [\"{}\"]\n\n",
-                    pubkey.display()
-                )
-            })
-            .collect()
-    };
-    let config = |names: &[&str]| {
-        basic_config("").replace(
-            "[accounts.demo]\nhome = \"var/home/demo\"",
-            &format!(
-                "[sftp]\nlisten = \"127.0.0.1:{port}\"\n\n{}",
-                accounts(names)
-            ),
-        )
-    };
+    let config = |names: &[&str]| sftp_config(port, "", names);
     let env = Env::new(&config(&["demo", "viejo"]));
-    let key = env.path().join("id_demo");
-    std::fs::copy(repo().join("fixtures/keys/demo_ed25519"), &key).unwrap();
-    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let key = client_key(&env);
     let daemon = env.start_ready(&[]);
     let sftp_cmd = |user: &str| {
-        let mut c = Command::new("sftp");
-        c.args([
-            "-b",
-            "-",
-            "-i",
-            key.to_str().unwrap(),
-            "-P",
-            &port.to_string(),
-        ])
-        .args([
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "BatchMode=yes",
-            &format!("{user}@127.0.0.1"),
-        ])
-        .current_dir(env.path())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
+        let mut c = sftp_cmd(&env, &key, port, user, "-");
+        c.stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
         c
     };
     let login = |user: &str| -> bool {
@@ -238,38 +224,14 @@ fn reload_changes_accounts_without_dropping_sessions() {
 #[test]
 fn bans_are_recorded_shown_and_survive_a_restart() {
     let port = free_port();
-    let config = basic_config("").replace(
-        "[accounts.demo]\nhome = \"var/home/demo\"",
-        &format!(
-            "[sftp]\nlisten = \"127.0.0.1:{port}\"\nban_score = 2\nban_secs = 600\nauth_rejection_delay_ms = 10\n\n[accounts.demo]\nhome = \"var/home/demo\"\n[accounts.demo.sftp]\nauthorized_keys = [\"{}\"]",
-            repo().join("fixtures/keys/demo_ed25519.pub").display()
-        ),
-    );
-    let env = Env::new(&config);
-    let key = env.path().join("id_demo");
-    std::fs::copy(repo().join("fixtures/keys/demo_ed25519"), &key).unwrap();
-    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let env = Env::new(&sftp_config(
+        port,
+        "ban_score = 2\nban_secs = 600\nauth_rejection_delay_ms = 10",
+        &["demo"],
+    ));
+    let key = client_key(&env);
     let attempt = |user: &str| {
-        Command::new("sftp")
-            .args([
-                "-b",
-                "/dev/null",
-                "-i",
-                key.to_str().unwrap(),
-                "-P",
-                &port.to_string(),
-            ])
-            .args([
-                "-o",
-                "StrictHostKeyChecking=no",
-                "-o",
-                "UserKnownHostsFile=/dev/null",
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "ConnectTimeout=5",
-                &format!("{user}@127.0.0.1"),
-            ])
+        sftp_cmd(&env, &key, port, user, "/dev/null")
             .output()
             .unwrap()
             .status
