@@ -71,18 +71,24 @@ impl Drop for SmtpSink {
     }
 }
 
-/// Messages received so far: (Message-ID, raw text), in arrival order.
-pub fn received(dir: &Path) -> Vec<(String, String)> {
+/// Files of `dir` with this extension, sorted by name (the sink names them
+/// by arrival time).
+fn sorted_with_extension(dir: &Path, ext: &str) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|rd| {
             rd.flatten()
                 .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                .filter(|p| p.extension().is_some_and(|x| x == ext))
                 .collect()
         })
         .unwrap_or_default();
     files.sort();
     files
+}
+
+/// Messages received so far: (Message-ID, raw text), in arrival order.
+pub fn received(dir: &Path) -> Vec<(String, String)> {
+    sorted_with_extension(dir, "eml")
         .iter()
         .map(|p| {
             let raw = std::fs::read_to_string(p).unwrap();
@@ -102,16 +108,7 @@ pub fn received(dir: &Path) -> Vec<(String, String)> {
 
 /// The session record the sink wrote beside each message: (encrypted, login).
 pub fn sessions(dir: &Path) -> Vec<(bool, Option<String>)> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "session"))
-                .collect()
-        })
-        .unwrap_or_default();
-    files.sort();
-    files
+    sorted_with_extension(dir, "session")
         .iter()
         .map(|p| {
             let v: serde_json::Value =
