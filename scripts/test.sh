@@ -6,4 +6,7 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 # git does not keep file modes, and ssh refuses a private key others can read.
 chmod 600 fixtures/keys/demo_ed25519
+# The store's suite and the multi-daemon tests run on PostgreSQL too (a server
+# on 127.0.0.1:5432, trust auth, database `test`; each test uses its own schema).
+export PASARELA_TEST_POSTGRES_URL="${PASARELA_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
 cargo test --locked "$@"

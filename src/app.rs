@@ -91,7 +91,7 @@ async fn open_store(config: &Config) -> anyhow::Result<Store> {
     let s = &config.store;
     Store::open(&s.url, s.synchronous_full, s.busy_timeout)
         .await
-        .with_context(|| format!("opening store {}", s.url))
+        .with_context(|| format!("opening store {}", crate::store::redact_url(&s.url)))
 }
 
 // ---------------------------------------------------------------- validate
@@ -323,7 +323,7 @@ async fn run_daemon(
     tasks.spawn(async move {
         let _ = delivery.await;
     });
-    info!(config = %path.display(), accounts = config.accounts.len(), routes = config.routes.len(), store = %config.store.url, owner, sftp = %sftp_addr.map(|a| a.to_string()).unwrap_or_else(|| "off".into()), "pasarela running");
+    info!(config = %path.display(), accounts = config.accounts.len(), routes = config.routes.len(), store = %crate::store::redact_url(&config.store.url), owner, sftp = %sftp_addr.map(|a| a.to_string()).unwrap_or_else(|| "off".into()), "pasarela running");
 
     health
         .ready

@@ -130,7 +130,7 @@ fn resolve(loc: &CatalogLocation) -> Result<(PathBuf, CatalogConfig), i32> {
     let dir = match &loc.dir {
         Some(d) => d.clone(),
         None => match crate::config::load(&loc.config) {
-            Ok((c, _)) => catalog::catalog_dir(&c.daemon.state_dir),
+            Ok((c, _)) => c.registration.catalog_dir.clone(),
             Err(p) => {
                 print_problems(&p);
                 return Err(EX_CONFIG);

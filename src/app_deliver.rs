@@ -53,7 +53,10 @@ async fn open_store(config: &Config) -> Result<Store, i32> {
     Store::open(&s.url, s.synchronous_full, s.busy_timeout)
         .await
         .map_err(|e| {
-            eprintln!("error: opening store {}: {e}", s.url);
+            eprintln!(
+                "error: opening store {}: {e}",
+                crate::store::redact_url(&s.url)
+            );
             69
         })
 }

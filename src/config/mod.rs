@@ -67,11 +67,15 @@ pub struct Daemon {
     pub poll_interval: Duration,
     pub max_file_bytes: u64,
     pub heavy_workers: usize,
+    /// Root of the spool (one folder per account below it).
+    pub spool_root: PathBuf,
+    /// Lease of a claimed job (renewed every third of it).
+    pub lease: Duration,
 }
 
 impl Daemon {
     pub fn spool_dir(&self, account: &str) -> PathBuf {
-        self.state_dir.join("spool").join(account)
+        self.spool_root.join(account)
     }
 }
 
@@ -440,6 +444,9 @@ fn compile(path: &Path, base: &Path, text: &str, p: &mut Problems) -> Option<Con
     if daemon.heavy_workers == 0 || daemon.heavy_workers > 256 {
         p.error(path, "daemon.heavy_workers", "must be between 1 and 256");
     }
+    if daemon.lease_secs < 3 {
+        p.error(path, "daemon.lease_secs", "must be at least 3");
+    }
     if daemon.scan_interval_secs == 0 {
         p.error(path, "daemon.scan_interval_secs", "must be at least 1");
     }
@@ -499,14 +506,24 @@ fn compile(path: &Path, base: &Path, text: &str, p: &mut Problems) -> Option<Con
         if rest.is_empty() {
             p.error(path, "store.url", "the sqlite URL names no file");
         }
-    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+    } else if crate::store::is_postgres_url(&url) {
+        use std::str::FromStr;
+        if let Err(e) = sqlx::postgres::PgConnectOptions::from_str(&url) {
+            p.error(
+                path,
+                "store.url",
+                format!("not a valid PostgreSQL URL: {e}"),
+            );
+        }
+    } else {
         p.error(
             path,
             "store.url",
-            "PostgreSQL support is not built into this version; use a sqlite:// URL",
+            format!(
+                "'{}' is neither a sqlite:// nor a postgres:// URL",
+                crate::store::redact_url(&url)
+            ),
         );
-    } else {
-        p.error(path, "store.url", format!("'{url}' is not a sqlite:// URL"));
     }
     let url = match url.strip_prefix("sqlite://") {
         Some(rest) if !rest.starts_with('/') && !rest.starts_with(':') => {
@@ -542,7 +559,7 @@ fn compile(path: &Path, base: &Path, text: &str, p: &mut Problems) -> Option<Con
         source: path.to_path_buf(),
         base_dir: base.to_path_buf(),
         daemon: Daemon {
-            state_dir,
+            state_dir: state_dir.clone(),
             workers: daemon.workers,
             scan_interval: Duration::from_secs(daemon.scan_interval_secs),
             stability: Duration::from_millis(daemon.stability_ms),
@@ -550,6 +567,12 @@ fn compile(path: &Path, base: &Path, text: &str, p: &mut Problems) -> Option<Con
             poll_interval: Duration::from_millis(daemon.poll_interval_ms.max(10)),
             max_file_bytes: daemon.max_file_bytes.max(1),
             heavy_workers: daemon.heavy_workers,
+            spool_root: daemon
+                .spool_dir
+                .as_deref()
+                .map(&resolve)
+                .unwrap_or_else(|| state_dir.join("spool")),
+            lease: Duration::from_secs(daemon.lease_secs),
         },
         store: StoreSettings {
             url,

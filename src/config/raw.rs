@@ -56,6 +56,13 @@ pub struct Daemon {
     /// PDFs and images processed at the same time, beside `workers` for the
     /// rest, so slow scans never hold up invoices. Default 2.
     pub heavy_workers: usize,
+    /// Where accepted files wait for processing. Default `<state_dir>/spool`.
+    /// Daemons sharing a PostgreSQL store share this folder (and the homes).
+    pub spool_dir: Option<String>,
+    /// How long a claimed job stays this daemon's without a heartbeat (the
+    /// lease is renewed every third of it). On a shared PostgreSQL store, the
+    /// jobs of a daemon that died are taken over after this. Default 60 s.
+    pub lease_secs: u64,
 }
 
 impl Default for Daemon {
@@ -69,6 +76,8 @@ impl Default for Daemon {
             poll_interval_ms: 1000,
             max_file_bytes: 100 * 1024 * 1024,
             heavy_workers: 2,
+            spool_dir: None,
+            lease_secs: 60,
         }
     }
 }

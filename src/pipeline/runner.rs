@@ -8,7 +8,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
@@ -31,9 +30,41 @@ pub struct Runner {
     pub wake: Arc<Notify>,
 }
 
-/// Lease a claimed job keeps; a job whose lease expired may be taken over
-/// (multi-daemon stores) and is requeued at start-up (single daemon).
-const LEASE: Duration = Duration::from_secs(300);
+/// Jobs this daemon is working on now (their leases are renewed).
+type InFlight = Arc<std::sync::Mutex<std::collections::HashSet<i64>>>;
+
+/// Keep the leases of the jobs in flight alive (`daemon.lease_secs`, renewed
+/// every third of it) until `stop`. A daemon that dies stops renewing, and a
+/// job whose task ended without an outcome (the store was unreachable) is no
+/// longer renewed: either is taken over once its lease expires.
+async fn heartbeat(
+    store: Store,
+    owner: String,
+    generation: watch::Receiver<Arc<Generation>>,
+    clock: Clock,
+    inflight: InFlight,
+    stop: CancellationToken,
+) {
+    loop {
+        let lease = generation.borrow().config.daemon.lease;
+        tokio::select! {
+            _ = tokio::time::sleep(lease / 3) => {}
+            _ = stop.cancelled() => return,
+        }
+        let ids: Vec<i64> = inflight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .copied()
+            .collect();
+        if let Err(e) = store
+            .renew_leases(&owner, &ids, clock.now_millis(), lease)
+            .await
+        {
+            warn!(error = %e, "renewing job leases failed; will retry");
+        }
+    }
+}
 
 impl Runner {
     /// Process jobs until `shutdown` is cancelled, then drain in-flight work
@@ -49,6 +80,19 @@ impl Runner {
         let (mut light, mut heavy) = (0usize, 0usize);
         let mut draining = false;
         let mut drain_deadline = None;
+        let beat = CancellationToken::new();
+        let _stop_beat = beat.clone().drop_guard();
+        let in_flight: InFlight = Arc::default();
+        let mut job_of: std::collections::HashMap<tokio::task::Id, i64> =
+            std::collections::HashMap::new();
+        tokio::spawn(heartbeat(
+            self.store.clone(),
+            self.owner.clone(),
+            self.generation.clone(),
+            self.clock,
+            in_flight.clone(),
+            beat,
+        ));
         loop {
             let generation = self.generation.borrow().clone();
             let workers = generation.config.daemon.workers;
@@ -68,7 +112,7 @@ impl Runner {
                             Some(kind),
                             free,
                             self.clock.now_millis(),
-                            LEASE,
+                            generation.config.daemon.lease,
                         )
                         .await
                     {
@@ -79,8 +123,14 @@ impl Runner {
                                     generation: self.generation.borrow().clone(),
                                     clock: self.clock,
                                 };
+                                let job_id = job.id;
+                                in_flight
+                                    .lock()
+                                    .unwrap_or_else(|e| e.into_inner())
+                                    .insert(job_id);
                                 let h = inflight.spawn(async move { ctx.process(job).await });
                                 kinds.insert(h.id(), kind);
+                                job_of.insert(h.id(), job_id);
                                 if kind == KIND_HEAVY {
                                     heavy += 1;
                                 } else {
@@ -104,6 +154,9 @@ impl Runner {
                         Ok((id, ())) => *id,
                         Err(e) => e.id(),
                     };
+                    if let Some(job_id) = job_of.remove(&id) {
+                        in_flight.lock().unwrap_or_else(|e| e.into_inner()).remove(&job_id);
+                    }
                     match kinds.remove(&id) {
                         Some(k) if k == KIND_HEAVY => heavy = heavy.saturating_sub(1),
                         _ => light = light.saturating_sub(1),

@@ -164,30 +164,39 @@ pub async fn start(
             std::process::id()
         ),
     });
-    // One daemon owns a SQLite store: no session is open at start. Bans still
-    // in force are restored, so a restart does not lift them.
-    if let Err(e) = shared.ctx.store.sftp_sessions_clear().await {
+    // Sessions recorded by daemons that are gone are forgotten: on SQLite this
+    // daemon is the only one, so all of them; on a shared PostgreSQL those of
+    // earlier processes on this host (other hosts' daemons clean their own).
+    // Bans still in force are restored, so a restart does not lift them.
+    let single = shared.ctx.store.backend() == crate::store::Backend::Sqlite;
+    let host = shared.daemon.rsplit_once(':').map(|(h, _)| h.to_string());
+    let alive = |d: &str| {
+        if single {
+            return false;
+        }
+        match (d.rsplit_once(':'), &host) {
+            (Some((h, pid)), Some(me)) if h == me => {
+                std::path::Path::new("/proc").join(pid).exists()
+            }
+            _ => true,
+        }
+    };
+    if let Err(e) = shared.ctx.store.sftp_sessions_clear_stale(alive).await {
         tracing::warn!(error = %e, "cannot clear recorded sftp sessions");
     }
-    match shared
-        .ctx
-        .store
-        .sftp_bans(chrono::Utc::now().timestamp_millis())
-        .await
-    {
-        Ok(bans) => {
-            let now_ms = chrono::Utc::now().timestamp_millis();
-            for b in bans {
-                if let Ok(ip) = b.addr.parse::<std::net::IpAddr>() {
-                    let left =
-                        std::time::Duration::from_millis((b.until_at - now_ms).max(0) as u64);
-                    shared
-                        .defender
-                        .restore_ban(ip, b.bans as u32, Instant::now() + left);
+    load_bans(&shared).await;
+    if !single {
+        // Daemons sharing a PostgreSQL store share their bans: an address
+        // banned by one is refused by all within BAN_SYNC.
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = shared.shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(BAN_SYNC) => load_bans(&shared).await,
                 }
             }
-        }
-        Err(e) => tracing::warn!(error = %e, "cannot load sftp bans"),
+        });
     }
     tracing::info!(%addr, accounts = shared.accounts().len(), "sftp server listening");
     if let Some(mut rx) = updates {
@@ -217,6 +226,29 @@ pub async fn start(
     }
     let join = tokio::spawn(accept_loop(listener, shared));
     Ok((addr, join))
+}
+
+/// How often a daemon on a shared store picks up the bans of the others.
+const BAN_SYNC: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Bans recorded in the store (by this daemon before a restart, or by the
+/// other daemons on a shared store) are put in force here.
+async fn load_bans(shared: &Shared) {
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    match shared.ctx.store.sftp_bans(now_ms).await {
+        Ok(bans) => {
+            for b in bans {
+                if let Ok(ip) = b.addr.parse::<std::net::IpAddr>() {
+                    let left =
+                        std::time::Duration::from_millis((b.until_at - now_ms).max(0) as u64);
+                    shared
+                        .defender
+                        .restore_ban(ip, b.bans as u32, Instant::now() + left);
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot load sftp bans"),
+    }
 }
 
 /// The SFTP accounts of a configuration, keys and networks compiled.

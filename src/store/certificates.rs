@@ -1,8 +1,7 @@
 //! Certificates: numbering, records and the registration row, all in one
 //! transaction with the certificate-delivery message.
 
-use sqlx::Row;
-
+use super::db::{Arg, DbRow, args};
 use super::outbox::{NewMessage, enqueue_tx};
 use super::reports::{Registration, insert_registration_tx};
 use super::{AuditRecord, Store, StoreError, audit_tx};
@@ -29,16 +28,16 @@ pub struct NewCertificate {
     pub message: Option<NewMessage>,
 }
 
-fn record_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<CertificateRecord, sqlx::Error> {
+fn record_from_row(r: &DbRow) -> Result<CertificateRecord, sqlx::Error> {
     Ok(CertificateRecord {
-        number: r.try_get("number")?,
-        job_id: r.try_get("job_id")?,
-        account: r.try_get("account")?,
-        digest: r.try_get("digest")?,
-        pdf_sha256: r.try_get("pdf_sha256")?,
-        path: r.try_get("path")?,
-        data_json: r.try_get("data_json")?,
-        issued_at: r.try_get("issued_at")?,
+        number: r.text("number")?,
+        job_id: r.int("job_id")?,
+        account: r.text("account")?,
+        digest: r.text("digest")?,
+        pdf_sha256: r.text("pdf_sha256")?,
+        path: r.text("path")?,
+        data_json: r.text("data_json")?,
+        issued_at: r.time("issued_at")?,
     })
 }
 
@@ -49,12 +48,10 @@ impl Store {
         &self,
         job_id: i64,
     ) -> Result<Option<CertificateRecord>, StoreError> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{CERT_COLUMNS} WHERE job_id = ?"
-        )))
-        .bind(job_id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = self
+            .db
+            .fetch_optional(&format!("{CERT_COLUMNS} WHERE job_id = ?"), args![job_id])
+            .await?;
         Ok(row.as_ref().map(record_from_row).transpose()?)
     }
 
@@ -62,12 +59,10 @@ impl Store {
         &self,
         number: &str,
     ) -> Result<Option<CertificateRecord>, StoreError> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{CERT_COLUMNS} WHERE number = ?"
-        )))
-        .bind(number)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = self
+            .db
+            .fetch_optional(&format!("{CERT_COLUMNS} WHERE number = ?"), args![number])
+            .await?;
         Ok(row.as_ref().map(record_from_row).transpose()?)
     }
 
@@ -84,44 +79,45 @@ impl Store {
         build: impl FnOnce(String) -> Result<NewCertificate, E>,
     ) -> Result<Result<(CertificateRecord, bool), E>, StoreError> {
         let mut tx = self.write_tx().await?;
-        if let Some(row) = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{CERT_COLUMNS} WHERE job_id = ?"
-        )))
-        .bind(job_id)
-        .fetch_optional(&mut *tx)
-        .await?
+        if let Some(row) = tx
+            .fetch_optional(&format!("{CERT_COLUMNS} WHERE job_id = ?"), args![job_id])
+            .await?
         {
             return Ok(Ok((record_from_row(&row)?, false)));
         }
-        let row = sqlx::query(
-            "INSERT INTO certificate_sequences (year, next) VALUES (?, 2)
-             ON CONFLICT (year) DO UPDATE SET next = next + 1 RETURNING next - 1 AS seq",
-        )
-        .bind(year)
-        .fetch_one(&mut *tx)
-        .await?;
-        let seq: i64 = row.try_get("seq")?;
+        // The sequence row is the lock: a concurrent issuer (another daemon
+        // on PostgreSQL) waits here until this transaction ends.
+        let row = tx
+            .fetch_one(
+                "INSERT INTO certificate_sequences (year, next) VALUES (?, 2)
+                 ON CONFLICT (year) DO UPDATE SET next = certificate_sequences.next + 1
+                 RETURNING next - 1 AS seq",
+                args![year],
+            )
+            .await?;
+        let seq = row.int("seq")?;
         let number = format!("{year:04}-{seq:06}");
         let new = match build(number.clone()) {
             Ok(n) => n,
             Err(e) => return Ok(Err(e)),
         };
         let r = &new.record;
-        sqlx::query(
+        tx.execute(
             "INSERT INTO certificates (number, year, seq, job_id, account, digest, pdf_sha256, path, data_json, issued_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            args![
+                &number,
+                year,
+                seq,
+                job_id,
+                &r.account,
+                &r.digest,
+                &r.pdf_sha256,
+                &r.path,
+                &r.data_json,
+                Arg::time(r.issued_at)
+            ],
         )
-        .bind(&number)
-        .bind(year)
-        .bind(seq)
-        .bind(job_id)
-        .bind(&r.account)
-        .bind(&r.digest)
-        .bind(&r.pdf_sha256)
-        .bind(&r.path)
-        .bind(&r.data_json)
-        .bind(r.issued_at)
-        .execute(&mut *tx)
         .await?;
         insert_registration_tx(&mut tx, &new.registration).await?;
         if let Some(m) = &new.message {
@@ -147,10 +143,13 @@ impl Store {
 
     /// Certificates issued per year so far (the next number minus one).
     pub async fn certificates_issued(&self, year: i32) -> Result<i64, StoreError> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM certificates WHERE year = ?")
-            .bind(year)
-            .fetch_one(&self.pool)
+        let row = self
+            .db
+            .fetch_one(
+                "SELECT COUNT(*) AS n FROM certificates WHERE year = ?",
+                args![year],
+            )
             .await?;
-        Ok(row.try_get("n")?)
+        Ok(row.int("n")?)
     }
 }

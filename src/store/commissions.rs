@@ -5,13 +5,12 @@
 
 use std::str::FromStr;
 
+use super::db::{Arg, args};
+use super::{Store, StoreError};
+use crate::rules::{Commission, PricingInput, normalize_nit};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::Serialize;
-use sqlx::Row;
-
-use super::{Store, StoreError};
-use crate::rules::{Commission, PricingInput, normalize_nit};
 
 /// One stored commission line, as reports read it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -47,41 +46,42 @@ impl Store {
         now_ms: i64,
     ) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
-        sqlx::query("DELETE FROM commission_lines WHERE job_id = ?")
-            .bind(job_id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM commissions WHERE job_id = ?")
-            .bind(job_id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO commissions (job_id, document_key, priced_at, pricing_date, client, side, rule_set, total) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        tx.execute(
+            "DELETE FROM commission_lines WHERE job_id = ?",
+            args![job_id],
         )
-        .bind(job_id)
-        .bind(document_key)
-        .bind(now_ms)
-        .bind(input.date.to_string())
-        .bind(normalize_nit(&input.client))
-        .bind(input.side.as_str())
-        .bind(&commission.rule_set)
-        .bind(commission.total.to_string())
-        .execute(&mut *tx)
+        .await?;
+        tx.execute("DELETE FROM commissions WHERE job_id = ?", args![job_id])
+            .await?;
+        tx.execute(
+            "INSERT INTO commissions (job_id, document_key, priced_at, pricing_date, client, side, rule_set, total) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            args![
+                job_id,
+                document_key,
+                Arg::time(now_ms),
+                Arg::day(input.date.to_string()),
+                normalize_nit(&input.client),
+                input.side.as_str(),
+                &commission.rule_set,
+                Arg::money(commission.total.to_string())
+            ],
+        )
         .await?;
         for l in &commission.lines {
             let trace = serde_json::to_string(&l.trace).unwrap_or_else(|_| "[]".into());
-            sqlx::query(
+            tx.execute(
                 "INSERT INTO commission_lines (job_id, line, code, rule_id, rule_version, base, fee, trace) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                args![
+                    job_id,
+                    l.line as i64,
+                    &l.code,
+                    &l.rule_id,
+                    i64::from(l.rule_version),
+                    Arg::money(l.base.to_string()),
+                    Arg::money(l.fee.to_string()),
+                    trace
+                ],
             )
-            .bind(job_id)
-            .bind(l.line as i64)
-            .bind(&l.code)
-            .bind(&l.rule_id)
-            .bind(i64::from(l.rule_version))
-            .bind(l.base.to_string())
-            .bind(l.fee.to_string())
-            .bind(trace)
-            .execute(&mut *tx)
             .await?;
         }
         tx.commit().await?;
@@ -94,30 +94,30 @@ impl Store {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Result<Vec<StoredCommissionLine>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT c.job_id, c.document_key, c.pricing_date, c.client, c.side, c.rule_set, l.line, l.code, l.rule_id, l.rule_version, l.base, l.fee \
-             FROM commissions c JOIN commission_lines l ON l.job_id = c.job_id \
-             WHERE c.pricing_date BETWEEN ? AND ? ORDER BY c.pricing_date, c.job_id, l.line",
-        )
-        .bind(from.to_string())
-        .bind(to.to_string())
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = self
+            .db
+            .fetch_all(
+                "SELECT c.job_id, c.document_key, c.pricing_date, c.client, c.side, c.rule_set, l.line, l.code, l.rule_id, l.rule_version, l.base, l.fee \
+                 FROM commissions c JOIN commission_lines l ON l.job_id = c.job_id \
+                 WHERE c.pricing_date BETWEEN ? AND ? ORDER BY c.pricing_date, c.job_id, l.line",
+                args![Arg::day(from.to_string()), Arg::day(to.to_string())],
+            )
+            .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             out.push(StoredCommissionLine {
-                job_id: r.try_get("job_id")?,
-                document_key: r.try_get("document_key")?,
-                pricing_date: r.try_get("pricing_date")?,
-                client: r.try_get("client")?,
-                side: r.try_get("side")?,
-                rule_set: r.try_get("rule_set")?,
-                line: r.try_get("line")?,
-                code: r.try_get("code")?,
-                rule_id: r.try_get("rule_id")?,
-                rule_version: r.try_get("rule_version")?,
-                base: money(r.try_get::<String, _>("base")?.as_str())?,
-                fee: money(r.try_get::<String, _>("fee")?.as_str())?,
+                job_id: r.int("job_id")?,
+                document_key: r.opt_text("document_key")?,
+                pricing_date: r.day("pricing_date")?,
+                client: r.text("client")?,
+                side: r.text("side")?,
+                rule_set: r.text("rule_set")?,
+                line: r.int("line")?,
+                code: r.text("code")?,
+                rule_id: r.text("rule_id")?,
+                rule_version: r.int("rule_version")?,
+                base: money(&r.money("base")?)?,
+                fee: money(&r.money("fee")?)?,
             });
         }
         Ok(out)
@@ -125,12 +125,15 @@ impl Store {
 
     /// The stored total of a job's commission, if it was priced.
     pub async fn commission_total(&self, job_id: i64) -> Result<Option<Decimal>, StoreError> {
-        let row = sqlx::query("SELECT total FROM commissions WHERE job_id = ?")
-            .bind(job_id)
-            .fetch_optional(&self.pool)
+        let row = self
+            .db
+            .fetch_optional(
+                "SELECT total FROM commissions WHERE job_id = ?",
+                args![job_id],
+            )
             .await?;
         match row {
-            Some(r) => Ok(Some(money(r.try_get::<String, _>("total")?.as_str())?)),
+            Some(r) => Ok(Some(money(&r.money("total")?)?)),
             None => Ok(None),
         }
     }

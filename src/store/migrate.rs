@@ -1,12 +1,15 @@
-//! Embedded migrations: the SQL files under `migrations/sqlite/` are compiled
-//! into the binary and applied in order, each in its own transaction, so a
-//! deployed daemon needs nothing but its executable.
-
-use sqlx::{Row, SqlitePool};
+//! Embedded migrations: the SQL files under `migrations/sqlite/` and
+//! `migrations/postgres/` (one folder per backend, each with its native
+//! types) are compiled into the binary and applied in order, each in its own
+//! transaction, so a deployed daemon needs nothing but its executable. On
+//! PostgreSQL an advisory lock serialises daemons that start together.
 
 use super::StoreError;
+use super::db::{Arg, Backend, Db, args};
 
-const SQLITE: &[(i64, &str, &str)] = &[
+type Migration = (i64, &'static str, &'static str);
+
+const SQLITE: &[Migration] = &[
     (
         1,
         "init",
@@ -34,37 +37,58 @@ const SQLITE: &[(i64, &str, &str)] = &[
     ),
 ];
 
-pub async fn run(pool: &SqlitePool) -> Result<(), StoreError> {
-    sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)")
-        .execute(pool)
-        .await?;
-    for (version, name, sql) in SQLITE {
-        let mut tx = pool.begin().await?;
-        let done = sqlx::query("SELECT version FROM schema_migrations WHERE version = ?")
-            .bind(version)
-            .fetch_optional(&mut *tx)
+const POSTGRES: &[Migration] = &[(
+    1,
+    "init",
+    include_str!("../../migrations/postgres/0001_init.sql"),
+)];
+
+/// Any number, the same in every daemon: the key of the migration lock.
+const PG_LOCK_KEY: i64 = 0x7061_7361_7265_6c61; // "pasarela"
+
+pub async fn run(db: &Db) -> Result<(), StoreError> {
+    let (list, lock) = match db.backend() {
+        Backend::Sqlite => (SQLITE, None),
+        Backend::Postgres => (POSTGRES, Some("SELECT pg_advisory_xact_lock(?)")),
+    };
+    let create = "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";
+    let mut tx = db.begin_write().await?;
+    if let Some(l) = lock {
+        tx.execute(l, args![PG_LOCK_KEY]).await?;
+    }
+    tx.execute(create, args![]).await?;
+    tx.commit().await?;
+    for (version, name, sql) in list {
+        let mut tx = db.begin_write().await?;
+        if let Some(l) = lock {
+            tx.execute(l, args![PG_LOCK_KEY]).await?;
+        }
+        let done = tx
+            .fetch_optional(
+                "SELECT version FROM schema_migrations WHERE version = ?",
+                args![*version],
+            )
             .await?;
         if done.is_some() {
             continue;
         }
-        sqlx::raw_sql(sqlx::AssertSqlSafe(*sql))
-            .execute(&mut *tx)
+        tx.conn()
+            .execute_script(sql)
             .await
             .map_err(|e| StoreError::Migration {
                 version: *version,
                 reason: e.to_string(),
             })?;
-        sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)")
-            .bind(version)
-            .bind(name)
-            .bind(chrono::Utc::now().timestamp_millis())
-            .execute(&mut *tx)
-            .await?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+            args![
+                *version,
+                *name,
+                Arg::from(chrono::Utc::now().timestamp_millis())
+            ],
+        )
+        .await?;
         tx.commit().await?;
     }
-    let _ = sqlx::query("SELECT COUNT(*) AS n FROM schema_migrations")
-        .fetch_one(pool)
-        .await?
-        .try_get::<i64, _>("n")?;
     Ok(())
 }

@@ -1,8 +1,9 @@
 //! The store: the only module that speaks SQL.
 //!
 //! Jobs (the durable queue), results and the audit trail. SQLite embedded by
-//! default (WAL, `synchronous` from config); the repository methods below are
-//! the whole interface, so another backend can be added behind them.
+//! default (WAL, `synchronous` from config), PostgreSQL when several daemons
+//! share the work; the repository methods below are the whole interface and
+//! [`db`] runs each query on either backend with its native types.
 //!
 //! **Architecture Invariant:** no SQL outside `store/`. Every state change of a
 //! job writes its audit row in the same transaction as the change.
@@ -10,10 +11,13 @@
 mod batch;
 pub mod certificates;
 mod commissions;
+pub(crate) mod db;
 mod migrate;
 pub mod outbox;
 pub mod reports;
 pub mod sftp_state;
+#[doc(hidden)]
+pub mod testing;
 
 pub use commissions::StoredCommissionLine;
 
@@ -22,15 +26,16 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use serde::Serialize;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+pub use db::Backend;
+use db::{Arg, Db, DbRow, Tx, args};
 
 /// Handle to the store; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: SqlitePool,
+    db: Db,
     recorder: batch::Batcher<NewJob, i64>,
     completer: batch::Batcher<(Job, Completion), ()>,
 }
@@ -64,8 +69,16 @@ impl StoreError {
     pub fn is_transient(&self) -> bool {
         match self {
             StoreError::Db(sqlx::Error::Database(d)) => {
+                // SQLite: locked/busy. PostgreSQL: serialization failure,
+                // deadlock, and the server shutting down or restarting.
                 let m = d.message();
-                m.contains("locked") || m.contains("busy")
+                let code = d.code();
+                m.contains("locked")
+                    || m.contains("busy")
+                    || matches!(
+                        code.as_deref(),
+                        Some("40001" | "40P01" | "57P01" | "57P02" | "57P03" | "08006" | "08003")
+                    )
             }
             StoreError::Db(
                 sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed,
@@ -170,48 +183,43 @@ pub struct StatusReport {
 
 const JOB_COLUMNS: &str = "id, account, rel_path, spool_path, size, sha256, received_at, state, attempts, verdict, result_path, archive_path, last_error, updated_at";
 
-fn job_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Job, sqlx::Error> {
+fn job_from_row(r: &DbRow) -> Result<Job, sqlx::Error> {
     Ok(Job {
-        id: r.try_get("id")?,
-        account: r.try_get("account")?,
-        rel_path: r.try_get("rel_path")?,
-        spool_path: PathBuf::from(r.try_get::<String, _>("spool_path")?),
-        size: r.try_get::<i64, _>("size")? as u64,
-        sha256: r.try_get("sha256")?,
-        received_at: r.try_get("received_at")?,
-        state: JobState::parse(&r.try_get::<String, _>("state")?),
-        attempts: r.try_get::<i64, _>("attempts")? as u32,
-        verdict: r.try_get("verdict")?,
-        result_path: r
-            .try_get::<Option<String>, _>("result_path")?
-            .map(PathBuf::from),
-        archive_path: r
-            .try_get::<Option<String>, _>("archive_path")?
-            .map(PathBuf::from),
-        last_error: r.try_get("last_error")?,
-        updated_at: r.try_get("updated_at")?,
+        id: r.int("id")?,
+        account: r.text("account")?,
+        rel_path: r.text("rel_path")?,
+        spool_path: PathBuf::from(r.text("spool_path")?),
+        size: r.int("size")? as u64,
+        sha256: r.text("sha256")?,
+        received_at: r.time("received_at")?,
+        state: JobState::parse(&r.text("state")?),
+        attempts: r.int("attempts")? as u32,
+        verdict: r.opt_text("verdict")?,
+        result_path: r.opt_text("result_path")?.map(PathBuf::from),
+        archive_path: r.opt_text("archive_path")?.map(PathBuf::from),
+        last_error: r.opt_text("last_error")?,
+        updated_at: r.time("updated_at")?,
     })
 }
 
-async fn audit_tx(
-    tx: &mut Transaction<'_, Sqlite>,
-    at: i64,
-    rec: &AuditRecord<'_>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO audit (at, account, job_id, event, detail) VALUES (?, ?, ?, ?, ?)")
-        .bind(at)
-        .bind(rec.account)
-        .bind(rec.job_id)
-        .bind(rec.event)
-        .bind(rec.detail.to_string())
-        .execute(&mut **tx)
-        .await?;
+async fn audit_tx(tx: &mut Tx, at: i64, rec: &AuditRecord<'_>) -> Result<(), sqlx::Error> {
+    tx.execute(
+        "INSERT INTO audit (at, account, job_id, event, detail) VALUES (?, ?, ?, ?, ?)",
+        args![
+            Arg::time(at),
+            rec.account,
+            rec.job_id,
+            rec.event,
+            rec.detail.to_string()
+        ],
+    )
+    .await?;
     Ok(())
 }
 
 /// The audit row of a job's state change.
 async fn audit_job_tx(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Tx,
     at: i64,
     job: &Job,
     event: &str,
@@ -231,20 +239,12 @@ async fn audit_job_tx(
 }
 
 /// Store (or replace) the result JSON of a job.
-async fn save_result_tx(
-    tx: &mut Transaction<'_, Sqlite>,
-    job_id: i64,
-    json: &str,
-    at: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+async fn save_result_tx(tx: &mut Tx, job_id: i64, json: &str, at: i64) -> Result<(), sqlx::Error> {
+    tx.execute(
         "INSERT INTO results (job_id, result_json, written_at) VALUES (?, ?, ?)
          ON CONFLICT (job_id) DO UPDATE SET result_json = excluded.result_json, written_at = excluded.written_at",
+        args![job_id, json, Arg::time(at)],
     )
-    .bind(job_id)
-    .bind(json)
-    .bind(at)
-    .execute(&mut **tx)
     .await?;
     Ok(())
 }
@@ -253,57 +253,96 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+/// `url` fit for logs: a password in it (`postgres://user:secret@host/db`)
+/// is replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => match rest[..at].split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***{}", &rest[at..]),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
+/// Whether `url` names a PostgreSQL store.
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
 impl Store {
-    /// Open (creating if needed) and migrate the store at `url` (`sqlite://PATH`).
+    /// Open (creating if needed) and migrate the store at `url`:
+    /// `sqlite://PATH` (embedded) or `postgres://USER@HOST:PORT/DB` (shared by
+    /// several daemons; `?options=-c%20search_path%3DSCHEMA` selects a schema).
     pub async fn open(
         url: &str,
         synchronous_full: bool,
         busy_timeout: Duration,
     ) -> Result<Store, StoreError> {
-        if let Some(path) = url.strip_prefix("sqlite://")
-            && let Some(parent) = std::path::Path::new(path).parent()
-            && !parent.as_os_str().is_empty()
-        {
-            std::fs::create_dir_all(parent).map_err(|e| StoreError::Db(sqlx::Error::Io(e)))?;
-        }
-        let opts = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(if synchronous_full {
-                SqliteSynchronous::Full
-            } else {
-                SqliteSynchronous::Normal
-            })
-            .busy_timeout(busy_timeout)
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .acquire_timeout(busy_timeout + Duration::from_secs(5))
-            .connect_with(opts)
-            .await?;
-        migrate::run(&pool).await?;
-        let p = pool.clone();
+        let db = if is_postgres_url(url) {
+            let opts = PgConnectOptions::from_str(url)?;
+            Db::Pg(
+                PgPoolOptions::new()
+                    .max_connections(8)
+                    .acquire_timeout(busy_timeout + Duration::from_secs(5))
+                    .connect_with(opts)
+                    .await?,
+            )
+        } else {
+            if let Some(path) = url.strip_prefix("sqlite://")
+                && let Some(parent) = std::path::Path::new(path).parent()
+                && !parent.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(parent).map_err(|e| StoreError::Db(sqlx::Error::Io(e)))?;
+            }
+            let opts = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(if synchronous_full {
+                    SqliteSynchronous::Full
+                } else {
+                    SqliteSynchronous::Normal
+                })
+                .busy_timeout(busy_timeout)
+                .foreign_keys(true);
+            Db::Sqlite(
+                SqlitePoolOptions::new()
+                    .max_connections(4)
+                    .acquire_timeout(busy_timeout + Duration::from_secs(5))
+                    .connect_with(opts)
+                    .await?,
+            )
+        };
+        migrate::run(&db).await?;
+        let p = db.clone();
         let recorder = batch::Batcher::spawn(move |jobs| {
             let p = p.clone();
             async move { Store::record_jobs(&p, jobs).await }
         });
-        let p = pool.clone();
+        let p = db.clone();
         let completer = batch::Batcher::spawn(move |items| {
             let p = p.clone();
             async move { Store::complete_many(&p, items).await }
         });
         Ok(Store {
-            pool,
+            db,
             recorder,
             completer,
         })
     }
 
-    /// A write transaction. `BEGIN IMMEDIATE` takes SQLite's write lock up
-    /// front, so concurrent writers wait (busy_timeout) instead of failing with
-    /// SQLITE_BUSY when a read lock cannot be upgraded.
-    async fn write_tx(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await
+    /// Which database this store runs on.
+    pub fn backend(&self) -> Backend {
+        self.db.backend()
+    }
+
+    /// A write transaction (see [`Db::begin_write`]).
+    async fn write_tx(&self) -> Result<Tx, sqlx::Error> {
+        self.db.begin_write().await
     }
 
     /// Append an audit row.
@@ -321,8 +360,8 @@ impl Store {
         self.recorder.submit(j.clone()).await
     }
 
-    async fn record_jobs(pool: &SqlitePool, jobs: Vec<NewJob>) -> Result<Vec<i64>, StoreError> {
-        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    async fn record_jobs(db: &Db, jobs: Vec<NewJob>) -> Result<Vec<i64>, StoreError> {
+        let mut tx = db.begin_write().await?;
         let mut ids = Vec::with_capacity(jobs.len());
         for j in &jobs {
             ids.push(Self::record_job_tx(&mut tx, j).await?);
@@ -331,33 +370,36 @@ impl Store {
         Ok(ids)
     }
 
-    async fn record_job_tx(
-        tx: &mut Transaction<'static, Sqlite>,
-        j: &NewJob,
-    ) -> Result<i64, StoreError> {
-        if let Some(row) = sqlx::query("SELECT id FROM jobs WHERE spool_path = ?")
-            .bind(&j.spool_path)
-            .fetch_optional(&mut **tx)
-            .await?
-        {
-            return Ok(row.try_get("id")?);
-        }
-        let row = sqlx::query(
-            "INSERT INTO jobs (account, rel_path, spool_path, size, sha256, received_at, state, next_attempt_at, updated_at, kind)
-             VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?) RETURNING id",
-        )
-        .bind(&j.account)
-        .bind(&j.rel_path)
-        .bind(&j.spool_path)
-        .bind(j.size as i64)
-        .bind(&j.sha256)
-        .bind(j.now_ms)
-        .bind(j.now_ms)
-        .bind(j.now_ms)
-        .bind(j.kind)
-        .fetch_one(&mut **tx)
-        .await?;
-        let id: i64 = row.try_get("id")?;
+    async fn record_job_tx(tx: &mut Tx, j: &NewJob) -> Result<i64, StoreError> {
+        // ON CONFLICT DO NOTHING: another daemon may record the same staged
+        // file (its start-up sweep) at the same moment.
+        let inserted = tx
+            .fetch_optional(
+                "INSERT INTO jobs (account, rel_path, spool_path, size, sha256, received_at, state, next_attempt_at, updated_at, kind)
+                 VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT (spool_path) DO NOTHING RETURNING id",
+                args![
+                    &j.account,
+                    &j.rel_path,
+                    &j.spool_path,
+                    j.size as i64,
+                    &j.sha256,
+                    Arg::time(j.now_ms),
+                    Arg::time(j.now_ms),
+                    Arg::time(j.now_ms),
+                    j.kind
+                ],
+            )
+            .await?;
+        let Some(row) = inserted else {
+            let row = tx
+                .fetch_one(
+                    "SELECT id FROM jobs WHERE spool_path = ?",
+                    args![&j.spool_path],
+                )
+                .await?;
+            return Ok(row.int("id")?);
+        };
+        let id = row.int("id")?;
         let detail = serde_json::json!({"path": j.rel_path, "size": j.size, "sha256": j.sha256});
         audit_tx(
             tx,
@@ -387,6 +429,12 @@ impl Store {
 
     /// [`Store::claim`] restricted to one kind of work ([`KIND_LIGHT`],
     /// [`KIND_HEAVY`]); `None` takes any.
+    ///
+    /// A running job whose lease expired is taken over: its daemon died, or
+    /// its task ended without recording an outcome (the store was down).
+    /// Leases of live work are renewed ([`Store::renew_leases`]). On
+    /// PostgreSQL several daemons claim at once: rows another daemon is
+    /// claiming are skipped (`FOR UPDATE SKIP LOCKED`).
     pub async fn claim_kind(
         &self,
         owner: &str,
@@ -399,22 +447,28 @@ impl Store {
             return Ok(Vec::new());
         }
         let mut tx = self.write_tx().await?;
+        let (cast, lock) = match tx.backend() {
+            Backend::Sqlite => ("", ""),
+            Backend::Postgres => ("::text", " FOR UPDATE SKIP LOCKED"),
+        };
         let sql = format!(
             "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = ?, lease_until = ?, updated_at = ?
-             WHERE id IN (SELECT id FROM jobs WHERE state = 'pending' AND next_attempt_at <= ?
-                          AND (? IS NULL OR kind = ?) ORDER BY id LIMIT ?)
+             WHERE id IN (SELECT id FROM jobs
+                          WHERE ((state = 'pending' AND next_attempt_at <= ?) OR (state = 'running' AND lease_until < ?))
+                          AND (?{cast} IS NULL OR kind = ?) ORDER BY id LIMIT ?{lock})
              RETURNING {JOB_COLUMNS}"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(owner)
-            .bind(now_ms + lease.as_millis() as i64)
-            .bind(now_ms)
-            .bind(now_ms)
-            .bind(kind)
-            .bind(kind)
-            .bind(limit as i64)
-            .fetch_all(&mut *tx)
-            .await?;
+        let a = args![
+            owner,
+            Arg::time(now_ms + lease.as_millis() as i64),
+            Arg::time(now_ms),
+            Arg::time(now_ms),
+            Arg::time(now_ms),
+            kind,
+            kind,
+            limit as i64
+        ];
+        let rows = tx.fetch_all(&sql, a).await?;
         let mut jobs = rows
             .iter()
             .map(job_from_row)
@@ -438,22 +492,55 @@ impl Store {
         Ok(jobs)
     }
 
-    /// At start-up of the only daemon on this store: jobs left running by a
-    /// crashed process go back to pending.
+    /// Extend the leases of the jobs `owner` is working on now (`ids`: its
+    /// heartbeat), so that long work is not taken over while it goes on.
+    pub async fn renew_leases(
+        &self,
+        owner: &str,
+        ids: &[i64],
+        now_ms: i64,
+        lease: Duration,
+    ) -> Result<u64, StoreError> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let marks = vec!["?"; ids.len()].join(", ");
+        let mut a = args![Arg::time(now_ms + lease.as_millis() as i64), owner];
+        a.extend(ids.iter().map(|&id| Arg::from(id)));
+        Ok(self
+            .db
+            .execute(
+                &format!("UPDATE jobs SET lease_until = ? WHERE state = 'running' AND lease_owner = ? AND id IN ({marks})"),
+                a,
+            )
+            .await?)
+    }
+
+    /// At start-up: jobs left running by a crashed process go back to pending.
+    /// On SQLite this daemon is the only one, so every running job is
+    /// requeued; on PostgreSQL only those whose lease expired (the others
+    /// belong to live daemons).
     pub async fn requeue_running(&self, now_ms: i64) -> Result<u64, StoreError> {
         let mut tx = self.write_tx().await?;
-        let ids: Vec<(i64, String)> =
-            sqlx::query("SELECT id, account FROM jobs WHERE state = 'running'")
-                .fetch_all(&mut *tx)
-                .await?
-                .iter()
-                .map(|r| Ok((r.try_get("id")?, r.try_get("account")?)))
-                .collect::<Result<_, sqlx::Error>>()?;
-        sqlx::query("UPDATE jobs SET state = 'pending', lease_owner = NULL, lease_until = NULL, next_attempt_at = ?, updated_at = ? WHERE state = 'running'")
-            .bind(now_ms)
-            .bind(now_ms)
-            .execute(&mut *tx)
-            .await?;
+        let only_expired = self.backend() == Backend::Postgres;
+        let cond = "state = 'running' AND (? = 0 OR lease_until < ?)";
+        let flag = || args![i64::from(only_expired), Arg::time(now_ms)];
+        let ids: Vec<(i64, String)> = tx
+            .fetch_all(
+                &format!("SELECT id, account FROM jobs WHERE {cond} ORDER BY id"),
+                flag(),
+            )
+            .await?
+            .iter()
+            .map(|r| Ok((r.int("id")?, r.text("account")?)))
+            .collect::<Result<_, sqlx::Error>>()?;
+        let mut a = args![Arg::time(now_ms), Arg::time(now_ms)];
+        a.extend(flag());
+        tx.execute(
+            &format!("UPDATE jobs SET state = 'pending', lease_owner = NULL, lease_until = NULL, next_attempt_at = ?, updated_at = ? WHERE {cond}"),
+            a,
+        )
+        .await?;
         for (id, account) in &ids {
             let rec = AuditRecord {
                 account: Some(account),
@@ -473,12 +560,14 @@ impl Store {
         sha256: &str,
         before_id: i64,
     ) -> Result<Option<i64>, StoreError> {
-        let row = sqlx::query("SELECT id FROM jobs WHERE sha256 = ? AND id < ? AND state != 'dead' ORDER BY id LIMIT 1")
-            .bind(sha256)
-            .bind(before_id)
-            .fetch_optional(&self.pool)
+        let row = self
+            .db
+            .fetch_optional(
+                "SELECT id FROM jobs WHERE sha256 = ? AND id < ? AND state != 'dead' ORDER BY id LIMIT 1",
+                args![sha256, before_id],
+            )
             .await?;
-        Ok(row.map(|r| r.try_get("id")).transpose()?)
+        Ok(row.map(|r| r.int("id")).transpose()?)
     }
 
     /// Register the business-document identity of a job and return the first
@@ -489,21 +578,22 @@ impl Store {
         job_id: i64,
         key: &str,
     ) -> Result<Option<i64>, StoreError> {
-        sqlx::query("UPDATE jobs SET document_key = ? WHERE id = ?")
-            .bind(key)
-            .bind(job_id)
-            .execute(&self.pool)
+        self.db
+            .execute(
+                "UPDATE jobs SET document_key = ? WHERE id = ?",
+                args![key, job_id],
+            )
             .await?;
         // Earlier jobs count unless they ended rejected, duplicate or dead.
-        let row = sqlx::query(
-            "SELECT id FROM jobs WHERE document_key = ? AND id < ? AND state != 'dead'
-             AND (verdict IS NULL OR verdict IN ('accepted', 'review')) ORDER BY id LIMIT 1",
-        )
-        .bind(key)
-        .bind(job_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|r| r.try_get("id")).transpose()?)
+        let row = self
+            .db
+            .fetch_optional(
+                "SELECT id FROM jobs WHERE document_key = ? AND id < ? AND state != 'dead'
+                 AND (verdict IS NULL OR verdict IN ('accepted', 'review')) ORDER BY id LIMIT 1",
+                args![key, job_id],
+            )
+            .await?;
+        Ok(row.map(|r| r.int("id")).transpose()?)
     }
 
     /// Commit a job's outcome and its result.
@@ -512,11 +602,8 @@ impl Store {
         self.completer.submit((job.clone(), c.clone())).await
     }
 
-    async fn complete_many(
-        pool: &SqlitePool,
-        items: Vec<(Job, Completion)>,
-    ) -> Result<Vec<()>, StoreError> {
-        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    async fn complete_many(db: &Db, items: Vec<(Job, Completion)>) -> Result<Vec<()>, StoreError> {
+        let mut tx = db.begin_write().await?;
         for (job, c) in &items {
             Self::complete_tx(&mut tx, job, c).await?;
         }
@@ -524,22 +611,19 @@ impl Store {
         Ok(vec![(); items.len()])
     }
 
-    async fn complete_tx(
-        tx: &mut Transaction<'static, Sqlite>,
-        job: &Job,
-        c: &Completion,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
+    async fn complete_tx(tx: &mut Tx, job: &Job, c: &Completion) -> Result<(), StoreError> {
+        tx.execute(
             "UPDATE jobs SET state = 'done', verdict = ?, result_path = ?, archive_path = ?, duplicate_of = ?, lease_owner = NULL,
              lease_until = NULL, last_error = NULL, updated_at = ? WHERE id = ?",
+            args![
+                &c.verdict,
+                &c.result_path,
+                &c.archive_path,
+                c.duplicate_of,
+                Arg::time(c.now_ms),
+                job.id
+            ],
         )
-        .bind(&c.verdict)
-        .bind(&c.result_path)
-        .bind(&c.archive_path)
-        .bind(c.duplicate_of)
-        .bind(c.now_ms)
-        .bind(job.id)
-        .execute(&mut **tx)
         .await?;
         save_result_tx(tx, job.id, &c.result_json, c.now_ms).await?;
         let detail = serde_json::json!({"verdict": &c.verdict, "result": &c.result_path, "archive": &c.archive_path});
@@ -556,13 +640,11 @@ impl Store {
         now_ms: i64,
     ) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
-        sqlx::query("UPDATE jobs SET state = 'pending', next_attempt_at = ?, last_error = ?, lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ?")
-            .bind(next_at_ms)
-            .bind(error)
-            .bind(now_ms)
-            .bind(job.id)
-            .execute(&mut *tx)
-            .await?;
+        tx.execute(
+            "UPDATE jobs SET state = 'pending', next_attempt_at = ?, last_error = ?, lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ?",
+            args![Arg::time(next_at_ms), error, Arg::time(now_ms), job.id],
+        )
+        .await?;
         let detail = serde_json::json!({"error": error, "attempt": job.attempts, "next_attempt_at": next_at_ms});
         audit_job_tx(&mut tx, now_ms, job, "retry", detail).await?;
         tx.commit().await?;
@@ -582,13 +664,11 @@ impl Store {
         now_ms: i64,
     ) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
-        sqlx::query("UPDATE jobs SET state = 'dead', last_error = ?, result_path = ?, lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ?")
-            .bind(error)
-            .bind(result_path)
-            .bind(now_ms)
-            .bind(job.id)
-            .execute(&mut *tx)
-            .await?;
+        tx.execute(
+            "UPDATE jobs SET state = 'dead', last_error = ?, result_path = ?, lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ?",
+            args![error, result_path, Arg::time(now_ms), job.id],
+        )
+        .await?;
         save_result_tx(&mut tx, job.id, result_json, now_ms).await?;
         let detail = serde_json::json!({"error": error, "attempts": job.attempts});
         audit_job_tx(&mut tx, now_ms, job, "dead", detail).await?;
@@ -602,10 +682,13 @@ impl Store {
     /// Put a dead or done job back in the queue. Returns the job as it was.
     pub async fn replay(&self, id: i64, now_ms: i64) -> Result<Job, StoreError> {
         let mut tx = self.write_tx().await?;
-        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_optional(&mut *tx)
+        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ? FOR UPDATE");
+        let sql = match tx.backend() {
+            Backend::Sqlite => sql.trim_end_matches(" FOR UPDATE"),
+            Backend::Postgres => sql.as_str(),
+        };
+        let row = tx
+            .fetch_optional(sql, args![id])
             .await?
             .ok_or(StoreError::NoSuchJob(id))?;
         let job = job_from_row(&row)?;
@@ -615,12 +698,11 @@ impl Store {
                 state: job.state.as_str().into(),
             });
         }
-        sqlx::query("UPDATE jobs SET state = 'pending', attempts = 0, next_attempt_at = ?, last_error = NULL, updated_at = ? WHERE id = ?")
-            .bind(now_ms)
-            .bind(now_ms)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        tx.execute(
+            "UPDATE jobs SET state = 'pending', attempts = 0, next_attempt_at = ?, last_error = NULL, updated_at = ? WHERE id = ?",
+            args![Arg::time(now_ms), Arg::time(now_ms), id],
+        )
+        .await?;
         let detail = serde_json::json!({"previous_state": job.state.as_str()});
         audit_tx(
             &mut tx,
@@ -639,78 +721,95 @@ impl Store {
 
     pub async fn job(&self, id: i64) -> Result<Option<Job>, StoreError> {
         let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = self.db.fetch_optional(&sql, args![id]).await?;
         Ok(row.as_ref().map(job_from_row).transpose()?)
     }
 
     /// The job that staged `spool_path`, if recorded.
     pub async fn job_by_spool_path(&self, spool_path: &str) -> Result<Option<Job>, StoreError> {
         let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE spool_path = ?");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(spool_path)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = self.db.fetch_optional(&sql, args![spool_path]).await?;
         Ok(row.as_ref().map(job_from_row).transpose()?)
+    }
+
+    /// Every job, in id order (tests and tools that count outcomes).
+    pub async fn jobs(&self) -> Result<Vec<Job>, StoreError> {
+        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs ORDER BY id");
+        let rows = self.db.fetch_all(&sql, args![]).await?;
+        Ok(rows.iter().map(job_from_row).collect::<Result<_, _>>()?)
     }
 
     /// The stored result JSON of a job.
     pub async fn result_json(&self, id: i64) -> Result<Option<String>, StoreError> {
-        let row = sqlx::query("SELECT result_json FROM results WHERE job_id = ?")
-            .bind(id)
-            .fetch_optional(&self.pool)
+        let row = self
+            .db
+            .fetch_optional(
+                "SELECT result_json FROM results WHERE job_id = ?",
+                args![id],
+            )
             .await?;
-        Ok(row.map(|r| r.try_get("result_json")).transpose()?)
+        Ok(row.map(|r| r.text("result_json")).transpose()?)
     }
 
     /// Audit rows of a job, oldest first: (at, event, detail).
     pub async fn audit_of(&self, job_id: i64) -> Result<Vec<(i64, String, String)>, StoreError> {
-        let rows = sqlx::query("SELECT at, event, detail FROM audit WHERE job_id = ? ORDER BY id")
-            .bind(job_id)
-            .fetch_all(&self.pool)
+        let rows = self
+            .db
+            .fetch_all(
+                "SELECT at, event, detail FROM audit WHERE job_id = ? ORDER BY id",
+                args![job_id],
+            )
             .await?;
         rows.iter()
-            .map(|r| Ok((r.try_get("at")?, r.try_get("event")?, r.try_get("detail")?)))
+            .map(|r| Ok((r.time("at")?, r.text("event")?, r.text("detail")?)))
             .collect()
     }
 
     /// Earliest time a pending job becomes due, if any.
     pub async fn next_due(&self) -> Result<Option<i64>, StoreError> {
-        let row =
-            sqlx::query("SELECT MIN(next_attempt_at) AS due FROM jobs WHERE state = 'pending'")
-                .fetch_one(&self.pool)
-                .await?;
-        Ok(row.try_get("due")?)
+        let row = self
+            .db
+            .fetch_one(
+                "SELECT MIN(next_attempt_at) AS due FROM jobs WHERE state = 'pending'",
+                args![],
+            )
+            .await?;
+        Ok(row.opt_time("due")?)
     }
 
     pub async fn status(&self) -> Result<StatusReport, StoreError> {
-        let by_state =
-            sqlx::query("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state ORDER BY state")
-                .fetch_all(&self.pool)
-                .await?;
-        let verdicts = sqlx::query("SELECT verdict, COUNT(*) AS n FROM jobs WHERE verdict IS NOT NULL GROUP BY verdict ORDER BY verdict").fetch_all(&self.pool).await?;
-        let oldest = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {JOB_COLUMNS} FROM jobs WHERE state IN ('pending','running') ORDER BY received_at, id LIMIT 1")))
-            .fetch_optional(&self.pool)
-            .await?;
-        let dead = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'dead' ORDER BY id"
-        )))
-        .fetch_all(&self.pool)
-        .await?;
-        let errors = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {JOB_COLUMNS} FROM jobs WHERE last_error IS NOT NULL AND state != 'dead' ORDER BY updated_at DESC LIMIT 10"
-        )))
-        .fetch_all(&self.pool)
-        .await?;
-        let pairs = |rows: Vec<sqlx::sqlite::SqliteRow>,
-                     k: &str|
-         -> Result<Vec<(String, i64)>, sqlx::Error> {
-            rows.iter()
-                .map(|r| Ok((r.try_get::<String, _>(k)?, r.try_get::<i64, _>("n")?)))
-                .collect()
+        let pairs = |rows: Vec<DbRow>, k: &str| -> Result<Vec<(String, i64)>, sqlx::Error> {
+            rows.iter().map(|r| Ok((r.text(k)?, r.int("n")?))).collect()
         };
+        let by_state = self
+            .db
+            .fetch_all(
+                "SELECT state, COUNT(*) AS n FROM jobs GROUP BY state ORDER BY state",
+                args![],
+            )
+            .await?;
+        let verdicts = self.db.fetch_all("SELECT verdict, COUNT(*) AS n FROM jobs WHERE verdict IS NOT NULL GROUP BY verdict ORDER BY verdict", args![]).await?;
+        let jobs = |cond: &str| format!("SELECT {JOB_COLUMNS} FROM jobs WHERE {cond}");
+        let oldest = self
+            .db
+            .fetch_optional(
+                &jobs("state IN ('pending','running') ORDER BY received_at, id LIMIT 1"),
+                args![],
+            )
+            .await?;
+        let dead = self
+            .db
+            .fetch_all(&jobs("state = 'dead' ORDER BY id"), args![])
+            .await?;
+        let errors = self
+            .db
+            .fetch_all(
+                &jobs(
+                    "last_error IS NOT NULL AND state != 'dead' ORDER BY updated_at DESC LIMIT 10",
+                ),
+                args![],
+            )
+            .await?;
         Ok(StatusReport {
             jobs_by_state: pairs(by_state, "state")?,
             verdicts: pairs(verdicts, "verdict")?,
@@ -724,7 +823,7 @@ impl Store {
     }
 
     pub async fn close(&self) {
-        self.pool.close().await;
+        self.db.close().await;
     }
 }
 

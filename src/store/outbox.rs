@@ -5,8 +5,7 @@
 //! past the lease, so a crashed sender's claim simply expires), then marked
 //! `sent`, rescheduled with backoff, or `dead` together with its error-alert.
 
-use sqlx::{Row, Sqlite, Transaction};
-
+use super::db::{Arg, Backend, DbRow, Tx, args};
 use super::{AuditRecord, Store, StoreError, audit_tx};
 
 /// A file attached to a message.
@@ -64,43 +63,53 @@ pub struct OutboxEntry {
 }
 
 pub(crate) async fn enqueue_tx(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Tx,
     m: &NewMessage,
     now_ms: i64,
 ) -> Result<(i64, bool), sqlx::Error> {
-    if let Some(row) = sqlx::query("SELECT id FROM outbox WHERE idem_key = ?")
-        .bind(&m.idem_key)
-        .fetch_optional(&mut **tx)
-        .await?
-    {
-        return Ok((row.try_get("id")?, false));
-    }
     let recipients = serde_json::to_string(&m.recipients).unwrap_or_else(|_| "[]".into());
     let (an, am, ab) = match &m.attachment {
-        Some(a) => (Some(&a.name), Some(&a.mime), Some(&a.bytes)),
+        Some(a) => (
+            Some(a.name.as_str()),
+            Some(a.mime.as_str()),
+            Some(a.bytes.as_slice()),
+        ),
         None => (None, None, None),
     };
-    let row = sqlx::query(
-        "INSERT INTO outbox (idem_key, kind, account, job_id, recipients, subject, body, attachment_name, attachment_mime, attachment, message_id, state, attempts, next_attempt_at, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?) RETURNING id",
-    )
-    .bind(&m.idem_key)
-    .bind(&m.kind)
-    .bind(&m.account)
-    .bind(m.job_id)
-    .bind(recipients)
-    .bind(&m.subject)
-    .bind(&m.body)
-    .bind(an)
-    .bind(am)
-    .bind(ab)
-    .bind(&m.message_id)
-    .bind(now_ms)
-    .bind(now_ms)
-    .bind(now_ms)
-    .fetch_one(&mut **tx)
-    .await?;
-    let id: i64 = row.try_get("id")?;
+    // ON CONFLICT DO NOTHING: the same message may be enqueued at the same
+    // moment by another daemon (a job taken over, a report re-published).
+    let inserted = tx
+        .fetch_optional(
+            "INSERT INTO outbox (idem_key, kind, account, job_id, recipients, subject, body, attachment_name, attachment_mime, attachment, message_id, state, attempts, next_attempt_at, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?) ON CONFLICT (idem_key) DO NOTHING RETURNING id",
+            args![
+                &m.idem_key,
+                &m.kind,
+                &m.account,
+                m.job_id,
+                recipients,
+                &m.subject,
+                &m.body,
+                an,
+                am,
+                Arg::bytes(ab),
+                &m.message_id,
+                Arg::time(now_ms),
+                Arg::time(now_ms),
+                Arg::time(now_ms)
+            ],
+        )
+        .await?;
+    let Some(row) = inserted else {
+        let row = tx
+            .fetch_one(
+                "SELECT id FROM outbox WHERE idem_key = ?",
+                args![&m.idem_key],
+            )
+            .await?;
+        return Ok((row.int("id")?, false));
+    };
+    let id = row.int("id")?;
     audit_tx(
         tx,
         now_ms,
@@ -115,32 +124,32 @@ pub(crate) async fn enqueue_tx(
     Ok((id, true))
 }
 
-fn message_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<OutboxMessage, sqlx::Error> {
-    let recipients: String = r.try_get("recipients")?;
-    let attachment = match r.try_get::<Option<Vec<u8>>, _>("attachment")? {
+fn message_from_row(r: &DbRow) -> Result<OutboxMessage, sqlx::Error> {
+    let recipients = r.text("recipients")?;
+    let attachment = match r.opt_bytes("attachment")? {
         Some(bytes) => Some(Attachment {
             name: r
-                .try_get::<Option<String>, _>("attachment_name")?
+                .opt_text("attachment_name")?
                 .unwrap_or_else(|| "adjunto".into()),
             mime: r
-                .try_get::<Option<String>, _>("attachment_mime")?
+                .opt_text("attachment_mime")?
                 .unwrap_or_else(|| "application/octet-stream".into()),
             bytes,
         }),
         None => None,
     };
     Ok(OutboxMessage {
-        id: r.try_get("id")?,
-        idem_key: r.try_get("idem_key")?,
-        kind: r.try_get("kind")?,
-        account: r.try_get("account")?,
-        job_id: r.try_get("job_id")?,
+        id: r.int("id")?,
+        idem_key: r.text("idem_key")?,
+        kind: r.text("kind")?,
+        account: r.opt_text("account")?,
+        job_id: r.opt_int("job_id")?,
         recipients: serde_json::from_str(&recipients).unwrap_or_default(),
-        subject: r.try_get("subject")?,
-        body: r.try_get("body")?,
+        subject: r.text("subject")?,
+        body: r.text("body")?,
         attachment,
-        message_id: r.try_get("message_id")?,
-        attempts: r.try_get::<i64, _>("attempts")? as u32,
+        message_id: r.text("message_id")?,
+        attempts: r.int("attempts")? as u32,
     })
 }
 
@@ -166,17 +175,27 @@ impl Store {
         lease_ms: i64,
     ) -> Result<Vec<OutboxMessage>, StoreError> {
         let mut tx = self.write_tx().await?;
-        let rows = sqlx::query(
+        let lock = match tx.backend() {
+            Backend::Sqlite => "",
+            // Several daemons' senders: each message goes to one of them.
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        };
+        let sql = format!(
             "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, updated_at = ?
-             WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?)
-             RETURNING *",
-        )
-        .bind(now_ms + lease_ms)
-        .bind(now_ms)
-        .bind(now_ms)
-        .bind(limit as i64)
-        .fetch_all(&mut *tx)
-        .await?;
+             WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?{lock})
+             RETURNING *"
+        );
+        let rows = tx
+            .fetch_all(
+                &sql,
+                args![
+                    Arg::time(now_ms + lease_ms),
+                    Arg::time(now_ms),
+                    Arg::time(now_ms),
+                    limit as i64
+                ],
+            )
+            .await?;
         tx.commit().await?;
         let mut out = rows
             .iter()
@@ -193,12 +212,11 @@ impl Store {
         now_ms: i64,
     ) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
-        sqlx::query("UPDATE outbox SET state = 'sent', sent_at = ?, last_error = NULL, updated_at = ? WHERE id = ?")
-            .bind(now_ms)
-            .bind(now_ms)
-            .bind(m.id)
-            .execute(&mut *tx)
-            .await?;
+        tx.execute(
+            "UPDATE outbox SET state = 'sent', sent_at = ?, last_error = NULL, updated_at = ? WHERE id = ?",
+            args![Arg::time(now_ms), Arg::time(now_ms), m.id],
+        )
+        .await?;
         audit_tx(
             &mut tx,
             now_ms,
@@ -222,12 +240,11 @@ impl Store {
         next_at_ms: i64,
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE outbox SET next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ? AND state = 'pending'")
-            .bind(next_at_ms)
-            .bind(error)
-            .bind(now_ms)
-            .bind(m.id)
-            .execute(&self.pool)
+        self.db
+            .execute(
+                "UPDATE outbox SET next_attempt_at = ?, last_error = ?, updated_at = ? WHERE id = ? AND state = 'pending'",
+                args![Arg::time(next_at_ms), error, Arg::time(now_ms), m.id],
+            )
             .await?;
         Ok(())
     }
@@ -242,13 +259,10 @@ impl Store {
         now_ms: i64,
     ) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
-        sqlx::query(
+        tx.execute(
             "UPDATE outbox SET state = 'dead', last_error = ?, updated_at = ? WHERE id = ?",
+            args![error, Arg::time(now_ms), m.id],
         )
-        .bind(error)
-        .bind(now_ms)
-        .bind(m.id)
-        .execute(&mut *tx)
         .await?;
         audit_tx(
             &mut tx,
@@ -270,41 +284,49 @@ impl Store {
 
     /// Earliest time a pending message becomes due.
     pub async fn outbox_next_due(&self) -> Result<Option<i64>, StoreError> {
-        let row =
-            sqlx::query("SELECT MIN(next_attempt_at) AS due FROM outbox WHERE state = 'pending'")
-                .fetch_one(&self.pool)
-                .await?;
-        Ok(row.try_get("due")?)
+        let row = self
+            .db
+            .fetch_one(
+                "SELECT MIN(next_attempt_at) AS due FROM outbox WHERE state = 'pending'",
+                args![],
+            )
+            .await?;
+        Ok(row.opt_time("due")?)
     }
 
     /// Every message, oldest first (status, tests).
     /// Messages by state (pending, sent, dead), for metrics and status.
     pub async fn outbox_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        let rows =
-            sqlx::query("SELECT state, COUNT(*) AS n FROM outbox GROUP BY state ORDER BY state")
-                .fetch_all(&self.pool)
-                .await?;
+        let rows = self
+            .db
+            .fetch_all(
+                "SELECT state, COUNT(*) AS n FROM outbox GROUP BY state ORDER BY state",
+                args![],
+            )
+            .await?;
         rows.iter()
-            .map(|r| Ok((r.try_get("state")?, r.try_get("n")?)))
+            .map(|r| Ok((r.text("state")?, r.int("n")?)))
             .collect()
     }
 
     pub async fn outbox_list(&self) -> Result<Vec<OutboxEntry>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, idem_key, kind, state, attempts, message_id, last_error FROM outbox ORDER BY id",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = self
+            .db
+            .fetch_all(
+                "SELECT id, idem_key, kind, state, attempts, message_id, last_error FROM outbox ORDER BY id",
+                args![],
+            )
+            .await?;
         rows.iter()
             .map(|r| {
                 Ok(OutboxEntry {
-                    id: r.try_get("id")?,
-                    idem_key: r.try_get("idem_key")?,
-                    kind: r.try_get("kind")?,
-                    state: r.try_get("state")?,
-                    attempts: r.try_get::<i64, _>("attempts")? as u32,
-                    message_id: r.try_get("message_id")?,
-                    last_error: r.try_get("last_error")?,
+                    id: r.int("id")?,
+                    idem_key: r.text("idem_key")?,
+                    kind: r.text("kind")?,
+                    state: r.text("state")?,
+                    attempts: r.int("attempts")? as u32,
+                    message_id: r.text("message_id")?,
+                    last_error: r.opt_text("last_error")?,
                 })
             })
             .collect::<Result<_, sqlx::Error>>()

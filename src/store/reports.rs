@@ -1,7 +1,7 @@
 //! Registrations (the reports' source), published reports, and one-off
 //! messages tied to a job (processing notifications).
 
-use sqlx::{Row, Sqlite, Transaction};
+use super::db::{Arg, DbRow, Tx, args};
 
 use super::outbox::{NewMessage, enqueue_tx};
 use super::{Store, StoreError};
@@ -28,50 +28,51 @@ pub struct Registration {
 }
 
 pub(crate) async fn insert_registration_tx(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Tx,
     r: &Registration,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
+    let done = tx.execute(
         "INSERT INTO registrations (job_id, certificate_number, account, invoice_number, cufe, supplier_id, supplier_name, customer_id, customer_name, value, commission, rule_id, rule_version, registered_at, registered_day)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (job_id) DO NOTHING",
+        args![
+            r.job_id,
+            &r.certificate_number,
+            &r.account,
+            &r.invoice_number,
+            &r.cufe,
+            &r.supplier_id,
+            &r.supplier_name,
+            &r.customer_id,
+            &r.customer_name,
+            Arg::money(&r.value),
+            Arg::money(&r.commission),
+            &r.rule_id,
+            &r.rule_version,
+            Arg::time(r.registered_at),
+            Arg::day(&r.registered_day)
+        ],
     )
-    .bind(r.job_id)
-    .bind(&r.certificate_number)
-    .bind(&r.account)
-    .bind(&r.invoice_number)
-    .bind(&r.cufe)
-    .bind(&r.supplier_id)
-    .bind(&r.supplier_name)
-    .bind(&r.customer_id)
-    .bind(&r.customer_name)
-    .bind(&r.value)
-    .bind(&r.commission)
-    .bind(&r.rule_id)
-    .bind(&r.rule_version)
-    .bind(r.registered_at)
-    .bind(&r.registered_day)
-    .execute(&mut **tx)
     .await?;
-    Ok(done.rows_affected() == 1)
+    Ok(done == 1)
 }
 
-fn registration_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Registration, sqlx::Error> {
+fn registration_from_row(r: &DbRow) -> Result<Registration, sqlx::Error> {
     Ok(Registration {
-        job_id: r.try_get("job_id")?,
-        certificate_number: r.try_get("certificate_number")?,
-        account: r.try_get("account")?,
-        invoice_number: r.try_get("invoice_number")?,
-        cufe: r.try_get("cufe")?,
-        supplier_id: r.try_get("supplier_id")?,
-        supplier_name: r.try_get("supplier_name")?,
-        customer_id: r.try_get("customer_id")?,
-        customer_name: r.try_get("customer_name")?,
-        value: r.try_get("value")?,
-        commission: r.try_get("commission")?,
-        rule_id: r.try_get("rule_id")?,
-        rule_version: r.try_get("rule_version")?,
-        registered_at: r.try_get("registered_at")?,
-        registered_day: r.try_get("registered_day")?,
+        job_id: r.int("job_id")?,
+        certificate_number: r.text("certificate_number")?,
+        account: r.text("account")?,
+        invoice_number: r.text("invoice_number")?,
+        cufe: r.text("cufe")?,
+        supplier_id: r.text("supplier_id")?,
+        supplier_name: r.text("supplier_name")?,
+        customer_id: r.text("customer_id")?,
+        customer_name: r.text("customer_name")?,
+        value: r.money("value")?,
+        commission: r.money("commission")?,
+        rule_id: r.text("rule_id")?,
+        rule_version: r.text("rule_version")?,
+        registered_at: r.time("registered_at")?,
+        registered_day: r.day("registered_day")?,
     })
 }
 
@@ -101,12 +102,13 @@ impl Store {
 
     /// Registrations of one Bogotá day, in certificate-number order.
     pub async fn registrations_on(&self, day: &str) -> Result<Vec<Registration>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT * FROM registrations WHERE registered_day = ? ORDER BY certificate_number",
-        )
-        .bind(day)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = self
+            .db
+            .fetch_all(
+                "SELECT * FROM registrations WHERE registered_day = ? ORDER BY certificate_number",
+                args![Arg::day(day)],
+            )
+            .await?;
         Ok(rows
             .iter()
             .map(registration_from_row)
@@ -115,11 +117,14 @@ impl Store {
 
     /// How many registrations a Bogotá day has.
     pub async fn registration_count_on(&self, day: &str) -> Result<i64, StoreError> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM registrations WHERE registered_day = ?")
-            .bind(day)
-            .fetch_one(&self.pool)
+        let row = self
+            .db
+            .fetch_one(
+                "SELECT COUNT(*) AS n FROM registrations WHERE registered_day = ?",
+                args![Arg::day(day)],
+            )
             .await?;
-        Ok(row.try_get("n")?)
+        Ok(row.int("n")?)
     }
 
     /// Call `f` with each registration of a Bogotá day, in certificate-number
@@ -130,18 +135,27 @@ impl Store {
         day: &str,
         mut f: impl FnMut(Registration) -> Result<(), E>,
     ) -> Result<Result<(), E>, StoreError> {
-        use futures::TryStreamExt;
-        let mut rows = sqlx::query(
-            "SELECT * FROM registrations WHERE registered_day = ? ORDER BY certificate_number",
-        )
-        .bind(day)
-        .fetch(&self.pool);
-        while let Some(row) = rows.try_next().await? {
-            if let Err(e) = f(registration_from_row(&row)?) {
-                return Ok(Err(e));
-            }
+        let mut c = self.db.acquire().await?;
+        let mut bad = None;
+        let walked = c
+            .conn()
+            .for_each(
+                "SELECT * FROM registrations WHERE registered_day = ? ORDER BY certificate_number",
+                args![Arg::day(day)],
+                |row| match registration_from_row(&row) {
+                    Ok(r) => f(r).map_err(Ok),
+                    Err(e) => {
+                        bad = Some(e);
+                        Err(Err(()))
+                    }
+                },
+            )
+            .await?;
+        match walked {
+            Ok(()) => Ok(Ok(())),
+            Err(Ok(e)) => Ok(Err(e)),
+            Err(Err(())) => Err(StoreError::Db(bad.unwrap_or(sqlx::Error::RowNotFound))),
         }
-        Ok(Ok(()))
     }
 
     /// Per-day (day, value, commission) of a month `YYYY-MM`, for the monthly
@@ -150,19 +164,24 @@ impl Store {
         &self,
         month: &str,
     ) -> Result<Vec<(String, String, String)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT registered_day, value, commission FROM registrations WHERE registered_day >= ? AND registered_day < ? ORDER BY registered_day",
-        )
-        .bind(format!("{month}-01"))
-        .bind(format!("{month}-99"))
-        .fetch_all(&self.pool)
-        .await?;
+        let first = chrono::NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d")
+            .map_err(|e| StoreError::Db(sqlx::Error::Encode(Box::new(e))))?;
+        let next = first
+            .checked_add_months(chrono::Months::new(1))
+            .unwrap_or(first);
+        let rows = self
+            .db
+            .fetch_all(
+                "SELECT registered_day, value, commission FROM registrations WHERE registered_day >= ? AND registered_day < ? ORDER BY registered_day",
+                args![Arg::day(first.to_string()), Arg::day(next.to_string())],
+            )
+            .await?;
         rows.iter()
             .map(|r| {
                 Ok((
-                    r.try_get("registered_day")?,
-                    r.try_get("value")?,
-                    r.try_get("commission")?,
+                    r.day("registered_day")?,
+                    r.money("value")?,
+                    r.money("commission")?,
                 ))
             })
             .collect::<Result<_, sqlx::Error>>()
@@ -182,17 +201,13 @@ impl Store {
         now_ms: i64,
     ) -> Result<bool, StoreError> {
         let mut tx = self.write_tx().await?;
-        let done = sqlx::query(
-            "INSERT INTO reports (kind, period, sha256, rows, published_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        )
-        .bind(kind)
-        .bind(period)
-        .bind(sha256)
-        .bind(rows as i64)
-        .bind(now_ms)
-        .execute(&mut *tx)
-        .await?;
-        let new = done.rows_affected() == 1;
+        let done = tx
+            .execute(
+                "INSERT INTO reports (kind, period, sha256, rows, published_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                args![kind, period, sha256, rows as i64, Arg::time(now_ms)],
+            )
+            .await?;
+        let new = done == 1;
         if new && let Some(m) = message {
             enqueue_tx(&mut tx, m, now_ms).await?;
         }
@@ -202,11 +217,13 @@ impl Store {
 
     /// Has a report of this kind and period been published (any content)?
     pub async fn report_published(&self, kind: &str, period: &str) -> Result<bool, StoreError> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM reports WHERE kind = ? AND period = ?")
-            .bind(kind)
-            .bind(period)
-            .fetch_one(&self.pool)
+        let row = self
+            .db
+            .fetch_one(
+                "SELECT COUNT(*) AS n FROM reports WHERE kind = ? AND period = ?",
+                args![kind, period],
+            )
             .await?;
-        Ok(row.try_get::<i64, _>("n")? > 0)
+        Ok(row.int("n")? > 0)
     }
 }

@@ -1,8 +1,8 @@
 //! SFTP sessions and bans in the store: `pasarela status` lists them (daemon
 //! running or not), and bans survive a restart.
 
+use super::db::{Arg, args};
 use serde::Serialize;
-use sqlx::Row;
 
 use super::{Store, StoreError};
 
@@ -26,49 +26,58 @@ pub struct SftpBan {
 
 impl Store {
     pub async fn sftp_session_open(&self, s: &SftpSession) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT OR REPLACE INTO sftp_sessions (id, daemon, account, peer, started_at) VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(&s.id)
-        .bind(&s.daemon)
-        .bind(&s.account)
-        .bind(&s.peer)
-        .bind(s.started_at)
-        .execute(&self.pool)
-        .await?;
+        self.db
+            .execute(
+                "INSERT INTO sftp_sessions (id, daemon, account, peer, started_at) VALUES (?, ?, ?, ?, ?)
+                 ON CONFLICT (id) DO UPDATE SET daemon = excluded.daemon, account = excluded.account,
+                 peer = excluded.peer, started_at = excluded.started_at",
+                args![&s.id, &s.daemon, &s.account, &s.peer, Arg::time(s.started_at)],
+            )
+            .await?;
         Ok(())
     }
 
     pub async fn sftp_session_close(&self, id: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM sftp_sessions WHERE id = ?")
-            .bind(id)
-            .execute(&self.pool)
+        self.db
+            .execute("DELETE FROM sftp_sessions WHERE id = ?", args![id])
             .await?;
         Ok(())
     }
 
-    /// Forget every recorded session (the SFTP server starts with none open).
-    pub async fn sftp_sessions_clear(&self) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM sftp_sessions")
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+    /// Forget the recorded sessions of daemons that are gone: every session
+    /// whose `daemon` the caller does not vouch for. Returns how many.
+    pub async fn sftp_sessions_clear_stale(
+        &self,
+        alive: impl Fn(&str) -> bool,
+    ) -> Result<usize, StoreError> {
+        let stale: Vec<SftpSession> = self
+            .sftp_sessions()
+            .await?
+            .into_iter()
+            .filter(|s| !alive(&s.daemon))
+            .collect();
+        for s in &stale {
+            self.sftp_session_close(&s.id).await?;
+        }
+        Ok(stale.len())
     }
 
     pub async fn sftp_sessions(&self) -> Result<Vec<SftpSession>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, daemon, account, peer, started_at FROM sftp_sessions ORDER BY started_at, id",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = self
+            .db
+            .fetch_all(
+                "SELECT id, daemon, account, peer, started_at FROM sftp_sessions ORDER BY started_at, id",
+                args![],
+            )
+            .await?;
         rows.iter()
             .map(|r| {
                 Ok(SftpSession {
-                    id: r.try_get("id")?,
-                    daemon: r.try_get("daemon")?,
-                    account: r.try_get("account")?,
-                    peer: r.try_get("peer")?,
-                    started_at: r.try_get("started_at")?,
+                    id: r.text("id")?,
+                    daemon: r.text("daemon")?,
+                    account: r.text("account")?,
+                    peer: r.text("peer")?,
+                    started_at: r.time("started_at")?,
                 })
             })
             .collect()
@@ -81,33 +90,31 @@ impl Store {
         bans: i64,
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO sftp_bans (addr, until_at, bans, updated_at) VALUES (?, ?, ?, ?)
-             ON CONFLICT (addr) DO UPDATE SET until_at = excluded.until_at, bans = excluded.bans, updated_at = excluded.updated_at",
-        )
-        .bind(addr)
-        .bind(until_at)
-        .bind(bans)
-        .bind(now_ms)
-        .execute(&self.pool)
-        .await?;
+        self.db
+            .execute(
+                "INSERT INTO sftp_bans (addr, until_at, bans, updated_at) VALUES (?, ?, ?, ?)
+                 ON CONFLICT (addr) DO UPDATE SET until_at = excluded.until_at, bans = excluded.bans, updated_at = excluded.updated_at",
+                args![addr, Arg::time(until_at), bans, Arg::time(now_ms)],
+            )
+            .await?;
         Ok(())
     }
 
     /// Bans still in force at `now_ms`.
     pub async fn sftp_bans(&self, now_ms: i64) -> Result<Vec<SftpBan>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT addr, until_at, bans FROM sftp_bans WHERE until_at > ? ORDER BY until_at DESC",
-        )
-        .bind(now_ms)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = self
+            .db
+            .fetch_all(
+                "SELECT addr, until_at, bans FROM sftp_bans WHERE until_at > ? ORDER BY until_at DESC",
+                args![Arg::time(now_ms)],
+            )
+            .await?;
         rows.iter()
             .map(|r| {
                 Ok(SftpBan {
-                    addr: r.try_get("addr")?,
-                    until_at: r.try_get("until_at")?,
-                    bans: r.try_get("bans")?,
+                    addr: r.text("addr")?,
+                    until_at: r.time("until_at")?,
+                    bans: r.int("bans")?,
                 })
             })
             .collect()

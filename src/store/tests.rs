@@ -1,12 +1,67 @@
+//! The store's suite runs on both backends: every case below is one test
+//! on SQLite and one on PostgreSQL (`PASARELA_TEST_POSTGRES_URL`, a scratch
+//! schema per test).
+
 use super::*;
 
-async fn store() -> (tempfile::TempDir, Store) {
-    let d = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", d.path().join("t.db").display());
-    let s = Store::open(&url, false, Duration::from_secs(5))
-        .await
-        .unwrap();
-    (d, s)
+/// Where a test's store lives; keeps it until the end of the test.
+enum Place {
+    Sqlite(tempfile::TempDir),
+    Postgres(testing::ScratchSchema),
+}
+
+impl Place {
+    async fn create(backend: Backend) -> Option<Place> {
+        Some(match backend {
+            Backend::Sqlite => Place::Sqlite(tempfile::tempdir().unwrap()),
+            Backend::Postgres => Place::Postgres(testing::ScratchSchema::create().await?),
+        })
+    }
+    fn url(&self) -> String {
+        match self {
+            Place::Sqlite(d) => format!("sqlite://{}", d.path().join("t.db").display()),
+            Place::Postgres(s) => s.url.clone(),
+        }
+    }
+    /// Another handle on the same store: what a second daemon would open.
+    async fn open(&self) -> Store {
+        Store::open(&self.url(), false, Duration::from_secs(5))
+            .await
+            .unwrap()
+    }
+    async fn finish(self) {
+        if let Place::Postgres(s) = self {
+            s.drop_now().await;
+        }
+    }
+}
+
+/// `both!(name, |s, place| { ... })`: the case as `name::sqlite` and
+/// `name::postgres`.
+macro_rules! both {
+    ($name:ident, |$s:ident, $place:ident| $body:block) => {
+        mod $name {
+            use super::*;
+            async fn case(backend: Backend) {
+                let Some($place) = Place::create(backend).await else {
+                    return;
+                };
+                let $s = $place.open().await;
+                assert_eq!($s.backend(), backend);
+                $body
+                $s.close().await;
+                $place.finish().await;
+            }
+            #[tokio::test]
+            async fn sqlite() {
+                case(Backend::Sqlite).await
+            }
+            #[tokio::test]
+            async fn postgres() {
+                case(Backend::Postgres).await
+            }
+        }
+    };
 }
 
 fn new_job(spool: &str, sha: &str) -> NewJob {
@@ -21,35 +76,34 @@ fn new_job(spool: &str, sha: &str) -> NewJob {
     }
 }
 
-#[tokio::test]
-async fn concurrent_records_are_group_committed_with_distinct_ids() {
-    let (_d, s) = store().await;
-    let mut handles = Vec::new();
-    for i in 0..200 {
-        let s = s.clone();
-        handles.push(tokio::spawn(async move {
-            s.record_job(&new_job(&format!("/s/{i}"), &format!("h{i}")))
-                .await
-                .unwrap()
-        }));
+both!(
+    concurrent_records_are_group_committed_with_distinct_ids,
+    |s, place| {
+        let mut handles = Vec::new();
+        for i in 0..200 {
+            let s = s.clone();
+            handles.push(tokio::spawn(async move {
+                s.record_job(&new_job(&format!("/s/{i}"), &format!("h{i}")))
+                    .await
+                    .unwrap()
+            }));
+        }
+        let mut ids = Vec::new();
+        for h in handles {
+            ids.push(h.await.unwrap());
+        }
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 200);
+        // Re-recording a staged file inside a batch returns its id.
+        assert_eq!(
+            s.record_job(&new_job("/s/7", "h7")).await.unwrap(),
+            s.job_by_spool_path("/s/7").await.unwrap().unwrap().id
+        );
     }
-    let mut ids = Vec::new();
-    for h in handles {
-        ids.push(h.await.unwrap());
-    }
-    ids.sort();
-    ids.dedup();
-    assert_eq!(ids.len(), 200);
-    // Re-recording a staged file inside a batch returns its id.
-    assert_eq!(
-        s.record_job(&new_job("/s/7", "h7")).await.unwrap(),
-        s.job_by_spool_path("/s/7").await.unwrap().unwrap().id
-    );
-}
+);
 
-#[tokio::test]
-async fn record_is_idempotent_and_claim_is_exclusive() {
-    let (_d, s) = store().await;
+both!(record_is_idempotent_and_claim_is_exclusive, |s, place| {
     let a = s.record_job(&new_job("/s/1", "aa")).await.unwrap();
     assert_eq!(s.record_job(&new_job("/s/1", "aa")).await.unwrap(), a);
     let b = s.record_job(&new_job("/s/2", "aa")).await.unwrap();
@@ -66,11 +120,9 @@ async fn record_is_idempotent_and_claim_is_exclusive() {
     );
     assert_eq!(s.first_with_sha("aa", b).await.unwrap(), Some(a));
     assert_eq!(s.first_with_sha("aa", a).await.unwrap(), None);
-}
+});
 
-#[tokio::test]
-async fn retry_dead_replay_cycle_is_audited() {
-    let (_d, s) = store().await;
+both!(retry_dead_replay_cycle_is_audited, |s, place| {
     let id = s.record_job(&new_job("/s/1", "bb")).await.unwrap();
     let job = s
         .claim("me", 1, 2000, Duration::from_secs(60))
@@ -145,31 +197,297 @@ async fn retry_dead_replay_cycle_is_audited() {
             "replay"
         ]
     );
-}
+});
 
-#[tokio::test]
-async fn document_keys_find_the_first_submission() {
-    let (_d, s) = store().await;
+both!(document_keys_find_the_first_submission, |s, place| {
     let a = s.record_job(&new_job("/s/1", "x1")).await.unwrap();
     let b = s.record_job(&new_job("/s/2", "x2")).await.unwrap();
     assert_eq!(s.claim_document_key(b, "CUFE1").await.unwrap(), None);
     assert_eq!(s.claim_document_key(a, "CUFE1").await.unwrap(), None);
     assert_eq!(s.claim_document_key(b, "CUFE1").await.unwrap(), Some(a));
-}
+});
 
-#[tokio::test]
-async fn interrupted_jobs_are_requeued() {
-    let (_d, s) = store().await;
+// A restarted daemon requeues what it left running: on SQLite everything (it
+// is the only daemon), on PostgreSQL only jobs whose lease has expired.
+both!(interrupted_jobs_are_requeued, |s, place| {
     s.record_job(&new_job("/s/1", "cc")).await.unwrap();
     s.claim("me", 1, 2000, Duration::from_secs(60))
         .await
         .unwrap();
-    assert_eq!(s.requeue_running(3000).await.unwrap(), 1);
+    let restart = match s.backend() {
+        Backend::Sqlite => 3000,
+        Backend::Postgres => {
+            assert_eq!(s.requeue_running(3000).await.unwrap(), 0, "lease alive");
+            62_001
+        }
+    };
+    assert_eq!(s.requeue_running(restart).await.unwrap(), 1);
     assert_eq!(
-        s.claim("me", 1, 3000, Duration::from_secs(60))
+        s.claim("me", 1, restart, Duration::from_secs(60))
             .await
             .unwrap()
             .len(),
         1
     );
+});
+
+fn registration(job_id: i64, n: &str, day: &str) -> reports::Registration {
+    reports::Registration {
+        job_id,
+        certificate_number: n.into(),
+        account: "demo".into(),
+        invoice_number: format!("SETP{job_id}"),
+        cufe: "c".repeat(96),
+        supplier_id: "900373115".into(),
+        supplier_name: "Agrícola Ñandú S.A.S.".into(),
+        customer_id: "800199436".into(),
+        customer_name: "Molinos".into(),
+        value: "1234567.89".into(),
+        commission: "1234.50".into(),
+        rule_id: "granos-venta".into(),
+        rule_version: "3".into(),
+        registered_at: 1_710_514_800_123,
+        registered_day: day.into(),
+    }
+}
+
+// Money, days and instants survive the round trip exactly (NUMERIC, DATE and
+// TIMESTAMPTZ on PostgreSQL), and month bounds are calendar bounds.
+both!(native_types_round_trip, |s, place| {
+    let r = registration(1, "2024-000001", "2024-03-15");
+    assert!(s.record_registration(&r).await.unwrap());
+    assert!(!s.record_registration(&r).await.unwrap(), "once per job");
+    s.record_registration(&registration(2, "2024-000002", "2024-03-31"))
+        .await
+        .unwrap();
+    s.record_registration(&registration(3, "2024-000003", "2024-04-01"))
+        .await
+        .unwrap();
+    assert_eq!(s.registrations_on("2024-03-15").await.unwrap(), vec![r]);
+    let march = s.registration_amounts_in_month("2024-03").await.unwrap();
+    assert_eq!(
+        march,
+        vec![
+            ("2024-03-15".into(), "1234567.89".into(), "1234.50".into()),
+            ("2024-03-31".into(), "1234567.89".into(), "1234.50".into())
+        ]
+    );
+    let mut seen = Vec::new();
+    s.for_each_registration_on("2024-04-01", |r| {
+        seen.push(r.certificate_number);
+        Ok::<(), ()>(())
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(seen, ["2024-000003"]);
+    let id = s.record_job(&new_job("/s/1", "t")).await.unwrap();
+    assert_eq!(s.job(id).await.unwrap().unwrap().received_at, 1000);
+    assert_eq!(s.next_due().await.unwrap(), Some(1000));
+});
+
+// Certificate numbers stay gap-free and unique when many issuers race, also
+// from two store handles (two daemons).
+both!(
+    certificate_numbers_are_gapless_under_contention,
+    |s, place| {
+        let other = place.open().await;
+        let mut tasks = Vec::new();
+        for job_id in 1..=40i64 {
+            let st = if job_id % 2 == 0 {
+                s.clone()
+            } else {
+                other.clone()
+            };
+            tasks.push(tokio::spawn(async move {
+                st.issue_certificate_with(job_id, 2026, |number| {
+                    // An issuer that fails rolls its number back.
+                    if job_id == 13 {
+                        return Err("render failed");
+                    }
+                    Ok(certificates::NewCertificate {
+                        record: certificates::CertificateRecord {
+                            number: number.clone(),
+                            job_id,
+                            account: "demo".into(),
+                            digest: "d".into(),
+                            pdf_sha256: "p".into(),
+                            path: format!("outgoing/certificates/{number}.pdf"),
+                            data_json: "{}".into(),
+                            issued_at: 5000,
+                        },
+                        registration: registration(job_id, &number, "2026-01-02"),
+                        message: None,
+                    })
+                })
+                .await
+                .unwrap()
+                .map(|(r, _)| r.number)
+            }));
+        }
+        let mut numbers = Vec::new();
+        for t in tasks {
+            if let Ok(n) = t.await.unwrap() {
+                numbers.push(n);
+            }
+        }
+        numbers.sort();
+        let expected: Vec<String> = (1..=39).map(|i| format!("2026-{i:06}")).collect();
+        assert_eq!(numbers, expected);
+        assert_eq!(s.certificates_issued(2026).await.unwrap(), 39);
+        other.close().await;
+    }
+);
+
+// Two daemons claiming at once never take the same job; a job whose lease
+// expired is taken over unless its owner renews the lease.
+both!(
+    claims_are_exclusive_across_daemons_and_leases_expire,
+    |s, place| {
+        let other = place.open().await;
+        for i in 0..60 {
+            s.record_job(&new_job(&format!("/s/{i}"), &format!("h{i}")))
+                .await
+                .unwrap();
+        }
+        let lease = Duration::from_secs(60);
+        let (a, b) = tokio::join!(
+            async {
+                let mut got = Vec::new();
+                for _ in 0..10 {
+                    got.extend(s.claim("a", 3, 2000, lease).await.unwrap());
+                }
+                got
+            },
+            async {
+                let mut got = Vec::new();
+                for _ in 0..10 {
+                    got.extend(other.claim("b", 3, 2000, lease).await.unwrap());
+                }
+                got
+            }
+        );
+        let mut ids: Vec<i64> = a.iter().chain(&b).map(|j| j.id).collect();
+        let n = ids.len();
+        ids.sort();
+        ids.dedup();
+        assert_eq!((ids.len(), n), (60, 60), "every job claimed exactly once");
+        // "a" keeps its leases alive; "b" died.
+        let a_ids: Vec<i64> = a.iter().map(|j| j.id).collect();
+        assert_eq!(
+            s.renew_leases("a", &a_ids, 50_000, lease).await.unwrap(),
+            a.len() as u64
+        );
+        assert_eq!(
+            s.renew_leases("b", &a_ids, 50_000, lease).await.unwrap(),
+            0,
+            "not b's"
+        );
+        let after_expiry = 2000 + lease.as_millis() as i64 + 1;
+        let taken = other.claim("c", 100, after_expiry, lease).await.unwrap();
+        let mut t: Vec<i64> = taken.iter().map(|j| j.id).collect();
+        t.sort();
+        let mut dead: Vec<i64> = b.iter().map(|j| j.id).collect();
+        dead.sort();
+        assert_eq!(t, dead, "exactly the dead daemon's jobs are taken over");
+        assert!(taken.iter().all(|j| j.attempts == 2));
+        match s.backend() {
+            // A restart on a shared store leaves live leases alone.
+            Backend::Postgres => assert_eq!(s.requeue_running(after_expiry).await.unwrap(), 0),
+            // The only daemon requeues everything it left running.
+            Backend::Sqlite => assert_eq!(s.requeue_running(after_expiry).await.unwrap(), 60),
+        }
+        other.close().await;
+    }
+);
+
+// Each outbox message goes to one sender even when two claim at once.
+both!(outbox_claims_are_exclusive, |s, place| {
+    let other = place.open().await;
+    for i in 0..30 {
+        let m = outbox::NewMessage {
+            idem_key: format!("k{i}"),
+            kind: "certificate-delivery".into(),
+            account: Some("demo".into()),
+            job_id: Some(i),
+            recipients: vec!["a@b.example".into()],
+            subject: "Certificado".into(),
+            body: "Adjunto".into(),
+            attachment: Some(outbox::Attachment {
+                name: "c.pdf".into(),
+                mime: "application/pdf".into(),
+                bytes: vec![0, 1, 2, 255],
+            }),
+            message_id: format!("k{i}@bolsa.example"),
+        };
+        assert!(s.enqueue_message(&m, 1000).await.unwrap().1);
+        assert!(
+            !other.enqueue_message(&m, 1000).await.unwrap().1,
+            "idempotent"
+        );
+    }
+    let (a, b) = tokio::join!(
+        s.claim_messages(20, 2000, 60_000),
+        other.claim_messages(20, 2000, 60_000)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let mut ids: Vec<i64> = a.iter().chain(&b).map(|m| m.id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!((ids.len(), a.len() + b.len()), (30, 30));
+    assert_eq!(a[0].attachment.as_ref().unwrap().bytes, vec![0, 1, 2, 255]);
+    other.close().await;
+});
+
+// Bans are shared by every daemon on the store; sessions of gone daemons are
+// forgotten, live ones kept.
+both!(sftp_state_is_shared, |s, place| {
+    let other = place.open().await;
+    s.sftp_ban("192.0.2.7", 10_000, 1, 1000).await.unwrap();
+    let bans = other.sftp_bans(2000).await.unwrap();
+    assert_eq!(
+        (bans[0].addr.as_str(), bans[0].until_at),
+        ("192.0.2.7", 10_000)
+    );
+    assert!(other.sftp_bans(10_001).await.unwrap().is_empty());
+    for (id, daemon) in [("1", "h:1"), ("2", "h:2")] {
+        s.sftp_session_open(&sftp_state::SftpSession {
+            id: id.into(),
+            daemon: daemon.into(),
+            account: "demo".into(),
+            peer: "127.0.0.1:5".into(),
+            started_at: 1000,
+        })
+        .await
+        .unwrap();
+    }
+    assert_eq!(
+        other
+            .sftp_sessions_clear_stale(|d| d == "h:2")
+            .await
+            .unwrap(),
+        1
+    );
+    let left: Vec<String> = s
+        .sftp_sessions()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|x| x.id)
+        .collect();
+    assert_eq!(left, ["2"]);
+    other.close().await;
+});
+
+#[test]
+fn passwords_never_reach_logs_through_the_store_url() {
+    assert_eq!(
+        redact_url("postgres://pasarela:s3cr3t@db.bolsa:5432/pasarela?sslmode=require"),
+        "postgres://pasarela:***@db.bolsa:5432/pasarela?sslmode=require"
+    );
+    assert_eq!(
+        redact_url("postgres://postgres@127.0.0.1:5432/test"),
+        "postgres://postgres@127.0.0.1:5432/test"
+    );
+    assert_eq!(redact_url("sqlite://var/p.db"), "sqlite://var/p.db");
 }
