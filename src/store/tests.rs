@@ -489,5 +489,9 @@ fn passwords_never_reach_logs_through_the_store_url() {
         redact_url("postgres://postgres@127.0.0.1:5432/test"),
         "postgres://postgres@127.0.0.1:5432/test"
     );
+    assert_eq!(
+        redact_url("postgres://u@h/db?sslmode=require&password=s3cr3t"),
+        "postgres://u@h/db?sslmode=require&password=***"
+    );
     assert_eq!(redact_url("sqlite://var/p.db"), "sqlite://var/p.db");
 }
