@@ -7,3 +7,8 @@ scripts/install-deps.sh
 # git does not keep file modes, and ssh refuses a private key others can read.
 chmod 600 fixtures/keys/demo_ed25519
 cargo test --locked "$@"
+# The optional AWS Transfer Family sync (cargo feature `aws`, docs/AWS.md):
+# build it and run its test against moto, without rerunning everything else.
+if [ $# -eq 0 ]; then
+  cargo test --locked --features aws --test aws_sync
+fi
