@@ -199,7 +199,7 @@ steps = ["classify"]
         );
         for a in key_accounts {
             text.push_str(&format!(
-                "\n[accounts.{a}]\nhome = \"var/home/{a}\"\n[accounts.{a}.sftp]\nauthorized_keys = [\"keys/{a}.keys\"]\n"
+                "\n[accounts.{a}]\nhome = \"var/home/{a}\"\n[accounts.{a}.sftp]\nauthorized_keys = [\"keys/{a}.keys\"]\nallowed_networks = [\"127.0.0.0/8\"]\n"
             ));
         }
         std::fs::write(self.env.path().join("config/pasarela.toml"), text).unwrap();
@@ -303,6 +303,10 @@ fn sync_makes_the_server_match_the_accounts_idempotently() {
     // First sync: two users with their keys and homes; carol is reported.
     let text = s.sync_ok(&[]);
     assert!(text.contains("skip account carol: password-only"), "{text}");
+    assert!(
+        text.contains("account alice: not carried over: allowed_networks"),
+        "{text}"
+    );
     assert!(
         text.contains("users 2 created, 0 updated, 0 deleted, 0 unchanged; keys 3 imported, 0 deleted; host keys 2 imported, 0 unchanged"),
         "{text}"

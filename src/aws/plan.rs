@@ -116,6 +116,22 @@ pub fn desired(config: &Config, aws: &Aws) -> Desired {
                 "account {name}: its password is not carried over (Transfer's service-managed users use keys only)"
             ));
         }
+        let mut local_only = Vec::new();
+        if !sftp.allowed_networks.is_empty() {
+            local_only.push("allowed_networks (use the server's security groups)");
+        }
+        if sftp.permissions != crate::sftp::config::default_permissions() {
+            local_only.push("folder permissions (the IAM role decides)");
+        }
+        if !sftp.virtual_folders.is_empty() {
+            local_only.push("virtual_folders");
+        }
+        if !local_only.is_empty() {
+            out.notes.push(format!(
+                "account {name}: not carried over: {}",
+                local_only.join(", ")
+            ));
+        }
         out.users.push(DesiredUser {
             name: name.clone(),
             role: aws.role_arn.clone(),
