@@ -294,7 +294,11 @@ fn sync_makes_the_server_match_the_accounts_idempotently() {
     // A dry run plans everything and changes nothing.
     let text = s.sync_ok(&["--dry-run"]);
     assert!(text.contains("would create user alice"), "{text}");
-    assert!(text.contains("would import host key ssh-ed25519"), "{text}");
+    assert!(text.contains("no host keys in"), "{text}");
+    assert!(
+        !s.env.path().join("var/keys").exists(),
+        "a dry run generated host keys"
+    );
     assert!(text.contains("dry run, nothing changed"), "{text}");
     let d = moto.dump(&server);
     assert_eq!(d["user_count"], 0, "{d}");
@@ -361,6 +365,11 @@ fn sync_makes_the_server_match_the_accounts_idempotently() {
     s.write_config(&moto.endpoint, &server, &["alice", "bob", "dave"], &hash);
     moto.admin(&["create-user", &server, "legacy"]);
     moto.admin(&["drift", &server, "bob"]);
+    let before = moto.dump(&server);
+    let text = s.sync_ok(&["--dry-run"]);
+    assert!(text.contains("would delete key SHA256:"), "{text}");
+    assert!(text.contains("would create user dave"), "{text}");
+    assert_eq!(moto.dump(&server), before, "a dry run changed the server");
     let text = s.sync_ok(&[]);
     assert!(text.contains("delete key SHA256:"), "{text}");
     assert!(text.contains("of user alice: done"), "{text}");

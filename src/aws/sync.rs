@@ -34,8 +34,15 @@ pub async fn run(path: &Path, dry_run: bool, prune: bool) -> i32 {
         return EX_CONFIG;
     };
     // Local work first: a missing key directory fails before any AWS call.
-    let host_keys = if aws.import_host_key {
-        match local_host_keys(&config) {
+    // A dry run does not generate missing host keys: it changes nothing, here either.
+    let host_key_dir = host_key_dir(&config);
+    let generate_later = aws.import_host_key
+        && dry_run
+        && !HOST_KEY_FILES
+            .iter()
+            .all(|f| host_key_dir.join(f).is_file());
+    let host_keys = if aws.import_host_key && !generate_later {
+        match crate::sftp::hostkeys::load_or_generate(&host_key_dir) {
             Ok(k) => k,
             Err(e) => {
                 eprintln!("error: host keys: {e:#}");
@@ -70,7 +77,12 @@ pub async fn run(path: &Path, dry_run: bool, prune: bool) -> i32 {
             return EX_UNAVAILABLE;
         }
     };
-    if aws.import_host_key {
+    if generate_later {
+        p.notes.push(format!(
+            "no host keys in {} yet: a real run generates them, as the daemon's first start would, and imports them",
+            host_key_dir.display()
+        ));
+    } else if aws.import_host_key {
         match list_host_keys(&client, &aws).await {
             Ok(remote) => {
                 let local: Vec<(String, String)> = host_keys
@@ -164,14 +176,16 @@ pub async fn run(path: &Path, dry_run: bool, prune: bool) -> i32 {
     0
 }
 
-/// The daemon's host keys (generated as its first start would, if missing).
-fn local_host_keys(config: &Config) -> anyhow::Result<Vec<PrivateKey>> {
-    let dir = config
+/// The files `sftp::hostkeys` keeps the daemon's host keys in.
+const HOST_KEY_FILES: [&str; 2] = ["ssh_host_ed25519_key", "ssh_host_ecdsa_key"];
+
+/// Where the daemon keeps its host keys (`[sftp] host_key_dir`).
+fn host_key_dir(config: &Config) -> std::path::PathBuf {
+    config
         .sftp
         .as_ref()
         .map(|s| s.host_key_dir(&config.daemon.state_dir))
-        .unwrap_or_else(|| config.daemon.state_dir.join("keys"));
-    crate::sftp::hostkeys::load_or_generate(&dir)
+        .unwrap_or_else(|| config.daemon.state_dir.join("keys"))
 }
 
 async fn client(aws: &Aws) -> Client {
