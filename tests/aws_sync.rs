@@ -22,6 +22,8 @@ const ROLE: &str = "arn:aws:iam::123456789012:role/pasarela-homes";
 struct Moto {
     child: Child,
     endpoint: String,
+    /// moto's log, kept when the test fails.
+    log: PathBuf,
 }
 
 impl Moto {
@@ -32,8 +34,8 @@ impl Moto {
         if stock {
             cmd.arg("--stock");
         }
-        let log = std::fs::File::create(std::env::temp_dir().join(format!("moto-{port}.log")))
-            .expect("moto log");
+        let log_path = std::env::temp_dir().join(format!("pasarela-moto-{port}.log"));
+        let log = std::fs::File::create(&log_path).expect("moto log");
         let child = aws_env(&mut cmd)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
@@ -43,6 +45,7 @@ impl Moto {
         let mut moto = Moto {
             child,
             endpoint: format!("http://127.0.0.1:{port}"),
+            log: log_path,
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -79,6 +82,11 @@ impl Drop for Moto {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("moto's log: {}", self.log.display());
+        } else {
+            let _ = std::fs::remove_file(&self.log);
+        }
     }
 }
 
