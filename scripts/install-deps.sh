@@ -16,6 +16,7 @@ PIP_PACKAGES=(
   paramiko            # second SFTP client implementation in tests/py
   pytest
   "aiosmtpd>=1.4,<2"  # a real SMTP server on loopback for the e-mail tests
+  "moto[server]>=5.2,<6"  # AWS Transfer Family stand-in for tests/aws_sync.rs (feature aws)
 )
 
 missing=()
@@ -32,7 +33,7 @@ fi
 if [ ${#PIP_PACKAGES[@]} -gt 0 ]; then
   need=()
   for p in "${PIP_PACKAGES[@]}"; do
-    python3 -m pip show "${p%%[<>=]*}" >/dev/null 2>&1 || need+=("$p")
+    python3 -m pip show "${p%%[][<>=]*}" >/dev/null 2>&1 || need+=("$p")
   done
   if [ ${#need[@]} -gt 0 ]; then
     python3 -m pip install --quiet --disable-pip-version-check "${need[@]}"

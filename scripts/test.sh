@@ -10,3 +10,8 @@ chmod 600 fixtures/keys/demo_ed25519
 # on 127.0.0.1:5432, trust auth, database `test`; each test uses its own schema).
 export PASARELA_TEST_POSTGRES_URL="${PASARELA_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
 cargo test --locked "$@"
+# The optional AWS Transfer Family sync (cargo feature `aws`, docs/AWS.md):
+# build it and run its test against moto, without rerunning everything else.
+if [ $# -eq 0 ]; then
+  cargo test --locked --features aws --test aws_sync
+fi

@@ -62,6 +62,7 @@ pub async fn dispatch(command: Command, log_format: Option<LogFormat>) -> i32 {
             month,
             config,
         } => crate::app_deliver::report(&config, date, month.as_deref()).await,
+        Command::Aws { command } => crate::aws::run(command).await,
     }
 }
 
@@ -72,7 +73,7 @@ fn print_problems(problems: &[ConfigError]) {
 }
 
 /// Load and compile a config; on failure print every problem.
-fn load_config(path: &Path) -> Result<Arc<Config>, i32> {
+pub(crate) fn load_config(path: &Path) -> Result<Arc<Config>, i32> {
     match config::load(path) {
         Ok((c, warnings)) => {
             print_problems(&warnings);

@@ -136,6 +136,12 @@ pub enum Command {
         #[arg(long, short, env = "PASARELA_CONFIG", default_value = DEFAULT_CONFIG)]
         config: PathBuf,
     },
+    /// AWS Transfer Family: keep a server's users and keys in step (docs/AWS.md;
+    /// needs a build with `--features aws`).
+    Aws {
+        #[command(subcommand)]
+        command: crate::aws::AwsCommand,
+    },
     /// Publish the daily report of a day and/or the monthly summary of a month.
     Report {
         /// Day (America/Bogota), YYYY-MM-DD.

@@ -8,6 +8,7 @@ pub mod admin;
 pub mod app;
 pub mod app_catalog;
 pub mod app_deliver;
+pub mod aws;
 pub mod catalog;
 pub mod certificate;
 pub mod cli;

@@ -47,6 +47,8 @@ pub struct Config {
     pub certificates: crate::reports::config::Certificates,
     /// `[admin] listen`: the /health, /ready, /metrics listener (None = off).
     pub admin_listen: Option<std::net::SocketAddr>,
+    /// `[aws]`: the Transfer Family server `pasarela aws sync` manages (docs/AWS.md).
+    pub aws: Option<crate::aws::config::Aws>,
 }
 
 /// `[registration]`, compiled.
@@ -300,6 +302,7 @@ fn compile(path: &Path, base: &Path, text: &str, p: &mut Problems) -> Option<Con
         take("reports").map(|v| section(v, path, "reports", p));
     let admin_raw: Option<raw::Admin> =
         section(take("admin").unwrap_or_else(empty), path, "admin", p);
+    let aws = take("aws").and_then(|v| crate::aws::config::compile(v, path, p));
     let certificates_raw: Option<crate::reports::config::CertificatesRaw> = section(
         take("certificates").unwrap_or_else(empty),
         path,
@@ -612,6 +615,7 @@ fn compile(path: &Path, base: &Path, text: &str, p: &mut Problems) -> Option<Con
         reports,
         certificates,
         admin_listen,
+        aws,
     })
 }
 

@@ -21,6 +21,7 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
     "reports",
     "certificates",
     "admin",
+    "aws",
 ];
 
 /// `[admin]`: the HTTP listener for /health, /ready and /metrics.

@@ -1,0 +1,274 @@
+//! `[aws]`: the AWS Transfer Family server `pasarela aws sync` keeps in step
+//! with Pasarela's accounts (docs/AWS.md).
+//!
+//! Parsed whether or not the `aws` feature is compiled in, so `validate`
+//! accepts (and checks) the same files on every build. Credentials are never
+//! read from here: they come from the AWS chain (environment, profile, role).
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::config::Problems;
+
+/// Keys that would carry credentials: refused with a pointer to the AWS chain.
+const CREDENTIAL_KEYS: &[&str] = &[
+    "access_key_id",
+    "aws_access_key_id",
+    "secret_access_key",
+    "aws_secret_access_key",
+    "session_token",
+    "aws_session_token",
+];
+
+/// `[aws]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct AwsRaw {
+    /// AWS region of the server, e.g. `us-east-1`.
+    pub region: Option<String>,
+    /// Another endpoint than AWS's, e.g. `http://127.0.0.1:5000` for moto.
+    pub endpoint_url: Option<String>,
+    /// The Transfer Family server, `s-` followed by 17 hex digits.
+    pub server_id: Option<String>,
+    /// IAM role the users get (it must allow access to `bucket`).
+    pub role_arn: Option<String>,
+    /// S3 bucket holding the homes.
+    pub bucket: Option<String>,
+    /// Folder inside the bucket above the homes, e.g. `pasarela`. Default: none.
+    pub home_prefix: Option<String>,
+    /// Import Pasarela's SFTP host keys into the server. Default false.
+    pub import_host_key: bool,
+}
+
+/// The compiled `[aws]` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Aws {
+    pub region: String,
+    pub endpoint_url: Option<String>,
+    pub server_id: String,
+    pub role_arn: String,
+    pub bucket: String,
+    /// Without leading or trailing `/`; empty for none.
+    pub home_prefix: String,
+    pub import_host_key: bool,
+}
+
+impl Aws {
+    /// The S3 path an account's `/` maps to: `/BUCKET[/PREFIX]/NAME`.
+    pub fn home_target(&self, account: &str) -> String {
+        if self.home_prefix.is_empty() {
+            format!("/{}/{account}", self.bucket)
+        } else {
+            format!("/{}/{}/{account}", self.bucket, self.home_prefix)
+        }
+    }
+}
+
+/// Compile `[aws]` from its TOML value, recording every problem.
+pub fn compile(mut value: toml::Value, file: &Path, p: &mut Problems) -> Option<Aws> {
+    if let toml::Value::Table(t) = &mut value {
+        let found: Vec<String> = t
+            .keys()
+            .filter(|k| CREDENTIAL_KEYS.contains(&k.to_ascii_lowercase().as_str()))
+            .cloned()
+            .collect();
+        for k in found {
+            // Dropped here so the value is not also reported as an unknown key.
+            t.remove(&k);
+            {
+                p.error(
+                    file,
+                    format!("aws.{k}"),
+                    "credentials are never read from the configuration file; \
+                     use the AWS chain (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, \
+                     a profile, or an instance role)",
+                );
+            }
+        }
+    }
+    let raw: AwsRaw = crate::config::section(value, file, "aws", p)?;
+    raw.compile(file, p)
+}
+
+impl AwsRaw {
+    pub fn compile(self, file: &Path, p: &mut Problems) -> Option<Aws> {
+        let mut ok = true;
+        let mut required = |v: Option<String>, key: &str, p: &mut Problems| -> String {
+            match v {
+                Some(s) if !s.trim().is_empty() => s,
+                _ => {
+                    p.error(file, format!("aws.{key}"), "is required in [aws]");
+                    ok = false;
+                    String::new()
+                }
+            }
+        };
+        let region = required(self.region, "region", p);
+        let server_id = required(self.server_id, "server_id", p);
+        let role_arn = required(self.role_arn, "role_arn", p);
+        let bucket = required(self.bucket, "bucket", p);
+
+        if !region.is_empty()
+            && !region
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            p.error(
+                file,
+                "aws.region",
+                format!("'{region}' is not a region name like us-east-1"),
+            );
+            ok = false;
+        }
+        if !server_id.is_empty() && !valid_server_id(&server_id) {
+            p.error(
+                file,
+                "aws.server_id",
+                format!("'{server_id}' is not a Transfer server id (s- and 17 hex digits)"),
+            );
+            ok = false;
+        }
+        let role_ok = role_arn.starts_with("arn:") && role_arn.contains(":role/");
+        if !role_arn.is_empty() && !role_ok {
+            p.error(
+                file,
+                "aws.role_arn",
+                format!("'{role_arn}' is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)"),
+            );
+            ok = false;
+        }
+        if !bucket.is_empty() && !valid_bucket(&bucket) {
+            p.error(
+                file,
+                "aws.bucket",
+                format!(
+                    "'{bucket}' is not an S3 bucket name (3-63 characters: a-z, 0-9, '.', '-')"
+                ),
+            );
+            ok = false;
+        }
+        let home_prefix = self
+            .home_prefix
+            .as_deref()
+            .unwrap_or("")
+            .trim_matches('/')
+            .to_string();
+        if !home_prefix.is_empty()
+            && home_prefix
+                .split('/')
+                .any(|c| c.is_empty() || c == "." || c == ".." || c.chars().any(char::is_control))
+        {
+            p.error(
+                file,
+                "aws.home_prefix",
+                format!("'{home_prefix}' is not a folder path like pasarela/homes (no empty, '.' or '..' parts)"),
+            );
+            ok = false;
+        }
+        if let Some(u) = &self.endpoint_url
+            && !(u.starts_with("http://") || u.starts_with("https://"))
+        {
+            p.error(
+                file,
+                "aws.endpoint_url",
+                format!("'{u}' is not an http:// or https:// URL"),
+            );
+            ok = false;
+        }
+        ok.then_some(Aws {
+            region,
+            endpoint_url: self.endpoint_url,
+            server_id,
+            role_arn,
+            bucket,
+            home_prefix,
+            import_host_key: self.import_host_key,
+        })
+    }
+}
+
+fn valid_server_id(s: &str) -> bool {
+    s.strip_prefix("s-").is_some_and(|h| {
+        h.len() == 17
+            && h.chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+    })
+}
+
+fn valid_bucket(s: &str) -> bool {
+    (3..=63).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+        && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && s.ends_with(|c: char| c.is_ascii_alphanumeric())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compile_str(text: &str) -> (Option<Aws>, Problems) {
+        let mut p = Problems::default();
+        let value: toml::Value = toml::from_str(text).unwrap();
+        let a = compile(value, Path::new("p.toml"), &mut p);
+        (a, p)
+    }
+
+    #[test]
+    fn a_full_section_compiles() {
+        let (a, p) = compile_str(
+            r#"region = "us-east-1"
+endpoint_url = "http://127.0.0.1:5000"
+server_id = "s-0123456789abcdef0"
+role_arn = "arn:aws:iam::123456789012:role/transfer-homes"
+bucket = "bolsa-sftp"
+home_prefix = "/pasarela/homes/"
+import_host_key = true
+"#,
+        );
+        assert!(p.items.is_empty(), "{:?}", p.items);
+        let a = a.unwrap();
+        assert_eq!(a.home_prefix, "pasarela/homes");
+        assert_eq!(a.home_target("acme"), "/bolsa-sftp/pasarela/homes/acme");
+        assert!(a.import_host_key);
+        let no_prefix = Aws {
+            home_prefix: String::new(),
+            ..a
+        };
+        assert_eq!(no_prefix.home_target("acme"), "/bolsa-sftp/acme");
+    }
+
+    #[test]
+    fn every_problem_is_reported_and_credentials_are_refused() {
+        let (a, p) = compile_str(
+            r#"region = "US East"
+server_id = "srv-1"
+role_arn = "role/x"
+bucket = "No_Such"
+home_prefix = "a/../b"
+endpoint_url = "127.0.0.1:5000"
+secret_access_key = "hunter2"
+colour = "blue"
+"#,
+        );
+        assert!(a.is_none());
+        let keys: Vec<&str> = p.items.iter().map(|e| e.key.as_str()).collect();
+        for k in [
+            "aws.region",
+            "aws.server_id",
+            "aws.role_arn",
+            "aws.bucket",
+            "aws.home_prefix",
+            "aws.endpoint_url",
+            "aws.secret_access_key",
+            "aws.colour",
+        ] {
+            assert!(keys.contains(&k), "missing {k} in {keys:?}");
+        }
+        // The secret itself never appears in a message.
+        assert!(p.items.iter().all(|e| !e.reason.contains("hunter2")));
+        let (_, p) = compile_str("");
+        assert_eq!(p.items.len(), 4, "{:?}", p.items);
+    }
+}
