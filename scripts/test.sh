@@ -14,4 +14,6 @@ cargo test --locked "$@"
 # build it and run its test against moto, without rerunning everything else.
 if [ $# -eq 0 ]; then
   cargo test --locked --features aws --test aws_sync
+  # A short run of every fuzz target on top of its committed corpus (fuzz/README.md).
+  SECONDS_EACH="${FUZZ_SECONDS:-15}" scripts/fuzz-smoke.sh
 fi

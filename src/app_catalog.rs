@@ -82,13 +82,15 @@ pub enum CatalogCommand {
 
 #[derive(Debug, clap::Args)]
 pub struct CatalogLocation {
-    /// Daemon configuration (its state_dir holds the catalog).
+    /// Daemon configuration (its `[registration]` names the catalog's folder
+    /// and the rules folder holding catalog.toml).
     #[arg(long, short, env = "PASARELA_CONFIG", default_value = DEFAULT_CONFIG)]
     pub config: PathBuf,
-    /// Catalog configuration (layouts, units, groups, eligibility).
-    #[arg(long, default_value = DEFAULT_CATALOG_CONFIG)]
-    pub catalog_config: PathBuf,
-    /// Catalog directory (overrides <state_dir>/catalog).
+    /// Catalog configuration (layouts, units, groups, eligibility). Default:
+    /// `<[registration] rules_dir>/catalog.toml` of the daemon configuration.
+    #[arg(long)]
+    pub catalog_config: Option<PathBuf>,
+    /// Catalog directory (overrides `[registration] catalog_dir`).
     #[arg(long)]
     pub dir: Option<PathBuf>,
 }
@@ -123,7 +125,14 @@ fn print_problems(problems: &[ConfigError]) {
 }
 
 fn resolve(loc: &CatalogLocation) -> Result<(PathBuf, CatalogConfig), i32> {
-    let cfg = CatalogConfig::load(&loc.catalog_config).map_err(|p| {
+    let catalog_config = match &loc.catalog_config {
+        Some(p) => p.clone(),
+        None => match crate::config::load(&loc.config) {
+            Ok((c, _)) => c.registration.rules_dir.join("catalog.toml"),
+            Err(_) => PathBuf::from(DEFAULT_CATALOG_CONFIG),
+        },
+    };
+    let cfg = CatalogConfig::load(&catalog_config).map_err(|p| {
         print_problems(&p);
         EX_CONFIG
     })?;

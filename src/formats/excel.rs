@@ -563,10 +563,18 @@ pub fn read(bytes: &[u8], layouts: &[Layout]) -> Workbook {
             ),
         }
     }
+    map_ranges(&ranges, layouts, &mut wb);
+    wb
+}
+
+/// The row mapping of [`read`], on sheets already read: pick the best
+/// (layout, sheet, header row) and turn its rows into registration lines.
+/// Public for the `excel_rows` fuzz target, which builds sheets directly.
+pub fn map_ranges(ranges: &[(String, Range<Data>)], layouts: &[Layout], wb: &mut Workbook) {
     // Best (layout, sheet, header row) by number of recognised columns.
     let mut best: Option<Candidate> = None;
     for (li, layout) in layouts.iter().enumerate() {
-        for (name, range) in &ranges {
+        for (name, range) in ranges {
             if !layout.sheets.is_empty() && !layout.sheets.iter().any(|s| norm(s) == norm(name)) {
                 continue;
             }
@@ -587,11 +595,10 @@ pub fn read(bytes: &[u8], layouts: &[Layout]) -> Workbook {
             "PAS601",
             format!("Ninguna hoja tiene los encabezados de un formato conocido ({}); revise los nombres de las columnas.", known.join(", ")),
         ));
-        return wb;
+        return;
     };
     let sheet = read_rows(layout, name, range, header_row, &cols, &mut wb.findings);
     wb.sheets.push(sheet);
-    wb
 }
 
 fn open(bytes: &[u8]) -> Result<calamine::Sheets<Cursor<Vec<u8>>>, String> {

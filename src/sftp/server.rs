@@ -605,6 +605,7 @@ impl russh::server::Handler for SshHandler {
             view: a.view.clone(),
             incoming: a.incoming.clone(),
             max_open_handles: self.shared.cfg.max_open_handles,
+            max_file_bytes: self.shared.ctx.config.daemon.max_file_bytes,
             events: ev_tx,
             shutdown: self.shared.shutdown.clone(),
         };

@@ -64,6 +64,9 @@ pub struct SessionCtx {
     /// announced to intake.
     pub incoming: PathBuf,
     pub max_open_handles: u32,
+    /// No write may reach past this size (`daemon.max_file_bytes`): a client
+    /// cannot make a huge (sparse) file that CLOSE would then hash.
+    pub max_file_bytes: u64,
     pub events: mpsc::UnboundedSender<Event>,
     pub shutdown: CancellationToken,
 }
@@ -570,10 +573,18 @@ impl Processor {
                 size,
                 ..
             }) => {
+                let max = self.ctx.max_file_bytes;
+                let end = offset
+                    .checked_add(data.len() as u64)
+                    .filter(|&e| e <= max)
+                    .ok_or_else(|| {
+                        Fail::failure(&format!(
+                            "PAS83: el archivo supera el tamaño máximo permitido ({max} bytes)"
+                        ))
+                    })?;
                 file.write_all_at(&data, offset)?;
                 crate::admin::metrics::SFTP_BYTES_UPLOADED
                     .fetch_add(data.len() as u64, std::sync::atomic::Ordering::Relaxed);
-                let end = offset + data.len() as u64;
                 if offset == *next {
                     if let Some(h) = hasher {
                         h.update(&data);
@@ -1071,4 +1082,53 @@ fn statvfs(path: &std::path::Path) -> io::Result<[u64; 11]> {
         st.f_flag as u64,
         st.f_namemax as u64,
     ])
+}
+
+/// Run SFTP request frames (each without its length prefix) through the
+/// request processor of a session of an account whose home is `home`, as a
+/// client on loopback would, and return how many replies it sent. For the
+/// `sftp_packets` fuzz target: everything but the SSH transport. Uploads
+/// still open at the end are aborted, as when a session ends.
+#[doc(hidden)]
+pub fn fuzz_frames(rt: &tokio::runtime::Handle, home: &std::path::Path, frames: &[Bytes]) -> usize {
+    let sftp = crate::sftp::config::AccountSftp {
+        authorized_keys: vec![],
+        keys: vec![],
+        password_hash: None,
+        allowed_networks: vec![],
+        permissions: crate::sftp::config::default_permissions(),
+        virtual_folders: vec![],
+        allow_symlinks: true,
+    };
+    let Ok(view) = View::new(home, &sftp) else {
+        return 0;
+    };
+    let (events, _events_rx) = mpsc::unbounded_channel();
+    let ctx = SessionCtx {
+        account: "fuzz".into(),
+        ip: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+        view: Arc::new(view),
+        incoming: home.join("incoming"),
+        max_open_handles: 16,
+        max_file_bytes: 1 << 20,
+        events,
+        shutdown: CancellationToken::new(),
+    };
+    let (out_tx, mut out_rx) = mpsc::unbounded_channel();
+    let mut p = Processor::new(
+        ctx,
+        out_tx,
+        Arc::new(Semaphore::new(READ_BUDGET)),
+        rt.clone(),
+    );
+    let mut replies = 0;
+    for f in frames {
+        p.handle_frame(f.clone());
+        // Replies hold read-budget permits until they are written: drain.
+        while out_rx.try_recv().is_ok() {
+            replies += 1;
+        }
+    }
+    p.abort_open_uploads();
+    replies
 }

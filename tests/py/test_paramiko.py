@@ -77,6 +77,21 @@ def test_permission_errors_are_openssh_codes(sftp):
         sftp.symlink("/outgoing/big.bin", "/incoming/link")
 
 
+def test_writes_past_the_size_limit_are_refused(sftp):
+    """A write that would make the file larger than daemon.max_file_bytes
+    (100 MiB by default) fails with PAS83 at once: no huge sparse file for the
+    server to hash at CLOSE (found by the sftp_packets fuzz target)."""
+    f = sftp.open("/incoming/sparse.bin", "wb")
+    f.set_pipelined(False)
+    f.seek(1 << 34)
+    with pytest.raises(IOError) as e:
+        f.write(b"x")
+        f.flush()
+    assert "PAS83" in str(e.value)
+    f.close()
+    sftp.listdir("/incoming")  # the session goes on
+
+
 def test_many_sessions_in_one_connection(server):
     t, c1 = connect(server)
     try:
