@@ -28,40 +28,6 @@ fn sftp_config(port: u16, sftp_extra: &str, accounts: &[&str]) -> String {
     )
 }
 
-/// The fixture's private key, copied into the environment with mode 0600.
-fn client_key(env: &Env) -> std::path::PathBuf {
-    let key = env.path().join("id_demo");
-    std::fs::copy(repo().join("fixtures/keys/demo_ed25519"), &key).unwrap();
-    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-    key
-}
-
-/// OpenSSH `sftp` as `user` with `key`, batch commands from `batch` (a file or `-`).
-fn sftp_cmd(env: &Env, key: &std::path::Path, port: u16, user: &str, batch: &str) -> Command {
-    let mut c = Command::new("sftp");
-    c.args([
-        "-b",
-        batch,
-        "-i",
-        key.to_str().unwrap(),
-        "-P",
-        &port.to_string(),
-    ])
-    .args([
-        "-o",
-        "StrictHostKeyChecking=no",
-        "-o",
-        "UserKnownHostsFile=/dev/null",
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        "ConnectTimeout=5",
-        &format!("{user}@127.0.0.1"),
-    ])
-    .current_dir(env.path());
-    c
-}
-
 #[test]
 fn put_invoice_get_result_over_sftp() {
     let port = free_port();

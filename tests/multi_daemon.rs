@@ -254,30 +254,9 @@ fn bans_are_shared_between_daemons() {
         daemon_config(&base, "b", &schema.url, Some(pb)),
     )
     .unwrap();
-    let key = env.path().join("id_demo");
-    std::fs::copy(repo().join("fixtures/keys/demo_ed25519"), &key).unwrap();
-    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let key = client_key(&env);
     let attempt = |port: u16, user: &str| {
-        std::process::Command::new("sftp")
-            .args([
-                "-b",
-                "/dev/null",
-                "-i",
-                key.to_str().unwrap(),
-                "-P",
-                &port.to_string(),
-            ])
-            .args([
-                "-o",
-                "StrictHostKeyChecking=no",
-                "-o",
-                "UserKnownHostsFile=/dev/null",
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                "ConnectTimeout=5",
-                &format!("{user}@127.0.0.1"),
-            ])
+        sftp_cmd(&env, &key, port, user, "/dev/null")
             .output()
             .unwrap()
             .status
