@@ -59,10 +59,7 @@ fn probes_and_metrics_follow_the_work() {
         "{}",
         daemon.log_text()
     );
-    let metrics = get(port, "/metrics").unwrap();
-    assert_eq!(metrics.0, 200);
-    let m = metrics.1;
-    for needle in [
+    let needles = [
         "pasarela_files_received_total 2",
         "pasarela_files_finished_total{verdict=\"rejected\",format=\"unknown\"} 1",
         "pasarela_step_duration_seconds_count{step=\"classify\"} 1",
@@ -72,7 +69,17 @@ fn probes_and_metrics_follow_the_work() {
         "pasarela_ready 1",
         "pasarela_draining 0",
         "# TYPE pasarela_step_duration_seconds histogram",
-    ] {
+    ];
+    // A result file is written before its job's outcome is committed and
+    // counted: the counters follow within moments.
+    let mut m = String::new();
+    wait_until(Duration::from_secs(10), || {
+        let metrics = get(port, "/metrics").unwrap();
+        assert_eq!(metrics.0, 200);
+        m = metrics.1;
+        needles.iter().all(|n| m.contains(n))
+    });
+    for needle in needles {
         assert!(m.contains(needle), "missing {needle} in\n{m}");
     }
     assert!(
