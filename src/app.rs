@@ -666,45 +666,17 @@ async fn status(path: &Path, json: bool) -> i32 {
         );
         return 0;
     }
-    let states: Vec<String> = report
-        .jobs_by_state
-        .iter()
-        .map(|(s, n)| format!("{s}={n}"))
-        .collect();
-    let verdicts: Vec<String> = report
-        .verdicts
-        .iter()
-        .map(|(s, n)| format!("{s}={n}"))
-        .collect();
-    println!(
-        "jobs:      {}",
-        if states.is_empty() {
-            "none".into()
-        } else {
-            states.join(" ")
+    // "state=n state=n", or `none` when there are no rows.
+    let counts = |rows: &[(String, i64)], none: &str| {
+        if rows.is_empty() {
+            return none.to_string();
         }
-    );
-    println!(
-        "verdicts:  {}",
-        if verdicts.is_empty() {
-            "none".into()
-        } else {
-            verdicts.join(" ")
-        }
-    );
-    let outbox: Vec<String> = report
-        .outbox
-        .iter()
-        .map(|(s, n)| format!("{s}={n}"))
-        .collect();
-    println!(
-        "outbox:    {}",
-        if outbox.is_empty() {
-            "empty".into()
-        } else {
-            outbox.join(" ")
-        }
-    );
+        let parts: Vec<String> = rows.iter().map(|(s, n)| format!("{s}={n}")).collect();
+        parts.join(" ")
+    };
+    println!("jobs:      {}", counts(&report.jobs_by_state, "none"));
+    println!("verdicts:  {}", counts(&report.verdicts, "none"));
+    println!("outbox:    {}", counts(&report.outbox, "empty"));
     println!("sftp sessions: {}", report.sftp_sessions.len());
     for s in &report.sftp_sessions {
         println!(

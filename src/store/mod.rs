@@ -743,13 +743,6 @@ impl Store {
         Ok(row.as_ref().map(job_from_row).transpose()?)
     }
 
-    /// Every job, in id order (tests and tools that count outcomes).
-    pub async fn jobs(&self) -> Result<Vec<Job>, StoreError> {
-        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs ORDER BY id");
-        let rows = self.db.fetch_all(&sql, args![]).await?;
-        Ok(rows.iter().map(job_from_row).collect::<Result<_, _>>()?)
-    }
-
     /// The stored result JSON of a job.
     pub async fn result_json(&self, id: i64) -> Result<Option<String>, StoreError> {
         let row = self
