@@ -55,6 +55,10 @@ async fn certificates() {
         bytes = render(&data).expect("render").pdf.len();
     }
     let secs = t.elapsed().as_secs_f64();
+    // A sample to inspect (object sizes, page content): PASARELA_CERT_SAMPLE=/tmp/c.pdf
+    if let Ok(path) = std::env::var("PASARELA_CERT_SAMPLE") {
+        std::fs::write(&path, render(&data).expect("render").pdf).expect("write sample");
+    }
     println!(
         "render (pure, PDF/A-3b, {bytes} bytes each): {n} in {secs:.2} s = {:.0} certificates/s ({:.2} ms each)",
         n as f64 / secs,

@@ -110,6 +110,87 @@ async fn issue_is_numbered_idempotent_written_and_verifiable() {
     }
 }
 
+// A daemon that stopped between numbering a certificate and writing its PDF
+// (the render runs outside the numbering transaction) left it pending: the
+// job's next run renders it from the recorded data, writes the PDF and
+// queues the one delivery e-mail; the number stays the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_certificate_is_finished_by_the_next_run() {
+    use pasarela::store::certificates::{CertificateRecord, NewCertificate};
+    let s = Setup::new(free_port());
+    let store = s.store().await;
+    let demo = s.account("demo");
+    let mut data = example_data();
+    let dir = demo.outgoing().join("certificates");
+    let (pending, _) = store
+        .issue_certificate_with(5, 2026, |number| {
+            data.number = number.clone();
+            let canonical = pasarela::certificate::canonical_json(&data).unwrap();
+            Ok::<_, ()>(NewCertificate {
+                record: CertificateRecord {
+                    number: number.clone(),
+                    job_id: 5,
+                    account: "demo".into(),
+                    digest: pasarela::certificate::digest(&data).unwrap(),
+                    pdf_sha256: String::new(),
+                    path: dir.join(format!("{number}.pdf")).display().to_string(),
+                    data_json: String::from_utf8(canonical).unwrap(),
+                    issued_at: 1,
+                },
+                registration: registration_of(5, &number),
+            })
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(pending.is_pending());
+    assert!(store.outbox_list().await.unwrap().is_empty());
+
+    let mut again = example_data();
+    again.number.clear();
+    let issued = issue_certificate(&store, &s.config, &demo, 5, again.clone())
+        .await
+        .unwrap();
+    assert_eq!(issued.number, pending.number);
+    assert!(!issued.newly_issued);
+    let bytes = std::fs::read(&issued.path).unwrap();
+    assert_eq!(
+        pasarela::certificate::render(&data).unwrap().pdf,
+        bytes,
+        "rendered from the recorded data"
+    );
+    let record = store.certificate_for_job(5).await.unwrap().unwrap();
+    assert!(!record.is_pending());
+    assert_eq!(record.pdf_sha256, pasarela::fsutil::sha256_hex(&bytes));
+    // Once more: nothing new is queued.
+    issue_certificate(&store, &s.config, &demo, 5, again)
+        .await
+        .unwrap();
+    let outbox = store.outbox_list().await.unwrap();
+    assert_eq!(outbox.len(), 1, "{outbox:?}");
+    assert_eq!(outbox[0].kind, "certificate-delivery");
+}
+
+fn registration_of(job_id: i64, number: &str) -> pasarela::store::reports::Registration {
+    pasarela::store::reports::Registration {
+        job_id,
+        certificate_number: number.into(),
+        account: "demo".into(),
+        invoice_number: "SETP990000123".into(),
+        cufe: "c".into(),
+        supplier_id: "900123456".into(),
+        supplier_name: "Arrocera".into(),
+        customer_id: "800765432".into(),
+        customer_name: "Molinos".into(),
+        value: "1.00".into(),
+        commission: "0.01".into(),
+        rule_id: "r".into(),
+        rule_version: "1".into(),
+        registered_at: 1,
+        registered_day: "2026-03-05".into(),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_issuers_on_one_database_never_collide_or_skip() {
     let s = Setup::new(free_port());

@@ -89,6 +89,13 @@ fn bogota_day(t: &chrono::DateTime<chrono::FixedOffset>) -> String {
 
 /// Issue (or return the already issued) certificate of `job_id`.
 /// `data.number` is ignored: the number is allocated here.
+///
+/// Two short store transactions around the rendering: (1) number the
+/// certificate and record it with its registration; render the PDF from the
+/// recorded canonical data and write it atomically; (2) record the PDF's hash
+/// and queue the delivery e-mail. A crash or error between the two leaves a
+/// pending certificate that the next run of the job finishes (rendering is
+/// deterministic); the number is never lost nor given twice.
 pub async fn issue_certificate(
     store: &Store,
     config: &Config,
@@ -96,12 +103,14 @@ pub async fn issue_certificate(
     job_id: i64,
     data: CertificateData,
 ) -> Result<IssuedCertificate, IssueError> {
+    // What could make rendering fail is checked before a number is taken.
+    super::check_renderable(&data, false)?;
     let year = data
         .registered_at
         .with_timezone(&crate::clock::bogota())
         .year();
     let dir = account.outgoing().join(CERTIFICATES_DIR);
-    let mut rendered: Option<Vec<u8>> = None;
+    let mut numbered: Option<CertificateData> = None;
     let outcome = store
         .issue_certificate_with(
             job_id,
@@ -109,11 +118,11 @@ pub async fn issue_certificate(
             |number| -> Result<NewCertificate, IssueError> {
                 let mut data = data.clone();
                 data.number = number.clone();
-                let cert = render(&data)?;
-                let data_json = String::from_utf8(canonical_json(&data)?)
+                let canonical = canonical_json(&data)?;
+                let digest = crate::fsutil::sha256_hex(&canonical);
+                let data_json = String::from_utf8(canonical)
                     .map_err(|e| CertificateError::Serialize(e.to_string()))?;
                 let path = dir.join(format!("{number}.pdf"));
-                let issued_at = chrono::Utc::now().timestamp_millis();
                 let registration = Registration {
                     job_id,
                     certificate_number: number.clone(),
@@ -131,72 +140,53 @@ pub async fn issue_certificate(
                     registered_at: data.registered_at.timestamp_millis(),
                     registered_day: bogota_day(&data.registered_at),
                 };
-                let mut vars = BTreeMap::new();
-                vars.insert("numero", number.clone());
-                vars.insert("cuenta", account.name.clone());
-                vars.insert("factura", data.invoice.number.clone());
-                vars.insert("cufe", data.invoice.cufe_or_cude.clone());
-                vars.insert(
-                    "vendedor",
-                    format!(
-                        "{} ({})",
-                        data.supplier.name,
-                        data.supplier.identification()
-                    ),
-                );
-                vars.insert(
-                    "comprador",
-                    format!(
-                        "{} ({})",
-                        data.customer.name,
-                        data.customer.identification()
-                    ),
-                );
-                vars.insert("valor", format_money(data.total_value));
-                vars.insert("comision", format_money(data.commission.total));
-                vars.insert("codigo_verificacion", verification_code(&cert.digest));
-                vars.insert(
-                    "fecha_registro",
-                    data.registered_at
-                        .format("%Y-%m-%d %H:%M:%S %:z")
-                        .to_string(),
-                );
-                let message = crate::outbox::compose(
-                    config,
-                    "certificate-delivery",
-                    format!("certificate-delivery:{number}"),
-                    Some(&account.name),
-                    Some(job_id),
-                    recipients(account, &data),
-                    &vars,
-                    Some(Attachment {
-                        name: format!("certificado-{number}.pdf"),
-                        mime: "application/pdf".into(),
-                        bytes: cert.pdf.clone(),
-                    }),
-                )?;
                 let record = CertificateRecord {
                     number: number.clone(),
                     job_id,
                     account: account.name.clone(),
-                    digest: cert.digest.clone(),
-                    pdf_sha256: crate::fsutil::sha256_hex(&cert.pdf),
+                    digest,
+                    pdf_sha256: String::new(),
                     path: path.display().to_string(),
                     data_json,
-                    issued_at,
+                    issued_at: chrono::Utc::now().timestamp_millis(),
                 };
-                rendered = Some(cert.pdf);
+                numbered = Some(data);
                 Ok(NewCertificate {
                     record,
                     registration,
-                    message,
                 })
             },
         )
         .await?;
-    let (record, newly_issued) = outcome?;
+    let (mut record, newly_issued) = outcome?;
     let path = PathBuf::from(&record.path);
-    ensure_file(&record, &path, rendered).await?;
+    if record.is_pending() {
+        let data = match numbered {
+            Some(d) => d,
+            None => stored_data(&record)?,
+        };
+        let cert = render_blocking(data.clone()).await?;
+        if cert.digest != record.digest {
+            return Err(IssueError::Stored(
+                record.number.clone(),
+                "the rendered data does not hash to the recorded digest".into(),
+            ));
+        }
+        let pdf_sha256 = crate::fsutil::sha256_hex(&cert.pdf);
+        let message = delivery_message(config, account, job_id, &data, &cert)?;
+        write_pdf(&path, cert.pdf).await?;
+        store
+            .finish_certificate(
+                &record,
+                &pdf_sha256,
+                message.as_ref(),
+                chrono::Utc::now().timestamp_millis(),
+            )
+            .await?;
+        record.pdf_sha256 = pdf_sha256;
+    } else {
+        ensure_file(&record, &path).await?;
+    }
     let rel_path = path
         .strip_prefix(&account.home)
         .map(|p| p.display().to_string())
@@ -210,31 +200,78 @@ pub async fn issue_certificate(
     })
 }
 
-/// Make sure the PDF on disk is the recorded one: write it if it is missing
-/// or different (a crash between commit and write), re-rendering from the
-/// stored canonical data when needed (rendering is deterministic).
-async fn ensure_file(
-    record: &CertificateRecord,
-    path: &std::path::Path,
-    rendered: Option<Vec<u8>>,
-) -> Result<(), IssueError> {
-    if let Ok(existing) = tokio::fs::read(path).await
-        && crate::fsutil::sha256_hex(&existing) == record.pdf_sha256
-    {
-        return Ok(());
-    }
-    let bytes = match rendered {
-        Some(b) => b,
-        None => {
-            let (data, _) = super::extract(record.data_json.as_bytes())
-                .map_err(|e| IssueError::Stored(record.number.clone(), e))?;
-            let cert = render(&data)?;
-            if crate::fsutil::sha256_hex(&cert.pdf) != record.pdf_sha256 {
-                warn!(number = %record.number, "re-rendered certificate differs from the recorded bytes (renderer changed?); writing the new rendering");
-            }
-            cert.pdf
-        }
-    };
+/// The certificate-delivery e-mail with the PDF attached (`None` when mail is off).
+fn delivery_message(
+    config: &Config,
+    account: &Account,
+    job_id: i64,
+    data: &CertificateData,
+    cert: &super::Certificate,
+) -> Result<Option<crate::store::outbox::NewMessage>, IssueError> {
+    let number = &data.number;
+    let mut vars = BTreeMap::new();
+    vars.insert("numero", number.clone());
+    vars.insert("cuenta", account.name.clone());
+    vars.insert("factura", data.invoice.number.clone());
+    vars.insert("cufe", data.invoice.cufe_or_cude.clone());
+    vars.insert(
+        "vendedor",
+        format!(
+            "{} ({})",
+            data.supplier.name,
+            data.supplier.identification()
+        ),
+    );
+    vars.insert(
+        "comprador",
+        format!(
+            "{} ({})",
+            data.customer.name,
+            data.customer.identification()
+        ),
+    );
+    vars.insert("valor", format_money(data.total_value));
+    vars.insert("comision", format_money(data.commission.total));
+    vars.insert("codigo_verificacion", verification_code(&cert.digest));
+    vars.insert(
+        "fecha_registro",
+        data.registered_at
+            .format("%Y-%m-%d %H:%M:%S %:z")
+            .to_string(),
+    );
+    Ok(crate::outbox::compose(
+        config,
+        "certificate-delivery",
+        format!("certificate-delivery:{number}"),
+        Some(&account.name),
+        Some(job_id),
+        recipients(account, data),
+        &vars,
+        Some(Attachment {
+            name: format!("certificado-{number}.pdf"),
+            mime: "application/pdf".into(),
+            bytes: cert.pdf.clone(),
+        }),
+    )?)
+}
+
+/// The certificate's data as recorded (its canonical JSON).
+fn stored_data(record: &CertificateRecord) -> Result<CertificateData, IssueError> {
+    let (data, _) = super::extract(record.data_json.as_bytes())
+        .map_err(|e| IssueError::Stored(record.number.clone(), e))?;
+    Ok(data)
+}
+
+/// Render on the blocking pool: it is pure CPU work (layout, font
+/// subsetting, compression) that must not stall the async workers.
+async fn render_blocking(data: CertificateData) -> Result<super::Certificate, IssueError> {
+    tokio::task::spawn_blocking(move || render(&data))
+        .await
+        .map_err(|e| CertificateError::Pdf(format!("rendering task failed: {e}")))?
+        .map_err(IssueError::from)
+}
+
+async fn write_pdf(path: &std::path::Path, bytes: Vec<u8>) -> Result<(), IssueError> {
     let dest = path.to_path_buf();
     tokio::task::spawn_blocking(move || crate::fsutil::write_atomic(&dest, &bytes))
         .await
@@ -246,6 +283,22 @@ async fn ensure_file(
             path: path.display().to_string(),
             source,
         })
+}
+
+/// Make sure the PDF on disk is the recorded one: write it again if it is
+/// missing or different (lost or altered after issue), re-rendering from the
+/// stored canonical data (rendering is deterministic).
+async fn ensure_file(record: &CertificateRecord, path: &std::path::Path) -> Result<(), IssueError> {
+    if let Ok(existing) = tokio::fs::read(path).await
+        && crate::fsutil::sha256_hex(&existing) == record.pdf_sha256
+    {
+        return Ok(());
+    }
+    let cert = render_blocking(stored_data(record)?).await?;
+    if crate::fsutil::sha256_hex(&cert.pdf) != record.pdf_sha256 {
+        warn!(number = %record.number, "re-rendered certificate differs from the recorded bytes (renderer changed?); writing the new rendering");
+    }
+    write_pdf(path, cert.pdf).await
 }
 
 /// Enqueue the processing-notification of a rejected or review outcome,

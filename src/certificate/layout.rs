@@ -8,7 +8,7 @@ use krilla::Document;
 use krilla::SerializeSettings;
 use krilla::configure::{Archival, ConfigurationBuilder};
 use krilla::embed::{AssociationKind, EmbeddedFile, MimeType};
-use krilla::geom::{PathBuilder, Point, Rect};
+use krilla::geom::{PathBuilder, Point, Rect, Transform};
 use krilla::metadata::{DateTime as PdfDateTime, Metadata};
 use krilla::page::PageSettings;
 use krilla::paint::Fill;
@@ -20,7 +20,7 @@ use super::{CertificateData, CertificateError, EMBEDDED_NAME, format_money, form
 /// The QR code's modules (width, colours row by row), error correction M.
 /// One fixed mask (checkerboard) instead of scoring all eight: any mask is a
 /// valid code, and the scoring was ~5 % of a registration's CPU time.
-fn qr_modules(payload: &[u8]) -> qrcode::types::QrResult<(usize, Vec<qrcode::Color>)> {
+pub(super) fn qr_modules(payload: &[u8]) -> qrcode::types::QrResult<(usize, Vec<qrcode::Color>)> {
     use qrcode::canvas::{Canvas, MaskPattern};
     let ec_level = qrcode::EcLevel::M;
     let bits = qrcode::bits::encode_auto(payload, ec_level)?;
@@ -33,8 +33,8 @@ fn qr_modules(payload: &[u8]) -> qrcode::types::QrResult<(usize, Vec<qrcode::Col
     Ok((version.width() as usize, canvas.into_colors()))
 }
 
-const REGULAR: &[u8] = include_bytes!("../../fixtures/fonts/DejaVuSans.ttf");
-const BOLD: &[u8] = include_bytes!("../../fixtures/fonts/DejaVuSans-Bold.ttf");
+const REGULAR: &[u8] = include_bytes!("../../fixtures/fonts/DejaVuSans-Latin.ttf");
+const BOLD: &[u8] = include_bytes!("../../fixtures/fonts/DejaVuSans-Bold-Latin.ttf");
 
 const W: f32 = 595.28;
 const H: f32 = 841.89;
@@ -47,6 +47,39 @@ fn fonts() -> Result<&'static (Font, Font), CertificateError> {
         .get_or_init(|| Some((Font::new(REGULAR.into(), 0)?, Font::new(BOLD.into(), 0)?)))
         .as_ref()
         .ok_or_else(|| CertificateError::Pdf("the embedded DejaVu fonts cannot be read".into()))
+}
+
+/// `text` with every character the font lacks replaced by `?`: PDF/A forbids
+/// the `.notdef` glyph, and a supplier's name in a script DejaVu does not
+/// cover must not make the certificate impossible to issue. (The embedded
+/// canonical data keeps the original text.)
+fn drawable(text: &str, bold: bool) -> String {
+    use skrifa::MetadataProvider;
+    static CHARMAPS: OnceLock<Option<(skrifa::FontRef<'static>, skrifa::FontRef<'static>)>> =
+        OnceLock::new();
+    let Some((regular, bold_font)) = CHARMAPS.get_or_init(|| {
+        Some((
+            skrifa::FontRef::new(REGULAR).ok()?,
+            skrifa::FontRef::new(BOLD).ok()?,
+        ))
+    }) else {
+        return text.to_string();
+    };
+    let charmap = if bold { bold_font } else { regular }.charmap();
+    text.chars()
+        .map(|c| {
+            if c.is_control() || charmap.map(c).is_none() {
+                '?'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+pub(super) fn drawable_for_test(text: &str, bold: bool) -> String {
+    drawable(text, bold)
 }
 
 /// Approximate advance width of DejaVu Sans (average glyph ≈ 0.55 em); used
@@ -101,6 +134,14 @@ enum Op {
         w: f32,
         h: f32,
     },
+    /// Rectangles `[x, y, w, h]` in grid units (`cell` points each) from
+    /// (`x`, `y`), filled as one path.
+    Grid {
+        x: f32,
+        y: f32,
+        cell: f32,
+        rects: Vec<[f32; 4]>,
+    },
 }
 
 /// Collects drawing operations page by page; drawn with krilla at the end.
@@ -127,7 +168,7 @@ impl Writer {
             y,
             size,
             bold,
-            text: text.to_string(),
+            text: drawable(text, bold),
         });
     }
     fn right(&mut self, x_right: f32, y: f32, size: f32, bold: bool, text: &str) {
@@ -162,16 +203,25 @@ fn draw(surface: &mut Surface<'_>, ops: &[Op], regular: &Font, bold: &Font) {
                     TextDirection::Auto,
                 );
             }
-            Op::Rect { x, y, w, h } => {
-                if let Some(r) = Rect::from_xywh(*x, *y, *w, *h) {
-                    let mut pb = PathBuilder::new();
-                    pb.push_rect(r);
-                    if let Some(p) = pb.finish() {
-                        surface.draw_path(&p);
-                    }
-                }
+            Op::Rect { x, y, w, h } => fill_rects(surface, &[[*x, *y, *w, *h]]),
+            Op::Grid { x, y, cell, rects } => {
+                surface.push_transform(&Transform::from_row(*cell, 0.0, 0.0, *cell, *x, *y));
+                fill_rects(surface, rects);
+                surface.pop();
             }
         }
+    }
+}
+
+fn fill_rects(surface: &mut Surface<'_>, rects: &[[f32; 4]]) {
+    let mut pb = PathBuilder::new();
+    for [x, y, w, h] in rects {
+        if let Some(r) = Rect::from_xywh(*x, *y, *w, *h) {
+            pb.push_rect(r);
+        }
+    }
+    if let Some(p) = pb.finish() {
+        surface.draw_path(&p);
     }
 }
 
@@ -297,12 +347,36 @@ pub(super) fn pdf(
     let qr_size = 100.0;
     let cell = qr_size / (modules as f32 + 8.0);
     let (qx, qy) = (W - MARGIN - qr_size, MARGIN - 6.0);
-    for (i, c) in qr.1.iter().enumerate() {
-        if *c == qrcode::Color::Dark {
-            let (mx, my) = ((i % modules) as f32, (i / modules) as f32);
-            w.rect(qx + (mx + 4.0) * cell, qy + (my + 4.0) * cell, cell, cell);
+    // One path of horizontal runs of dark modules: drawing every module as
+    // its own path made a 220 KB content stream that took most of the
+    // rendering time to write and compress.
+    let mut runs = Vec::new();
+    for (row, colors) in qr.1.chunks(modules.max(1)).enumerate() {
+        let mut col = 0;
+        while col < colors.len() {
+            if colors[col] != qrcode::Color::Dark {
+                col += 1;
+                continue;
+            }
+            let start = col;
+            while col < colors.len() && colors[col] == qrcode::Color::Dark {
+                col += 1;
+            }
+            runs.push([
+                start as f32 + 4.0,
+                row as f32 + 4.0,
+                (col - start) as f32,
+                1.0,
+            ]);
         }
     }
+    // In module units under a scale: short integer coordinates in the page content.
+    w.push(Op::Grid {
+        x: qx,
+        y: qy,
+        cell,
+        rects: runs,
+    });
 
     y += 22.0;
     w.rule(y);

@@ -186,9 +186,13 @@ pub fn qr_payload(data: &CertificateData, digest: &str) -> String {
     )
 }
 
-/// Render the certificate. Pure: same data, same bytes.
-pub fn render(data: &CertificateData) -> Result<Certificate, CertificateError> {
-    if data.number.trim().is_empty() {
+/// What would make [`render`] fail on this data, checked without rendering
+/// (so that a certificate number is never taken for data that cannot be
+/// rendered). `numbered`: the number must already be set. Characters the
+/// fonts lack are not an error: they are drawn as `?` (the embedded data
+/// keeps them).
+pub fn check_renderable(data: &CertificateData, numbered: bool) -> Result<(), CertificateError> {
+    if numbered && data.number.trim().is_empty() {
         return Err(CertificateError::Incomplete(
             "the certificate has no number".into(),
         ));
@@ -198,6 +202,20 @@ pub fn render(data: &CertificateData) -> Result<Certificate, CertificateError> {
             "the invoice has no CUFE".into(),
         ));
     }
+    // The QR carries number, CUFE and digest; it must fit a QR code.
+    let probe = qr_payload(data, &"0".repeat(64));
+    layout::qr_modules(probe.as_bytes()).map_err(|e| {
+        CertificateError::Incomplete(format!(
+            "the CUFE/CUDE ({} bytes) does not fit the certificate's QR code: {e}",
+            data.invoice.cufe_or_cude.len()
+        ))
+    })?;
+    Ok(())
+}
+
+/// Render the certificate. Pure: same data, same bytes.
+pub fn render(data: &CertificateData) -> Result<Certificate, CertificateError> {
+    check_renderable(data, true)?;
     let canonical = canonical_json(data)?;
     let digest = hex::encode(Sha256::digest(&canonical));
     let pdf = layout::pdf(data, &digest, canonical)?;

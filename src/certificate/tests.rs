@@ -71,3 +71,27 @@ fn money_and_codes_are_formatted_for_colombia() {
     assert_eq!(format_quantity(Decimal::new(30005, 1)), "3000,5");
     assert_eq!(verification_code("abcdef0123456789"), "ABCDEF01 23456789");
 }
+
+#[test]
+fn characters_the_fonts_lack_are_drawn_as_question_marks_and_kept_in_the_data() {
+    let mut data = example_data();
+    data.supplier.name = "Arrocera 稲作 S.A.S. 🌾".into();
+    // Before: PDF/A export refused the .notdef glyph and the job failed.
+    let cert = render(&data).expect("renders despite glyphs DejaVu lacks");
+    let (back, _) = extract(&cert.pdf).unwrap();
+    assert_eq!(back.supplier.name, "Arrocera 稲作 S.A.S. 🌾");
+    assert_eq!(layout::drawable_for_test("Ñandú 稲", false), "Ñandú ?");
+}
+
+#[test]
+fn data_that_cannot_be_rendered_is_refused_before_a_number_is_taken() {
+    let mut data = example_data();
+    data.number.clear();
+    assert!(check_renderable(&data, false).is_ok());
+    assert!(check_renderable(&data, true).is_err(), "no number yet");
+    data.invoice.cufe_or_cude = "a".repeat(3000);
+    let err = check_renderable(&data, false).unwrap_err().to_string();
+    assert!(err.contains("QR"), "{err}");
+    data.invoice.cufe_or_cude = " ".into();
+    assert!(check_renderable(&data, false).is_err());
+}

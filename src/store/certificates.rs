@@ -1,5 +1,10 @@
-//! Certificates: numbering, records and the registration row, all in one
-//! transaction with the certificate-delivery message.
+//! Certificates: numbering, records and the registration row in one short
+//! transaction; then, once the PDF is on disk, its hash, the
+//! certificate-delivery message and the audit row in a second one.
+//!
+//! The PDF is rendered between the two, outside any lock: the sequence row
+//! that makes the numbers gap-free is held only for a few statements, so
+//! issuers (workers, daemons) do not queue behind each other's rendering.
 
 use super::db::{Arg, DbRow, args};
 use super::outbox::{NewMessage, enqueue_tx};
@@ -13,6 +18,8 @@ pub struct CertificateRecord {
     pub job_id: i64,
     pub account: String,
     pub digest: String,
+    /// SHA-256 of the PDF bytes; empty while the certificate is numbered
+    /// but its PDF not yet written (see [`Store::finish_certificate`]).
     pub pdf_sha256: String,
     pub path: String,
     /// Canonical data JSON (re-rendering it gives the same PDF).
@@ -20,12 +27,21 @@ pub struct CertificateRecord {
     pub issued_at: i64,
 }
 
-/// What the caller builds once the number is known (inside the transaction).
+impl CertificateRecord {
+    /// Numbered and recorded, but the PDF is not yet written and the
+    /// delivery message not yet queued.
+    pub fn is_pending(&self) -> bool {
+        self.pdf_sha256.is_empty()
+    }
+}
+
+/// What the caller builds once the number is known (inside the numbering
+/// transaction: keep it cheap, no rendering). `record.pdf_sha256` is
+/// normally empty (pending); [`Store::finish_certificate`] fills it.
 #[derive(Debug, Clone)]
 pub struct NewCertificate {
     pub record: CertificateRecord,
     pub registration: Registration,
-    pub message: Option<NewMessage>,
 }
 
 fn record_from_row(r: &DbRow) -> Result<CertificateRecord, sqlx::Error> {
@@ -66,12 +82,12 @@ impl Store {
         Ok(row.as_ref().map(record_from_row).transpose()?)
     }
 
-    /// Issue the certificate of `job_id` exactly once. In one write
+    /// Number the certificate of `job_id` exactly once. In one short write
     /// transaction: return the existing certificate if the job has one;
-    /// otherwise take the next number of `year`, call `build(number)` (pure
-    /// work: render, digest), and record the certificate, the registration and
-    /// the delivery message. Returns (record, newly issued). An `Err` from
-    /// `build` rolls everything back, the number included (no gap).
+    /// otherwise take the next number of `year`, call `build(number)` (cheap
+    /// work: canonical data, digest) and record the certificate and the
+    /// registration. Returns (record, newly numbered). An `Err` from `build`
+    /// rolls everything back, the number included (no gap).
     pub async fn issue_certificate_with<E>(
         &self,
         job_id: i64,
@@ -120,25 +136,50 @@ impl Store {
         )
         .await?;
         insert_registration_tx(&mut tx, &new.registration).await?;
-        if let Some(m) = &new.message {
-            enqueue_tx(&mut tx, m, r.issued_at).await?;
-        }
-        audit_tx(
-            &mut tx,
-            r.issued_at,
-            &AuditRecord {
-                account: Some(&r.account),
-                job_id: Some(job_id),
-                event: "certificate.issued",
-                detail: serde_json::json!({"number": number, "digest": r.digest, "path": r.path}),
-            },
-        )
-        .await?;
         tx.commit().await?;
         let mut record = new.record;
         record.number = number;
         record.job_id = job_id;
         Ok(Ok((record, true)))
+    }
+
+    /// The PDF of a numbered certificate is written: record its hash, queue
+    /// the delivery message and write the `certificate.issued` audit row, in
+    /// one transaction and only once (false when already finished, e.g. by
+    /// a job that ran again).
+    pub async fn finish_certificate(
+        &self,
+        record: &CertificateRecord,
+        pdf_sha256: &str,
+        message: Option<&NewMessage>,
+        at_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let updated = tx
+            .execute(
+                "UPDATE certificates SET pdf_sha256 = ? WHERE number = ? AND pdf_sha256 = ''",
+                args![pdf_sha256, &record.number],
+            )
+            .await?;
+        if updated == 0 {
+            return Ok(false);
+        }
+        if let Some(m) = message {
+            enqueue_tx(&mut tx, m, at_ms).await?;
+        }
+        audit_tx(
+            &mut tx,
+            at_ms,
+            &AuditRecord {
+                account: Some(&record.account),
+                job_id: Some(record.job_id),
+                event: "certificate.issued",
+                detail: serde_json::json!({"number": record.number, "digest": record.digest, "path": record.path}),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Certificates issued per year so far (the next number minus one).

@@ -311,13 +311,12 @@ both!(
                             job_id,
                             account: "demo".into(),
                             digest: "d".into(),
-                            pdf_sha256: "p".into(),
+                            pdf_sha256: String::new(),
                             path: format!("outgoing/certificates/{number}.pdf"),
                             data_json: "{}".into(),
                             issued_at: 5000,
                         },
                         registration: registration(job_id, &number, "2026-01-02"),
-                        message: None,
                     })
                 })
                 .await
@@ -338,6 +337,70 @@ both!(
         other.close().await;
     }
 );
+
+// A numbered certificate stays pending until its PDF is written; finishing
+// it records the hash, queues the delivery message and audits, exactly once,
+// even when two handles (two runs of the job) finish it at the same time.
+both!(certificate_is_finished_exactly_once, |s, place| {
+    let other = place.open().await;
+    let (record, newly) = s
+        .issue_certificate_with(7, 2026, |number| {
+            Ok::<_, ()>(certificates::NewCertificate {
+                record: certificates::CertificateRecord {
+                    number: number.clone(),
+                    job_id: 7,
+                    account: "demo".into(),
+                    digest: "d".into(),
+                    pdf_sha256: String::new(),
+                    path: format!("outgoing/certificates/{number}.pdf"),
+                    data_json: "{}".into(),
+                    issued_at: 5000,
+                },
+                registration: registration(7, &number, "2026-01-02"),
+            })
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(newly && record.is_pending());
+    // Numbered again (the job re-ran): the same, still pending record.
+    let (again, newly) = s
+        .issue_certificate_with(7, 2026, |_| Err("must not be called"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!newly && again.is_pending() && again.number == record.number);
+    let message = outbox::NewMessage {
+        idem_key: format!("certificate-delivery:{}", record.number),
+        kind: "certificate-delivery".into(),
+        account: Some("demo".into()),
+        job_id: Some(7),
+        recipients: vec!["a@b.example".into()],
+        subject: "Certificado".into(),
+        body: "Adjunto".into(),
+        attachment: None,
+        message_id: "c7@bolsa.example".into(),
+    };
+    let (a, b) = tokio::join!(
+        s.finish_certificate(&record, "sha", Some(&message), 6000),
+        other.finish_certificate(&record, "sha", Some(&message), 6000)
+    );
+    assert_eq!(
+        [a.unwrap(), b.unwrap()].iter().filter(|x| **x).count(),
+        1,
+        "exactly one finisher wins"
+    );
+    let done = s.certificate_for_job(7).await.unwrap().unwrap();
+    assert_eq!(done.pdf_sha256, "sha");
+    assert!(!done.is_pending());
+    assert!(
+        !s.finish_certificate(&done, "other", Some(&message), 7000)
+            .await
+            .unwrap()
+    );
+    assert_eq!(s.outbox_list().await.unwrap().len(), 1);
+    other.close().await;
+});
 
 // Two daemons claiming at once never take the same job; a job whose lease
 // expired is taken over unless its owner renews the lease.
