@@ -12,6 +12,7 @@ e-mails, distinct Message-IDs).
 Usage (normally through scripts/bench-e2e.sh, which builds the release binary):
   python3 scripts/bench_e2e.py --bin target/release/pasarela [--files 10000]
       [--clients 20] [--workers 4] [--dir /tmp/pasarela-e2e] [--store-url URL]
+      [--rate R]   # offered load (files/s) instead of uploading as fast as possible
 """
 import argparse
 import json
@@ -193,6 +194,8 @@ def main():
     ap.add_argument("--dir", default="/tmp/pasarela-e2e")
     ap.add_argument("--store-url", default=None, help="postgres://... (default: SQLite in the bench dir)")
     ap.add_argument("--timeout", type=int, default=3600)
+    ap.add_argument("--rate", type=float, default=0,
+                    help="offered load in files/s spread over the clients (default: upload as fast as possible)")
     ap.add_argument("--any-products", action="store_true", help="the generator's full product mix (most invoices end in review)")
     a = ap.parse_args()
 
@@ -237,18 +240,35 @@ def main():
     groups = [files[i::a.clients] for i in range(a.clients)]
     errors = []
 
-    def client(group):
-        cmds = "cd incoming\n" + "".join(f"put {p}\n" for p in group)
-        r = subprocess.run(
-            ["sftp", "-q", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-             "-o", "BatchMode=yes", "-i", key, "-P", str(sftp_port), "-b", "-", "demo@127.0.0.1"],
-            input=cmds, capture_output=True, text=True)
-        if r.returncode != 0:
-            errors.append(r.stderr[-500:])
+    sftp_argv = ["sftp", "-q", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                 "-o", "BatchMode=yes", "-i", key, "-P", str(sftp_port), "-b", "-", "demo@127.0.0.1"]
+
+    def client(n, group):
+        if not a.rate:
+            cmds = "cd incoming\n" + "".join(f"put {p}\n" for p in group)
+            r = subprocess.run(sftp_argv, input=cmds, capture_output=True, text=True)
+            if r.returncode != 0:
+                errors.append(r.stderr[-500:])
+            return
+        # Offered load: this client's share of --rate, one `put` at a time on schedule.
+        interval = a.clients / a.rate
+        p = subprocess.Popen(sftp_argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+        p.stdin.write("cd incoming\n")
+        start = time.time() + n / a.rate
+        for i, f in enumerate(group):
+            delay = start + i * interval - time.time()
+            if delay > 0:
+                time.sleep(delay)
+            p.stdin.write(f"put {f}\n")
+            p.stdin.flush()
+        p.stdin.close()
+        if p.wait() != 0:
+            errors.append(p.stderr.read()[-500:])
 
     print(f"== uploading with {a.clients} sftp clients", file=sys.stderr)
     t0 = time.time()
-    threads = [threading.Thread(target=client, args=(g,)) for g in groups]
+    threads = [threading.Thread(target=client, args=(i, g)) for i, g in enumerate(groups)]
     for t in threads:
         t.start()
     for t in threads:
@@ -296,6 +316,7 @@ def main():
         "files": a.files,
         "clients": a.clients,
         "workers": a.workers,
+        "offered_rate_per_s": a.rate or "max",
         "store": "postgres" if a.store_url else f"sqlite (synchronous={a.synchronous})",
         "upload_wall_s": round(t_uploaded - t0, 1),
         "results_wall_s": round(t_results - t0, 1),
