@@ -447,6 +447,9 @@ fn report(all: &[Outcome], secs: f64, args: &[String]) {
     }
 }
 
+/// Per document: kind, seed, and per strategy (right, wrong, ms).
+type LabRow = (Kind, u64, Vec<(bool, bool, u64)>);
+
 type Strategy = fn(&image::GrayImage, &pasarela::formats::image::Prepared) -> Option<DianQr>;
 
 fn found(a: qr::Attempt) -> Option<DianQr> {
@@ -508,8 +511,7 @@ fn qr_lab(list: &str, n: u64, seed0: u64, threads: usize, kinds: &[Kind], no_qr:
         })
         .collect();
     let strategies = Arc::new(strategies);
-    // Per document: kind, seed, and per strategy (right, wrong, ms).
-    let rows: Vec<(Kind, u64, Vec<(bool, bool, u64)>)> = rt.block_on(async {
+    let rows: Vec<LabRow> = rt.block_on(async {
         futures::stream::iter(jobs)
             .map(|(seed, kind)| {
                 let strategies = strategies.clone();
