@@ -290,9 +290,7 @@ pub enum RxingReader {
 /// finder patterns was found but nothing DIAN decoded.
 pub fn attempt_rxing(img: &GrayImage, reader: RxingReader) -> Attempt {
     use rxing::common::HybridBinarizer;
-    use rxing::multi::MultipleBarcodeReader;
-    use rxing::qrcode::cpp_port::detector;
-    use rxing::{BinaryBitmap, DecodeHints, ImmutableReader, Luma8Source};
+    use rxing::{BinaryBitmap, DecodeHints, Luma8Source};
     let (w, h) = img.dimensions();
     let Ok(source) = Luma8Source::new_with_slice(img.as_raw(), w, h) else {
         return Attempt::Nothing;
@@ -302,20 +300,13 @@ pub fn attempt_rxing(img: &GrayImage, reader: RxingReader) -> Attempt {
         TryHarder: Some(true),
         ..Default::default()
     };
-    let (results, pad) = match reader {
-        RxingReader::Java => {
-            let r =
-                rxing::qrcode::QRCodeReader::new().immutable_decode_with_hints(&mut bitmap, &hints);
-            // Finder-pattern centres (3.5 modules in from the edge) and
-            // maybe an alignment pattern: widen by a tenth of the span.
-            (r.map(|r| vec![r]).unwrap_or_default(), 0.1)
-        }
-        RxingReader::Cpp => {
-            let r =
-                rxing::qrcode::cpp_port::QrReader.decode_multiple_with_hints(&mut bitmap, &hints);
-            // The code's four corners.
-            (r.unwrap_or_default(), 0.0)
-        }
+    // rxing is a large port that indexes a lot: should it panic on some
+    // page, that page loses its QR (counted as not found), not its OCR.
+    let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        decode_rxing(&mut bitmap, &hints, reader)
+    }));
+    let Ok((results, pad, seen)) = decoded else {
+        return Attempt::Nothing;
     };
     for result in &results {
         let Some(q) = parse(result.getText()) else {
@@ -344,18 +335,46 @@ pub fn attempt_rxing(img: &GrayImage, reader: RxingReader) -> Attempt {
             ),
         );
     }
+    if seen {
+        Attempt::Seen
+    } else {
+        Attempt::Nothing
+    }
+}
+
+/// rxing's decoding proper: the codes read, how much to widen their points
+/// into a box (fraction of the span), and whether a code or a set of three
+/// finder patterns was seen.
+fn decode_rxing<B: rxing::Binarizer>(
+    bitmap: &mut rxing::BinaryBitmap<B>,
+    hints: &rxing::DecodeHints,
+    reader: RxingReader,
+) -> (Vec<rxing::RXingResult>, f32, bool) {
+    use rxing::ImmutableReader;
+    use rxing::multi::MultipleBarcodeReader;
+    use rxing::qrcode::cpp_port::detector;
+    let (results, pad) = match reader {
+        RxingReader::Java => {
+            let r = rxing::qrcode::QRCodeReader::new().immutable_decode_with_hints(bitmap, hints);
+            // Finder-pattern centres (3.5 modules in from the edge) and
+            // maybe an alignment pattern: widen by a tenth of the span.
+            (r.map(|r| vec![r]).unwrap_or_default(), 0.1)
+        }
+        RxingReader::Cpp => {
+            let r = rxing::qrcode::cpp_port::QrReader.decode_multiple_with_hints(bitmap, hints);
+            // The code's four corners.
+            (r.unwrap_or_default(), 0.0)
+        }
+    };
     if !results.is_empty() {
-        // A code was read but it is not a DIAN QR.
-        return Attempt::Seen;
+        // Something was read (maybe not a DIAN QR).
+        return (results, pad, true);
     }
     // The binarised matrix is cached in `bitmap`: asking whether three
     // finder patterns line up costs only the pattern scan.
     let mut fps = detector::FindFinderPatterns(bitmap.get_black_matrix(), true, 0);
-    if detector::GenerateFinderPatternSets(&mut fps).is_empty() {
-        Attempt::Nothing
-    } else {
-        Attempt::Seen
-    }
+    let seen = !detector::GenerateFinderPatternSets(&mut fps).is_empty();
+    (results, pad, seen)
 }
 
 #[cfg(test)]
