@@ -18,6 +18,7 @@ use futures::StreamExt;
 use pasarela::formats::extract::KEY_FIELDS;
 use pasarela::formats::generate::{self, Degradation, Rng};
 use pasarela::formats::image::Preprocess;
+use pasarela::formats::qr::{self, DianQr};
 use pasarela::formats::read::{self, FormatsSettings, Reading};
 use pasarela::formats::text;
 
@@ -170,6 +171,13 @@ fn main() {
         }
         return;
     }
+    if let Some(list) = arg::<String>(&args, "--qr-lab") {
+        // Which QR strategy decodes the pages that carry the DIAN QR, and at
+        // what cost? Same documents as the main run (same seeds and kinds).
+        let no_qr = args.iter().any(|a| a == "--lab-no-qr");
+        qr_lab(&list, n, seed0, threads, &kinds, no_qr);
+        return;
+    }
     if let Some(file) = arg::<String>(&args, "--file") {
         // Read one file and print what the steps would put in the result.
         let bytes = std::fs::read(&file).unwrap_or_else(|e| panic!("{file}: {e}"));
@@ -231,18 +239,18 @@ fn main() {
     report(&outcomes, started.elapsed().as_secs_f64(), &args);
 }
 
-async fn one(
+/// Generate document `seed` of `kind` as the file bytes and extension, plus
+/// the degraded page image as encoded (for scanned PDFs: the embedded JPEG).
+async fn make_doc(
     seed: u64,
     kind: Kind,
     with_qr: bool,
-    s: &FormatsSettings,
-    write: Option<&str>,
-) -> Outcome {
+) -> (generate::Invoice, Vec<u8>, &'static str, Option<Vec<u8>>) {
     let inv = generate::invoice(seed, with_qr);
     let pdf = inv.pdf();
     let mut rng = Rng::new(seed ^ 0xD15EA5E);
-    let (bytes, ext) = match kind {
-        Kind::Text => (pdf, "pdf"),
+    let (bytes, ext, image) = match kind {
+        Kind::Text => (pdf, "pdf", None),
         _ => {
             let page = match generate::rasterise(&pdf, 300).await {
                 Ok(p) => p,
@@ -265,18 +273,28 @@ async fn one(
                     (
                         generate::scanned_pdf(&jpeg, page.width(), page.height()),
                         "pdf",
+                        Some(jpeg),
                     )
                 }
                 _ => {
                     let q = d.jpeg_quality;
-                    (
-                        generate::encode(&page, q),
-                        if q > 0 { "jpg" } else { "png" },
-                    )
+                    let b = generate::encode(&page, q);
+                    (b.clone(), if q > 0 { "jpg" } else { "png" }, Some(b))
                 }
             }
         }
     };
+    (inv, bytes, ext, image)
+}
+
+async fn one(
+    seed: u64,
+    kind: Kind,
+    with_qr: bool,
+    s: &FormatsSettings,
+    write: Option<&str>,
+) -> Outcome {
+    let (inv, bytes, ext, _) = make_doc(seed, kind, with_qr).await;
     if let Some(dir) = write {
         let base = format!("{dir}/inv{seed:04}-{}", if with_qr { "qr" } else { "noqr" });
         let _ = std::fs::write(format!("{base}.{ext}"), &bytes);
@@ -426,5 +444,133 @@ fn report(all: &[Outcome], secs: f64, args: &[String]) {
         .filter(|o| o.review || o.exact.values().any(|v| !v))
     {
         println!("- {}", o.detail);
+    }
+}
+
+/// Per document: kind, seed, and per strategy (right, wrong, ms).
+type LabRow = (Kind, u64, Vec<(bool, bool, u64)>);
+
+type Strategy = fn(&image::GrayImage, &pasarela::formats::image::Prepared) -> Option<DianQr>;
+
+fn found(a: qr::Attempt) -> Option<DianQr> {
+    match a {
+        qr::Attempt::Found(q, _) => Some(q),
+        _ => None,
+    }
+}
+
+fn half(g: &image::GrayImage) -> image::GrayImage {
+    image::imageops::resize(
+        g,
+        g.width() / 2,
+        g.height() / 2,
+        image::imageops::FilterType::Triangle,
+    )
+}
+
+fn strategy(name: &str) -> Option<Strategy> {
+    use qr::RxingReader::{Cpp, Java};
+    Some(match name {
+        "search" => |page, p| qr::search(page, p).map(|f| f.qr),
+        "rqrr-search" => |page, p| qr::search_rqrr(page, p).map(|f| f.qr),
+        "rqrr-gray" => |_, p| found(qr::attempt(&p.gray)),
+        "rqrr-bin" => |_, p| found(qr::attempt(&p.image)),
+        "java-gray" => |_, p| found(qr::attempt_rxing(&p.gray, Java)),
+        "cpp-gray" => |_, p| found(qr::attempt_rxing(&p.gray, Cpp)),
+        "java-page" => |page, _| found(qr::attempt_rxing(page, Java)),
+        "cpp-page" => |page, _| found(qr::attempt_rxing(page, Cpp)),
+        "java-half" => |_, p| found(qr::attempt_rxing(&half(&p.gray), Java)),
+        "cpp-half" => |_, p| found(qr::attempt_rxing(&half(&p.gray), Cpp)),
+        "java-bin" => |_, p| found(qr::attempt_rxing(&p.image, Java)),
+        "cpp-bin" => |_, p| found(qr::attempt_rxing(&p.image, Cpp)),
+        _ => return None,
+    })
+}
+
+/// `--qr-lab a,b,…`: decode rate and time of each QR strategy on the pages
+/// with the DIAN QR (with `--lab-no-qr`: on the pages without one, where
+/// any decoded code counts as wrong).
+fn qr_lab(list: &str, n: u64, seed0: u64, threads: usize, kinds: &[Kind], no_qr: bool) {
+    let strategies: Vec<(String, Strategy)> = list
+        .split(',')
+        .map(|n| {
+            let f = strategy(n).unwrap_or_else(|| panic!("unknown strategy {n}"));
+            (n.to_string(), f)
+        })
+        .collect();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(2))
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("runtime: {e}"));
+    let jobs: Vec<(u64, Kind)> = (0..n)
+        .filter_map(|i| {
+            let kind = kinds[(i as usize) % kinds.len()];
+            let with_qr = (i / kinds.len() as u64).is_multiple_of(2);
+            (with_qr != no_qr && kind != Kind::Text).then_some((seed0 + i, kind))
+        })
+        .collect();
+    let strategies = Arc::new(strategies);
+    let rows: Vec<LabRow> = rt.block_on(async {
+        futures::stream::iter(jobs)
+            .map(|(seed, kind)| {
+                let strategies = strategies.clone();
+                async move {
+                    let (inv, _, _, image) = make_doc(seed, kind, !no_qr).await;
+                    let want = inv.truth.get("cufe").map(str::to_string);
+                    let bytes = image.unwrap_or_default();
+                    tokio::task::spawn_blocking(move || {
+                        let page = pasarela::formats::image::decode_pages(&bytes)
+                            .unwrap_or_default()
+                            .remove(0);
+                        let p = pasarela::formats::image::preprocess(&page, Preprocess::default());
+                        let mut out = Vec::new();
+                        for (_, f) in strategies.iter() {
+                            let t = Instant::now();
+                            let got = f(&page, &p).and_then(|q| q.cufe());
+                            let ms = t.elapsed().as_millis() as u64;
+                            let ok = if no_qr {
+                                got.is_none()
+                            } else {
+                                got.is_some() && got == want
+                            };
+                            out.push((ok, got.is_some() && (no_qr || !ok), ms));
+                        }
+                        (kind, seed, out)
+                    })
+                    .await
+                    .unwrap_or_else(|e| panic!("lab: {e}"))
+                }
+            })
+            .buffer_unordered(threads)
+            .inspect(|(k, s, o)| eprintln!("seed {s} {k:?} {o:?}"))
+            .collect()
+            .await
+    });
+    println!(
+        "| strategy | pages | {} | decoded, wrong | median ms | max ms | missed (seed kind) |",
+        if no_qr {
+            "nothing decoded"
+        } else {
+            "decoded, CUFE exact"
+        }
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for (i, (name, _)) in strategies.iter().enumerate() {
+        let ok = rows.iter().filter(|r| r.2[i].0).count();
+        let wrong = rows.iter().filter(|r| r.2[i].1).count();
+        let ms: Vec<u64> = rows.iter().map(|r| r.2[i].2).collect();
+        let max = ms.iter().copied().max().unwrap_or(0);
+        let missed: Vec<String> = rows
+            .iter()
+            .filter(|r| !r.2[i].0)
+            .map(|r| format!("{} {:?}", r.1, r.0))
+            .collect();
+        println!(
+            "| {name} | {} | {ok} | {wrong} | {} | {max} | {} |",
+            rows.len(),
+            median(ms),
+            missed.join(", ")
+        );
     }
 }

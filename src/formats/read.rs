@@ -456,33 +456,7 @@ async fn ocr_one(
         let t1 = Instant::now();
         let mut q = None;
         if want_qr {
-            // rqrr is sensitive to resampling and blur: try the cleaned
-            // grayscale, the binarised page, the page as received and a
-            // sharpened copy, stopping at the first that decodes (measured on
-            // the generated scans and photos). The page as received and the
-            // sharpened copy run only when a finder pattern was seen; the
-            // binarised page always (skipping it cut decoding from 84 % to
-            // 55 % of the QR pages, docs/BENCHMARKS-formats.md).
-            let mut seen = false;
-            let mut found = None;
-            for variant in 0..4 {
-                let a = match variant {
-                    0 => qr::attempt(&p.gray),
-                    1 => qr::attempt(&p.image),
-                    2 if seen => qr::attempt(&page),
-                    3 if seen => qr::attempt(&image::imageops::unsharpen(&p.gray, 3.0, 10)),
-                    _ => break,
-                };
-                match a {
-                    qr::Attempt::Found(code, bbox) => {
-                        // The page as received is not deskewed: wider margin.
-                        found = Some((code, bbox, if variant == 2 { 48 } else { 12 }));
-                        break;
-                    }
-                    qr::Attempt::Seen => seen = true,
-                    qr::Attempt::Nothing => {}
-                }
-            }
+            let found = qr::search(&page, &p).map(|f| (f.qr, f.bbox, f.margin));
             if let Some((found, (x0, y0, x1, y1), m)) = found {
                 let (w, h) = p.image.dimensions();
                 for y in y0.saturating_sub(m)..(y1 + m).min(h) {
