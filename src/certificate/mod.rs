@@ -192,16 +192,7 @@ pub fn qr_payload(data: &CertificateData, digest: &str) -> String {
 /// fonts lack are not an error: they are drawn as `?` (the embedded data
 /// keeps them).
 pub fn check_renderable(data: &CertificateData, numbered: bool) -> Result<(), CertificateError> {
-    if numbered && data.number.trim().is_empty() {
-        return Err(CertificateError::Incomplete(
-            "the certificate has no number".into(),
-        ));
-    }
-    if data.invoice.cufe_or_cude.trim().is_empty() {
-        return Err(CertificateError::Incomplete(
-            "the invoice has no CUFE".into(),
-        ));
-    }
+    check_fields(data, numbered)?;
     // The QR carries number, CUFE and digest; it must fit a QR code.
     let probe = qr_payload(data, &"0".repeat(64));
     layout::qr_modules(probe.as_bytes()).map_err(|e| {
@@ -213,9 +204,25 @@ pub fn check_renderable(data: &CertificateData, numbered: bool) -> Result<(), Ce
     Ok(())
 }
 
+/// The fields rendering needs. (`render` runs only this part: its layout
+/// encodes the real QR anyway, so the probe would be done twice.)
+fn check_fields(data: &CertificateData, numbered: bool) -> Result<(), CertificateError> {
+    if numbered && data.number.trim().is_empty() {
+        return Err(CertificateError::Incomplete(
+            "the certificate has no number".into(),
+        ));
+    }
+    if data.invoice.cufe_or_cude.trim().is_empty() {
+        return Err(CertificateError::Incomplete(
+            "the invoice has no CUFE".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Render the certificate. Pure: same data, same bytes.
 pub fn render(data: &CertificateData) -> Result<Certificate, CertificateError> {
-    check_renderable(data, true)?;
+    check_fields(data, true)?;
     let canonical = canonical_json(data)?;
     let digest = hex::encode(Sha256::digest(&canonical));
     let pdf = layout::pdf(data, &digest, canonical)?;

@@ -286,6 +286,23 @@ both!(native_types_round_trip, |s, place| {
     assert_eq!(s.next_due().await.unwrap(), Some(1000));
 });
 
+/// A numbered, pending certificate of `job_id` (what `build` returns).
+fn new_certificate(job_id: i64, number: &str) -> certificates::NewCertificate {
+    certificates::NewCertificate {
+        record: certificates::CertificateRecord {
+            number: number.to_string(),
+            job_id,
+            account: "demo".into(),
+            digest: "d".into(),
+            pdf_sha256: String::new(),
+            path: format!("outgoing/certificates/{number}.pdf"),
+            data_json: "{}".into(),
+            issued_at: 5000,
+        },
+        registration: registration(job_id, number, "2026-01-02"),
+    }
+}
+
 // Certificate numbers stay gap-free and unique when many issuers race, also
 // from two store handles (two daemons).
 both!(
@@ -305,19 +322,7 @@ both!(
                     if job_id == 13 {
                         return Err("render failed");
                     }
-                    Ok(certificates::NewCertificate {
-                        record: certificates::CertificateRecord {
-                            number: number.clone(),
-                            job_id,
-                            account: "demo".into(),
-                            digest: "d".into(),
-                            pdf_sha256: String::new(),
-                            path: format!("outgoing/certificates/{number}.pdf"),
-                            data_json: "{}".into(),
-                            issued_at: 5000,
-                        },
-                        registration: registration(job_id, &number, "2026-01-02"),
-                    })
+                    Ok(new_certificate(job_id, &number))
                 })
                 .await
                 .unwrap()
@@ -344,21 +349,7 @@ both!(
 both!(certificate_is_finished_exactly_once, |s, place| {
     let other = place.open().await;
     let (record, newly) = s
-        .issue_certificate_with(7, 2026, |number| {
-            Ok::<_, ()>(certificates::NewCertificate {
-                record: certificates::CertificateRecord {
-                    number: number.clone(),
-                    job_id: 7,
-                    account: "demo".into(),
-                    digest: "d".into(),
-                    pdf_sha256: String::new(),
-                    path: format!("outgoing/certificates/{number}.pdf"),
-                    data_json: "{}".into(),
-                    issued_at: 5000,
-                },
-                registration: registration(7, &number, "2026-01-02"),
-            })
-        })
+        .issue_certificate_with(7, 2026, |number| Ok::<_, ()>(new_certificate(7, &number)))
         .await
         .unwrap()
         .unwrap();
