@@ -103,6 +103,38 @@ def proc_cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / tck
 
 
+def proc_cpu_total_seconds(pid):
+    """utime + stime + cutime + cstime: the process and its reaped children."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds():
+    """CPU of every process named postgres (the server on this machine), with
+    the backends its postmaster has reaped."""
+    total = 0.0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                if f.read().strip() != "postgres":
+                    continue
+            total += proc_cpu_total_seconds(pid)
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return total
+
+
+def machine_busy_seconds():
+    """CPU time spent by the whole machine, all cores (from /proc/stat)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal: all but idle and iowait
+    return (sum(v[:8]) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def proc_peak_rss_mib(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -236,6 +268,8 @@ def main():
         assert time.time() < deadline and daemon.poll() is None, "daemon did not start"
         time.sleep(0.1)
     cpu0 = proc_cpu_seconds(daemon.pid)
+    sink0, pg0, busy0 = proc_cpu_total_seconds(sink.pid), postgres_cpu_seconds(), machine_busy_seconds()
+    kids0, self0 = os.times(), time.process_time()
 
     groups = [files[i::a.clients] for i in range(a.clients)]
     errors = []
@@ -293,6 +327,8 @@ def main():
     time.sleep(1.0)
     peak = proc_peak_rss_mib(daemon.pid)
     cpu2 = proc_cpu_seconds(daemon.pid)
+    sink2, pg2, busy2 = proc_cpu_total_seconds(sink.pid), postgres_cpu_seconds(), machine_busy_seconds()
+    kids2, self2 = os.times(), time.process_time()
     daemon.terminate()
     daemon.wait(timeout=60)
     sink.terminate()
@@ -311,6 +347,9 @@ def main():
                     if line.lower().startswith("message-id:"):
                         ids.add(line.split(":", 1)[1].strip())
                         break
+    def per(seconds):
+        return round(seconds * 1000 / a.files, 2)
+
     span = (last_done - first_up) / 1000 if first_up and last_done else float("nan")
     report = {
         "files": a.files,
@@ -329,6 +368,17 @@ def main():
         "daemon_cpu_cores_avg": round((cpu1 - cpu0) / max(t_results - t0, 1e-9), 2),
         "daemon_cpu_s_incl_mail": round(cpu2 - cpu0, 1),
         "daemon_peak_rss_mib": round(peak, 1),
+        # Where the machine's CPU went, in ms per invoice, from upload start to
+        # the outbox drained (the sleep(1) before the last sample included).
+        "cpu_ms_per_invoice": {
+            "daemon": per(cpu2 - cpu0),
+            "sftp_clients": per((kids2.children_user + kids2.children_system)
+                                - (kids0.children_user + kids0.children_system)),
+            "smtp_sink": per(sink2 - sink0),
+            "postgres_server": per(pg2 - pg0) if a.store_url else None,
+            "bench_script": per(self2 - self0),
+            "whole_machine": per(busy2 - busy0),
+        },
         "mail_done_wall_s": round(t_mail - t0, 1),
         "jobs_done": jobs_done,
         "verdicts": verdicts,

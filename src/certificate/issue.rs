@@ -179,7 +179,7 @@ pub async fn issue_certificate(
             .finish_certificate(
                 &record,
                 &pdf_sha256,
-                message.as_ref(),
+                message,
                 chrono::Utc::now().timestamp_millis(),
             )
             .await?;

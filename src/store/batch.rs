@@ -1,7 +1,8 @@
 //! Group commit: concurrent writes of one kind are collected and committed in
-//! one SQLite transaction, so N files cost one fsync instead of N.
+//! one transaction, so N files cost one commit (one fsync) instead of N.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -32,11 +33,15 @@ impl<T, R> std::fmt::Debug for Batcher<T, R> {
     }
 }
 
-impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
+impl<T: Send + Sync + 'static, R: Send + 'static> Batcher<T, R> {
     /// `run` commits a batch and returns one result per item, in order.
+    ///
+    /// When a batch fails and holds more than one item, each item is run
+    /// again on its own: one bad item (a constraint it breaks, a value the
+    /// database refuses) fails only its own caller, never its neighbours.
     pub fn spawn<F, Fut>(run: F) -> Self
     where
-        F: Fn(Vec<T>) -> Fut + Send + 'static,
+        F: Fn(Vec<Arc<T>>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<Vec<R>, StoreError>> + Send,
     {
         let (tx, mut rx) = mpsc::channel::<(T, Reply<R>)>(MAX_BATCH * 4);
@@ -50,16 +55,25 @@ impl<T: Send + 'static, R: Send + 'static> Batcher<T, R> {
                     }
                 }
                 let (values, replies): (Vec<T>, Vec<Reply<R>>) = items.into_iter().unzip();
-                match run(values).await {
+                let values: Vec<Arc<T>> = values.into_iter().map(Arc::new).collect();
+                match run(values.clone()).await {
                     Ok(results) => {
                         for (reply, r) in replies.into_iter().zip(results) {
                             let _ = reply.send(Ok(r));
                         }
                     }
-                    Err(e) => {
-                        let msg = e.to_string();
+                    Err(e) if values.len() == 1 => {
                         for reply in replies {
-                            let _ = reply.send(Err(msg.clone()));
+                            let _ = reply.send(Err(e.to_string()));
+                        }
+                    }
+                    Err(_) => {
+                        for (value, reply) in values.into_iter().zip(replies) {
+                            let r = run(vec![value]).await.and_then(|mut v| {
+                                v.pop()
+                                    .ok_or_else(|| StoreError::Batch("no result".into()))
+                            });
+                            let _ = reply.send(r.map_err(|e| e.to_string()));
                         }
                     }
                 }

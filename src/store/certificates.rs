@@ -7,9 +7,10 @@
 //! issuers (workers, daemons) do not queue behind each other's rendering.
 
 use super::db::{Arg, DbRow, args};
-use super::outbox::{NewMessage, enqueue_tx};
+use super::lane::{FinishedCertificate, Write, Written};
+use super::outbox::NewMessage;
 use super::reports::{Registration, insert_registration_tx};
-use super::{AuditRecord, Store, StoreError, audit_tx};
+use super::{Store, StoreError};
 
 /// A certificate as recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,35 +152,27 @@ impl Store {
         &self,
         record: &CertificateRecord,
         pdf_sha256: &str,
-        message: Option<&NewMessage>,
+        message: Option<NewMessage>,
         at_ms: i64,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.write_tx().await?;
-        let updated = tx
-            .execute(
-                "UPDATE certificates SET pdf_sha256 = ? WHERE number = ? AND pdf_sha256 = ''",
-                args![pdf_sha256, &record.number],
-            )
-            .await?;
-        if updated == 0 {
-            return Ok(false);
+        let finished = FinishedCertificate {
+            number: record.number.clone(),
+            account: record.account.clone(),
+            job_id: record.job_id,
+            digest: record.digest.clone(),
+            path: record.path.clone(),
+            pdf_sha256: pdf_sha256.to_owned(),
+            message,
+            at: at_ms,
+        };
+        match self
+            .lane
+            .submit(Write::FinishCertificate(Box::new(finished)))
+            .await?
+        {
+            Written::Finished(done) => Ok(done),
+            other => Err(StoreError::Batch(format!("unexpected {other:?}"))),
         }
-        if let Some(m) = message {
-            enqueue_tx(&mut tx, m, at_ms).await?;
-        }
-        audit_tx(
-            &mut tx,
-            at_ms,
-            &AuditRecord {
-                account: Some(&record.account),
-                job_id: Some(record.job_id),
-                event: "certificate.issued",
-                detail: serde_json::json!({"number": record.number, "digest": record.digest, "path": record.path}),
-            },
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(true)
     }
 
     /// Certificates issued per year so far (the next number minus one).

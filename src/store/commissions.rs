@@ -6,6 +6,7 @@
 use std::str::FromStr;
 
 use super::db::{Arg, args};
+use super::lane::{CommissionLineRow, CommissionRows, Write};
 use super::{Store, StoreError};
 use crate::rules::{Commission, PricingInput, normalize_nit};
 use chrono::NaiveDate;
@@ -36,7 +37,8 @@ fn money(s: &str) -> Result<Decimal, StoreError> {
 }
 
 impl Store {
-    /// Record (or replace, on a replay) the commission of a job, in one transaction.
+    /// Record (or replace, on a replay) the commission of a job, in one
+    /// transaction (group committed with other small writes).
     pub async fn record_commission(
         &self,
         job_id: i64,
@@ -45,46 +47,32 @@ impl Store {
         commission: &Commission,
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        let mut tx = self.write_tx().await?;
-        tx.execute(
-            "DELETE FROM commission_lines WHERE job_id = ?",
-            args![job_id],
-        )
-        .await?;
-        tx.execute("DELETE FROM commissions WHERE job_id = ?", args![job_id])
+        let rows = CommissionRows {
+            job_id,
+            document_key: document_key.map(str::to_owned),
+            priced_at: now_ms,
+            pricing_date: input.date.to_string(),
+            client: normalize_nit(&input.client),
+            side: input.side.as_str().to_owned(),
+            rule_set: commission.rule_set.clone(),
+            total: commission.total.to_string(),
+            lines: commission
+                .lines
+                .iter()
+                .map(|l| CommissionLineRow {
+                    line: l.line as i64,
+                    code: l.code.clone(),
+                    rule_id: l.rule_id.clone(),
+                    rule_version: i64::from(l.rule_version),
+                    base: l.base.to_string(),
+                    fee: l.fee.to_string(),
+                    trace: serde_json::to_string(&l.trace).unwrap_or_else(|_| "[]".into()),
+                })
+                .collect(),
+        };
+        self.lane
+            .submit(Write::Commission(Box::new(rows)))
             .await?;
-        tx.execute(
-            "INSERT INTO commissions (job_id, document_key, priced_at, pricing_date, client, side, rule_set, total) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            args![
-                job_id,
-                document_key,
-                Arg::time(now_ms),
-                Arg::day(input.date.to_string()),
-                normalize_nit(&input.client),
-                input.side.as_str(),
-                &commission.rule_set,
-                Arg::money(commission.total.to_string())
-            ],
-        )
-        .await?;
-        for l in &commission.lines {
-            let trace = serde_json::to_string(&l.trace).unwrap_or_else(|_| "[]".into());
-            tx.execute(
-                "INSERT INTO commission_lines (job_id, line, code, rule_id, rule_version, base, fee, trace) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                args![
-                    job_id,
-                    l.line as i64,
-                    &l.code,
-                    &l.rule_id,
-                    i64::from(l.rule_version),
-                    Arg::money(l.base.to_string()),
-                    Arg::money(l.fee.to_string()),
-                    trace
-                ],
-            )
-            .await?;
-        }
-        tx.commit().await?;
         Ok(())
     }
 

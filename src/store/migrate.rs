@@ -35,13 +35,25 @@ const SQLITE: &[Migration] = &[
         "sftp_state",
         include_str!("../../migrations/sqlite/0005_sftp_state.sql"),
     ),
+    (
+        6,
+        "claim_index",
+        include_str!("../../migrations/sqlite/0006_claim_index.sql"),
+    ),
 ];
 
-const POSTGRES: &[Migration] = &[(
-    1,
-    "init",
-    include_str!("../../migrations/postgres/0001_init.sql"),
-)];
+const POSTGRES: &[Migration] = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "claim_index",
+        include_str!("../../migrations/postgres/0002_claim_index.sql"),
+    ),
+];
 
 /// Any number, the same in every daemon: the key of the migration lock.
 const PG_LOCK_KEY: i64 = 0x7061_7361_7265_6c61; // "pasarela"

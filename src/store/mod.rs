@@ -12,6 +12,7 @@ mod batch;
 pub mod certificates;
 mod commissions;
 pub(crate) mod db;
+mod lane;
 mod migrate;
 pub mod outbox;
 pub mod reports;
@@ -38,6 +39,8 @@ pub struct Store {
     db: Db,
     recorder: batch::Batcher<NewJob, i64>,
     completer: batch::Batcher<(Job, Completion), ()>,
+    /// Small writes of every kind, group committed ([`lane`]).
+    lane: batch::Batcher<lane::Write, lane::Written>,
 }
 
 /// One audit row: every state change and every security-relevant event.
@@ -339,10 +342,16 @@ impl Store {
             let p = p.clone();
             async move { Store::complete_many(&p, items).await }
         });
+        let p = db.clone();
+        let lane = batch::Batcher::spawn(move |writes| {
+            let p = p.clone();
+            async move { lane::write_many(&p, &writes).await }
+        });
         Ok(Store {
             db,
             recorder,
             completer,
+            lane,
         })
     }
 
@@ -356,11 +365,17 @@ impl Store {
         self.db.begin_write().await
     }
 
-    /// Append an audit row.
+    /// Append an audit row (group committed with other small writes).
     pub async fn audit(&self, rec: AuditRecord<'_>) -> Result<(), StoreError> {
-        let mut tx = self.write_tx().await?;
-        audit_tx(&mut tx, now_ms(), &rec).await?;
-        tx.commit().await?;
+        self.lane
+            .submit(lane::Write::Audit(lane::OwnedAudit {
+                at: now_ms(),
+                account: rec.account.map(str::to_owned),
+                job_id: rec.job_id,
+                event: rec.event.to_owned(),
+                detail: rec.detail,
+            }))
+            .await?;
         Ok(())
     }
 
@@ -371,7 +386,7 @@ impl Store {
         self.recorder.submit(j.clone()).await
     }
 
-    async fn record_jobs(db: &Db, jobs: Vec<NewJob>) -> Result<Vec<i64>, StoreError> {
+    async fn record_jobs(db: &Db, jobs: Vec<std::sync::Arc<NewJob>>) -> Result<Vec<i64>, StoreError> {
         let mut tx = db.begin_write().await?;
         let mut ids = Vec::with_capacity(jobs.len());
         for j in &jobs {
@@ -458,32 +473,44 @@ impl Store {
             return Ok(Vec::new());
         }
         let mut tx = self.write_tx().await?;
-        let (cast, lock) = match tx.backend() {
-            Backend::Sqlite => ("", ""),
-            Backend::Postgres => ("::text", " FOR UPDATE SKIP LOCKED"),
+        let lock = match tx.backend() {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
         };
-        let sql = format!(
-            "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = ?, lease_until = ?, updated_at = ?
-             WHERE id IN (SELECT id FROM jobs
-                          WHERE ((state = 'pending' AND next_attempt_at <= ?) OR (state = 'running' AND lease_until < ?))
-                          AND (?{cast} IS NULL OR kind = ?) ORDER BY id LIMIT ?{lock})
-             RETURNING {JOB_COLUMNS}"
-        );
-        let a = args![
-            owner,
-            Arg::time(now_ms + lease.as_millis() as i64),
-            Arg::time(now_ms),
-            Arg::time(now_ms),
-            Arg::time(now_ms),
-            kind,
-            kind,
-            limit as i64
-        ];
-        let rows = tx.fetch_all(&sql, a).await?;
-        let mut jobs = rows
-            .iter()
-            .map(job_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
+        let kind_cond = if kind.is_some() { " AND kind = ?" } else { "" };
+        // Two index-served statements instead of one with an OR: the OR made
+        // each claim read the whole backlog (a bitmap scan over every pending
+        // row, then a sort), so a claim cost O(queue). Expired leases first
+        // (rare: `jobs_leases`), then the oldest due pending jobs in id order
+        // (`jobs_pending`, migration 0006 / postgres 0002).
+        let mut jobs = Vec::new();
+        for due in [
+            "state = 'running' AND lease_until < ?",
+            "state = 'pending' AND next_attempt_at <= ?",
+        ] {
+            let want = limit - jobs.len();
+            if want == 0 {
+                break;
+            }
+            let sql = format!(
+                "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = ?, lease_until = ?, updated_at = ?
+                 WHERE id IN (SELECT id FROM jobs WHERE {due}{kind_cond} ORDER BY id LIMIT ?{lock})
+                 RETURNING {JOB_COLUMNS}"
+            );
+            let mut a = args![
+                owner,
+                Arg::time(now_ms + lease.as_millis() as i64),
+                Arg::time(now_ms),
+                Arg::time(now_ms)
+            ];
+            if let Some(k) = kind {
+                a.push(Arg::from(k));
+            }
+            a.push(Arg::from(want as i64));
+            for row in tx.fetch_all(&sql, a).await? {
+                jobs.push(job_from_row(&row)?);
+            }
+        }
         jobs.sort_by_key(|j| j.id);
         for j in &jobs {
             let detail = serde_json::json!({"attempt": j.attempts, "owner": owner});
@@ -589,22 +616,17 @@ impl Store {
         job_id: i64,
         key: &str,
     ) -> Result<Option<i64>, StoreError> {
-        self.db
-            .execute(
-                "UPDATE jobs SET document_key = ? WHERE id = ?",
-                args![key, job_id],
-            )
-            .await?;
-        // Earlier jobs count unless they ended rejected, duplicate or dead.
-        let row = self
-            .db
-            .fetch_optional(
-                "SELECT id FROM jobs WHERE document_key = ? AND id < ? AND state != 'dead'
-                 AND (verdict IS NULL OR verdict IN ('accepted', 'review')) ORDER BY id LIMIT 1",
-                args![key, job_id],
-            )
-            .await?;
-        Ok(row.map(|r| r.int("id")).transpose()?)
+        match self
+            .lane
+            .submit(lane::Write::ClaimKey {
+                job_id,
+                key: key.to_owned(),
+            })
+            .await?
+        {
+            lane::Written::Original(original) => Ok(original),
+            other => Err(StoreError::Batch(format!("unexpected {other:?}"))),
+        }
     }
 
     /// Commit a job's outcome and its result.
@@ -613,9 +635,13 @@ impl Store {
         self.completer.submit((job.clone(), c.clone())).await
     }
 
-    async fn complete_many(db: &Db, items: Vec<(Job, Completion)>) -> Result<Vec<()>, StoreError> {
+    async fn complete_many(
+        db: &Db,
+        items: Vec<std::sync::Arc<(Job, Completion)>>,
+    ) -> Result<Vec<()>, StoreError> {
         let mut tx = db.begin_write().await?;
-        for (job, c) in &items {
+        for item in &items {
+            let (job, c) = &**item;
             Self::complete_tx(&mut tx, job, c).await?;
         }
         tx.commit().await?;

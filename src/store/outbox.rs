@@ -6,6 +6,7 @@
 //! `sent`, rescheduled with backoff, or `dead` together with its error-alert.
 
 use super::db::{Arg, Backend, DbRow, Tx, args};
+use super::lane::{SentMail, Write};
 use super::{AuditRecord, Store, StoreError, audit_tx};
 
 /// A file attached to a message.
@@ -211,24 +212,17 @@ impl Store {
         m: &OutboxMessage,
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        let mut tx = self.write_tx().await?;
-        tx.execute(
-            "UPDATE outbox SET state = 'sent', sent_at = ?, last_error = NULL, updated_at = ? WHERE id = ?",
-            args![Arg::time(now_ms), Arg::time(now_ms), m.id],
-        )
-        .await?;
-        audit_tx(
-            &mut tx,
-            now_ms,
-            &AuditRecord {
-                account: m.account.as_deref(),
+        self.lane
+            .submit(Write::MailSent(SentMail {
+                outbox_id: m.id,
+                account: m.account.clone(),
                 job_id: m.job_id,
-                event: "mail.sent",
-                detail: serde_json::json!({"outbox_id": m.id, "kind": m.kind, "message_id": m.message_id, "attempts": m.attempts}),
-            },
-        )
-        .await?;
-        tx.commit().await?;
+                kind: m.kind.clone(),
+                message_id: m.message_id.clone(),
+                attempts: m.attempts,
+                at: now_ms,
+            }))
+            .await?;
         Ok(())
     }
 

@@ -373,8 +373,8 @@ both!(certificate_is_finished_exactly_once, |s, place| {
         message_id: "c7@bolsa.example".into(),
     };
     let (a, b) = tokio::join!(
-        s.finish_certificate(&record, "sha", Some(&message), 6000),
-        other.finish_certificate(&record, "sha", Some(&message), 6000)
+        s.finish_certificate(&record, "sha", Some(message.clone()), 6000),
+        other.finish_certificate(&record, "sha", Some(message.clone()), 6000)
     );
     assert_eq!(
         [a.unwrap(), b.unwrap()].iter().filter(|x| **x).count(),
@@ -385,7 +385,7 @@ both!(certificate_is_finished_exactly_once, |s, place| {
     assert_eq!(done.pdf_sha256, "sha");
     assert!(!done.is_pending());
     assert!(
-        !s.finish_certificate(&done, "other", Some(&message), 7000)
+        !s.finish_certificate(&done, "other", Some(message), 7000)
             .await
             .unwrap()
     );

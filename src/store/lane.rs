@@ -1,0 +1,246 @@
+//! The write lane: small writes that many tasks make at once (SFTP audit
+//! rows, document-key claims, commissions, finished certificates, sent mail)
+//! are collected and committed together, one transaction per batch
+//! ([`super::batch::Batcher`]). Each write keeps its own audit row in the same
+//! transaction as the change it records, so grouping changes nothing a reader
+//! can see except that N writes cost one commit instead of N.
+
+use super::db::{Arg, Tx, args};
+use super::outbox::{NewMessage, enqueue_tx};
+use super::{AuditRecord, Db, StoreError, audit_tx};
+
+/// An audit row with owned parts (it waits in a queue).
+#[derive(Debug)]
+pub(crate) struct OwnedAudit {
+    pub at: i64,
+    pub account: Option<String>,
+    pub job_id: Option<i64>,
+    pub event: String,
+    pub detail: serde_json::Value,
+}
+
+/// A job's commission, as the rows it becomes.
+#[derive(Debug)]
+pub(crate) struct CommissionRows {
+    pub job_id: i64,
+    pub document_key: Option<String>,
+    pub priced_at: i64,
+    pub pricing_date: String,
+    pub client: String,
+    pub side: String,
+    pub rule_set: String,
+    pub total: String,
+    pub lines: Vec<CommissionLineRow>,
+}
+
+#[derive(Debug)]
+pub(crate) struct CommissionLineRow {
+    pub line: i64,
+    pub code: String,
+    pub rule_id: String,
+    pub rule_version: i64,
+    pub base: String,
+    pub fee: String,
+    pub trace: String,
+}
+
+/// A numbered certificate whose PDF is written.
+#[derive(Debug)]
+pub(crate) struct FinishedCertificate {
+    pub number: String,
+    pub account: String,
+    pub job_id: i64,
+    pub digest: String,
+    pub path: String,
+    pub pdf_sha256: String,
+    pub message: Option<NewMessage>,
+    pub at: i64,
+}
+
+/// A message the SMTP server accepted.
+#[derive(Debug)]
+pub(crate) struct SentMail {
+    pub outbox_id: i64,
+    pub account: Option<String>,
+    pub job_id: Option<i64>,
+    pub kind: String,
+    pub message_id: String,
+    pub attempts: u32,
+    pub at: i64,
+}
+
+#[derive(Debug)]
+pub(crate) enum Write {
+    Audit(OwnedAudit),
+    /// Set a job's document key and find the earlier job with the same key.
+    ClaimKey { job_id: i64, key: String },
+    Commission(Box<CommissionRows>),
+    FinishCertificate(Box<FinishedCertificate>),
+    MailSent(SentMail),
+}
+
+#[derive(Debug)]
+pub(crate) enum Written {
+    Done,
+    /// The earlier job with the same document key, if any.
+    Original(Option<i64>),
+    /// False when the certificate was already finished.
+    Finished(bool),
+}
+
+/// Commit one batch of writes in one transaction, in order.
+pub(crate) async fn write_many(
+    db: &Db,
+    writes: &[std::sync::Arc<Write>],
+) -> Result<Vec<Written>, StoreError> {
+    // Document-key claims run in job order (the earlier job is the original);
+    // everything else in arrival order.
+    let mut order: Vec<usize> = (0..writes.len()).collect();
+    order.sort_by_key(|&i| match &*writes[i] {
+        Write::ClaimKey { job_id, .. } => (1, *job_id),
+        _ => (0, i as i64),
+    });
+    let mut tx = db.begin_write().await?;
+    let mut out: Vec<Option<Written>> = (0..writes.len()).map(|_| None).collect();
+    for i in order {
+        out[i] = Some(write_tx(&mut tx, &writes[i]).await?);
+    }
+    tx.commit().await?;
+    Ok(out.into_iter().map(|w| w.unwrap_or(Written::Done)).collect())
+}
+
+async fn write_tx(tx: &mut Tx, w: &Write) -> Result<Written, StoreError> {
+    Ok(match w {
+        Write::Audit(a) => {
+            let rec = AuditRecord {
+                account: a.account.as_deref(),
+                job_id: a.job_id,
+                event: &a.event,
+                detail: a.detail.clone(),
+            };
+            audit_tx(tx, a.at, &rec).await?;
+            Written::Done
+        }
+        Write::ClaimKey { job_id, key } => Written::Original(claim_key_tx(tx, *job_id, key).await?),
+        Write::Commission(c) => {
+            commission_tx(tx, c).await?;
+            Written::Done
+        }
+        Write::FinishCertificate(f) => Written::Finished(finish_tx(tx, f).await?),
+        Write::MailSent(m) => {
+            mail_sent_tx(tx, m).await?;
+            Written::Done
+        }
+    })
+}
+
+/// Setting before reading, in the same transaction as the other claims of
+/// the batch (which run in job order), makes concurrent duplicates within a
+/// daemon race-free.
+async fn claim_key_tx(tx: &mut Tx, job_id: i64, key: &str) -> Result<Option<i64>, StoreError> {
+    tx.execute(
+        "UPDATE jobs SET document_key = ? WHERE id = ?",
+        args![key, job_id],
+    )
+    .await?;
+    // Earlier jobs count unless they ended rejected, duplicate or dead.
+    let row = tx
+        .fetch_optional(
+            "SELECT id FROM jobs WHERE document_key = ? AND id < ? AND state != 'dead'
+             AND (verdict IS NULL OR verdict IN ('accepted', 'review')) ORDER BY id LIMIT 1",
+            args![key, job_id],
+        )
+        .await?;
+    Ok(row.map(|r| r.int("id")).transpose()?)
+}
+
+/// Record (or replace, on a replay) a job's commission.
+async fn commission_tx(tx: &mut Tx, c: &CommissionRows) -> Result<(), StoreError> {
+    tx.execute(
+        "DELETE FROM commission_lines WHERE job_id = ?",
+        args![c.job_id],
+    )
+    .await?;
+    tx.execute("DELETE FROM commissions WHERE job_id = ?", args![c.job_id])
+        .await?;
+    tx.execute(
+        "INSERT INTO commissions (job_id, document_key, priced_at, pricing_date, client, side, rule_set, total) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        args![
+            c.job_id,
+            &c.document_key,
+            Arg::time(c.priced_at),
+            Arg::day(c.pricing_date.clone()),
+            &c.client,
+            &c.side,
+            &c.rule_set,
+            Arg::money(c.total.clone())
+        ],
+    )
+    .await?;
+    for l in &c.lines {
+        tx.execute(
+            "INSERT INTO commission_lines (job_id, line, code, rule_id, rule_version, base, fee, trace) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            args![
+                c.job_id,
+                l.line,
+                &l.code,
+                &l.rule_id,
+                l.rule_version,
+                Arg::money(l.base.clone()),
+                Arg::money(l.fee.clone()),
+                &l.trace
+            ],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Record the PDF's hash, queue the delivery message and write the
+/// `certificate.issued` audit row, only once per certificate.
+async fn finish_tx(tx: &mut Tx, f: &FinishedCertificate) -> Result<bool, StoreError> {
+    let updated = tx
+        .execute(
+            "UPDATE certificates SET pdf_sha256 = ? WHERE number = ? AND pdf_sha256 = ''",
+            args![&f.pdf_sha256, &f.number],
+        )
+        .await?;
+    if updated == 0 {
+        return Ok(false);
+    }
+    if let Some(m) = &f.message {
+        enqueue_tx(tx, m, f.at).await?;
+    }
+    audit_tx(
+        tx,
+        f.at,
+        &AuditRecord {
+            account: Some(&f.account),
+            job_id: Some(f.job_id),
+            event: "certificate.issued",
+            detail: serde_json::json!({"number": f.number, "digest": f.digest, "path": f.path}),
+        },
+    )
+    .await?;
+    Ok(true)
+}
+
+async fn mail_sent_tx(tx: &mut Tx, m: &SentMail) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE outbox SET state = 'sent', sent_at = ?, last_error = NULL, updated_at = ? WHERE id = ?",
+        args![Arg::time(m.at), Arg::time(m.at), m.outbox_id],
+    )
+    .await?;
+    audit_tx(
+        tx,
+        m.at,
+        &AuditRecord {
+            account: m.account.as_deref(),
+            job_id: m.job_id,
+            event: "mail.sent",
+            detail: serde_json::json!({"outbox_id": m.outbox_id, "kind": m.kind, "message_id": m.message_id, "attempts": m.attempts}),
+        },
+    )
+    .await?;
+    Ok(())
+}
