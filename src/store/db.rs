@@ -334,8 +334,36 @@ impl Conn<'_> {
 /// A pool of either backend; cheap to clone.
 #[derive(Debug, Clone)]
 pub(crate) enum Db {
-    Sqlite(SqlitePool),
+    /// With the gate that queues this process's write transactions.
+    Sqlite(SqlitePool, WriteGate),
     Pg(PgPool),
+}
+
+/// SQLite has one writer at a time. Writers of this process queue on this
+/// async lock (first come, first served) instead of on SQLite's busy
+/// handler, which sleeps between retries (1, 2, 5, 10 ... 100 ms) and left
+/// the machine idle while transactions waited. Other processes (the CLI)
+/// still meet the busy handler, as before. Waiting longer than the store's
+/// busy timeout fails like a busy database (a transient error).
+#[derive(Debug, Clone)]
+pub(crate) struct WriteGate {
+    lock: std::sync::Arc<tokio::sync::Mutex<()>>,
+    timeout: std::time::Duration,
+}
+
+impl WriteGate {
+    pub fn new(timeout: std::time::Duration) -> WriteGate {
+        WriteGate {
+            lock: Default::default(),
+            timeout,
+        }
+    }
+
+    async fn enter(&self) -> Result<tokio::sync::OwnedMutexGuard<()>, sqlx::Error> {
+        tokio::time::timeout(self.timeout, self.lock.clone().lock_owned())
+            .await
+            .map_err(|_| sqlx::Error::PoolTimedOut)
+    }
 }
 
 /// A connection checked out of a [`Db`].
@@ -355,14 +383,18 @@ impl Pooled {
 
 /// An open transaction of either backend.
 pub(crate) enum Tx {
-    Sqlite(Transaction<'static, Sqlite>),
+    /// Holds the write gate until it ends.
+    Sqlite(
+        Transaction<'static, Sqlite>,
+        tokio::sync::OwnedMutexGuard<()>,
+    ),
     Pg(Transaction<'static, Postgres>),
 }
 
 impl Tx {
     pub fn conn(&mut self) -> Conn<'_> {
         match self {
-            Tx::Sqlite(t) => Conn::Sqlite(t),
+            Tx::Sqlite(t, _) => Conn::Sqlite(t),
             Tx::Pg(t) => Conn::Pg(t),
         }
     }
@@ -388,13 +420,13 @@ impl Tx {
     }
     pub fn backend(&self) -> Backend {
         match self {
-            Tx::Sqlite(_) => Backend::Sqlite,
+            Tx::Sqlite(..) => Backend::Sqlite,
             Tx::Pg(_) => Backend::Postgres,
         }
     }
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         match self {
-            Tx::Sqlite(t) => t.commit().await,
+            Tx::Sqlite(t, _gate) => t.commit().await,
             Tx::Pg(t) => t.commit().await,
         }
     }
@@ -403,24 +435,28 @@ impl Tx {
 impl Db {
     pub fn backend(&self) -> Backend {
         match self {
-            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Sqlite(..) => Backend::Sqlite,
             Db::Pg(_) => Backend::Postgres,
         }
     }
 
     pub async fn acquire(&self) -> Result<Pooled, sqlx::Error> {
         Ok(match self {
-            Db::Sqlite(p) => Pooled::Sqlite(p.acquire().await?),
+            Db::Sqlite(p, _) => Pooled::Sqlite(p.acquire().await?),
             Db::Pg(p) => Pooled::Pg(p.acquire().await?),
         })
     }
 
     /// A write transaction. On SQLite `BEGIN IMMEDIATE` takes the write lock
-    /// up front, so concurrent writers wait (busy_timeout) instead of failing
-    /// when a read lock cannot be upgraded; PostgreSQL locks rows as it goes.
+    /// up front, so concurrent writers wait instead of failing when a read
+    /// lock cannot be upgraded, and this process's writers queue on the
+    /// [`WriteGate`] first; PostgreSQL locks rows as it goes.
     pub async fn begin_write(&self) -> Result<Tx, sqlx::Error> {
         Ok(match self {
-            Db::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Sqlite(p, gate) => {
+                let turn = gate.enter().await?;
+                Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?, turn)
+            }
             Db::Pg(p) => Tx::Pg(p.begin().await?),
         })
     }
@@ -444,7 +480,7 @@ impl Db {
 
     pub async fn close(&self) {
         match self {
-            Db::Sqlite(p) => p.close().await,
+            Db::Sqlite(p, _) => p.close().await,
             Db::Pg(p) => p.close().await,
         }
     }

@@ -329,6 +329,7 @@ impl Store {
                     .acquire_timeout(busy_timeout + Duration::from_secs(5))
                     .connect_with(opts)
                     .await?,
+                db::WriteGate::new(busy_timeout),
             )
         };
         migrate::run(&db).await?;
@@ -473,9 +474,11 @@ impl Store {
             return Ok(Vec::new());
         }
         let mut tx = self.write_tx().await?;
-        let lock = match tx.backend() {
-            Backend::Sqlite => "",
-            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        // SQLite's planner, without statistics, preferred `jobs_queue` and a
+        // sort of every pending row; name the index it must use.
+        let (lock, pending_index) = match tx.backend() {
+            Backend::Sqlite => ("", " INDEXED BY jobs_pending"),
+            Backend::Postgres => (" FOR UPDATE SKIP LOCKED", ""),
         };
         let kind_cond = if kind.is_some() { " AND kind = ?" } else { "" };
         // Two index-served statements instead of one with an OR: the OR made
@@ -484,9 +487,9 @@ impl Store {
         // (rare: `jobs_leases`), then the oldest due pending jobs in id order
         // (`jobs_pending`, migration 0006 / postgres 0002).
         let mut jobs = Vec::new();
-        for due in [
-            "state = 'running' AND lease_until < ?",
-            "state = 'pending' AND next_attempt_at <= ?",
+        for (index, due) in [
+            ("", "state = 'running' AND lease_until < ?"),
+            (pending_index, "state = 'pending' AND next_attempt_at <= ?"),
         ] {
             let want = limit - jobs.len();
             if want == 0 {
@@ -494,7 +497,7 @@ impl Store {
             }
             let sql = format!(
                 "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = ?, lease_until = ?, updated_at = ?
-                 WHERE id IN (SELECT id FROM jobs WHERE {due}{kind_cond} ORDER BY id LIMIT ?{lock})
+                 WHERE id IN (SELECT id FROM jobs{index} WHERE {due}{kind_cond} ORDER BY id LIMIT ?{lock})
                  RETURNING {JOB_COLUMNS}"
             );
             let mut a = args![
