@@ -70,8 +70,7 @@ impl<T: Send + Sync + 'static, R: Send + 'static> Batcher<T, R> {
                     Err(_) => {
                         for (value, reply) in values.into_iter().zip(replies) {
                             let r = run(vec![value]).await.and_then(|mut v| {
-                                v.pop()
-                                    .ok_or_else(|| StoreError::Batch("no result".into()))
+                                v.pop().ok_or_else(|| StoreError::Batch("no result".into()))
                             });
                             let _ = reply.send(r.map_err(|e| e.to_string()));
                         }
@@ -91,5 +90,36 @@ impl<T: Send + Sync + 'static, R: Send + 'static> Batcher<T, R> {
         rx.await
             .map_err(|_| StoreError::Batch("store is closed".into()))?
             .map_err(StoreError::Batch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // One item the database refuses fails only its own caller: the batch it
+    // arrived in is retried item by item, and its neighbours are committed.
+    #[tokio::test]
+    async fn a_bad_item_fails_only_its_caller() {
+        let runs = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = runs.clone();
+        let b = Batcher::spawn(move |items: Vec<Arc<i64>>| {
+            let seen = seen.clone();
+            async move {
+                seen.lock().unwrap().push(items.len());
+                if items.iter().any(|i| **i < 0) {
+                    return Err(StoreError::Batch("refused".into()));
+                }
+                Ok(items.iter().map(|i| **i * 10).collect())
+            }
+        });
+        // Submitted together, so they are collected into one batch.
+        let (a, bad, c) = tokio::join!(b.submit(1), b.submit(-1), b.submit(3));
+        assert_eq!(a.unwrap(), 10);
+        assert_eq!(c.unwrap(), 30);
+        assert!(matches!(bad, Err(StoreError::Batch(m)) if m.contains("refused")));
+        // The test runtime has one thread: the batcher runs once all three
+        // are queued. One batch of three, then each item on its own.
+        assert_eq!(*runs.lock().unwrap(), vec![3, 1, 1, 1]);
     }
 }

@@ -70,9 +70,7 @@ impl Store {
                 })
                 .collect(),
         };
-        self.lane
-            .submit(Write::Commission(Box::new(rows)))
-            .await?;
+        self.lane.submit(Write::Commission(Box::new(rows))).await?;
         Ok(())
     }
 

@@ -73,7 +73,10 @@ pub(crate) struct SentMail {
 pub(crate) enum Write {
     Audit(OwnedAudit),
     /// Set a job's document key and find the earlier job with the same key.
-    ClaimKey { job_id: i64, key: String },
+    ClaimKey {
+        job_id: i64,
+        key: String,
+    },
     Commission(Box<CommissionRows>),
     FinishCertificate(Box<FinishedCertificate>),
     MailSent(SentMail),
@@ -106,7 +109,10 @@ pub(crate) async fn write_many(
         out[i] = Some(write_tx(&mut tx, &writes[i]).await?);
     }
     tx.commit().await?;
-    Ok(out.into_iter().map(|w| w.unwrap_or(Written::Done)).collect())
+    Ok(out
+        .into_iter()
+        .map(|w| w.unwrap_or(Written::Done))
+        .collect())
 }
 
 async fn write_tx(tx: &mut Tx, w: &Write) -> Result<Written, StoreError> {

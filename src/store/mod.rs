@@ -387,7 +387,10 @@ impl Store {
         self.recorder.submit(j.clone()).await
     }
 
-    async fn record_jobs(db: &Db, jobs: Vec<std::sync::Arc<NewJob>>) -> Result<Vec<i64>, StoreError> {
+    async fn record_jobs(
+        db: &Db,
+        jobs: Vec<std::sync::Arc<NewJob>>,
+    ) -> Result<Vec<i64>, StoreError> {
         let mut tx = db.begin_write().await?;
         let mut ids = Vec::with_capacity(jobs.len());
         for j in &jobs {
