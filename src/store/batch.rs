@@ -11,7 +11,15 @@ use super::StoreError;
 /// Most items one transaction takes.
 const MAX_BATCH: usize = 256;
 
-type Reply<R> = oneshot::Sender<Result<R, String>>;
+type Reply<R> = oneshot::Sender<Result<R, StoreError>>;
+
+/// The same failure for every caller of a batch (a `StoreError` is not `Clone`).
+fn shared(e: &StoreError) -> StoreError {
+    StoreError::Batch {
+        message: e.to_string(),
+        transient: e.is_transient(),
+    }
+}
 
 /// A queue in front of a batch operation. The task behind it lives as long as
 /// any clone of the `Batcher` (it ends when the last sender is dropped).
@@ -36,9 +44,10 @@ impl<T, R> std::fmt::Debug for Batcher<T, R> {
 impl<T: Send + Sync + 'static, R: Send + 'static> Batcher<T, R> {
     /// `run` commits a batch and returns one result per item, in order.
     ///
-    /// When a batch fails and holds more than one item, each item is run
-    /// again on its own: one bad item (a constraint it breaks, a value the
-    /// database refuses) fails only its own caller, never its neighbours.
+    /// When a batch fails for a reason other than a busy or unreachable
+    /// database and holds more than one item, each item is run again on its
+    /// own: one bad item (a constraint it breaks, a value the database
+    /// refuses) fails only its own caller, never its neighbours.
     pub fn spawn<F, Fut>(run: F) -> Self
     where
         F: Fn(Vec<Arc<T>>) -> Fut + Send + 'static,
@@ -62,17 +71,19 @@ impl<T: Send + Sync + 'static, R: Send + 'static> Batcher<T, R> {
                             let _ = reply.send(Ok(r));
                         }
                     }
-                    Err(e) if values.len() == 1 => {
+                    // A busy or unreachable database fails every item alike
+                    // (and each alone would wait out its own timeout).
+                    Err(e) if values.len() == 1 || e.is_transient() => {
                         for reply in replies {
-                            let _ = reply.send(Err(e.to_string()));
+                            let _ = reply.send(Err(shared(&e)));
                         }
                     }
                     Err(_) => {
                         for (value, reply) in values.into_iter().zip(replies) {
                             let r = run(vec![value]).await.and_then(|mut v| {
-                                v.pop().ok_or_else(|| StoreError::Batch("no result".into()))
+                                v.pop().ok_or_else(|| StoreError::batch("no result"))
                             });
-                            let _ = reply.send(r.map_err(|e| e.to_string()));
+                            let _ = reply.send(r);
                         }
                     }
                 }
@@ -86,10 +97,8 @@ impl<T: Send + Sync + 'static, R: Send + 'static> Batcher<T, R> {
         self.tx
             .send((item, reply))
             .await
-            .map_err(|_| StoreError::Batch("store is closed".into()))?;
-        rx.await
-            .map_err(|_| StoreError::Batch("store is closed".into()))?
-            .map_err(StoreError::Batch)
+            .map_err(|_| StoreError::batch("store is closed"))?;
+        rx.await.map_err(|_| StoreError::batch("store is closed"))?
     }
 }
 
@@ -108,7 +117,7 @@ mod tests {
             async move {
                 seen.lock().unwrap().push(items.len());
                 if items.iter().any(|i| **i < 0) {
-                    return Err(StoreError::Batch("refused".into()));
+                    return Err(StoreError::batch("refused"));
                 }
                 Ok(items.iter().map(|i| **i * 10).collect())
             }
@@ -117,9 +126,32 @@ mod tests {
         let (a, bad, c) = tokio::join!(b.submit(1), b.submit(-1), b.submit(3));
         assert_eq!(a.unwrap(), 10);
         assert_eq!(c.unwrap(), 30);
-        assert!(matches!(bad, Err(StoreError::Batch(m)) if m.contains("refused")));
+        assert!(
+            matches!(bad, Err(StoreError::Batch { message, transient: false }) if message.contains("refused"))
+        );
         // The test runtime has one thread: the batcher runs once all three
         // are queued. One batch of three, then each item on its own.
         assert_eq!(*runs.lock().unwrap(), vec![3, 1, 1, 1]);
+    }
+
+    // A busy or unreachable database fails the whole batch at once, and the
+    // callers still see a transient error (they retry instead of giving up).
+    #[tokio::test]
+    async fn an_unreachable_database_fails_the_batch_as_transient() {
+        let runs = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = runs.clone();
+        let b = Batcher::spawn(move |items: Vec<Arc<i64>>| {
+            let seen = seen.clone();
+            async move {
+                seen.lock().unwrap().push(items.len());
+                Err::<Vec<i64>, _>(StoreError::Db(sqlx::Error::PoolTimedOut))
+            }
+        });
+        let (a, c) = tokio::join!(b.submit(1), b.submit(2));
+        for r in [a, c] {
+            let e = r.unwrap_err();
+            assert!(e.is_transient(), "{e}");
+        }
+        assert_eq!(*runs.lock().unwrap(), vec![2]);
     }
 }

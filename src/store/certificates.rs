@@ -171,7 +171,7 @@ impl Store {
             .await?
         {
             Written::Finished(done) => Ok(done),
-            other => Err(StoreError::Batch(format!("unexpected {other:?}"))),
+            other => Err(StoreError::batch(format!("unexpected {other:?}"))),
         }
     }
 

@@ -5,7 +5,7 @@
 //! transaction as the change it records, so grouping changes nothing a reader
 //! can see except that N writes cost one commit instead of N.
 
-use super::db::{Arg, Tx, args};
+use super::db::{Arg, Backend, Tx, args};
 use super::outbox::{NewMessage, enqueue_tx};
 use super::{AuditRecord, Db, StoreError, audit_tx};
 
@@ -96,8 +96,8 @@ pub(crate) async fn write_many(
     db: &Db,
     writes: &[std::sync::Arc<Write>],
 ) -> Result<Vec<Written>, StoreError> {
-    // Document-key claims run in job order (the earlier job is the original);
-    // everything else in arrival order.
+    // Document-key claims of one batch run in job order (the earlier job is
+    // the original); everything else in arrival order.
     let mut order: Vec<usize> = (0..writes.len()).collect();
     order.sort_by_key(|&i| match &*writes[i] {
         Write::ClaimKey { job_id, .. } => (1, *job_id),
@@ -140,24 +140,44 @@ async fn write_tx(tx: &mut Tx, w: &Write) -> Result<Written, StoreError> {
     })
 }
 
-/// Setting before reading, in the same transaction as the other claims of
-/// the batch (which run in job order), makes concurrent duplicates within a
-/// daemon race-free.
+/// Namespace of the advisory locks that serialise claims of one document key
+/// across daemons on PostgreSQL (the two-integer form, so it never meets the
+/// migration lock).
+const KEY_LOCK_SPACE: i64 = 0x6b6579; // "key"
+
+/// The first live claimant of a document key is the original; a later one
+/// is its duplicate and does not hold the key. Claims of one key are
+/// serialised (SQLite: the one writer; PostgreSQL: an advisory lock on the
+/// key until the transaction ends), so two concurrent submissions of the
+/// same invoice can never both be originals, whichever job id is lower.
+/// A job that claims again (a retry, a replay) finds itself, not a rival.
 async fn claim_key_tx(tx: &mut Tx, job_id: i64, key: &str) -> Result<Option<i64>, StoreError> {
-    tx.execute(
-        "UPDATE jobs SET document_key = ? WHERE id = ?",
-        args![key, job_id],
-    )
-    .await?;
-    // Earlier jobs count unless they ended rejected, duplicate or dead.
-    let row = tx
+    if tx.backend() == Backend::Postgres {
+        let digest = crate::fsutil::sha256_hex(key.as_bytes());
+        let hash = i64::from(u32::from_str_radix(&digest[..8], 16).unwrap_or(0) as i32);
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(CAST(? AS INTEGER), CAST(? AS INTEGER))",
+            args![KEY_LOCK_SPACE, hash],
+        )
+        .await?;
+    }
+    // Holders count unless they ended rejected, duplicate or dead.
+    let original = tx
         .fetch_optional(
-            "SELECT id FROM jobs WHERE document_key = ? AND id < ? AND state != 'dead'
+            "SELECT id FROM jobs WHERE document_key = ? AND id != ? AND state != 'dead'
              AND (verdict IS NULL OR verdict IN ('accepted', 'review')) ORDER BY id LIMIT 1",
             args![key, job_id],
         )
-        .await?;
-    Ok(row.map(|r| r.int("id")).transpose()?)
+        .await?
+        .map(|r| r.int("id"))
+        .transpose()?;
+    let held = if original.is_none() { Some(key) } else { None };
+    tx.execute(
+        "UPDATE jobs SET document_key = ? WHERE id = ?",
+        args![held, job_id],
+    )
+    .await?;
+    Ok(original)
 }
 
 /// Record (or replace, on a replay) a job's commission.

@@ -61,13 +61,23 @@ pub enum StoreError {
     NoSuchJob(i64),
     #[error("job {id} is {state}; only dead or done jobs can be replayed")]
     NotReplayable { id: i64, state: String },
-    #[error("{0}")]
-    Batch(String),
+    /// A group-committed write failed; `transient` keeps the cause's
+    /// classification (busy, unreachable) for the caller's retry decision.
+    #[error("{message}")]
+    Batch { message: String, transient: bool },
     #[error("migration {version} failed: {reason}")]
     Migration { version: i64, reason: String },
 }
 
 impl StoreError {
+    /// A permanent batch failure with this message.
+    pub(crate) fn batch(message: impl Into<String>) -> StoreError {
+        StoreError::Batch {
+            message: message.into(),
+            transient: false,
+        }
+    }
+
     /// Lock contention and I/O hiccups are worth retrying.
     pub fn is_transient(&self) -> bool {
         match self {
@@ -86,6 +96,7 @@ impl StoreError {
             StoreError::Db(
                 sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed,
             ) => true,
+            StoreError::Batch { transient, .. } => *transient,
             _ => false,
         }
     }
@@ -614,9 +625,11 @@ impl Store {
         Ok(row.map(|r| r.int("id")).transpose()?)
     }
 
-    /// Register the business-document identity of a job and return the first
-    /// earlier, not-dead job with the same identity (a duplicate submission).
-    /// Setting before reading makes concurrent duplicates race-free.
+    /// Claim the business-document identity (CUFE/CUDE, or supplier and
+    /// number) of a job. Returns the live job that claimed it first, if any:
+    /// this job is then its duplicate and does not hold the key. Claims of
+    /// one key are serialised, on either store and across daemons, so two
+    /// concurrent submissions of one invoice are never both originals.
     pub async fn claim_document_key(
         &self,
         job_id: i64,
@@ -631,7 +644,7 @@ impl Store {
             .await?
         {
             lane::Written::Original(original) => Ok(original),
-            other => Err(StoreError::Batch(format!("unexpected {other:?}"))),
+            other => Err(StoreError::batch(format!("unexpected {other:?}"))),
         }
     }
 

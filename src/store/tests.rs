@@ -199,12 +199,62 @@ both!(retry_dead_replay_cycle_is_audited, |s, place| {
     );
 });
 
+// The first claimant is the original, whichever job id is lower (before,
+// a lower id claiming second also came out original: two registrations of
+// one invoice). Claiming again finds no rival; a dead original frees the key.
 both!(document_keys_find_the_first_submission, |s, place| {
     let a = s.record_job(&new_job("/s/1", "x1")).await.unwrap();
     let b = s.record_job(&new_job("/s/2", "x2")).await.unwrap();
     assert_eq!(s.claim_document_key(b, "CUFE1").await.unwrap(), None);
-    assert_eq!(s.claim_document_key(a, "CUFE1").await.unwrap(), None);
-    assert_eq!(s.claim_document_key(b, "CUFE1").await.unwrap(), Some(a));
+    assert_eq!(s.claim_document_key(a, "CUFE1").await.unwrap(), Some(b));
+    assert_eq!(s.claim_document_key(b, "CUFE1").await.unwrap(), None);
+    assert_eq!(s.claim_document_key(a, "CUFE1").await.unwrap(), Some(b));
+    let c = s.record_job(&new_job("/s/3", "x3")).await.unwrap();
+    assert_eq!(s.claim_document_key(c, "CUFE2").await.unwrap(), None);
+    let dead = s.job(c).await.unwrap().unwrap();
+    s.dead_letter(&dead, "boom", "{}", "/r", None, 3000)
+        .await
+        .unwrap();
+    assert_eq!(s.claim_document_key(a, "CUFE2").await.unwrap(), None);
+});
+
+// Many submissions of one invoice claimed at once from two store handles
+// (two daemons): exactly one original, and every other names it.
+both!(document_key_claims_race_to_one_original, |s, place| {
+    let other = place.open().await;
+    let mut ids = Vec::new();
+    for i in 0..24 {
+        let spool = format!("/s/{i}");
+        ids.push(
+            s.record_job(&new_job(&spool, &format!("h{i}")))
+                .await
+                .unwrap(),
+        );
+    }
+    let mut tasks = Vec::new();
+    for (n, id) in ids.iter().rev().enumerate() {
+        let st = if n % 2 == 0 { s.clone() } else { other.clone() };
+        let id = *id;
+        tasks.push(tokio::spawn(async move {
+            (id, st.claim_document_key(id, "CUFE-RACE").await.unwrap())
+        }));
+    }
+    let mut got = Vec::new();
+    for t in tasks {
+        got.push(t.await.unwrap());
+    }
+    let originals: Vec<i64> = got
+        .iter()
+        .filter(|(_, o)| o.is_none())
+        .map(|(id, _)| *id)
+        .collect();
+    assert_eq!(originals.len(), 1, "{got:?}");
+    assert!(
+        got.iter()
+            .all(|(id, o)| *id == originals[0] || *o == Some(originals[0])),
+        "{got:?}"
+    );
+    other.close().await;
 });
 
 // A restarted daemon requeues what it left running: on SQLite everything (it
