@@ -106,21 +106,32 @@ impl<T: Send + Sync + 'static, R: Send + 'static> Batcher<T, R> {
 mod tests {
     use super::*;
 
+    type Sizes = Arc<std::sync::Mutex<Vec<usize>>>;
+
+    /// A batcher over `run` (one call per batch, fallible), and the sizes of
+    /// the batches it ran.
+    fn recording(
+        run: fn(&[Arc<i64>]) -> Result<Vec<i64>, StoreError>,
+    ) -> (Batcher<i64, i64>, Sizes) {
+        let sizes = Sizes::default();
+        let seen = sizes.clone();
+        let b = Batcher::spawn(move |items: Vec<Arc<i64>>| {
+            seen.lock().unwrap().push(items.len());
+            let r = run(&items);
+            async move { r }
+        });
+        (b, sizes)
+    }
+
     // One item the database refuses fails only its own caller: the batch it
     // arrived in is retried item by item, and its neighbours are committed.
     #[tokio::test]
     async fn a_bad_item_fails_only_its_caller() {
-        let runs = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let seen = runs.clone();
-        let b = Batcher::spawn(move |items: Vec<Arc<i64>>| {
-            let seen = seen.clone();
-            async move {
-                seen.lock().unwrap().push(items.len());
-                if items.iter().any(|i| **i < 0) {
-                    return Err(StoreError::batch("refused"));
-                }
-                Ok(items.iter().map(|i| **i * 10).collect())
+        let (b, sizes) = recording(|items| {
+            if items.iter().any(|i| **i < 0) {
+                return Err(StoreError::batch("refused"));
             }
+            Ok(items.iter().map(|i| **i * 10).collect())
         });
         // Submitted together, so they are collected into one batch.
         let (a, bad, c) = tokio::join!(b.submit(1), b.submit(-1), b.submit(3));
@@ -131,27 +142,19 @@ mod tests {
         );
         // The test runtime has one thread: the batcher runs once all three
         // are queued. One batch of three, then each item on its own.
-        assert_eq!(*runs.lock().unwrap(), vec![3, 1, 1, 1]);
+        assert_eq!(*sizes.lock().unwrap(), vec![3, 1, 1, 1]);
     }
 
     // A busy or unreachable database fails the whole batch at once, and the
     // callers still see a transient error (they retry instead of giving up).
     #[tokio::test]
     async fn an_unreachable_database_fails_the_batch_as_transient() {
-        let runs = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let seen = runs.clone();
-        let b = Batcher::spawn(move |items: Vec<Arc<i64>>| {
-            let seen = seen.clone();
-            async move {
-                seen.lock().unwrap().push(items.len());
-                Err::<Vec<i64>, _>(StoreError::Db(sqlx::Error::PoolTimedOut))
-            }
-        });
+        let (b, sizes) = recording(|_| Err(StoreError::Db(sqlx::Error::PoolTimedOut)));
         let (a, c) = tokio::join!(b.submit(1), b.submit(2));
         for r in [a, c] {
             let e = r.unwrap_err();
             assert!(e.is_transient(), "{e}");
         }
-        assert_eq!(*runs.lock().unwrap(), vec![2]);
+        assert_eq!(*sizes.lock().unwrap(), vec![2]);
     }
 }
