@@ -107,12 +107,11 @@ mod tests {
     use super::*;
 
     type Sizes = Arc<std::sync::Mutex<Vec<usize>>>;
+    type Run = fn(&[Arc<i64>]) -> Result<Vec<i64>, StoreError>;
 
     /// A batcher over `run` (one call per batch, fallible), and the sizes of
     /// the batches it ran.
-    fn recording(
-        run: fn(&[Arc<i64>]) -> Result<Vec<i64>, StoreError>,
-    ) -> (Batcher<i64, i64>, Sizes) {
+    fn recording(run: Run) -> (Batcher<i64, i64>, Sizes) {
         let sizes = Sizes::default();
         let seen = sizes.clone();
         let b = Batcher::spawn(move |items: Vec<Arc<i64>>| {
