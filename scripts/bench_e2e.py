@@ -96,18 +96,11 @@ steps = ["reject-unsupported"]
 """
 
 
-def proc_cpu_seconds(pid):
+def proc_cpu_seconds(pid, children=False):
+    """utime + stime, and with `children` cutime + cstime (its reaped children)."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    tck = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / tck
-
-
-def proc_cpu_total_seconds(pid):
-    """utime + stime + cutime + cstime: the process and its reaped children."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    return sum(int(x) for x in fields[11:15 if children else 13]) / os.sysconf("SC_CLK_TCK")
 
 
 def postgres_cpu_seconds():
@@ -121,7 +114,7 @@ def postgres_cpu_seconds():
             with open(f"/proc/{pid}/comm") as f:
                 if f.read().strip() != "postgres":
                     continue
-            total += proc_cpu_total_seconds(pid)
+            total += proc_cpu_seconds(pid, children=True)
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
     return total
@@ -268,7 +261,7 @@ def main():
         assert time.time() < deadline and daemon.poll() is None, "daemon did not start"
         time.sleep(0.1)
     cpu0 = proc_cpu_seconds(daemon.pid)
-    sink0, pg0, busy0 = proc_cpu_total_seconds(sink.pid), postgres_cpu_seconds(), machine_busy_seconds()
+    sink0, pg0, busy0 = proc_cpu_seconds(sink.pid, children=True), postgres_cpu_seconds(), machine_busy_seconds()
     kids0, self0 = os.times(), time.process_time()
 
     groups = [files[i::a.clients] for i in range(a.clients)]
@@ -327,7 +320,7 @@ def main():
     time.sleep(1.0)
     peak = proc_peak_rss_mib(daemon.pid)
     cpu2 = proc_cpu_seconds(daemon.pid)
-    sink2, pg2, busy2 = proc_cpu_total_seconds(sink.pid), postgres_cpu_seconds(), machine_busy_seconds()
+    sink2, pg2, busy2 = proc_cpu_seconds(sink.pid, children=True), postgres_cpu_seconds(), machine_busy_seconds()
     kids2, self2 = os.times(), time.process_time()
     daemon.terminate()
     daemon.wait(timeout=60)

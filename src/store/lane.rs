@@ -72,7 +72,7 @@ pub(crate) struct SentMail {
 #[derive(Debug)]
 pub(crate) enum Write {
     Audit(OwnedAudit),
-    /// Set a job's document key and find the earlier job with the same key.
+    /// Claim a job's document key; the first live claimant is the original.
     ClaimKey {
         job_id: i64,
         key: String,
@@ -85,7 +85,7 @@ pub(crate) enum Write {
 #[derive(Debug)]
 pub(crate) enum Written {
     Done,
-    /// The earlier job with the same document key, if any.
+    /// The live job that claimed the document key first, if not this one.
     Original(Option<i64>),
     /// False when the certificate was already finished.
     Finished(bool),
