@@ -63,6 +63,8 @@ pub async fn dispatch(command: Command, log_format: Option<LogFormat>) -> i32 {
             config,
         } => crate::app_deliver::report(&config, date, month.as_deref()).await,
         Command::Aws { command } => crate::aws::run(command).await,
+        // Handled before the runtime starts (`cli::main`).
+        Command::Decode { what } => crate::formats::decode::child_main(what),
     }
 }
 

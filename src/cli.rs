@@ -34,6 +34,33 @@ pub enum UserCommand {
     },
 }
 
+/// The decoders of untrusted bytes, run by the daemon as sandboxed children
+/// of itself (`formats::decode`). Internal: not for people.
+#[derive(Debug, Subcommand)]
+pub enum DecodeCommand {
+    /// Read a workbook's sheets; print them as JSON.
+    Excel { input: PathBuf },
+    /// Decode one page of an image, prepare it for OCR (written to
+    /// `page.pgm` in the working directory) and look for the DIAN QR.
+    Image {
+        input: PathBuf,
+        /// 0-based page.
+        #[arg(long, default_value_t = 0)]
+        page: usize,
+        #[arg(long)]
+        qr: bool,
+        /// Only decode the DIAN QR of the page (no prepared page).
+        #[arg(long)]
+        qr_only: bool,
+        #[arg(long)]
+        deskew: bool,
+        #[arg(long)]
+        binarise: bool,
+        #[arg(long)]
+        normalise_light: bool,
+    },
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum GenKind {
     Invoice,
@@ -92,6 +119,12 @@ pub enum Command {
     /// Account administration.
     #[command(subcommand)]
     User(UserCommand),
+    /// Internal: a decoder child of the daemon (sandboxed; see docs/SECURITY.md).
+    #[command(hide = true)]
+    Decode {
+        #[command(subcommand)]
+        what: DecodeCommand,
+    },
     /// Write generated, valid UBL 2.1 documents (correct CUFE/CUDE) for tests and benchmarks.
     Generate {
         /// invoice, credit-note or debit-note.
@@ -158,6 +191,10 @@ pub enum Command {
 /// Parse arguments, run, and return the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
+    // The sandboxed decoder child: no async runtime, no threads, no logging.
+    if let Command::Decode { what } = cli.command {
+        return crate::formats::decode::child_main(what);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

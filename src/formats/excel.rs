@@ -520,51 +520,83 @@ type Candidate<'a> = (
     BTreeMap<String, u32>,
 );
 
-/// Read a workbook with the first layout that recognises one of its sheets.
-pub fn read(bytes: &[u8], layouts: &[Layout]) -> Workbook {
-    let mut wb = Workbook::default();
+/// The cells of every sheet of a workbook, as the decoder read them, and
+/// what went wrong. This is the part that parses untrusted bytes (the zip
+/// container, XML or BIFF records): the daemon runs it in the sandboxed
+/// worker (`formats::decode`), never in its own process.
+#[derive(Debug, Default)]
+pub struct DecodedBook {
+    pub ranges: Vec<(String, Range<Data>)>,
+    pub findings: Vec<Finding>,
+    /// The workbook as a whole could not be read: nothing to map.
+    pub unreadable: bool,
+}
+
+/// Decode every sheet of a workbook (zip-bomb guard, then calamine).
+pub fn decode_sheets(bytes: &[u8]) -> DecodedBook {
+    let mut out = DecodedBook::default();
     if let Err(refusal) = super::zipguard::check(bytes, super::zipguard::ZipLimits::default()) {
-        wb.findings.push(Finding::reject(
+        out.findings.push(Finding::reject(
             "PAS603",
             format!("La hoja de cálculo no se procesó: {refusal}."),
         ));
-        return wb;
+        out.unreadable = true;
+        return out;
     }
     let result = std::panic::catch_unwind(|| open(bytes));
     let mut book = match result {
         Ok(Ok(b)) => b,
         Ok(Err(e)) => {
-            wb.findings.push(Finding::reject(
+            out.findings.push(Finding::reject(
                 "PAS600",
                 format!("La hoja de cálculo no se pudo leer: {e}."),
             ));
-            return wb;
+            out.unreadable = true;
+            return out;
         }
         Err(_) => {
-            wb.findings.push(Finding::reject(
+            out.findings.push(Finding::reject(
                 "PAS600",
                 "La hoja de cálculo no se pudo leer: el archivo está dañado.",
             ));
-            return wb;
+            out.unreadable = true;
+            return out;
         }
     };
     let names = book.sheet_names();
-    let mut ranges: Vec<(String, Range<Data>)> = Vec::new();
     for n in &names {
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| book.worksheet_range(n))) {
-            Ok(Ok(r)) => ranges.push((n.clone(), r)),
-            Ok(Err(e)) => wb.findings.push(
+            Ok(Ok(r)) => out.ranges.push((n.clone(), r)),
+            Ok(Err(e)) => out.findings.push(
                 Finding::notify("PAS600", format!("La hoja '{n}' no se pudo leer: {e}."))
                     .at(format!("hoja '{n}'")),
             ),
-            Err(_) => wb.findings.push(
+            Err(_) => out.findings.push(
                 Finding::notify("PAS600", format!("La hoja '{n}' no se pudo leer (dañada)."))
                     .at(format!("hoja '{n}'")),
             ),
         }
     }
-    map_ranges(&ranges, layouts, &mut wb);
+    out
+}
+
+/// Map decoded sheets to registration lines with the first layout that
+/// recognises one of them.
+pub fn map_decoded(book: DecodedBook, layouts: &[Layout]) -> Workbook {
+    let mut wb = Workbook {
+        findings: book.findings,
+        ..Workbook::default()
+    };
+    if !book.unreadable {
+        map_ranges(&book.ranges, layouts, &mut wb);
+    }
     wb
+}
+
+/// Read a workbook in this process ([`decode_sheets`] then [`map_decoded`]).
+/// For tests, benchmarks and fuzzing; the daemon decodes in the worker.
+pub fn read(bytes: &[u8], layouts: &[Layout]) -> Workbook {
+    map_decoded(decode_sheets(bytes), layouts)
 }
 
 /// The row mapping of [`read`], on sheets already read: pick the best

@@ -839,7 +839,18 @@ pub async fn rasterise(pdf: &[u8], dpi: u32) -> Result<GrayImage, WorkerError> {
         program: "pdftoppm".into(),
         reason: e.to_string(),
     })?;
-    super::pdf::render_page(&scratch, 1, dpi, Limits::default()).await
+    // Our own generated PDF: its page is decoded here, not in the worker.
+    let name = super::pdf::render_page(&scratch, 1, dpi, Limits::default()).await?;
+    let bytes = std::fs::read(scratch.path().join(name)).map_err(|e| WorkerError::Io {
+        program: "pdftoppm".into(),
+        reason: e.to_string(),
+    })?;
+    super::image::decode_page(&bytes, 0)
+        .map(|(page, _)| page)
+        .map_err(|e| WorkerError::Io {
+            program: "pdftoppm".into(),
+            reason: e.to_string(),
+        })
 }
 
 /// How a page is degraded.

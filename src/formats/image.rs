@@ -47,6 +47,58 @@ pub fn decode_pages(bytes: &[u8]) -> Result<Vec<GrayImage>, ImageError> {
     Ok(vec![img.into_luma8()])
 }
 
+/// Decode page `index` (0-based) of an image file, and whether more pages
+/// follow. Only that page's pixels are ever held: earlier TIFF directories
+/// are skipped without decoding them, so a flood of pages costs one page of
+/// memory at a time.
+pub fn decode_page(bytes: &[u8], index: usize) -> Result<(GrayImage, bool), ImageError> {
+    if bytes.starts_with(b"II*\0") || bytes.starts_with(b"MM\0*") {
+        return decode_tiff_page(bytes, index);
+    }
+    if index > 0 {
+        return Err(ImageError::Decode("la imagen tiene una sola página".into()));
+    }
+    let mut reader = image::ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| ImageError::Decode(e.to_string()))?;
+    reader.limits(limits());
+    let img = reader.decode().map_err(map_err)?;
+    Ok((img.into_luma8(), false))
+}
+
+fn decode_tiff_page(bytes: &[u8], index: usize) -> Result<(GrayImage, bool), ImageError> {
+    if index >= MAX_PAGES {
+        return Err(ImageError::TooLarge(format!("más de {MAX_PAGES} páginas")));
+    }
+    let mut tl = tiff::decoder::Limits::default();
+    tl.decoding_buffer_size = MAX_ALLOC as usize;
+    tl.intermediate_buffer_size = MAX_ALLOC as usize;
+    let mut dec = tiff::decoder::Decoder::new(Cursor::new(bytes))
+        .map_err(|e| ImageError::Decode(e.to_string()))?
+        .with_limits(tl);
+    for _ in 0..index {
+        if !dec.more_images() {
+            return Err(ImageError::Decode("página inexistente".into()));
+        }
+        dec.next_image()
+            .map_err(|e| ImageError::Decode(e.to_string()))?;
+    }
+    let (w, h) = dec
+        .dimensions()
+        .map_err(|e| ImageError::Decode(e.to_string()))?;
+    if w > MAX_SIDE || h > MAX_SIDE {
+        return Err(ImageError::TooLarge(format!("{w}×{h}")));
+    }
+    let ct = dec
+        .colortype()
+        .map_err(|e| ImageError::Decode(e.to_string()))?;
+    let data = dec
+        .read_image()
+        .map_err(|e| ImageError::Decode(e.to_string()))?;
+    let page = to_gray(w, h, ct, data)?;
+    Ok((page, index + 1 < MAX_PAGES && dec.more_images()))
+}
+
 fn map_err(e: image::ImageError) -> ImageError {
     match e {
         image::ImageError::Limits(l) => ImageError::TooLarge(l.to_string()),
@@ -411,6 +463,34 @@ pub fn rotate(img: &GrayImage, deg: f32) -> GrayImage {
         }
     }
     out
+}
+
+/// Preprocess a page for OCR and, when `want_qr`, look for the DIAN QR
+/// (whose area is then blanked so Tesseract does not read it as text).
+/// Returns the page to OCR, the QR, and the milliseconds of each part.
+pub fn prepare_for_ocr(
+    page: &GrayImage,
+    opts: Preprocess,
+    want_qr: bool,
+) -> (Prepared, Option<super::qr::DianQr>, u64, u64) {
+    let t0 = std::time::Instant::now();
+    let mut p = preprocess(page, opts);
+    let prep_ms = t0.elapsed().as_millis() as u64;
+    let t1 = std::time::Instant::now();
+    let mut q = None;
+    if want_qr {
+        let found = super::qr::search(page, &p).map(|f| (f.qr, f.bbox, f.margin));
+        if let Some((found, (x0, y0, x1, y1), m)) = found {
+            let (w, h) = p.image.dimensions();
+            for y in y0.saturating_sub(m)..(y1 + m).min(h) {
+                for x in x0.saturating_sub(m)..(x1 + m).min(w) {
+                    p.image.put_pixel(x, y, Luma([255]));
+                }
+            }
+            q = Some(found);
+        }
+    }
+    (p, q, prep_ms, t1.elapsed().as_millis() as u64)
 }
 
 /// Encode as binary PGM (what the OCR child reads fastest).

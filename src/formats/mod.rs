@@ -1,6 +1,7 @@
 //! File formats: content sniffing, PDF, image (OCR, QR) and Excel readers.
 //! See docs/FORMATS.md.
 
+pub mod decode;
 pub mod detect;
 pub mod excel;
 pub mod extract;
@@ -10,6 +11,7 @@ pub mod ocr;
 pub mod pdf;
 pub mod qr;
 pub mod read;
+pub mod sandbox;
 pub mod steps;
 pub mod text;
 pub mod worker;

@@ -61,6 +61,39 @@ pub async fn ocr_page(
     Ok(parse_tsv(&String::from_utf8_lossy(&out)))
 }
 
+/// OCR a prepared page that a decoder child left in `scratch` as `file`
+/// (Tesseract reads it there; the daemon never holds the pixels).
+pub async fn ocr_file(
+    scratch: &worker::Scratch,
+    file: &str,
+    dpi: u32,
+    settings: &OcrSettings,
+) -> Result<Vec<Line>, WorkerError> {
+    let psm = settings.psm.to_string();
+    let dpi = dpi.to_string();
+    let _permit = worker::ocr_permit().await;
+    let out = worker::run_in(
+        scratch,
+        &settings.program,
+        &[
+            file,
+            "stdout",
+            "-l",
+            &settings.lang,
+            "--psm",
+            &psm,
+            "--dpi",
+            &dpi,
+            "tsv",
+        ],
+        None,
+        settings.limits,
+        &[],
+    )
+    .await?;
+    Ok(parse_tsv(&String::from_utf8_lossy(&out)))
+}
+
 /// Parse Tesseract's TSV (level, page_num, block_num, par_num, line_num,
 /// word_num, left, top, width, height, conf, text) into lines of words.
 pub fn parse_tsv(tsv: &str) -> Vec<Line> {

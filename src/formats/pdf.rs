@@ -1,11 +1,16 @@
-//! PDFs through poppler-utils, each tool an isolated child (see `worker`):
-//! `pdftotext -layout` for the text layer (poppler handles CID/Identity-H
-//! fonts and falls back to glyph names when ToUnicode is missing; what stays
-//! unreadable is caught by `text::is_usable`), `pdftoppm` to render a page at
-//! 300 dpi for OCR, `pdfdetach` for embedded files (PDF/A-3 invoices carry
-//! the UBL XML as an attachment).
-
-use image::GrayImage;
+//! PDFs through poppler-utils, each tool an isolated child working in the
+//! job's scratch directory (see `worker`): `pdftotext -layout` for the text
+//! layer (poppler handles CID/Identity-H fonts and falls back to glyph names
+//! when ToUnicode is missing; what stays unreadable is caught by
+//! `text::is_usable`), `pdftoppm` to render a page for OCR into the scratch
+//! directory, `pdfdetach` for embedded files (PDF/A-3 invoices carry the UBL
+//! XML as an attachment).
+//!
+//! No decoder chooses an output path: embedded files are saved one by one,
+//! by index, under names Pasarela makes (`att-1`, `att-2`, …). poppler
+//! before 24.03 writes `-saveall` attachments under the names the PDF gives,
+//! `../../` included; the sandbox would stop that too (the child may write
+//! only its scratch directory), but the names are never used for paths.
 
 use super::worker::{self, Limits, Scratch, WorkerError};
 
@@ -13,17 +18,28 @@ use super::worker::{self, Limits, Scratch, WorkerError};
 pub const MAX_PAGES: usize = 20;
 /// Largest embedded file extracted.
 pub const MAX_ATTACHMENT: u64 = 20 << 20;
+/// Most embedded files looked at.
+pub const MAX_ATTACHMENTS: usize = 16;
+/// The input's name in the scratch directory.
+pub const INPUT: &str = "in.pdf";
+/// Where a rendered page goes (`pdftoppm -singlefile` adds `.pgm`).
+pub const RENDERED: &str = "pdfpage";
+
+fn input(pdf: &Scratch) -> String {
+    pdf.path().join(INPUT).to_string_lossy().into_owned()
+}
 
 /// Per-page text of the text layer (form feeds split pages).
 pub async fn text_pages(pdf: &Scratch, limits: Limits) -> Result<Vec<String>, WorkerError> {
-    let path = pdf.path().join("in.pdf");
-    let p = path.to_string_lossy();
+    let p = input(pdf);
     let last = MAX_PAGES.to_string();
-    let out = worker::run(
+    let out = worker::run_in(
+        pdf,
         "pdftotext",
         &["-layout", "-enc", "UTF-8", "-l", &last, &p, "-"],
         None,
         limits,
+        &[],
     )
     .await?;
     let text = String::from_utf8_lossy(&out);
@@ -35,42 +51,66 @@ pub async fn text_pages(pdf: &Scratch, limits: Limits) -> Result<Vec<String>, Wo
     Ok(pages)
 }
 
-/// Render page `page` (1-based) at `dpi` as grayscale.
+/// Render page `page` (1-based) at `dpi` as a grayscale PGM in the scratch
+/// directory; returns its file name there. The pixels stay on disk: a
+/// decoder child prepares them and Tesseract reads them.
 pub async fn render_page(
     pdf: &Scratch,
     page: usize,
     dpi: u32,
     limits: Limits,
-) -> Result<GrayImage, WorkerError> {
-    let path = pdf.path().join("in.pdf");
-    let p = path.to_string_lossy();
+) -> Result<String, WorkerError> {
+    let p = input(pdf);
     let n = page.to_string();
     let r = dpi.to_string();
+    let out = pdf.path().join(RENDERED).to_string_lossy().into_owned();
     let _permit = worker::ocr_permit().await;
-    let out = worker::run(
+    worker::run_in(
+        pdf,
         "pdftoppm",
-        &["-r", &r, "-gray", "-f", &n, "-l", &n, "-singlefile", &p],
+        &[
+            "-r",
+            &r,
+            "-gray",
+            "-f",
+            &n,
+            "-l",
+            &n,
+            "-singlefile",
+            &p,
+            &out,
+        ],
         None,
         limits,
+        &[],
     )
     .await?;
-    drop(_permit);
-    let decode_err = |e: String| WorkerError::Io {
-        program: "pdftoppm".into(),
-        reason: e,
-    };
-    let pages = super::image::decode_pages(&out).map_err(|e| decode_err(e.to_string()))?;
-    pages
-        .into_iter()
-        .next()
-        .ok_or_else(|| decode_err("sin imagen".into()))
+    let name = format!("{RENDERED}.pgm");
+    if !pdf.path().join(&name).is_file() {
+        return Err(WorkerError::Io {
+            program: "pdftoppm".into(),
+            reason: "sin imagen".into(),
+        });
+    }
+    Ok(name)
 }
 
 /// An embedded file.
 #[derive(Debug, Clone)]
 pub struct Attachment {
+    /// The name the PDF gives it, for messages only (control characters
+    /// removed, at most 100 characters); never a path.
     pub name: String,
     pub bytes: Vec<u8>,
+}
+
+/// The names `pdfdetach -list` prints ("N embedded files" then "i: name").
+fn listed_names(list: &str) -> Vec<String> {
+    list.lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(": ").map(|(_, n)| n))
+        .map(|n| n.chars().filter(|c| !c.is_control()).take(100).collect())
+        .collect()
 }
 
 /// Embedded files whose content is XML (the invoice of a PDF/A-3).
@@ -78,47 +118,67 @@ pub async fn xml_attachments(
     pdf: &Scratch,
     limits: Limits,
 ) -> Result<Vec<Attachment>, WorkerError> {
-    let path = pdf.path().join("in.pdf");
-    let p = path.to_string_lossy();
-    let list = worker::run("pdfdetach", &["-list", &p], None, limits).await?;
+    let p = input(pdf);
+    let list = worker::run_in(pdf, "pdfdetach", &["-list", &p], None, limits, &[]).await?;
     let list = String::from_utf8_lossy(&list);
-    // "N embedded files" then "1: name" lines.
     let count = list
         .lines()
         .next()
         .and_then(|l| l.split_whitespace().next())
         .and_then(|n| n.parse::<usize>().ok())
         .unwrap_or(0);
-    if count == 0 {
-        return Ok(Vec::new());
-    }
-    let dir = pdf.path().join("att");
-    std::fs::create_dir_all(&dir).map_err(|e| WorkerError::Io {
-        program: "pdfdetach".into(),
-        reason: e.to_string(),
-    })?;
-    let d = dir.to_string_lossy();
-    worker::run("pdfdetach", &["-saveall", "-o", &d, &p], None, limits).await?;
+    let names = listed_names(&list);
     let mut out = Vec::new();
-    let entries = std::fs::read_dir(&dir).map_err(|e| WorkerError::Io {
-        program: "pdfdetach".into(),
-        reason: e.to_string(),
-    })?;
-    for e in entries.flatten() {
-        let Ok(meta) = e.metadata() else { continue };
-        if !meta.is_file() || meta.len() > MAX_ATTACHMENT {
+    for i in 1..=count.min(MAX_ATTACHMENTS) {
+        let file = pdf.path().join(format!("att-{i}"));
+        let dest = file.to_string_lossy().into_owned();
+        let idx = i.to_string();
+        if worker::run_in(
+            pdf,
+            "pdfdetach",
+            &["-save", &idx, "-o", &dest, &p],
+            None,
+            limits,
+            &[],
+        )
+        .await
+        .is_err()
+        {
             continue;
         }
-        let Ok(bytes) = std::fs::read(e.path()) else {
+        // symlink_metadata: a file, not whatever a link would point at.
+        let Ok(meta) = std::fs::symlink_metadata(&file) else {
             continue;
         };
+        if !meta.is_file() || meta.len() > MAX_ATTACHMENT {
+            let _ = std::fs::remove_file(&file);
+            continue;
+        }
+        let Ok(bytes) = std::fs::read(&file) else {
+            continue;
+        };
+        let _ = std::fs::remove_file(&file);
         if super::detect::detect(&bytes) == crate::result::Format::Xml {
             out.push(Attachment {
-                name: e.file_name().to_string_lossy().into_owned(),
+                name: names
+                    .get(i - 1)
+                    .cloned()
+                    .unwrap_or_else(|| format!("adjunto {i}")),
                 bytes,
             });
         }
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listed_names_are_display_text_only() {
+        let l = "2 embedded files\n1: ../../etc/evil\x1b[2J\n2: factura.xml\n";
+        assert_eq!(listed_names(l), vec!["../../etc/evil[2J", "factura.xml"]);
+    }
 }

@@ -7,10 +7,10 @@
 use std::collections::BTreeMap;
 
 use image::GrayImage;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Fields read from a DIAN QR code.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DianQr {
     /// Every `Key: value` pair as found.
     pub fields: BTreeMap<String, String>,

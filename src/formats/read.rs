@@ -10,13 +10,14 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use super::decode::{self, PAGE_FILE, PageRequest, WirePage};
 use super::extract::{self, Extraction, ReviewPolicy, Source};
-use super::image::{self as img, Preprocess};
+use super::image::Preprocess;
 use super::ocr::{self, OcrSettings};
 use super::pdf::{self, Attachment};
-use super::qr::{self, DianQr};
+use super::qr::DianQr;
 use super::text::{self, Line};
-use super::worker::{Limits, Scratch, WorkerError};
+use super::worker::{self, Limits, Scratch, WorkerError};
 use crate::result::Finding;
 
 /// Settings for reading PDFs and images (`rules/formats.toml`, all optional).
@@ -25,6 +26,8 @@ pub struct FormatsSettings {
     pub ocr: OcrSettings,
     /// Limits for poppler children.
     pub pdf_limits: Limits,
+    /// Limits for `pasarela decode` children (images, spreadsheets).
+    pub decode_limits: Limits,
     /// Rendering resolution for pages without text (default 300).
     pub dpi: u32,
     pub preprocess: Preprocess,
@@ -39,6 +42,11 @@ impl Default for FormatsSettings {
             ocr: OcrSettings::default(),
             pdf_limits: Limits {
                 wall: Duration::from_secs(30),
+                ..Limits::default()
+            },
+            decode_limits: Limits {
+                wall: Duration::from_secs(60),
+                output_bytes: 48 << 20,
                 ..Limits::default()
             },
             dpi: 300,
@@ -153,6 +161,7 @@ impl FormatsSettings {
             }
             s.ocr.limits.memory_bytes = m << 20;
             s.pdf_limits.memory_bytes = m << 20;
+            s.decode_limits.memory_bytes = m << 20;
         }
         if let Some(b) = raw.deskew {
             s.preprocess.deskew = b;
@@ -279,6 +288,9 @@ fn worker_finding(code: &str, what: &str, e: &WorkerError) -> Finding {
         WorkerError::Failed { .. } | WorkerError::Io { .. } => {
             format!("{what}: el archivo está dañado o no se puede leer.")
         }
+        WorkerError::TooMuchOutput { .. } => format!(
+            "{what}: el decodificador produjo más datos de los permitidos (archivo hostil o demasiado grande)."
+        ),
         WorkerError::Spawn { .. } => format!("{what}: herramienta no disponible."),
     };
     Finding::reject(code, msg)
@@ -295,7 +307,7 @@ pub async fn read_pdf(bytes: &[u8], s: &FormatsSettings) -> Result<Reading, Read
     let scratch =
         Scratch::new().map_err(|e| ReadError::Environment(format!("directorio temporal: {e}")))?;
     scratch
-        .write("in.pdf", bytes)
+        .write(pdf::INPUT, bytes)
         .map_err(|e| ReadError::Environment(format!("directorio temporal: {e}")))?;
 
     match pdf::xml_attachments(&scratch, s.pdf_limits).await {
@@ -355,7 +367,7 @@ pub async fn read_pdf(bytes: &[u8], s: &FormatsSettings) -> Result<Reading, Read
             continue;
         }
         let t0 = Instant::now();
-        let page = match pdf::render_page(&scratch, n, s.dpi, s.pdf_limits).await {
+        let rendered = match pdf::render_page(&scratch, n, s.dpi, s.pdf_limits).await {
             Ok(p) => p,
             Err(e) => {
                 if let Some(env) = env_error(&e) {
@@ -369,14 +381,34 @@ pub async fn read_pdf(bytes: &[u8], s: &FormatsSettings) -> Result<Reading, Read
             }
         };
         any_ocr = true;
-        let (report, lines, qr) = ocr_one(page, n, s).await?;
-        let mut report = report;
-        report.millis = t0.elapsed().as_millis() as u64;
-        if r.qr.is_none() {
-            r.qr = qr;
+        let prepared = prepare(&scratch, &rendered, 0, s, false).await;
+        match prepared {
+            Ok(wp) if wp.error.is_none() => {
+                let (mut report, lines) = ocr_prepared(&scratch, n, &wp, s).await?;
+                report.millis = t0.elapsed().as_millis() as u64;
+                if r.qr.is_none() {
+                    r.qr = wp.qr;
+                }
+                r.lines.extend(lines);
+                r.pages.push(report);
+            }
+            Ok(wp) => r.findings.push(
+                Finding::reject(
+                    "PAS411",
+                    format!("Página {n} del PDF: {}.", wp.error.unwrap_or_default()),
+                )
+                .at(format!("página {n}")),
+            ),
+            Err(e) => {
+                if let Some(env) = env_error(&e) {
+                    return Err(env);
+                }
+                r.findings.push(
+                    worker_finding("PAS411", &format!("Página {n} del PDF"), &e)
+                        .at(format!("página {n}")),
+                );
+            }
         }
-        r.lines.extend(lines);
-        r.pages.push(report);
     }
     let mut x = extract::from_lines(&r.lines, any_ocr);
     // A text PDF whose printed CUFE is missing or malformed: look for the QR.
@@ -385,12 +417,12 @@ pub async fn read_pdf(bytes: &[u8], s: &FormatsSettings) -> Result<Reading, Read
         && r.qr.is_none()
         && !cufe_ok
         && !r.pages.is_empty()
-        && let Ok(page) = pdf::render_page(&scratch, 1, 150, s.pdf_limits).await
+        && let Ok(rendered) = pdf::render_page(&scratch, 1, 150, s.pdf_limits).await
     {
-        r.qr = tokio::task::spawn_blocking(move || qr::decode(&page))
+        r.qr = prepare(&scratch, &rendered, 0, s, true)
             .await
             .ok()
-            .flatten();
+            .and_then(|wp| wp.qr);
         if let Some(p) = r.pages.first_mut() {
             p.qr = r.qr.is_some();
         }
@@ -400,40 +432,61 @@ pub async fn read_pdf(bytes: &[u8], s: &FormatsSettings) -> Result<Reading, Read
     Ok(r)
 }
 
-/// Read an image file (PNG, JPEG, TIFF with several pages).
+/// Read an image file (PNG, JPEG, TIFF with several pages): each page is
+/// decoded and prepared by a sandboxed decoder child, one page at a time,
+/// then OCR'd.
 pub async fn read_image(bytes: &[u8], s: &FormatsSettings) -> Result<Reading, ReadError> {
+    const INPUT: &str = "in.img";
     let mut r = Reading::default();
-    let owned = bytes.to_vec();
-    let decoded = tokio::task::spawn_blocking(move || img::decode_pages(&owned)).await;
-    let pages = match decoded {
-        Ok(Ok(p)) if !p.is_empty() => p,
-        Ok(Ok(_)) => {
-            r.findings
-                .push(Finding::reject("PAS420", "La imagen no contiene páginas."));
-            return Ok(r);
-        }
-        Ok(Err(e)) => {
-            r.findings
-                .push(Finding::reject("PAS420", format!("Imagen ilegible: {e}.")));
-            return Ok(r);
-        }
-        Err(_) => {
-            r.findings.push(Finding::reject(
-                "PAS420",
-                "Imagen ilegible: el decodificador falló.",
-            ));
-            return Ok(r);
-        }
-    };
-    for (i, page) in pages.into_iter().enumerate() {
+    let scratch =
+        Scratch::new().map_err(|e| ReadError::Environment(format!("directorio temporal: {e}")))?;
+    scratch
+        .write(INPUT, bytes)
+        .map_err(|e| ReadError::Environment(format!("directorio temporal: {e}")))?;
+    for index in 0..super::image::MAX_PAGES {
+        let n = index + 1;
         let t0 = Instant::now();
-        let (mut report, lines, qr) = ocr_one(page, i + 1, s).await?;
+        let wp = match prepare(&scratch, INPUT, index, s, false).await {
+            Ok(wp) => wp,
+            Err(e) => {
+                if let Some(env) = env_error(&e) {
+                    return Err(env);
+                }
+                let f = worker_finding("PAS420", "Imagen ilegible", &e);
+                r.findings.push(if index == 0 {
+                    f
+                } else {
+                    f.at(format!("página {n}"))
+                });
+                break;
+            }
+        };
+        if let Some(e) = &wp.error {
+            let f = Finding::reject("PAS420", format!("Imagen ilegible: {e}."));
+            r.findings.push(if index == 0 {
+                f
+            } else {
+                f.at(format!("página {n}"))
+            });
+            break;
+        }
+        let (mut report, lines) = ocr_prepared(&scratch, n, &wp, s).await?;
         report.millis = t0.elapsed().as_millis() as u64;
         if r.qr.is_none() {
-            r.qr = qr;
+            r.qr = wp.qr.clone();
         }
         r.lines.extend(lines);
         r.pages.push(report);
+        if !wp.more {
+            break;
+        }
+    }
+    if r.pages.is_empty() {
+        if r.findings.is_empty() {
+            r.findings
+                .push(Finding::reject("PAS420", "La imagen no contiene páginas."));
+        }
+        return Ok(r);
     }
     let mut x = extract::from_lines(&r.lines, true);
     finish(&mut r, &mut x, s);
@@ -441,65 +494,59 @@ pub async fn read_image(bytes: &[u8], s: &FormatsSettings) -> Result<Reading, Re
     Ok(r)
 }
 
-/// Preprocess, decode the QR and OCR one page.
-async fn ocr_one(
-    page: image::GrayImage,
-    n: usize,
+/// Decode and prepare page `index` of `input` (in `scratch`) in a decoder
+/// child, which leaves the prepared page as [`PAGE_FILE`] (or only reads the
+/// QR when `qr_only`).
+async fn prepare(
+    scratch: &Scratch,
+    input: &str,
+    index: usize,
     s: &FormatsSettings,
-) -> Result<(PageReport, Vec<Line>, Option<DianQr>), ReadError> {
-    let opts = s.preprocess;
-    let want_qr = s.qr;
-    let prepared = tokio::task::spawn_blocking(move || {
-        let t0 = Instant::now();
-        let mut p = img::preprocess(&page, opts);
-        let prep_ms = t0.elapsed().as_millis() as u64;
-        let t1 = Instant::now();
-        let mut q = None;
-        if want_qr {
-            let found = qr::search(&page, &p).map(|f| (f.qr, f.bbox, f.margin));
-            if let Some((found, (x0, y0, x1, y1), m)) = found {
-                let (w, h) = p.image.dimensions();
-                for y in y0.saturating_sub(m)..(y1 + m).min(h) {
-                    for x in x0.saturating_sub(m)..(x1 + m).min(w) {
-                        p.image.put_pixel(x, y, image::Luma([255]));
-                    }
-                }
-                q = Some(found);
-            }
-        }
-        (p, q, prep_ms, t1.elapsed().as_millis() as u64)
-    })
-    .await;
+    qr_only: bool,
+) -> Result<WirePage, WorkerError> {
+    let req = PageRequest {
+        index,
+        preprocess: s.preprocess,
+        qr: s.qr,
+        qr_only,
+    };
+    // Preparing a page costs about a core-second on a large scan: it shares
+    // the OCR slots.
+    let _permit = worker::ocr_permit().await;
+    decode::image_page(scratch, input, req, s.decode_limits).await
+}
+
+/// OCR the page a decoder child prepared.
+async fn ocr_prepared(
+    scratch: &Scratch,
+    n: usize,
+    wp: &WirePage,
+    s: &FormatsSettings,
+) -> Result<(PageReport, Vec<Line>), ReadError> {
     let mut report = PageReport {
         page: n,
         source: Source::Ocr,
-        skew_degrees: None,
-        qr: false,
+        skew_degrees: Some(wp.skew_degrees),
+        qr: wp.qr.is_some(),
         words: 0,
         mean_confidence: 0.0,
         millis: 0,
-        prep_ms: 0,
-        qr_ms: 0,
+        prep_ms: wp.prep_ms,
+        qr_ms: wp.qr_ms,
         ocr_ms: 0,
     };
-    let Ok((prepared, qr, prep_ms, qr_ms)) = prepared else {
-        return Ok((report, Vec::new(), None));
-    };
-    report.prep_ms = prep_ms;
-    report.qr_ms = qr_ms;
     let t_ocr = Instant::now();
-    report.skew_degrees = Some(prepared.skew_degrees);
-    report.qr = qr.is_some();
     // Scans below ~200 dpi are common; tell Tesseract the resolution we assume.
-    let lines = match ocr::ocr_page(&prepared.image, s.dpi, &s.ocr).await {
+    let lines = match ocr::ocr_file(scratch, PAGE_FILE, s.dpi, &s.ocr).await {
         Ok(l) => l,
         Err(e) => {
             if let Some(env) = env_error(&e) {
                 return Err(env);
             }
-            return Ok((report, Vec::new(), qr));
+            return Ok((report, Vec::new()));
         }
     };
+    let _ = std::fs::remove_file(scratch.path().join(PAGE_FILE));
     report.ocr_ms = t_ocr.elapsed().as_millis() as u64;
     let words: Vec<f32> = lines
         .iter()
@@ -511,7 +558,7 @@ async fn ocr_one(
     } else {
         words.iter().sum::<f32>() / words.len() as f32
     };
-    Ok((report, lines, qr))
+    Ok((report, lines))
 }
 
 fn finish(r: &mut Reading, x: &mut Extraction, s: &FormatsSettings) {

@@ -79,6 +79,23 @@ fn env(e: ReadError) -> StepError {
     }
 }
 
+/// The finding for a spreadsheet whose decoder child did not finish.
+fn excel_worker_finding(e: &super::worker::WorkerError) -> crate::result::Finding {
+    use super::worker::WorkerError as W;
+    let why = match e {
+        W::Timeout { secs, .. } => format!("la lectura superó el tiempo máximo ({secs} s)"),
+        W::Signal { .. } => {
+            "la lectura superó los límites de memoria o terminó anormalmente (archivo hostil o dañado)".to_string()
+        }
+        W::TooMuchOutput { .. } => "el contenido supera el tamaño permitido".to_string(),
+        W::Failed { .. } | W::Io { .. } | W::Spawn { .. } => "el archivo está dañado".to_string(),
+    };
+    crate::result::Finding::reject(
+        "PAS600",
+        format!("La hoja de cálculo no se pudo leer: {why}."),
+    )
+}
+
 /// `pdf-extract`
 pub struct PdfExtract;
 
@@ -138,10 +155,17 @@ impl Step for ExcelRows {
                     .join("; ")
             ))
         })?;
-        let bytes = item.bytes.clone();
-        let wb = tokio::task::spawn_blocking(move || excel::read(&bytes, &layouts))
-            .await
-            .map_err(|e| StepError::Permanent(format!("lectura de hoja de cálculo: {e}")))?;
+        // calamine parses untrusted bytes: in the sandboxed worker only.
+        let limits = settings(ctx)?.decode_limits;
+        let wb = match super::decode::excel(&item.bytes, limits).await {
+            Ok(book) => excel::map_decoded(book, &layouts),
+            Err(e) if e.is_environment() => return Err(StepError::Transient(e.to_string())),
+            Err(e) => {
+                let mut wb = excel::Workbook::default();
+                wb.findings.push(excel_worker_finding(&e));
+                wb
+            }
+        };
         item.result.findings.extend(wb.findings.iter().cloned());
         item.result.extraction = Some(serde_json::json!({ "kind": "excel", "sheets": wb.sheets }));
         Ok(())

@@ -1,8 +1,14 @@
-//! Isolated decoding: every C library that reads untrusted bytes (poppler's
-//! `pdftotext`/`pdftoppm`/`pdfdetach`, Tesseract) runs as a child process
+//! Isolated decoding: every decoder that reads untrusted bytes runs as a
+//! child process: poppler's `pdftotext`/`pdftoppm`/`pdfdetach`, Tesseract,
+//! and this binary's own `pasarela decode` for the pure-Rust decoders
+//! (spreadsheets, images; `formats::decode`). Each child runs in its own empty
+//! scratch directory (its working directory), confined by `sandbox` (no
+//! network, a filesystem view of the system directories and its scratch only),
 //! under a wall-time limit, an address-space limit (`RLIMIT_AS`), a CPU-time
-//! limit and no core dumps. A crash, a hang or a runaway allocation ends the
-//! child, never the daemon; the caller turns it into a finding.
+//! limit, a file-size limit (`RLIMIT_FSIZE`), an open-files limit and no core
+//! dumps; what it prints is read up to a limit, never whole. A crash, a hang,
+//! a runaway allocation or an escape attempt ends the child, never the daemon;
+//! the caller turns it into a finding.
 //!
 //! OCR work is throttled by its own semaphore ([`ocr_permit`]), separate from
 //! the daemon's file workers, because one page of OCR costs a core for ~1 s
@@ -13,7 +19,7 @@ use std::process::Stdio;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Resource limits for one child process.
@@ -25,6 +31,10 @@ pub struct Limits {
     pub memory_bytes: u64,
     /// CPU-time limit in seconds (`RLIMIT_CPU`).
     pub cpu_secs: u64,
+    /// Largest file the child may write (`RLIMIT_FSIZE`).
+    pub file_bytes: u64,
+    /// Most bytes read from the child's standard output; more ends it.
+    pub output_bytes: u64,
 }
 
 impl Default for Limits {
@@ -33,6 +43,8 @@ impl Default for Limits {
             wall: Duration::from_secs(60),
             memory_bytes: 1536 << 20,
             cpu_secs: 120,
+            file_bytes: 256 << 20,
+            output_bytes: 64 << 20,
         }
     }
 }
@@ -57,6 +69,9 @@ pub enum WorkerError {
         code: i32,
         stderr: String,
     },
+    /// Printed more than `Limits::output_bytes`; ended.
+    #[error("'{program}' produjo más de {limit} bytes de salida")]
+    TooMuchOutput { program: String, limit: u64 },
     /// Reading or writing the child's pipes or temporary files failed.
     #[error("E/S con '{program}': {reason}")]
     Io { program: String, reason: String },
@@ -69,16 +84,43 @@ impl WorkerError {
     }
 }
 
-/// Run `program args…` isolated under `limits`, feeding `stdin` and
-/// returning its standard output.
+/// Run `program args…` isolated under `limits` in a scratch directory of its
+/// own, feeding `stdin` and returning its standard output.
 pub async fn run(
     program: &str,
     args: &[&str],
     stdin: Option<&[u8]>,
     limits: Limits,
 ) -> Result<Vec<u8>, WorkerError> {
+    let scratch = Scratch::new().map_err(|e| WorkerError::Io {
+        program: program.into(),
+        reason: format!("directorio temporal: {e}"),
+    })?;
+    run_in(&scratch, program, args, stdin, limits, &[]).await
+}
+
+/// Run `program args…` isolated under `limits`, with `scratch` as its working
+/// directory and the only place it may write; `read_only` are paths beyond
+/// the system directories it may read (e.g. a schema folder).
+pub async fn run_in(
+    scratch: &Scratch,
+    program: &str,
+    args: &[&str],
+    stdin: Option<&[u8]>,
+    limits: Limits,
+    read_only: &[PathBuf],
+) -> Result<Vec<u8>, WorkerError> {
+    let mut extra_ro = read_only.to_vec();
+    if let Some(t) = std::env::var_os("TESSDATA_PREFIX") {
+        extra_ro.push(PathBuf::from(t));
+    }
+    let exe = program
+        .contains('/')
+        .then(|| std::fs::canonicalize(program).unwrap_or_else(|_| PathBuf::from(program)));
+    let plan = super::sandbox::Plan::new(scratch.path(), exe.as_deref(), &extra_ro);
     let mut cmd = tokio::process::Command::new(program);
     cmd.args(args)
+        .current_dir(scratch.path())
         .env("OMP_THREAD_LIMIT", "1")
         .stdin(if stdin.is_some() {
             Stdio::piped()
@@ -91,14 +133,21 @@ pub async fn run(
         .process_group(0);
     let mem = limits.memory_bytes;
     let cpu = limits.cpu_secs;
-    // SAFETY: the closure runs between fork and exec and only calls
-    // setrlimit(2), which is async-signal-safe; it allocates nothing.
+    let fsize = limits.file_bytes;
+    // SAFETY: the closure runs between fork and exec and only makes
+    // async-signal-safe system calls (setrlimit, prctl, unshare, open,
+    // fstat, close and Landlock's); `Plan` prepared every path beforehand,
+    // so it allocates nothing.
     unsafe {
         cmd.pre_exec(move || {
             set_limit(libc::RLIMIT_AS, mem)?;
             set_limit(libc::RLIMIT_CPU, cpu)?;
             set_limit(libc::RLIMIT_CORE, 0)?;
-            Ok(())
+            set_limit(libc::RLIMIT_FSIZE, fsize)?;
+            set_limit(libc::RLIMIT_NOFILE, 64)?;
+            // The child dies with the daemon rather than outliving it.
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+            plan.apply()
         });
     }
     let mut child = cmd.spawn().map_err(|e| WorkerError::Spawn {
@@ -119,12 +168,57 @@ pub async fn run(
             let _ = p.shutdown().await;
         }
     };
-    let work = async {
-        let (_, out) = tokio::join!(feed, child.wait_with_output());
-        out
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+    let cap = limits.output_bytes;
+    let read_out = async move {
+        let mut buf = Vec::new();
+        if let Some(out) = stdout {
+            // One byte past the limit tells "too much" from "exactly enough".
+            out.take(cap + 1).read_to_end(&mut buf).await?;
+        }
+        Ok::<_, std::io::Error>(buf)
     };
-    let out = match tokio::time::timeout(limits.wall, work).await {
-        Ok(r) => r.map_err(io_err)?,
+    let read_err = async move {
+        let mut buf = Vec::new();
+        if let Some(mut err) = stderr {
+            // Keep the first 64 KiB; drain the rest so the child never blocks.
+            let _ = (&mut err).take(64 << 10).read_to_end(&mut buf).await;
+            let _ = tokio::io::copy(&mut err, &mut tokio::io::sink()).await;
+        }
+        buf
+    };
+    // Feeding and draining stderr run on their own, so a child that stops
+    // reading its input, or floods its output, cannot stall the reader.
+    let feed = tokio::spawn(feed);
+    let read_err = tokio::spawn(read_err);
+    let work = async {
+        let out = read_out.await?;
+        if out.len() as u64 > cap {
+            return Ok(Err(out.len()));
+        }
+        let status = child.wait().await?;
+        let _ = feed.await;
+        let err = read_err.await.unwrap_or_default();
+        Ok::<_, std::io::Error>(Ok((status, out, err)))
+    };
+    let (status, stdout, stderr) = match tokio::time::timeout(limits.wall, work).await {
+        Ok(Ok(Ok(r))) => r,
+        Ok(Ok(Err(_))) => {
+            if let Some(pid) = pid {
+                kill_group(pid);
+            }
+            return Err(WorkerError::TooMuchOutput {
+                program: program.into(),
+                limit: cap,
+            });
+        }
+        Ok(Err(e)) => {
+            if let Some(pid) = pid {
+                kill_group(pid);
+            }
+            return Err(io_err(e));
+        }
         Err(_) => {
             if let Some(pid) = pid {
                 kill_group(pid);
@@ -136,21 +230,21 @@ pub async fn run(
         }
     };
     use std::os::unix::process::ExitStatusExt;
-    if let Some(sig) = out.status.signal() {
+    if let Some(sig) = status.signal() {
         return Err(WorkerError::Signal {
             program: program.into(),
             signal: sig,
         });
     }
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
+    if !status.success() {
+        let stderr = String::from_utf8_lossy(&stderr);
         return Err(WorkerError::Failed {
             program: program.into(),
-            code: out.status.code().unwrap_or(-1),
+            code: status.code().unwrap_or(-1),
             stderr: stderr.chars().take(400).collect(),
         });
     }
-    Ok(out.stdout)
+    Ok(stdout)
 }
 
 fn set_limit(resource: libc::__rlimit_resource_t, value: u64) -> std::io::Result<()> {
@@ -270,6 +364,62 @@ mod tests {
         )
         .await;
         assert!(e.is_err(), "{e:?}");
+    }
+
+    /// The sandbox is really in force on this kernel: a child can write its
+    /// scratch directory but nothing else, cannot read the daemon's files,
+    /// and cannot reach a TCP listener on loopback.
+    #[tokio::test]
+    async fn the_sandbox_confines_files_and_network() {
+        let probe = super::super::sandbox::probe();
+        assert!(
+            probe.filesystem && probe.tcp,
+            "Landlock with TCP rules (ABI 4+) is expected on this host: {probe:?}"
+        );
+        let outside =
+            std::env::temp_dir().join(format!("pasarela-escape-{}", uuid::Uuid::new_v4()));
+        let scratch = Scratch::new().unwrap();
+        let script = format!(
+            "echo inside > ok.txt && cat ok.txt; \
+             echo escaped > {o} && echo WROTE-OUTSIDE; \
+             cat {cfg} >/dev/null 2>&1 && echo READ-CONFIG; \
+             echo x > /dev/tcp/127.0.0.1/$1 2>/dev/null && echo CONNECTED; true",
+            o = outside.display(),
+            cfg = std::fs::canonicalize("Cargo.toml").unwrap().display(),
+        );
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port().to_string();
+        let out = run_in(
+            &scratch,
+            "bash",
+            &["-c", &script, "bash", &port],
+            None,
+            Limits::default(),
+            &[],
+        )
+        .await
+        .unwrap();
+        let out = String::from_utf8_lossy(&out);
+        assert!(out.contains("inside"), "{out}");
+        assert!(!out.contains("WROTE-OUTSIDE"), "{out}");
+        assert!(!outside.exists());
+        assert!(!out.contains("READ-CONFIG"), "{out}");
+        assert!(!out.contains("CONNECTED"), "{out}");
+        assert!(listener.accept().is_err(), "the child reached the listener");
+        assert!(scratch.path().join("ok.txt").is_file());
+    }
+
+    #[tokio::test]
+    async fn output_beyond_the_limit_ends_the_child() {
+        let limits = Limits {
+            output_bytes: 1 << 20,
+            ..Limits::default()
+        };
+        let e = run("sh", &["-c", "exec cat /dev/zero"], None, limits)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, WorkerError::TooMuchOutput { .. }), "{e:?}");
     }
 
     #[tokio::test]

@@ -41,14 +41,20 @@ pub async fn check(
     let Some(schema) = schema_for(xsd_dir, root) else {
         return Ok(Vec::new());
     };
+    // The child runs in its scratch directory: give it absolute paths.
+    let schema = std::fs::canonicalize(&schema).unwrap_or(schema);
+    let xsd_dir = std::fs::canonicalize(xsd_dir).unwrap_or_else(|_| xsd_dir.to_path_buf());
     let schema = schema.to_string_lossy().into_owned();
     let limits = Limits {
         wall: Duration::from_secs(30),
         memory_bytes: 1 << 30,
         cpu_secs: 30,
+        ..Limits::default()
     };
     let args = ["--noout", "--nonet", "--schema", schema.as_str(), "-"];
-    match worker::run("xmllint", &args, Some(bytes), limits).await {
+    let scratch = worker::Scratch::new().map_err(|e| XsdUnavailable(format!("scratch: {e}")))?;
+    let read = [xsd_dir];
+    match worker::run_in(&scratch, "xmllint", &args, Some(bytes), limits, &read).await {
         Ok(_) => Ok(Vec::new()),
         // 3: the document does not match the schema; 1: not well-formed for libxml2.
         Err(WorkerError::Failed {
