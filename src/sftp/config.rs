@@ -49,12 +49,12 @@ pub struct SftpServerRaw {
     pub ban_max_secs: Option<u64>,
     /// Open files and directories per session. Default 256.
     pub max_open_handles: Option<u32>,
-    /// Unauthenticated connections from one source address. Default 8.
+    /// Unauthenticated connections from one source address. Default 24.
     pub max_unauthenticated_per_ip: Option<usize>,
     /// SFTP sessions at once, all accounts together. Each holds one blocking
     /// thread, so this stays well below the runtime's pool (512). Default 128.
     pub max_sessions: Option<usize>,
-    /// SFTP sessions at once of one account. Default 16.
+    /// SFTP sessions at once of one account. Default 32.
     pub max_sessions_per_account: Option<usize>,
     /// Requests of one session received but not handled yet; past it the
     /// session is closed. Default 16384.
@@ -195,7 +195,7 @@ impl SftpServerRaw {
             max_open_handles: positive(self.max_open_handles, 256, file, k("max_open_handles"), p),
             max_unauthenticated_per_ip: positive(
                 self.max_unauthenticated_per_ip,
-                8,
+                24,
                 file,
                 k("max_unauthenticated_per_ip"),
                 p,
@@ -203,7 +203,7 @@ impl SftpServerRaw {
             max_sessions: positive(self.max_sessions, 128, file, k("max_sessions"), p),
             max_sessions_per_account: positive(
                 self.max_sessions_per_account,
-                16,
+                32,
                 file,
                 k("max_sessions_per_account"),
                 p,
@@ -224,14 +224,22 @@ impl SftpServerRaw {
                     p,
                 );
                 if v < 1 << 20 {
-                    p.error(file, k("max_pending_bytes"), "must be at least 1048576 (one full WRITE is 256 KiB)");
+                    p.error(
+                        file,
+                        k("max_pending_bytes"),
+                        "must be at least 1048576 (one full WRITE is 256 KiB)",
+                    );
                 }
                 v
             },
             max_reply_bytes: {
                 let v = positive(self.max_reply_bytes, 8 << 20, file, k("max_reply_bytes"), p);
                 if v < 1 << 20 {
-                    p.error(file, k("max_reply_bytes"), "must be at least 1048576 (one full READ reply is 255 KiB)");
+                    p.error(
+                        file,
+                        k("max_reply_bytes"),
+                        "must be at least 1048576 (one full READ reply is 255 KiB)",
+                    );
                 }
                 v
             },

@@ -393,7 +393,10 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
         // One address may not hold every pre-auth slot.
         if shared.preauth().count(ip) >= shared.cfg.max_unauthenticated_per_ip {
             tracing::warn!(%ip, "sftp connection refused: too many unauthenticated connections from this address");
-            crate::admin::metrics::inc("pasarela_sftp_connections_refused_total", &[("reason", "preauth_per_ip")]);
+            crate::admin::metrics::inc(
+                "pasarela_sftp_connections_refused_total",
+                &[("reason", "preauth_per_ip")],
+            );
             continue;
         }
         let mut admitted = shared.defender.admit(peer.ip(), Instant::now());
@@ -771,7 +774,10 @@ impl russh::server::Handler for SshHandler {
             Ok(p) => p,
             Err(cap) => {
                 tracing::warn!(account = %a.name, ip = %self.ip, cap, "sftp session refused: session cap reached");
-                crate::admin::metrics::inc("pasarela_sftp_sessions_refused_total", &[("reason", cap)]);
+                crate::admin::metrics::inc(
+                    "pasarela_sftp_sessions_refused_total",
+                    &[("reason", cap)],
+                );
                 session.channel_failure(channel_id)?;
                 session.close(channel_id)?;
                 return Ok(());

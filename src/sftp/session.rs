@@ -45,7 +45,7 @@ use tokio_util::sync::CancellationToken;
 use std::ffi::OsString;
 use std::os::fd::AsRawFd;
 
-use crate::sftp::vfs::{Perm, ParentDir, Resolved, TEMP_PREFIX, VfsError, View, ViewPath, at_call};
+use crate::sftp::vfs::{ParentDir, Perm, Resolved, TEMP_PREFIX, VfsError, View, ViewPath, at_call};
 
 /// Largest SFTP request accepted (OpenSSH: 256 KiB + header).
 pub const MAX_PACKET: usize = 256 * 1024 + 1024;
@@ -353,7 +353,10 @@ pub async fn run(channel: russh::Channel<Msg>, ctx: SessionCtx) {
                         || count > ctx.limits.max_pending_requests
                     {
                         tracing::warn!(account = %ctx.account, ip = %ctx.ip, pending = count, pending_bytes = total, "sftp client has too many requests pending (replies not taken); closing session");
-                        crate::admin::metrics::inc("pasarela_sftp_sessions_refused_total", &[("reason", "pending")]);
+                        crate::admin::metrics::inc(
+                            "pasarela_sftp_sessions_refused_total",
+                            &[("reason", "pending")],
+                        );
                         kill.cancel();
                         break 'read;
                     }
@@ -521,7 +524,9 @@ impl DirStream {
                 return (err.raw_os_error() != Some(0)).then_some(Err(err));
             }
             let name = std::ffi::CStr::from_ptr((*e).d_name.as_ptr());
-            Some(Ok(std::ffi::OsStr::from_bytes(name.to_bytes()).to_os_string()))
+            Some(Ok(
+                std::ffi::OsStr::from_bytes(name.to_bytes()).to_os_string()
+            ))
         }
     }
 }
@@ -827,11 +832,7 @@ impl Processor {
         rand::fill(&mut rnd);
         let temp = OsString::from(format!("{TEMP_PREFIX}{}", hex::encode(rnd)));
         // Read-write: CLOSE may hash it from this descriptor.
-        let file = dir.open(
-            &temp,
-            libc::O_RDWR | libc::O_CREAT | libc::O_EXCL,
-            0o640,
-        )?;
+        let file = dir.open(&temp, libc::O_RDWR | libc::O_CREAT | libc::O_EXCL, 0o640)?;
         let h = self.new_handle(Handle::Write {
             file,
             dir,
@@ -891,7 +892,9 @@ impl Processor {
                     };
                     if let Some(Fail(code, msg)) = refusal {
                         // Refused before the disk fills: the partial upload goes now.
-                        if let Ok(c) = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(temp.as_os_str())) {
+                        if let Ok(c) = std::ffi::CString::new(
+                            std::os::unix::ffi::OsStrExt::as_bytes(temp.as_os_str()),
+                        ) {
                             // SAFETY: a valid descriptor and NUL-terminated name.
                             let _ = at_call(unsafe { libc::unlinkat(dir.raw(), c.as_ptr(), 0) });
                         }
@@ -1194,7 +1197,11 @@ impl Processor {
             let Some(name) = name.to_str().map(str::to_string) else {
                 continue;
             };
-            if name == "." || name == ".." || name.starts_with(TEMP_PREFIX) || shadowed.contains(&name) {
+            if name == "."
+                || name == ".."
+                || name.starts_with(TEMP_PREFIX)
+                || shadowed.contains(&name)
+            {
                 continue;
             }
             let entry = crate::sftp::vfs::ParentDir::open_at(st.fd(), &name);
@@ -1364,8 +1371,9 @@ impl Processor {
         v.lstat(&t)?;
         let dir = v.parent(&l)?;
         let name = dir.name_c()?;
-        let target = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(t.real.as_os_str()))
-            .map_err(|_| Fail::bad())?;
+        let target =
+            std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(t.real.as_os_str()))
+                .map_err(|_| Fail::bad())?;
         // SAFETY: valid NUL-terminated strings and an open directory descriptor.
         at_call(unsafe { libc::symlinkat(target.as_ptr(), dir.raw(), name.as_ptr()) })?;
         Ok(ok(id))
@@ -1470,9 +1478,8 @@ fn renameat(
     let (ca, cb) = (cname(a)?, cname(b)?);
     let flags = if overwrite { 0 } else { libc::RENAME_NOREPLACE };
     // SAFETY: valid descriptors and NUL-terminated names.
-    let r = at_call(unsafe {
-        libc::renameat2(from.raw(), ca.as_ptr(), to.raw(), cb.as_ptr(), flags)
-    });
+    let r =
+        at_call(unsafe { libc::renameat2(from.raw(), ca.as_ptr(), to.raw(), cb.as_ptr(), flags) });
     match r {
         // Filesystems without RENAME_NOREPLACE: the caller checked already.
         Err(e) if !overwrite && e.raw_os_error() == Some(libc::EINVAL) => {
@@ -1520,8 +1527,9 @@ fn statvfs(path: &std::path::Path) -> io::Result<[u64; 11]> {
 /// client on loopback would, and return how many replies it sent. For the
 /// `sftp_packets` fuzz target: everything but the SSH transport. Uploads
 /// still open at the end are aborted, as when a session ends.
-#[doc(hidden)]
-pub fn fuzz_frames(rt: &tokio::runtime::Handle, home: &std::path::Path, frames: &[Bytes]) -> usize {
+/// A session context for an account whose home is `home` (default
+/// permissions, symlinks allowed), as the fuzz target and tests use it.
+fn local_ctx(home: &std::path::Path, events: mpsc::UnboundedSender<Event>) -> Option<SessionCtx> {
     let sftp = crate::sftp::config::AccountSftp {
         authorized_keys: vec![],
         keys: vec![],
@@ -1532,11 +1540,8 @@ pub fn fuzz_frames(rt: &tokio::runtime::Handle, home: &std::path::Path, frames: 
         allow_symlinks: true,
         quota_bytes: None,
     };
-    let Ok(view) = View::new(home, &sftp) else {
-        return 0;
-    };
-    let (events, _events_rx) = mpsc::unbounded_channel();
-    let ctx = SessionCtx {
+    let view = View::new(home, &sftp).ok()?;
+    Some(SessionCtx {
         account: "fuzz".into(),
         ip: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
         view: Arc::new(view),
@@ -1556,6 +1561,19 @@ pub fn fuzz_frames(rt: &tokio::runtime::Handle, home: &std::path::Path, frames: 
         usage: Arc::new(AccountUsage::new(home.to_path_buf(), None)),
         events,
         shutdown: CancellationToken::new(),
+    })
+}
+
+/// Run SFTP request frames (each without its length prefix) through the
+/// request processor of a session of an account whose home is `home`, as a
+/// client on loopback would, and return how many replies it sent. For the
+/// `sftp_packets` fuzz target: everything but the SSH transport. Uploads
+/// still open at the end are aborted, as when a session ends.
+#[doc(hidden)]
+pub fn fuzz_frames(rt: &tokio::runtime::Handle, home: &std::path::Path, frames: &[Bytes]) -> usize {
+    let (events, _events_rx) = mpsc::unbounded_channel();
+    let Some(ctx) = local_ctx(home, events) else {
+        return 0;
     };
     let (out_tx, mut out_rx) = mpsc::unbounded_channel();
     let budget = Arc::new(Semaphore::new(ctx.limits.max_reply_bytes));
@@ -1563,11 +1581,134 @@ pub fn fuzz_frames(rt: &tokio::runtime::Handle, home: &std::path::Path, frames: 
     let mut replies = 0;
     for f in frames {
         p.handle_frame(f.clone());
-        // Replies hold read-budget permits until they are written: drain.
+        // Replies hold reply-budget permits until they are written: drain.
         while out_rx.try_recv().is_ok() {
             replies += 1;
         }
     }
     p.abort_open_uploads();
     replies
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(packet: Packet) -> Bytes {
+        let b = encode(packet);
+        b.slice(4..)
+    }
+
+    fn setup() -> (tempfile::TempDir, tokio::runtime::Runtime) {
+        let t = tempfile::tempdir().unwrap();
+        for d in ["incoming", "outgoing", "archive"] {
+            std::fs::create_dir_all(t.path().join(d)).unwrap();
+        }
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        (t, rt)
+    }
+
+    /// OPENDIR reads nothing of the directory but `.`/`..`; each READDIR
+    /// reads at most one batch from it (the old code read the whole listing
+    /// into the handle at OPENDIR).
+    #[test]
+    fn listings_are_read_a_batch_at_a_time() {
+        let (t, rt) = setup();
+        for i in 0..1234 {
+            std::fs::write(t.path().join(format!("archive/f{i:05}.xml")), b"x").unwrap();
+        }
+        std::fs::write(t.path().join(format!("archive/{TEMP_PREFIX}zz")), b"t").unwrap();
+        let (ev, _rx) = mpsc::unbounded_channel();
+        let ctx = local_ctx(t.path(), ev).unwrap();
+        let (out_tx, mut out_rx) = mpsc::unbounded_channel();
+        let mut p = Processor::new(
+            ctx,
+            out_tx,
+            Arc::new(Semaphore::new(8 << 20)),
+            rt.handle().clone(),
+        );
+        p.handle_frame(frame(Packet::OpenDir(p::OpenDir {
+            id: 1,
+            path: "/archive".into(),
+        })));
+        let handle = match Packet::try_from(&mut out_rx.try_recv().unwrap().bytes.slice(4..)) {
+            Ok(Packet::Handle(h)) => h.handle,
+            other => panic!("{other:?}"),
+        };
+        match p.handles.get(&handle) {
+            Some(Handle::Dir { head, stream, .. }) => {
+                assert!(head.len() <= 2, "only . and .. are held: {}", head.len());
+                assert!(stream.is_some());
+            }
+            _ => panic!("not a directory handle"),
+        }
+        let mut names = Vec::new();
+        for id in 2.. {
+            p.handle_frame(frame(Packet::ReadDir(p::ReadDir {
+                id,
+                handle: handle.clone(),
+            })));
+            match Packet::try_from(&mut out_rx.try_recv().unwrap().bytes.slice(4..)) {
+                Ok(Packet::Name(n)) => {
+                    assert!(n.files.len() <= READDIR_BATCH);
+                    names.extend(n.files.into_iter().map(|f| f.filename));
+                }
+                Ok(Packet::Status(s)) => {
+                    assert_eq!(s.status_code, StatusCode::Eof);
+                    break;
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(
+            names.len(),
+            1234 + 2,
+            "every entry once, the temporary hidden"
+        );
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), 1236);
+        assert!(!names.iter().any(|n| n.starts_with(TEMP_PREFIX)));
+    }
+
+    /// Replies take reply budget: with none left, the processor waits (it
+    /// takes no further request) instead of queueing replies without bound.
+    #[test]
+    fn replies_wait_for_budget() {
+        let (t, rt) = setup();
+        let (ev, _rx) = mpsc::unbounded_channel();
+        let ctx = local_ctx(t.path(), ev).unwrap();
+        let (out_tx, mut out_rx) = mpsc::unbounded_channel();
+        let budget = Arc::new(Semaphore::new(MIN_REPLY_COST * 3));
+        let mut p = Processor::new(ctx, out_tx, budget.clone(), rt.handle().clone());
+        for id in 0..3 {
+            p.handle_frame(frame(Packet::Stat(p::Stat {
+                id,
+                path: "/".into(),
+            })));
+        }
+        assert_eq!(budget.available_permits(), 0);
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let th = std::thread::spawn(move || {
+            p.handle_frame(frame(Packet::Stat(p::Stat {
+                id: 9,
+                path: "/".into(),
+            })));
+            done_tx.send(()).unwrap();
+        });
+        assert!(
+            done_rx
+                .recv_timeout(std::time::Duration::from_millis(300))
+                .is_err(),
+            "a fourth reply must wait"
+        );
+        // The client takes one reply: the fourth goes out.
+        drop(out_rx.try_recv().unwrap());
+        done_rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .unwrap();
+        th.join().unwrap();
+    }
 }

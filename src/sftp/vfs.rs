@@ -449,8 +449,7 @@ fn openat2_beneath(dir: RawFd, rel: &Path, flags: i32, mode: u32) -> io::Result<
     } else {
         0
     };
-    how.resolve =
-        libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS;
+    how.resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS;
     loop {
         // SAFETY: `c` is NUL-terminated, `how` a fully initialised open_how
         // whose size is passed; the result is a new descriptor or -1.
@@ -738,6 +737,20 @@ mod tests {
         std::fs::rename(home.join("outgoing/sub"), home.join("outgoing/old")).unwrap();
         std::os::unix::fs::symlink(t.path().join("demo2/incoming"), home.join("outgoing/sub"))
             .unwrap();
+        // What the old code did (open the checked path, O_NOFOLLOW on the
+        // last component only) is fooled into the other account's file:
+        let mut old = String::new();
+        io::Read::read_to_string(
+            &mut std::os::unix::fs::OpenOptionsExt::custom_flags(
+                std::fs::OpenOptions::new().read(true),
+                libc::O_NOFOLLOW,
+            )
+            .open(&r.real)
+            .unwrap(),
+            &mut old,
+        )
+        .unwrap();
+        assert_eq!(old, "x", "the scenario is a real escape for open-by-path");
         let e = view.open(&r, libc::O_RDONLY, 0).unwrap_err();
         assert_eq!(e.raw_os_error(), Some(libc::ELOOP), "{e}");
         assert!(view.parent(&p).is_err());
@@ -746,14 +759,50 @@ mod tests {
         let m = &view.mounts[r.mount];
         let rel = r.real.strip_prefix(&m.dir).unwrap();
         let e = walk_beneath(m.fd.as_raw_fd(), rel, libc::O_RDONLY, 0).unwrap_err();
-        assert_eq!(e.raw_os_error(), Some(libc::ELOOP), "{e}");
+        // O_DIRECTORY | O_NOFOLLOW on a symlink: ENOTDIR (or ELOOP).
+        assert!(
+            matches!(e.raw_os_error(), Some(libc::ELOOP | libc::ENOTDIR)),
+            "{e}"
+        );
         // `..` never climbs out of the mount.
-        assert!(walk_beneath(m.fd.as_raw_fd(), Path::new("../demo2/incoming/secret"), libc::O_RDONLY, 0).is_err());
-        assert!(open_beneath(m.fd.as_raw_fd(), Path::new("../demo2/incoming/secret"), libc::O_RDONLY, 0).is_err());
+        assert!(
+            walk_beneath(
+                m.fd.as_raw_fd(),
+                Path::new("../demo2/incoming/secret"),
+                libc::O_RDONLY,
+                0
+            )
+            .is_err()
+        );
+        assert!(
+            open_beneath(
+                m.fd.as_raw_fd(),
+                Path::new("../demo2/incoming/secret"),
+                libc::O_RDONLY,
+                0
+            )
+            .is_err()
+        );
         // A final symlink is refused too, whichever way.
         std::os::unix::fs::symlink("/etc/passwd", home.join("outgoing/pw")).unwrap();
-        assert!(open_beneath(m.fd.as_raw_fd(), Path::new("outgoing/pw"), libc::O_RDONLY, 0).is_err());
-        assert!(walk_beneath(m.fd.as_raw_fd(), Path::new("outgoing/pw"), libc::O_RDONLY, 0).is_err());
+        assert!(
+            open_beneath(
+                m.fd.as_raw_fd(),
+                Path::new("outgoing/pw"),
+                libc::O_RDONLY,
+                0
+            )
+            .is_err()
+        );
+        assert!(
+            walk_beneath(
+                m.fd.as_raw_fd(),
+                Path::new("outgoing/pw"),
+                libc::O_RDONLY,
+                0
+            )
+            .is_err()
+        );
         // Clean paths open.
         std::fs::rename(home.join("outgoing/sub"), home.join("outgoing/link")).unwrap();
         std::fs::rename(home.join("outgoing/old"), home.join("outgoing/sub")).unwrap();
