@@ -155,7 +155,8 @@ async fn a_client_that_reads_no_replies_is_cut_off_and_others_continue() {
         .await
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect(&text(&out));
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
     assert_eq!(v["closed"], true, "the stalled session must be closed: {v}");
     let out = s.sftp("demo", "ls /\n").await;
     assert!(out.status.success(), "{}", text(&out));
@@ -399,7 +400,8 @@ async fn a_flooding_account_does_not_starve_another() {
     }
     let out = flood.await.unwrap();
     assert!(out.status.success(), "{}", text(&out));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect(&text(&out));
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
     eprintln!("flood: {v}");
     assert!(v["sessions"].as_u64().unwrap() > 0, "{v}");
     assert!(v["sessions"].as_u64().unwrap() <= 8 * 4 * 8, "{v}");

@@ -508,19 +508,22 @@ async fn connection(
     let mut authenticated = false;
     loop {
         tokio::select! {
+            biased;
+            _ = shared.shutdown.cancelled() => {
+                let _ = handle.disconnect(russh::Disconnect::ByApplication, "server shutting down".into(), "en".into()).await;
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(5), &mut session).await;
+                break;
+            }
             _ = &mut session => break,
             r = auth_rx.changed(), if !authenticated => {
                 if r.is_ok() && *auth_rx.borrow() {
+                    // None: evicted just before authenticating; kill fires next.
                     let taken = shared.preauth().conns.remove(&seq);
-                    match taken {
-                        Some(c) => {
-                            let mut s = c.slot;
-                            s.authenticated();
-                            slot = Some(s);
-                            authenticated = true;
-                        }
-                        // Evicted just before authenticating: kill fires next.
-                        None => {}
+                    if let Some(c) = taken {
+                        let mut s = c.slot;
+                        s.authenticated();
+                        slot = Some(s);
+                        authenticated = true;
                     }
                 }
             }
@@ -533,11 +536,6 @@ async fn connection(
             _ = &mut deadline, if !authenticated => {
                 tracing::info!(ip = %peer.ip(), "sftp login grace time expired");
                 let _ = handle.disconnect(russh::Disconnect::ByApplication, "login grace time expired".into(), "en".into()).await;
-                let _ = tokio::time::timeout(std::time::Duration::from_secs(5), &mut session).await;
-                break;
-            }
-            _ = shared.shutdown.cancelled() => {
-                let _ = handle.disconnect(russh::Disconnect::ByApplication, "server shutting down".into(), "en".into()).await;
                 let _ = tokio::time::timeout(std::time::Duration::from_secs(5), &mut session).await;
                 break;
             }

@@ -116,6 +116,8 @@ pub struct Reserve {
 impl Reserve {
     /// Would `more` bytes on the filesystem of `fd` (or of the state
     /// directory) leave less than the reserve free?
+    // statvfs field types differ between platforms (c_ulong, fsblkcnt_t).
+    #[allow(clippy::unnecessary_cast)]
     fn short(&self, fd: std::os::fd::RawFd, more: u64) -> bool {
         let below = |st: &libc::statvfs| {
             let frsize = st.f_frsize as u64;
@@ -449,6 +451,9 @@ impl From<VfsError> for Fail {
 
 type R<T> = Result<T, Fail>;
 
+// A few handles per session, in a map: the size of the upload variant
+// (hash state, folder descriptor) does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Handle {
     Read {
         file: File,
