@@ -22,7 +22,7 @@ use crate::config::Account;
 use crate::intake::IntakeEvent;
 use crate::sftp::config::{AccountSftp, SftpServer};
 use crate::sftp::defense::{Defender, Limits, Refusal, Slot, canonical_ip};
-use crate::sftp::session::{self, AccountUsage, Event, SessionCtx, SessionLimits};
+use crate::sftp::session::{self, AccountUsage, Event, HandleBudget, SessionCtx, SessionLimits};
 use crate::sftp::vfs::View;
 use crate::sftp::{SftpContext, auth};
 use crate::store::AuditRecord;
@@ -39,6 +39,8 @@ struct SftpAccount {
     /// Disk use against the quota, shared by the account's sessions (kept
     /// across reloads while home and quota stay the same).
     usage: Arc<AccountUsage>,
+    /// Open handles of all the account's sessions.
+    handles: Arc<HandleBudget>,
 }
 
 /// Connections that have not authenticated yet, oldest first. Each holds
@@ -118,6 +120,10 @@ struct Shared {
     /// SFTP sessions running: all accounts, and per account.
     sessions: Mutex<(usize, HashMap<String, usize>)>,
     limits: SessionLimits,
+    /// Open handles of all sessions: a share of RLIMIT_NOFILE.
+    handles: Arc<HandleBudget>,
+    /// Open handles of one account's sessions.
+    handles_per_account: usize,
 }
 
 impl Shared {
@@ -172,6 +178,7 @@ fn prepare_account(
     a: &Account,
     sftp: &AccountSftp,
     old: Option<&Arc<SftpAccount>>,
+    handles_per_account: usize,
 ) -> anyhow::Result<SftpAccount> {
     for d in [a.incoming(), a.outgoing(), a.archive()] {
         std::fs::create_dir_all(&d).with_context(|| format!("cannot create {}", d.display()))?;
@@ -188,12 +195,17 @@ fn prepare_account(
         Some(o) if o.usage.quota == sftp.quota_bytes && o.usage.home() == home => o.usage.clone(),
         _ => Arc::new(AccountUsage::new(home, sftp.quota_bytes)),
     };
+    let handles = match old {
+        Some(o) => o.handles.clone(),
+        None => HandleBudget::new(handles_per_account),
+    };
     Ok(SftpAccount {
         name: a.name.clone(),
         sftp: sftp.clone(),
         view: Arc::new(view),
         incoming,
         usage,
+        handles,
     })
 }
 
@@ -211,7 +223,8 @@ pub async fn start(
         tokio::task::spawn_blocking(move || crate::sftp::hostkeys::load_or_generate(&key_dir))
             .await
             .context("host key task failed")??;
-    let accounts = prepare_accounts(&ctx.config, &HashMap::new())?;
+    let (handles_total, handles_per_account) = handle_budgets();
+    let accounts = prepare_accounts(&ctx.config, &HashMap::new(), handles_per_account)?;
     // Offer AES-GCM too (russh's default list omits aes128-gcm, which OpenSSH
     // clients may prefer); chacha20-poly1305 stays first.
     let preferred = russh::Preferred {
@@ -254,6 +267,8 @@ pub async fn start(
         preauth: Mutex::new(PreAuth::default()),
         sessions: Mutex::new((0, HashMap::new())),
         limits,
+        handles: HandleBudget::new(handles_total),
+        handles_per_account,
         ctx,
         cfg,
         russh: Arc::new(russh_cfg),
@@ -314,7 +329,7 @@ pub async fn start(
                 }
                 let config = rx.borrow_and_update().clone();
                 let old = shared.accounts();
-                match prepare_accounts(&config, &old) {
+                match prepare_accounts(&config, &old, shared.handles_per_account) {
                     Ok(map) => {
                         let n = map.len();
                         *shared.accounts.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(map);
@@ -358,16 +373,44 @@ async fn load_bans(shared: &Shared) {
 }
 
 /// The SFTP accounts of a configuration, keys and networks compiled.
+/// Descriptors SFTP handles may hold: half the soft RLIMIT_NOFILE for all
+/// sessions (the rest stays for the store, spool, workers, sockets), a
+/// quarter of that for one account.
+fn handle_budgets() -> (usize, usize) {
+    // SAFETY: getrlimit fills a plain struct.
+    let mut rl: libc::rlimit = unsafe { std::mem::zeroed() };
+    let soft = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } == 0 {
+        usize::try_from(rl.rlim_cur).unwrap_or(usize::MAX)
+    } else {
+        1024
+    };
+    let total = (soft / 2).clamp(64, 1 << 20);
+    let per_account = (total / 4).max(16);
+    tracing::info!(
+        rlimit_nofile = soft,
+        handles_total = total,
+        handles_per_account = per_account,
+        "sftp handle budgets"
+    );
+    (total, per_account)
+}
+
 fn prepare_accounts(
     config: &crate::config::Config,
     old: &HashMap<String, Arc<SftpAccount>>,
+    handles_per_account: usize,
 ) -> anyhow::Result<HashMap<String, Arc<SftpAccount>>> {
     let mut accounts = HashMap::new();
     for a in config.accounts.values() {
         if let Some(s) = &a.sftp {
             accounts.insert(
                 a.name.clone(),
-                Arc::new(prepare_account(a, s, old.get(&a.name))?),
+                Arc::new(prepare_account(
+                    a,
+                    s,
+                    old.get(&a.name),
+                    handles_per_account,
+                )?),
             );
         }
     }
@@ -800,6 +843,7 @@ impl russh::server::Handler for SshHandler {
             max_file_bytes: self.shared.ctx.config.daemon.max_file_bytes,
             limits: self.shared.limits.clone(),
             usage: a.usage.clone(),
+            handle_budgets: [self.shared.handles.clone(), a.handles.clone()],
             events: ev_tx,
             shutdown: self.shared.shutdown.clone(),
         };

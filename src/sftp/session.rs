@@ -74,10 +74,52 @@ pub struct SessionCtx {
     /// cannot make a huge (sparse) file that CLOSE would then hash.
     pub max_file_bytes: u64,
     pub limits: SessionLimits,
+    /// Open handles (descriptors) of all sessions, and of this account's.
+    pub handle_budgets: [Arc<HandleBudget>; 2],
     /// The account's disk use and quota (shared by its sessions).
     pub usage: Arc<AccountUsage>,
     pub events: mpsc::UnboundedSender<Event>,
     pub shutdown: CancellationToken,
+}
+
+/// Open handles counted across sessions (all of them, or one account's),
+/// so that sessions together cannot use up the process's descriptors.
+#[derive(Debug)]
+pub struct HandleBudget {
+    open: AtomicUsize,
+    max: usize,
+}
+
+impl HandleBudget {
+    pub fn new(max: usize) -> Arc<HandleBudget> {
+        Arc::new(HandleBudget {
+            open: AtomicUsize::new(0),
+            max,
+        })
+    }
+
+    fn take(&self) -> bool {
+        self.open
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.max).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    pub fn open(&self) -> usize {
+        self.open.load(Ordering::Acquire)
+    }
+}
+
+/// One open handle counted in its budgets; released on drop.
+struct HandleSlot(Vec<Arc<HandleBudget>>);
+
+impl Drop for HandleSlot {
+    fn drop(&mut self) {
+        for b in &self.0 {
+            b.open.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
 }
 
 /// Per-session bounds, from `[sftp]`.
@@ -549,6 +591,8 @@ struct Processor {
     budget: Arc<Semaphore>,
     rt: tokio::runtime::Handle,
     handles: HashMap<String, Handle>,
+    /// The budget slot of each open handle (same keys as `handles`).
+    slots: HashMap<String, HandleSlot>,
     next_handle: u64,
 }
 
@@ -633,6 +677,7 @@ impl Processor {
             budget,
             rt,
             handles: HashMap::new(),
+            slots: HashMap::new(),
             next_handle: 1,
         }
     }
@@ -767,13 +812,29 @@ impl Processor {
         encode(Packet::Version(v))
     }
 
-    fn new_handle(&mut self, h: Handle) -> R<String> {
+    /// Room for one more handle: in this session (`max_open_handles`), in
+    /// the account's and in the server's descriptor budgets. Taken before
+    /// anything is opened; released when the handle closes.
+    fn handle_slot(&self) -> R<HandleSlot> {
         if self.handles.len() >= self.ctx.max_open_handles as usize {
             return Err(Fail::failure("Too many open handles"));
         }
+        let mut taken = HandleSlot(Vec::with_capacity(2));
+        for b in &self.ctx.handle_budgets {
+            if !b.take() {
+                tracing::warn!(account = %self.ctx.account, ip = %self.ctx.ip, open = b.open(), max = b.max, "sftp handle budget exhausted");
+                return Err(Fail::failure("Too many open handles"));
+            }
+            taken.0.push(b.clone());
+        }
+        Ok(taken)
+    }
+
+    fn new_handle(&mut self, h: Handle, slot: HandleSlot) -> R<String> {
         let name = format!("{}", self.next_handle);
         self.next_handle += 1;
         self.handles.insert(name.clone(), h);
+        self.slots.insert(name.clone(), slot);
         Ok(name)
     }
 
@@ -783,9 +844,7 @@ impl Processor {
 
     fn open(&mut self, id: u32, path: &str, flags: OpenFlags) -> R<Bytes> {
         let view = self.ctx.view.clone();
-        if self.handles.len() >= self.ctx.max_open_handles as usize {
-            return Err(Fail::failure("Too many open handles"));
-        }
+        let slot = self.handle_slot()?;
         if !flags.contains(OpenFlags::WRITE) {
             let r = self.resolve(path, true)?;
             if !view.perms_of_parent(&r).has(Perm::Download) {
@@ -795,11 +854,14 @@ impl Processor {
             if !file.metadata()?.is_file() {
                 return Err(Fail::failure("Not a regular file"));
             }
-            let h = self.new_handle(Handle::Read {
-                file,
-                view: r.view,
-                bytes: 0,
-            })?;
+            let h = self.new_handle(
+                Handle::Read {
+                    file,
+                    view: r.view,
+                    bytes: 0,
+                },
+                slot,
+            )?;
             return Ok(encode(Packet::Handle(p::Handle { id, handle: h })));
         }
         let r = self.resolve(path, false)?;
@@ -838,17 +900,20 @@ impl Processor {
         let temp = OsString::from(format!("{TEMP_PREFIX}{}", hex::encode(rnd)));
         // Read-write: CLOSE may hash it from this descriptor.
         let file = dir.open(&temp, libc::O_RDWR | libc::O_CREAT | libc::O_EXCL, 0o640)?;
-        let h = self.new_handle(Handle::Write {
-            file,
-            dir,
-            temp,
-            target: r.real,
-            view: r.view,
-            hasher: Some(Sha256::new()),
-            next: 0,
-            size: 0,
-            failed: None,
-        });
+        let h = self.new_handle(
+            Handle::Write {
+                file,
+                dir,
+                temp,
+                target: r.real,
+                view: r.view,
+                hasher: Some(Sha256::new()),
+                next: 0,
+                size: 0,
+                failed: None,
+            },
+            slot,
+        );
         match h {
             Ok(h) => Ok(encode(Packet::Handle(p::Handle { id, handle: h }))),
             Err(e) => Err(e),
@@ -992,6 +1057,7 @@ impl Processor {
     }
 
     fn close(&mut self, id: u32, handle: &str) -> R<Bytes> {
+        self.slots.remove(handle);
         match self.handles.remove(handle) {
             None => Err(Fail::failure_bad_handle()),
             Some(Handle::Dir { .. }) => Ok(ok(id)),
@@ -1057,6 +1123,7 @@ impl Processor {
 
     /// Delete the temporary files of uploads never closed: they are never processed.
     fn abort_open_uploads(&mut self) {
+        self.slots.clear();
         for (_, h) in self.handles.drain() {
             if let Handle::Write {
                 file,
@@ -1130,9 +1197,7 @@ impl Processor {
         if !view.perms_of_dir(&r).has(Perm::List) {
             return Err(Fail::denied());
         }
-        if self.handles.len() >= self.ctx.max_open_handles as usize {
-            return Err(Fail::failure("Too many open handles"));
-        }
+        let slot = self.handle_slot()?;
         let dirf = view.open(&r, libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
         let md = dirf.metadata()?;
         let owner = &self.ctx.account;
@@ -1157,11 +1222,14 @@ impl Processor {
             }
         }
         let stream = DirStream::new(dirf.into())?;
-        let h = self.new_handle(Handle::Dir {
-            head,
-            stream: Some(stream),
-            shadowed,
-        })?;
+        let h = self.new_handle(
+            Handle::Dir {
+                head,
+                stream: Some(stream),
+                shadowed,
+            },
+            slot,
+        )?;
         Ok(encode(Packet::Handle(p::Handle { id, handle: h })))
     }
 
@@ -1564,6 +1632,7 @@ fn local_ctx(home: &std::path::Path, events: mpsc::UnboundedSender<Event>) -> Op
             },
         },
         usage: Arc::new(AccountUsage::new(home.to_path_buf(), None)),
+        handle_budgets: [HandleBudget::new(1 << 20), HandleBudget::new(1 << 20)],
         events,
         shutdown: CancellationToken::new(),
     })
@@ -1676,6 +1745,67 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), 1236);
         assert!(!names.iter().any(|n| n.starts_with(TEMP_PREFIX)));
+    }
+
+    /// Handles count against budgets shared with the other sessions (all
+    /// accounts, and the account): when one is used up, OPEN and OPENDIR
+    /// fail, and closing gives the room back.
+    #[test]
+    fn handles_count_against_shared_budgets() {
+        let (t, rt) = setup();
+        std::fs::write(t.path().join("archive/a.xml"), b"a").unwrap();
+        let (ev, _rx) = mpsc::unbounded_channel();
+        let mut ctx = local_ctx(t.path(), ev).unwrap();
+        let account = HandleBudget::new(2);
+        ctx.handle_budgets[1] = account.clone();
+        let (out_tx, mut out_rx) = mpsc::unbounded_channel();
+        let mut p = Processor::new(
+            ctx,
+            out_tx,
+            Arc::new(Semaphore::new(8 << 20)),
+            rt.handle().clone(),
+        );
+        let mut reply = |p: &mut Processor, pk: Packet| {
+            p.handle_frame(frame(pk));
+            Packet::try_from(&mut out_rx.try_recv().unwrap().bytes.slice(4..)).unwrap()
+        };
+        let mut handles = Vec::new();
+        for id in 0..2 {
+            match reply(
+                &mut p,
+                Packet::OpenDir(p::OpenDir {
+                    id,
+                    path: "/archive".into(),
+                }),
+            ) {
+                Packet::Handle(h) => handles.push(h.handle),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(account.open(), 2);
+        let open = || {
+            Packet::Open(p::Open {
+                id: 5,
+                filename: "/archive/a.xml".into(),
+                pflags: OpenFlags::READ,
+                attrs: FileAttributes::empty(),
+            })
+        };
+        match reply(&mut p, open()) {
+            Packet::Status(s) => {
+                assert!(s.error_message.contains("Too many open handles"), "{s:?}")
+            }
+            other => panic!("{other:?}"),
+        }
+        let h = handles.pop().unwrap();
+        assert!(matches!(
+            reply(&mut p, Packet::Close(p::Close { id: 6, handle: h })),
+            Packet::Status(_)
+        ));
+        assert_eq!(account.open(), 1);
+        assert!(matches!(reply(&mut p, open()), Packet::Handle(_)));
+        p.abort_open_uploads();
+        assert_eq!(account.open(), 0, "a session's end gives every slot back");
     }
 
     /// Replies take reply budget: with none left, the processor waits (it
