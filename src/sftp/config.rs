@@ -605,4 +605,50 @@ virtual_folders = [
         assert_eq!(p.items.len(), 2, "{:?}", p.items);
         assert_eq!(s.max_auth_attempts, 6);
     }
+
+    #[test]
+    fn resource_limits_have_safe_defaults_and_are_checked() {
+        let raw: SftpServerRaw = toml::from_str("").unwrap();
+        let mut p = Problems::default();
+        let s = raw.compile(Path::new("f"), "sftp", &|s| PathBuf::from(s), &mut p);
+        assert!(p.items.is_empty(), "{:?}", p.items);
+        assert_eq!(s.login_grace, Duration::from_secs(30));
+        assert_eq!(
+            (
+                s.max_sessions,
+                s.max_sessions_per_account,
+                s.max_unauthenticated_per_ip
+            ),
+            (128, 32, 24)
+        );
+        assert_eq!(
+            (
+                s.max_pending_requests,
+                s.max_pending_bytes,
+                s.max_reply_bytes
+            ),
+            (16_384, 32 << 20, 8 << 20)
+        );
+        assert_eq!((s.min_free_bytes, s.min_free_percent), (1 << 30, 0));
+        let raw: SftpServerRaw = toml::from_str(
+            "max_sessions = 0\nmax_reply_bytes = 1000\nmax_pending_bytes = 1000\nmin_free_percent = 95",
+        )
+        .unwrap();
+        let mut p = Problems::default();
+        raw.compile(Path::new("f"), "sftp", &|s| PathBuf::from(s), &mut p);
+        let keys: Vec<&str> = p.items.iter().map(|e| e.key.as_str()).collect();
+        for k in [
+            "sftp.max_sessions",
+            "sftp.max_reply_bytes",
+            "sftp.max_pending_bytes",
+            "sftp.min_free_percent",
+        ] {
+            assert!(keys.contains(&k), "{k} must be refused: {keys:?}");
+        }
+        let t = tempfile::tempdir().unwrap();
+        let (a, _) = compile("quota_bytes = 1000", t.path());
+        assert_eq!(a.quota_bytes, Some(1000));
+        let (a, _) = compile("", t.path());
+        assert_eq!(a.quota_bytes, None, "no quota unless configured");
+    }
 }
