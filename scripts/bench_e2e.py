@@ -37,6 +37,20 @@ def free_port():
     return p
 
 
+def flood_account(a):
+    """A second account for --flood: it only floods, never uploads."""
+    if not a.flood:
+        return ""
+    return f"""
+[accounts.flood]
+home = "var/home/flood"
+
+[accounts.flood.sftp]
+authorized_keys = ["{REPO}/fixtures/keys/demo_ed25519.pub"]
+allowed_networks = ["127.0.0.0/8"]
+"""
+
+
 def config(a, sftp_port, smtp_port):
     store = a.store_url or "sqlite://var/pasarela.db"
     return f"""
@@ -84,7 +98,7 @@ email = ["demo@example.com"]
 [accounts.demo.sftp]
 authorized_keys = ["{REPO}/fixtures/keys/demo_ed25519.pub"]
 allowed_networks = ["127.0.0.0/8"]
-
+{flood_account(a)}
 [[routes]]
 name = "xml-invoices"
 formats = ["xml"]
@@ -222,6 +236,9 @@ def main():
     ap.add_argument("--rate", type=float, default=0,
                     help="offered load in files/s spread over the clients (default: upload as fast as possible)")
     ap.add_argument("--any-products", action="store_true", help="the generator's full product mix (most invoices end in review)")
+    ap.add_argument("--flood", action="store_true",
+                    help="while uploading, a second account floods sessions, handles and unread requests "
+                         "(tests/py/flood_client.py); latencies stay those of the uploading account")
     a = ap.parse_args()
 
     d = a.dir
@@ -293,6 +310,14 @@ def main():
         if p.wait() != 0:
             errors.append(p.stderr.read()[-500:])
 
+    flood = None
+    if a.flood:
+        print("== flooding from account 'flood'", file=sys.stderr)
+        flood = subprocess.Popen(
+            ["python3", os.path.join(REPO, "tests/py/flood_client.py"), "flood", "--port", str(sftp_port),
+             "--key", key, "--user", "flood", "--seconds", str(a.timeout), "--connections", "4"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        time.sleep(2)
     print(f"== uploading with {a.clients} sftp clients", file=sys.stderr)
     t0 = time.time()
     threads = [threading.Thread(target=client, args=(i, g)) for i, g in enumerate(groups)]
@@ -309,6 +334,14 @@ def main():
         assert daemon.poll() is None, "daemon exited"
         time.sleep(0.2)
     t_results = time.time()
+    flood_stats = None
+    if flood is not None:
+        flood.terminate()
+        try:
+            flood.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            flood.kill()
+        flood_stats = "killed at the end of the uploads (counters not printed)"
     cpu1 = proc_cpu_seconds(daemon.pid)
     # Every outcome is announced by e-mail (certificate or notification): wait
     # until the outbox has nothing left to send.
@@ -349,6 +382,7 @@ def main():
         "clients": a.clients,
         "workers": a.workers,
         "offered_rate_per_s": a.rate or "max",
+        "flood": flood_stats if a.flood else False,
         "store": "postgres" if a.store_url else f"sqlite (synchronous={a.synchronous})",
         "upload_wall_s": round(t_uploaded - t0, 1),
         "results_wall_s": round(t_results - t0, 1),

@@ -29,7 +29,8 @@ pub struct SftpServerRaw {
     /// Connections that have not authenticated yet, all sources together
     /// (like OpenSSH's MaxStartups). Default 64.
     pub max_unauthenticated: Option<usize>,
-    /// Time a client has to authenticate (OpenSSH LoginGraceTime). Default 120 s.
+    /// Time a client has to connect and authenticate (OpenSSH LoginGraceTime).
+    /// Default 30 s: an idle connection cannot hold a pre-auth slot long.
     pub login_grace_secs: Option<u64>,
     /// A session with no traffic for this long is closed. Default 600 s.
     pub idle_timeout_secs: Option<u64>,
@@ -48,6 +49,27 @@ pub struct SftpServerRaw {
     pub ban_max_secs: Option<u64>,
     /// Open files and directories per session. Default 256.
     pub max_open_handles: Option<u32>,
+    /// Unauthenticated connections from one source address. Default 24.
+    pub max_unauthenticated_per_ip: Option<usize>,
+    /// SFTP sessions at once, all accounts together. Each holds one blocking
+    /// thread, so this stays well below the runtime's pool (512). Default 128.
+    pub max_sessions: Option<usize>,
+    /// SFTP sessions at once of one account. Default 32.
+    pub max_sessions_per_account: Option<usize>,
+    /// Requests of one session received but not handled yet; past it the
+    /// session is closed. Default 16384.
+    pub max_pending_requests: Option<usize>,
+    /// Bytes of those requests; past it the session is closed. Default 32 MiB.
+    pub max_pending_bytes: Option<usize>,
+    /// Bytes of replies of one session not yet taken by the client's window;
+    /// when full the session stops handling requests. Default 8 MiB.
+    pub max_reply_bytes: Option<usize>,
+    /// Free space kept on the filesystems of uploads and of the state
+    /// directory: an upload that would go below it is refused. Default 1 GiB.
+    pub min_free_bytes: Option<u64>,
+    /// The same reserve as a percentage of the filesystem's size (the larger
+    /// of the two applies). Default 0.
+    pub min_free_percent: Option<u8>,
 }
 
 /// The compiled `[sftp]` section.
@@ -67,6 +89,14 @@ pub struct SftpServer {
     pub ban: Duration,
     pub ban_max: Duration,
     pub max_open_handles: u32,
+    pub max_unauthenticated_per_ip: usize,
+    pub max_sessions: usize,
+    pub max_sessions_per_account: usize,
+    pub max_pending_requests: usize,
+    pub max_pending_bytes: usize,
+    pub max_reply_bytes: usize,
+    pub min_free_bytes: u64,
+    pub min_free_percent: u8,
 }
 
 impl SftpServer {
@@ -136,7 +166,7 @@ impl SftpServerRaw {
             ),
             login_grace: Duration::from_secs(positive(
                 self.login_grace_secs,
-                120,
+                30,
                 file,
                 k("login_grace_secs"),
                 p,
@@ -163,6 +193,64 @@ impl SftpServerRaw {
             ban: Duration::from_secs(ban),
             ban_max: Duration::from_secs(ban_max),
             max_open_handles: positive(self.max_open_handles, 256, file, k("max_open_handles"), p),
+            max_unauthenticated_per_ip: positive(
+                self.max_unauthenticated_per_ip,
+                24,
+                file,
+                k("max_unauthenticated_per_ip"),
+                p,
+            ),
+            max_sessions: positive(self.max_sessions, 128, file, k("max_sessions"), p),
+            max_sessions_per_account: positive(
+                self.max_sessions_per_account,
+                32,
+                file,
+                k("max_sessions_per_account"),
+                p,
+            ),
+            max_pending_requests: positive(
+                self.max_pending_requests,
+                16_384,
+                file,
+                k("max_pending_requests"),
+                p,
+            ),
+            max_pending_bytes: {
+                let v = positive(
+                    self.max_pending_bytes,
+                    32 << 20,
+                    file,
+                    k("max_pending_bytes"),
+                    p,
+                );
+                if v < 1 << 20 {
+                    p.error(
+                        file,
+                        k("max_pending_bytes"),
+                        "must be at least 1048576 (one full WRITE is 256 KiB)",
+                    );
+                }
+                v
+            },
+            max_reply_bytes: {
+                let v = positive(self.max_reply_bytes, 8 << 20, file, k("max_reply_bytes"), p);
+                if v < 1 << 20 {
+                    p.error(
+                        file,
+                        k("max_reply_bytes"),
+                        "must be at least 1048576 (one full READ reply is 255 KiB)",
+                    );
+                }
+                v
+            },
+            min_free_bytes: self.min_free_bytes.unwrap_or(1 << 30),
+            min_free_percent: match self.min_free_percent {
+                Some(x) if x > 90 => {
+                    p.error(file, k("min_free_percent"), "must be between 0 and 90");
+                    0
+                }
+                x => x.unwrap_or(0),
+            },
         }
     }
 }
@@ -197,6 +285,9 @@ pub struct AccountSftpRaw {
     pub virtual_folders: Vec<VirtualFolderRaw>,
     /// Let this account create symbolic links (inside its view). Default false.
     pub allow_symlinks: bool,
+    /// Bytes the account's folders (home and virtual folders) may hold; an
+    /// upload that would go past it is refused. Default: unlimited.
+    pub quota_bytes: Option<u64>,
 }
 
 /// A compiled virtual folder.
@@ -221,6 +312,8 @@ pub struct AccountSftp {
     pub permissions: Vec<(ViewPath, Perms)>,
     pub virtual_folders: Vec<VirtualFolder>,
     pub allow_symlinks: bool,
+    /// `None`: unlimited.
+    pub quota_bytes: Option<u64>,
 }
 
 /// Permissions of the standard folders when an account lists none.
@@ -395,6 +488,7 @@ impl AccountSftpRaw {
             permissions,
             virtual_folders,
             allow_symlinks: self.allow_symlinks,
+            quota_bytes: self.quota_bytes,
         }
     }
 }
@@ -510,5 +604,51 @@ virtual_folders = [
         let s = raw.compile(Path::new("f"), "sftp", &|s| PathBuf::from(s), &mut p);
         assert_eq!(p.items.len(), 2, "{:?}", p.items);
         assert_eq!(s.max_auth_attempts, 6);
+    }
+
+    #[test]
+    fn resource_limits_have_safe_defaults_and_are_checked() {
+        let raw: SftpServerRaw = toml::from_str("").unwrap();
+        let mut p = Problems::default();
+        let s = raw.compile(Path::new("f"), "sftp", &|s| PathBuf::from(s), &mut p);
+        assert!(p.items.is_empty(), "{:?}", p.items);
+        assert_eq!(s.login_grace, Duration::from_secs(30));
+        assert_eq!(
+            (
+                s.max_sessions,
+                s.max_sessions_per_account,
+                s.max_unauthenticated_per_ip
+            ),
+            (128, 32, 24)
+        );
+        assert_eq!(
+            (
+                s.max_pending_requests,
+                s.max_pending_bytes,
+                s.max_reply_bytes
+            ),
+            (16_384, 32 << 20, 8 << 20)
+        );
+        assert_eq!((s.min_free_bytes, s.min_free_percent), (1 << 30, 0));
+        let raw: SftpServerRaw = toml::from_str(
+            "max_sessions = 0\nmax_reply_bytes = 1000\nmax_pending_bytes = 1000\nmin_free_percent = 95",
+        )
+        .unwrap();
+        let mut p = Problems::default();
+        raw.compile(Path::new("f"), "sftp", &|s| PathBuf::from(s), &mut p);
+        let keys: Vec<&str> = p.items.iter().map(|e| e.key.as_str()).collect();
+        for k in [
+            "sftp.max_sessions",
+            "sftp.max_reply_bytes",
+            "sftp.max_pending_bytes",
+            "sftp.min_free_percent",
+        ] {
+            assert!(keys.contains(&k), "{k} must be refused: {keys:?}");
+        }
+        let t = tempfile::tempdir().unwrap();
+        let (a, _) = compile("quota_bytes = 1000", t.path());
+        assert_eq!(a.quota_bytes, Some(1000));
+        let (a, _) = compile("", t.path());
+        assert_eq!(a.quota_bytes, None, "no quota unless configured");
     }
 }

@@ -11,7 +11,9 @@
 //! accept loop), `session` (the pipelined SFTP request loop).
 //!
 //! **Architecture Invariant:** every filesystem access of a client goes
-//! through `vfs::View::resolve`, which decides on the canonical path.
+//! through `vfs::View::resolve`, which decides on the canonical path, and is
+//! then made through `View::open`/`lstat`/`parent` (openat2 beneath the
+//! mount's directory descriptor), never by path.
 
 pub mod auth;
 pub mod config;

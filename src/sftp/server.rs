@@ -2,7 +2,7 @@
 //! channel policy (only the `sftp` subsystem; everything else gets an
 //! explicit failure).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
@@ -21,8 +21,8 @@ use tokio_util::task::TaskTracker;
 use crate::config::Account;
 use crate::intake::IntakeEvent;
 use crate::sftp::config::{AccountSftp, SftpServer};
-use crate::sftp::defense::{Defender, Limits, Refusal, Slot};
-use crate::sftp::session::{self, Event, SessionCtx};
+use crate::sftp::defense::{Defender, Limits, Refusal, Slot, canonical_ip};
+use crate::sftp::session::{self, AccountUsage, Event, HandleBudget, SessionCtx, SessionLimits};
 use crate::sftp::vfs::View;
 use crate::sftp::{SftpContext, auth};
 use crate::store::AuditRecord;
@@ -36,6 +36,73 @@ struct SftpAccount {
     sftp: AccountSftp,
     view: Arc<View>,
     incoming: PathBuf,
+    /// Disk use against the quota, shared by the account's sessions (kept
+    /// across reloads while home and quota stay the same).
+    usage: Arc<AccountUsage>,
+    /// Open handles of all the account's sessions.
+    handles: Arc<HandleBudget>,
+}
+
+/// Connections that have not authenticated yet, oldest first. Each holds
+/// its defender slot here until it authenticates, so dropping an entry frees
+/// the slot at once.
+#[derive(Default)]
+struct PreAuth {
+    next: u64,
+    conns: BTreeMap<u64, PreAuthConn>,
+}
+
+struct PreAuthConn {
+    ip: IpAddr,
+    kill: CancellationToken,
+    slot: Slot,
+}
+
+impl PreAuth {
+    fn count(&self, ip: IpAddr) -> usize {
+        self.conns.values().filter(|c| c.ip == ip).count()
+    }
+
+    /// Drop the oldest pending connection of the address holding the most
+    /// pending connections (a flooding address loses its own first).
+    fn evict(&mut self) -> Option<IpAddr> {
+        let mut per_ip: HashMap<IpAddr, usize> = HashMap::new();
+        for c in self.conns.values() {
+            *per_ip.entry(c.ip).or_default() += 1;
+        }
+        let most = per_ip.values().copied().max()?;
+        let seq = self
+            .conns
+            .iter()
+            .find(|(_, c)| per_ip.get(&c.ip) == Some(&most))
+            .map(|(k, _)| *k)?;
+        let c = self.conns.remove(&seq)?;
+        c.kill.cancel();
+        Some(c.ip)
+    }
+}
+
+/// One running SFTP session counted against the global and per-account caps.
+struct SessionPermit {
+    shared: Arc<Shared>,
+    account: String,
+}
+
+impl Drop for SessionPermit {
+    fn drop(&mut self) {
+        let mut m = self
+            .shared
+            .sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        m.0 = m.0.saturating_sub(1);
+        if let Some(n) = m.1.get_mut(&self.account) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                m.1.remove(&self.account);
+            }
+        }
+    }
 }
 
 struct Shared {
@@ -49,9 +116,39 @@ struct Shared {
     tracker: TaskTracker,
     /// This process, as recorded with its sessions (`host:pid`).
     daemon: String,
+    preauth: Mutex<PreAuth>,
+    /// SFTP sessions running: all accounts, and per account.
+    sessions: Mutex<(usize, HashMap<String, usize>)>,
+    limits: SessionLimits,
+    /// Open handles of all sessions: a share of RLIMIT_NOFILE.
+    handles: Arc<HandleBudget>,
+    /// Open handles of one account's sessions.
+    handles_per_account: usize,
 }
 
 impl Shared {
+    /// Take a session slot for an account, or say which cap is reached.
+    fn session_permit(self: &Arc<Self>, account: &str) -> Result<SessionPermit, &'static str> {
+        let mut m = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        if m.0 >= self.cfg.max_sessions {
+            return Err("max_sessions");
+        }
+        let n = m.1.entry(account.to_string()).or_default();
+        if *n >= self.cfg.max_sessions_per_account {
+            return Err("max_sessions_per_account");
+        }
+        *n += 1;
+        m.0 += 1;
+        Ok(SessionPermit {
+            shared: self.clone(),
+            account: account.to_string(),
+        })
+    }
+
+    fn preauth(&self) -> std::sync::MutexGuard<'_, PreAuth> {
+        self.preauth.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn accounts(&self) -> Arc<HashMap<String, Arc<SftpAccount>>> {
         self.accounts
             .read()
@@ -77,7 +174,12 @@ impl Shared {
     }
 }
 
-fn prepare_account(a: &Account, sftp: &AccountSftp) -> anyhow::Result<SftpAccount> {
+fn prepare_account(
+    a: &Account,
+    sftp: &AccountSftp,
+    old: Option<&Arc<SftpAccount>>,
+    handles_per_account: usize,
+) -> anyhow::Result<SftpAccount> {
     for d in [a.incoming(), a.outgoing(), a.archive()] {
         std::fs::create_dir_all(&d).with_context(|| format!("cannot create {}", d.display()))?;
     }
@@ -88,11 +190,22 @@ fn prepare_account(a: &Account, sftp: &AccountSftp) -> anyhow::Result<SftpAccoun
     let view = View::new(&a.home, sftp)
         .with_context(|| format!("account {}: cannot open its folders", a.name))?;
     let incoming = std::fs::canonicalize(a.incoming())?;
+    let home = std::fs::canonicalize(&a.home)?;
+    let usage = match old {
+        Some(o) if o.usage.quota == sftp.quota_bytes && o.usage.home() == home => o.usage.clone(),
+        _ => Arc::new(AccountUsage::new(home, sftp.quota_bytes)),
+    };
+    let handles = match old {
+        Some(o) => o.handles.clone(),
+        None => HandleBudget::new(handles_per_account),
+    };
     Ok(SftpAccount {
         name: a.name.clone(),
         sftp: sftp.clone(),
         view: Arc::new(view),
         incoming,
+        usage,
+        handles,
     })
 }
 
@@ -110,7 +223,8 @@ pub async fn start(
         tokio::task::spawn_blocking(move || crate::sftp::hostkeys::load_or_generate(&key_dir))
             .await
             .context("host key task failed")??;
-    let accounts = prepare_accounts(&ctx.config)?;
+    let (handles_total, handles_per_account) = handle_budgets();
+    let accounts = prepare_accounts(&ctx.config, &HashMap::new(), handles_per_account)?;
     // Offer AES-GCM too (russh's default list omits aes128-gcm, which OpenSSH
     // clients may prefer); chacha20-poly1305 stays first.
     let preferred = russh::Preferred {
@@ -148,7 +262,13 @@ pub async fn start(
     let addr = listener.local_addr()?;
     let defender = Defender::new(Limits::from(&cfg));
     let updates = ctx.updates.clone();
+    let limits = SessionLimits::from_config(&cfg, &ctx.config.daemon.state_dir);
     let shared = Arc::new(Shared {
+        preauth: Mutex::new(PreAuth::default()),
+        sessions: Mutex::new((0, HashMap::new())),
+        limits,
+        handles: HandleBudget::new(handles_total),
+        handles_per_account,
         ctx,
         cfg,
         russh: Arc::new(russh_cfg),
@@ -208,7 +328,8 @@ pub async fn start(
                     changed = rx.changed() => if changed.is_err() { break },
                 }
                 let config = rx.borrow_and_update().clone();
-                match prepare_accounts(&config) {
+                let old = shared.accounts();
+                match prepare_accounts(&config, &old, shared.handles_per_account) {
                     Ok(map) => {
                         let n = map.len();
                         *shared.accounts.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(map);
@@ -252,13 +373,45 @@ async fn load_bans(shared: &Shared) {
 }
 
 /// The SFTP accounts of a configuration, keys and networks compiled.
+/// Descriptors SFTP handles may hold: half the soft RLIMIT_NOFILE for all
+/// sessions (the rest stays for the store, spool, workers, sockets), a
+/// quarter of that for one account.
+fn handle_budgets() -> (usize, usize) {
+    // SAFETY: getrlimit fills a plain struct.
+    let mut rl: libc::rlimit = unsafe { std::mem::zeroed() };
+    let soft = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } == 0 {
+        usize::try_from(rl.rlim_cur).unwrap_or(usize::MAX)
+    } else {
+        1024
+    };
+    let total = (soft / 2).clamp(64, 1 << 20);
+    let per_account = (total / 4).max(16);
+    tracing::info!(
+        rlimit_nofile = soft,
+        handles_total = total,
+        handles_per_account = per_account,
+        "sftp handle budgets"
+    );
+    (total, per_account)
+}
+
 fn prepare_accounts(
     config: &crate::config::Config,
+    old: &HashMap<String, Arc<SftpAccount>>,
+    handles_per_account: usize,
 ) -> anyhow::Result<HashMap<String, Arc<SftpAccount>>> {
     let mut accounts = HashMap::new();
     for a in config.accounts.values() {
         if let Some(s) = &a.sftp {
-            accounts.insert(a.name.clone(), Arc::new(prepare_account(a, s)?));
+            accounts.insert(
+                a.name.clone(),
+                Arc::new(prepare_account(
+                    a,
+                    s,
+                    old.get(&a.name),
+                    handles_per_account,
+                )?),
+            );
         }
     }
     Ok(accounts)
@@ -279,10 +432,45 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
                 continue;
             }
         };
-        match shared.defender.admit(peer.ip(), Instant::now()) {
+        let ip = canonical_ip(peer.ip());
+        // One address may not hold every pre-auth slot.
+        if shared.preauth().count(ip) >= shared.cfg.max_unauthenticated_per_ip {
+            tracing::warn!(%ip, "sftp connection refused: too many unauthenticated connections from this address");
+            crate::admin::metrics::inc(
+                "pasarela_sftp_connections_refused_total",
+                &[("reason", "preauth_per_ip")],
+            );
+            continue;
+        }
+        let mut admitted = shared.defender.admit(peer.ip(), Instant::now());
+        if matches!(admitted, Err(Refusal::TooManyUnauthenticated)) {
+            // Every pre-auth slot is taken: the newcomer gets the slot of the
+            // oldest pending connection of the most represented address.
+            let evicted = shared.preauth().evict();
+            if let Some(victim) = evicted {
+                tracing::info!(%ip, %victim, "sftp pre-auth slots full: dropped the oldest unauthenticated connection of the busiest address");
+                admitted = shared.defender.admit(peer.ip(), Instant::now());
+            }
+        }
+        match admitted {
             Ok(slot) => {
+                let kill = shared.shutdown.child_token();
+                let seq = {
+                    let mut p = shared.preauth();
+                    let seq = p.next;
+                    p.next += 1;
+                    p.conns.insert(
+                        seq,
+                        PreAuthConn {
+                            ip,
+                            kill: kill.clone(),
+                            slot,
+                        },
+                    );
+                    seq
+                };
                 let s = shared.clone();
-                shared.tracker.spawn(connection(s, sock, peer, slot));
+                shared.tracker.spawn(connection(s, sock, peer, seq, kill));
             }
             Err(Refusal::Banned { remaining }) => {
                 tracing::info!(ip = %peer.ip(), remaining_secs = remaining.as_secs(), "sftp connection refused: address banned");
@@ -307,7 +495,23 @@ struct ConnState {
     last_user: Mutex<String>,
 }
 
-async fn connection(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr, mut slot: Slot) {
+async fn connection(
+    shared: Arc<Shared>,
+    sock: TcpStream,
+    peer: SocketAddr,
+    seq: u64,
+    kill: CancellationToken,
+) {
+    /// Leaves the pre-auth registry however the connection ends.
+    struct Leave<'a>(&'a Shared, u64);
+    impl Drop for Leave<'_> {
+        fn drop(&mut self) {
+            self.0.preauth().conns.remove(&self.1);
+        }
+    }
+    let _leave = Leave(&shared, seq);
+    // The defender slot, once taken over from the pre-auth registry.
+    let mut slot: Option<Slot> = None;
     let _ = sock.set_nodelay(true);
     let state = Arc::new(ConnState::default());
     let (auth_tx, mut auth_rx) = tokio::sync::watch::channel(false);
@@ -320,13 +524,16 @@ async fn connection(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr, mut 
         auth_tx,
         sessions: Arc::new(AtomicUsize::new(0)),
     };
-    let grace = shared.cfg.login_grace;
-    let session = match tokio::time::timeout(
-        grace,
-        russh::server::run_stream(shared.russh.clone(), sock, handler),
-    )
-    .await
-    {
+    // One deadline for the handshake and the authentication together.
+    let grace_end = tokio::time::Instant::now() + shared.cfg.login_grace;
+    let started = tokio::select! {
+        r = tokio::time::timeout_at(grace_end, russh::server::run_stream(shared.russh.clone(), sock, handler)) => r,
+        _ = kill.cancelled() => {
+            tracing::debug!(ip = %peer.ip(), "unauthenticated connection dropped for a newer one");
+            return;
+        }
+    };
+    let session = match started {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
             tracing::debug!(ip = %peer.ip(), error = %e, "ssh handshake failed");
@@ -339,26 +546,39 @@ async fn connection(shared: Arc<Shared>, sock: TcpStream, peer: SocketAddr, mut 
     };
     let handle = session.handle();
     let mut session = std::pin::pin!(session);
-    let deadline = tokio::time::sleep(grace);
+    let deadline = tokio::time::sleep_until(grace_end);
     let mut deadline = std::pin::pin!(deadline);
     let mut authenticated = false;
     loop {
         tokio::select! {
+            biased;
+            _ = shared.shutdown.cancelled() => {
+                let _ = handle.disconnect(russh::Disconnect::ByApplication, "server shutting down".into(), "en".into()).await;
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(5), &mut session).await;
+                break;
+            }
             _ = &mut session => break,
             r = auth_rx.changed(), if !authenticated => {
                 if r.is_ok() && *auth_rx.borrow() {
-                    authenticated = true;
-                    slot.authenticated();
+                    // None: evicted just before authenticating; kill fires next.
+                    let taken = shared.preauth().conns.remove(&seq);
+                    if let Some(c) = taken {
+                        let mut s = c.slot;
+                        s.authenticated();
+                        slot = Some(s);
+                        authenticated = true;
+                    }
                 }
+            }
+            _ = kill.cancelled(), if !authenticated => {
+                tracing::info!(ip = %peer.ip(), "unauthenticated connection dropped for a newer one (pre-auth slots full)");
+                let _ = handle.disconnect(russh::Disconnect::TooManyConnections, "too many unauthenticated connections".into(), "en".into()).await;
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(5), &mut session).await;
+                break;
             }
             _ = &mut deadline, if !authenticated => {
                 tracing::info!(ip = %peer.ip(), "sftp login grace time expired");
                 let _ = handle.disconnect(russh::Disconnect::ByApplication, "login grace time expired".into(), "en".into()).await;
-                let _ = tokio::time::timeout(std::time::Duration::from_secs(5), &mut session).await;
-                break;
-            }
-            _ = shared.shutdown.cancelled() => {
-                let _ = handle.disconnect(russh::Disconnect::ByApplication, "server shutting down".into(), "en".into()).await;
                 let _ = tokio::time::timeout(std::time::Duration::from_secs(5), &mut session).await;
                 break;
             }
@@ -589,6 +809,21 @@ impl russh::server::Handler for SshHandler {
             session.channel_failure(channel_id)?;
             return Ok(());
         };
+        // Each session holds a blocking thread and file handles: bound them
+        // for all accounts together and for each account.
+        let permit = match self.shared.session_permit(&a.name) {
+            Ok(p) => p,
+            Err(cap) => {
+                tracing::warn!(account = %a.name, ip = %self.ip, cap, "sftp session refused: session cap reached");
+                crate::admin::metrics::inc(
+                    "pasarela_sftp_sessions_refused_total",
+                    &[("reason", cap)],
+                );
+                session.channel_failure(channel_id)?;
+                session.close(channel_id)?;
+                return Ok(());
+            }
+        };
         // Each session holds a thread: bound them per connection (OpenSSH MaxSessions).
         if self.sessions.load(Ordering::Acquire) >= MAX_SESSIONS_PER_CONNECTION {
             tracing::warn!(account = %a.name, ip = %self.ip, "too many sftp sessions on one connection");
@@ -606,6 +841,9 @@ impl russh::server::Handler for SshHandler {
             incoming: a.incoming.clone(),
             max_open_handles: self.shared.cfg.max_open_handles,
             max_file_bytes: self.shared.ctx.config.daemon.max_file_bytes,
+            limits: self.shared.limits.clone(),
+            usage: a.usage.clone(),
+            handle_budgets: [self.shared.handles.clone(), a.handles.clone()],
             events: ev_tx,
             shutdown: self.shared.shutdown.clone(),
         };
@@ -630,6 +868,7 @@ impl russh::server::Handler for SshHandler {
             session::run(channel, ctx).await;
             let _ = store.sftp_session_close(&record.id).await;
             running.fetch_sub(1, Ordering::AcqRel);
+            drop(permit);
         });
         Ok(())
     }

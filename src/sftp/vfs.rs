@@ -10,8 +10,14 @@
 //! `/incoming` into `/outgoing` gets `/outgoing`'s permissions. Comparisons are
 //! component-wise (`/home/demo` does not contain `/home/demo2`).
 
+use std::ffi::{CString, OsStr, OsString};
+use std::fs::File;
 use std::io;
-use std::path::{Path, PathBuf};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::sftp::config::AccountSftp;
 
@@ -184,6 +190,9 @@ struct Mount {
     dir: PathBuf,
     /// `Some` for virtual folders (their own permissions), `None` for the home.
     perms: Option<Perms>,
+    /// The directory, opened once: every open of a client is made relative
+    /// to it and may not leave it (`openat2` with `RESOLVE_BENEATH`).
+    fd: Arc<OwnedFd>,
 }
 
 /// A path resolved inside the view.
@@ -209,15 +218,19 @@ impl View {
     /// Build the view of an account. Canonicalises the home and the virtual
     /// folders (they must exist).
     pub fn new(home: &Path, sftp: &AccountSftp) -> io::Result<View> {
+        let home = std::fs::canonicalize(home)?;
         let mut mounts = vec![Mount {
             view: ViewPath::root(),
-            dir: std::fs::canonicalize(home)?,
+            fd: Arc::new(open_dir_path(&home)?),
+            dir: home,
             perms: None,
         }];
         for vf in &sftp.virtual_folders {
+            let dir = std::fs::canonicalize(&vf.directory)?;
             mounts.push(Mount {
                 view: vf.path.clone(),
-                dir: std::fs::canonicalize(&vf.directory)?,
+                fd: Arc::new(open_dir_path(&dir)?),
+                dir,
                 perms: Some(vf.perms),
             });
         }
@@ -375,6 +388,220 @@ impl View {
     }
 }
 
+/// Open a directory by absolute path (configuration, not client input).
+fn open_dir_path(dir: &Path) -> io::Result<OwnedFd> {
+    let c = cstr(dir.as_os_str())?;
+    // SAFETY: `c` is a valid NUL-terminated string; the returned descriptor
+    // is owned by the OwnedFd below.
+    let fd = unsafe {
+        libc::open(
+            c.as_ptr(),
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just opened and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+fn cstr(s: &OsStr) -> io::Result<CString> {
+    CString::new(s.as_bytes()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
+}
+
+/// Set when the kernel has no `openat2` (before Linux 5.6, or a seccomp
+/// filter answering ENOSYS): the component walk is used from then on.
+static NO_OPENAT2: AtomicBool = AtomicBool::new(false);
+
+/// Open `rel` below the directory `dir`, never leaving it and never
+/// following a symlink on the way: `openat2(RESOLVE_BENEATH |
+/// RESOLVE_NO_SYMLINKS)`, or where the kernel lacks it, a walk that opens one
+/// component at a time with `O_NOFOLLOW`. A symlink anywhere in `rel` (even
+/// one swapped in after the path was checked) fails with ELOOP; `..` with
+/// EXDEV. With `O_PATH | O_NOFOLLOW` a final symlink itself is opened (lstat).
+pub fn open_beneath(dir: RawFd, rel: &Path, flags: i32, mode: u32) -> io::Result<OwnedFd> {
+    if !NO_OPENAT2.load(Ordering::Relaxed) {
+        match openat2_beneath(dir, rel, flags, mode) {
+            Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
+                NO_OPENAT2.store(true, Ordering::Relaxed);
+            }
+            r => return r,
+        }
+    }
+    walk_beneath(dir, rel, flags, mode)
+}
+
+fn rel_or_dot(rel: &Path) -> &Path {
+    if rel.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        rel
+    }
+}
+
+fn openat2_beneath(dir: RawFd, rel: &Path, flags: i32, mode: u32) -> io::Result<OwnedFd> {
+    let c = cstr(rel_or_dot(rel).as_os_str())?;
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = (flags | libc::O_CLOEXEC) as u64;
+    how.mode = if flags & libc::O_CREAT != 0 {
+        mode as u64
+    } else {
+        0
+    };
+    how.resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS;
+    loop {
+        // SAFETY: `c` is NUL-terminated, `how` a fully initialised open_how
+        // whose size is passed; the result is a new descriptor or -1.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                dir,
+                c.as_ptr(),
+                &how as *const libc::open_how,
+                std::mem::size_of::<libc::open_how>(),
+            )
+        };
+        if fd >= 0 {
+            // SAFETY: a new descriptor owned by nobody else.
+            return Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) });
+        }
+        let e = io::Error::last_os_error();
+        // EAGAIN: a concurrent rename anywhere on the system; retry.
+        if e.raw_os_error() != Some(libc::EAGAIN) && e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+fn openat_raw(dir: RawFd, name: &OsStr, flags: i32, mode: u32) -> io::Result<OwnedFd> {
+    let c = cstr(name)?;
+    // SAFETY: `c` is NUL-terminated; the result is a new descriptor or -1.
+    let fd = unsafe { libc::openat(dir, c.as_ptr(), flags | libc::O_CLOEXEC, mode) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a new descriptor owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// The fallback of `open_beneath`: one component at a time, each opened
+/// with O_NOFOLLOW relative to the previous one.
+pub fn walk_beneath(dir: RawFd, rel: &Path, flags: i32, mode: u32) -> io::Result<OwnedFd> {
+    let mut names = Vec::new();
+    for c in rel.components() {
+        match c {
+            Component::Normal(n) => names.push(n),
+            Component::CurDir => {}
+            _ => return Err(io::Error::from_raw_os_error(libc::EXDEV)),
+        }
+    }
+    let Some((last, dirs)) = names.split_last() else {
+        return openat_raw(dir, OsStr::new("."), flags, mode);
+    };
+    let mut cur: Option<OwnedFd> = None;
+    for d in dirs {
+        let at = cur.as_ref().map_or(dir, |f| f.as_raw_fd());
+        let next = openat_raw(
+            at,
+            d,
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+            0,
+        )?;
+        cur = Some(next);
+    }
+    let at = cur.as_ref().map_or(dir, |f| f.as_raw_fd());
+    openat_raw(at, last, flags | libc::O_NOFOLLOW, mode)
+}
+
+/// Call a `*at` function, mapping -1 to the OS error.
+pub fn at_call(rc: libc::c_int) -> io::Result<()> {
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// The folder holding a resolved entry, opened beneath its mount, and the
+/// entry's name in it: for creating, removing and renaming with `*at` calls.
+#[derive(Debug)]
+pub struct ParentDir {
+    pub fd: OwnedFd,
+    pub name: OsString,
+}
+
+impl ParentDir {
+    pub fn name_c(&self) -> io::Result<CString> {
+        cstr(&self.name)
+    }
+    pub fn raw(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+    /// Metadata of the entry itself (not following a final symlink).
+    pub fn lstat(&self) -> io::Result<std::fs::Metadata> {
+        let f = File::from(openat_raw(
+            self.raw(),
+            &self.name,
+            libc::O_PATH | libc::O_NOFOLLOW,
+            0,
+        )?);
+        f.metadata()
+    }
+    /// An entry of an open directory, for its metadata (a final symlink
+    /// itself, not its target).
+    pub fn open_at(dir: RawFd, name: &str) -> io::Result<File> {
+        openat_raw(dir, OsStr::new(name), libc::O_PATH | libc::O_NOFOLLOW, 0).map(File::from)
+    }
+
+    /// Open an entry of this folder (never through a symlink).
+    pub fn open(&self, name: &OsStr, flags: i32, mode: u32) -> io::Result<File> {
+        openat_raw(self.raw(), name, flags | libc::O_NOFOLLOW, mode).map(File::from)
+    }
+}
+
+impl View {
+    fn beneath(&self, r: &Resolved) -> io::Result<(&Mount, PathBuf)> {
+        let m = &self.mounts[r.mount];
+        let rel = r
+            .real
+            .strip_prefix(&m.dir)
+            .map_err(|_| io::Error::from_raw_os_error(libc::EACCES))?;
+        Ok((m, rel.to_path_buf()))
+    }
+
+    /// Open a resolved path, confined to its mount in one step (no symlink
+    /// may appear on the way, even one created after `resolve`).
+    pub fn open(&self, r: &Resolved, flags: i32, mode: u32) -> io::Result<File> {
+        let (m, rel) = self.beneath(r)?;
+        open_beneath(m.fd.as_raw_fd(), &rel, flags, mode).map(File::from)
+    }
+
+    /// lstat of a resolved path, confined like `open`.
+    pub fn lstat(&self, r: &Resolved) -> io::Result<std::fs::Metadata> {
+        self.open(r, libc::O_PATH | libc::O_NOFOLLOW, 0)?.metadata()
+    }
+
+    /// The folder holding a resolved entry (opened confined) and its name.
+    /// A mount point has no parent inside its mount: denied.
+    pub fn parent(&self, r: &Resolved) -> io::Result<ParentDir> {
+        let (m, rel) = self.beneath(r)?;
+        let (Some(name), Some(parent)) = (rel.file_name(), rel.parent()) else {
+            return Err(io::Error::from_raw_os_error(libc::EACCES));
+        };
+        let fd = open_beneath(
+            m.fd.as_raw_fd(),
+            parent,
+            libc::O_RDONLY | libc::O_DIRECTORY,
+            0,
+        )?;
+        Ok(ParentDir {
+            fd,
+            name: name.to_os_string(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -397,6 +624,7 @@ mod tests {
                 })
                 .unwrap_or_default(),
             allow_symlinks: false,
+            quota_bytes: None,
         }
     }
 
@@ -493,6 +721,94 @@ mod tests {
         let inc = view.resolve("/incoming/x.xml", true).unwrap();
         assert!(view.perms_of_parent(&inc).has(Perm::Upload));
         assert!(view.is_fixed(&view.resolve("/incoming", false).unwrap()));
+    }
+
+    /// The check-then-open race, made deterministic: the path is resolved
+    /// (checked) while it is clean, then a folder on it is swapped for a
+    /// symlink to another account before the open. The open must not follow.
+    #[test]
+    fn swapped_in_symlink_is_not_followed_by_open() {
+        let (t, view) = setup();
+        let home = t.path().join("demo");
+        std::fs::create_dir_all(home.join("outgoing/sub")).unwrap();
+        std::fs::write(home.join("outgoing/sub/secret"), "mine").unwrap();
+        let r = view.resolve("/outgoing/sub/secret", true).unwrap();
+        let p = view.resolve("/outgoing/sub/new", false).unwrap();
+        std::fs::rename(home.join("outgoing/sub"), home.join("outgoing/old")).unwrap();
+        std::os::unix::fs::symlink(t.path().join("demo2/incoming"), home.join("outgoing/sub"))
+            .unwrap();
+        // What the old code did (open the checked path, O_NOFOLLOW on the
+        // last component only) is fooled into the other account's file:
+        let mut old = String::new();
+        io::Read::read_to_string(
+            &mut std::os::unix::fs::OpenOptionsExt::custom_flags(
+                std::fs::OpenOptions::new().read(true),
+                libc::O_NOFOLLOW,
+            )
+            .open(&r.real)
+            .unwrap(),
+            &mut old,
+        )
+        .unwrap();
+        assert_eq!(old, "x", "the scenario is a real escape for open-by-path");
+        let e = view.open(&r, libc::O_RDONLY, 0).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ELOOP), "{e}");
+        assert!(view.parent(&p).is_err());
+        assert!(view.lstat(&r).is_err());
+        // The same with the fallback walk (kernels without openat2).
+        let m = &view.mounts[r.mount];
+        let rel = r.real.strip_prefix(&m.dir).unwrap();
+        let e = walk_beneath(m.fd.as_raw_fd(), rel, libc::O_RDONLY, 0).unwrap_err();
+        // O_DIRECTORY | O_NOFOLLOW on a symlink: ENOTDIR (or ELOOP).
+        assert!(
+            matches!(e.raw_os_error(), Some(libc::ELOOP | libc::ENOTDIR)),
+            "{e}"
+        );
+        // `..` never climbs out of the mount.
+        assert!(
+            walk_beneath(
+                m.fd.as_raw_fd(),
+                Path::new("../demo2/incoming/secret"),
+                libc::O_RDONLY,
+                0
+            )
+            .is_err()
+        );
+        assert!(
+            open_beneath(
+                m.fd.as_raw_fd(),
+                Path::new("../demo2/incoming/secret"),
+                libc::O_RDONLY,
+                0
+            )
+            .is_err()
+        );
+        // A final symlink is refused too, whichever way.
+        std::os::unix::fs::symlink("/etc/passwd", home.join("outgoing/pw")).unwrap();
+        assert!(
+            open_beneath(
+                m.fd.as_raw_fd(),
+                Path::new("outgoing/pw"),
+                libc::O_RDONLY,
+                0
+            )
+            .is_err()
+        );
+        assert!(
+            walk_beneath(
+                m.fd.as_raw_fd(),
+                Path::new("outgoing/pw"),
+                libc::O_RDONLY,
+                0
+            )
+            .is_err()
+        );
+        // Clean paths open.
+        std::fs::rename(home.join("outgoing/sub"), home.join("outgoing/link")).unwrap();
+        std::fs::rename(home.join("outgoing/old"), home.join("outgoing/sub")).unwrap();
+        let mut s = String::new();
+        io::Read::read_to_string(&mut view.open(&r, libc::O_RDONLY, 0).unwrap(), &mut s).unwrap();
+        assert_eq!(s, "mine");
     }
 
     #[test]
