@@ -319,7 +319,7 @@ pub fn key_authorised(keys: &[AuthorizedKey], offered: &PublicKey) -> bool {
     keys.iter().any(|k| {
         k.key.key_data() == offered.key_data()
             && k.from.is_none()
-            && !k.expires.is_some_and(|t| now >= t)
+            && k.expires.is_none_or(|t| now < t)
     })
 }
 
