@@ -798,6 +798,33 @@ mod tests {
     }
 
     #[test]
+    fn admin_limits_default_and_are_checked() {
+        let base = format!("[accounts.demo]\nhome = \"h\"\n{ROUTE}");
+        let c = load_str(&format!("[admin]\nlisten = \"127.0.0.1:9464\"\n{base}")).unwrap();
+        let a = c.admin_listen.unwrap();
+        assert_eq!(
+            (a.max_connections, a.read_timeout),
+            (64, Duration::from_secs(5))
+        );
+        let c = load_str(&format!(
+            "[admin]\nlisten = \"127.0.0.1:9464\"\nmax_connections = 3\nread_timeout_ms = 250\n{base}"
+        ))
+        .unwrap();
+        let a = c.admin_listen.unwrap();
+        assert_eq!(
+            (a.max_connections, a.read_timeout),
+            (3, Duration::from_millis(250))
+        );
+        let errs = load_str(&format!(
+            "[admin]\nlisten = \"127.0.0.1:9464\"\nmax_connections = 0\nread_timeout_ms = 5\n{base}"
+        ))
+        .unwrap_err();
+        let keys: Vec<&str> = errs.iter().map(|e| e.key.as_str()).collect();
+        assert!(keys.contains(&"admin.max_connections"), "{keys:?}");
+        assert!(keys.contains(&"admin.read_timeout_ms"), "{keys:?}");
+    }
+
+    #[test]
     fn every_problem_is_reported_with_its_key() {
         let errs = load_str(
             "top = 1\n[daemon]\nworkers = 0\nfoo = 2\n[accounts.\"Bad Name\"]\nhome = \"h\"\n[accounts.ok]\nhome = \"h/sub\"\nemail = [\"nope\"]\n[[routes]]\nname = \"r\"\nformats = [\"docx\"]\nsteps = []\naccounts = [\"ghost\"]\n",

@@ -659,6 +659,71 @@ mod tests {
         ));
     }
 
+    /// Rewrite a plain archive's end as ZIP64 (record + locator + saturated
+    /// end record); `entries` is what the ZIP64 record declares.
+    fn as_zip64(z: &[u8], entries: u64) -> Vec<u8> {
+        let (cd, eocd) = layout(z);
+        let mut out = z[..eocd].to_vec();
+        let z64 = out.len() as u64;
+        out.extend_from_slice(b"PK\x06\x06");
+        out.extend_from_slice(&44u64.to_le_bytes());
+        out.extend_from_slice(&45u16.to_le_bytes());
+        out.extend_from_slice(&45u16.to_le_bytes());
+        out.extend_from_slice(&0u32.to_le_bytes());
+        out.extend_from_slice(&0u32.to_le_bytes());
+        out.extend_from_slice(&entries.to_le_bytes());
+        out.extend_from_slice(&entries.to_le_bytes());
+        out.extend_from_slice(&((eocd - cd) as u64).to_le_bytes());
+        out.extend_from_slice(&(cd as u64).to_le_bytes());
+        out.extend_from_slice(b"PK\x06\x07");
+        out.extend_from_slice(&0u32.to_le_bytes());
+        out.extend_from_slice(&z64.to_le_bytes());
+        out.extend_from_slice(&1u32.to_le_bytes());
+        out.extend_from_slice(b"PK\x05\x06");
+        out.extend_from_slice(&[0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF]);
+        out.extend_from_slice(&[0xFF; 8]);
+        out.extend_from_slice(&[0, 0]);
+        out
+    }
+
+    #[test]
+    fn zip64_end_records_are_followed_and_checked() {
+        let z = zip_with(&[("a", 50_000), ("b", 10)]);
+        let z64 = as_zip64(&z, 2);
+        assert_eq!(crate_reads(&z64), 2, "a valid ZIP64 archive");
+        assert_eq!(check(&z64, ZipLimits::default()), Ok(()));
+        assert!(matches!(check(&z64, SMALL), Err(ZipRefusal::Entry { .. })));
+        // Entry count from the ZIP64 record.
+        let few = ZipLimits {
+            max_entries: 1,
+            ..ZipLimits::default()
+        };
+        assert_eq!(
+            check(&z64, few),
+            Err(ZipRefusal::Entries { count: 2, max: 1 })
+        );
+        // The ZIP64 record declares fewer entries than the directory holds.
+        assert!(matches!(
+            check(&as_zip64(&z, 1), ZipLimits::default()),
+            Err(ZipRefusal::Malformed { .. })
+        ));
+        // Saturated end record without a locator.
+        let mut bare = z.clone();
+        let n = bare.len();
+        bare[n - 6..n - 2].copy_from_slice(&[0xFF; 4]);
+        assert!(matches!(
+            check(&bare, ZipLimits::default()),
+            Err(ZipRefusal::Malformed { .. })
+        ));
+        // Junk before a ZIP64 archive is a prefix too.
+        let mut prefixed = b"JUNK".to_vec();
+        prefixed.extend_from_slice(&z64);
+        assert!(matches!(
+            check(&prefixed, ZipLimits::default()),
+            Err(ZipRefusal::Malformed { .. } | ZipRefusal::Prefix { .. })
+        ));
+    }
+
     #[test]
     fn real_workbooks_pass() {
         let mut wb = rust_xlsxwriter::Workbook::new();
