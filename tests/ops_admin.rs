@@ -130,3 +130,67 @@ fn draining_answers_503_and_a_second_signal_ends_it() {
     assert!(daemon.log_text().contains("second signal"));
     assert!(!env.result_path("demo", "lento.pdf").is_file());
 }
+
+/// Has the server closed `s` (end of file, not merely quiet)?
+fn closed_by_server(s: &mut std::net::TcpStream) -> bool {
+    s.set_nonblocking(true).unwrap();
+    let mut b = [0u8; 1];
+    let r = matches!(s.read(&mut b), Ok(0));
+    s.set_nonblocking(false).unwrap();
+    r
+}
+
+#[test]
+fn connections_beyond_the_cap_wait_and_idle_ones_are_closed() {
+    let port = free_port();
+    let cfg = basic_config("").replace(
+        "[accounts.demo]",
+        &format!(
+            "[admin]\nlisten = \"127.0.0.1:{port}\"\nmax_connections = 2\nread_timeout_ms = 3000\n\n[accounts.demo]"
+        ),
+    );
+    let env = Env::new(&cfg);
+    let daemon = env.start_ready(&[]);
+    assert!(
+        wait_until(Duration::from_secs(10), || get(port, "/health")
+            .is_some_and(|(c, _)| c == 200)),
+        "{}",
+        daemon.log_text()
+    );
+    // Two idle connections take both slots.
+    let mut idle: Vec<std::net::TcpStream> = (0..2)
+        .map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).unwrap())
+        .collect();
+    // A third is not served while both are held...
+    let mut third = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(third, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    third
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut text = String::new();
+    if third.read_to_string(&mut text).is_ok() {
+        // Answered already: only allowed if an idle slot had been freed.
+        assert!(
+            idle.iter_mut().any(closed_by_server),
+            "answered beyond the cap while both slots were held: {text}"
+        );
+    }
+    // ...and is answered once the idle ones are closed by the read timeout
+    // (the test never closes them).
+    third
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    third.read_to_string(&mut text).unwrap();
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    for s in &mut idle {
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut b = [0u8; 16];
+        assert_eq!(
+            s.read(&mut b).unwrap(),
+            0,
+            "idle connection closed by the server"
+        );
+    }
+    // The listener keeps answering.
+    assert_eq!(get(port, "/health").unwrap(), (200, "ok\n".to_string()));
+}

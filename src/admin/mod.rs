@@ -2,9 +2,13 @@
 //! `/ready` and `/metrics` for load balancers, orchestrators and Prometheus.
 //!
 //! A deliberately small HTTP/1.1 server: GET only, one request per
-//! connection, the request head bounded in size (8 KiB) and time (5 s), and
-//! answers that never contain a file or account name. It keeps serving while
-//! the daemon drains (so `/health` can say 503) and stops with the process.
+//! connection, the request head bounded in size (8 KiB) and time
+//! (`read_timeout_ms`, 5 s), at most `max_connections` (64) connections
+//! served at once (the rest wait in the kernel's backlog, so a flood of idle
+//! connections delays probes by at most the read timeout instead of
+//! exhausting memory or file handles), and answers that never contain a file
+//! or account name. It keeps serving while the daemon drains (so `/health`
+//! can say 503) and stops with the process.
 
 pub mod metrics;
 
@@ -15,6 +19,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tracing::{debug, warn};
 
 use crate::store::Store;
@@ -30,16 +35,55 @@ pub struct Health {
 
 const MAX_HEAD: usize = 8 * 1024;
 
-/// Bind `addr` and serve until the process ends. Returns the bound address.
+/// `[admin] max_connections` when unset.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 64;
+/// `[admin] read_timeout_ms` when unset.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The compiled `[admin]` section: where to listen and the connection limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdminListen {
+    pub addr: SocketAddr,
+    /// Connections served at once.
+    pub max_connections: usize,
+    /// Time allowed for the request head.
+    pub read_timeout: Duration,
+}
+
+impl AdminListen {
+    /// Default limits on `addr`.
+    pub fn new(addr: SocketAddr) -> Self {
+        AdminListen {
+            addr,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            read_timeout: DEFAULT_READ_TIMEOUT,
+        }
+    }
+}
+
+impl std::fmt::Display for AdminListen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.addr.fmt(f)
+    }
+}
+
+/// Bind and serve until the process ends. Returns the bound address.
 pub async fn start(
-    addr: SocketAddr,
+    listen: AdminListen,
     health: Arc<Health>,
     store: Store,
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
-    let listener = TcpListener::bind(addr).await?;
+    let listener = TcpListener::bind(listen.addr).await?;
     let bound = listener.local_addr()?;
+    let slots = Arc::new(Semaphore::new(listen.max_connections.max(1)));
+    let read_timeout = listen.read_timeout;
     let task = tokio::spawn(async move {
         loop {
+            // A slot first: beyond the cap, connections wait in the backlog
+            // until one is served or times out.
+            let Ok(permit) = slots.clone().acquire_owned().await else {
+                break;
+            };
             let (mut sock, peer) = match listener.accept().await {
                 Ok(x) => x,
                 Err(e) => {
@@ -50,8 +94,9 @@ pub async fn start(
             };
             let (health, store) = (health.clone(), store.clone());
             tokio::spawn(async move {
-                let served = tokio::time::timeout(Duration::from_secs(10), async {
-                    let head = read_head(&mut sock).await?;
+                let _permit = permit;
+                let served = tokio::time::timeout(read_timeout + Duration::from_secs(5), async {
+                    let head = read_head(&mut sock, read_timeout).await?;
                     let (status, ctype, body) = answer(&head, &health, &store).await;
                     let resp = format!(
                         "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\nCache-Control: no-store\r\n\r\n",
@@ -72,7 +117,7 @@ pub async fn start(
 }
 
 /// Read the request head (up to the blank line), bounded in size and time.
-async fn read_head(sock: &mut tokio::net::TcpStream) -> std::io::Result<String> {
+async fn read_head(sock: &mut tokio::net::TcpStream, timeout: Duration) -> std::io::Result<String> {
     let mut buf = Vec::with_capacity(512);
     let mut chunk = [0u8; 1024];
     let read = async {
@@ -88,7 +133,7 @@ async fn read_head(sock: &mut tokio::net::TcpStream) -> std::io::Result<String> 
         }
         Ok(())
     };
-    tokio::time::timeout(Duration::from_secs(5), read)
+    tokio::time::timeout(timeout, read)
         .await
         .map_err(|_| std::io::Error::other("request head timed out"))??;
     Ok(String::from_utf8_lossy(&buf).into_owned())

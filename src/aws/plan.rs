@@ -90,7 +90,7 @@ pub fn desired(config: &Config, aws: &Aws) -> Desired {
             continue;
         }
         let mut keys: Vec<PublicKey> = Vec::new();
-        for k in &sftp.keys {
+        for k in sftp.keys.iter().map(|k| &k.key) {
             if !transfer_accepts(&k.algorithm()) {
                 out.notes.push(format!(
                     "account {name}: key {} ({}) left out: Transfer accepts RSA, ECDSA and Ed25519 keys only",

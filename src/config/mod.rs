@@ -45,8 +45,8 @@ pub struct Config {
     /// `[reports]`: absent = reports only on demand, written nowhere automatically.
     pub reports: Option<crate::reports::config::Reports>,
     pub certificates: crate::reports::config::Certificates,
-    /// `[admin] listen`: the /health, /ready, /metrics listener (None = off).
-    pub admin_listen: Option<std::net::SocketAddr>,
+    /// `[admin]`: the /health, /ready, /metrics listener (None = off).
+    pub admin_listen: Option<crate::admin::AdminListen>,
     /// `[aws]`: the Transfer Family server `pasarela aws sync` manages (docs/AWS.md).
     pub aws: Option<crate::aws::config::Aws>,
 }
@@ -426,10 +426,31 @@ fn compile(path: &Path, base: &Path, text: &str, p: &mut Problems) -> Option<Con
         Some(Some(r)) => Some(r.compile(path, "reports", &account_names, p)),
     };
     let certificates = certificates_raw?.compile();
-    let admin_listen = match admin_raw?.listen {
+    let admin_raw = admin_raw?;
+    let admin_max = admin_raw
+        .max_connections
+        .unwrap_or(crate::admin::DEFAULT_MAX_CONNECTIONS as u64);
+    if !(1..=10_000).contains(&admin_max) {
+        p.error(path, "admin.max_connections", "must be between 1 and 10000");
+    }
+    let admin_timeout = admin_raw
+        .read_timeout_ms
+        .unwrap_or(crate::admin::DEFAULT_READ_TIMEOUT.as_millis() as u64);
+    if !(100..=600_000).contains(&admin_timeout) {
+        p.error(
+            path,
+            "admin.read_timeout_ms",
+            "must be between 100 and 600000 (10 minutes)",
+        );
+    }
+    let admin_listen = match admin_raw.listen {
         None => None,
         Some(l) => match l.parse::<std::net::SocketAddr>() {
-            Ok(a) => Some(a),
+            Ok(addr) => Some(crate::admin::AdminListen {
+                addr,
+                max_connections: admin_max.clamp(1, 10_000) as usize,
+                read_timeout: std::time::Duration::from_millis(admin_timeout),
+            }),
             Err(_) => {
                 p.error(
                     path,
@@ -774,6 +795,33 @@ mod tests {
         assert_eq!(c.retry.backoff(1), Duration::from_secs(1));
         assert_eq!(c.retry.backoff(3), Duration::from_secs(4));
         assert_eq!(c.retry.backoff(40), Duration::from_secs(600));
+    }
+
+    #[test]
+    fn admin_limits_default_and_are_checked() {
+        let base = format!("[accounts.demo]\nhome = \"h\"\n{ROUTE}");
+        let c = load_str(&format!("[admin]\nlisten = \"127.0.0.1:9464\"\n{base}")).unwrap();
+        let a = c.admin_listen.unwrap();
+        assert_eq!(
+            (a.max_connections, a.read_timeout),
+            (64, Duration::from_secs(5))
+        );
+        let c = load_str(&format!(
+            "[admin]\nlisten = \"127.0.0.1:9464\"\nmax_connections = 3\nread_timeout_ms = 250\n{base}"
+        ))
+        .unwrap();
+        let a = c.admin_listen.unwrap();
+        assert_eq!(
+            (a.max_connections, a.read_timeout),
+            (3, Duration::from_millis(250))
+        );
+        let errs = load_str(&format!(
+            "[admin]\nlisten = \"127.0.0.1:9464\"\nmax_connections = 0\nread_timeout_ms = 5\n{base}"
+        ))
+        .unwrap_err();
+        let keys: Vec<&str> = errs.iter().map(|e| e.key.as_str()).collect();
+        assert!(keys.contains(&"admin.max_connections"), "{keys:?}");
+        assert!(keys.contains(&"admin.read_timeout_ms"), "{keys:?}");
     }
 
     #[test]

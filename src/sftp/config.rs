@@ -303,8 +303,8 @@ pub struct VirtualFolder {
 pub struct AccountSftp {
     /// The key files, as resolved.
     pub authorized_keys: Vec<PathBuf>,
-    /// The keys they hold.
-    pub keys: Vec<russh::keys::PublicKey>,
+    /// The keys they hold, with their `from=` / `expiry-time` restrictions.
+    pub keys: Vec<crate::sftp::auth::AuthorizedKey>,
     pub password_hash: Option<String>,
     /// Empty = any source.
     pub allowed_networks: Vec<ipnet::IpNet>,
@@ -382,12 +382,29 @@ impl AccountSftpRaw {
                 );
             }
             match crate::sftp::auth::read_authorized_keys(&path) {
-                Ok(found) if found.is_empty() => p.error(
+                Ok((found, refused)) if found.is_empty() && refused.is_empty() => p.error(
                     file,
                     &kkey,
                     format!("{} holds no public key", path.display()),
                 ),
-                Ok(found) => keys.extend(found),
+                Ok((found, refused)) => {
+                    for r in refused {
+                        p.warn(file, &kkey, format!("{}: {r}", path.display()));
+                    }
+                    let now = chrono::Utc::now();
+                    for k in found.iter().filter(|k| k.expires.is_some_and(|t| t <= now)) {
+                        p.warn(
+                            file,
+                            &kkey,
+                            format!(
+                                "{}: key {} expired (expiry-time) and cannot log in",
+                                path.display(),
+                                k.key.fingerprint(russh::keys::HashAlg::Sha256)
+                            ),
+                        );
+                    }
+                    keys.extend(found);
+                }
                 Err(e) => p.error(file, &kkey, e.to_string()),
             }
             authorized_keys.push(path);

@@ -4,6 +4,13 @@
 //!
 //! Pure state behind a mutex; the caller passes the clock so tests need no
 //! sleeping.
+//!
+//! Scores, caps and bans are kept per *source group* ([`group_of`]): one
+//! IPv4 address, or one IPv6 /64 (the smallest prefix a site is given, so an
+//! attacker rotating through the addresses of its /64 is still one source).
+//! [`Defender::failed`] is meant to be called once per failed authentication
+//! attempt, not once per connection: a client may try many passwords or keys
+//! on one connection.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
@@ -87,6 +94,7 @@ impl Slot {
 impl Drop for Slot {
     fn drop(&mut self) {
         let mut s = self.defender.lock();
+        // `ip` is the group the slot was admitted under.
         if self.unauthenticated {
             s.unauthenticated = s.unauthenticated.saturating_sub(1);
         }
@@ -96,10 +104,23 @@ impl Drop for Slot {
     }
 }
 
-/// Unwrap IPv4-mapped IPv6 so both spellings share one score.
+/// Unwrap IPv4-mapped IPv6 so both spellings are one address.
 pub fn canonical_ip(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+        v4 => v4,
+    }
+}
+
+/// The source group an address is scored in: the IPv4 address itself
+/// (IPv4-mapped IPv6 included), or the /64 an IPv6 address belongs to (its
+/// interface bits zeroed).
+pub fn group_of(ip: IpAddr) -> IpAddr {
+    match canonical_ip(ip) {
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(std::net::Ipv6Addr::from(bits))
+        }
         v4 => v4,
     }
 }
@@ -120,7 +141,7 @@ impl Defender {
 
     /// Admit a new connection or say why not.
     pub fn admit(self: &Arc<Self>, ip: IpAddr, now: Instant) -> Result<Slot, Refusal> {
-        let ip = canonical_ip(ip);
+        let ip = group_of(ip);
         let mut s = self.lock();
         if s.addrs.len() > 10_000 {
             let window = self.limits.window;
@@ -155,10 +176,12 @@ impl Defender {
         })
     }
 
-    /// Record a failed login (score 1 for a known account, 2 for an unknown
-    /// one). Returns the ban length when this failure bans the address.
+    /// Record one failed authentication attempt (score 1 for a known
+    /// account, 2 for an unknown one). Call it for every attempt, including
+    /// several on one connection. Returns the ban length when this failure
+    /// bans the source group.
     pub fn failed(&self, ip: IpAddr, score: u32, now: Instant) -> Option<Duration> {
-        let ip = canonical_ip(ip);
+        let ip = group_of(ip);
         let mut s = self.lock();
         let a = s.addrs.entry(ip).or_default();
         a.failures.push_back((now, score));
@@ -188,7 +211,7 @@ impl Defender {
 
     /// A ban recorded before a restart: in force until `until`.
     pub fn restore_ban(&self, ip: IpAddr, bans: u32, until: Instant) {
-        let ip = canonical_ip(ip);
+        let ip = group_of(ip);
         let mut s = self.lock();
         let a = s.addrs.entry(ip).or_default();
         a.bans = a.bans.max(bans);
@@ -199,7 +222,7 @@ impl Defender {
 
     /// How many times this address has been banned.
     pub fn bans_of(&self, ip: IpAddr) -> u32 {
-        let ip = canonical_ip(ip);
+        let ip = group_of(ip);
         self.lock().addrs.get(&ip).map(|a| a.bans).unwrap_or(0)
     }
 
@@ -207,7 +230,7 @@ impl Defender {
     pub fn is_banned(&self, ip: IpAddr, now: Instant) -> bool {
         let s = self.lock();
         s.addrs
-            .get(&canonical_ip(ip))
+            .get(&group_of(ip))
             .and_then(|a| a.banned_until)
             .is_some_and(|t| t > now)
     }
@@ -266,5 +289,60 @@ mod tests {
         let b: IpAddr = "::ffff:127.0.0.9".parse().unwrap();
         d.failed(b, 3, t);
         assert_eq!(d.failed(b, 3, t + Duration::from_secs(61)), None);
+    }
+
+    #[test]
+    fn every_attempt_scores_even_on_one_connection() {
+        // Four failed attempts on one connection (one slot held) ban at
+        // score 4, and the ban refuses the next connection.
+        let d = Defender::new(limits());
+        let t = Instant::now();
+        let a: IpAddr = "192.0.2.7".parse().unwrap();
+        let _slot = d.admit(a, t).unwrap();
+        for _ in 0..3 {
+            assert_eq!(d.failed(a, 1, t), None);
+        }
+        assert_eq!(d.failed(a, 1, t), Some(Duration::from_secs(10)));
+        assert!(matches!(d.admit(a, t), Err(Refusal::Banned { .. })));
+    }
+
+    #[test]
+    fn ipv6_is_grouped_by_64_and_mapped_ipv4_by_address() {
+        let d = Defender::new(limits());
+        let t = Instant::now();
+        // Rotating through one /64 is one source.
+        d.failed("2001:db8:1:2::1".parse().unwrap(), 2, t);
+        assert_eq!(
+            d.failed("2001:db8:1:2:ffff:ee:dd:cc".parse().unwrap(), 2, t),
+            Some(Duration::from_secs(10))
+        );
+        assert!(d.is_banned("2001:db8:1:2::9999".parse().unwrap(), t));
+        assert!(
+            !d.is_banned("2001:db8:1:3::1".parse().unwrap(), t),
+            "next /64"
+        );
+        // The per-address connection cap counts the /64 too.
+        let _s1 = d.admit("2001:db8:5:5::1".parse().unwrap(), t).unwrap();
+        let _s2 = d.admit("2001:db8:5:5::2".parse().unwrap(), t).unwrap();
+        assert_eq!(
+            d.admit("2001:db8:5:5::3".parse().unwrap(), t).unwrap_err(),
+            Refusal::TooManyFromAddress
+        );
+        // IPv4 is per address, whichever spelling.
+        let v4: IpAddr = "198.51.100.1".parse().unwrap();
+        d.failed("::ffff:198.51.100.1".parse().unwrap(), 2, t);
+        assert_eq!(d.failed(v4, 2, t), Some(Duration::from_secs(10)));
+        assert!(!d.is_banned("198.51.100.2".parse().unwrap(), t));
+        assert_eq!(
+            group_of("2001:db8:1:2:3:4:5:6".parse().unwrap()),
+            "2001:db8:1:2::".parse::<IpAddr>().unwrap()
+        );
+        // A ban restored from the store (full address) covers its /64.
+        d.restore_ban(
+            "2001:db8:9:9::42".parse().unwrap(),
+            1,
+            t + Duration::from_secs(5),
+        );
+        assert!(d.is_banned("2001:db8:9:9::1".parse().unwrap(), t));
     }
 }
