@@ -75,6 +75,9 @@ pub struct WirePage {
     pub error: Option<String>,
     #[serde(default)]
     pub more: bool,
+    /// Width × height of the decoded page.
+    #[serde(default)]
+    pub pixels: u64,
     #[serde(default)]
     pub skew_degrees: f32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -370,10 +373,12 @@ fn image_child(bytes: &[u8], index: usize, qr: bool, qr_only: bool, opts: Prepro
             };
         }
     };
+    let pixels = u64::from(page.width()) * u64::from(page.height());
     if qr_only {
         return WirePage {
             qr: super::qr::decode(&page),
             more,
+            pixels,
             ..WirePage::default()
         };
     }
@@ -389,6 +394,7 @@ fn image_child(bytes: &[u8], index: usize, qr: bool, qr_only: bool, opts: Prepro
     WirePage {
         error: None,
         more,
+        pixels,
         skew_degrees: prepared.skew_degrees,
         qr: found,
         prep_ms,

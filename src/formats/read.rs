@@ -432,6 +432,11 @@ pub async fn read_pdf(bytes: &[u8], s: &FormatsSettings) -> Result<Reading, Read
     Ok(r)
 }
 
+/// Most pixels read from one image file, all pages together: eleven A4 pages
+/// at 300 dpi. A page flood stops there (finding PAS421, manual review)
+/// instead of costing minutes of OCR per page.
+pub const MAX_IMAGE_PIXELS: u64 = 100_000_000;
+
 /// Read an image file (PNG, JPEG, TIFF with several pages): each page is
 /// decoded and prepared by a sandboxed decoder child, one page at a time,
 /// then OCR'd.
@@ -443,7 +448,20 @@ pub async fn read_image(bytes: &[u8], s: &FormatsSettings) -> Result<Reading, Re
     scratch
         .write(INPUT, bytes)
         .map_err(|e| ReadError::Environment(format!("directorio temporal: {e}")))?;
+    let mut pixels = 0u64;
+    let mut truncated = false;
     for index in 0..super::image::MAX_PAGES {
+        if pixels >= MAX_IMAGE_PIXELS {
+            r.findings.push(Finding::notify(
+                "PAS421",
+                format!(
+                    "La imagen tiene más páginas de las que se leen ({index} páginas, {} megapíxeles); las demás no se procesaron.",
+                    pixels / 1_000_000
+                ),
+            ));
+            truncated = true;
+            break;
+        }
         let n = index + 1;
         let t0 = Instant::now();
         let wp = match prepare(&scratch, INPUT, index, s, false).await {
@@ -470,6 +488,7 @@ pub async fn read_image(bytes: &[u8], s: &FormatsSettings) -> Result<Reading, Re
             });
             break;
         }
+        pixels = pixels.saturating_add(wp.pixels.max(1));
         let (mut report, lines) = ocr_prepared(&scratch, n, &wp, s).await?;
         report.millis = t0.elapsed().as_millis() as u64;
         if r.qr.is_none() {
@@ -491,6 +510,8 @@ pub async fn read_image(bytes: &[u8], s: &FormatsSettings) -> Result<Reading, Re
     let mut x = extract::from_lines(&r.lines, true);
     finish(&mut r, &mut x, s);
     r.fields = x;
+    // Unread pages may hold what the read ones lack: a person decides.
+    r.review |= truncated;
     Ok(r)
 }
 

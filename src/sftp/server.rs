@@ -493,6 +493,9 @@ struct ConnState {
     failures: AtomicU32,
     unknown_user: AtomicBool,
     last_user: Mutex<String>,
+    /// A failed attempt on this connection banned the address (ban length);
+    /// recorded in the store when the connection ends.
+    banned: Mutex<Option<std::time::Duration>>,
 }
 
 async fn connection(
@@ -610,8 +613,9 @@ async fn connection(
                 serde_json::json!({"ip": peer.ip().to_string(), "user": user, "attempts": failures}),
             )
             .await;
-        let score = if unknown { 2 } else { 1 };
-        if let Some(len) = shared.defender.failed(peer.ip(), score, Instant::now()) {
+        // Each attempt was scored as it failed (SshHandler::fail).
+        let banned = *state.banned.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(len) = banned {
             tracing::warn!(ip = %peer.ip(), ban_secs = len.as_secs(), "sftp address banned after failed logins");
             let now_ms = chrono::Utc::now().timestamp_millis();
             let bans = shared.defender.bans_of(peer.ip()) as i64;
@@ -660,6 +664,8 @@ impl SshHandler {
             .unwrap_or_else(|e| e.into_inner()) = user.to_string();
     }
 
+    /// One failed authentication attempt: scored at once (a client may try
+    /// many passwords or keys on one connection).
     fn fail(&self, user: &str, reason: &str) -> Auth {
         let unknown = !self.shared.accounts().contains_key(user);
         if unknown {
@@ -667,7 +673,17 @@ impl SshHandler {
         }
         self.state.failures.fetch_add(1, Ordering::AcqRel);
         tracing::debug!(ip = %self.ip, user, reason, "sftp authentication attempt rejected");
+        let score = if unknown { 2 } else { 1 };
+        if let Some(len) = self.shared.defender.failed(self.ip, score, Instant::now()) {
+            *self.state.banned.lock().unwrap_or_else(|e| e.into_inner()) = Some(len);
+        }
         Auth::reject()
+    }
+
+    /// Refuse every further attempt once the address is banned (the ban
+    /// may come from this connection's own attempts).
+    fn banned(&self) -> bool {
+        self.shared.defender.is_banned(self.ip, Instant::now())
     }
 
     /// The account, if it exists, has SFTP and accepts this source address.
@@ -709,9 +725,17 @@ impl russh::server::Handler for SshHandler {
         offer: PublicKeyOffer<'_>,
     ) -> Result<Auth, Self::Error> {
         self.note_user(user);
+        if self.banned() {
+            return Ok(Auth::reject());
+        }
         match self.account_for(user) {
-            Ok(a) if auth::key_authorised(&a.sftp.keys, offer.public_key) => Ok(Auth::Accept),
-            Ok(_) => Ok(self.fail(user, "key not authorised")),
+            Ok(a) => {
+                match auth::key_allowed(&a.sftp.keys, offer.public_key, self.ip, chrono::Utc::now())
+                {
+                    Ok(()) => Ok(Auth::Accept),
+                    Err(why) => Ok(self.fail(user, why.as_str())),
+                }
+            }
             Err(reason) => Ok(self.fail(user, reason)),
         }
     }
@@ -722,18 +746,28 @@ impl russh::server::Handler for SshHandler {
         key: VerifiedPublicKey<'_>,
     ) -> Result<Auth, Self::Error> {
         self.note_user(user);
+        if self.banned() {
+            return Ok(Auth::reject());
+        }
         match self.account_for(user) {
-            Ok(a) if auth::key_authorised(&a.sftp.keys, key.public_key) => {
-                tracing::debug!(fingerprint = %key.public_key.fingerprint(HashAlg::Sha256), "key accepted");
-                Ok(self.accept(a))
+            Ok(a) => {
+                match auth::key_allowed(&a.sftp.keys, key.public_key, self.ip, chrono::Utc::now()) {
+                    Ok(()) => {
+                        tracing::debug!(fingerprint = %key.public_key.fingerprint(HashAlg::Sha256), "key accepted");
+                        Ok(self.accept(a))
+                    }
+                    Err(why) => Ok(self.fail(user, why.as_str())),
+                }
             }
-            Ok(_) => Ok(self.fail(user, "key not authorised")),
             Err(reason) => Ok(self.fail(user, reason)),
         }
     }
 
     async fn auth_password(&mut self, user: &str, password: &str) -> Result<Auth, Self::Error> {
         self.note_user(user);
+        if self.banned() {
+            return Ok(Auth::reject());
+        }
         let a = match self.account_for(user) {
             Ok(a) => a,
             Err(reason) => return Ok(self.fail(user, reason)),

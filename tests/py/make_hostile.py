@@ -154,6 +154,147 @@ def xlsx_bomb():
     return out.getvalue()
 
 
+PLANTED = "/tmp/pasarela-hostile-planted.xml"
+
+
+def pdf_climbing_attachment():
+    # An embedded file whose name climbs out of any extraction folder to
+    # PLANTED (poppler < 24.03 `pdfdetach -saveall` writes it there).
+    name = ("../" * 24 + PLANTED.lstrip("/")).encode()
+    data = b'<?xml version="1.0"?><Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"/>'
+    return pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R /Names << /EmbeddedFiles << /Names [(" + name + b") 4 0 R] >> >> >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>",
+            b"<< /Type /Filespec /F (" + name + b") /UF (" + name + b") /EF << /F 5 0 R >> >>",
+            b"<< /Type /EmbeddedFile /Length %d >>\nstream\n" % len(data) + data + b"\nendstream",
+        ]
+    )
+
+
+def xlsx(sheet_xml, shared_strings=None):
+    # A minimal workbook around one sheet (and an optional shared-strings part).
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(
+            "[Content_Types].xml",
+            '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+            '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+            '<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>'
+            "</Types>",
+        )
+        z.writestr(
+            "_rels/.rels",
+            '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/>'
+            "</Relationships>",
+        )
+        z.writestr(
+            "xl/workbook.xml",
+            '<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+            'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets>'
+            '<sheet name="Hoja1" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        )
+        rels = (
+            '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/>'
+        )
+        if shared_strings is not None:
+            rels += '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/>'
+            z.writestr("xl/sharedStrings.xml", shared_strings)
+        z.writestr(
+            "xl/_rels/workbook.xml.rels",
+            '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            + rels
+            + "</Relationships>",
+        )
+        z.writestr("xl/worksheets/sheet1.xml", sheet_xml)
+    return out.getvalue()
+
+
+SHEET_HEAD = '<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+
+
+def xlsx_far_cells():
+    # Two cells at opposite corners of the largest sheet Excel allows: a
+    # dense reader allocates 17 billion cells.
+    return xlsx(
+        SHEET_HEAD
+        + '<row r="1"><c r="A1" t="inlineStr"><is><t>NIT</t></is></c></row>'
+        + '<row r="1048576"><c r="XFD1048576"><v>1</v></c></row>'
+        + "</sheetData></worksheet>"
+    )
+
+
+def xlsx_announced_strings():
+    # A shared-strings table announcing four billion strings.
+    sst = (
+        '<?xml version="1.0" encoding="UTF-8"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+        'count="4000000000" uniqueCount="4000000000"><si><t>x</t></si></sst>'
+    )
+    return xlsx(
+        SHEET_HEAD + '<row r="1"><c r="A1" t="s"><v>0</v></c></row></sheetData></worksheet>',
+        sst,
+    )
+
+
+def xml_mixed_content():
+    # ~10 MB: one large text node interleaved with small children that hold
+    # character references (a parser that copies the parent's text per piece
+    # goes quadratic).
+    piece = b"A" * 64 + b"<b>&#65;&#x42;</b>"
+    return (
+        b'<?xml version="1.0"?>\n<Invoice xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"><cbc:Note xmlns:cbc="urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2">'
+        + b"Z" * (2 << 20)
+        + piece * ((8 << 20) // len(piece))
+        + b"</cbc:Note></Invoice>\n"
+    )
+
+
+def tiff_flood(pages=40, side=4000):
+    # Many large pages (deflate-compressed white): a reader that holds every
+    # page at once needs pages x side^2 bytes (640 MB here, from ~0.6 MB).
+    raw = zlib.compress(b"\xff" * (side * side), 9)
+    out = io.BytesIO()
+    out.write(b"II*\x00" + struct.pack("<I", 0))
+    first_ifd_pos = 4
+    prev_next_pos = first_ifd_pos
+    for _ in range(pages):
+        data_off = out.tell()
+        out.write(raw)
+        if out.tell() % 2:
+            out.write(b"\x00")
+        ifd_off = out.tell()
+        # patch the previous "next IFD" pointer
+        here = out.tell()
+        out.seek(prev_next_pos)
+        out.write(struct.pack("<I", ifd_off))
+        out.seek(here)
+        entries = [
+            (256, 4, 1, side),  # ImageWidth
+            (257, 4, 1, side),  # ImageLength
+            (258, 3, 1, 8),  # BitsPerSample
+            (259, 3, 1, 8),  # Compression: deflate
+            (262, 3, 1, 1),  # BlackIsZero
+            (273, 4, 1, data_off),  # StripOffsets
+            (277, 3, 1, 1),  # SamplesPerPixel
+            (278, 4, 1, side),  # RowsPerStrip
+            (279, 4, 1, len(raw)),  # StripByteCounts
+        ]
+        out.write(struct.pack("<H", len(entries)))
+        for tag, typ, count, value in entries:
+            if typ == 3:
+                out.write(struct.pack("<HHIHH", tag, typ, count, value, 0))
+            else:
+                out.write(struct.pack("<HHII", tag, typ, count, value))
+        prev_next_pos = out.tell()
+        out.write(struct.pack("<I", 0))
+    return out.getvalue()
+
+
 FILES = {
     "billion-laughs.xml": b'<?xml version="1.0"?>\n<!DOCTYPE lolz [<!ENTITY lol "lol">'
     + b"".join(
@@ -185,14 +326,27 @@ FILES = {
     "factura\nFAKE-LOG-LINE level=ERROR.xml": b"<x/>",
     "ctl\x01\x1b[31mred.pdf": b"%PDF-1.4\n%%EOF\n",
     "a..b.xml": b"<?xml version='1.0'?><a/>",
+    "climbing-attachment.pdf": None,
+    "far-cells.xlsx": None,
+    "announced-strings.xlsx": None,
+    "junk-prefixed-zip-bomb.xlsx": None,
+    "mixed-content.xml": None,
+    "page-flood.tiff": None,
 }
 
 
 def main():
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
+    bomb = xlsx_bomb()
     built = {
-        "zip-bomb.xlsx": xlsx_bomb,
+        "zip-bomb.xlsx": lambda: bomb,
+        "junk-prefixed-zip-bomb.xlsx": lambda: b"JUNK" * 4 + bomb,
+        "climbing-attachment.pdf": pdf_climbing_attachment,
+        "far-cells.xlsx": xlsx_far_cells,
+        "announced-strings.xlsx": xlsx_announced_strings,
+        "mixed-content.xml": xml_mixed_content,
+        "page-flood.tiff": tiff_flood,
         "page-loop.pdf": pdf_page_loop,
         "huge-page.pdf": pdf_huge_page,
         "bomb.png": png_bomb,
