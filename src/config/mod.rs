@@ -91,6 +91,9 @@ pub struct StoreSettings {
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
     pub max_attempts: u32,
+    /// A job started this many times without its attempt ending (the
+    /// process died under it) is dead-lettered at its next claim (PAS91).
+    pub max_starts: u32,
     pub initial_backoff: Duration,
     pub max_backoff: Duration,
 }
@@ -456,6 +459,9 @@ fn compile(path: &Path, base: &Path, text: &str, p: &mut Problems) -> Option<Con
     if retry.max_attempts == 0 {
         p.error(path, "retry.max_attempts", "must be at least 1");
     }
+    if retry.max_starts == 0 {
+        p.error(path, "retry.max_starts", "must be at least 1");
+    }
     if retry.initial_backoff_ms == 0 {
         p.error(path, "retry.initial_backoff_ms", "must be at least 1");
     }
@@ -584,6 +590,7 @@ fn compile(path: &Path, base: &Path, text: &str, p: &mut Problems) -> Option<Con
         },
         retry: RetryPolicy {
             max_attempts: retry.max_attempts,
+            max_starts: retry.max_starts,
             initial_backoff: Duration::from_millis(retry.initial_backoff_ms),
             max_backoff: Duration::from_secs(retry.max_backoff_secs),
         },

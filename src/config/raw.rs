@@ -111,6 +111,10 @@ impl Default for Store {
 pub struct Retry {
     /// Attempts before a file is dead-lettered. Default 5.
     pub max_attempts: u32,
+    /// Starts that did not end (the daemon or the worker died under the
+    /// file: abort, OOM kill, kill -9) before the file is dead-lettered
+    /// (PAS91) instead of being run again. Default 3.
+    pub max_starts: u32,
     /// Default 1000 ms; doubles each attempt.
     pub initial_backoff_ms: u64,
     /// Default 600 s.
@@ -121,6 +125,7 @@ impl Default for Retry {
     fn default() -> Self {
         Self {
             max_attempts: 5,
+            max_starts: 3,
             initial_backoff_ms: 1000,
             max_backoff_secs: 600,
         }
