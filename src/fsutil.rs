@@ -70,13 +70,45 @@ pub fn remove_own_temps(dir: &Path) -> usize {
     removed
 }
 
+/// Why [`move_durable_with`] failed, and where the file is.
+#[derive(Debug)]
+pub enum MoveError {
+    /// Nothing moved: the file is still (only) at the source.
+    NotMoved(io::Error),
+    /// The file is at the destination, and only there, but fsyncing a
+    /// directory failed, so the move may not survive a power loss. The
+    /// destination is now the only copy: it must never be deleted.
+    NotDurable(io::Error),
+}
+
+impl From<MoveError> for io::Error {
+    fn from(e: MoveError) -> io::Error {
+        match e {
+            MoveError::NotMoved(e) | MoveError::NotDurable(e) => e,
+        }
+    }
+}
+
 /// Move a file durably. Uses rename; across filesystems (EXDEV) copies to a
 /// temp name beside the destination, fsyncs, renames, then removes the source.
 pub fn move_durable(src: &Path, dest: &Path) -> io::Result<()> {
-    let dir = dest
-        .parent()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "destination has no parent"))?;
-    fs::create_dir_all(dir)?;
+    Ok(move_durable_with(src, dest, &sync_dir)?)
+}
+
+/// [`move_durable`] with the directory fsync passed in (tests inject
+/// failures through it), telling a failure before the move from one after it.
+pub fn move_durable_with(
+    src: &Path,
+    dest: &Path,
+    sync_dir: &dyn Fn(&Path) -> io::Result<()>,
+) -> Result<(), MoveError> {
+    let dir = dest.parent().ok_or_else(|| {
+        MoveError::NotMoved(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "destination has no parent",
+        ))
+    })?;
+    fs::create_dir_all(dir).map_err(MoveError::NotMoved)?;
     match fs::rename(src, dest) {
         Ok(()) => {}
         Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {
@@ -88,22 +120,26 @@ pub fn move_durable(src: &Path, dest: &Path) -> io::Result<()> {
             if let Err(e) = copied {
                 // e.g. ENOSPC: leave no partial copy behind; `src` is untouched.
                 let _ = fs::remove_file(&tmp);
-                return Err(e);
+                return Err(MoveError::NotMoved(e));
             }
-            sync_dir(dir)?;
-            fs::remove_file(src)?;
+            // Until the source is removed it is the copy that counts: undo
+            // the destination rather than leave two.
+            if let Err(e) = sync_dir(dir).and_then(|()| fs::remove_file(src)) {
+                let _ = fs::remove_file(dest);
+                return Err(MoveError::NotMoved(e));
+            }
             if let Some(sdir) = src.parent() {
-                sync_dir(sdir)?;
+                sync_dir(sdir).map_err(MoveError::NotDurable)?;
             }
             return Ok(());
         }
-        Err(e) => return Err(e),
+        Err(e) => return Err(MoveError::NotMoved(e)),
     }
-    sync_dir(dir)?;
+    sync_dir(dir).map_err(MoveError::NotDurable)?;
     if let Some(sdir) = src.parent()
         && sdir != dir
     {
-        sync_dir(sdir)?;
+        sync_dir(sdir).map_err(MoveError::NotDurable)?;
     }
     Ok(())
 }
@@ -166,7 +202,13 @@ pub fn relative(root: &Path, path: &Path) -> Option<String> {
 /// Every regular file under `dir` (recursively), skipping ignored names and
 /// hidden directories. Symlinks are not followed.
 pub fn walk_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
+    walk_files_and_links(dir).0
+}
+
+/// [`walk_files`], plus the symbolic links met on the way (to files or
+/// directories, never followed), for callers that report them.
+pub fn walk_files_and_links(dir: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let (mut out, mut links) = (Vec::new(), Vec::new());
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         let Ok(entries) = fs::read_dir(&d) else {
@@ -175,8 +217,13 @@ pub fn walk_files(dir: &Path) -> Vec<PathBuf> {
         for e in entries.flatten() {
             let name = e.file_name();
             let Some(name) = name.to_str() else { continue };
+            // The entry's own type (d_type / lstat): a link is never followed.
             let Ok(ft) = e.file_type() else { continue };
-            if ft.is_dir() && !name.starts_with('.') {
+            if ft.is_symlink() {
+                if !is_ignored_name(name) {
+                    links.push(e.path());
+                }
+            } else if ft.is_dir() && !name.starts_with('.') {
                 stack.push(e.path());
             } else if ft.is_file() && !is_ignored_name(name) {
                 out.push(e.path());
@@ -184,7 +231,26 @@ pub fn walk_files(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out.sort();
-    out
+    links.sort();
+    (out, links)
+}
+
+/// The first component of `rel` under `root` that is a symbolic link
+/// (`root` itself, chosen by the administrator, is trusted), as a relative
+/// path; `None` when there is none (or a component does not exist).
+pub fn symlink_below(root: &Path, rel: &str) -> Option<String> {
+    let mut path = root.to_path_buf();
+    let mut seen = Vec::new();
+    for part in rel.split('/') {
+        path.push(part);
+        seen.push(part);
+        match fs::symlink_metadata(&path) {
+            Ok(m) if m.file_type().is_symlink() => return Some(seen.join("/")),
+            Ok(_) => {}
+            Err(_) => return None,
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -228,6 +294,27 @@ mod tests {
             relative(Path::new("/h/demo"), Path::new("/h/demo2/b.xml")),
             None
         );
+    }
+
+    #[test]
+    fn links_on_the_way_are_found_and_never_followed() {
+        let d = tempfile::tempdir().unwrap();
+        let (root, outside) = (d.path().join("in"), d.path().join("out"));
+        fs::create_dir_all(root.join("sub")).unwrap();
+        fs::create_dir_all(&outside).unwrap();
+        fs::write(outside.join("x.xml"), b"x").unwrap();
+        fs::write(root.join("sub/ok.xml"), b"ok").unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("sub/link")).unwrap();
+        std::os::unix::fs::symlink(outside.join("x.xml"), root.join("f.xml")).unwrap();
+        assert_eq!(
+            symlink_below(&root, "sub/link/x.xml").as_deref(),
+            Some("sub/link")
+        );
+        assert_eq!(symlink_below(&root, "f.xml").as_deref(), Some("f.xml"));
+        assert_eq!(symlink_below(&root, "sub/ok.xml"), None);
+        let (files, links) = walk_files_and_links(&root);
+        assert_eq!(files, [root.join("sub/ok.xml")]);
+        assert_eq!(links, [root.join("f.xml"), root.join("sub/link")]);
     }
 
     #[test]

@@ -820,6 +820,23 @@ impl Store {
             .collect()
     }
 
+    /// Audit rows of one event, oldest first: (account, detail).
+    pub async fn audit_events(
+        &self,
+        event: &str,
+    ) -> Result<Vec<(Option<String>, String)>, StoreError> {
+        let rows = self
+            .db
+            .fetch_all(
+                "SELECT account, detail FROM audit WHERE event = ? ORDER BY id",
+                args![event],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.opt_text("account")?, r.text("detail")?)))
+            .collect()
+    }
+
     /// Earliest time a pending job becomes due, if any.
     pub async fn next_due(&self) -> Result<Option<i64>, StoreError> {
         let row = self
