@@ -202,13 +202,24 @@ pub fn relative(root: &Path, path: &Path) -> Option<String> {
 /// Every regular file under `dir` (recursively), skipping ignored names and
 /// hidden directories. Symlinks are not followed.
 pub fn walk_files(dir: &Path) -> Vec<PathBuf> {
-    walk_files_and_links(dir).0
+    walk_incoming(dir).files
 }
 
-/// [`walk_files`], plus the symbolic links met on the way (to files or
-/// directories, never followed), for callers that report them.
-pub fn walk_files_and_links(dir: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
-    let (mut out, mut links) = (Vec::new(), Vec::new());
+/// What one walk of an `incoming/` tree finds.
+#[derive(Debug, Default)]
+pub struct IncomingWalk {
+    /// Regular files that may be taken ([`walk_files`]).
+    pub files: Vec<PathBuf>,
+    /// Symbolic links (to files or directories), never followed.
+    pub links: Vec<PathBuf>,
+    /// The SFTP server's own upload temp files ([`is_upload_temp`]).
+    pub upload_temps: Vec<PathBuf>,
+}
+
+/// [`walk_files`], plus the symbolic links and the upload temp files met on
+/// the way, for intake (which reports the links and clears stale temps).
+pub fn walk_incoming(dir: &Path) -> IncomingWalk {
+    let mut walk = IncomingWalk::default();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         let Ok(entries) = fs::read_dir(&d) else {
@@ -221,18 +232,62 @@ pub fn walk_files_and_links(dir: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
             let Ok(ft) = e.file_type() else { continue };
             if ft.is_symlink() {
                 if !is_ignored_name(name) {
-                    links.push(e.path());
+                    walk.links.push(e.path());
                 }
             } else if ft.is_dir() && !name.starts_with('.') {
                 stack.push(e.path());
+            } else if ft.is_file() && is_upload_temp(name) {
+                walk.upload_temps.push(e.path());
             } else if ft.is_file() && !is_ignored_name(name) {
-                out.push(e.path());
+                walk.files.push(e.path());
             }
         }
     }
-    out.sort();
-    links.sort();
-    (out, links)
+    walk.files.sort();
+    walk.links.sort();
+    walk.upload_temps.sort();
+    walk
+}
+
+/// Is `name` an upload the SFTP server is writing or was writing when it
+/// crashed (`.pasarela-upload-` + 16 to 64 hex digits)? Nothing else, so a
+/// cleanup can never remove a real file.
+pub fn is_upload_temp(name: &str) -> bool {
+    name.strip_prefix(crate::sftp::vfs::TEMP_PREFIX)
+        .is_some_and(|id| {
+            (16..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_hexdigit())
+        })
+}
+
+/// Remove the upload temp files among `temps` not modified for `min_age`
+/// (`None`: all of them); returns how many were removed.
+pub fn remove_upload_temps(temps: &[PathBuf], min_age: Option<std::time::Duration>) -> usize {
+    let mut removed = 0;
+    for p in temps {
+        // Checked again on the path itself: a regular file, not a link.
+        let Ok(m) = fs::symlink_metadata(p) else {
+            continue;
+        };
+        let name_ok = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(is_upload_temp);
+        if !m.file_type().is_file() || !name_ok {
+            continue;
+        }
+        let stale = match min_age {
+            None => true,
+            Some(age) => m
+                .modified()
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|a| a >= age),
+        };
+        if stale && fs::remove_file(p).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
 }
 
 /// The first component of `rel` under `root` that is a symbolic link
@@ -285,6 +340,43 @@ mod tests {
     }
 
     #[test]
+    fn only_upload_temps_are_cleared_and_only_when_stale() {
+        assert!(is_upload_temp(".pasarela-upload-0123456789abcdef"));
+        for n in [
+            ".pasarela-upload-0123",
+            ".pasarela-upload-notes.txt",
+            "pasarela-upload-0123456789abcdef",
+            ".pasarela-upload-0123456789abcdeg",
+            "factura.xml",
+        ] {
+            assert!(!is_upload_temp(n), "{n}");
+        }
+        let d = tempfile::tempdir().unwrap();
+        fs::create_dir_all(d.path().join("sub")).unwrap();
+        let old = d.path().join("sub/.pasarela-upload-00000000000000aa");
+        let fresh = d.path().join(".pasarela-upload-00000000000000bb");
+        let other = d.path().join(".pasarela-upload-notes");
+        for p in [&old, &fresh, &other] {
+            fs::write(p, b"partial").unwrap();
+        }
+        let two_days = std::time::Duration::from_secs(2 * 86_400);
+        File::options()
+            .write(true)
+            .open(&old)
+            .unwrap()
+            .set_modified(std::time::SystemTime::now() - two_days)
+            .unwrap();
+        let walk = walk_incoming(d.path());
+        assert!(walk.files.is_empty(), "{:?}", walk.files);
+        assert_eq!(walk.upload_temps, [fresh.clone(), old.clone()]);
+        let day = std::time::Duration::from_secs(86_400);
+        assert_eq!(remove_upload_temps(&walk.upload_temps, Some(day)), 1);
+        assert!(!old.exists() && fresh.exists() && other.exists());
+        assert_eq!(remove_upload_temps(&walk.upload_temps, None), 1);
+        assert!(!fresh.exists() && other.exists());
+    }
+
+    #[test]
     fn relative_paths_are_component_wise() {
         assert_eq!(
             relative(Path::new("/h/demo"), Path::new("/h/demo/a/b.xml")).as_deref(),
@@ -312,9 +404,9 @@ mod tests {
         );
         assert_eq!(symlink_below(&root, "f.xml").as_deref(), Some("f.xml"));
         assert_eq!(symlink_below(&root, "sub/ok.xml"), None);
-        let (files, links) = walk_files_and_links(&root);
-        assert_eq!(files, [root.join("sub/ok.xml")]);
-        assert_eq!(links, [root.join("f.xml"), root.join("sub/link")]);
+        let walk = walk_incoming(&root);
+        assert_eq!(walk.files, [root.join("sub/ok.xml")]);
+        assert_eq!(walk.links, [root.join("f.xml"), root.join("sub/link")]);
     }
 
     #[test]

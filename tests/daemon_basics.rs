@@ -321,3 +321,51 @@ fn symbolic_links_in_incoming_are_never_followed() {
     paths.dedup();
     assert_eq!(paths, ["enlace", "secreto.xml"]);
 }
+
+/// Issue 16: SFTP upload temps left by a crash (`.pasarela-upload-<hex>`)
+/// are removed at start-up (SQLite: no other daemon can be uploading), and
+/// later by the scan once untouched for `daemon.stale_upload_secs`; a live
+/// upload's temp and files that only look alike are kept. Before, they were
+/// never removed.
+#[test]
+fn crashed_upload_temps_are_removed_at_start_and_when_stale() {
+    let env = Env::new(&basic_config(""));
+    let incoming = env.home("demo").join("incoming");
+    std::fs::create_dir_all(incoming.join("sub")).unwrap();
+    let debris = [
+        incoming.join(".pasarela-upload-00000000000000aa"),
+        incoming.join("sub/.pasarela-upload-00000000000000bb"),
+    ];
+    let lookalike = incoming.join(".pasarela-upload-notas");
+    for p in debris.iter().chain([&lookalike]) {
+        std::fs::write(p, b"<Invoice parcial").unwrap();
+    }
+    let daemon = env.start_ready(&[]);
+    assert!(
+        daemon.log_text().contains("uploads=2"),
+        "{}",
+        daemon.log_text()
+    );
+    for p in &debris {
+        assert!(!p.exists(), "{} survived start-up", p.display());
+    }
+
+    // While running: one temp untouched for two days, one being written now.
+    let stale = incoming.join("sub/.pasarela-upload-00000000000000cc");
+    let live = incoming.join(".pasarela-upload-00000000000000dd");
+    std::fs::write(&stale, b"parcial").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&stale)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - Duration::from_secs(2 * 86_400))
+        .unwrap();
+    std::fs::write(&live, b"parcial").unwrap();
+    assert!(
+        wait_until(Duration::from_secs(20), || !stale.exists()),
+        "{}",
+        daemon.log_text()
+    );
+    assert!(live.exists(), "a live upload's temp was removed");
+    assert!(lookalike.exists(), "a file that only looks alike was removed");
+}

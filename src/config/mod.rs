@@ -73,6 +73,8 @@ pub struct Daemon {
     pub spool_root: PathBuf,
     /// Lease of a claimed job (renewed every third of it).
     pub lease: Duration,
+    /// SFTP upload temp files untouched this long are removed by the scan.
+    pub stale_upload: Duration,
 }
 
 impl Daemon {
@@ -453,6 +455,9 @@ fn compile(path: &Path, base: &Path, text: &str, p: &mut Problems) -> Option<Con
     if daemon.lease_secs < 3 {
         p.error(path, "daemon.lease_secs", "must be at least 3");
     }
+    if daemon.stale_upload_secs < 60 {
+        p.error(path, "daemon.stale_upload_secs", "must be at least 60");
+    }
     if daemon.scan_interval_secs == 0 {
         p.error(path, "daemon.scan_interval_secs", "must be at least 1");
     }
@@ -582,6 +587,7 @@ fn compile(path: &Path, base: &Path, text: &str, p: &mut Problems) -> Option<Con
                 .map(&resolve)
                 .unwrap_or_else(|| state_dir.join("spool")),
             lease: Duration::from_secs(daemon.lease_secs),
+            stale_upload: Duration::from_secs(daemon.stale_upload_secs),
         },
         store: StoreSettings {
             url,

@@ -64,6 +64,11 @@ pub struct Daemon {
     /// lease is renewed every third of it). On a shared PostgreSQL store, the
     /// jobs of a daemon that died are taken over after this. Default 60 s.
     pub lease_secs: u64,
+    /// A `.pasarela-upload-*` temp file (an SFTP upload cut off by a crash or
+    /// a dropped connection) not written for this long is removed by the
+    /// periodic scan; start-up removes them all when the store is SQLite (no
+    /// other daemon can be uploading). Default 86400 (one day).
+    pub stale_upload_secs: u64,
 }
 
 impl Default for Daemon {
@@ -79,6 +84,7 @@ impl Default for Daemon {
             heavy_workers: 2,
             spool_dir: None,
             lease_secs: 60,
+            stale_upload_secs: 86_400,
         }
     }
 }

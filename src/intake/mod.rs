@@ -71,9 +71,21 @@ impl Intake {
                 .sum::<usize>()
         })
         .await?;
+        // Uploads cut off by a crash: with SQLite this daemon is the only one
+        // and its SFTP server is not up yet, so every upload temp is debris;
+        // on a shared PostgreSQL store another daemon may be receiving one.
+        let only_stale = (self.store.backend() == crate::store::Backend::Postgres)
+            .then_some(config.daemon.stale_upload);
+        let (_, _, temps) = scan_incoming(&config).await;
+        let uploads =
+            tokio::task::spawn_blocking(move || fsutil::remove_upload_temps(&temps, only_stale))
+                .await?;
         let (recorded, archived) = self.sweep_spool(&config).await?;
         let requeued = self.store.requeue_running(self.clock.now_millis()).await?;
-        info!(recorded, archived, requeued, debris, "recovery finished");
+        info!(
+            recorded,
+            archived, requeued, debris, uploads, "recovery finished"
+        );
         Ok(())
     }
 
@@ -149,7 +161,7 @@ impl Intake {
                     let config = generations.borrow_and_update().config.clone();
                     drop(watcher.take());
                     watcher = start_watcher(&config);
-                    let (files, links) = scan_incoming(&config).await;
+                    let (files, links, _) = scan_incoming(&config).await;
                     for (account, path) in files {
                         candidates.entry(path).or_insert(Candidate { account, len: u64::MAX, mtime: None, since: Instant::now() });
                     }
@@ -169,11 +181,12 @@ impl Intake {
                 }
                 _ = scan.tick() => {
                     let config = this.generation.borrow().config.clone();
-                    let (files, links) = scan_incoming(&config).await;
+                    let (files, links, temps) = scan_incoming(&config).await;
                     for (account, path) in files {
                         candidates.entry(path).or_insert(Candidate { account, len: u64::MAX, mtime: None, since: Instant::now() });
                     }
                     this.report_links(&config, links, &mut reported_links).await;
+                    remove_stale_uploads(temps, config.daemon.stale_upload).await;
                     if let Err(e) = this.sweep_spool(&config).await {
                         warn!(error = %e, "spool sweep failed");
                     }
@@ -465,25 +478,43 @@ fn spool_dir_of(base: &Path, path: &Path) -> Option<PathBuf> {
     Some(base.join(first.as_os_str()))
 }
 
-/// Every file currently in every account's `incoming/`, and every symbolic
-/// link there (never followed), as (account, path).
-async fn scan_incoming(config: &Config) -> (Vec<(String, PathBuf)>, Vec<(String, PathBuf)>) {
+type Found = Vec<(String, PathBuf)>;
+
+/// Every file currently in every account's `incoming/`, every symbolic link
+/// there (never followed), as (account, path), and the SFTP upload temps.
+async fn scan_incoming(config: &Config) -> (Found, Found, Vec<PathBuf>) {
     let dirs: Vec<(String, PathBuf)> = config
         .accounts
         .values()
         .map(|a| (a.name.clone(), a.incoming()))
         .collect();
     tokio::task::spawn_blocking(move || {
-        let (mut files, mut links) = (Vec::new(), Vec::new());
+        let (mut files, mut links, mut temps) = (Vec::new(), Vec::new(), Vec::new());
         for (account, dir) in dirs {
-            let (f, l) = fsutil::walk_files_and_links(&dir);
-            files.extend(f.into_iter().map(|p| (account.clone(), p)));
-            links.extend(l.into_iter().map(|p| (account.clone(), p)));
+            let walk = fsutil::walk_incoming(&dir);
+            files.extend(walk.files.into_iter().map(|p| (account.clone(), p)));
+            links.extend(walk.links.into_iter().map(|p| (account.clone(), p)));
+            temps.extend(walk.upload_temps);
         }
-        (files, links)
+        (files, links, temps)
     })
     .await
     .unwrap_or_default()
+}
+
+/// Remove upload temps (uploads cut off by a crash or a dropped connection)
+/// not written for `age`.
+async fn remove_stale_uploads(temps: Vec<PathBuf>, age: Duration) {
+    if temps.is_empty() {
+        return;
+    }
+    let removed =
+        tokio::task::spawn_blocking(move || fsutil::remove_upload_temps(&temps, Some(age)))
+            .await
+            .unwrap_or_default();
+    if removed > 0 {
+        info!(removed, "stale upload temp files removed");
+    }
 }
 
 /// Candidates whose size and mtime have not changed for `stability` (and whose
