@@ -367,5 +367,8 @@ fn crashed_upload_temps_are_removed_at_start_and_when_stale() {
         daemon.log_text()
     );
     assert!(live.exists(), "a live upload's temp was removed");
-    assert!(lookalike.exists(), "a file that only looks alike was removed");
+    assert!(
+        lookalike.exists(),
+        "a file that only looks alike was removed"
+    );
 }
