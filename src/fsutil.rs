@@ -144,6 +144,146 @@ pub fn move_durable_with(
     Ok(())
 }
 
+/// Move `root/rel` to `dest` like [`move_durable_with`], never through a
+/// symbolic link: each folder of `rel` is opened below `root` with
+/// `O_NOFOLLOW` and the file is renamed relative to the last one
+/// (`renameat`), so a folder swapped for a link after a check cannot redirect
+/// the move. The file must be a regular file (checked on the entry itself).
+/// `root` is the administrator's and is trusted.
+pub fn move_beneath(
+    root: &Path,
+    rel: &str,
+    dest: &Path,
+    sync_dir: &dyn Fn(&Path) -> io::Result<()>,
+) -> Result<(), MoveError> {
+    use std::ffi::CString;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::unix::ffi::OsStrExt;
+
+    let cstr = |b: &[u8]| {
+        CString::new(b).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in a path"))
+    };
+    let open_dir = |at: libc::c_int, name: &CString, follow: bool| -> io::Result<OwnedFd> {
+        let nofollow = if follow { 0 } else { libc::O_NOFOLLOW };
+        // SAFETY: `name` is a valid C string; the returned fd is owned below.
+        let fd = unsafe {
+            libc::openat(
+                at,
+                name.as_ptr(),
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC | nofollow,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just opened and is owned by nobody else.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    };
+    let not_moved = MoveError::NotMoved;
+    let parts: Vec<&str> = rel.split('/').collect();
+    let (name, folders) = parts
+        .split_last()
+        .ok_or_else(|| not_moved(io::Error::new(io::ErrorKind::InvalidInput, "empty path")))?;
+    let mut dir = open_dir(
+        libc::AT_FDCWD,
+        &cstr(root.as_os_str().as_bytes()).map_err(not_moved)?,
+        true,
+    )
+    .map_err(not_moved)?;
+    for f in folders {
+        dir = open_dir(
+            dir.as_raw_fd(),
+            &cstr(f.as_bytes()).map_err(not_moved)?,
+            false,
+        )
+        .map_err(not_moved)?;
+    }
+    let name = cstr(name.as_bytes()).map_err(not_moved)?;
+    // SAFETY: plain fstatat into a zeroed stat buffer.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe {
+        libc::fstatat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            &mut st,
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    } != 0
+    {
+        return Err(not_moved(io::Error::last_os_error()));
+    }
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return Err(not_moved(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file (links are never followed)",
+        )));
+    }
+    let dest_dir = dest.parent().ok_or_else(|| {
+        not_moved(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "destination has no parent",
+        ))
+    })?;
+    fs::create_dir_all(dest_dir).map_err(not_moved)?;
+    let dest_c = cstr(dest.as_os_str().as_bytes()).map_err(not_moved)?;
+    let src_dir = root.join(folders.join("/"));
+    // SAFETY: both names are valid C strings; `dir` is an open directory.
+    let renamed = unsafe {
+        libc::renameat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            libc::AT_FDCWD,
+            dest_c.as_ptr(),
+        )
+    };
+    if renamed != 0 {
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EXDEV) {
+            return Err(not_moved(e));
+        }
+        // Across filesystems: copy from the entry opened without following,
+        // fsync, rename into place, then unlink the source.
+        // SAFETY: as above; the fd is owned by the File.
+        let fd = unsafe {
+            libc::openat(
+                dir.as_raw_fd(),
+                name.as_ptr(),
+                libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(not_moved(io::Error::last_os_error()));
+        }
+        let mut from = unsafe { File::from_raw_fd(fd) };
+        let base = dest.file_name().and_then(|n| n.to_str()).unwrap_or("moved");
+        let tmp = dest_dir.join(format!(".{base}.{}.tmp", uuid::Uuid::new_v4().simple()));
+        let copied = (|| {
+            let mut to = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+            io::copy(&mut from, &mut to)?;
+            to.sync_all()?;
+            fs::rename(&tmp, dest)?;
+            sync_dir(dest_dir)
+        })();
+        if let Err(e) = copied {
+            let _ = fs::remove_file(&tmp);
+            let _ = fs::remove_file(dest);
+            return Err(not_moved(e));
+        }
+        // SAFETY: valid fd and C string.
+        if unsafe { libc::unlinkat(dir.as_raw_fd(), name.as_ptr(), 0) } != 0 {
+            let e = io::Error::last_os_error();
+            let _ = fs::remove_file(dest);
+            return Err(not_moved(e));
+        }
+        return sync_dir(&src_dir).map_err(MoveError::NotDurable);
+    }
+    sync_dir(dest_dir).map_err(MoveError::NotDurable)?;
+    if src_dir != dest_dir {
+        sync_dir(&src_dir).map_err(MoveError::NotDurable)?;
+    }
+    Ok(())
+}
+
 /// Lowercase hex SHA-256.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
@@ -407,6 +547,51 @@ mod tests {
         let walk = walk_incoming(&root);
         assert_eq!(walk.files, [root.join("sub/ok.xml")]);
         assert_eq!(walk.links, [root.join("f.xml"), root.join("sub/link")]);
+    }
+
+    // Issue 16: a move out of incoming/ never goes through a link, on the
+    // same filesystem (renameat) or across (copy from the entry opened with
+    // O_NOFOLLOW; /dev/shm is a tmpfs here).
+    #[test]
+    fn moves_beneath_a_root_never_follow_links() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("in");
+        let outside = d.path().join("out");
+        fs::create_dir_all(root.join("sub")).unwrap();
+        fs::create_dir_all(&outside).unwrap();
+        fs::write(outside.join("x.xml"), b"secret").unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("link")).unwrap();
+        std::os::unix::fs::symlink(outside.join("x.xml"), root.join("f.xml")).unwrap();
+        let dest = d.path().join("spool/u/x.xml");
+        for rel in ["link/x.xml", "f.xml"] {
+            match move_beneath(&root, rel, &dest, &sync_dir) {
+                Err(MoveError::NotMoved(_)) => {}
+                other => panic!("{rel}: {other:?}"),
+            }
+            assert!(!dest.exists(), "{rel}");
+        }
+        assert_eq!(fs::read(outside.join("x.xml")).unwrap(), b"secret");
+
+        fs::write(root.join("sub/a.xml"), b"mine").unwrap();
+        move_beneath(&root, "sub/a.xml", &dest, &sync_dir).unwrap();
+        assert_eq!(fs::read(&dest).unwrap(), b"mine");
+        assert!(!root.join("sub/a.xml").exists());
+
+        let Ok(shm) = tempfile::tempdir_in("/dev/shm") else {
+            return;
+        };
+        fs::create_dir_all(shm.path().join("sub")).unwrap();
+        fs::write(shm.path().join("sub/b.xml"), b"other fs").unwrap();
+        std::os::unix::fs::symlink(&outside, shm.path().join("link")).unwrap();
+        let dest2 = d.path().join("spool/v/b.xml");
+        assert!(matches!(
+            move_beneath(shm.path(), "link/x.xml", &dest2, &sync_dir),
+            Err(MoveError::NotMoved(_))
+        ));
+        move_beneath(shm.path(), "sub/b.xml", &dest2, &sync_dir).unwrap();
+        assert_eq!(fs::read(&dest2).unwrap(), b"other fs");
+        assert!(!shm.path().join("sub/b.xml").exists());
+        assert_eq!(fs::read_dir(d.path().join("spool/v")).unwrap().count(), 1);
     }
 
     #[test]

@@ -381,7 +381,12 @@ fn stage_with(
         .nth(rel.split('/').count())
         .unwrap_or(parent)
         .to_path_buf();
-    match fsutil::move_durable_with(src, &dest, sync_dir) {
+    let root = src.ancestors().nth(rel.split('/').count()).ok_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, "path above its root")
+    })?;
+    // Renamed relative to folders opened without following links, so a
+    // folder swapped for a link after the caller's check cannot redirect it.
+    match fsutil::move_beneath(root, rel, &dest, sync_dir) {
         Ok(()) => {}
         Err(fsutil::MoveError::NotMoved(e)) => {
             // Gone (another event took it) or not movable now (e.g. the spool's
@@ -412,6 +417,15 @@ fn stage_with(
                 ));
             }
         }
+    }
+    // The entry was a regular file when checked; if a link was swapped in
+    // before the rename, it is only a link: take it out, never read through it.
+    if !std::fs::symlink_metadata(&dest)?.file_type().is_file() {
+        let _ = std::fs::remove_dir_all(&spool_root);
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "the file was replaced by a symbolic link while it was taken; not followed",
+        ));
     }
     let (size, sha256) = fsutil::sha256_file(&dest)?;
     Ok(Some(Staged {
