@@ -787,6 +787,25 @@ mod tests {
         assert_eq!(c.retry.backoff(1), Duration::from_secs(1));
         assert_eq!(c.retry.backoff(3), Duration::from_secs(4));
         assert_eq!(c.retry.backoff(40), Duration::from_secs(600));
+        assert_eq!(c.retry.max_starts, 3);
+        assert_eq!(c.daemon.stale_upload, Duration::from_secs(86_400));
+    }
+
+    #[test]
+    fn poison_and_upload_limits_are_checked() {
+        let errs = load_str(&format!(
+            "[daemon]\nstale_upload_secs = 5\n[retry]\nmax_starts = 0\n[accounts.demo]\nhome = \"h\"\n{ROUTE}"
+        ))
+        .unwrap_err();
+        let keys: Vec<&str> = errs.iter().map(|e| e.key.as_str()).collect();
+        assert!(keys.contains(&"retry.max_starts"), "{keys:?}");
+        assert!(keys.contains(&"daemon.stale_upload_secs"), "{keys:?}");
+        let c = load_str(&format!(
+            "[daemon]\nstale_upload_secs = 600\n[retry]\nmax_starts = 1\n[accounts.demo]\nhome = \"h\"\n{ROUTE}"
+        ))
+        .unwrap();
+        assert_eq!(c.retry.max_starts, 1);
+        assert_eq!(c.daemon.stale_upload, Duration::from_secs(600));
     }
 
     #[test]
