@@ -70,13 +70,45 @@ pub fn remove_own_temps(dir: &Path) -> usize {
     removed
 }
 
+/// Why [`move_durable_with`] failed, and where the file is.
+#[derive(Debug)]
+pub enum MoveError {
+    /// Nothing moved: the file is still (only) at the source.
+    NotMoved(io::Error),
+    /// The file is at the destination, and only there, but fsyncing a
+    /// directory failed, so the move may not survive a power loss. The
+    /// destination is now the only copy: it must never be deleted.
+    NotDurable(io::Error),
+}
+
+impl From<MoveError> for io::Error {
+    fn from(e: MoveError) -> io::Error {
+        match e {
+            MoveError::NotMoved(e) | MoveError::NotDurable(e) => e,
+        }
+    }
+}
+
 /// Move a file durably. Uses rename; across filesystems (EXDEV) copies to a
 /// temp name beside the destination, fsyncs, renames, then removes the source.
 pub fn move_durable(src: &Path, dest: &Path) -> io::Result<()> {
-    let dir = dest
-        .parent()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "destination has no parent"))?;
-    fs::create_dir_all(dir)?;
+    Ok(move_durable_with(src, dest, &sync_dir)?)
+}
+
+/// [`move_durable`] with the directory fsync passed in (tests inject
+/// failures through it), telling a failure before the move from one after it.
+pub fn move_durable_with(
+    src: &Path,
+    dest: &Path,
+    sync_dir: &dyn Fn(&Path) -> io::Result<()>,
+) -> Result<(), MoveError> {
+    let dir = dest.parent().ok_or_else(|| {
+        MoveError::NotMoved(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "destination has no parent",
+        ))
+    })?;
+    fs::create_dir_all(dir).map_err(MoveError::NotMoved)?;
     match fs::rename(src, dest) {
         Ok(()) => {}
         Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {
@@ -88,22 +120,166 @@ pub fn move_durable(src: &Path, dest: &Path) -> io::Result<()> {
             if let Err(e) = copied {
                 // e.g. ENOSPC: leave no partial copy behind; `src` is untouched.
                 let _ = fs::remove_file(&tmp);
-                return Err(e);
+                return Err(MoveError::NotMoved(e));
             }
-            sync_dir(dir)?;
-            fs::remove_file(src)?;
+            // Until the source is removed it is the copy that counts: undo
+            // the destination rather than leave two.
+            if let Err(e) = sync_dir(dir).and_then(|()| fs::remove_file(src)) {
+                let _ = fs::remove_file(dest);
+                return Err(MoveError::NotMoved(e));
+            }
             if let Some(sdir) = src.parent() {
-                sync_dir(sdir)?;
+                sync_dir(sdir).map_err(MoveError::NotDurable)?;
             }
             return Ok(());
         }
-        Err(e) => return Err(e),
+        Err(e) => return Err(MoveError::NotMoved(e)),
     }
-    sync_dir(dir)?;
+    sync_dir(dir).map_err(MoveError::NotDurable)?;
     if let Some(sdir) = src.parent()
         && sdir != dir
     {
-        sync_dir(sdir)?;
+        sync_dir(sdir).map_err(MoveError::NotDurable)?;
+    }
+    Ok(())
+}
+
+/// Move `root/rel` to `dest` like [`move_durable_with`], never through a
+/// symbolic link: each folder of `rel` is opened below `root` with
+/// `O_NOFOLLOW` and the file is renamed relative to the last one
+/// (`renameat`), so a folder swapped for a link after a check cannot redirect
+/// the move. The file must be a regular file (checked on the entry itself).
+/// `root` is the administrator's and is trusted.
+pub fn move_beneath(
+    root: &Path,
+    rel: &str,
+    dest: &Path,
+    sync_dir: &dyn Fn(&Path) -> io::Result<()>,
+) -> Result<(), MoveError> {
+    use std::ffi::CString;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::unix::ffi::OsStrExt;
+
+    let cstr = |b: &[u8]| {
+        CString::new(b).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in a path"))
+    };
+    let open_dir = |at: libc::c_int, name: &CString, follow: bool| -> io::Result<OwnedFd> {
+        let nofollow = if follow { 0 } else { libc::O_NOFOLLOW };
+        // SAFETY: `name` is a valid C string; the returned fd is owned below.
+        let fd = unsafe {
+            libc::openat(
+                at,
+                name.as_ptr(),
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC | nofollow,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just opened and is owned by nobody else.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    };
+    let not_moved = MoveError::NotMoved;
+    let parts: Vec<&str> = rel.split('/').collect();
+    let (name, folders) = parts
+        .split_last()
+        .ok_or_else(|| not_moved(io::Error::new(io::ErrorKind::InvalidInput, "empty path")))?;
+    let mut dir = open_dir(
+        libc::AT_FDCWD,
+        &cstr(root.as_os_str().as_bytes()).map_err(not_moved)?,
+        true,
+    )
+    .map_err(not_moved)?;
+    for f in folders {
+        dir = open_dir(
+            dir.as_raw_fd(),
+            &cstr(f.as_bytes()).map_err(not_moved)?,
+            false,
+        )
+        .map_err(not_moved)?;
+    }
+    let name = cstr(name.as_bytes()).map_err(not_moved)?;
+    // SAFETY: plain fstatat into a zeroed stat buffer.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe {
+        libc::fstatat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            &mut st,
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    } != 0
+    {
+        return Err(not_moved(io::Error::last_os_error()));
+    }
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return Err(not_moved(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file (links are never followed)",
+        )));
+    }
+    let dest_dir = dest.parent().ok_or_else(|| {
+        not_moved(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "destination has no parent",
+        ))
+    })?;
+    fs::create_dir_all(dest_dir).map_err(not_moved)?;
+    let dest_c = cstr(dest.as_os_str().as_bytes()).map_err(not_moved)?;
+    let src_dir = root.join(folders.join("/"));
+    // SAFETY: both names are valid C strings; `dir` is an open directory.
+    let renamed = unsafe {
+        libc::renameat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            libc::AT_FDCWD,
+            dest_c.as_ptr(),
+        )
+    };
+    if renamed != 0 {
+        let e = io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EXDEV) {
+            return Err(not_moved(e));
+        }
+        // Across filesystems: copy from the entry opened without following,
+        // fsync, rename into place, then unlink the source.
+        // SAFETY: as above; the fd is owned by the File.
+        let fd = unsafe {
+            libc::openat(
+                dir.as_raw_fd(),
+                name.as_ptr(),
+                libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(not_moved(io::Error::last_os_error()));
+        }
+        let mut from = unsafe { File::from_raw_fd(fd) };
+        let base = dest.file_name().and_then(|n| n.to_str()).unwrap_or("moved");
+        let tmp = dest_dir.join(format!(".{base}.{}.tmp", uuid::Uuid::new_v4().simple()));
+        let copied = (|| {
+            let mut to = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+            io::copy(&mut from, &mut to)?;
+            to.sync_all()?;
+            fs::rename(&tmp, dest)?;
+            sync_dir(dest_dir)
+        })();
+        if let Err(e) = copied {
+            let _ = fs::remove_file(&tmp);
+            let _ = fs::remove_file(dest);
+            return Err(not_moved(e));
+        }
+        // SAFETY: valid fd and C string.
+        if unsafe { libc::unlinkat(dir.as_raw_fd(), name.as_ptr(), 0) } != 0 {
+            let e = io::Error::last_os_error();
+            let _ = fs::remove_file(dest);
+            return Err(not_moved(e));
+        }
+        return sync_dir(&src_dir).map_err(MoveError::NotDurable);
+    }
+    sync_dir(dest_dir).map_err(MoveError::NotDurable)?;
+    if src_dir != dest_dir {
+        sync_dir(&src_dir).map_err(MoveError::NotDurable)?;
     }
     Ok(())
 }
@@ -166,7 +342,24 @@ pub fn relative(root: &Path, path: &Path) -> Option<String> {
 /// Every regular file under `dir` (recursively), skipping ignored names and
 /// hidden directories. Symlinks are not followed.
 pub fn walk_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
+    walk_incoming(dir).files
+}
+
+/// What one walk of an `incoming/` tree finds.
+#[derive(Debug, Default)]
+pub struct IncomingWalk {
+    /// Regular files that may be taken ([`walk_files`]).
+    pub files: Vec<PathBuf>,
+    /// Symbolic links (to files or directories), never followed.
+    pub links: Vec<PathBuf>,
+    /// The SFTP server's own upload temp files ([`is_upload_temp`]).
+    pub upload_temps: Vec<PathBuf>,
+}
+
+/// [`walk_files`], plus the symbolic links and the upload temp files met on
+/// the way, for intake (which reports the links and clears stale temps).
+pub fn walk_incoming(dir: &Path) -> IncomingWalk {
+    let mut walk = IncomingWalk::default();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         let Ok(entries) = fs::read_dir(&d) else {
@@ -175,16 +368,84 @@ pub fn walk_files(dir: &Path) -> Vec<PathBuf> {
         for e in entries.flatten() {
             let name = e.file_name();
             let Some(name) = name.to_str() else { continue };
+            // The entry's own type (d_type / lstat): a link is never followed.
             let Ok(ft) = e.file_type() else { continue };
-            if ft.is_dir() && !name.starts_with('.') {
+            if ft.is_symlink() {
+                if !is_ignored_name(name) {
+                    walk.links.push(e.path());
+                }
+            } else if ft.is_dir() && !name.starts_with('.') {
                 stack.push(e.path());
+            } else if ft.is_file() && is_upload_temp(name) {
+                walk.upload_temps.push(e.path());
             } else if ft.is_file() && !is_ignored_name(name) {
-                out.push(e.path());
+                walk.files.push(e.path());
             }
         }
     }
-    out.sort();
-    out
+    walk.files.sort();
+    walk.links.sort();
+    walk.upload_temps.sort();
+    walk
+}
+
+/// Is `name` an upload the SFTP server is writing or was writing when it
+/// crashed (`.pasarela-upload-` + 16 to 64 hex digits)? Nothing else, so a
+/// cleanup can never remove a real file.
+pub fn is_upload_temp(name: &str) -> bool {
+    name.strip_prefix(crate::sftp::vfs::TEMP_PREFIX)
+        .is_some_and(|id| {
+            (16..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_hexdigit())
+        })
+}
+
+/// Remove the upload temp files among `temps` not modified for `min_age`
+/// (`None`: all of them); returns how many were removed.
+pub fn remove_upload_temps(temps: &[PathBuf], min_age: Option<std::time::Duration>) -> usize {
+    let mut removed = 0;
+    for p in temps {
+        // Checked again on the path itself: a regular file, not a link.
+        let Ok(m) = fs::symlink_metadata(p) else {
+            continue;
+        };
+        let name_ok = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(is_upload_temp);
+        if !m.file_type().is_file() || !name_ok {
+            continue;
+        }
+        let stale = match min_age {
+            None => true,
+            Some(age) => m
+                .modified()
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|a| a >= age),
+        };
+        if stale && fs::remove_file(p).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// The first component of `rel` under `root` that is a symbolic link
+/// (`root` itself, chosen by the administrator, is trusted), as a relative
+/// path; `None` when there is none (or a component does not exist).
+pub fn symlink_below(root: &Path, rel: &str) -> Option<String> {
+    let mut path = root.to_path_buf();
+    let mut seen = Vec::new();
+    for part in rel.split('/') {
+        path.push(part);
+        seen.push(part);
+        match fs::symlink_metadata(&path) {
+            Ok(m) if m.file_type().is_symlink() => return Some(seen.join("/")),
+            Ok(_) => {}
+            Err(_) => return None,
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -219,6 +480,43 @@ mod tests {
     }
 
     #[test]
+    fn only_upload_temps_are_cleared_and_only_when_stale() {
+        assert!(is_upload_temp(".pasarela-upload-0123456789abcdef"));
+        for n in [
+            ".pasarela-upload-0123",
+            ".pasarela-upload-notes.txt",
+            "pasarela-upload-0123456789abcdef",
+            ".pasarela-upload-0123456789abcdeg",
+            "factura.xml",
+        ] {
+            assert!(!is_upload_temp(n), "{n}");
+        }
+        let d = tempfile::tempdir().unwrap();
+        fs::create_dir_all(d.path().join("sub")).unwrap();
+        let old = d.path().join("sub/.pasarela-upload-00000000000000aa");
+        let fresh = d.path().join(".pasarela-upload-00000000000000bb");
+        let other = d.path().join(".pasarela-upload-notes");
+        for p in [&old, &fresh, &other] {
+            fs::write(p, b"partial").unwrap();
+        }
+        let two_days = std::time::Duration::from_secs(2 * 86_400);
+        File::options()
+            .write(true)
+            .open(&old)
+            .unwrap()
+            .set_modified(std::time::SystemTime::now() - two_days)
+            .unwrap();
+        let walk = walk_incoming(d.path());
+        assert!(walk.files.is_empty(), "{:?}", walk.files);
+        assert_eq!(walk.upload_temps, [fresh.clone(), old.clone()]);
+        let day = std::time::Duration::from_secs(86_400);
+        assert_eq!(remove_upload_temps(&walk.upload_temps, Some(day)), 1);
+        assert!(!old.exists() && fresh.exists() && other.exists());
+        assert_eq!(remove_upload_temps(&walk.upload_temps, None), 1);
+        assert!(!fresh.exists() && other.exists());
+    }
+
+    #[test]
     fn relative_paths_are_component_wise() {
         assert_eq!(
             relative(Path::new("/h/demo"), Path::new("/h/demo/a/b.xml")).as_deref(),
@@ -228,6 +526,72 @@ mod tests {
             relative(Path::new("/h/demo"), Path::new("/h/demo2/b.xml")),
             None
         );
+    }
+
+    #[test]
+    fn links_on_the_way_are_found_and_never_followed() {
+        let d = tempfile::tempdir().unwrap();
+        let (root, outside) = (d.path().join("in"), d.path().join("out"));
+        fs::create_dir_all(root.join("sub")).unwrap();
+        fs::create_dir_all(&outside).unwrap();
+        fs::write(outside.join("x.xml"), b"x").unwrap();
+        fs::write(root.join("sub/ok.xml"), b"ok").unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("sub/link")).unwrap();
+        std::os::unix::fs::symlink(outside.join("x.xml"), root.join("f.xml")).unwrap();
+        assert_eq!(
+            symlink_below(&root, "sub/link/x.xml").as_deref(),
+            Some("sub/link")
+        );
+        assert_eq!(symlink_below(&root, "f.xml").as_deref(), Some("f.xml"));
+        assert_eq!(symlink_below(&root, "sub/ok.xml"), None);
+        let walk = walk_incoming(&root);
+        assert_eq!(walk.files, [root.join("sub/ok.xml")]);
+        assert_eq!(walk.links, [root.join("f.xml"), root.join("sub/link")]);
+    }
+
+    // Issue 16: a move out of incoming/ never goes through a link, on the
+    // same filesystem (renameat) or across (copy from the entry opened with
+    // O_NOFOLLOW; /dev/shm is a tmpfs here).
+    #[test]
+    fn moves_beneath_a_root_never_follow_links() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("in");
+        let outside = d.path().join("out");
+        fs::create_dir_all(root.join("sub")).unwrap();
+        fs::create_dir_all(&outside).unwrap();
+        fs::write(outside.join("x.xml"), b"secret").unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("link")).unwrap();
+        std::os::unix::fs::symlink(outside.join("x.xml"), root.join("f.xml")).unwrap();
+        let dest = d.path().join("spool/u/x.xml");
+        for rel in ["link/x.xml", "f.xml"] {
+            match move_beneath(&root, rel, &dest, &sync_dir) {
+                Err(MoveError::NotMoved(_)) => {}
+                other => panic!("{rel}: {other:?}"),
+            }
+            assert!(!dest.exists(), "{rel}");
+        }
+        assert_eq!(fs::read(outside.join("x.xml")).unwrap(), b"secret");
+
+        fs::write(root.join("sub/a.xml"), b"mine").unwrap();
+        move_beneath(&root, "sub/a.xml", &dest, &sync_dir).unwrap();
+        assert_eq!(fs::read(&dest).unwrap(), b"mine");
+        assert!(!root.join("sub/a.xml").exists());
+
+        let Ok(shm) = tempfile::tempdir_in("/dev/shm") else {
+            return;
+        };
+        fs::create_dir_all(shm.path().join("sub")).unwrap();
+        fs::write(shm.path().join("sub/b.xml"), b"other fs").unwrap();
+        std::os::unix::fs::symlink(&outside, shm.path().join("link")).unwrap();
+        let dest2 = d.path().join("spool/v/b.xml");
+        assert!(matches!(
+            move_beneath(shm.path(), "link/x.xml", &dest2, &sync_dir),
+            Err(MoveError::NotMoved(_))
+        ));
+        move_beneath(shm.path(), "sub/b.xml", &dest2, &sync_dir).unwrap();
+        assert_eq!(fs::read(&dest2).unwrap(), b"other fs");
+        assert!(!shm.path().join("sub/b.xml").exists());
+        assert_eq!(fs::read_dir(d.path().join("spool/v")).unwrap().count(), 1);
     }
 
     #[test]

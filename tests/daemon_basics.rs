@@ -250,3 +250,125 @@ fn the_same_invoice_as_different_bytes_is_a_duplicate_by_cufe() {
         "{second}"
     );
 }
+
+/// Audit rows of `event` in the environment's store: (account, detail).
+fn audit_events(env: &Env, event: &str) -> Vec<(Option<String>, String)> {
+    let url = format!("sqlite://{}", env.path().join("var/pasarela.db").display());
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let store = pasarela::store::Store::open(&url, false, Duration::from_secs(5))
+            .await
+            .unwrap();
+        let rows = store.audit_events(event).await.unwrap();
+        store.close().await;
+        rows
+    })
+}
+
+/// Issue 16: symbolic links in incoming/ (to another account's folder, to a
+/// file elsewhere) are never followed, by the watcher or the scan: skipped
+/// with a warning and an audit row, and nothing behind them is taken. Before,
+/// the watcher followed the folder link and took a file written behind it.
+#[test]
+fn symbolic_links_in_incoming_are_never_followed() {
+    let env = Env::new(&basic_config(""));
+    let incoming = env.home("demo").join("incoming");
+    let elsewhere = env.path().join("otra-cuenta/incoming");
+    std::fs::create_dir_all(&incoming).unwrap();
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let secret = env.path().join("secreto.xml");
+    std::fs::write(&secret, dian_example()).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, incoming.join("enlace")).unwrap();
+    std::os::unix::fs::symlink(&secret, incoming.join("secreto.xml")).unwrap();
+    let mut daemon = env.start_ready(&[]);
+
+    // A file written behind the folder link while the daemon watches.
+    let behind = elsewhere.join("ajena.xml");
+    std::fs::write(elsewhere.join(".ajena.tmp"), dian_example()).unwrap();
+    std::fs::rename(elsewhere.join(".ajena.tmp"), &behind).unwrap();
+    // A valid invoice of the account itself is taken as usual.
+    env.drop_file("demo", "propia.xml", &dian_example());
+    assert!(
+        wait_until(Duration::from_secs(20), || env
+            .result_path("demo", "propia.xml")
+            .is_file()),
+        "{}",
+        daemon.log_text()
+    );
+    // The scan (every 2 s here) reports both links.
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            let log = daemon.log_text();
+            log.matches("symbolic link in incoming/ skipped").count() >= 2
+        }),
+        "{}",
+        daemon.log_text()
+    );
+    assert!(behind.is_file(), "the file behind the link was taken");
+    assert!(secret.is_file(), "the linked file was taken");
+    assert!(!env.result_path("demo", "enlace/ajena.xml").exists());
+    assert!(!env.result_path("demo", "secreto.xml").exists());
+    daemon.terminate();
+
+    let mut paths: Vec<String> = audit_events(&env, "intake.symlink")
+        .into_iter()
+        .map(|(account, detail)| {
+            assert_eq!(account.as_deref(), Some("demo"));
+            let d: serde_json::Value = serde_json::from_str(&detail).unwrap();
+            d["path"].as_str().unwrap().to_string()
+        })
+        .collect();
+    paths.sort();
+    paths.dedup();
+    assert_eq!(paths, ["enlace", "secreto.xml"]);
+}
+
+/// Issue 16: SFTP upload temps left by a crash (`.pasarela-upload-<hex>`)
+/// are removed at start-up (SQLite: no other daemon can be uploading), and
+/// later by the scan once untouched for `daemon.stale_upload_secs`; a live
+/// upload's temp and files that only look alike are kept. Before, they were
+/// never removed.
+#[test]
+fn crashed_upload_temps_are_removed_at_start_and_when_stale() {
+    let env = Env::new(&basic_config(""));
+    let incoming = env.home("demo").join("incoming");
+    std::fs::create_dir_all(incoming.join("sub")).unwrap();
+    let debris = [
+        incoming.join(".pasarela-upload-00000000000000aa"),
+        incoming.join("sub/.pasarela-upload-00000000000000bb"),
+    ];
+    let lookalike = incoming.join(".pasarela-upload-notas");
+    for p in debris.iter().chain([&lookalike]) {
+        std::fs::write(p, b"<Invoice parcial").unwrap();
+    }
+    let daemon = env.start_ready(&[]);
+    assert!(
+        daemon.log_text().contains("uploads=2"),
+        "{}",
+        daemon.log_text()
+    );
+    for p in &debris {
+        assert!(!p.exists(), "{} survived start-up", p.display());
+    }
+
+    // While running: one temp untouched for two days, one being written now.
+    let stale = incoming.join("sub/.pasarela-upload-00000000000000cc");
+    let live = incoming.join(".pasarela-upload-00000000000000dd");
+    std::fs::write(&stale, b"parcial").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&stale)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - Duration::from_secs(2 * 86_400))
+        .unwrap();
+    std::fs::write(&live, b"parcial").unwrap();
+    assert!(
+        wait_until(Duration::from_secs(20), || !stale.exists()),
+        "{}",
+        daemon.log_text()
+    );
+    assert!(live.exists(), "a live upload's temp was removed");
+    assert!(
+        lookalike.exists(),
+        "a file that only looks alike was removed"
+    );
+}

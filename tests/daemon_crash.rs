@@ -157,3 +157,206 @@ fn kill_9_mid_batch_loses_and_duplicates_nothing() {
         "{status}"
     );
 }
+
+/// Pids whose parent is `pid` (read from /proc), recursively.
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    let mut parents = vec![pid];
+    while let Some(parent) = parents.pop() {
+        let Ok(dir) = std::fs::read_dir("/proc") else {
+            break;
+        };
+        for e in dir.flatten() {
+            let Some(p) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+                continue;
+            };
+            // "pid (comm) state ppid ...": comm may hold spaces; parse after ')'.
+            let ppid = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .and_then(|s| s.parse::<u32>().ok());
+            if ppid == Some(parent) {
+                out.push(p);
+                parents.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// kill -9 the daemon, then its decoder children (each in its own process
+/// group), which would otherwise run on until their own limits.
+fn kill9_with_children(daemon: &mut Daemon) {
+    let Some(pid) = daemon.child.as_ref().map(|c| c.id()) else {
+        return;
+    };
+    let orphans = descendants(pid);
+    daemon.kill9();
+    for p in orphans {
+        let _ = std::process::Command::new("kill")
+            .args(["-9", "--", &format!("-{p}")])
+            .status();
+    }
+}
+
+fn jobs_by_state(env: &Env) -> serde_json::Value {
+    let out = env.run(&["status", "--json"]);
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    status["jobs_by_state"].clone()
+}
+
+/// Poppler stand-ins that hang (no CPU) like a decoder stuck on a hostile
+/// PDF, put first on the daemon's PATH: the job stays running until the
+/// daemon is killed under it.
+fn hanging_decoders(env: &Env) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = env.path().join("hanging-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for tool in ["pdfdetach", "pdftotext", "pdfinfo", "pdftoppm", "pdfimages"] {
+        let p = bin.join(tool);
+        std::fs::write(&p, "#!/bin/sh\nexec sleep 300\n").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+/// A daemon whose decoder children are killed with it, even when an
+/// assertion fails first.
+struct WithChildren(Daemon);
+
+impl Drop for WithChildren {
+    fn drop(&mut self) {
+        kill9_with_children(&mut self.0);
+    }
+}
+
+/// `Env::start_ready` with `PATH` set.
+fn start_with_path(env: &Env, path: &str) -> WithChildren {
+    let n = std::fs::read_dir(env.path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("daemon-")
+        })
+        .count();
+    let log = env.path().join(format!("daemon-{n}.log"));
+    let child = env
+        .cmd(&["run"])
+        .env("PATH", path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("start daemon");
+    let daemon = Daemon {
+        child: Some(child),
+        log,
+    };
+    let ready = wait_until(Duration::from_secs(20), || {
+        daemon.log_text().contains("pasarela running")
+    });
+    let daemon = WithChildren(daemon);
+    assert!(ready, "daemon did not start: {}", daemon.0.log_text());
+    daemon
+}
+
+fn running_with_child(env: &Env, daemon: &Daemon) -> bool {
+    let pid = daemon.child.as_ref().unwrap().id();
+    wait_until(Duration::from_secs(30), || {
+        jobs_by_state(env)
+            .as_array()
+            .is_some_and(|s| s.contains(&serde_json::json!(["running", 1])))
+            && !descendants(pid).is_empty()
+    })
+}
+
+/// Issue 16: a file that kills the daemon every time it is worked on (here:
+/// kill -9 while its PDF decoder runs, standing for an allocation abort or
+/// an OOM kill) is started `retry.max_starts` times, then dead-lettered with
+/// PAS91 and a result file instead of being run again; the daemon comes up
+/// clean and a valid invoice sent afterwards gets its result. Before the
+/// fix, start-up requeued the job and every later daemon ran it again.
+#[test]
+fn a_job_that_kills_the_daemon_is_dead_lettered_after_max_starts() {
+    let config = basic_config("heavy_workers = 1")
+        .replace(
+            "steps = [\"hold-for-review\"]",
+            "steps = [\"pdf-extract\", \"image-ocr\", \"excel-rows\"]",
+        )
+        .replace("[retry]\n", "[retry]\nmax_starts = 3\n");
+    let env = Env::new(&config);
+    std::os::unix::fs::symlink(repo().join("rules"), env.path().join("rules")).unwrap();
+    let path = hanging_decoders(&env);
+    env.drop_file("demo", "veneno.pdf", &page_loop_pdf(16));
+    for start in 1..=3 {
+        let mut daemon = start_with_path(&env, &path);
+        let running = running_with_child(&env, &daemon.0);
+        kill9_with_children(&mut daemon.0);
+        assert!(
+            running,
+            "start {start}: job never ran\n{}",
+            daemon.0.log_text()
+        );
+        assert!(
+            !env.result_path("demo", "veneno.pdf").exists(),
+            "start {start}: the job finished; nothing was interrupted"
+        );
+    }
+
+    let mut daemon = start_with_path(&env, &path);
+    let result = env.result_path("demo", "veneno.pdf");
+    assert!(
+        wait_until(Duration::from_secs(30), || result.is_file()),
+        "no dead-letter result after the fourth start\n{}",
+        daemon.0.log_text()
+    );
+    let r = env.read_result("demo", "veneno.pdf");
+    assert_eq!(r["verdict"], "review", "{r}");
+    assert_eq!(r["findings"][0]["code"], "PAS91", "{r}");
+    let message = r["findings"][0]["message"].as_str().unwrap();
+    assert!(message.contains("3 veces"), "{message}");
+
+    // A valid invoice sent afterwards gets its result: the daemon serves.
+    env.drop_file("demo", "factura.xml", &dian_example());
+    assert!(
+        wait_until(Duration::from_secs(30), || env
+            .result_path("demo", "factura.xml")
+            .is_file()),
+        "{}",
+        daemon.0.log_text()
+    );
+    assert_eq!(
+        env.read_result("demo", "factura.xml")["verdict"],
+        "accepted"
+    );
+
+    // `status` shows the dead letter with its reason; it never ran a 4th time.
+    let out = env.run(&["status", "--json"]);
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let dead = status["dead"].as_array().unwrap();
+    assert_eq!(dead.len(), 1, "{status}");
+    assert!(
+        dead[0]["last_error"].as_str().unwrap().starts_with("PAS91"),
+        "{status}"
+    );
+    assert_eq!(dead[0]["attempts"], 4, "{status}");
+    let text = String::from_utf8(env.run(&["status"]).stdout).unwrap();
+    assert!(text.contains("PAS91"), "{text}");
+
+    // `pasarela replay` puts it back with a fresh count: it runs again.
+    let id = dead[0]["id"].as_i64().unwrap().to_string();
+    let out = env.run(&["replay", &id]);
+    assert!(out.status.success(), "{out:?}");
+    let ran = running_with_child(&env, &daemon.0);
+    kill9_with_children(&mut daemon.0);
+    assert!(ran, "the replayed job did not run\n{}", daemon.0.log_text());
+}

@@ -73,6 +73,8 @@ pub struct Daemon {
     pub spool_root: PathBuf,
     /// Lease of a claimed job (renewed every third of it).
     pub lease: Duration,
+    /// SFTP upload temp files untouched this long are removed by the scan.
+    pub stale_upload: Duration,
 }
 
 impl Daemon {
@@ -91,6 +93,9 @@ pub struct StoreSettings {
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
     pub max_attempts: u32,
+    /// A job started this many times without its attempt ending (the
+    /// process died under it) is dead-lettered at its next claim (PAS91).
+    pub max_starts: u32,
     pub initial_backoff: Duration,
     pub max_backoff: Duration,
 }
@@ -471,11 +476,17 @@ fn compile(path: &Path, base: &Path, text: &str, p: &mut Problems) -> Option<Con
     if daemon.lease_secs < 3 {
         p.error(path, "daemon.lease_secs", "must be at least 3");
     }
+    if daemon.stale_upload_secs < 60 {
+        p.error(path, "daemon.stale_upload_secs", "must be at least 60");
+    }
     if daemon.scan_interval_secs == 0 {
         p.error(path, "daemon.scan_interval_secs", "must be at least 1");
     }
     if retry.max_attempts == 0 {
         p.error(path, "retry.max_attempts", "must be at least 1");
+    }
+    if retry.max_starts == 0 {
+        p.error(path, "retry.max_starts", "must be at least 1");
     }
     if retry.initial_backoff_ms == 0 {
         p.error(path, "retry.initial_backoff_ms", "must be at least 1");
@@ -597,6 +608,7 @@ fn compile(path: &Path, base: &Path, text: &str, p: &mut Problems) -> Option<Con
                 .map(&resolve)
                 .unwrap_or_else(|| state_dir.join("spool")),
             lease: Duration::from_secs(daemon.lease_secs),
+            stale_upload: Duration::from_secs(daemon.stale_upload_secs),
         },
         store: StoreSettings {
             url,
@@ -605,6 +617,7 @@ fn compile(path: &Path, base: &Path, text: &str, p: &mut Problems) -> Option<Con
         },
         retry: RetryPolicy {
             max_attempts: retry.max_attempts,
+            max_starts: retry.max_starts,
             initial_backoff: Duration::from_millis(retry.initial_backoff_ms),
             max_backoff: Duration::from_secs(retry.max_backoff_secs),
         },
@@ -795,6 +808,25 @@ mod tests {
         assert_eq!(c.retry.backoff(1), Duration::from_secs(1));
         assert_eq!(c.retry.backoff(3), Duration::from_secs(4));
         assert_eq!(c.retry.backoff(40), Duration::from_secs(600));
+        assert_eq!(c.retry.max_starts, 3);
+        assert_eq!(c.daemon.stale_upload, Duration::from_secs(86_400));
+    }
+
+    #[test]
+    fn poison_and_upload_limits_are_checked() {
+        let errs = load_str(&format!(
+            "[daemon]\nstale_upload_secs = 5\n[retry]\nmax_starts = 0\n[accounts.demo]\nhome = \"h\"\n{ROUTE}"
+        ))
+        .unwrap_err();
+        let keys: Vec<&str> = errs.iter().map(|e| e.key.as_str()).collect();
+        assert!(keys.contains(&"retry.max_starts"), "{keys:?}");
+        assert!(keys.contains(&"daemon.stale_upload_secs"), "{keys:?}");
+        let c = load_str(&format!(
+            "[daemon]\nstale_upload_secs = 600\n[retry]\nmax_starts = 1\n[accounts.demo]\nhome = \"h\"\n{ROUTE}"
+        ))
+        .unwrap();
+        assert_eq!(c.retry.max_starts, 1);
+        assert_eq!(c.daemon.stale_upload, Duration::from_secs(600));
     }
 
     #[test]

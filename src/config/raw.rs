@@ -70,6 +70,11 @@ pub struct Daemon {
     /// lease is renewed every third of it). On a shared PostgreSQL store, the
     /// jobs of a daemon that died are taken over after this. Default 60 s.
     pub lease_secs: u64,
+    /// A `.pasarela-upload-*` temp file (an SFTP upload cut off by a crash or
+    /// a dropped connection) not written for this long is removed by the
+    /// periodic scan; start-up removes them all when the store is SQLite (no
+    /// other daemon can be uploading). Default 86400 (one day).
+    pub stale_upload_secs: u64,
 }
 
 impl Default for Daemon {
@@ -85,6 +90,7 @@ impl Default for Daemon {
             heavy_workers: 2,
             spool_dir: None,
             lease_secs: 60,
+            stale_upload_secs: 86_400,
         }
     }
 }
@@ -117,6 +123,10 @@ impl Default for Store {
 pub struct Retry {
     /// Attempts before a file is dead-lettered. Default 5.
     pub max_attempts: u32,
+    /// Starts that did not end (the daemon or the worker died under the
+    /// file: abort, OOM kill, kill -9) before the file is dead-lettered
+    /// (PAS91) instead of being run again. Default 3.
+    pub max_starts: u32,
     /// Default 1000 ms; doubles each attempt.
     pub initial_backoff_ms: u64,
     /// Default 600 s.
@@ -127,6 +137,7 @@ impl Default for Retry {
     fn default() -> Self {
         Self {
             max_attempts: 5,
+            max_starts: 3,
             initial_backoff_ms: 1000,
             max_backoff_secs: 600,
         }

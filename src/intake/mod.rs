@@ -16,7 +16,7 @@ mod watch;
 
 pub use event::IntakeEvent;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -71,9 +71,21 @@ impl Intake {
                 .sum::<usize>()
         })
         .await?;
+        // Uploads cut off by a crash: with SQLite this daemon is the only one
+        // and its SFTP server is not up yet, so every upload temp is debris;
+        // on a shared PostgreSQL store another daemon may be receiving one.
+        let only_stale = (self.store.backend() == crate::store::Backend::Postgres)
+            .then_some(config.daemon.stale_upload);
+        let (_, _, temps) = scan_incoming(&config).await;
+        let uploads =
+            tokio::task::spawn_blocking(move || fsutil::remove_upload_temps(&temps, only_stale))
+                .await?;
         let (recorded, archived) = self.sweep_spool(&config).await?;
         let requeued = self.store.requeue_running(self.clock.now_millis()).await?;
-        info!(recorded, archived, requeued, debris, "recovery finished");
+        info!(
+            recorded,
+            archived, requeued, debris, uploads, "recovery finished"
+        );
         Ok(())
     }
 
@@ -132,6 +144,9 @@ impl Intake {
         let mut generations = self.generation.clone();
         let this = Arc::new(self);
         let mut candidates: HashMap<PathBuf, Candidate> = HashMap::new();
+        // Symbolic links seen by the last scan: each is reported once while
+        // it stays, not at every scan.
+        let mut reported_links: HashSet<PathBuf> = HashSet::new();
         let mut staging: JoinSet<()> = JoinSet::new();
         let permits = Arc::new(Semaphore::new(STAGE_CONCURRENCY));
         let stability = config.daemon.stability;
@@ -146,9 +161,11 @@ impl Intake {
                     let config = generations.borrow_and_update().config.clone();
                     drop(watcher.take());
                     watcher = start_watcher(&config);
-                    for (account, path) in scan_incoming(&config).await {
+                    let (files, links, _) = scan_incoming(&config).await;
+                    for (account, path) in files {
                         candidates.entry(path).or_insert(Candidate { account, len: u64::MAX, mtime: None, since: Instant::now() });
                     }
+                    this.report_links(&config, links, &mut reported_links).await;
                 }
                 Some(ev) = rx.recv() => {
                     let (account, path, complete) = match ev {
@@ -164,9 +181,12 @@ impl Intake {
                 }
                 _ = scan.tick() => {
                     let config = this.generation.borrow().config.clone();
-                    for (account, path) in scan_incoming(&config).await {
+                    let (files, links, temps) = scan_incoming(&config).await;
+                    for (account, path) in files {
                         candidates.entry(path).or_insert(Candidate { account, len: u64::MAX, mtime: None, since: Instant::now() });
                     }
+                    this.report_links(&config, links, &mut reported_links).await;
+                    remove_stale_uploads(temps, config.daemon.stale_upload).await;
                     if let Err(e) = this.sweep_spool(&config).await {
                         warn!(error = %e, "spool sweep failed");
                     }
@@ -231,6 +251,12 @@ impl Intake {
         if rel.split('/').any(fsutil::is_ignored_name) {
             return Ok(None);
         }
+        // A link (to a file, or a folder on the way) could point at another
+        // account's folder, the store or /etc: never followed.
+        if let Some(link) = fsutil::symlink_below(&incoming, &rel) {
+            self.refuse_link(account_name, &link).await;
+            return Ok(None);
+        }
         let spool = config.daemon.spool_dir(account_name);
         let src = path.to_path_buf();
         let staged = tokio::task::spawn_blocking(move || stage(&spool, &src, &rel)).await??;
@@ -239,6 +265,45 @@ impl Intake {
         };
         let id = self.record(account_name, &staged).await?;
         Ok(Some(id))
+    }
+
+    /// A symbolic link in `incoming/` is skipped: a warning and an audit row
+    /// (`intake.symlink`), nothing is read through it.
+    async fn refuse_link(&self, account: &str, rel: &str) {
+        warn!(
+            account,
+            path = rel,
+            "symbolic link in incoming/ skipped; links are never followed"
+        );
+        let rec = crate::store::AuditRecord {
+            account: Some(account),
+            job_id: None,
+            event: "intake.symlink",
+            detail: serde_json::json!({"path": rel}),
+        };
+        if let Err(e) = self.store.audit(rec).await {
+            warn!(error = %e, "could not audit a skipped symbolic link");
+        }
+    }
+
+    /// Report the links a scan found that the previous scan had not.
+    async fn report_links(
+        &self,
+        config: &Config,
+        links: Vec<(String, PathBuf)>,
+        reported: &mut HashSet<PathBuf>,
+    ) {
+        let mut now = HashSet::with_capacity(links.len());
+        for (account, path) in links {
+            if !reported.contains(&path)
+                && let Some(a) = config.accounts.get(&account)
+                && let Some(rel) = fsutil::relative(&a.incoming(), &path)
+            {
+                self.refuse_link(&account, &rel).await;
+            }
+            now.insert(path);
+        }
+        *reported = now;
     }
 
     async fn record(&self, account: &str, staged: &Staged) -> anyhow::Result<i64> {
@@ -260,6 +325,7 @@ impl Intake {
 }
 
 /// A file moved into the spool.
+#[derive(Debug)]
 struct Staged {
     rel: String,
     spool_path: PathBuf,
@@ -285,6 +351,20 @@ fn kind_of(path: &Path) -> &'static str {
 /// Move `src` into `spool/<account>/<uuid>/<rel>`. `Ok(None)` when the file is
 /// gone (another event took it) or is not a regular file.
 fn stage(spool: &Path, src: &Path, rel: &str) -> std::io::Result<Option<Staged>> {
+    stage_with(spool, src, rel, &fsutil::sync_dir)
+}
+
+/// How often a failed directory fsync is retried after the rename into the
+/// spool succeeded, before the file is left to the spool sweep.
+const SYNC_RETRIES: u32 = 3;
+
+/// [`stage`] with the directory fsync passed in (tests inject failures).
+fn stage_with(
+    spool: &Path,
+    src: &Path,
+    rel: &str,
+    sync_dir: &dyn Fn(&Path) -> std::io::Result<()>,
+) -> std::io::Result<Option<Staged>> {
     match std::fs::symlink_metadata(src) {
         Ok(m) if m.file_type().is_file() => {}
         Ok(_) => return Ok(None),
@@ -301,9 +381,14 @@ fn stage(spool: &Path, src: &Path, rel: &str) -> std::io::Result<Option<Staged>>
         .nth(rel.split('/').count())
         .unwrap_or(parent)
         .to_path_buf();
-    match fsutil::move_durable(src, &dest) {
+    let root = src.ancestors().nth(rel.split('/').count()).ok_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, "path above its root")
+    })?;
+    // Renamed relative to folders opened without following links, so a
+    // folder swapped for a link after the caller's check cannot redirect it.
+    match fsutil::move_beneath(root, rel, &dest, sync_dir) {
         Ok(()) => {}
-        Err(e) => {
+        Err(fsutil::MoveError::NotMoved(e)) => {
             // Gone (another event took it) or not movable now (e.g. the spool's
             // disk is full): the source stays in incoming/ for the next scan.
             let _ = std::fs::remove_dir_all(&spool_root);
@@ -312,6 +397,35 @@ fn stage(spool: &Path, src: &Path, rel: &str) -> std::io::Result<Option<Staged>>
             }
             return Err(e);
         }
+        Err(fsutil::MoveError::NotDurable(e)) => {
+            // The rename happened: the spool copy is the only copy of the
+            // upload and is never deleted. Retry the fsyncs; if they keep
+            // failing, leave the file where it is: the spool sweep (every
+            // scan and at start-up) records it once the disk recovers.
+            let dirs = [Some(parent), src.parent()];
+            let synced = (0..SYNC_RETRIES).any(|i| {
+                std::thread::sleep(Duration::from_millis(50 << i));
+                dirs.iter().flatten().all(|d| sync_dir(d).is_ok())
+            });
+            if !synced {
+                return Err(std::io::Error::new(
+                    e.kind(),
+                    format!(
+                        "staged into {} but the directory fsync failed ({e}); kept in the spool, recorded by the next spool sweep",
+                        dest.display()
+                    ),
+                ));
+            }
+        }
+    }
+    // The entry was a regular file when checked; if a link was swapped in
+    // before the rename, it is only a link: take it out, never read through it.
+    if !std::fs::symlink_metadata(&dest)?.file_type().is_file() {
+        let _ = std::fs::remove_dir_all(&spool_root);
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "the file was replaced by a symbolic link while it was taken; not followed",
+        ));
     }
     let (size, sha256) = fsutil::sha256_file(&dest)?;
     Ok(Some(Staged {
@@ -378,24 +492,43 @@ fn spool_dir_of(base: &Path, path: &Path) -> Option<PathBuf> {
     Some(base.join(first.as_os_str()))
 }
 
-/// Every file currently in every account's `incoming/`.
-async fn scan_incoming(config: &Config) -> Vec<(String, PathBuf)> {
+type Found = Vec<(String, PathBuf)>;
+
+/// Every file currently in every account's `incoming/`, every symbolic link
+/// there (never followed), as (account, path), and the SFTP upload temps.
+async fn scan_incoming(config: &Config) -> (Found, Found, Vec<PathBuf>) {
     let dirs: Vec<(String, PathBuf)> = config
         .accounts
         .values()
         .map(|a| (a.name.clone(), a.incoming()))
         .collect();
     tokio::task::spawn_blocking(move || {
-        dirs.into_iter()
-            .flat_map(|(account, dir)| {
-                fsutil::walk_files(&dir)
-                    .into_iter()
-                    .map(move |p| (account.clone(), p))
-            })
-            .collect()
+        let (mut files, mut links, mut temps) = (Vec::new(), Vec::new(), Vec::new());
+        for (account, dir) in dirs {
+            let walk = fsutil::walk_incoming(&dir);
+            files.extend(walk.files.into_iter().map(|p| (account.clone(), p)));
+            links.extend(walk.links.into_iter().map(|p| (account.clone(), p)));
+            temps.extend(walk.upload_temps);
+        }
+        (files, links, temps)
     })
     .await
     .unwrap_or_default()
+}
+
+/// Remove upload temps (uploads cut off by a crash or a dropped connection)
+/// not written for `age`.
+async fn remove_stale_uploads(temps: Vec<PathBuf>, age: Duration) {
+    if temps.is_empty() {
+        return;
+    }
+    let removed =
+        tokio::task::spawn_blocking(move || fsutil::remove_upload_temps(&temps, Some(age)))
+            .await
+            .unwrap_or_default();
+    if removed > 0 {
+        info!(removed, "stale upload temp files removed");
+    }
 }
 
 /// Candidates whose size and mtime have not changed for `stability` (and whose
@@ -429,4 +562,70 @@ fn settled(
         true
     });
     ready
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    fn upload(dir: &Path) -> (PathBuf, PathBuf) {
+        let incoming = dir.join("incoming");
+        std::fs::create_dir_all(&incoming).unwrap();
+        let src = incoming.join("a.xml");
+        std::fs::write(&src, b"<Invoice/>").unwrap();
+        (src, dir.join("spool"))
+    }
+
+    // Issue 16: after a successful rename into the spool, the spool copy is
+    // the only copy. A directory fsync that keeps failing must leave it there
+    // (the spool sweep records it); before, stage() deleted it.
+    #[test]
+    fn a_failed_fsync_after_the_rename_keeps_the_spool_copy() {
+        let d = tempfile::tempdir().unwrap();
+        let (src, spool) = upload(d.path());
+        let calls = Cell::new(0);
+        let eio = |_: &Path| -> std::io::Result<()> {
+            calls.set(calls.get() + 1);
+            Err(std::io::Error::from_raw_os_error(libc::EIO))
+        };
+        let err = stage_with(&spool, &src, "a.xml", &eio).unwrap_err();
+        assert!(err.to_string().contains("kept in the spool"), "{err}");
+        assert!(calls.get() > 1, "the fsync was retried");
+        assert!(!src.exists());
+        let files = spool_files(&spool);
+        assert_eq!(files.len(), 1, "the only copy is gone: {files:?}");
+        assert_eq!(std::fs::read(&files[0].0).unwrap(), b"<Invoice/>");
+        assert_eq!(files[0].1, "a.xml");
+    }
+
+    // A transient fsync failure that passes on retry stages normally.
+    #[test]
+    fn a_transient_fsync_failure_is_retried() {
+        let d = tempfile::tempdir().unwrap();
+        let (src, spool) = upload(d.path());
+        let calls = Cell::new(0);
+        let once = |p: &Path| -> std::io::Result<()> {
+            calls.set(calls.get() + 1);
+            if calls.get() == 1 {
+                return Err(std::io::Error::from_raw_os_error(libc::EIO));
+            }
+            fsutil::sync_dir(p)
+        };
+        let staged = stage_with(&spool, &src, "a.xml", &once).unwrap().unwrap();
+        assert!(staged.spool_path.is_file());
+        assert_eq!(staged.size, 10);
+        assert!(!src.exists());
+    }
+
+    // A move that did not happen leaves nothing behind in the spool and the
+    // upload where it was.
+    #[test]
+    fn a_failed_move_leaves_the_upload_in_incoming() {
+        let d = tempfile::tempdir().unwrap();
+        let (src, spool) = upload(d.path());
+        std::fs::remove_file(&src).unwrap();
+        assert!(stage(&spool, &src, "a.xml").unwrap().is_none());
+        assert!(spool_files(&spool).is_empty());
+    }
 }

@@ -18,7 +18,7 @@ pub fn start(config: &Config, tx: mpsc::Sender<IntakeEvent>) -> notify::Result<R
         .map(|a| (a.incoming(), a.name.clone()))
         .collect();
     let lookup = roots.clone();
-    let mut watcher = notify::recommended_watcher(move |res: notify::Result<Event>| match res {
+    let handler = move |res: notify::Result<Event>| match res {
         Ok(event) => {
             for ev in map_event(&event, &lookup) {
                 // Blocking here is back-pressure on the watcher thread; the
@@ -29,7 +29,13 @@ pub fn start(config: &Config, tx: mpsc::Sender<IntakeEvent>) -> notify::Result<R
             }
         }
         Err(e) => warn!(error = %e, "watcher error; the periodic scan covers missed files"),
-    })?;
+    };
+    // notify follows symbolic links by default: a link in incoming/ to another
+    // account's folder (or /etc) would be watched and its files taken.
+    let mut watcher = RecommendedWatcher::new(
+        handler,
+        notify::Config::default().with_follow_symlinks(false),
+    )?;
     for (dir, _) in &roots {
         std::fs::create_dir_all(dir)?;
         watcher.watch(dir, RecursiveMode::Recursive)?;

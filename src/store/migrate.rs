@@ -40,6 +40,11 @@ const SQLITE: &[Migration] = &[
         "claim_index",
         include_str!("../../migrations/sqlite/0006_claim_index.sql"),
     ),
+    (
+        7,
+        "unfinished_starts",
+        include_str!("../../migrations/sqlite/0007_unfinished_starts.sql"),
+    ),
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -52,6 +57,11 @@ const POSTGRES: &[Migration] = &[
         2,
         "claim_index",
         include_str!("../../migrations/postgres/0002_claim_index.sql"),
+    ),
+    (
+        3,
+        "unfinished_starts",
+        include_str!("../../migrations/postgres/0003_unfinished_starts.sql"),
     ),
 ];
 

@@ -143,6 +143,9 @@ pub struct Job {
     pub received_at: i64,
     pub state: JobState,
     pub attempts: u32,
+    /// Starts in a row that did not end in a recorded way (done, retry, dead
+    /// letter): the daemon or worker died under the job. Counts this start.
+    pub unfinished_starts: u32,
     pub verdict: Option<String>,
     pub result_path: Option<PathBuf>,
     pub archive_path: Option<PathBuf>,
@@ -195,7 +198,7 @@ pub struct StatusReport {
     pub sftp_bans: Vec<sftp_state::SftpBan>,
 }
 
-const JOB_COLUMNS: &str = "id, account, rel_path, spool_path, size, sha256, received_at, state, attempts, verdict, result_path, archive_path, last_error, updated_at";
+const JOB_COLUMNS: &str = "id, account, rel_path, spool_path, size, sha256, received_at, state, attempts, unfinished_starts, verdict, result_path, archive_path, last_error, updated_at";
 
 fn job_from_row(r: &DbRow) -> Result<Job, sqlx::Error> {
     Ok(Job {
@@ -208,6 +211,7 @@ fn job_from_row(r: &DbRow) -> Result<Job, sqlx::Error> {
         received_at: r.time("received_at")?,
         state: JobState::parse(&r.text("state")?),
         attempts: r.int("attempts")? as u32,
+        unfinished_starts: r.int("unfinished_starts")? as u32,
         verdict: r.opt_text("verdict")?,
         result_path: r.opt_text("result_path")?.map(PathBuf::from),
         archive_path: r.opt_text("archive_path")?.map(PathBuf::from),
@@ -510,7 +514,7 @@ impl Store {
                 break;
             }
             let sql = format!(
-                "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = ?, lease_until = ?, updated_at = ?
+                "UPDATE jobs SET state = 'running', attempts = attempts + 1, unfinished_starts = unfinished_starts + 1, lease_owner = ?, lease_until = ?, updated_at = ?
                  WHERE id IN (SELECT id FROM jobs{index} WHERE {due}{kind_cond} ORDER BY id LIMIT ?{lock})
                  RETURNING {JOB_COLUMNS}"
             );
@@ -530,7 +534,7 @@ impl Store {
         }
         jobs.sort_by_key(|j| j.id);
         for j in &jobs {
-            let detail = serde_json::json!({"attempt": j.attempts, "owner": owner});
+            let detail = serde_json::json!({"attempt": j.attempts, "unfinished_starts": j.unfinished_starts, "owner": owner});
             audit_tx(
                 &mut tx,
                 now_ms,
@@ -574,7 +578,9 @@ impl Store {
     /// At start-up: jobs left running by a crashed process go back to pending.
     /// On SQLite this daemon is the only one, so every running job is
     /// requeued; on PostgreSQL only those whose lease expired (the others
-    /// belong to live daemons).
+    /// belong to live daemons). Their `unfinished_starts` is kept: the next
+    /// claim counts on from it, so a file that kills the daemon every time is
+    /// dead-lettered after `retry.max_starts` starts instead of looping.
     pub async fn requeue_running(&self, now_ms: i64) -> Result<u64, StoreError> {
         let mut tx = self.write_tx().await?;
         let only_expired = self.backend() == Backend::Postgres;
@@ -670,7 +676,7 @@ impl Store {
     async fn complete_tx(tx: &mut Tx, job: &Job, c: &Completion) -> Result<(), StoreError> {
         tx.execute(
             "UPDATE jobs SET state = 'done', verdict = ?, result_path = ?, archive_path = ?, duplicate_of = ?, lease_owner = NULL,
-             lease_until = NULL, last_error = NULL, updated_at = ? WHERE id = ?",
+             lease_until = NULL, last_error = NULL, unfinished_starts = 0, updated_at = ? WHERE id = ?",
             args![
                 &c.verdict,
                 &c.result_path,
@@ -697,7 +703,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
         tx.execute(
-            "UPDATE jobs SET state = 'pending', next_attempt_at = ?, last_error = ?, lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ?",
+            "UPDATE jobs SET state = 'pending', next_attempt_at = ?, last_error = ?, lease_owner = NULL, lease_until = NULL, unfinished_starts = 0, updated_at = ? WHERE id = ?",
             args![Arg::time(next_at_ms), error, Arg::time(now_ms), job.id],
         )
         .await?;
@@ -721,12 +727,12 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
         tx.execute(
-            "UPDATE jobs SET state = 'dead', last_error = ?, result_path = ?, lease_owner = NULL, lease_until = NULL, updated_at = ? WHERE id = ?",
+            "UPDATE jobs SET state = 'dead', last_error = ?, result_path = ?, lease_owner = NULL, lease_until = NULL, unfinished_starts = 0, updated_at = ? WHERE id = ?",
             args![error, result_path, Arg::time(now_ms), job.id],
         )
         .await?;
         save_result_tx(&mut tx, job.id, result_json, now_ms).await?;
-        let detail = serde_json::json!({"error": error, "attempts": job.attempts});
+        let detail = serde_json::json!({"error": error, "attempts": job.attempts, "unfinished_starts": job.unfinished_starts});
         audit_job_tx(&mut tx, now_ms, job, "dead", detail).await?;
         if let Some(m) = alert {
             outbox::enqueue_tx(&mut tx, m, now_ms).await?;
@@ -755,7 +761,7 @@ impl Store {
             });
         }
         tx.execute(
-            "UPDATE jobs SET state = 'pending', attempts = 0, next_attempt_at = ?, last_error = NULL, updated_at = ? WHERE id = ?",
+            "UPDATE jobs SET state = 'pending', attempts = 0, unfinished_starts = 0, next_attempt_at = ?, last_error = NULL, updated_at = ? WHERE id = ?",
             args![Arg::time(now_ms), Arg::time(now_ms), id],
         )
         .await?;
@@ -811,6 +817,23 @@ impl Store {
             .await?;
         rows.iter()
             .map(|r| Ok((r.time("at")?, r.text("event")?, r.text("detail")?)))
+            .collect()
+    }
+
+    /// Audit rows of one event, oldest first: (account, detail).
+    pub async fn audit_events(
+        &self,
+        event: &str,
+    ) -> Result<Vec<(Option<String>, String)>, StoreError> {
+        let rows = self
+            .db
+            .fetch_all(
+                "SELECT account, detail FROM audit WHERE event = ? ORDER BY id",
+                args![event],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.opt_text("account")?, r.text("detail")?)))
             .collect()
     }
 

@@ -281,6 +281,55 @@ both!(interrupted_jobs_are_requeued, |s, place| {
     );
 });
 
+// Poison jobs: a start that never ends (the daemon died under the job) is
+// counted durably across restarts and lease take-overs; any recorded end of
+// an attempt (retry, done, dead letter) and a replay start the count afresh.
+both!(
+    unfinished_starts_survive_restarts_and_reset_on_recorded_ends,
+    |s, place| {
+        let lease = Duration::from_secs(60);
+        let id = s.record_job(&new_job("/s/1", "pp")).await.unwrap();
+        let mut now = 2000;
+        let mut starts = Vec::new();
+        for _ in 0..3 {
+            let job = s.claim("me", 1, now, lease).await.unwrap().remove(0);
+            starts.push(job.unfinished_starts);
+            // The daemon dies: nothing is recorded. Restart after the lease.
+            now += 61_000;
+            assert_eq!(s.requeue_running(now).await.unwrap(), 1);
+        }
+        // A take-over of an expired lease (another daemon) is a start too.
+        let job = s.claim("me", 1, now, lease).await.unwrap().remove(0);
+        starts.push(job.unfinished_starts);
+        now += 61_000;
+        let job = s.claim("other", 1, now, lease).await.unwrap().remove(0);
+        starts.push(job.unfinished_starts);
+        assert_eq!(starts, [1, 2, 3, 4, 5]);
+        assert_eq!(job.attempts, 5);
+        // A transient failure is a recorded end: the next start is the first.
+        s.retry_later(&job, "busy", now, now).await.unwrap();
+        let job = s.claim("me", 1, now, lease).await.unwrap().remove(0);
+        assert_eq!((job.attempts, job.unfinished_starts), (6, 1));
+        s.dead_letter(&job, "PAS91", "{}", "/o/a.xml.result.json", None, now)
+            .await
+            .unwrap();
+        assert_eq!(s.job(id).await.unwrap().unwrap().unfinished_starts, 0);
+        s.replay(id, now).await.unwrap();
+        let job = s.claim("me", 1, now, lease).await.unwrap().remove(0);
+        assert_eq!((job.attempts, job.unfinished_starts), (1, 1));
+        let done = Completion {
+            verdict: "accepted".into(),
+            result_json: "{}".into(),
+            result_path: "/o/a.xml.result.json".into(),
+            archive_path: "/a/a.xml".into(),
+            duplicate_of: None,
+            now_ms: now,
+        };
+        s.complete(&job, &done).await.unwrap();
+        assert_eq!(s.job(id).await.unwrap().unwrap().unfinished_starts, 0);
+    }
+);
+
 fn registration(job_id: i64, n: &str, day: &str) -> reports::Registration {
     reports::Registration {
         job_id,
