@@ -251,6 +251,20 @@ async fn run_daemon(
         .map(|n| n.get())
         .unwrap_or(2);
     crate::formats::worker::set_ocr_concurrency(cores.min(config.daemon.workers).max(1));
+    let sandbox = crate::formats::sandbox::probe();
+    if sandbox.filesystem {
+        info!(
+            landlock_abi = sandbox.landlock_abi,
+            filesystem = sandbox.filesystem,
+            tcp = sandbox.tcp,
+            scoped = sandbox.scoped,
+            "sandbox: decoding children confined"
+        );
+    } else {
+        warn!(
+            "sandbox: this kernel has no Landlock; decoding children run with resource limits and their own network namespace only (docs/SECURITY.md)"
+        );
+    }
     let _lock = lock_state_dir(&config.daemon.state_dir)?;
     prepare_dirs(&config)?;
     let store = open_store(&config).await?;

@@ -114,11 +114,10 @@ pub async fn run_in(
     if let Some(t) = std::env::var_os("TESSDATA_PREFIX") {
         extra_ro.push(PathBuf::from(t));
     }
-    let exe = program
-        .contains('/')
-        .then(|| std::fs::canonicalize(program).unwrap_or_else(|_| PathBuf::from(program)));
+    // The program found now is the one allowed to run (wherever installed).
+    let exe = resolve_program(program);
     let plan = super::sandbox::Plan::new(scratch.path(), exe.as_deref(), &extra_ro);
-    let mut cmd = tokio::process::Command::new(program);
+    let mut cmd = tokio::process::Command::new(exe.as_deref().unwrap_or(Path::new(program)));
     cmd.args(args)
         .current_dir(scratch.path())
         .env("OMP_THREAD_LIMIT", "1")
@@ -245,6 +244,27 @@ pub async fn run_in(
         });
     }
     Ok(stdout)
+}
+
+/// `program` as an absolute path: as given when it names a path, else the
+/// first executable file of that name on `PATH`.
+fn resolve_program(program: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    if program.contains('/') {
+        // The child starts in its scratch directory: anchor a relative path.
+        let p = PathBuf::from(program);
+        return Some(if p.is_relative() {
+            std::env::current_dir().map(|d| d.join(&p)).unwrap_or(p)
+        } else {
+            p
+        });
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(program))
+        .find(|p| {
+            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
 }
 
 fn set_limit(resource: libc::__rlimit_resource_t, value: u64) -> std::io::Result<()> {
