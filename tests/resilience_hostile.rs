@@ -104,7 +104,10 @@ fn every_hostile_file_gets_a_clear_finding_and_the_daemon_keeps_serving() {
     assert!(codes("announced-strings.xlsx").contains(&"PAS600".to_string()));
     // A page flood is read up to the document's pixel budget, then reviewed.
     assert!(codes("page-flood.tiff").contains(&"PAS421".to_string()));
-    assert_eq!(env.read_result("demo", "page-flood.tiff")["verdict"], "review");
+    assert_eq!(
+        env.read_result("demo", "page-flood.tiff")["verdict"],
+        "review"
+    );
     assert_eq!(
         env.read_result("demo", "zeros-1GiB.bin")["size"],
         1u64 << 30,

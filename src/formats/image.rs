@@ -34,17 +34,18 @@ fn limits() -> image::Limits {
     l
 }
 
-/// Decode every page of an image file into grayscale.
+/// Decode every page of an image file into grayscale, holding them all (for
+/// benchmarks and tests of our own images; the daemon decodes one page at a
+/// time in the worker, [`decode_page`]).
 pub fn decode_pages(bytes: &[u8]) -> Result<Vec<GrayImage>, ImageError> {
-    if bytes.starts_with(b"II*\0") || bytes.starts_with(b"MM\0*") {
-        return decode_tiff(bytes);
+    let mut pages = Vec::new();
+    loop {
+        let (page, more) = decode_page(bytes, pages.len())?;
+        pages.push(page);
+        if !more {
+            return Ok(pages);
+        }
     }
-    let mut reader = image::ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|e| ImageError::Decode(e.to_string()))?;
-    reader.limits(limits());
-    let img = reader.decode().map_err(map_err)?;
-    Ok(vec![img.into_luma8()])
 }
 
 /// Decode page `index` (0-based) of an image file, and whether more pages
@@ -104,39 +105,6 @@ fn map_err(e: image::ImageError) -> ImageError {
         image::ImageError::Limits(l) => ImageError::TooLarge(l.to_string()),
         other => ImageError::Decode(other.to_string()),
     }
-}
-
-fn decode_tiff(bytes: &[u8]) -> Result<Vec<GrayImage>, ImageError> {
-    let mut tl = tiff::decoder::Limits::default();
-    tl.decoding_buffer_size = MAX_ALLOC as usize;
-    tl.intermediate_buffer_size = MAX_ALLOC as usize;
-    let mut dec = tiff::decoder::Decoder::new(Cursor::new(bytes))
-        .map_err(|e| ImageError::Decode(e.to_string()))?
-        .with_limits(tl);
-    let mut pages = Vec::new();
-    loop {
-        // Re-decode the current directory through `image` so every colour
-        // type and compression it supports is handled the same way.
-        let (w, h) = dec
-            .dimensions()
-            .map_err(|e| ImageError::Decode(e.to_string()))?;
-        if w > MAX_SIDE || h > MAX_SIDE {
-            return Err(ImageError::TooLarge(format!("{w}×{h}")));
-        }
-        let ct = dec
-            .colortype()
-            .map_err(|e| ImageError::Decode(e.to_string()))?;
-        let data = dec
-            .read_image()
-            .map_err(|e| ImageError::Decode(e.to_string()))?;
-        pages.push(to_gray(w, h, ct, data)?);
-        if pages.len() >= MAX_PAGES || !dec.more_images() {
-            break;
-        }
-        dec.next_image()
-            .map_err(|e| ImageError::Decode(e.to_string()))?;
-    }
-    Ok(pages)
 }
 
 fn to_gray(

@@ -31,34 +31,22 @@ impl Default for OcrSettings {
     }
 }
 
-/// OCR one grayscale page (already preprocessed) at `dpi`.
+/// OCR one grayscale page (already preprocessed) at `dpi`: our own page
+/// (benchmarks), written to a scratch directory for Tesseract.
 pub async fn ocr_page(
     img: &GrayImage,
     dpi: u32,
     settings: &OcrSettings,
 ) -> Result<Vec<Line>, WorkerError> {
-    let pgm = super::image::to_pgm(img);
-    let psm = settings.psm.to_string();
-    let dpi = dpi.to_string();
-    let _permit = worker::ocr_permit().await;
-    let out = worker::run(
-        &settings.program,
-        &[
-            "stdin",
-            "stdout",
-            "-l",
-            &settings.lang,
-            "--psm",
-            &psm,
-            "--dpi",
-            &dpi,
-            "tsv",
-        ],
-        Some(&pgm),
-        settings.limits,
-    )
-    .await?;
-    Ok(parse_tsv(&String::from_utf8_lossy(&out)))
+    let io = |e: std::io::Error| WorkerError::Io {
+        program: settings.program.clone(),
+        reason: e.to_string(),
+    };
+    let scratch = worker::Scratch::new().map_err(io)?;
+    scratch
+        .write("page.pgm", &super::image::to_pgm(img))
+        .map_err(io)?;
+    ocr_file(&scratch, "page.pgm", dpi, settings).await
 }
 
 /// OCR a prepared page that a decoder child left in `scratch` as `file`

@@ -683,7 +683,13 @@ impl SshHandler {
     /// Refuse every further attempt once the address is banned (the ban
     /// may come from this connection's own attempts).
     fn banned(&self) -> bool {
-        self.shared.defender.is_banned(self.ip, Instant::now())
+        let banned = self.shared.defender.is_banned(self.ip, Instant::now());
+        if banned {
+            // The ban may have arrived after the connection was admitted
+            // (another daemon's, loaded from the store meanwhile).
+            tracing::info!(ip = %self.ip, "sftp authentication refused: address banned");
+        }
+        banned
     }
 
     /// The account, if it exists, has SFTP and accepts this source address.
