@@ -267,6 +267,14 @@ async fn run_daemon(
     }
     let _lock = lock_state_dir(&config.daemon.state_dir)?;
     prepare_dirs(&config)?;
+    // Decoding children work in scratch directories under the state
+    // directory; those a crash left behind are removed now.
+    let scratch_root = config.daemon.state_dir.join("scratch");
+    match crate::formats::worker::set_scratch_root(&scratch_root) {
+        Ok(n) if n > 0 => info!(removed = n, "removed scratch directories left by a crash"),
+        Ok(_) => {}
+        Err(e) => anyhow::bail!("cannot prepare {}: {e}", scratch_root.display()),
+    }
     let store = open_store(&config).await?;
     let generation = Generation::build(config.clone(), Some(store.clone())).map_err(|errs| {
         print_problems(&errs);

@@ -154,7 +154,23 @@ fn every_hostile_file_gets_a_clear_finding_and_the_daemon_keeps_serving() {
         .map(|n| std::fs::read_to_string(env.result_path("demo", n)).unwrap())
         .collect();
     assert_eq!(daemon.terminate(), Some(0), "{}", daemon.log_text());
+    // Decoders worked under the state directory and cleaned up after
+    // themselves; what a crash would leave there is removed at start-up.
+    let scratch = env.path().join("var/scratch");
+    assert!(scratch.is_dir());
+    assert!(
+        files_under(&scratch).is_empty(),
+        "{:?}",
+        files_under(&scratch)
+    );
+    let leftover = scratch.join("pasarela-fmt-left-by-a-crash");
+    std::fs::create_dir(&leftover).unwrap();
+    std::fs::write(leftover.join("in.pdf"), b"%PDF-1.4").unwrap();
     let mut daemon = env.start_ready(&[]);
+    assert!(
+        !leftover.exists(),
+        "a crashed job's scratch survived the restart"
+    );
     env.drop_file("demo", "after-restart.xml", &dian_example());
     assert!(
         wait_until(Duration::from_secs(60), || env

@@ -296,9 +296,44 @@ pub struct Scratch {
     path: PathBuf,
 }
 
+/// Where scratch directories are made: the daemon's `<state_dir>/scratch`
+/// (set at start-up, under the state directory's lock), else the system's
+/// temporary directory (`process`, tests).
+static SCRATCH_ROOT: OnceLock<PathBuf> = OnceLock::new();
+const SCRATCH_PREFIX: &str = "pasarela-fmt-";
+
+/// Make scratch directories under `root` from now on, after removing the
+/// ones a crashed or killed process left there; returns how many. Call once
+/// at start-up, holding the state directory's lock (no other process uses
+/// `root`). Returns `Err` when `root` cannot be made.
+pub fn set_scratch_root(root: &Path) -> std::io::Result<usize> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(root)?;
+    let mut removed = 0;
+    for e in std::fs::read_dir(root)?.flatten() {
+        let is_ours = e.file_name().to_string_lossy().starts_with(SCRATCH_PREFIX);
+        // Never through a link: only directories this module made.
+        if is_ours
+            && e.file_type().is_ok_and(|t| t.is_dir())
+            && std::fs::remove_dir_all(e.path()).is_ok()
+        {
+            removed += 1;
+        }
+    }
+    let _ = SCRATCH_ROOT.set(root.to_path_buf());
+    Ok(removed)
+}
+
 impl Scratch {
     pub fn new() -> std::io::Result<Scratch> {
-        let path = std::env::temp_dir().join(format!("pasarela-fmt-{}", uuid::Uuid::new_v4()));
+        let root = SCRATCH_ROOT
+            .get()
+            .cloned()
+            .unwrap_or_else(std::env::temp_dir);
+        let path = root.join(format!("{SCRATCH_PREFIX}{}", uuid::Uuid::new_v4()));
         std::fs::create_dir(&path)?;
         Ok(Scratch { path })
     }
