@@ -16,6 +16,13 @@
 //!    kernel supports it (Landlock ABI 4+), TCP bind/connect are denied too;
 //!    ABI 6+ also scopes abstract UNIX sockets and signals to the sandbox.
 //!
+//! 4. a seccomp filter: no new processes (`fork`, `vfork`, `clone` without
+//!    `CLONE_THREAD`; `clone3` answers ENOSYS so threads fall back to `clone`)
+//!    and no sockets at all (a pathname UNIX socket, such as PostgreSQL's,
+//!    is outside both the network namespace and Landlock's reach). This is
+//!    what `RLIMIT_NPROC` cannot do: it counts every process of the daemon's
+//!    user, the daemon's own threads included.
+//!
 //! Each layer is applied when the kernel has it; [`probe`] says which are in
 //! force on this host (logged at start-up; `tests` prove them on this kernel).
 //! Everything the closure run after `fork` needs is prepared beforehand: it
@@ -193,9 +200,13 @@ impl Plan {
         if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
             return Err(std::io::Error::last_os_error());
         }
-        if self.abi < 1 {
-            return Ok(());
+        if self.abi >= 1 {
+            self.landlock()?;
         }
+        seccomp()
+    }
+
+    fn landlock(&self) -> std::io::Result<()> {
         let attr = RulesetAttr {
             handled_access_fs: handled_fs(self.abi),
             handled_access_net: if self.abi >= 4 {
@@ -282,6 +293,91 @@ impl Plan {
         }
         Ok(())
     }
+}
+
+// seccomp-bpf (linux/filter.h, linux/seccomp.h).
+const BPF_LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
+const BPF_JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
+const BPF_JSET_K: u16 = 0x45; // BPF_JMP | BPF_JSET | BPF_K
+const BPF_RET_K: u16 = 0x06; // BPF_RET | BPF_K
+const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
+const SECCOMP_RET_ERRNO: u32 = 0x0005_0000;
+#[cfg(target_arch = "x86_64")]
+const AUDIT_ARCH: u32 = 0xC000_003E;
+#[cfg(target_arch = "aarch64")]
+const AUDIT_ARCH: u32 = 0xC000_00B7;
+
+const fn stmt(code: u16, k: u32) -> libc::sock_filter {
+    libc::sock_filter {
+        code,
+        jt: 0,
+        jf: 0,
+        k,
+    }
+}
+
+const fn jump(code: u16, k: u32, jt: u8, jf: u8) -> libc::sock_filter {
+    libc::sock_filter { code, jt, jf, k }
+}
+
+/// Install the filter: deny new processes and sockets (see the module doc).
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+fn seccomp() -> std::io::Result<()> {
+    const NR: u32 = 0; // offsetof(struct seccomp_data, nr)
+    const ARCH: u32 = 4; // offsetof(struct seccomp_data, arch)
+    const ARG0_LOW: u32 = 16; // args[0], low 32 bits (little-endian)
+    let eperm = SECCOMP_RET_ERRNO | libc::EPERM as u32;
+    let enosys = SECCOMP_RET_ERRNO | libc::ENOSYS as u32;
+    #[cfg(target_arch = "x86_64")]
+    const FORKS: [u32; 2] = [libc::SYS_fork as u32, libc::SYS_vfork as u32];
+    #[cfg(target_arch = "aarch64")]
+    const FORKS: [u32; 2] = [u32::MAX, u32::MAX]; // no fork/vfork on aarch64
+    let filter = [
+        // 0: another architecture's calling convention: refuse it all.
+        stmt(BPF_LD_W_ABS, ARCH),
+        jump(BPF_JEQ_K, AUDIT_ARCH, 1, 0),
+        stmt(BPF_RET_K, eperm),
+        // 3: the system call number.
+        stmt(BPF_LD_W_ABS, NR),
+        jump(BPF_JEQ_K, FORKS[0], 7, 0),                // -> 12 deny
+        jump(BPF_JEQ_K, FORKS[1], 6, 0),                // -> 12 deny
+        jump(BPF_JEQ_K, libc::SYS_socket as u32, 5, 0), // -> 12 deny
+        jump(BPF_JEQ_K, libc::SYS_clone3 as u32, 5, 0), // -> 13 ENOSYS
+        jump(BPF_JEQ_K, libc::SYS_clone as u32, 1, 0),  // -> 10 flags
+        stmt(BPF_RET_K, SECCOMP_RET_ALLOW),
+        // 10: clone: a thread is allowed, a process is not.
+        stmt(BPF_LD_W_ABS, ARG0_LOW),
+        jump(BPF_JSET_K, libc::CLONE_THREAD as u32, 2, 0), // -> 14 allow
+        // 12
+        stmt(BPF_RET_K, eperm),
+        // 13
+        stmt(BPF_RET_K, enosys),
+        // 14
+        stmt(BPF_RET_K, SECCOMP_RET_ALLOW),
+    ];
+    let prog = libc::sock_fprog {
+        len: filter.len() as u16,
+        filter: filter.as_ptr() as *mut libc::sock_filter,
+    };
+    // SAFETY: a pointer to a live filter program; NO_NEW_PRIVS is already set.
+    let r = unsafe {
+        libc::prctl(
+            libc::PR_SET_SECCOMP,
+            libc::SECCOMP_MODE_FILTER,
+            &prog as *const libc::sock_fprog,
+            0,
+            0,
+        )
+    };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+fn seccomp() -> std::io::Result<()> {
+    Ok(())
 }
 
 /// Which layers are in force on this host, for the start-up log and

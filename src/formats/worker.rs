@@ -3,7 +3,8 @@
 //! and this binary's own `pasarela decode` for the pure-Rust decoders
 //! (spreadsheets, images; `formats::decode`). Each child runs in its own empty
 //! scratch directory (its working directory), confined by `sandbox` (no
-//! network, a filesystem view of the system directories and its scratch only),
+//! network, no sockets, no new processes, a filesystem view of the system
+//! directories and its scratch only),
 //! under a wall-time limit, an address-space limit (`RLIMIT_AS`), a CPU-time
 //! limit, a file-size limit (`RLIMIT_FSIZE`), an open-files limit and no core
 //! dumps; what it prints is read up to a limit, never whole. A crash, a hang,
@@ -407,13 +408,10 @@ mod tests {
             memory_bytes: 64 << 20,
             ..Limits::default()
         };
-        // python is not guaranteed; use sh + a huge allocation through `head`.
+        // One process that asks for 200 MB (the child may not fork).
         let e = run(
-            "sh",
-            &[
-                "-c",
-                "x=$(head -c 200000000 /dev/zero | tr '\\0' a); echo ${#x}",
-            ],
+            "perl",
+            &["-e", "my $x = 'a' x 200_000_000; print length $x"],
             None,
             limits,
         )
@@ -434,11 +432,14 @@ mod tests {
         let outside =
             std::env::temp_dir().join(format!("pasarela-escape-{}", uuid::Uuid::new_v4()));
         let scratch = Scratch::new().unwrap();
+        // Builtins only: the child may not start processes (seccomp; tested
+        // below).
         let script = format!(
-            "echo inside > ok.txt && cat ok.txt; \
+            "echo inside > ok.txt && read -r l < ok.txt && echo \"$l\"; \
              echo escaped > {o} && echo WROTE-OUTSIDE; \
-             cat {cfg} >/dev/null 2>&1 && echo READ-CONFIG; \
-             echo x > /dev/tcp/127.0.0.1/$1 2>/dev/null && echo CONNECTED; true",
+             read -r l < {cfg} && echo READ-CONFIG; \
+             echo x > /dev/tcp/127.0.0.1/$1 && echo CONNECTED; \
+             true",
             o = outside.display(),
             cfg = std::fs::canonicalize("Cargo.toml").unwrap().display(),
         );
@@ -463,6 +464,23 @@ mod tests {
         assert!(!out.contains("CONNECTED"), "{out}");
         assert!(listener.accept().is_err(), "the child reached the listener");
         assert!(scratch.path().join("ok.txt").is_file());
+    }
+
+    /// No socket of any kind: a pathname UNIX socket (PostgreSQL's, say) is
+    /// beyond the network namespace and Landlock; seccomp refuses `socket`.
+    #[tokio::test]
+    async fn the_sandbox_refuses_unix_sockets_and_new_processes() {
+        let perl = "use Socket; \
+            if (socket(my $s, PF_UNIX, SOCK_STREAM, 0)) { print \"SOCKET\\n\" } \
+            my $pid = fork(); if (defined $pid) { exit 0 if $pid == 0; print \"FORKED\\n\" } \
+            print \"done\\n\";";
+        let out = run("perl", &["-e", perl], None, Limits::default())
+            .await
+            .unwrap();
+        let out = String::from_utf8_lossy(&out);
+        assert!(out.contains("done"), "{out}");
+        assert!(!out.contains("SOCKET"), "{out}");
+        assert!(!out.contains("FORKED"), "{out}");
     }
 
     #[tokio::test]
