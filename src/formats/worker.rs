@@ -121,6 +121,8 @@ pub async fn run_in(
     let mut cmd = tokio::process::Command::new(exe.as_deref().unwrap_or(Path::new(program)));
     cmd.args(args)
         .current_dir(scratch.path())
+        // Temporary files too go to the one place the child may write.
+        .env("TMPDIR", scratch.path())
         .env("OMP_THREAD_LIMIT", "1")
         .stdin(if stdin.is_some() {
             Stdio::piped()
