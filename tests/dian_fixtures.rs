@@ -182,3 +182,42 @@ fn golden_fixtures() {
     assert!(seen >= 20, "only {seen} fixtures found");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// DIAN compares CUFE/CUDE values case-insensitively: an invoice whose CUFE
+/// is written in upper case is the same, valid invoice, and its document key
+/// (the duplicate check) is the lower-case CUFE.
+#[test]
+fn upper_case_keys_are_the_same_key() {
+    let inv = generator::generate(11, DocKind::Invoice, &opts());
+    let upper = inv.xml.replace(&inv.cufe, &inv.cufe.to_ascii_uppercase());
+    assert_ne!(upper, inv.xml);
+    let now = generator::default_issued_at() + Duration::hours(1);
+    let v = dian::validate(upper.as_bytes(), &DianSettings::default(), now);
+    let codes: Vec<&str> = v.findings.iter().map(|f| f.code.as_str()).collect();
+    assert!(codes.is_empty(), "{codes:?}");
+    assert_eq!(v.document_key.as_deref(), Some(inv.cufe.as_str()));
+}
+
+/// Contingency invoices (InvoiceTypeCode 03) carry a CUDE made with the
+/// software PIN, not a CUFE made with the range's technical key.
+#[test]
+fn contingency_invoices_carry_a_cude_made_with_the_pin() {
+    let now = generator::default_issued_at() + Duration::hours(1);
+    let settings = DianSettings::default();
+    let mut s = generator::build(12, DocKind::Invoice, &opts());
+    s.type_code = "03".to_owned();
+    s.uuid_scheme_name = "CUDE-SHA384".to_owned();
+    s.secret = opts().pin;
+    let v = dian::validate(s.render().xml.as_bytes(), &settings, now);
+    let codes: Vec<&str> = v.findings.iter().map(|f| f.code.as_str()).collect();
+    assert!(codes.is_empty(), "{codes:?}");
+    // The same contingency invoice with a CUFE (technical key) is refused.
+    s.secret = opts().technical_key;
+    s.uuid_scheme_name = "CUFE-SHA384".to_owned();
+    let v = dian::validate(s.render().xml.as_bytes(), &settings, now);
+    let codes: Vec<&str> = v.findings.iter().map(|f| f.code.as_str()).collect();
+    assert!(
+        codes.contains(&"FAD06") && codes.contains(&"PAS26"),
+        "{codes:?}"
+    );
+}

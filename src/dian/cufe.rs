@@ -62,10 +62,10 @@ pub fn software_security_code(software_id: &str, pin: &str, number: &str) -> Str
 }
 
 /// Is this 96 lowercase hex characters?
+/// 96 hexadecimal digits, in either case: DIAN compares CUFE/CUDE values
+/// case-insensitively (they are computed in lower case).
 pub fn is_sha384_hex(s: &str) -> bool {
-    s.len() == 96
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 96 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 const DV_WEIGHTS: [u32; 15] = [3, 7, 13, 17, 19, 23, 29, 37, 41, 43, 47, 53, 59, 67, 71];

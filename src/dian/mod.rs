@@ -245,8 +245,10 @@ fn finish(
 }
 
 fn document_key(doc: &Document) -> Option<String> {
+    // CUFE/CUDE in lower case: DIAN compares them case-insensitively, and so
+    // must the duplicate check.
     if let Some(u) = doc.uuid.as_ref().filter(|u| !u.value.is_empty()) {
-        return Some(u.value.clone());
+        return Some(u.value.to_ascii_lowercase());
     }
     let nit = doc.supplier.as_ref()?.company_id.as_deref()?;
     Some(format!("{nit}/{}", doc.id.as_deref()?))

@@ -488,7 +488,10 @@ pub fn check_document(
     em: &mut Emitter<'_>,
 ) {
     let kind = doc.kind;
-    let key_name = kind.key_name();
+    // Contingency invoices (type 03) carry a CUDE made with the software PIN,
+    // like notes; other invoices a CUFE made with the range's technical key.
+    let uses_pin = kind != DocKind::Invoice || doc.type_code.as_deref() == Some("03");
+    let key_name = if uses_pin { "CUDE" } else { kind.key_name() };
     let tol = settings.tolerance;
 
     for (path, raw) in &doc.malformed {
@@ -712,15 +715,14 @@ pub fn check_document(
             if !cufe::is_sha384_hex(&u.value) {
                 em.emit(
                     "FAD06",
-                    format!("El {key_name} no tiene la forma de un SHA-384 (96 caracteres hexadecimales en minúscula)."),
+                    format!("El {key_name} no tiene la forma de un SHA-384 (96 caracteres hexadecimales)."),
                     Some("cbc:UUID"),
                 );
             } else {
-                let secret = match kind {
-                    DocKind::Invoice => range.map(|r| r.technical_key.as_str()),
-                    _ => {
-                        settings.pin_for(supplier_nit, dian.and_then(|d| d.software_id.as_deref()))
-                    }
+                let secret = if uses_pin {
+                    settings.pin_for(supplier_nit, dian.and_then(|d| d.software_id.as_deref()))
+                } else {
+                    range.map(|r| r.technical_key.as_str())
                 };
                 let totals = doc.totals.as_ref();
                 let tax = |scheme: &str| {
@@ -743,13 +745,13 @@ pub fn check_document(
                 match (secret, inputs) {
                     (None, _) => em.emit(
                         "PAS24",
-                        match kind {
-                            DocKind::Invoice => format!(
+                        match uses_pin {
+                            false => format!(
                                 "No se puede verificar el CUFE: no hay clave técnica configurada para el rango {} del emisor {} (rules/dian.toml). El CUFE no se da por válido.",
                                 if prefix.is_empty() { "sin prefijo" } else { prefix },
                                 supplier_nit.unwrap_or("?")
                             ),
-                            _ => format!(
+                            true => format!(
                                 "No se puede verificar el CUDE: no hay PIN de software configurado para el software {} (rules/dian.toml). El CUDE no se da por válido.",
                                 dian.and_then(|d| d.software_id.as_deref()).unwrap_or("?")
                             ),
@@ -784,7 +786,7 @@ pub fn check_document(
                             environment: env,
                         };
                         let expected = input.key();
-                        if expected != u.value {
+                        if !expected.eq_ignore_ascii_case(&u.value) {
                             em.emit(
                                 "FAD06",
                                 format!(
@@ -802,7 +804,7 @@ pub fn check_document(
             if let Some(qr) = dian.and_then(|d| d.qr_code.as_deref())
                 && cufe::is_sha384_hex(&u.value)
             {
-                let other = hex_runs(qr).find(|run| *run != u.value);
+                let other = hex_runs(qr).find(|run| !run.eq_ignore_ascii_case(&u.value));
                 if let Some(other) = other {
                     em.emit(
                         "PAS25",
@@ -1170,6 +1172,6 @@ pub fn check_document(
 
 /// Maximal runs of exactly 96 lowercase hex characters in a text.
 fn hex_runs(text: &str) -> impl Iterator<Item = &str> {
-    text.split(|c: char| !(c.is_ascii_digit() || ('a'..='f').contains(&c)))
+    text.split(|c: char| !c.is_ascii_hexdigit())
         .filter(|run| run.len() == 96)
 }

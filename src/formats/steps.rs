@@ -60,7 +60,7 @@ fn apply_reading(item: &mut WorkItem, r: Reading, format: &str) {
             (Some(c), _, _)
                 if c.value.len() == 96 && !c.checks.iter().any(|k| k.starts_with('!')) =>
             {
-                Some(c.value.clone())
+                Some(c.value.to_ascii_lowercase())
             }
             (_, Some(n), Some(num)) => Some(format!("{}/{}", n.value, num.value)),
             _ => None,
