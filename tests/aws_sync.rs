@@ -7,6 +7,7 @@
 //! and only in the environment.
 #![cfg(feature = "aws")]
 
+#[path = "it/common/mod.rs"]
 mod common;
 
 use std::net::TcpStream;

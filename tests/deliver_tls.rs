@@ -4,6 +4,7 @@
 //! through `smtp.ca_file`, refused without it; a wrong password kills the
 //! message instead of retrying it forever.
 
+#[path = "it/deliver_common/mod.rs"]
 mod deliver_common;
 
 use std::path::Path;

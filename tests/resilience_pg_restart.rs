@@ -6,6 +6,7 @@
 //! this file holds this one test: cargo runs test binaries one after another,
 //! and no other test uses the server meanwhile.
 
+#[path = "it/common/mod.rs"]
 mod common;
 
 use std::process::Command;

@@ -1,6 +1,6 @@
 //! Command-line contracts: `validate` and `process`.
 
-mod common;
+use crate::common;
 
 use common::*;
 

@@ -2,7 +2,7 @@
 //! address-space limit: every shape gets a result with a finding and a
 //! normal exit (issue 16: the in-process XML tree is linear in memory).
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::os::unix::process::CommandExt;

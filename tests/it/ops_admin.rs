@@ -3,7 +3,7 @@
 //! and /ready answer 503 while a SIGTERM drain waits for a slow job, and a
 //! second signal ends the drain at once.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! Certificates end to end through the library: numbering, idempotence per
 //! job, the file in outgoing/certificates/, pdftotext, verify-certificate.
 
-mod deliver_common;
+use crate::deliver_common;
 
 use std::process::Command;
 

@@ -1,7 +1,7 @@
 //! The whole registration route in the daemon: DIAN validation → catalog and
 //! commission → certificate (PDF/A) in outgoing/certificates/, verifiable.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::Duration;
@@ -98,7 +98,7 @@ fn an_accepted_invoice_gets_a_verifiable_certificate_once() {
     assert_eq!(daemon.terminate(), Some(0));
 }
 
-mod deliver_common;
+use crate::deliver_common;
 
 #[test]
 fn the_pipeline_mails_the_certificate_and_the_rejection_notice() {

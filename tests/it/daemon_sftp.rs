@@ -2,7 +2,7 @@
 //! OpenSSH's `sftp` puts the DIAN example into /incoming/ and gets its result
 //! from /outgoing/.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::Duration;

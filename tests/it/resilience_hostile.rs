@@ -11,7 +11,7 @@
 //! resident and goes on serving (the DIAN example dropped afterwards gets its
 //! result), and a restart with those jobs in the store comes up clean.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::Duration;

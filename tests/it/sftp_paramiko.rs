@@ -2,7 +2,7 @@
 //! Needs `python3 -m pip install paramiko pytest`; without them the test
 //! fails unless PASARELA_SKIP_PY=1.
 
-mod sftp_common;
+use crate::sftp_common;
 
 use sftp_common::{Opts, server, text};
 use sha2::Digest;

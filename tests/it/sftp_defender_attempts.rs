@@ -2,7 +2,7 @@
 //! peer address): several failed attempts on ONE connection ban the address,
 //! and a key restricted by from= to the client's address logs in.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! `[smtp]`, `[reports]`, `[certificates]` and `[accounts.NAME.notify]`:
 //! every problem reported at once, with its key.
 
-mod deliver_common;
+use crate::deliver_common;
 
 use deliver_common::*;
 

@@ -1,7 +1,7 @@
 //! SIGHUP reloads the configuration through the same path as start-up; a bad
 //! new configuration keeps the old one running.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

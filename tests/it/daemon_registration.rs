@@ -1,7 +1,7 @@
 //! Registration through the daemon: DIAN validation, catalog matching,
 //! eligibility and the commission, recorded per invoice and line.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -4,7 +4,7 @@
 //! password (a good login, and a wrong password tried first), its argon2id
 //! hash, the server's host private key and the client's private key.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::Duration;

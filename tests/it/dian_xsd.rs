@@ -3,7 +3,7 @@
 //! notes pass; a document that breaks the schema is rejected with PAS31
 //! naming the line; without `xsd_dir` nothing changes.
 
-mod common;
+use crate::common;
 
 use common::*;
 

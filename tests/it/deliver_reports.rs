@@ -2,7 +2,7 @@
 //! written to the regulator's folders, reproducible byte for byte, announced
 //! once; the Bogotá day boundary; the scheduler's due logic.
 
-mod deliver_common;
+use crate::deliver_common;
 
 use std::process::Command;
 

@@ -2,7 +2,7 @@
 //! `pasarela aws sync` says how to get it (docs/AWS.md).
 #![cfg(not(feature = "aws"))]
 
-mod common;
+use crate::common;
 
 use common::Env;
 

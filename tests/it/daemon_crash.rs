@@ -3,7 +3,7 @@
 //! file must end with exactly one result and one archived input; duplicates
 //! must say so; nothing is lost.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! `replay`, the scan that catches files written while the daemon was down,
 //! temporary names, and clean shutdown.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! server is down are delivered by `pasarela run` once it is back, exactly
 //! once, across a kill -9 of the daemon.
 
-mod deliver_common;
+use crate::deliver_common;
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! The SFTP server driven by OpenSSH's `sftp` in batch mode and by `ssh`.
 
-mod sftp_common;
+use crate::sftp_common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! processing-notification of a rejected file, exactly-once delivery across an
 //! SMTP outage and a sender restart, and dead messages raising an error-alert.
 
-mod deliver_common;
+use crate::deliver_common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! `from=` and `expiry-time=` are enforced, keys with options an SFTP-only
 //! server cannot honour (`command=`) are refused and reported by `validate`.
 
-mod common;
+use crate::common;
 
 use common::*;
 

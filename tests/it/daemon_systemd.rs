@@ -1,7 +1,7 @@
 //! The systemd notify protocol, tested without systemd: the daemon gets a
 //! NOTIFY_SOCKET and WATCHDOG_USEC like systemd would give it.
 
-mod common;
+use crate::common;
 
 use std::os::unix::net::UnixDatagram;
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! state directory (store, spool) is a small tmpfs, so this test needs root
 //! (CAP_SYS_ADMIN) to mount it, as in CI here; elsewhere it says so and fails.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::process::Command;

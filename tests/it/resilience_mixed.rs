@@ -4,7 +4,7 @@
 //! (`daemon.heavy_workers`), so every invoice has its result while the slow
 //! PDFs are still being worked on.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -4,8 +4,8 @@
 //! SIGKILL mid-batch. Needs `PASARELA_TEST_POSTGRES_URL` (scripts/test.sh sets
 //! it; each test works in a scratch schema of its own).
 
-mod common;
-mod deliver_common;
+use crate::common;
+use crate::deliver_common;
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;

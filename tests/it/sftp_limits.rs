@@ -4,7 +4,7 @@
 //! OpenSSH's `sftp` is the honest client; `tests/py/flood_client.py`
 //! (paramiko) the hostile one.
 
-mod sftp_common;
+use crate::sftp_common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Stdio};

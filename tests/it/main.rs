@@ -1,0 +1,49 @@
+//! The integration tests: one test binary (linking the crate once instead of
+//! once per file). Each module is one area; `common`, `sftp_common` and
+//! `deliver_common` are the shared harnesses. Kept apart, in their own
+//! binaries: `resilience_pg_restart` (restarts the machine's PostgreSQL
+//! cluster, which every PostgreSQL test here would feel), `deliver_tls` (sets
+//! environment variables, which is unsound beside other threads), `sftp_serve`
+//! (a benchmark server, not a test) and `aws_sync` (feature `aws`).
+
+mod common;
+mod deliver_common;
+mod sftp_common;
+
+mod aws_disabled;
+mod catalog_cli;
+mod catalog_import;
+mod catalog_matching;
+mod cli;
+mod daemon_basics;
+mod daemon_certify;
+mod daemon_crash;
+mod daemon_registration;
+mod daemon_reload;
+mod daemon_sftp;
+mod daemon_systemd;
+mod deliver_certificates;
+mod deliver_config;
+mod deliver_daemon;
+mod deliver_mail;
+mod deliver_reports;
+mod dian_docs;
+mod dian_fixtures;
+mod dian_rules;
+mod dian_xsd;
+mod formats_excel;
+mod formats_read;
+mod formats_steps;
+mod hostile_xml;
+mod multi_daemon;
+mod ops_admin;
+mod resilience_disk_full;
+mod resilience_hostile;
+mod resilience_mixed;
+mod rules_engine;
+mod security_secrets;
+mod sftp_defender_attempts;
+mod sftp_key_options;
+mod sftp_limits;
+mod sftp_openssh;
+mod sftp_paramiko;
