@@ -273,7 +273,7 @@ pub const CATALOG: &[Rule] = &[
         R,
         "CUFE/CUDE no calculado correctamente",
         "/Invoice/cbc:UUID",
-        "cbc:UUID missing, not 96 lowercase hex characters, or different from the SHA-384 recomputed with the configured technical key (CUFE) or software PIN (CUDE)."
+        "cbc:UUID missing, not 96 hex characters, or different (compared case-insensitively, as DIAN does) from the SHA-384 recomputed with the configured technical key (CUFE) or software PIN (CUDE: notes, and contingency invoices of type 03, whose `schemeName` is `CUDE-SHA384`)."
     ),
     rule!(
         "FAD09",
