@@ -45,7 +45,8 @@ use tokio_util::sync::CancellationToken;
 use std::ffi::OsString;
 use std::os::fd::AsRawFd;
 
-use crate::sftp::vfs::{ParentDir, Perm, Resolved, TEMP_PREFIX, VfsError, View, ViewPath, at_call};
+use crate::fsutil::beneath::at_call;
+use crate::sftp::vfs::{ParentDir, Perm, Resolved, TEMP_PREFIX, VfsError, View, ViewPath};
 
 /// Largest SFTP request accepted (OpenSSH: 256 KiB + header).
 pub const MAX_PACKET: usize = 256 * 1024 + 1024;

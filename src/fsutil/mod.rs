@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+pub mod beneath;
+
 /// fsync a directory so that a rename or create inside it is durable.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
@@ -145,10 +147,10 @@ pub fn move_durable_with(
 }
 
 /// Move `root/rel` to `dest` like [`move_durable_with`], never through a
-/// symbolic link: each folder of `rel` is opened below `root` with
-/// `O_NOFOLLOW` and the file is renamed relative to the last one
-/// (`renameat`), so a folder swapped for a link after a check cannot redirect
-/// the move. The file must be a regular file (checked on the entry itself).
+/// symbolic link: the folders of `rel` are opened below `root` with
+/// [`beneath::open_beneath`] (the SFTP view's confinement too) and the file
+/// is renamed relative to that descriptor (`renameat`), so a folder swapped
+/// for a link after a check cannot redirect the move. The file must be a regular file (checked on the entry itself).
 /// `root` is the administrator's and is trusted.
 pub fn move_beneath(
     root: &Path,
@@ -156,48 +158,24 @@ pub fn move_beneath(
     dest: &Path,
     sync_dir: &dyn Fn(&Path) -> io::Result<()>,
 ) -> Result<(), MoveError> {
-    use std::ffi::CString;
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::fd::{AsRawFd, FromRawFd};
     use std::os::unix::ffi::OsStrExt;
 
-    let cstr = |b: &[u8]| {
-        CString::new(b).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in a path"))
-    };
-    let open_dir = |at: libc::c_int, name: &CString, follow: bool| -> io::Result<OwnedFd> {
-        let nofollow = if follow { 0 } else { libc::O_NOFOLLOW };
-        // SAFETY: `name` is a valid C string; the returned fd is owned below.
-        let fd = unsafe {
-            libc::openat(
-                at,
-                name.as_ptr(),
-                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC | nofollow,
-            )
-        };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `fd` was just opened and is owned by nobody else.
-        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-    };
+    let cstr = |b: &[u8]| beneath::cstr(std::ffi::OsStr::from_bytes(b));
     let not_moved = MoveError::NotMoved;
     let parts: Vec<&str> = rel.split('/').collect();
     let (name, folders) = parts
         .split_last()
         .ok_or_else(|| not_moved(io::Error::new(io::ErrorKind::InvalidInput, "empty path")))?;
-    let mut dir = open_dir(
-        libc::AT_FDCWD,
-        &cstr(root.as_os_str().as_bytes()).map_err(not_moved)?,
-        true,
+    // The folders of `rel`, opened beneath `root` (no link, no `..`).
+    let root_fd = beneath::open_dir_path(root).map_err(not_moved)?;
+    let dir = beneath::open_beneath(
+        root_fd.as_raw_fd(),
+        Path::new(&folders.join("/")),
+        libc::O_PATH | libc::O_DIRECTORY,
+        0,
     )
     .map_err(not_moved)?;
-    for f in folders {
-        dir = open_dir(
-            dir.as_raw_fd(),
-            &cstr(f.as_bytes()).map_err(not_moved)?,
-            false,
-        )
-        .map_err(not_moved)?;
-    }
     let name = cstr(name.as_bytes()).map_err(not_moved)?;
     // SAFETY: plain fstatat into a zeroed stat buffer.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
