@@ -277,23 +277,12 @@ pub enum ReadError {
     Environment(String),
 }
 
-fn worker_finding(code: &str, what: &str, e: &WorkerError) -> Finding {
-    let msg = match e {
-        WorkerError::Timeout { secs, .. } => format!(
-            "{what}: el procesamiento superó el tiempo máximo ({secs} s); el archivo puede estar dañado o ser hostil."
-        ),
-        WorkerError::Signal { .. } => format!(
-            "{what}: el decodificador terminó anormalmente (archivo dañado o demasiado grande)."
-        ),
-        WorkerError::Failed { .. } | WorkerError::Io { .. } => {
-            format!("{what}: el archivo está dañado o no se puede leer.")
-        }
-        WorkerError::TooMuchOutput { .. } => format!(
-            "{what}: el decodificador produjo más datos de los permitidos (archivo hostil o demasiado grande)."
-        ),
-        WorkerError::Spawn { .. } => format!("{what}: herramienta no disponible."),
-    };
-    Finding::reject(code, msg)
+/// A new scratch directory holding the input as `name`.
+fn scratch_with(name: &str, bytes: &[u8]) -> Result<Scratch, ReadError> {
+    let env = |e: std::io::Error| ReadError::Environment(format!("directorio temporal: {e}"));
+    let scratch = Scratch::new().map_err(env)?;
+    scratch.write(name, bytes).map_err(env)?;
+    Ok(scratch)
 }
 
 fn env_error(e: &WorkerError) -> Option<ReadError> {
@@ -304,11 +293,7 @@ fn env_error(e: &WorkerError) -> Option<ReadError> {
 /// Read a PDF.
 pub async fn read_pdf(bytes: &[u8], s: &FormatsSettings) -> Result<Reading, ReadError> {
     let mut r = Reading::default();
-    let scratch =
-        Scratch::new().map_err(|e| ReadError::Environment(format!("directorio temporal: {e}")))?;
-    scratch
-        .write(pdf::INPUT, bytes)
-        .map_err(|e| ReadError::Environment(format!("directorio temporal: {e}")))?;
+    let scratch = scratch_with(pdf::INPUT, bytes)?;
 
     match pdf::xml_attachments(&scratch, s.pdf_limits).await {
         Ok(atts) => {
@@ -340,8 +325,7 @@ pub async fn read_pdf(bytes: &[u8], s: &FormatsSettings) -> Result<Reading, Read
             if let Some(env) = env_error(&e) {
                 return Err(env);
             }
-            r.findings
-                .push(worker_finding("PAS410", "PDF ilegible", &e));
+            r.findings.push(e.finding("PAS410", "PDF ilegible"));
             return Ok(r);
         }
     };
@@ -374,40 +358,17 @@ pub async fn read_pdf(bytes: &[u8], s: &FormatsSettings) -> Result<Reading, Read
                     return Err(env);
                 }
                 r.findings.push(
-                    worker_finding("PAS411", &format!("Página {n} del PDF"), &e)
+                    e.finding("PAS411", &format!("Página {n} del PDF"))
                         .at(format!("página {n}")),
                 );
                 continue;
             }
         };
         any_ocr = true;
-        let prepared = prepare(&scratch, &rendered, 0, s, false).await;
-        match prepared {
-            Ok(wp) if wp.error.is_none() => {
-                let (mut report, lines) = ocr_prepared(&scratch, n, &wp, s).await?;
-                report.millis = t0.elapsed().as_millis() as u64;
-                if r.qr.is_none() {
-                    r.qr = wp.qr;
-                }
-                r.lines.extend(lines);
-                r.pages.push(report);
-            }
-            Ok(wp) => r.findings.push(
-                Finding::reject(
-                    "PAS411",
-                    format!("Página {n} del PDF: {}.", wp.error.unwrap_or_default()),
-                )
-                .at(format!("página {n}")),
-            ),
-            Err(e) => {
-                if let Some(env) = env_error(&e) {
-                    return Err(env);
-                }
-                r.findings.push(
-                    worker_finding("PAS411", &format!("Página {n} del PDF"), &e)
-                        .at(format!("página {n}")),
-                );
-            }
+        let what = format!("Página {n} del PDF");
+        match read_page(&scratch, &rendered, 0, n, s, "PAS411", &what).await? {
+            Ok(page) => r.add_page(page, t0),
+            Err(f) => r.findings.push(f.at(format!("página {n}"))),
         }
     }
     let mut x = extract::from_lines(&r.lines, any_ocr);
@@ -443,11 +404,7 @@ pub const MAX_IMAGE_PIXELS: u64 = 100_000_000;
 pub async fn read_image(bytes: &[u8], s: &FormatsSettings) -> Result<Reading, ReadError> {
     const INPUT: &str = "in.img";
     let mut r = Reading::default();
-    let scratch =
-        Scratch::new().map_err(|e| ReadError::Environment(format!("directorio temporal: {e}")))?;
-    scratch
-        .write(INPUT, bytes)
-        .map_err(|e| ReadError::Environment(format!("directorio temporal: {e}")))?;
+    let scratch = scratch_with(INPUT, bytes)?;
     let mut pixels = 0u64;
     let mut truncated = false;
     for index in 0..super::image::MAX_PAGES {
@@ -464,39 +421,22 @@ pub async fn read_image(bytes: &[u8], s: &FormatsSettings) -> Result<Reading, Re
         }
         let n = index + 1;
         let t0 = Instant::now();
-        let wp = match prepare(&scratch, INPUT, index, s, false).await {
-            Ok(wp) => wp,
-            Err(e) => {
-                if let Some(env) = env_error(&e) {
-                    return Err(env);
+        let page =
+            match read_page(&scratch, INPUT, index, n, s, "PAS420", "Imagen ilegible").await? {
+                Ok(page) => page,
+                Err(f) => {
+                    r.findings.push(if index == 0 {
+                        f
+                    } else {
+                        f.at(format!("página {n}"))
+                    });
+                    break;
                 }
-                let f = worker_finding("PAS420", "Imagen ilegible", &e);
-                r.findings.push(if index == 0 {
-                    f
-                } else {
-                    f.at(format!("página {n}"))
-                });
-                break;
-            }
-        };
-        if let Some(e) = &wp.error {
-            let f = Finding::reject("PAS420", format!("Imagen ilegible: {e}."));
-            r.findings.push(if index == 0 {
-                f
-            } else {
-                f.at(format!("página {n}"))
-            });
-            break;
-        }
-        pixels = pixels.saturating_add(wp.pixels.max(1));
-        let (mut report, lines) = ocr_prepared(&scratch, n, &wp, s).await?;
-        report.millis = t0.elapsed().as_millis() as u64;
-        if r.qr.is_none() {
-            r.qr = wp.qr.clone();
-        }
-        r.lines.extend(lines);
-        r.pages.push(report);
-        if !wp.more {
+            };
+        pixels = pixels.saturating_add(page.pixels.max(1));
+        let more = page.more;
+        r.add_page(page, t0);
+        if !more {
             break;
         }
     }
@@ -537,13 +477,52 @@ async fn prepare(
     decode::image_page(scratch, input, req, s.decode_limits).await
 }
 
-/// OCR the page a decoder child prepared.
-async fn ocr_prepared(
+/// One page read: its report and lines, and what the decoder child said of
+/// the rest of the file.
+struct PageRead {
+    report: PageReport,
+    lines: Vec<Line>,
+    qr: Option<DianQr>,
+    more: bool,
+    pixels: u64,
+}
+
+impl Reading {
+    fn add_page(&mut self, page: PageRead, started: Instant) {
+        let mut report = page.report;
+        report.millis = started.elapsed().as_millis() as u64;
+        if self.qr.is_none() {
+            self.qr = page.qr;
+        }
+        self.lines.extend(page.lines);
+        self.pages.push(report);
+    }
+}
+
+/// Decode and prepare page `index` of `input` in a decoder child, then OCR
+/// it. `Ok(Err(finding))` when the file's page cannot be read (`code`,
+/// `what: why`); `Err` only for environment problems.
+async fn read_page(
     scratch: &Scratch,
+    input: &str,
+    index: usize,
     n: usize,
-    wp: &WirePage,
     s: &FormatsSettings,
-) -> Result<(PageReport, Vec<Line>), ReadError> {
+    code: &str,
+    what: &str,
+) -> Result<Result<PageRead, Finding>, ReadError> {
+    let wp = match prepare(scratch, input, index, s, false).await {
+        Ok(wp) => wp,
+        Err(e) => {
+            if let Some(env) = env_error(&e) {
+                return Err(env);
+            }
+            return Ok(Err(e.finding(code, what)));
+        }
+    };
+    if let Some(e) = &wp.error {
+        return Ok(Err(Finding::reject(code, format!("{what}: {e}."))));
+    }
     let mut report = PageReport {
         page: n,
         source: Source::Ocr,
@@ -564,7 +543,7 @@ async fn ocr_prepared(
             if let Some(env) = env_error(&e) {
                 return Err(env);
             }
-            return Ok((report, Vec::new()));
+            Vec::new()
         }
     };
     let _ = std::fs::remove_file(scratch.path().join(PAGE_FILE));
@@ -579,7 +558,13 @@ async fn ocr_prepared(
     } else {
         words.iter().sum::<f32>() / words.len() as f32
     };
-    Ok((report, lines))
+    Ok(Ok(PageRead {
+        report,
+        lines,
+        qr: wp.qr,
+        more: wp.more,
+        pixels: wp.pixels,
+    }))
 }
 
 fn finish(r: &mut Reading, x: &mut Extraction, s: &FormatsSettings) {

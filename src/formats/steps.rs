@@ -79,23 +79,6 @@ fn env(e: ReadError) -> StepError {
     }
 }
 
-/// The finding for a spreadsheet whose decoder child did not finish.
-fn excel_worker_finding(e: &super::worker::WorkerError) -> crate::result::Finding {
-    use super::worker::WorkerError as W;
-    let why = match e {
-        W::Timeout { secs, .. } => format!("la lectura superó el tiempo máximo ({secs} s)"),
-        W::Signal { .. } => {
-            "la lectura superó los límites de memoria o terminó anormalmente (archivo hostil o dañado)".to_string()
-        }
-        W::TooMuchOutput { .. } => "el contenido supera el tamaño permitido".to_string(),
-        W::Failed { .. } | W::Io { .. } | W::Spawn { .. } => "el archivo está dañado".to_string(),
-    };
-    crate::result::Finding::reject(
-        "PAS600",
-        format!("La hoja de cálculo no se pudo leer: {why}."),
-    )
-}
-
 /// `pdf-extract`
 pub struct PdfExtract;
 
@@ -162,7 +145,8 @@ impl Step for ExcelRows {
             Err(e) if e.is_environment() => return Err(StepError::Transient(e.to_string())),
             Err(e) => {
                 let mut wb = excel::Workbook::default();
-                wb.findings.push(excel_worker_finding(&e));
+                wb.findings
+                    .push(e.finding("PAS600", "La hoja de cálculo no se pudo leer"));
                 wb
             }
         };

@@ -83,6 +83,27 @@ impl WorkerError {
     pub fn is_environment(&self) -> bool {
         matches!(self, WorkerError::Spawn { .. })
     }
+
+    /// The finding for the file whose decoder ended this way: `what` names
+    /// what could not be read ("PDF ilegible", "Página 2 del PDF", …).
+    pub fn finding(&self, code: &str, what: &str) -> crate::result::Finding {
+        let why = match self {
+            WorkerError::Timeout { secs, .. } => format!(
+                "el procesamiento superó el tiempo máximo ({secs} s); el archivo puede estar dañado o ser hostil"
+            ),
+            WorkerError::Signal { .. } => {
+                "el decodificador terminó anormalmente (archivo dañado o demasiado grande)".into()
+            }
+            WorkerError::Failed { .. } | WorkerError::Io { .. } => {
+                "el archivo está dañado o no se puede leer".into()
+            }
+            WorkerError::TooMuchOutput { .. } => {
+                "el decodificador produjo más datos de los permitidos (archivo hostil o demasiado grande)".into()
+            }
+            WorkerError::Spawn { .. } => "herramienta no disponible".into(),
+        };
+        crate::result::Finding::reject(code, format!("{what}: {why}."))
+    }
 }
 
 /// Run `program args…` isolated under `limits` in a scratch directory of its
