@@ -1,6 +1,6 @@
-//! Needs the server.rs change (per-attempt scoring, key_allowed with the
-//! peer address): several failed attempts on ONE connection ban the address,
-//! and a key restricted by from= to the client's address logs in.
+//! Per-attempt scoring and `from=` at login, with the real daemon and
+//! OpenSSH: several failed attempts on ONE connection ban the address, and a
+//! key restricted by from= to the client's address logs in.
 
 use crate::common;
 
@@ -9,28 +9,11 @@ use std::time::Duration;
 
 use common::*;
 
-fn config(env: &Env, port: u16, sftp_extra: &str, accounts: &[(&str, &str)]) -> String {
-    let pubkey = std::fs::read_to_string(repo().join("fixtures/keys/demo_ed25519.pub")).unwrap();
-    let mut text = String::new();
-    for (name, opts) in accounts {
-        let file = env.path().join(format!("{name}.keys"));
-        std::fs::write(&file, format!("{opts} {pubkey}")).unwrap();
-        text.push_str(&format!(
-            "[accounts.{name}]\nhome = \"var/home/{name}\"\n[accounts.{name}.sftp]\nauthorized_keys = [\"{}\"]\n\n",
-            file.display()
-        ));
-    }
-    basic_config("").replace(
-        "[accounts.demo]\nhome = \"var/home/demo\"",
-        &format!("[sftp]\nlisten = \"127.0.0.1:{port}\"\n{sftp_extra}\n\n{text}"),
-    )
-}
-
 #[test]
 fn several_failed_attempts_on_one_connection_ban_the_address() {
     let port = free_port();
     let env = Env::new("");
-    let cfg = config(
+    let cfg = sftp_keys_config(
         &env,
         port,
         "ban_score = 3\nban_secs = 600\nauth_rejection_delay_ms = 10",

@@ -6,30 +6,11 @@ use crate::common;
 
 use common::*;
 
-/// `[sftp]` on `port` and one account per (name, authorized_keys line
-/// prefix), each authorising the fixture key with those options.
-fn config(env: &Env, port: u16, sftp_extra: &str, accounts: &[(&str, &str)]) -> String {
-    let pubkey = std::fs::read_to_string(repo().join("fixtures/keys/demo_ed25519.pub")).unwrap();
-    let mut text = String::new();
-    for (name, opts) in accounts {
-        let file = env.path().join(format!("{name}.keys"));
-        std::fs::write(&file, format!("{opts} {pubkey}")).unwrap();
-        text.push_str(&format!(
-            "[accounts.{name}]\nhome = \"var/home/{name}\"\n[accounts.{name}.sftp]\nauthorized_keys = [\"{}\"]\n\n",
-            file.display()
-        ));
-    }
-    basic_config("").replace(
-        "[accounts.demo]\nhome = \"var/home/demo\"",
-        &format!("[sftp]\nlisten = \"127.0.0.1:{port}\"\n{sftp_extra}\n\n{text}"),
-    )
-}
-
 #[test]
 fn from_expiry_and_unsupported_options_are_enforced() {
     let port = free_port();
     let env = Env::new("");
-    let cfg = config(
+    let cfg = sftp_keys_config(
         &env,
         port,
         "auth_rejection_delay_ms = 10\nban_score = 1000",

@@ -349,3 +349,28 @@ pub fn sftp_cmd(env: &Env, key: &std::path::Path, port: u16, user: &str, batch: 
     .current_dir(env.path());
     c
 }
+
+/// A configuration with `[sftp]` on `port` (plus `sftp_extra`) and one
+/// account per (name, authorized_keys options), each authorising the
+/// fixture key with those options.
+pub fn sftp_keys_config(
+    env: &Env,
+    port: u16,
+    sftp_extra: &str,
+    accounts: &[(&str, &str)],
+) -> String {
+    let pubkey = std::fs::read_to_string(repo().join("fixtures/keys/demo_ed25519.pub")).unwrap();
+    let mut text = String::new();
+    for (name, opts) in accounts {
+        let file = env.path().join(format!("{name}.keys"));
+        std::fs::write(&file, format!("{opts} {pubkey}")).unwrap();
+        text.push_str(&format!(
+            "[accounts.{name}]\nhome = \"var/home/{name}\"\n[accounts.{name}.sftp]\nauthorized_keys = [\"{}\"]\n\n",
+            file.display()
+        ));
+    }
+    basic_config("").replace(
+        "[accounts.demo]\nhome = \"var/home/demo\"",
+        &format!("[sftp]\nlisten = \"127.0.0.1:{port}\"\n{sftp_extra}\n\n{text}"),
+    )
+}
