@@ -6,14 +6,14 @@
 //! this file holds this one test: cargo runs test binaries one after another,
 //! and no other test uses the server meanwhile.
 
-#[path = "it/common/mod.rs"]
-mod common;
+#[path = "it/support/mod.rs"]
+mod support;
 
 use std::process::Command;
 use std::time::Duration;
 
-use common::*;
 use pasarela::store::testing::ScratchSchema;
+use support::*;
 
 const FILES: usize = 1500;
 
