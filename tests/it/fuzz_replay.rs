@@ -11,8 +11,11 @@ use std::path::PathBuf;
 
 use crate::support::repo;
 
+/// What a fuzz target calls with each input.
+type Entry = fn(&[u8]);
+
 /// Each fuzz target and its entry function.
-const TARGETS: &[(&str, fn(&[u8]))] = &[
+const TARGETS: &[(&str, Entry)] = &[
     ("decode_wire", entry::decode_wire::run),
     ("dian_validate", entry::dian_validate::run),
     ("excel_rows", entry::excel_rows::run),
