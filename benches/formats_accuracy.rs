@@ -5,7 +5,7 @@
 //! prints per-field exact-match rates, character error rate, the share routed
 //! to review, wrong values accepted without review, and time per page.
 //!
-//!     cargo bench --bench formats_accuracy -- [--n 200] [--seed 0] [--threads 2]
+//!     cargo bench --features test-support --bench formats_accuracy -- [--n 200] [--seed 0] [--threads 2]
 //!         [--kinds text,scan,photo,scanpdf] [--no-preprocess] [--write DIR]
 //!
 //! `--write DIR` also saves each document with its `.truth.json` beside it.
@@ -367,7 +367,7 @@ fn median(mut v: Vec<u64>) -> u64 {
 fn report(all: &[Outcome], secs: f64, args: &[String]) {
     println!("# formats accuracy: {} documents in {secs:.0} s", all.len());
     println!(
-        "command: cargo bench --bench formats_accuracy -- {}\n",
+        "command: cargo bench --features test-support --bench formats_accuracy -- {}\n",
         args.iter()
             .skip(1)
             .filter(|a| *a != "--bench")

@@ -35,9 +35,11 @@ if [ "$DAEMON" = 1 ]; then
   (cd "$REPO" && cargo build --release --bin pasarela >&2)
   BIN="$REPO/target/release/pasarela"
 else
-  BIN=$(cd "$REPO" && cargo test --release --test sftp_serve --no-run 2>&1 |
-    grep -o 'target/release/deps/sftp_serve-[0-9a-f]*' | tail -1)
-  BIN="$REPO/$BIN"
+  # The bench target benches/sftp_serve.rs (bench profile = release); cargo
+  # names its executable as "Executable benches/sftp_serve.rs (PATH)".
+  BIN=$(cd "$REPO" && cargo bench --bench sftp_serve --no-run 2>&1 |
+    sed -n 's/.*Executable .*(\(.*sftp_serve-[0-9a-f]*\)).*/\1/p' | tail -1)
+  case "$BIN" in /*) ;; *) BIN="$REPO/$BIN" ;; esac
 fi
 
 # --- OpenSSH sshd with internal-sftp -------------------------------------

@@ -7,15 +7,15 @@
 //! and only in the environment.
 #![cfg(feature = "aws")]
 
-#[path = "it/common/mod.rs"]
-mod common;
+#[path = "it/support/mod.rs"]
+mod support;
 
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Env, free_port, repo};
+use support::{Env, free_port, repo};
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/pasarela-homes";
 

@@ -2,28 +2,40 @@
 //! PostgreSQL store keeps serving while the server restarts under it, and every
 //! file still ends with exactly one result and one archived input.
 //!
-//! Restarts the machine's PostgreSQL cluster (`pg_ctlcluster`, as root), so
-//! this file holds this one test: cargo runs test binaries one after another,
-//! and no other test uses the server meanwhile.
+//! Restarts the PostgreSQL server, so this file holds this one test: cargo
+//! runs test binaries one after another, and no other test uses the server
+//! meanwhile. The server is the throwaway one scripts/test.sh started (its
+//! restart command in `PASARELA_TEST_PG_RESTART`), or else the machine's
+//! cluster on port 5432 (`pg_ctlcluster`, as root).
 
-#[path = "it/common/mod.rs"]
-mod common;
+#[path = "it/support/mod.rs"]
+mod support;
 
 use std::process::Command;
 use std::time::Duration;
 
-use common::*;
 use pasarela::store::testing::ScratchSchema;
+use support::*;
 
 const FILES: usize = 1500;
 
-/// `VERSION CLUSTER` of the server on port 5432, from `pg_lsclusters`.
-fn local_cluster() -> Option<(String, String)> {
+/// The command that restarts the test server: `PASARELA_TEST_PG_RESTART`
+/// (run by `sh -c`), or `pg_ctlcluster VERSION CLUSTER restart` for the
+/// cluster on port 5432 that `pg_lsclusters` lists.
+fn restart_command() -> Option<Command> {
+    if let Some(cmd) = std::env::var_os("PASARELA_TEST_PG_RESTART") {
+        let mut c = Command::new("sh");
+        c.arg("-c").arg(cmd);
+        return Some(c);
+    }
     let out = Command::new("pg_lsclusters").arg("-h").output().ok()?;
-    String::from_utf8_lossy(&out.stdout).lines().find_map(|l| {
+    let (version, cluster) = String::from_utf8_lossy(&out.stdout).lines().find_map(|l| {
         let f: Vec<&str> = l.split_whitespace().collect();
         (f.len() > 3 && f[2] == "5432").then(|| (f[0].to_string(), f[1].to_string()))
-    })
+    })?;
+    let mut c = Command::new("pg_ctlcluster");
+    c.args([&version, &cluster, "restart", "-m", "fast"]);
+    Some(c)
 }
 
 #[test]
@@ -32,10 +44,10 @@ fn a_postgres_restart_mid_batch_loses_and_duplicates_nothing() {
     let Some(schema) = rt.block_on(ScratchSchema::create()) else {
         return;
     };
-    let Some((version, cluster)) = local_cluster() else {
+    let Some(mut restart) = restart_command() else {
         assert!(
             std::env::var_os("CI").is_none(),
-            "pg_lsclusters finds no cluster on port 5432"
+            "no PASARELA_TEST_PG_RESTART and pg_lsclusters finds no cluster on port 5432"
         );
         eprintln!("no local PostgreSQL cluster to restart: case not run");
         return;
@@ -68,10 +80,7 @@ fn a_postgres_restart_mid_batch_loses_and_duplicates_nothing() {
         daemon.log_text()
     );
     let before = files_under(&outgoing).len();
-    let restart = Command::new("pg_ctlcluster")
-        .args([&version, &cluster, "restart", "-m", "fast"])
-        .output()
-        .expect("pg_ctlcluster");
+    let restart = restart.output().expect("restart PostgreSQL");
     let at_restart = files_under(&outgoing).len();
     assert!(
         restart.status.success(),

@@ -1,21 +1,8 @@
-//! Fuzz the whole DIAN path: bytes → XML tree → model → rules.
-//! Any panic, hang or runaway allocation is a bug (hostile input must become a finding).
-//!
-//! Run (stable toolchain): `cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run dian_validate -- -max_total_time=60`
+//! The `dian_validate` fuzz target; what it checks is in fuzz/entry/dian_validate.rs, shared
+//! with the corpus replay test (tests/it/fuzz_replay.rs).
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-use pasarela::dian::{self, DianSettings};
+#[path = "../entry/dian_validate.rs"]
+mod entry;
 
-fuzz_target!(|data: &[u8]| {
-    let settings = DianSettings {
-        max_file_bytes: 1 << 20,
-        ..DianSettings::default()
-    };
-    let now = pasarela::dian::generator::default_issued_at();
-    let v = dian::validate(data, &settings, now);
-    // A document without a model must have said why.
-    if v.model.is_none() && v.document_type.is_none() {
-        assert!(!v.findings.is_empty());
-    }
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| entry::run(data));

@@ -5,6 +5,8 @@ pub mod decode;
 pub mod detect;
 pub mod excel;
 pub mod extract;
+// Test and benchmark support: not in a release build (feature `test-support`).
+#[cfg(any(test, feature = "test-support"))]
 pub mod generate;
 pub mod image;
 pub mod ocr;

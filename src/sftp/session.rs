@@ -1596,13 +1596,9 @@ fn statvfs(path: &std::path::Path) -> io::Result<[u64; 11]> {
     ])
 }
 
-/// Run SFTP request frames (each without its length prefix) through the
-/// request processor of a session of an account whose home is `home`, as a
-/// client on loopback would, and return how many replies it sent. For the
-/// `sftp_packets` fuzz target: everything but the SSH transport. Uploads
-/// still open at the end are aborted, as when a session ends.
 /// A session context for an account whose home is `home` (default
 /// permissions, symlinks allowed), as the fuzz target and tests use it.
+#[cfg(any(test, feature = "test-support"))]
 fn local_ctx(home: &std::path::Path, events: mpsc::UnboundedSender<Event>) -> Option<SessionCtx> {
     let sftp = crate::sftp::config::AccountSftp {
         authorized_keys: vec![],
@@ -1643,8 +1639,9 @@ fn local_ctx(home: &std::path::Path, events: mpsc::UnboundedSender<Event>) -> Op
 /// request processor of a session of an account whose home is `home`, as a
 /// client on loopback would, and return how many replies it sent. For the
 /// `sftp_packets` fuzz target: everything but the SSH transport. Uploads
-/// still open at the end are aborted, as when a session ends.
-#[doc(hidden)]
+/// still open at the end are aborted, as when a session ends. Test support
+/// (feature `test-support`): not in a release build.
+#[cfg(any(test, feature = "test-support"))]
 pub fn fuzz_frames(rt: &tokio::runtime::Handle, home: &std::path::Path, frames: &[Bytes]) -> usize {
     let (events, _events_rx) = mpsc::unbounded_channel();
     let Some(ctx) = local_ctx(home, events) else {

@@ -17,7 +17,8 @@ mod migrate;
 pub mod outbox;
 pub mod reports;
 pub mod sftp_state;
-#[doc(hidden)]
+// Test support: not in a release build (feature `test-support`).
+#[cfg(any(test, feature = "test-support"))]
 pub mod testing;
 
 pub use commissions::StoredCommissionLine;

@@ -2,9 +2,7 @@
 //! `pasarela aws sync` says how to get it (docs/AWS.md).
 #![cfg(not(feature = "aws"))]
 
-use crate::common;
-
-use common::Env;
+use crate::support::Env;
 
 const CONFIG: &str = r#"
 [daemon]

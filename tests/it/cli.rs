@@ -1,8 +1,6 @@
 //! Command-line contracts: `validate` and `process`.
 
-use crate::common;
-
-use common::*;
+use crate::support::*;
 
 #[test]
 fn sample_config_validates() {

@@ -2,11 +2,9 @@
 //! `replay`, the scan that catches files written while the daemon was down,
 //! temporary names, and clean shutdown.
 
-use crate::common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::support::*;
 
 #[test]
 fn dian_example_gets_its_result() {

@@ -1,12 +1,10 @@
 //! The whole registration route in the daemon: DIAN validation → catalog and
 //! commission → certificate (PDF/A) in outgoing/certificates/, verifiable.
 
-use crate::common;
-
 use std::process::Command;
 use std::time::Duration;
 
-use common::*;
+use crate::support::*;
 
 #[test]
 fn an_accepted_invoice_gets_a_verifiable_certificate_once() {
@@ -98,11 +96,9 @@ fn an_accepted_invoice_gets_a_verifiable_certificate_once() {
     assert_eq!(daemon.terminate(), Some(0));
 }
 
-use crate::deliver_common;
-
 #[test]
 fn the_pipeline_mails_the_certificate_and_the_rejection_notice() {
-    let port = deliver_common::free_port();
+    let port = deliver::free_port();
     let smtp = format!(
         "[smtp]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"plain\"\nfrom = \"Pasarela <certificados@bolsa.example>\"\nadmins = [\"ops@bolsa.example\"]\ntemplates_dir = \"{}\"\ninitial_backoff_ms = 200\nmax_backoff_secs = 1\n",
         repo().join("config/templates").display()
@@ -113,7 +109,7 @@ fn the_pipeline_mails_the_certificate_and_the_rejection_notice() {
     );
     let env = Env::new(&config);
     let mail_dir = env.path().join("mail");
-    let _sink = deliver_common::SmtpSink::start(port, &mail_dir);
+    let _sink = deliver::SmtpSink::start(port, &mail_dir);
     env.import_catalog();
     assert!(
         env.run(&["generate", "--count", "1", "--seed", "120", "--out", "gen"])
@@ -132,16 +128,14 @@ fn the_pipeline_mails_the_certificate_and_the_rejection_notice() {
     env.drop_file("demo", "good.xml", &good);
     env.drop_file("demo", "bad.xml", bad.as_bytes());
     assert!(
-        wait_until(Duration::from_secs(30), || deliver_common::received(
-            &mail_dir
-        )
-        .len()
+        wait_until(Duration::from_secs(30), || deliver::received(&mail_dir)
+            .len()
             >= 2),
         "{}",
         daemon.log_text()
     );
     std::thread::sleep(Duration::from_millis(500));
-    let mails = deliver_common::received(&mail_dir);
+    let mails = deliver::received(&mail_dir);
     assert_eq!(mails.len(), 2, "exactly one message per outcome");
     let cert = env.read_result("demo", "good.xml")["certificate"]["number"]
         .as_str()

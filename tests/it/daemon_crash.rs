@@ -3,12 +3,10 @@
 //! file must end with exactly one result and one archived input; duplicates
 //! must say so; nothing is lost.
 
-use crate::common;
-
 use std::collections::HashMap;
 use std::time::Duration;
 
-use common::*;
+use crate::support::*;
 
 const FILES: usize = 2000;
 

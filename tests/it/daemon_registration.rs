@@ -1,11 +1,9 @@
 //! Registration through the daemon: DIAN validation, catalog matching,
 //! eligibility and the commission, recorded per invoice and line.
 
-use crate::common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::support::*;
 
 #[test]
 fn invoices_are_matched_priced_and_commissions_recorded() {

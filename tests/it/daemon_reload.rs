@@ -1,11 +1,9 @@
 //! SIGHUP reloads the configuration through the same path as start-up; a bad
 //! new configuration keeps the old one running.
 
-use crate::common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::support::*;
 
 #[test]
 fn sighup_applies_a_good_config_and_refuses_a_bad_one() {

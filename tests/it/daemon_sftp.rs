@@ -2,12 +2,10 @@
 //! OpenSSH's `sftp` puts the DIAN example into /incoming/ and gets its result
 //! from /outgoing/.
 
-use crate::common;
-
 use std::process::Command;
 use std::time::Duration;
 
-use common::*;
+use crate::support::*;
 
 /// `[sftp]` on `port` (plus `sftp_extra` lines) and the given accounts, each
 /// authorising the fixture key.

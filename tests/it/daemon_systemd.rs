@@ -1,12 +1,10 @@
 //! The systemd notify protocol, tested without systemd: the daemon gets a
 //! NOTIFY_SOCKET and WATCHDOG_USEC like systemd would give it.
 
-use crate::common;
-
 use std::os::unix::net::UnixDatagram;
 use std::time::Duration;
 
-use common::*;
+use crate::support::*;
 
 #[test]
 fn ready_watchdog_reloading_and_stopping_are_sent() {

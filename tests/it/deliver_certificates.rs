@@ -1,11 +1,9 @@
 //! Certificates end to end through the library: numbering, idempotence per
 //! job, the file in outgoing/certificates/, pdftotext, verify-certificate.
 
-use crate::deliver_common;
-
 use std::process::Command;
 
-use deliver_common::*;
+use crate::support::deliver::*;
 use pasarela::certificate::{example_data, issue_certificate};
 
 fn pdftotext(path: &std::path::Path) -> String {

@@ -1,9 +1,7 @@
 //! `[smtp]`, `[reports]`, `[certificates]` and `[accounts.NAME.notify]`:
 //! every problem reported at once, with its key.
 
-use crate::deliver_common;
-
-use deliver_common::*;
+use crate::support::deliver::*;
 
 fn errors(text: &str) -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();

@@ -2,27 +2,10 @@
 //! server is down are delivered by `pasarela run` once it is back, exactly
 //! once, across a kill -9 of the daemon.
 
-use crate::deliver_common;
-
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use deliver_common::*;
+use crate::support::deliver::*;
 use pasarela::certificate::{example_data, issue_certificate};
-
-fn start_daemon(s: &Setup, n: usize) -> Child {
-    let log = std::fs::File::create(s.dir.path().join(format!("daemon-{n}.log"))).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_pasarela"))
-        .arg("run")
-        .arg("--config")
-        .arg(&s.config_path)
-        .current_dir(s.dir.path())
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn daemon_delivers_queued_mail_once_after_outage_and_crash() {
@@ -30,7 +13,7 @@ async fn daemon_delivers_queued_mail_once_after_outage_and_crash() {
     let s = Setup::new(port);
     let store = s.store().await;
     let demo = s.account("demo");
-    let mut daemon = start_daemon(&s, 0);
+    let mut daemon = s.start_daemon(0, &[]);
     for job in 1..=5 {
         let mut data = example_data();
         data.number.clear();
@@ -55,14 +38,14 @@ async fn daemon_delivers_queued_mail_once_after_outage_and_crash() {
     daemon.wait().unwrap();
 
     let sink = SmtpSink::start(port, &s.dir.path().join("mail"));
-    let mut daemon = start_daemon(&s, 1);
+    let mut daemon = s.start_daemon(1, &[]);
     let delivered = wait_until(Duration::from_secs(30), || received(&sink.dir).len() >= 5);
     std::thread::sleep(Duration::from_millis(800));
     unsafe {
         libc::kill(daemon.id() as i32, libc::SIGTERM);
     }
     let _ = daemon.wait();
-    let log = std::fs::read_to_string(s.dir.path().join("daemon-1.log")).unwrap_or_default();
+    let log = s.daemon_log(1);
     assert!(delivered, "not delivered; daemon log:\n{log}");
     let mail = received(&sink.dir);
     let mut ids: Vec<&str> = mail.iter().map(|(id, _)| id.as_str()).collect();
@@ -82,7 +65,7 @@ async fn a_dead_lettered_file_alerts_the_admins() {
         config_text(port)
     ));
     let sink = SmtpSink::start(port, &s.dir.path().join("mail"));
-    let mut daemon = start_daemon(&s, 0);
+    let mut daemon = s.start_daemon(0, &[]);
     let home = s.account("demo").home;
     assert!(wait_until(Duration::from_secs(20), || home
         .join("outgoing")
@@ -105,7 +88,7 @@ async fn a_dead_lettered_file_alerts_the_admins() {
         libc::kill(daemon.id() as i32, libc::SIGTERM);
     }
     let _ = daemon.wait();
-    let log = std::fs::read_to_string(s.dir.path().join("daemon-0.log")).unwrap_or_default();
+    let log = s.daemon_log(0);
     assert!(got, "no error-alert; daemon log:\n{log}");
     let mail = received(&sink.dir);
     assert_eq!(mail.len(), 1);

@@ -3,12 +3,10 @@
 //! processing-notification of a rejected file, exactly-once delivery across an
 //! SMTP outage and a sender restart, and dead messages raising an error-alert.
 
-use crate::deliver_common;
-
 use std::time::Duration;
 
+use crate::support::deliver::*;
 use base64::Engine;
-use deliver_common::*;
 use pasarela::certificate::{example_data, issue_certificate};
 use pasarela::outbox::Sender;
 use pasarela::result::{Finding, Format, ResultDoc, Verdict};

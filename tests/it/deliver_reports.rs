@@ -2,11 +2,9 @@
 //! written to the regulator's folders, reproducible byte for byte, announced
 //! once; the Bogotá day boundary; the scheduler's due logic.
 
-use crate::deliver_common;
-
 use std::process::Command;
 
-use deliver_common::*;
+use crate::support::deliver::*;
 use pasarela::certificate::{example_data, issue_certificate};
 
 fn at(s: &str) -> chrono::DateTime<chrono::FixedOffset> {

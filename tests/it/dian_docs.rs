@@ -1,5 +1,5 @@
 //! docs/DIAN.md's rule table is generated from `rules::CATALOG`.
-//! `PASARELA_UPDATE_DOCS=1 cargo test --test it dian_docs::` rewrites it.
+//! `PASARELA_UPDATE_DOCS=1 cargo test --features test-support --test it dian_docs::` rewrites it.
 
 use std::path::Path;
 
@@ -48,7 +48,7 @@ fn rule_table_in_sync() {
             std::fs::write(&path, new).expect("write docs");
         } else {
             panic!(
-                "docs/DIAN.md rule table is stale: run PASARELA_UPDATE_DOCS=1 cargo test --test it dian_docs::"
+                "docs/DIAN.md rule table is stale: run PASARELA_UPDATE_DOCS=1 cargo test --features test-support --test it dian_docs::"
             );
         }
     }

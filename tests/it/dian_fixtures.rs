@@ -2,7 +2,7 @@
 //! - `ok/*.xml` validate with no finding;
 //! - `err/<CODE>__*.xml` and `hostile/<CODE>__*.xml` produce exactly that code.
 //!
-//! `PASARELA_UPDATE_FIXTURES=1 cargo test --test it dian_fixtures::` regenerates them.
+//! `PASARELA_UPDATE_FIXTURES=1 cargo test --features test-support --test it dian_fixtures::` regenerates them.
 
 use std::path::{Path, PathBuf};
 

@@ -3,9 +3,7 @@
 //! notes pass; a document that breaks the schema is rejected with PAS31
 //! naming the line; without `xsd_dir` nothing changes.
 
-use crate::common;
-
-use common::*;
+use crate::support::*;
 
 fn config(xsd: bool) -> String {
     let dian = if xsd {

@@ -2,9 +2,7 @@
 //! address-space limit: every shape gets a result with a finding and a
 //! normal exit (issue 16: the in-process XML tree is linear in memory).
 
-use crate::common;
-
-use common::*;
+use crate::support::*;
 use std::os::unix::process::CommandExt;
 
 const HEAD: &str = r#"<?xml version="1.0" encoding="UTF-8"?>

@@ -1,14 +1,12 @@
 //! The integration tests: one test binary (linking the crate once instead of
-//! once per file). Each module is one area; `common`, `sftp_common` and
-//! `deliver_common` are the shared harnesses. Kept apart, in their own
-//! binaries: `resilience_pg_restart` (restarts the machine's PostgreSQL
-//! cluster, which every PostgreSQL test here would feel), `deliver_tls` (sets
-//! environment variables, which is unsound beside other threads), `sftp_serve`
-//! (a benchmark server, not a test) and `aws_sync` (feature `aws`).
+//! once per file). Each module is one area; `support` is the one harness
+//! (with `support::sftp` and `support::deliver` for those areas). Kept apart,
+//! in their own binaries: `resilience_pg_restart` (restarts the PostgreSQL
+//! server, which every PostgreSQL test here would feel) and `aws_sync`
+//! (feature `aws`). Built with the `test-support` feature (the generators the
+//! tests use), which scripts/test.sh turns on.
 
-mod common;
-mod deliver_common;
-mod sftp_common;
+mod support;
 
 mod aws_disabled;
 mod catalog_cli;
@@ -27,6 +25,7 @@ mod deliver_config;
 mod deliver_daemon;
 mod deliver_mail;
 mod deliver_reports;
+mod deliver_tls;
 mod dian_docs;
 mod dian_fixtures;
 mod dian_rules;
@@ -34,6 +33,7 @@ mod dian_xsd;
 mod formats_excel;
 mod formats_read;
 mod formats_steps;
+mod fuzz_replay;
 mod hostile_xml;
 mod multi_daemon;
 mod ops_admin;

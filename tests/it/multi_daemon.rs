@@ -4,13 +4,10 @@
 //! SIGKILL mid-batch. Needs `PASARELA_TEST_POSTGRES_URL` (scripts/test.sh sets
 //! it; each test works in a scratch schema of its own).
 
-use crate::common;
-use crate::deliver_common;
-
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use common::*;
+use crate::support::*;
 use pasarela::store::testing::ScratchSchema;
 use sqlx::Connection;
 
@@ -82,7 +79,7 @@ fn two_daemons_share_the_work_and_survive_a_kill() {
         daemon_config(&base, "b", &schema.url, None),
     )
     .unwrap();
-    let sink = deliver_common::SmtpSink::start(smtp_port, &env.path().join("mail"));
+    let sink = deliver::SmtpSink::start(smtp_port, &env.path().join("mail"));
     env.import_catalog();
     let generated = env.run(&[
         "generate",
@@ -222,7 +219,7 @@ fn two_daemons_share_the_work_and_survive_a_kill() {
     });
     assert!(all_sent, "{}", b.log_text());
     std::thread::sleep(Duration::from_millis(500));
-    let mail = deliver_common::received(&sink.dir);
+    let mail = deliver::received(&sink.dir);
     let mut per_id: HashMap<&str, usize> = HashMap::new();
     for (id, _) in &mail {
         *per_id.entry(id.as_str()).or_default() += 1;

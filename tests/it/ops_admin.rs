@@ -3,12 +3,10 @@
 //! and /ready answer 503 while a SIGTERM drain waits for a slow job, and a
 //! second signal ends the drain at once.
 
-use crate::common;
-
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use common::*;
+use crate::support::*;
 
 /// GET `path`: (status code, body). `None` when nothing answers.
 fn get(port: u16, path: &str) -> Option<(u16, String)> {

@@ -3,13 +3,11 @@
 //! state directory (store, spool) is a small tmpfs, so this test needs root
 //! (CAP_SYS_ADMIN) to mount it, as in CI here; elsewhere it says so and fails.
 
-use crate::common;
-
 use std::io::Write;
 use std::process::Command;
 use std::time::Duration;
 
-use common::*;
+use crate::support::*;
 
 struct Mount(std::path::PathBuf);
 

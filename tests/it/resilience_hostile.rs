@@ -11,12 +11,10 @@
 //! resident and goes on serving (the DIAN example dropped afterwards gets its
 //! result), and a restart with those jobs in the store comes up clean.
 
-use crate::common;
-
 use std::process::Command;
 use std::time::Duration;
 
-use common::*;
+use crate::support::*;
 
 fn hostile_config() -> String {
     basic_config("workers = 2")

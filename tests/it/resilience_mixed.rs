@@ -4,11 +4,9 @@
 //! (`daemon.heavy_workers`), so every invoice has its result while the slow
 //! PDFs are still being worked on.
 
-use crate::common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::support::*;
 
 #[test]
 fn slow_pdfs_never_starve_xml_invoices() {

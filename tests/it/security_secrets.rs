@@ -4,12 +4,10 @@
 //! password (a good login, and a wrong password tried first), its argon2id
 //! hash, the server's host private key and the client's private key.
 
-use crate::common;
-
 use std::process::Command;
 use std::time::Duration;
 
-use common::*;
+use crate::support::*;
 
 const SMTP_SECRET: &str = "Smtp-Secret-Zq9w";
 const SFTP_PASSWORD: &str = "Sftp-Password-Xy7k";

@@ -2,12 +2,10 @@
 //! OpenSSH: several failed attempts on ONE connection ban the address, and a
 //! key restricted by from= to the client's address logs in.
 
-use crate::common;
-
 use std::process::Command;
 use std::time::Duration;
 
-use common::*;
+use crate::support::*;
 
 #[test]
 fn several_failed_attempts_on_one_connection_ban_the_address() {

@@ -2,9 +2,7 @@
 //! `from=` and `expiry-time=` are enforced, keys with options an SFTP-only
 //! server cannot honour (`command=`) are refused and reported by `validate`.
 
-use crate::common;
-
-use common::*;
+use crate::support::*;
 
 #[test]
 fn from_expiry_and_unsupported_options_are_enforced() {

@@ -4,21 +4,19 @@
 //! OpenSSH's `sftp` is the honest client; `tests/py/flood_client.py`
 //! (paramiko) the hostile one.
 
-use crate::sftp_common;
+use crate::support::sftp;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use pasarela::intake::IntakeEvent;
-use sftp_common::{Opts, Server, hidden_files, server, text};
+use sftp::{Opts, Server, hidden_files, server, text};
 
 const XML: &str = "exento-de-iva-v1.9.xml";
 
 fn fixture() -> std::path::PathBuf {
-    sftp_common::repo()
-        .join("../shared/fixtures/dian")
-        .join(XML)
+    sftp::repo().join("../shared/fixtures/dian").join(XML)
 }
 
 fn have_paramiko() -> bool {
@@ -140,7 +138,7 @@ async fn a_client_that_reads_no_replies_is_cut_off_and_others_continue() {
     })
     .await;
     let mut c = std::process::Command::new("python3");
-    c.arg(sftp_common::repo().join("tests/py/flood_client.py"))
+    c.arg(sftp::repo().join("tests/py/flood_client.py"))
         .args([
             "stall",
             "--port",
@@ -358,7 +356,7 @@ async fn a_flooding_account_does_not_starve_another() {
     })
     .await;
     let mut c = std::process::Command::new("python3");
-    c.arg(sftp_common::repo().join("tests/py/flood_client.py"))
+    c.arg(sftp::repo().join("tests/py/flood_client.py"))
         .args([
             "flood",
             "--port",

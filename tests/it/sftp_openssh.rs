@@ -1,18 +1,16 @@
 //! The SFTP server driven by OpenSSH's `sftp` in batch mode and by `ssh`.
 
-use crate::sftp_common;
+use crate::support::sftp;
 
 use std::time::Duration;
 
 use pasarela::intake::IntakeEvent;
-use sftp_common::{Opts, hidden_files, server, text};
+use sftp::{Opts, hidden_files, server, text};
 
 const XML: &str = "exento-de-iva-v1.9.xml";
 
 fn fixture() -> std::path::PathBuf {
-    sftp_common::repo()
-        .join("../shared/fixtures/dian")
-        .join(XML)
+    sftp::repo().join("../shared/fixtures/dian").join(XML)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -66,7 +64,7 @@ async fn upload_is_atomic_and_announced_download_and_listing_work() {
     s.stop().await;
 }
 
-async fn audit_events(s: &sftp_common::Server) -> Vec<String> {
+async fn audit_events(s: &sftp::Server) -> Vec<String> {
     let url = s.config.store.url.clone();
     let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
     let rows: Vec<(String,)> = sqlx::query_as("SELECT event FROM audit ORDER BY id")
@@ -77,7 +75,7 @@ async fn audit_events(s: &sftp_common::Server) -> Vec<String> {
 }
 
 /// Audit rows are written asynchronously: wait (bounded) until all of `needed` are there.
-async fn audit_until(s: &sftp_common::Server, needed: &[&str]) -> Vec<String> {
+async fn audit_until(s: &sftp::Server, needed: &[&str]) -> Vec<String> {
     let mut events = audit_events(s).await;
     for _ in 0..100 {
         if needed.iter().all(|n| events.iter().any(|e| e == n)) {

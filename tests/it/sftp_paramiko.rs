@@ -2,9 +2,9 @@
 //! Needs `python3 -m pip install paramiko pytest`; without them the test
 //! fails unless PASARELA_SKIP_PY=1.
 
-use crate::sftp_common;
+use crate::support::sftp;
 
-use sftp_common::{Opts, server, text};
+use sftp::{Opts, server, text};
 use sha2::Digest;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -50,7 +50,7 @@ async fn paramiko_suite() {
         "no:cacheprovider",
         "tests/py",
     ])
-    .current_dir(sftp_common::repo())
+    .current_dir(sftp::repo())
     .env("PASARELA_SFTP_PORT", s.addr.port().to_string())
     .env("PASARELA_SFTP_KEY", &s.key)
     .env("PASARELA_SFTP_ROOT", s.root())

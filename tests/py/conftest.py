@@ -1,6 +1,6 @@
 """Fixtures for the paramiko tests of Pasarela's SFTP server.
 
-`cargo test --test it sftp_paramiko::` starts a server and runs these tests with
+`cargo test --features test-support --test it sftp_paramiko::` starts a server and runs these tests with
 PASARELA_SFTP_PORT, PASARELA_SFTP_KEY, PASARELA_SFTP_ROOT and
 PASARELA_SFTP_BIG_SHA256 set. Without them, `python3 -m pytest tests/py` starts
 `target/debug/pasarela run` itself on a temporary configuration (the daemon
@@ -25,7 +25,7 @@ BIG_SIZE = 24 * 1024 * 1024
 def _start_daemon():
     binary = REPO / "target" / "debug" / "pasarela"
     if not binary.exists():
-        pytest.skip("build the daemon first (cargo build) or run cargo test --test it sftp_paramiko::")
+        pytest.skip("build the daemon first (cargo build) or run cargo test --features test-support --test it sftp_paramiko::")
     root = pathlib.Path(tempfile.mkdtemp(prefix="pasarela-py-"))
     key = root / "demo_ed25519"
     shutil.copy(REPO / "fixtures/keys/demo_ed25519", key)

@@ -2,20 +2,16 @@
 //! aiosmtpd relay on loopback whose certificate comes from a private test CA
 //! (tests/py/make_tls.py). The relay's certificate is verified: trusted
 //! through `smtp.ca_file`, refused without it; a wrong password kills the
-//! message instead of retrying it forever.
-
-#[path = "it/deliver_common/mod.rs"]
-mod deliver_common;
+//! message instead of retrying it forever. The mail goes out through
+//! `pasarela run`, which gets the SMTP password in its own environment.
 
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use deliver_common::*;
-use pasarela::outbox::Sender;
+use crate::support::deliver::*;
 use pasarela::store::Store;
 use pasarela::store::outbox::OutboxEntry;
-use tokio_util::sync::CancellationToken;
 
 /// A CA and a server certificate for 127.0.0.1 under `dir`.
 fn make_tls(dir: &Path) {
@@ -42,16 +38,19 @@ fn tls_config(port: u16, security: &str, ca: Option<&Path>, password_env: &str) 
         .replace("max_attempts = 200", "max_attempts = 3")
 }
 
-/// Queue one error-alert, then run the sender until no message is pending.
-async fn send_one_alert(s: &Setup) -> (Store, Vec<OutboxEntry>) {
+/// Queue one error-alert, then run the daemon, with `password` in the
+/// variable `password_env`, until no message is pending.
+async fn send_one_alert(
+    s: &Setup,
+    password_env: &str,
+    password: &str,
+) -> (Store, Vec<OutboxEntry>) {
     let store = s.store().await;
     let queued = pasarela::outbox::alert_admins(&store, &s.config, "tls-test", "prueba", "TLS")
         .await
         .unwrap();
     assert!(queued, "the alert is queued");
-    let sender = Sender::new(store.clone(), s.config.clone()).unwrap();
-    let stop = CancellationToken::new();
-    let task = tokio::spawn(sender.run(stop.clone()));
+    let mut daemon = s.start_daemon(0, &[(password_env, password)]);
     let start = std::time::Instant::now();
     while start.elapsed() < Duration::from_secs(30) {
         let list = store.outbox_list().await.unwrap();
@@ -60,8 +59,16 @@ async fn send_one_alert(s: &Setup) -> (Store, Vec<OutboxEntry>) {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    stop.cancel();
-    task.await.unwrap();
+    // SAFETY: kill(2) on the pid of our own child, not yet reaped.
+    unsafe {
+        libc::kill(daemon.id() as i32, libc::SIGTERM);
+    }
+    let exit = daemon.wait().unwrap();
+    assert!(
+        exit.success(),
+        "daemon exit {exit:?}; log:\n{}",
+        s.daemon_log(0)
+    );
     let list = store.outbox_list().await.unwrap();
     (store, list)
 }
@@ -82,17 +89,10 @@ fn tls_sink(port: u16, s: &Setup, mode: &str, tls_dir: &Path) -> SmtpSink {
     )
 }
 
-fn set_password(var: &str, value: &str) {
-    // SAFETY: every test uses its own variable name, set before any thread
-    // of that test reads it.
-    unsafe { std::env::set_var(var, value) };
-}
-
 async fn delivers_encrypted_and_authenticated(mode: &str, var: &str) {
     let port = free_port();
     let tls_dir = tempfile::tempdir().unwrap();
     make_tls(tls_dir.path());
-    set_password(var, "s3creta-de-prueba");
     let s = Setup::with_text(&tls_config(
         port,
         mode,
@@ -100,7 +100,7 @@ async fn delivers_encrypted_and_authenticated(mode: &str, var: &str) {
         var,
     ));
     let sink = tls_sink(port, &s, mode, tls_dir.path());
-    let (_store, list) = send_one_alert(&s).await;
+    let (_store, list) = send_one_alert(&s, var, "s3creta-de-prueba").await;
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].state, "sent", "{list:?}");
     assert!(wait_until(Duration::from_secs(10), || received(&sink.dir)
@@ -130,11 +130,10 @@ async fn an_untrusted_relay_certificate_is_refused() {
     let tls_dir = tempfile::tempdir().unwrap();
     make_tls(tls_dir.path());
     let var = "PASARELA_TEST_SMTP_PW_UNTRUSTED";
-    set_password(var, "s3creta-de-prueba");
     // No ca_file: only the public web roots, which never signed the test CA.
     let s = Setup::with_text(&tls_config(port, "starttls", None, var));
     let sink = tls_sink(port, &s, "starttls", tls_dir.path());
-    let (_store, list) = send_one_alert(&s).await;
+    let (_store, list) = send_one_alert(&s, var, "s3creta-de-prueba").await;
     assert_eq!(list[0].state, "dead", "{list:?}");
     let err = list[0]
         .last_error
@@ -154,7 +153,6 @@ async fn a_wrong_password_is_a_permanent_failure() {
     let tls_dir = tempfile::tempdir().unwrap();
     make_tls(tls_dir.path());
     let var = "PASARELA_TEST_SMTP_PW_WRONG";
-    set_password(var, "not-the-password");
     let s = Setup::with_text(&tls_config(
         port,
         "tls",
@@ -162,7 +160,7 @@ async fn a_wrong_password_is_a_permanent_failure() {
         var,
     ));
     let sink = tls_sink(port, &s, "tls", tls_dir.path());
-    let (_store, list) = send_one_alert(&s).await;
+    let (_store, list) = send_one_alert(&s, var, "not-the-password").await;
     assert_eq!(list[0].state, "dead", "{list:?}");
     assert_eq!(
         list[0].attempts, 1,

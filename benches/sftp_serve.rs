@@ -1,10 +1,11 @@
-//! Not a test: a stand-alone SFTP server for scripts/bench-sftp.sh, built as
-//! a harness-less test target so it needs no daemon wiring.
+//! Not a measurement: the stand-alone SFTP server that scripts/bench-sftp.sh
+//! measures, built as a harness-less bench target (optimised, no daemon
+//! wiring, and not built by `cargo test`).
 //!
-//! `PASARELA_SFTP_SERVE=path/to/pasarela.toml cargo test --release --test sftp_serve`
+//! `PASARELA_SFTP_SERVE=path/to/pasarela.toml cargo bench --bench sftp_serve`
 //! serves until SIGINT/SIGTERM and prints `listening 127.0.0.1:PORT` on stdout.
 //! Intake events are counted and logged (there is no pipeline here).
-//! Without the variable it exits at once, so `cargo test` passes through it.
+//! Without the variable it exits at once, so `cargo bench` passes through it.
 
 use std::sync::Arc;
 use std::time::Duration;

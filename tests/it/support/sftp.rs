@@ -12,9 +12,7 @@ use pasarela::intake::IntakeEvent;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+pub use super::repo;
 
 pub struct Server {
     pub dir: tempfile::TempDir,

@@ -1,6 +1,11 @@
-//! Shared harness for integration tests: a temp directory with a config, the
-//! real `pasarela` binary started in it, and helpers to wait for files.
+//! The one harness of the integration tests. This module: a temp directory
+//! with a config, the real `pasarela` binary started in it, and helpers to
+//! wait for files. [`sftp`]: a bare SFTP server on loopback with OpenSSH
+//! clients; [`deliver`]: a real SMTP server and a delivery configuration.
 #![allow(dead_code)]
+
+pub mod deliver;
+pub mod sftp;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

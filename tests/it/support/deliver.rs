@@ -6,19 +6,13 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use pasarela::config::Config;
 use pasarela::store::Store;
 
-pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-pub fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
+// The general helpers, so `use crate::support::deliver::*` is enough.
+#[allow(unused_imports)]
+pub use super::{free_port, repo, wait_until};
 
 /// aiosmtpd on 127.0.0.1:port writing each message to `dir`.
 pub struct SmtpSink {
@@ -121,17 +115,6 @@ pub fn sessions(dir: &Path) -> Vec<(bool, Option<String>)> {
         .collect()
 }
 
-pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < timeout {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    f()
-}
-
 pub fn config_text(smtp_port: u16) -> String {
     format!(
         r#"
@@ -210,5 +193,29 @@ impl Setup {
 
     pub fn account(&self, name: &str) -> pasarela::config::Account {
         self.config.accounts[name].clone()
+    }
+
+    /// `pasarela run` on this setup, logging to `daemon-{n}.log` in its
+    /// directory, with extra environment variables (e.g. the SMTP password
+    /// named by `smtp.password_env`: given to the child, never set in this
+    /// process, whose other test threads read the environment).
+    pub fn start_daemon(&self, n: usize, envs: &[(&str, &str)]) -> Child {
+        let log = std::fs::File::create(self.dir.path().join(format!("daemon-{n}.log"))).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_pasarela"))
+            .arg("run")
+            .arg("--config")
+            .arg(&self.config_path)
+            .current_dir(self.dir.path())
+            .env_remove("RUST_LOG")
+            .envs(envs.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap()
+    }
+
+    /// What `pasarela run` number `n` logged.
+    pub fn daemon_log(&self, n: usize) -> String {
+        std::fs::read_to_string(self.dir.path().join(format!("daemon-{n}.log"))).unwrap_or_default()
     }
 }
