@@ -30,6 +30,7 @@ mod deliver_reports;
 mod dian_docs;
 mod dian_fixtures;
 mod dian_rules;
+mod dian_xades;
 mod dian_xsd;
 mod formats_excel;
 mod formats_read;
