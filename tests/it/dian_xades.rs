@@ -760,3 +760,80 @@ fn duplicate_ids_are_refused() {
     }
     assert!(!r.valid());
 }
+
+impl Pki {
+    /// Revoke `cert` (issued by `ca`) as of `when` and return the CA's CRL (PEM).
+    fn crl_revoking(&self, ca: &Identity, cert: &Identity, when: DateTime<Utc>) -> Vec<u8> {
+        let p = self.path();
+        std::fs::write(p.join("index.txt"), "").unwrap();
+        std::fs::write(p.join("crlnumber"), "1000\n").unwrap();
+        std::fs::write(
+            p.join("ca.cnf"),
+            format!(
+                "[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\ncrlnumber = crlnumber\ndefault_md = sha256\ndefault_crl_days = 30\ncertificate = {}\nprivate_key = {}\n",
+                ca.pem.display(),
+                ca.key.display()
+            ),
+        )
+        .unwrap();
+        openssl(
+            p,
+            &[
+                "ca",
+                "-config",
+                "ca.cnf",
+                "-revoke",
+                cert.pem.to_str().unwrap(),
+            ],
+        );
+        // Set the recorded revocation date (third field) before the CRL is made.
+        let index = std::fs::read_to_string(p.join("index.txt")).unwrap();
+        let index: String = index
+            .lines()
+            .map(|l| {
+                let mut f: Vec<String> = l.split('\t').map(str::to_owned).collect();
+                f[2] = when.format("%y%m%d%H%M%SZ").to_string();
+                f.join("\t") + "\n"
+            })
+            .collect();
+        std::fs::write(p.join("index.txt"), index).unwrap();
+        openssl(
+            p,
+            &["ca", "-config", "ca.cnf", "-gencrl", "-out", "crl.pem"],
+        );
+        std::fs::read(p.join("crl.pem")).unwrap()
+    }
+}
+
+/// An offline CRL revokes a certificate from its revocation date on: a
+/// document signed before it stays valid, one signed after fails ZD06.
+#[test]
+fn revocation_by_an_offline_crl_counts_from_the_revocation_date() {
+    let pki = Pki::new();
+    let ca = pki.ca("ca");
+    let revoked = pki.leaf("revoked", &ca, 31, 30);
+    let kept = pki.leaf("kept", &ca, 32, 30);
+    let revoked_at = Utc::now() + Duration::days(1);
+    let crl = pki.crl_revoking(&ca, &revoked, revoked_at);
+    let mut pem = std::fs::read(&ca.pem).unwrap();
+    pem.extend(crl);
+    let trust = TrustStore::from_pem(&pem).expect("CA and CRL");
+
+    let before = bogota(Utc::now() + Duration::seconds(120));
+    let after = bogota(revoked_at + Duration::days(1));
+    let doc = invoice();
+    let check = |signer: &Identity, at: DateTime<FixedOffset>| {
+        let xml = sign(&pki, &doc, signer, &Opts::dian(at));
+        xades::verify(xml.as_bytes(), &trust, at + Duration::hours(1))
+    };
+    let r = check(&revoked, before);
+    assert!(r.valid(), "{:#?}", r.checks);
+    let r = check(&revoked, after);
+    assert_eq!(failed_codes(&r), vec!["ZD06"]);
+    match r.status(CheckKind::Revocation) {
+        Status::Failed(why) => assert!(why.contains("revocado"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    let r = check(&kept, after);
+    assert!(r.valid(), "{:#?}", r.checks);
+}
