@@ -19,7 +19,12 @@
 //! whitespace were normalised by the parser; comments and processing
 //! instructions outside the root element on their own lines.
 
+use std::rc::Rc;
+
 use super::dom::{Dom, Kind, NS_XML, NodeId};
+
+/// Namespace bindings (prefix → URI; "" is the default namespace).
+type Scope = Rc<Vec<(String, String)>>;
 
 pub const C14N: &str = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315";
 pub const C14N_COMMENTS: &str = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments";
@@ -94,14 +99,14 @@ pub fn canonicalize(dom: &Dom, apex: Apex, exclude: Option<NodeId>, method: &Met
         exclude,
         method,
         out: String::new(),
-        parent_scope: Vec::new(),
+        parent_scope: Rc::new(Vec::new()),
     };
     match apex {
         Apex::Document => {
             let mut after_root = false;
             for &n in &dom.top {
                 if n == dom.root {
-                    c.element(n, &[], true);
+                    c.element(n, &Rc::new(Vec::new()), true);
                     after_root = true;
                     continue;
                 }
@@ -120,7 +125,7 @@ pub fn canonicalize(dom: &Dom, apex: Apex, exclude: Option<NodeId>, method: &Met
                 }
             }
         }
-        Apex::Element(id) => c.element(id, &[], true),
+        Apex::Element(id) => c.element(id, &Rc::new(Vec::new()), true),
     }
     c.out.into_bytes()
 }
@@ -131,7 +136,9 @@ struct Canon<'a> {
     method: &'a Method,
     out: String,
     /// Bindings in scope at the element being rendered's parent.
-    parent_scope: Vec<(String, String)>,
+    /// Shared (`Rc`) because most elements declare nothing: they reuse
+    /// their parent's bindings instead of copying them.
+    parent_scope: Scope,
 }
 
 fn lookup<'s>(scope: &'s [(String, String)], prefix: &str) -> Option<&'s str> {
@@ -152,7 +159,7 @@ fn set(scope: &mut Vec<(String, String)>, prefix: &str, uri: &str) {
 impl Canon<'_> {
     /// Render element `id`. `rendered` holds the namespace bindings the
     /// output parent made visible (prefix → URI).
-    fn element(&mut self, id: NodeId, rendered: &[(String, String)], apex: bool) {
+    fn element(&mut self, id: NodeId, rendered: &Scope, apex: bool) {
         if Some(id) == self.exclude {
             return;
         }
@@ -160,31 +167,33 @@ impl Canon<'_> {
             return;
         };
         // Bindings in scope here.
-        let scope = if apex {
-            self.dom.in_scope(id)
+        let scope: Scope = if apex {
+            Rc::new(self.dom.in_scope(id))
+        } else if el.decls.is_empty() {
+            Rc::clone(&self.parent_scope)
         } else {
-            let mut s = self.parent_scope.clone();
+            let mut s = self.parent_scope.as_ref().clone();
             for (p, u) in &el.decls {
                 set(&mut s, p, u);
             }
-            s
+            Rc::new(s)
         };
+        // Declarations to output: those that change what the output parent
+        // made visible (`rendered`).
         let mut out_ns: Vec<(String, String)> = Vec::new();
-        let mut now_rendered = rendered.to_vec();
-        let mut consider = |prefix: &str, out_ns: &mut Vec<(String, String)>| {
+        let consider = |prefix: &str, out_ns: &mut Vec<(String, String)>| {
             let uri = lookup(&scope, prefix).unwrap_or("");
-            let before = lookup(&now_rendered, prefix).unwrap_or("");
+            let before = lookup(rendered, prefix).unwrap_or("");
             if prefix == "xml" || out_ns.iter().any(|(p, _)| p == prefix) {
                 return;
             }
             if uri != before {
                 out_ns.push((prefix.to_owned(), uri.to_owned()));
-                set(&mut now_rendered, prefix, uri);
             }
         };
         match self.method {
             Method::Inclusive { .. } => {
-                for (p, _) in &scope {
+                for (p, _) in scope.iter() {
                     consider(p, &mut out_ns);
                 }
             }
@@ -273,11 +282,18 @@ impl Canon<'_> {
         }
         self.out.push('>');
 
-        let saved = std::mem::replace(&mut self.parent_scope, scope);
         let next_rendered = match self.method {
-            Method::Inclusive { .. } => self.parent_scope.clone(),
-            Method::Exclusive { .. } => now_rendered,
+            Method::Inclusive { .. } => Rc::clone(&scope),
+            Method::Exclusive { .. } if out_ns.is_empty() => Rc::clone(rendered),
+            Method::Exclusive { .. } => {
+                let mut r = rendered.as_ref().clone();
+                for (p, u) in &out_ns {
+                    set(&mut r, p, u);
+                }
+                Rc::new(r)
+            }
         };
+        let saved = std::mem::replace(&mut self.parent_scope, scope);
         for &child in &self.dom.nodes[id].children {
             match &self.dom.nodes[child].kind {
                 Kind::Element(_) => self.element(child, &next_rendered, false),

@@ -184,6 +184,9 @@ fn name_text(name: &x509_cert::name::Name) -> String {
                 "2.5.4.7" => "L".to_owned(),
                 "2.5.4.8" => "ST".to_owned(),
                 "2.5.4.5" => "SERIALNUMBER".to_owned(),
+                "2.5.4.9" => "STREET".to_owned(),
+                "2.5.4.12" => "T".to_owned(),
+                "1.2.840.113549.1.9.1" => "E".to_owned(),
                 other => other.to_owned(),
             };
             format!("{ty}={}", attr_text(&a.value))
