@@ -33,12 +33,11 @@ fn b64(bytes: &[u8]) -> String {
 }
 
 fn run(dir: &Path, program: &str, args: &[&str]) -> std::process::Output {
-    let out = Command::new(program)
+    Command::new(program)
         .args(args)
         .current_dir(dir)
         .output()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
-    out
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"))
 }
 
 fn openssl(dir: &Path, args: &[&str]) -> String {
@@ -105,15 +104,39 @@ impl Pki {
     }
 
     fn leaf(&self, name: &str, ca: &Identity, serial: u32, days: u32) -> Identity {
+        self.issue(
+            name,
+            ca,
+            serial,
+            days,
+            "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,nonRepudiation\n",
+        )
+    }
+
+    /// An intermediate CA under `root` (or, with `ca: false`, a certificate
+    /// that is used as one without being a CA).
+    fn intermediate(&self, name: &str, root: &Identity, serial: u32, ca: bool) -> Identity {
+        let ext = if ca {
+            "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n"
+        } else {
+            "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,nonRepudiation\n"
+        };
+        self.issue(name, root, serial, 3650, ext)
+    }
+
+    fn issue(
+        &self,
+        name: &str,
+        ca: &Identity,
+        serial: u32,
+        days: u32,
+        extensions: &str,
+    ) -> Identity {
         let key = format!("{name}.key");
         let csr = format!("{name}.csr");
         let pem = format!("{name}.pem");
         let ext = format!("{name}.ext");
-        std::fs::write(
-            self.path().join(&ext),
-            "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,nonRepudiation\n",
-        )
-        .unwrap();
+        std::fs::write(self.path().join(&ext), extensions).unwrap();
         openssl(
             self.path(),
             &[
@@ -229,6 +252,8 @@ struct Opts {
     signing_certificate: Option<Identity>,
     /// Certificate put in `ds:KeyInfo` (default: the signer's).
     key_info_cert: Option<Identity>,
+    /// More certificates in `ds:KeyInfo` (intermediate CAs).
+    chain: Vec<Identity>,
 }
 
 fn bogota(t: DateTime<Utc>) -> DateTime<FixedOffset> {
@@ -247,6 +272,7 @@ impl Opts {
             corrupt_doc_digest: false,
             signing_certificate: None,
             key_info_cert: None,
+            chain: Vec::new(),
         }
     }
 }
@@ -275,7 +301,7 @@ fn signature_template(signer: &Identity, o: &Opts) -> String {
           <ds:SignatureValue Id="{SID}-sigvalue">@SV@</ds:SignatureValue>
           <ds:KeyInfo Id="{SID}-keyinfo">
             <ds:X509Data>
-              <ds:X509Certificate>{cert}</ds:X509Certificate>
+              <ds:X509Certificate>{cert}</ds:X509Certificate>{chain}
             </ds:X509Data>
           </ds:KeyInfo>
           <ds:Object>
@@ -304,6 +330,14 @@ fn signature_template(signer: &Identity, o: &Opts) -> String {
         c14n = o.c14n_declared,
         sigm = o.sig_hash.rsa_signature_uri(),
         cert = b64(&in_key_info.der),
+        chain = o
+            .chain
+            .iter()
+            .map(|c| format!(
+                "\n              <ds:X509Certificate>{}</ds:X509Certificate>",
+                b64(&c.der)
+            ))
+            .collect::<String>(),
         time = o.signing_time.format("%Y-%m-%dT%H:%M:%S%.3f%:z"),
         cert_digest = b64(&Hash::Sha256.digest(&named.der)),
         issuer = named.issuer.replace('&', "&amp;").replace('<', "&lt;"),
@@ -457,6 +491,10 @@ fn differential_against_xmlsec1() {
     let second = pki.leaf("leaf-b", &ca, 4343, 3650);
     let short = pki.leaf("leaf-short", &ca, 4444, 1);
     let stranger = pki.leaf("leaf-stranger", &other_ca, 4545, 3650);
+    let sub_ca = pki.intermediate("sub-ca", &ca, 5000, true);
+    let below_sub = pki.leaf("leaf-below-sub-ca", &sub_ca, 5001, 3650);
+    let not_a_ca = pki.intermediate("not-a-ca", &ca, 5100, false);
+    let below_not_a_ca = pki.leaf("leaf-below-not-a-ca", &not_a_ca, 5101, 3650);
     let trust = pki.trust(&[&ca]);
 
     let t0 = bogota(Utc::now() + Duration::seconds(120));
@@ -619,6 +657,21 @@ fn differential_against_xmlsec1() {
         case(
             "signer-from-an-untrusted-ca",
             sign(&pki, &base, &stranger, &dian),
+            vec!["ZD05"],
+        ),
+        case(
+            "valid-through-an-intermediate-ca-in-key-info",
+            sign(&pki, &base, &below_sub, &with(&|o| o.chain = vec![sub_ca.clone()])),
+            vec![],
+        ),
+        case(
+            "intermediate-ca-missing-from-key-info",
+            sign(&pki, &base, &below_sub, &dian),
+            vec!["ZD05"],
+        ),
+        case(
+            "issuer-is-not-a-ca",
+            sign(&pki, &base, &below_not_a_ca, &with(&|o| o.chain = vec![not_a_ca.clone()])),
             vec!["ZD05"],
         ),
         case(

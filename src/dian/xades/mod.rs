@@ -270,18 +270,20 @@ pub fn verify_with_limits(
     let mut report = SignatureReport::new();
     match dom::parse(xml, limits) {
         Ok(dom) => verify_dom(&dom, trust, now, &mut report),
-        Err(p) => {
-            report.fail(
-                CheckKind::Present,
-                format!(
-                    "el documento no se puede leer para verificar la firma: {}",
-                    p.message
-                ),
-            );
-            report.skip_rest("documento ilegible");
-        }
+        Err(p) => unreadable(&mut report, &p),
     }
     report
+}
+
+fn unreadable(report: &mut SignatureReport, p: &super::xml::XmlProblem) {
+    report.fail(
+        CheckKind::Present,
+        format!(
+            "el documento no se puede leer para verificar la firma: {}",
+            p.message
+        ),
+    );
+    report.skip_rest("documento ilegible");
 }
 
 /// Which signed part of a file a report is about.
@@ -303,10 +305,16 @@ pub fn verify_all(
     now: DateTime<FixedOffset>,
     limits: &Limits,
 ) -> Vec<(Part, SignatureReport)> {
-    let mut out = vec![(Part::Root, verify_with_limits(xml, trust, now, limits))];
-    let Ok(dom) = dom::parse(xml, limits) else {
-        return out;
+    let mut report = SignatureReport::new();
+    let dom = match dom::parse(xml, limits) {
+        Ok(d) => d,
+        Err(p) => {
+            unreadable(&mut report, &p);
+            return vec![(Part::Root, report)];
+        }
     };
+    verify_dom(&dom, trust, now, &mut report);
+    let mut out = vec![(Part::Root, report)];
     let root = dom.root;
     if !dom.is(root, super::xml::NS_ATTACHED, "AttachedDocument") {
         return out;
