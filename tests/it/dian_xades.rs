@@ -890,3 +890,43 @@ fn revocation_by_an_offline_crl_counts_from_the_revocation_date() {
     let r = check(&kept, after);
     assert!(r.valid(), "{:#?}", r.checks);
 }
+
+/// The fuzz target's properties on its committed seeds (the signed corpus):
+/// every check has an outcome, findings match failures, nothing is valid
+/// without a trust anchor, and canonical XML is a fixed point.
+#[test]
+fn fuzz_seed_properties() {
+    let dir = pasarela_seeds_dir();
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).expect("fuzz/seeds/xades_verify") {
+        let path = entry.unwrap().path();
+        let data = std::fs::read(&path).unwrap();
+        let now = generator::default_issued_at();
+        for (_, r) in xades::verify_all(&data, &TrustStore::new(), now, &xades::DEFAULT_LIMITS) {
+            assert_eq!(r.checks.len(), xades::CheckKind::ALL.len());
+            let failed = r
+                .checks
+                .iter()
+                .filter(|c| matches!(c.status, Status::Failed(_)))
+                .count();
+            assert_eq!(r.findings().len(), failed, "{}", path.display());
+            assert!(!r.valid(), "{}", path.display());
+        }
+        let d = dom::parse(&data, &xades::DEFAULT_LIMITS).expect("seed parses");
+        let m = Method::Inclusive { comments: false };
+        let once = c14n::canonicalize(&d, Apex::Element(d.root), None, &m);
+        let again = dom::parse(&once, &xades::DEFAULT_LIMITS).expect("canonical XML parses");
+        assert_eq!(
+            once,
+            c14n::canonicalize(&again, Apex::Element(again.root), None, &m),
+            "{}",
+            path.display()
+        );
+        seen += 1;
+    }
+    assert!(seen >= 20, "only {seen} seeds in {}", dir.display());
+}
+
+fn pasarela_seeds_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/xades_verify")
+}

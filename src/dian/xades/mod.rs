@@ -57,6 +57,16 @@ const ENVELOPED: &str = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
 const SIGNED_PROPERTIES_TYPE: &str = "http://uri.etsi.org/01903#SignedProperties";
 const NS_EXC_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
 
+/// Most `ds:Reference`s accepted (DIAN's profile has 3): each may
+/// canonicalise the whole document, so the work stays a small multiple of it.
+pub const MAX_REFERENCES: usize = 8;
+/// Most transforms per reference (DIAN's profile has 1).
+pub const MAX_TRANSFORMS: usize = 4;
+/// Most certificates read from `ds:KeyInfo` (each is tried as the signer).
+pub const MAX_KEYINFO_CERTS: usize = 10;
+/// Most `xades:Cert` entries of `SigningCertificate` looked at.
+pub const MAX_SIGNING_CERTS: usize = 10;
+
 /// How far in the future a `SigningTime` may be (clock skew), in seconds.
 pub const MAX_SIGNING_SKEW_SECS: i64 = 600;
 
@@ -384,6 +394,11 @@ fn parse_reference(dom: &Dom, r: NodeId) -> Result<Reference, String> {
     let mut transforms = Vec::new();
     if let Some(ts) = dom.child(r, NS_DS, "Transforms") {
         for t in dom.children_named(ts, NS_DS, "Transform") {
+            if transforms.len() == MAX_TRANSFORMS {
+                return Err(format!(
+                    "un ds:Reference tiene más de {MAX_TRANSFORMS} transformaciones"
+                ));
+            }
             let alg = dom
                 .attr(t, "Algorithm")
                 .ok_or("un ds:Transform no tiene Algorithm")?;
@@ -584,6 +599,12 @@ fn verify_dom(
     };
     let mut refs = Vec::new();
     for r in dom.children_named(si, NS_DS, "Reference") {
+        if refs.len() == MAX_REFERENCES {
+            return structure_fail(
+                report,
+                format!("ds:SignedInfo tiene más de {MAX_REFERENCES} referencias"),
+            );
+        }
         match parse_reference(dom, r) {
             Ok(x) => refs.push(x),
             Err(e) => return structure_fail(report, e),
@@ -696,6 +717,9 @@ fn verify_dom(
     if let Some(ki) = key_info {
         for xd in dom.children_named(ki, NS_DS, "X509Data") {
             for c in dom.children_named(xd, NS_DS, "X509Certificate") {
+                if certs.len() == MAX_KEYINFO_CERTS {
+                    break;
+                }
                 match b64(&dom.text(c)).map(|d| Cert::from_der(&d)) {
                     Some(Ok(cert)) => certs.push(cert),
                     Some(Err(e)) => {
@@ -824,7 +848,10 @@ fn check_signing_certificate(
         );
     };
     let mut reasons = Vec::new();
-    for cert in dom.children_named(sc, NS_XADES, "Cert") {
+    for cert in dom
+        .children_named(sc, NS_XADES, "Cert")
+        .take(MAX_SIGNING_CERTS)
+    {
         let digest = dom.child(cert, NS_XADES, "CertDigest").and_then(|cd| {
             let alg = dom.child(cd, NS_DS, "DigestMethod")?;
             let hash = Hash::from_digest_uri(dom.attr(alg, "Algorithm")?)?;

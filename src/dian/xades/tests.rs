@@ -190,3 +190,41 @@ fn dian_example_invoice() {
         &Status::Ok
     );
 }
+
+fn signature_with(signed_info_body: &str) -> String {
+    format!(
+        r#"<r xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:Signature><ds:SignedInfo><ds:CanonicalizationMethod Algorithm="{}"/>{signed_info_body}</ds:SignedInfo><ds:SignatureValue>AA==</ds:SignatureValue></ds:Signature></r>"#,
+        c14n::C14N
+    )
+}
+
+const REF: &str = r#"<ds:Reference URI=""><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue>AA==</ds:DigestValue></ds:Reference>"#;
+
+fn structure_reason(xml: &str) -> String {
+    let r = verify(xml.as_bytes(), &TrustStore::new(), now());
+    assert_eq!(r.status(CheckKind::Present), &Status::Ok);
+    assert_eq!(r.findings()[0].code, "PAS16");
+    match r.status(CheckKind::Structure) {
+        Status::Failed(why) => why.clone(),
+        other => panic!("expected a structure failure, got {other:?}"),
+    }
+}
+
+#[test]
+fn unsupported_or_oversized_signatures_are_structure_failures() {
+    let rsa =
+        r#"<ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"/>"#;
+    let many = format!("{rsa}{}", REF.repeat(MAX_REFERENCES + 1));
+    assert!(structure_reason(&signature_with(&many)).contains("más de 8 referencias"));
+    let hmac = format!(
+        r#"<ds:SignatureMethod Algorithm="http://www.w3.org/2001/04/xmldsig-more#hmac-sha256"/>{REF}"#
+    );
+    assert!(structure_reason(&signature_with(&hmac)).contains("hmac-sha256"));
+    let xpath = format!(
+        r#"{rsa}<ds:Reference URI=""><ds:Transforms><ds:Transform Algorithm="http://www.w3.org/TR/1999/REC-xpath-19991116"/></ds:Transforms><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue>AA==</ds:DigestValue></ds:Reference>"#
+    );
+    assert!(structure_reason(&signature_with(&xpath)).contains("transformación no admitida"));
+    // Without the enveloped transform the signature would sign itself.
+    let no_enveloped = format!("{rsa}{REF}");
+    assert!(structure_reason(&signature_with(&no_enveloped)).contains("enveloped-signature"));
+}
