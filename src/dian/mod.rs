@@ -13,6 +13,7 @@ pub mod generator;
 pub mod model;
 pub mod rules;
 pub mod settings;
+pub mod xades;
 pub mod xml;
 
 use chrono::{DateTime, FixedOffset};

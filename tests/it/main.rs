@@ -29,6 +29,7 @@ mod deliver_tls;
 mod dian_docs;
 mod dian_fixtures;
 mod dian_rules;
+mod dian_xades;
 mod dian_xsd;
 mod formats_excel;
 mod formats_read;

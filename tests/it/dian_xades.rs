@@ -1,0 +1,932 @@
+//! XAdES-EPES signature verification (`dian::xades`), checked against
+//! `xmlsec1 --verify` (libxmlsec1 + OpenSSL) on a corpus of documents that a
+//! test CA signs here.
+//!
+//! The CAs and keys are made at test time with the `openssl` CLI in a temp
+//! dir (names say TEST-ONLY; nothing is committed). The test signer below
+//! builds DIAN's signature shape (three references: document with the
+//! enveloped transform, KeyInfo, SignedProperties; XAdES-EPES with DIAN's
+//! policy) using Pasarela's canonicaliser and `openssl dgst -sign`, so a
+//! canonicalisation bug would make xmlsec1 reject the "valid" documents.
+//!
+//! The differential test needs `xmlsec1` (Debian package `xmlsec1`); without
+//! it the test fails, unless `PASARELA_SKIP_XMLSEC1=1` is set, in which case
+//! only Pasarela's verdicts are checked against the expected ones.
+//! xmlsec1 checks XML-DSig only: the XAdES checks (signing certificate,
+//! policy, signing time, key usage) are compared with the expectations alone.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use base64::Engine as _;
+use chrono::{DateTime, Duration, FixedOffset, Utc};
+use pasarela::dian::DocKind;
+use pasarela::dian::generator::{self, GenOptions};
+use pasarela::dian::xades::algo::Hash;
+use pasarela::dian::xades::{
+    self, Apex, CheckKind, Method, Part, SignatureReport, Status, TrustStore, c14n, dom,
+};
+use pasarela::dian::xml::NS_DS;
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn run(dir: &Path, program: &str, args: &[&str]) -> std::process::Output {
+    Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program}: {e}"))
+}
+
+fn openssl(dir: &Path, args: &[&str]) -> String {
+    let out = run(dir, "openssl", args);
+    assert!(
+        out.status.success(),
+        "openssl {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A certificate with its private key (in the temp dir).
+#[derive(Clone)]
+struct Identity {
+    key: PathBuf,
+    pem: PathBuf,
+    der: Vec<u8>,
+    /// Issuer as RFC 2253, as signers write `X509IssuerName`.
+    issuer: String,
+    serial: String,
+}
+
+struct Pki {
+    dir: tempfile::TempDir,
+}
+
+impl Pki {
+    fn new() -> Pki {
+        Pki {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn ca(&self, name: &str) -> Identity {
+        let key = format!("{name}.key");
+        let pem = format!("{name}.pem");
+        openssl(
+            self.path(),
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                &key,
+                "-out",
+                &pem,
+                "-days",
+                "3650",
+                "-subj",
+                &format!("/C=CO/O=Pasarela Pruebas/CN=TEST-ONLY CA {name}"),
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign",
+            ],
+        );
+        self.identity(&key, &pem)
+    }
+
+    fn leaf(&self, name: &str, ca: &Identity, serial: u32, days: u32) -> Identity {
+        self.issue(
+            name,
+            ca,
+            serial,
+            days,
+            "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,nonRepudiation\n",
+        )
+    }
+
+    /// An intermediate CA under `root` (or, with `ca: false`, a certificate
+    /// that is used as one without being a CA).
+    fn intermediate(&self, name: &str, root: &Identity, serial: u32, ca: bool) -> Identity {
+        let ext = if ca {
+            "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n"
+        } else {
+            "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,nonRepudiation\n"
+        };
+        self.issue(name, root, serial, 3650, ext)
+    }
+
+    fn issue(
+        &self,
+        name: &str,
+        ca: &Identity,
+        serial: u32,
+        days: u32,
+        extensions: &str,
+    ) -> Identity {
+        let key = format!("{name}.key");
+        let csr = format!("{name}.csr");
+        let pem = format!("{name}.pem");
+        let ext = format!("{name}.ext");
+        std::fs::write(self.path().join(&ext), extensions).unwrap();
+        openssl(
+            self.path(),
+            &[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                &key,
+                "-out",
+                &csr,
+                "-subj",
+                &format!("/C=CO/O=Proveedor de Pruebas S.A.S./CN=TEST-ONLY firmante {name}"),
+            ],
+        );
+        openssl(
+            self.path(),
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                ca.pem.to_str().unwrap(),
+                "-CAkey",
+                ca.key.to_str().unwrap(),
+                "-set_serial",
+                &serial.to_string(),
+                "-days",
+                &days.to_string(),
+                "-extfile",
+                &ext,
+                "-out",
+                &pem,
+            ],
+        );
+        self.identity(&key, &pem)
+    }
+
+    fn identity(&self, key: &str, pem: &str) -> Identity {
+        let der_file = format!("{pem}.der");
+        openssl(
+            self.path(),
+            &["x509", "-in", pem, "-outform", "DER", "-out", &der_file],
+        );
+        let issuer = openssl(
+            self.path(),
+            &[
+                "x509", "-in", pem, "-noout", "-issuer", "-nameopt", "RFC2253",
+            ],
+        );
+        let serial_hex = openssl(self.path(), &["x509", "-in", pem, "-noout", "-serial"]);
+        let serial_hex = serial_hex.trim().trim_start_matches("serial=");
+        let serial = xades::pki::decimal(&hex::decode(serial_hex).expect("hex serial"));
+        Identity {
+            key: self.path().join(key),
+            pem: self.path().join(pem),
+            der: std::fs::read(self.path().join(der_file)).unwrap(),
+            issuer: issuer.trim().trim_start_matches("issuer=").to_owned(),
+            serial,
+        }
+    }
+
+    fn trust(&self, cas: &[&Identity]) -> TrustStore {
+        let mut pem = Vec::new();
+        for ca in cas {
+            pem.extend(std::fs::read(&ca.pem).unwrap());
+        }
+        TrustStore::from_pem(&pem).expect("test CA PEM")
+    }
+
+    /// RSA PKCS#1 v1.5 signature of `data` by `key`.
+    fn rsa_sign(&self, key: &Path, hash: Hash, data: &[u8]) -> Vec<u8> {
+        let input = self.path().join("to-sign.bin");
+        let output = self.path().join("signature.bin");
+        std::fs::write(&input, data).unwrap();
+        let flag = match hash {
+            Hash::Sha1 => "-sha1",
+            Hash::Sha256 => "-sha256",
+            Hash::Sha384 => "-sha384",
+            Hash::Sha512 => "-sha512",
+        };
+        openssl(
+            self.path(),
+            &[
+                "dgst",
+                flag,
+                "-sign",
+                key.to_str().unwrap(),
+                "-out",
+                output.to_str().unwrap(),
+                input.to_str().unwrap(),
+            ],
+        );
+        std::fs::read(output).unwrap()
+    }
+}
+
+/// How the test signer signs (each field defaults to DIAN's profile).
+#[derive(Clone)]
+struct Opts {
+    /// `CanonicalizationMethod` written in SignedInfo.
+    c14n_declared: &'static str,
+    /// The method actually used to canonicalise SignedInfo for the RSA signature.
+    c14n_signed: &'static str,
+    sig_hash: Hash,
+    digest: Hash,
+    signing_time: DateTime<FixedOffset>,
+    policy_hash: String,
+    /// Sign a wrong document digest (SignedInfo is then consistently signed).
+    corrupt_doc_digest: bool,
+    /// Certificate named by `xades:SigningCertificate` (default: the signer's).
+    signing_certificate: Option<Identity>,
+    /// Certificate put in `ds:KeyInfo` (default: the signer's).
+    key_info_cert: Option<Identity>,
+    /// More certificates in `ds:KeyInfo` (intermediate CAs).
+    chain: Vec<Identity>,
+}
+
+fn bogota(t: DateTime<Utc>) -> DateTime<FixedOffset> {
+    t.with_timezone(&FixedOffset::west_opt(5 * 3600).unwrap())
+}
+
+impl Opts {
+    fn dian(signing_time: DateTime<FixedOffset>) -> Opts {
+        Opts {
+            c14n_declared: c14n::C14N,
+            c14n_signed: c14n::C14N,
+            sig_hash: Hash::Sha256,
+            digest: Hash::Sha256,
+            signing_time,
+            policy_hash: xades::DIAN_POLICY_SHA256.to_owned(),
+            corrupt_doc_digest: false,
+            signing_certificate: None,
+            key_info_cert: None,
+            chain: Vec::new(),
+        }
+    }
+}
+
+const SID: &str = "xmldsig-0f1e2d3c-test";
+const EXT_NS: &str = "urn:oasis:names:specification:ubl:schema:xsd:CommonExtensionComponents-2";
+
+fn signature_template(signer: &Identity, o: &Opts) -> String {
+    let named = o.signing_certificate.as_ref().unwrap_or(signer);
+    let in_key_info = o.key_info_cert.as_ref().unwrap_or(signer);
+    let dig = o.digest.digest_uri();
+    format!(
+        r##"<ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#" Id="{SID}">
+          <ds:SignedInfo>
+            <!-- SignedInfo de prueba -->
+            <ds:CanonicalizationMethod Algorithm="{c14n}"/>
+            <ds:SignatureMethod Algorithm="{sigm}"/>
+            <ds:Reference Id="{SID}-ref0" URI="">
+              <ds:Transforms><ds:Transform Algorithm="http://www.w3.org/2000/09/xmldsig#enveloped-signature"/></ds:Transforms>
+              <ds:DigestMethod Algorithm="{dig}"/>
+              <ds:DigestValue>@DOC@</ds:DigestValue>
+            </ds:Reference>
+            <ds:Reference URI="#{SID}-keyinfo"><ds:DigestMethod Algorithm="{dig}"/><ds:DigestValue>@KI@</ds:DigestValue></ds:Reference>
+            <ds:Reference Type="http://uri.etsi.org/01903#SignedProperties" URI="#{SID}-signedprops"><ds:DigestMethod Algorithm="{dig}"/><ds:DigestValue>@SP@</ds:DigestValue></ds:Reference>
+          </ds:SignedInfo>
+          <ds:SignatureValue Id="{SID}-sigvalue">@SV@</ds:SignatureValue>
+          <ds:KeyInfo Id="{SID}-keyinfo">
+            <ds:X509Data>
+              <ds:X509Certificate>{cert}</ds:X509Certificate>{chain}
+            </ds:X509Data>
+          </ds:KeyInfo>
+          <ds:Object>
+            <xades:QualifyingProperties xmlns:xades="http://uri.etsi.org/01903/v1.3.2#" Target="#{SID}">
+              <xades:SignedProperties Id="{SID}-signedprops">
+                <xades:SignedSignatureProperties>
+                  <xades:SigningTime>{time}</xades:SigningTime>
+                  <xades:SigningCertificate>
+                    <xades:Cert>
+                      <xades:CertDigest><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue>{cert_digest}</ds:DigestValue></xades:CertDigest>
+                      <xades:IssuerSerial><ds:X509IssuerName>{issuer}</ds:X509IssuerName><ds:X509SerialNumber>{serial}</ds:X509SerialNumber></xades:IssuerSerial>
+                    </xades:Cert>
+                  </xades:SigningCertificate>
+                  <xades:SignaturePolicyIdentifier>
+                    <xades:SignaturePolicyId>
+                      <xades:SigPolicyId><xades:Identifier>{policy}</xades:Identifier></xades:SigPolicyId>
+                      <xades:SigPolicyHash><ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/><ds:DigestValue>{policy_hash}</ds:DigestValue></xades:SigPolicyHash>
+                    </xades:SignaturePolicyId>
+                  </xades:SignaturePolicyIdentifier>
+                  <xades:SignerRole><xades:ClaimedRoles><xades:ClaimedRole>supplier</xades:ClaimedRole></xades:ClaimedRoles></xades:SignerRole>
+                </xades:SignedSignatureProperties>
+              </xades:SignedProperties>
+            </xades:QualifyingProperties>
+          </ds:Object>
+        </ds:Signature>"##,
+        c14n = o.c14n_declared,
+        sigm = o.sig_hash.rsa_signature_uri(),
+        cert = b64(&in_key_info.der),
+        chain = o
+            .chain
+            .iter()
+            .map(|c| format!(
+                "\n              <ds:X509Certificate>{}</ds:X509Certificate>",
+                b64(&c.der)
+            ))
+            .collect::<String>(),
+        time = o.signing_time.format("%Y-%m-%dT%H:%M:%S%.3f%:z"),
+        cert_digest = b64(&Hash::Sha256.digest(&named.der)),
+        issuer = named.issuer.replace('&', "&amp;").replace('<', "&lt;"),
+        serial = named.serial,
+        policy = xades::DIAN_POLICY_URLS[0],
+        policy_hash = o.policy_hash,
+    )
+}
+
+/// Put the signature where DIAN does: a last `ext:UBLExtension` (created,
+/// with `ext:UBLExtensions`, when the document has none).
+fn insert_signature(xml: &str, signature: &str) -> String {
+    if let Some(at) = xml.find("</ext:UBLExtensions>") {
+        let ext = format!(
+            "  <ext:UBLExtension>\n      <ext:ExtensionContent>\n        {signature}\n      </ext:ExtensionContent>\n    </ext:UBLExtension>\n  "
+        );
+        return format!("{}{ext}{}", &xml[..at], &xml[at..]);
+    }
+    let root_start = xml
+        .match_indices('<')
+        .map(|(i, _)| i)
+        .find(|i| !xml[i + 1..].starts_with('?') && !xml[i + 1..].starts_with('!'))
+        .expect("root element");
+    let root_end = root_start + xml[root_start..].find('>').expect("root tag end") + 1;
+    format!(
+        "{}\n  <ext:UBLExtensions xmlns:ext=\"{EXT_NS}\"><ext:UBLExtension><ext:ExtensionContent>{signature}</ext:ExtensionContent></ext:UBLExtension></ext:UBLExtensions>{}",
+        &xml[..root_end],
+        &xml[root_end..]
+    )
+}
+
+fn element_by_id(d: &dom::Dom, id: &str) -> usize {
+    d.elements()
+        .find(|e| d.attr(*e, "Id") == Some(id))
+        .unwrap_or_else(|| panic!("no element with Id {id}"))
+}
+
+/// Sign `xml` (an unsigned UBL document) as `signer`.
+fn sign(pki: &Pki, xml: &str, signer: &Identity, o: &Opts) -> String {
+    let limits = xades::DEFAULT_LIMITS;
+    let mut text = insert_signature(xml, &signature_template(signer, o));
+    let d = dom::parse_str(&text, &limits).expect("template parses");
+    let sig = d.find(NS_DS, "Signature").unwrap();
+    let incl = Method::Inclusive { comments: false };
+    let mut doc_digest = o
+        .digest
+        .digest(&c14n::canonicalize(&d, Apex::Document, Some(sig), &incl));
+    if o.corrupt_doc_digest {
+        doc_digest[0] ^= 0xff;
+    }
+    let ki = element_by_id(&d, &format!("{SID}-keyinfo"));
+    let sp = element_by_id(&d, &format!("{SID}-signedprops"));
+    let ki_digest = o
+        .digest
+        .digest(&c14n::canonicalize(&d, Apex::Element(ki), None, &incl));
+    let sp_digest = o
+        .digest
+        .digest(&c14n::canonicalize(&d, Apex::Element(sp), None, &incl));
+    text = text
+        .replace("@DOC@", &b64(&doc_digest))
+        .replace("@KI@", &b64(&ki_digest))
+        .replace("@SP@", &b64(&sp_digest));
+    let d = dom::parse_str(&text, &limits).unwrap();
+    let sig = d.find(NS_DS, "Signature").unwrap();
+    let si = d.child(sig, NS_DS, "SignedInfo").unwrap();
+    let method = Method::from_uri(o.c14n_signed).unwrap();
+    let signed_info = c14n::canonicalize(&d, Apex::Element(si), None, &method);
+    let value = pki.rsa_sign(&signer.key, o.sig_hash, &signed_info);
+    // Line-wrapped base64, as signers write it.
+    let wrapped: Vec<String> = b64(&value)
+        .as_bytes()
+        .chunks(76)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect();
+    text.replace("@SV@", &format!("\n{}\n", wrapped.join("\n")))
+}
+
+fn xmlsec1_available() -> bool {
+    Command::new("xmlsec1")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// xmlsec1's verdict on `xml`, trusting `ca`, at the time `at`.
+fn xmlsec1_verify(
+    pki: &Pki,
+    name: &str,
+    xml: &str,
+    ca: &Identity,
+    at: DateTime<FixedOffset>,
+) -> (bool, String) {
+    let file = pki.path().join(format!("{name}.xml"));
+    std::fs::write(&file, xml).unwrap();
+    let when = at
+        .with_timezone(&Utc)
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string();
+    let out = run(
+        pki.path(),
+        "xmlsec1",
+        &[
+            "--verify",
+            "--trusted-pem",
+            ca.pem.to_str().unwrap(),
+            "--id-attr:Id",
+            "http://uri.etsi.org/01903/v1.3.2#:SignedProperties",
+            "--id-attr:Id",
+            "http://www.w3.org/2000/09/xmldsig#:KeyInfo",
+            "--verification-gmt-time",
+            &when,
+            file.to_str().unwrap(),
+        ],
+    );
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn failed_codes(r: &SignatureReport) -> Vec<&'static str> {
+    let mut codes: Vec<&'static str> = r
+        .checks
+        .iter()
+        .filter(|c| matches!(c.status, Status::Failed(_)))
+        .map(|c| c.kind.code())
+        .collect();
+    codes.dedup();
+    codes
+}
+
+fn invoice() -> String {
+    generator::generate(7, DocKind::Invoice, &GenOptions::default()).xml
+}
+
+struct Case {
+    name: &'static str,
+    xml: String,
+    /// Verification instant (the daemon's "now").
+    now: DateTime<FixedOffset>,
+    /// Codes of the checks expected to fail (empty: fully valid).
+    expect_failed: Vec<&'static str>,
+}
+
+#[test]
+fn differential_against_xmlsec1() {
+    let pki = Pki::new();
+    let ca = pki.ca("ca1");
+    let other_ca = pki.ca("ca2");
+    let signer = pki.leaf("leaf-a", &ca, 4242, 3650);
+    let second = pki.leaf("leaf-b", &ca, 4343, 3650);
+    let short = pki.leaf("leaf-short", &ca, 4444, 1);
+    let stranger = pki.leaf("leaf-stranger", &other_ca, 4545, 3650);
+    let sub_ca = pki.intermediate("sub-ca", &ca, 5000, true);
+    let below_sub = pki.leaf("leaf-below-sub-ca", &sub_ca, 5001, 3650);
+    let not_a_ca = pki.intermediate("not-a-ca", &ca, 5100, false);
+    let below_not_a_ca = pki.leaf("leaf-below-not-a-ca", &not_a_ca, 5101, 3650);
+    let trust = pki.trust(&[&ca]);
+
+    let t0 = bogota(Utc::now() + Duration::seconds(120));
+    let later = t0 + Duration::hours(1);
+    let base = invoice();
+    let dian = Opts::dian(t0);
+    let signed = sign(&pki, &base, &signer, &dian);
+    let with = |f: &dyn Fn(&mut Opts)| {
+        let mut o = dian.clone();
+        f(&mut o);
+        o
+    };
+    let case = |name, xml, expect_failed| Case {
+        name,
+        xml,
+        now: later,
+        expect_failed,
+    };
+
+    let mut cases = vec![
+        case("valid", signed.clone(), vec![]),
+        case(
+            "valid-rsa-sha1-digest-sha1",
+            sign(&pki, &base, &signer, &with(&|o| {
+                o.sig_hash = Hash::Sha1;
+                o.digest = Hash::Sha1;
+            })),
+            vec![],
+        ),
+        case(
+            "valid-rsa-sha512-digest-sha384",
+            sign(&pki, &base, &signer, &with(&|o| {
+                o.sig_hash = Hash::Sha512;
+                o.digest = Hash::Sha384;
+            })),
+            vec![],
+        ),
+        case(
+            "valid-rsa-sha384-digest-sha512",
+            sign(&pki, &base, &signer, &with(&|o| {
+                o.sig_hash = Hash::Sha384;
+                o.digest = Hash::Sha512;
+            })),
+            vec![],
+        ),
+        case(
+            "valid-exclusive-c14n",
+            sign(&pki, &base, &signer, &with(&|o| {
+                o.c14n_declared = c14n::EXC_C14N;
+                o.c14n_signed = c14n::EXC_C14N;
+            })),
+            vec![],
+        ),
+        case(
+            "valid-c14n-with-comments",
+            sign(&pki, &base, &signer, &with(&|o| {
+                o.c14n_declared = c14n::C14N_COMMENTS;
+                o.c14n_signed = c14n::C14N_COMMENTS;
+            })),
+            vec![],
+        ),
+        case(
+            "valid-exclusive-c14n-with-comments",
+            sign(&pki, &base, &signer, &with(&|o| {
+                o.c14n_declared = c14n::EXC_C14N_COMMENTS;
+                o.c14n_signed = c14n::EXC_C14N_COMMENTS;
+            })),
+            vec![],
+        ),
+        case(
+            "valid-signed-application-response",
+            sign(
+                &pki,
+                &generator::application_response("SETP990000001", "abc123", "02", "2024-03-15"),
+                &signer,
+                &dian,
+            ),
+            vec![],
+        ),
+        case(
+            "valid-signed-credit-note",
+            sign(
+                &pki,
+                &generator::generate(8, DocKind::CreditNote, &GenOptions::default()).xml,
+                &signer,
+                &dian,
+            ),
+            vec![],
+        ),
+        // Changes canonicalisation erases: spacing inside tags, quotes,
+        // <a/> versus <a></a>, a comment, a character reference.
+        case(
+            "markup-variations-still-valid",
+            signed
+                .replacen("<cbc:UBLVersionID>", "<cbc:UBLVersionID >", 1)
+                .replacen("</cbc:ProfileID>", "</cbc:ProfileID  ><!-- nota -->", 1)
+                .replacen("schemeAgencyID=\"195\"", "schemeAgencyID='195'", 1)
+                .replacen("<ds:Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"/>", "<ds:Transform Algorithm=\"http://www.w3.org/2000/09/xmldsig#enveloped-signature\"></ds:Transform>", 1)
+                .replacen("<cbc:ProfileExecutionID>2<", "<cbc:ProfileExecutionID>&#50;<", 1),
+            vec![],
+        ),
+        case(
+            "tampered-content",
+            signed.replacen("<cbc:ProfileExecutionID>2<", "<cbc:ProfileExecutionID>1<", 1),
+            vec!["ZE02"],
+        ),
+        case(
+            "extra-whitespace-in-signed-content",
+            signed.replacen("\n  <cbc:CustomizationID>", "\n   <cbc:CustomizationID>", 1),
+            vec!["ZE02"],
+        ),
+        case(
+            "extra-whitespace-in-text",
+            signed.replacen("<cbc:ProfileExecutionID>2<", "<cbc:ProfileExecutionID>2 <", 1),
+            vec!["ZE02"],
+        ),
+        case(
+            "tampered-signed-info",
+            signed.replacen(&format!("{SID}-ref0\""), &format!("{SID}-refX\""), 1),
+            vec!["ZE02"],
+        ),
+        case(
+            "tampered-signed-properties",
+            signed.replacen(
+                "<xades:ClaimedRole>supplier<",
+                "<xades:ClaimedRole>third party<",
+                1,
+            ),
+            vec!["ZE02"],
+        ),
+        case(
+            "tampered-signature-value",
+            {
+                let at = signed.find("-sigvalue\">\n").unwrap() + 12;
+                let mut s = signed.clone();
+                let c = if &s[at..at + 1] == "A" { "B" } else { "A" };
+                s.replace_range(at..at + 1, c);
+                s
+            },
+            vec!["ZE02"],
+        ),
+        case(
+            "wrong-document-digest",
+            sign(&pki, &base, &signer, &with(&|o| o.corrupt_doc_digest = true)),
+            vec!["ZE02"],
+        ),
+        case(
+            "signed-over-a-different-canonicalisation",
+            sign(&pki, &base, &signer, &with(&|o| o.c14n_signed = c14n::EXC_C14N)),
+            vec!["ZE02"],
+        ),
+        case(
+            "certificate-swapped-in-key-info",
+            sign(&pki, &base, &signer, &with(&|o| o.key_info_cert = Some(second.clone()))),
+            // The KeyInfo holds another trusted certificate, signed over
+            // consistently: only the signature value fails (and the
+            // SigningCertificate then names a certificate not in KeyInfo).
+            vec!["ZE02", "PAS17"],
+        ),
+        case(
+            "signer-from-an-untrusted-ca",
+            sign(&pki, &base, &stranger, &dian),
+            vec!["ZD05"],
+        ),
+        case(
+            "valid-through-an-intermediate-ca-in-key-info",
+            sign(&pki, &base, &below_sub, &with(&|o| o.chain = vec![sub_ca.clone()])),
+            vec![],
+        ),
+        case(
+            "intermediate-ca-missing-from-key-info",
+            sign(&pki, &base, &below_sub, &dian),
+            vec!["ZD05"],
+        ),
+        case(
+            "issuer-is-not-a-ca",
+            sign(&pki, &base, &below_not_a_ca, &with(&|o| o.chain = vec![not_a_ca.clone()])),
+            vec!["ZD05"],
+        ),
+        case(
+            "expired-certificate",
+            sign(&pki, &base, &short, &with(&|o| o.signing_time = t0 + Duration::days(3))),
+            vec!["ZD04"],
+        ),
+        case(
+            "certificate-not-yet-valid",
+            sign(&pki, &base, &signer, &with(&|o| o.signing_time = t0 - Duration::days(2))),
+            vec!["ZD04"],
+        ),
+        // Beyond xmlsec1: XAdES/DIAN properties.
+        case(
+            "wrong-policy-hash",
+            sign(&pki, &base, &signer, &with(&|o| o.policy_hash = b64(&[7u8; 32]))),
+            vec!["PAS18"],
+        ),
+        case(
+            "signing-certificate-names-the-ca",
+            sign(&pki, &base, &signer, &with(&|o| o.signing_certificate = Some(ca.clone()))),
+            vec!["PAS17"],
+        ),
+    ];
+    // The expired case is verified after its signing time.
+    for c in &mut cases {
+        if c.name == "expired-certificate" {
+            c.now = t0 + Duration::days(3) + Duration::hours(1);
+        }
+    }
+
+    // `PASARELA_XADES_SEEDS=<dir>` writes the corpus out (fuzz/seeds/xades_verify/).
+    if let Some(dir) = std::env::var_os("PASARELA_XADES_SEEDS") {
+        for c in &cases {
+            std::fs::write(Path::new(&dir).join(format!("{}.xml", c.name)), &c.xml).unwrap();
+        }
+    }
+    let have_xmlsec1 = xmlsec1_available();
+    if !have_xmlsec1 {
+        assert!(
+            std::env::var_os("PASARELA_SKIP_XMLSEC1").is_some(),
+            "xmlsec1 is not installed (Debian package xmlsec1, see scripts/install-deps.sh); set PASARELA_SKIP_XMLSEC1=1 to check only Pasarela's verdicts"
+        );
+    }
+    let mut problems = Vec::new();
+    for c in &cases {
+        let report = xades::verify(c.xml.as_bytes(), &trust, c.now);
+        let failed = failed_codes(&report);
+        if failed != c.expect_failed {
+            problems.push(format!(
+                "{}: expected failing checks {:?}, got {:?}\n{:#?}",
+                c.name, c.expect_failed, failed, report.checks
+            ));
+        }
+        if have_xmlsec1 {
+            let at = report.signing_time.unwrap_or(c.now);
+            let (theirs, stderr) = xmlsec1_verify(&pki, c.name, &c.xml, &ca, at);
+            if theirs != report.xmldsig_valid() {
+                problems.push(format!(
+                    "{}: xmlsec1 says {}, Pasarela's XML-DSig checks say {} ({:?})\nxmlsec1: {stderr}",
+                    c.name,
+                    theirs,
+                    report.xmldsig_valid(),
+                    failed
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n\n"));
+}
+
+/// An AttachedDocument carries the invoice and DIAN's ApplicationResponse
+/// as text; each is verified on its own.
+#[test]
+fn attached_document_parts_are_verified_separately() {
+    let pki = Pki::new();
+    let ca = pki.ca("ca");
+    let supplier = pki.leaf("supplier", &ca, 11, 3650);
+    let dian_key = pki.leaf("dian", &ca, 12, 3650);
+    let trust = pki.trust(&[&ca]);
+    let t0 = bogota(Utc::now() + Duration::seconds(120));
+    let now = t0 + Duration::hours(1);
+    let opts = Opts::dian(t0);
+
+    let mut inner = generator::generate(9, DocKind::Invoice, &GenOptions::default());
+    inner.xml = sign(&pki, &inner.xml, &supplier, &opts);
+    let response = sign(
+        &pki,
+        &generator::application_response(&inner.number, &inner.cufe, "02", "2024-03-15"),
+        &dian_key,
+        &opts,
+    );
+    let attached = generator::attached_document(&inner, Some(&response));
+    let reports = xades::verify_all(attached.as_bytes(), &trust, now, &xades::DEFAULT_LIMITS);
+    let parts: Vec<Part> = reports.iter().map(|(p, _)| *p).collect();
+    assert_eq!(parts, vec![Part::Root, Part::Embedded, Part::DianResponse]);
+    // The container itself is not signed by the generator.
+    assert_eq!(failed_codes(&reports[0].1), vec!["PAS15"]);
+    assert!(reports[1].1.valid(), "{:#?}", reports[1].1.checks);
+    assert!(reports[2].1.valid(), "{:#?}", reports[2].1.checks);
+
+    // DIAN's verdict edited inside the container: its signature breaks.
+    let forged = attached.replacen(
+        "<cbc:ResponseCode>02</cbc:ResponseCode>",
+        "<cbc:ResponseCode>02</cbc:ResponseCode><!-- -->",
+        1,
+    );
+    let forged = forged.replacen(
+        "Documento validado por la DIAN",
+        "Documento validado por la DIAN.",
+        1,
+    );
+    let reports = xades::verify_all(forged.as_bytes(), &trust, now, &xades::DEFAULT_LIMITS);
+    assert!(reports[1].1.valid());
+    assert_eq!(failed_codes(&reports[2].1), vec!["ZE02"]);
+    assert!(
+        reports[2].1.findings()[0]
+            .message
+            .starts_with("Regla: ZE02, Rechazo: ")
+    );
+}
+
+/// A reference pointed at a decoy (the same `Id` twice) is refused rather
+/// than resolved to either element (signature wrapping).
+#[test]
+fn duplicate_ids_are_refused() {
+    let pki = Pki::new();
+    let ca = pki.ca("ca");
+    let signer = pki.leaf("leaf", &ca, 21, 3650);
+    let trust = pki.trust(&[&ca]);
+    let t0 = bogota(Utc::now() + Duration::seconds(120));
+    let signed = sign(&pki, &invoice(), &signer, &Opts::dian(t0));
+    let decoy = format!("<cbc:Note Id=\"{SID}-signedprops\">decoy</cbc:Note></Invoice>");
+    let wrapped = signed.replacen("</Invoice>", &decoy, 1);
+    let r = xades::verify(wrapped.as_bytes(), &trust, t0 + Duration::hours(1));
+    match r.status(CheckKind::SignedPropertiesDigest) {
+        Status::Failed(why) => assert!(why.contains("aparece 2 veces"), "{why}"),
+        other => panic!("expected a failure, got {other:?}"),
+    }
+    assert!(!r.valid());
+}
+
+impl Pki {
+    /// Revoke `cert` (issued by `ca`) as of `when` and return the CA's CRL (PEM).
+    fn crl_revoking(&self, ca: &Identity, cert: &Identity, when: DateTime<Utc>) -> Vec<u8> {
+        let p = self.path();
+        std::fs::write(p.join("index.txt"), "").unwrap();
+        std::fs::write(p.join("crlnumber"), "1000\n").unwrap();
+        std::fs::write(
+            p.join("ca.cnf"),
+            format!(
+                "[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\ncrlnumber = crlnumber\ndefault_md = sha256\ndefault_crl_days = 30\ncertificate = {}\nprivate_key = {}\n",
+                ca.pem.display(),
+                ca.key.display()
+            ),
+        )
+        .unwrap();
+        openssl(
+            p,
+            &[
+                "ca",
+                "-config",
+                "ca.cnf",
+                "-revoke",
+                cert.pem.to_str().unwrap(),
+            ],
+        );
+        // Set the recorded revocation date (third field) before the CRL is made.
+        let index = std::fs::read_to_string(p.join("index.txt")).unwrap();
+        let index: String = index
+            .lines()
+            .map(|l| {
+                let mut f: Vec<String> = l.split('\t').map(str::to_owned).collect();
+                f[2] = when.format("%y%m%d%H%M%SZ").to_string();
+                f.join("\t") + "\n"
+            })
+            .collect();
+        std::fs::write(p.join("index.txt"), index).unwrap();
+        openssl(
+            p,
+            &["ca", "-config", "ca.cnf", "-gencrl", "-out", "crl.pem"],
+        );
+        std::fs::read(p.join("crl.pem")).unwrap()
+    }
+}
+
+/// An offline CRL revokes a certificate from its revocation date on: a
+/// document signed before it stays valid, one signed after fails ZD06.
+#[test]
+fn revocation_by_an_offline_crl_counts_from_the_revocation_date() {
+    let pki = Pki::new();
+    let ca = pki.ca("ca");
+    let revoked = pki.leaf("revoked", &ca, 31, 30);
+    let kept = pki.leaf("kept", &ca, 32, 30);
+    let revoked_at = Utc::now() + Duration::days(1);
+    let crl = pki.crl_revoking(&ca, &revoked, revoked_at);
+    let mut pem = std::fs::read(&ca.pem).unwrap();
+    pem.extend(crl);
+    let trust = TrustStore::from_pem(&pem).expect("CA and CRL");
+
+    let before = bogota(Utc::now() + Duration::seconds(120));
+    let after = bogota(revoked_at + Duration::days(1));
+    let doc = invoice();
+    let check = |signer: &Identity, at: DateTime<FixedOffset>| {
+        let xml = sign(&pki, &doc, signer, &Opts::dian(at));
+        xades::verify(xml.as_bytes(), &trust, at + Duration::hours(1))
+    };
+    let r = check(&revoked, before);
+    assert!(r.valid(), "{:#?}", r.checks);
+    let r = check(&revoked, after);
+    assert_eq!(failed_codes(&r), vec!["ZD06"]);
+    match r.status(CheckKind::Revocation) {
+        Status::Failed(why) => assert!(why.contains("revocado"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    let r = check(&kept, after);
+    assert!(r.valid(), "{:#?}", r.checks);
+}
+
+/// The fuzz target's properties on its committed seeds (the signed corpus):
+/// every check has an outcome, findings match failures, nothing is valid
+/// without a trust anchor, and canonical XML is a fixed point.
+#[test]
+fn fuzz_seed_properties() {
+    let dir = pasarela_seeds_dir();
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).expect("fuzz/seeds/xades_verify") {
+        let path = entry.unwrap().path();
+        let data = std::fs::read(&path).unwrap();
+        let now = generator::default_issued_at();
+        for (_, r) in xades::verify_all(&data, &TrustStore::new(), now, &xades::DEFAULT_LIMITS) {
+            assert_eq!(r.checks.len(), xades::CheckKind::ALL.len());
+            let failed = r
+                .checks
+                .iter()
+                .filter(|c| matches!(c.status, Status::Failed(_)))
+                .count();
+            assert_eq!(r.findings().len(), failed, "{}", path.display());
+            assert!(!r.valid(), "{}", path.display());
+        }
+        let d = dom::parse(&data, &xades::DEFAULT_LIMITS).expect("seed parses");
+        let m = Method::Inclusive { comments: false };
+        let once = c14n::canonicalize(&d, Apex::Element(d.root), None, &m);
+        let again = dom::parse(&once, &xades::DEFAULT_LIMITS).expect("canonical XML parses");
+        assert_eq!(
+            once,
+            c14n::canonicalize(&again, Apex::Element(again.root), None, &m),
+            "{}",
+            path.display()
+        );
+        seen += 1;
+    }
+    assert!(seen >= 20, "only {seen} seeds in {}", dir.display());
+}
+
+fn pasarela_seeds_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/xades_verify")
+}
