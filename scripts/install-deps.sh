@@ -11,6 +11,8 @@ APT_PACKAGES=(
   tesseract-ocr-spa   # Spanish model
   poppler-utils       # pdftotext / pdftoppm / pdfdetach for PDFs
   libxml2-utils       # xmllint: the optional XSD check ([dian] xsd_dir)
+  xmlsec1             # xmlsec1 --verify: second opinion in the XAdES differential test
+  openssl             # openssl CLI: the test CA that signs the XAdES test corpus
 )
 PIP_PACKAGES=(
   paramiko            # second SFTP client implementation in tests/py

@@ -8,3 +8,4 @@ pub mod excel_rows;
 pub mod field_extract;
 pub mod image_page;
 pub mod sftp_packets;
+pub mod xades_verify;

@@ -22,6 +22,7 @@ const TARGETS: &[(&str, Entry)] = &[
     ("field_extract", entry::field_extract::run),
     ("image_page", entry::image_page::run),
     ("sftp_packets", entry::sftp_packets::run),
+    ("xades_verify", entry::xades_verify::run),
 ];
 
 /// The committed inputs of `target`, sorted.
@@ -103,4 +104,9 @@ fn image_page() {
 fn sftp_packets() {
     replay("sftp_packets");
     entry::sftp_packets::remove_fixture();
+}
+
+#[test]
+fn xades_verify() {
+    replay("xades_verify");
 }
