@@ -27,25 +27,14 @@ use crate::sftp::vfs::View;
 use crate::sftp::{SftpContext, auth};
 use crate::store::AuditRecord;
 
+mod accounts;
 mod handler;
 
+use accounts::*;
 use handler::*;
 
 /// SFTP sessions (channels) one connection may run at once.
 const MAX_SESSIONS_PER_CONNECTION: usize = 8;
-
-/// An account that may log in over SFTP.
-struct SftpAccount {
-    name: String,
-    sftp: AccountSftp,
-    view: Arc<View>,
-    incoming: PathBuf,
-    /// Disk use against the quota, shared by the account's sessions (kept
-    /// across reloads while home and quota stay the same).
-    usage: Arc<AccountUsage>,
-    /// Open handles of all the account's sessions.
-    handles: Arc<HandleBudget>,
-}
 
 /// Connections that have not authenticated yet, oldest first. Each holds
 /// its defender slot here until it authenticates, so dropping an entry frees
@@ -178,39 +167,40 @@ impl Shared {
     }
 }
 
-fn prepare_account(
-    a: &Account,
-    sftp: &AccountSftp,
-    old: Option<&Arc<SftpAccount>>,
-    handles_per_account: usize,
-) -> anyhow::Result<SftpAccount> {
-    for d in [a.incoming(), a.outgoing(), a.archive()] {
-        std::fs::create_dir_all(&d).with_context(|| format!("cannot create {}", d.display()))?;
-    }
-    for vf in &sftp.virtual_folders {
-        std::fs::create_dir_all(&vf.directory)
-            .with_context(|| format!("cannot create {}", vf.directory.display()))?;
-    }
-    let view = View::new(&a.home, sftp)
-        .with_context(|| format!("account {}: cannot open its folders", a.name))?;
-    let incoming = std::fs::canonicalize(a.incoming())?;
-    let home = std::fs::canonicalize(&a.home)?;
-    let usage = match old {
-        Some(o) if o.usage.quota == sftp.quota_bytes && o.usage.home() == home => o.usage.clone(),
-        _ => Arc::new(AccountUsage::new(home, sftp.quota_bytes)),
+/// The SSH settings of the server: identification, methods, the rejection
+/// delay, limits and ciphers.
+fn russh_config(cfg: &SftpServer, keys: Vec<russh::keys::PrivateKey>) -> russh::server::Config {
+    // Offer AES-GCM too (russh's default list omits aes128-gcm, which OpenSSH
+    // clients may prefer); chacha20-poly1305 stays first.
+    let preferred = russh::Preferred {
+        cipher: std::borrow::Cow::Owned(vec![
+            russh::cipher::CHACHA20_POLY1305,
+            russh::cipher::AES_128_GCM,
+            russh::cipher::AES_256_GCM,
+            russh::cipher::AES_256_CTR,
+            russh::cipher::AES_128_CTR,
+        ]),
+        ..Default::default()
     };
-    let handles = match old {
-        Some(o) => o.handles.clone(),
-        None => HandleBudget::new(handles_per_account),
-    };
-    Ok(SftpAccount {
-        name: a.name.clone(),
-        sftp: sftp.clone(),
-        view: Arc::new(view),
-        incoming,
-        usage,
-        handles,
-    })
+    russh::server::Config {
+        server_id: russh::SshId::Standard("SSH-2.0-pasarela".into()),
+        methods: MethodSet::from(&[MethodKind::PublicKey, MethodKind::Password][..]),
+        auth_rejection_time: cfg.auth_rejection_delay,
+        auth_rejection_time_initial: Some(std::time::Duration::ZERO),
+        keys,
+        // A 256 KiB SFTP write then fits in four SSH packets, and 8 MiB in
+        // flight keeps a loopback/LAN pipe full (russh: 32 KiB / 2 MiB).
+        window_size: 8 * 1024 * 1024,
+        maximum_packet_size: 65535,
+        channel_buffer_size: 256,
+        event_buffer_size: 64,
+        max_auth_attempts: cfg.max_auth_attempts,
+        inactivity_timeout: Some(cfg.idle_timeout),
+        keepalive_interval: None,
+        nodelay: true,
+        preferred,
+        ..Default::default()
+    }
 }
 
 pub async fn start(
@@ -229,37 +219,7 @@ pub async fn start(
             .context("host key task failed")??;
     let (handles_total, handles_per_account) = handle_budgets();
     let accounts = prepare_accounts(&ctx.config, &HashMap::new(), handles_per_account)?;
-    // Offer AES-GCM too (russh's default list omits aes128-gcm, which OpenSSH
-    // clients may prefer); chacha20-poly1305 stays first.
-    let preferred = russh::Preferred {
-        cipher: std::borrow::Cow::Owned(vec![
-            russh::cipher::CHACHA20_POLY1305,
-            russh::cipher::AES_128_GCM,
-            russh::cipher::AES_256_GCM,
-            russh::cipher::AES_256_CTR,
-            russh::cipher::AES_128_CTR,
-        ]),
-        ..Default::default()
-    };
-    let russh_cfg = russh::server::Config {
-        server_id: russh::SshId::Standard("SSH-2.0-pasarela".into()),
-        methods: MethodSet::from(&[MethodKind::PublicKey, MethodKind::Password][..]),
-        auth_rejection_time: cfg.auth_rejection_delay,
-        auth_rejection_time_initial: Some(std::time::Duration::ZERO),
-        keys,
-        // A 256 KiB SFTP write then fits in four SSH packets, and 8 MiB in
-        // flight keeps a loopback/LAN pipe full (russh: 32 KiB / 2 MiB).
-        window_size: 8 * 1024 * 1024,
-        maximum_packet_size: 65535,
-        channel_buffer_size: 256,
-        event_buffer_size: 64,
-        max_auth_attempts: cfg.max_auth_attempts,
-        inactivity_timeout: Some(cfg.idle_timeout),
-        keepalive_interval: None,
-        nodelay: true,
-        preferred,
-        ..Default::default()
-    };
+    let russh_cfg = russh_config(&cfg, keys);
     let listener = TcpListener::bind(&cfg.listen)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;
@@ -310,53 +270,66 @@ pub async fn start(
     }
     load_bans(&shared).await;
     if !single {
-        // Daemons sharing a PostgreSQL store share their bans: an address
-        // banned by one is refused by all within BAN_SYNC.
-        // Owned by the tracker the accept loop drains at shutdown.
-        let task_shared = shared.clone();
-        shared.tracker.spawn(async move {
-            let shared = task_shared;
-            loop {
-                tokio::select! {
-                    _ = shared.shutdown.cancelled() => break,
-                    _ = tokio::time::sleep(BAN_SYNC) => load_bans(&shared).await,
-                }
-            }
-        });
+        spawn_ban_sync(&shared);
     }
     tracing::info!(%addr, accounts = shared.accounts().len(), "sftp server listening");
-    if let Some(mut rx) = updates {
-        // Owned by the tracker the accept loop drains at shutdown.
-        let task_shared = shared.clone();
-        shared.tracker.spawn(async move {
-            let shared = task_shared;
-            loop {
-                tokio::select! {
-                    _ = shared.shutdown.cancelled() => break,
-                    changed = rx.changed() => if changed.is_err() { break },
-                }
-                let config = rx.borrow_and_update().clone();
-                let old = shared.accounts();
-                match prepare_accounts(&config, &old, shared.handles_per_account) {
-                    Ok(map) => {
-                        let n = map.len();
-                        *shared.accounts.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(map);
-                        tracing::info!(
-                            accounts = n,
-                            "sftp accounts reloaded; open sessions continue"
-                        );
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %format!("{e:#}"), "sftp accounts not reloaded; the previous ones stay")
-                    }
-                }
-            }
-        });
+    if let Some(rx) = updates {
+        spawn_account_reloads(&shared, rx);
     }
     // The caller owns the accept loop through its handle (the daemon awaits
     // it in its JoinSet); the loop drains every task of `tracker` before it ends.
     let join = tokio::spawn(accept_loop(listener, shared));
     Ok((addr, join))
+}
+
+/// Daemons sharing a PostgreSQL store share their bans: an address banned by
+/// one is refused by all within `BAN_SYNC`.
+fn spawn_ban_sync(shared: &Arc<Shared>) {
+    // Owned by the tracker the accept loop drains at shutdown.
+    let task_shared = shared.clone();
+    shared.tracker.spawn(async move {
+        let shared = task_shared;
+        loop {
+            tokio::select! {
+                _ = shared.shutdown.cancelled() => break,
+                _ = tokio::time::sleep(BAN_SYNC) => load_bans(&shared).await,
+            }
+        }
+    });
+}
+
+/// New logins use the accounts of each reloaded configuration; open sessions
+/// keep what they logged in with.
+fn spawn_account_reloads(
+    shared: &Arc<Shared>,
+    mut rx: tokio::sync::watch::Receiver<Arc<crate::config::Config>>,
+) {
+    // Owned by the tracker the accept loop drains at shutdown.
+    let task_shared = shared.clone();
+    shared.tracker.spawn(async move {
+        let shared = task_shared;
+        loop {
+            tokio::select! {
+                _ = shared.shutdown.cancelled() => break,
+                changed = rx.changed() => if changed.is_err() { break },
+            }
+            let config = rx.borrow_and_update().clone();
+            let old = shared.accounts();
+            match prepare_accounts(&config, &old, shared.handles_per_account) {
+                Ok(map) => {
+                    let n = map.len();
+                    *shared.accounts.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(map);
+                    tracing::info!(
+                        accounts = n,
+                        "sftp accounts reloaded; open sessions continue"
+                    );
+                }
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "sftp accounts not reloaded; the previous ones stay")
+                }
+            }
+        }
+    });
 }
 
 /// How often a daemon on a shared store picks up the bans of the others.
@@ -380,51 +353,6 @@ async fn load_bans(shared: &Shared) {
         }
         Err(e) => tracing::warn!(error = %e, "cannot load sftp bans"),
     }
-}
-
-/// The SFTP accounts of a configuration, keys and networks compiled.
-/// Descriptors SFTP handles may hold: half the soft RLIMIT_NOFILE for all
-/// sessions (the rest stays for the store, spool, workers, sockets), a
-/// quarter of that for one account.
-fn handle_budgets() -> (usize, usize) {
-    // SAFETY: getrlimit fills a plain struct.
-    let mut rl: libc::rlimit = unsafe { std::mem::zeroed() };
-    let soft = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } == 0 {
-        usize::try_from(rl.rlim_cur).unwrap_or(usize::MAX)
-    } else {
-        1024
-    };
-    let total = (soft / 2).clamp(64, 1 << 20);
-    let per_account = (total / 4).max(16);
-    tracing::info!(
-        rlimit_nofile = soft,
-        handles_total = total,
-        handles_per_account = per_account,
-        "sftp handle budgets"
-    );
-    (total, per_account)
-}
-
-fn prepare_accounts(
-    config: &crate::config::Config,
-    old: &HashMap<String, Arc<SftpAccount>>,
-    handles_per_account: usize,
-) -> anyhow::Result<HashMap<String, Arc<SftpAccount>>> {
-    let mut accounts = HashMap::new();
-    for a in config.accounts.values() {
-        if let Some(s) = &a.sftp {
-            accounts.insert(
-                a.name.clone(),
-                Arc::new(prepare_account(
-                    a,
-                    s,
-                    old.get(&a.name),
-                    handles_per_account,
-                )?),
-            );
-        }
-    }
-    Ok(accounts)
 }
 
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
