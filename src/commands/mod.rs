@@ -36,7 +36,7 @@ pub fn main() -> i32 {
     let cli = Cli::parse();
     // The sandboxed decoder child: no async runtime, no threads, no logging.
     if let Command::Decode { what } = cli.command {
-        return crate::formats::decode::child_main(what);
+        return crate::formats::decode::child_main(what).code();
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -94,9 +94,8 @@ pub async fn dispatch(command: Command, log_format: Option<LogFormat>) -> i32 {
             config,
         } => report::report(&config, date, month.as_deref()).await,
         Command::Aws { command } => aws::aws(command).await,
-        // Handled before the runtime starts (`main`); its codes are the
-        // decoder protocol's, not a command's.
-        Command::Decode { what } => return crate::formats::decode::child_main(what),
+        // Handled before the runtime starts (`main`).
+        Command::Decode { what } => crate::formats::decode::child_main(what),
     };
     exit.code()
 }
