@@ -43,20 +43,22 @@ fn main() {
         s.seconds, s.rows_per_second, s.unchanged
     );
 
-    match pasarela::app_catalog::bench_lookup(&dir, rows, 200_000) {
+    match pasarela::commands::catalog::bench_lookup(&dir, rows, 200_000) {
         Ok(r) => println!("lookup:   {r}"),
         Err(e) => println!("lookup failed: {e}"),
     }
 
     // Description index over the generated catalog (built by streaming the data file).
     let t = Instant::now();
-    let before = pasarela::app_catalog::rss_kib().0;
+    let before = pasarela::commands::catalog::rss_kib().0;
     match catalog::open_matcher(&dir, &cfg, catalog::Aliases::default()) {
         Ok(Some(m)) => println!(
             "description index over {rows} generated products: {} distinct texts, built in {:.2} s, RSS +{} KiB",
             m.index.len(),
             t.elapsed().as_secs_f64(),
-            pasarela::app_catalog::rss_kib().0.saturating_sub(before)
+            pasarela::commands::catalog::rss_kib()
+                .0
+                .saturating_sub(before)
         ),
         other => println!("description index: {:?}", other.err()),
     }

@@ -1,6 +1,10 @@
-//! Command-line interface: parse arguments, dispatch to `app`, map outcomes to
-//! exit codes (sysexits: 64 usage, 65 bad input data, 66 no input, 69
-//! unavailable, 70 internal error, 78 bad configuration).
+//! Command-line interface: the clap definitions of every command, subcommand
+//! and flag (a contract with scripts and the systemd unit).
+//!
+//! Only types live here: `commands::main` parses a [`Cli`] and runs the
+//! handler of each command (one file per command in `src/commands/`); exit
+//! codes are `exit::Exit`. This module imports nothing of the crate but
+//! plain values, so the handlers may import its types without a circle.
 
 use std::path::PathBuf;
 
@@ -8,6 +12,9 @@ use chrono::{DateTime, FixedOffset};
 use clap::{Parser, Subcommand, ValueEnum};
 
 pub const DEFAULT_CONFIG: &str = "config/pasarela.toml";
+/// The catalog configuration used when the daemon configuration cannot be read.
+pub const DEFAULT_CATALOG_CONFIG: &str = "rules/catalog.toml";
+pub const DEFAULT_RULES_DIR: &str = "rules";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -156,12 +163,12 @@ pub enum Command {
     /// Product catalog: import, lookup, match, generate (see docs/CATALOG.md).
     Catalog {
         #[command(subcommand)]
-        command: crate::app_catalog::CatalogCommand,
+        command: CatalogCommand,
     },
     /// Commission rules: run rule test files (see docs/COMMISSIONS.md).
     Rules {
         #[command(subcommand)]
-        command: crate::app_catalog::RulesCommand,
+        command: RulesCommand,
     },
     /// Tell whether a certificate PDF is genuine and unchanged according to the store.
     VerifyCertificate {
@@ -173,7 +180,7 @@ pub enum Command {
     /// needs a build with `--features aws`).
     Aws {
         #[command(subcommand)]
-        command: crate::aws::AwsCommand,
+        command: AwsCommand,
     },
     /// Publish the daily report of a day and/or the monthly summary of a month.
     Report {
@@ -188,26 +195,125 @@ pub enum Command {
     },
 }
 
-/// Parse arguments, run, and return the process exit code.
-pub fn main() -> i32 {
-    let cli = Cli::parse();
-    // The sandboxed decoder child: no async runtime, no threads, no logging.
-    if let Command::Decode { what } = cli.command {
-        return crate::formats::decode::child_main(what);
-    }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return 70;
-        }
-    };
-    let log_format = cli.log_format.map(|f| match f {
-        LogFormatArg::Text => crate::config::LogFormat::Text,
-        LogFormatArg::Json => crate::config::LogFormat::Json,
-    });
-    runtime.block_on(crate::app::dispatch(cli.command, log_format))
+#[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// Import a CSV or Excel catalog (re-import updates in place, with history).
+    Import {
+        file: PathBuf,
+        #[command(flatten)]
+        loc: CatalogLocation,
+        /// Layout name in the catalog config (default: its default_layout).
+        #[arg(long)]
+        layout: Option<String>,
+        /// Size of one sort buffer in MiB (two may be in use).
+        #[arg(long, default_value_t = 256)]
+        sort_buffer_mib: usize,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the product stored under a code.
+    Lookup {
+        code: String,
+        #[command(flatten)]
+        loc: CatalogLocation,
+    },
+    /// Match an invoice line (description, optional codes) against the catalog.
+    Match {
+        description: String,
+        /// Codes carried by the line (StandardItemIdentification, SellersItemIdentification, CODIGO SUBYACENTE).
+        #[arg(long = "code")]
+        codes: Vec<String>,
+        /// Client NIT (for aliases).
+        #[arg(long)]
+        client: Option<String>,
+        #[arg(long, default_value = "1")]
+        quantity: String,
+        /// Unit code or word (KGM, NIU, bulto ...).
+        #[arg(long, default_value = "NIU")]
+        unit: String,
+        /// Aliases directory.
+        #[arg(long, default_value = "rules/aliases")]
+        aliases: PathBuf,
+        #[command(flatten)]
+        loc: CatalogLocation,
+    },
+    /// Show the recorded changes of one code (or of every code with `*`).
+    History {
+        code: String,
+        #[command(flatten)]
+        loc: CatalogLocation,
+    },
+    /// Measure lookups by code on a generated catalog (codes 1..=max-code).
+    BenchLookup {
+        /// Highest code in the catalog (`catalog generate --rows`).
+        #[arg(long)]
+        max_code: u64,
+        #[arg(long, default_value_t = 1_000_000)]
+        samples: u64,
+        #[command(flatten)]
+        loc: CatalogLocation,
+    },
+    /// Write a synthetic catalog in the subyacentes layout (benchmarks).
+    Generate {
+        #[arg(long)]
+        rows: u64,
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CatalogLocation {
+    /// Daemon configuration (its `[registration]` names the catalog's folder
+    /// and the rules folder holding catalog.toml).
+    #[arg(long, short, env = "PASARELA_CONFIG", default_value = DEFAULT_CONFIG)]
+    pub config: PathBuf,
+    /// Catalog configuration (layouts, units, groups, eligibility). Default:
+    /// `<[registration] rules_dir>/catalog.toml` of the daemon configuration.
+    #[arg(long)]
+    pub catalog_config: Option<PathBuf>,
+    /// Catalog directory (overrides `[registration] catalog_dir`).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Price one invoice given as JSON (a PricingInput) and explain every fee.
+    Explain {
+        /// JSON file: {"date": "2026-03-01", "client": "900123456", "side": "V",
+        /// "lines": [{"code": "1", "group": "GRANOS", "state": "NATURAL", "quantity_kg": "1000", "value": "2500000"}]}
+        input: PathBuf,
+        /// Rules directory or file.
+        #[arg(long, default_value = DEFAULT_RULES_DIR)]
+        rules: PathBuf,
+        /// Print the commission object as JSON instead.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run rule test files (default: RULES/tests/*.toml); exit 1 on a failure.
+    Test {
+        files: Vec<PathBuf>,
+        /// Rules directory or file.
+        #[arg(long, default_value = DEFAULT_RULES_DIR)]
+        rules: PathBuf,
+    },
+}
+
+/// `pasarela aws ...`
+#[derive(Debug, Subcommand)]
+pub enum AwsCommand {
+    /// Make the Transfer Family server's users, SSH keys and home mappings match
+    /// the accounts (and import the host keys with `[aws] import_host_key`).
+    Sync {
+        #[arg(long, short, env = "PASARELA_CONFIG", default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// Print what would change and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Also delete users on the server that are no Pasarela account with keys.
+        #[arg(long)]
+        prune: bool,
+    },
 }

@@ -5,16 +5,15 @@
 //! that integration tests and benchmarks drive the same code as the daemon.
 
 pub mod admin;
-pub mod app;
-pub mod app_catalog;
-pub mod app_deliver;
 pub mod aws;
 pub mod catalog;
 pub mod certificate;
 pub mod cli;
 pub mod clock;
+pub mod commands;
 pub mod config;
 pub mod dian;
+pub mod exit;
 pub mod formats;
 pub mod fsutil;
 pub mod intake;

@@ -1,5 +1,6 @@
-//! The `pasarela` binary: everything lives in the library; see `cli.rs`.
+//! The `pasarela` binary: everything lives in the library; `commands::main`
+//! parses the command line (`cli`) and runs one command.
 
 fn main() {
-    std::process::exit(pasarela::cli::main());
+    std::process::exit(pasarela::commands::main());
 }

@@ -77,13 +77,18 @@ pub async fn start(
     let bound = listener.local_addr()?;
     let slots = Arc::new(Semaphore::new(listen.max_connections.max(1)));
     let read_timeout = listen.read_timeout;
+    // The listener's task is owned by the returned handle, which the daemon
+    // aborts last at shutdown; the connections are owned by its JoinSet, so
+    // they end with it (each is bounded by its timeout anyway).
     let task = tokio::spawn(async move {
+        let mut connections = tokio::task::JoinSet::new();
         loop {
             // A slot first: beyond the cap, connections wait in the backlog
             // until one is served or times out.
             let Ok(permit) = slots.clone().acquire_owned().await else {
                 break;
             };
+            while connections.try_join_next().is_some() {}
             let (mut sock, peer) = match listener.accept().await {
                 Ok(x) => x,
                 Err(e) => {
@@ -93,7 +98,7 @@ pub async fn start(
                 }
             };
             let (health, store) = (health.clone(), store.clone());
-            tokio::spawn(async move {
+            connections.spawn(async move {
                 let _permit = permit;
                 let served = tokio::time::timeout(read_timeout + Duration::from_secs(5), async {
                     let head = read_head(&mut sock, read_timeout).await?;

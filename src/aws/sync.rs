@@ -6,7 +6,6 @@
 //! to ImportHostKey only and never printed; their fingerprints are.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 use std::time::Duration;
 
 use aws_sdk_transfer::Client;
@@ -16,26 +15,26 @@ use aws_sdk_transfer::types::{HomeDirectoryMapEntry, HomeDirectoryType, Identity
 use russh::keys::ssh_key::LineEnding;
 use russh::keys::{HashAlg, PrivateKey};
 
-use super::EX_UNAVAILABLE;
 use super::config::Aws;
 use super::plan::{self, Action, RemoteHostKey, RemoteKey, RemoteUser};
-use crate::config::{Config, EX_CONFIG};
+use crate::config::Config;
+use crate::exit::Exit;
 
-pub async fn run(path: &Path, dry_run: bool, prune: bool) -> i32 {
-    let config = match crate::app::load_config(path) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
+/// Sync the Transfer server of `config`'s `[aws]` section with its accounts:
+/// local work first (host keys), then read the server, plan, and carry the
+/// plan out or print it. [`Exit::Config`] without `[aws]` or with unusable
+/// host keys; [`Exit::Unavailable`] when AWS cannot be read or a change fails.
+pub async fn run(config: &Config, dry_run: bool, prune: bool) -> Exit {
     let Some(aws) = config.aws.clone() else {
         eprintln!(
             "error: {}: no [aws] section: nothing to sync with (docs/AWS.md)",
-            path.display()
+            config.source.display()
         );
-        return EX_CONFIG;
+        return Exit::Config;
     };
     // Local work first: a missing key directory fails before any AWS call.
     // A dry run does not generate missing host keys: it changes nothing, here either.
-    let host_key_dir = host_key_dir(&config);
+    let host_key_dir = host_key_dir(config);
     let generate_later = aws.import_host_key
         && dry_run
         && !HOST_KEY_FILES
@@ -46,13 +45,13 @@ pub async fn run(path: &Path, dry_run: bool, prune: bool) -> i32 {
             Ok(k) => k,
             Err(e) => {
                 eprintln!("error: host keys: {e:#}");
-                return EX_CONFIG;
+                return Exit::Config;
             }
         }
     } else {
         Vec::new()
     };
-    let desired = plan::desired(&config, &aws);
+    let desired = plan::desired(config, &aws);
     let client = client(&aws).await;
     println!(
         "Transfer server {} in {}{}{}",
@@ -74,7 +73,7 @@ pub async fn run(path: &Path, dry_run: bool, prune: bool) -> i32 {
         Err(e) => {
             eprintln!("error: {e}");
             eprintln!("nothing was changed");
-            return EX_UNAVAILABLE;
+            return Exit::Unavailable;
         }
     };
     if generate_later {
@@ -99,11 +98,24 @@ pub async fn run(path: &Path, dry_run: bool, prune: bool) -> i32 {
             Err(e) => {
                 eprintln!("error: {e}");
                 eprintln!("nothing was changed");
-                return EX_UNAVAILABLE;
+                return Exit::Unavailable;
             }
         }
     }
+    print_findings(&p, prune);
+    let failures = carry_out(&client, &aws, &p, &host_keys, dry_run).await;
+    print_summary(&p, dry_run, prune);
+    if failures > 0 {
+        eprintln!(
+            "error: {failures} change(s) failed; the others were made. Run the sync again to retry."
+        );
+        return Exit::Unavailable;
+    }
+    Exit::Ok
+}
 
+/// What the plan skips, notes, keeps and leaves unchanged.
+fn print_findings(p: &plan::Plan, prune: bool) {
     for s in &p.skipped {
         println!("skip account {}: {}", s.account, s.reason);
     }
@@ -122,7 +134,17 @@ pub async fn run(path: &Path, dry_run: bool, prune: bool) -> i32 {
     for h in &p.unchanged_host_keys {
         println!("unchanged host key {h}");
     }
+}
 
+/// Run (or with `dry_run`, print) every action in order; returns how many
+/// failed. The keys of a user that could not be created are skipped.
+async fn carry_out(
+    client: &Client,
+    aws: &Aws,
+    p: &plan::Plan,
+    host_keys: &[PrivateKey],
+    dry_run: bool,
+) -> usize {
     let mut failures = 0usize;
     let mut not_created: BTreeSet<String> = BTreeSet::new();
     for a in &p.actions {
@@ -141,7 +163,7 @@ pub async fn run(path: &Path, dry_run: bool, prune: bool) -> i32 {
             failures += 1;
             continue;
         }
-        match execute(&client, &aws, a, &host_keys).await {
+        match execute(client, aws, a, host_keys).await {
             Ok(()) => println!("{a}: done"),
             Err(e) => {
                 eprintln!("error: {a}: {e}");
@@ -152,7 +174,10 @@ pub async fn run(path: &Path, dry_run: bool, prune: bool) -> i32 {
             }
         }
     }
+    failures
+}
 
+fn print_summary(p: &plan::Plan, dry_run: bool, prune: bool) {
     let counts = p.counts();
     if p.actions.is_empty() {
         println!("summary: nothing to change; {counts}");
@@ -167,13 +192,6 @@ pub async fn run(path: &Path, dry_run: bool, prune: bool) -> i32 {
             p.strays.len()
         );
     }
-    if failures > 0 {
-        eprintln!(
-            "error: {failures} change(s) failed; the others were made. Run the sync again to retry."
-        );
-        return EX_UNAVAILABLE;
-    }
-    0
 }
 
 /// The files `sftp::hostkeys` keeps the daemon's host keys in.

@@ -309,8 +309,9 @@ fn bad_output(reason: String) -> WorkerError {
 
 /// The child: `pasarela decode …`. Runs without an async runtime and prints
 /// one JSON object on standard output.
-pub fn child_main(cmd: crate::cli::DecodeCommand) -> i32 {
+pub fn child_main(cmd: crate::cli::DecodeCommand) -> crate::exit::Exit {
     use crate::cli::DecodeCommand;
+    use crate::exit::Exit;
     let json = match cmd {
         DecodeCommand::Excel { input } => match std::fs::read(&input) {
             Ok(bytes) => {
@@ -320,7 +321,7 @@ pub fn child_main(cmd: crate::cli::DecodeCommand) -> i32 {
             }
             Err(e) => {
                 eprintln!("cannot read {}: {e}", input.display());
-                return 66;
+                return Exit::NoInput;
             }
         },
         DecodeCommand::Image {
@@ -336,7 +337,7 @@ pub fn child_main(cmd: crate::cli::DecodeCommand) -> i32 {
                 Ok(b) => b,
                 Err(e) => {
                     eprintln!("cannot read {}: {e}", input.display());
-                    return 66;
+                    return Exit::NoInput;
                 }
             };
             let opts = Preprocess {
@@ -352,13 +353,13 @@ pub fn child_main(cmd: crate::cli::DecodeCommand) -> i32 {
             use std::io::Write;
             let mut out = std::io::stdout().lock();
             if out.write_all(&j).and_then(|_| out.flush()).is_err() {
-                return 74;
+                return Exit::IoErr;
             }
-            0
+            Exit::Ok
         }
         Err(e) => {
             eprintln!("cannot encode the result: {e}");
-            70
+            Exit::Software
         }
     }
 }

@@ -200,7 +200,8 @@ impl Intake {
                     let config = this.generation.borrow().config.clone();
                     let today = this.clock.now().date_naive();
                     let store = this.store.clone();
-                    tokio::spawn(async move { retention::purge(&config, today, &store).await });
+                    // Owned by `staging`, so shutdown waits for a purge under way.
+                    staging.spawn(async move { retention::purge(&config, today, &store).await });
                 }
                 Some(_) = staging.join_next(), if !staging.is_empty() => {}
             }

@@ -92,7 +92,9 @@ impl Runner {
         let in_flight: InFlight = Arc::default();
         let mut job_of: std::collections::HashMap<tokio::task::Id, i64> =
             std::collections::HashMap::new();
-        tokio::spawn(heartbeat(
+        // Owned here: stopped and awaited when the runner returns.
+        let mut heartbeat_task = JoinSet::new();
+        heartbeat_task.spawn(heartbeat(
             self.store.clone(),
             self.owner.clone(),
             self.generation.clone(),
@@ -186,6 +188,8 @@ impl Runner {
                 }
             }
         }
+        drop(_stop_beat);
+        while heartbeat_task.join_next().await.is_some() {}
     }
 }
 

@@ -7,8 +7,12 @@
 //!
 //! Codemap: `config` (the `[sftp]` and `[accounts.NAME.sftp]` tables),
 //! `auth` (keys, argon2id), `hostkeys`, `defense` (caps, scores, bans),
-//! `vfs` (view paths, permissions, confinement), `server` (russh handler and
-//! accept loop), `session` (the pipelined SFTP request loop).
+//! `vfs` (view paths, permissions, confinement), `server` (accept loop and
+//! connections; `server::handler` the russh handler, `server::accounts` the
+//! accounts as logins see them), `session` (the
+//! pipelined SFTP request loop; `session::processor` the request processor,
+//! `session::budget` limits, quota and reserve, `session::wire` and
+//! `session::fsops` protocol and confined filesystem helpers).
 //!
 //! **Architecture Invariant:** every filesystem access of a client goes
 //! through `vfs::View::resolve`, which decides on the canonical path, and is

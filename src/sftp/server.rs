@@ -27,21 +27,14 @@ use crate::sftp::vfs::View;
 use crate::sftp::{SftpContext, auth};
 use crate::store::AuditRecord;
 
+mod accounts;
+mod handler;
+
+use accounts::*;
+use handler::*;
+
 /// SFTP sessions (channels) one connection may run at once.
 const MAX_SESSIONS_PER_CONNECTION: usize = 8;
-
-/// An account that may log in over SFTP.
-struct SftpAccount {
-    name: String,
-    sftp: AccountSftp,
-    view: Arc<View>,
-    incoming: PathBuf,
-    /// Disk use against the quota, shared by the account's sessions (kept
-    /// across reloads while home and quota stay the same).
-    usage: Arc<AccountUsage>,
-    /// Open handles of all the account's sessions.
-    handles: Arc<HandleBudget>,
-}
 
 /// Connections that have not authenticated yet, oldest first. Each holds
 /// its defender slot here until it authenticates, so dropping an entry frees
@@ -174,39 +167,40 @@ impl Shared {
     }
 }
 
-fn prepare_account(
-    a: &Account,
-    sftp: &AccountSftp,
-    old: Option<&Arc<SftpAccount>>,
-    handles_per_account: usize,
-) -> anyhow::Result<SftpAccount> {
-    for d in [a.incoming(), a.outgoing(), a.archive()] {
-        std::fs::create_dir_all(&d).with_context(|| format!("cannot create {}", d.display()))?;
-    }
-    for vf in &sftp.virtual_folders {
-        std::fs::create_dir_all(&vf.directory)
-            .with_context(|| format!("cannot create {}", vf.directory.display()))?;
-    }
-    let view = View::new(&a.home, sftp)
-        .with_context(|| format!("account {}: cannot open its folders", a.name))?;
-    let incoming = std::fs::canonicalize(a.incoming())?;
-    let home = std::fs::canonicalize(&a.home)?;
-    let usage = match old {
-        Some(o) if o.usage.quota == sftp.quota_bytes && o.usage.home() == home => o.usage.clone(),
-        _ => Arc::new(AccountUsage::new(home, sftp.quota_bytes)),
+/// The SSH settings of the server: identification, methods, the rejection
+/// delay, limits and ciphers.
+fn russh_config(cfg: &SftpServer, keys: Vec<russh::keys::PrivateKey>) -> russh::server::Config {
+    // Offer AES-GCM too (russh's default list omits aes128-gcm, which OpenSSH
+    // clients may prefer); chacha20-poly1305 stays first.
+    let preferred = russh::Preferred {
+        cipher: std::borrow::Cow::Owned(vec![
+            russh::cipher::CHACHA20_POLY1305,
+            russh::cipher::AES_128_GCM,
+            russh::cipher::AES_256_GCM,
+            russh::cipher::AES_256_CTR,
+            russh::cipher::AES_128_CTR,
+        ]),
+        ..Default::default()
     };
-    let handles = match old {
-        Some(o) => o.handles.clone(),
-        None => HandleBudget::new(handles_per_account),
-    };
-    Ok(SftpAccount {
-        name: a.name.clone(),
-        sftp: sftp.clone(),
-        view: Arc::new(view),
-        incoming,
-        usage,
-        handles,
-    })
+    russh::server::Config {
+        server_id: russh::SshId::Standard("SSH-2.0-pasarela".into()),
+        methods: MethodSet::from(&[MethodKind::PublicKey, MethodKind::Password][..]),
+        auth_rejection_time: cfg.auth_rejection_delay,
+        auth_rejection_time_initial: Some(std::time::Duration::ZERO),
+        keys,
+        // A 256 KiB SFTP write then fits in four SSH packets, and 8 MiB in
+        // flight keeps a loopback/LAN pipe full (russh: 32 KiB / 2 MiB).
+        window_size: 8 * 1024 * 1024,
+        maximum_packet_size: 65535,
+        channel_buffer_size: 256,
+        event_buffer_size: 64,
+        max_auth_attempts: cfg.max_auth_attempts,
+        inactivity_timeout: Some(cfg.idle_timeout),
+        keepalive_interval: None,
+        nodelay: true,
+        preferred,
+        ..Default::default()
+    }
 }
 
 pub async fn start(
@@ -225,37 +219,7 @@ pub async fn start(
             .context("host key task failed")??;
     let (handles_total, handles_per_account) = handle_budgets();
     let accounts = prepare_accounts(&ctx.config, &HashMap::new(), handles_per_account)?;
-    // Offer AES-GCM too (russh's default list omits aes128-gcm, which OpenSSH
-    // clients may prefer); chacha20-poly1305 stays first.
-    let preferred = russh::Preferred {
-        cipher: std::borrow::Cow::Owned(vec![
-            russh::cipher::CHACHA20_POLY1305,
-            russh::cipher::AES_128_GCM,
-            russh::cipher::AES_256_GCM,
-            russh::cipher::AES_256_CTR,
-            russh::cipher::AES_128_CTR,
-        ]),
-        ..Default::default()
-    };
-    let russh_cfg = russh::server::Config {
-        server_id: russh::SshId::Standard("SSH-2.0-pasarela".into()),
-        methods: MethodSet::from(&[MethodKind::PublicKey, MethodKind::Password][..]),
-        auth_rejection_time: cfg.auth_rejection_delay,
-        auth_rejection_time_initial: Some(std::time::Duration::ZERO),
-        keys,
-        // A 256 KiB SFTP write then fits in four SSH packets, and 8 MiB in
-        // flight keeps a loopback/LAN pipe full (russh: 32 KiB / 2 MiB).
-        window_size: 8 * 1024 * 1024,
-        maximum_packet_size: 65535,
-        channel_buffer_size: 256,
-        event_buffer_size: 64,
-        max_auth_attempts: cfg.max_auth_attempts,
-        inactivity_timeout: Some(cfg.idle_timeout),
-        keepalive_interval: None,
-        nodelay: true,
-        preferred,
-        ..Default::default()
-    };
+    let russh_cfg = russh_config(&cfg, keys);
     let listener = TcpListener::bind(&cfg.listen)
         .await
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;
@@ -306,47 +270,66 @@ pub async fn start(
     }
     load_bans(&shared).await;
     if !single {
-        // Daemons sharing a PostgreSQL store share their bans: an address
-        // banned by one is refused by all within BAN_SYNC.
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = shared.shutdown.cancelled() => break,
-                    _ = tokio::time::sleep(BAN_SYNC) => load_bans(&shared).await,
-                }
-            }
-        });
+        spawn_ban_sync(&shared);
     }
     tracing::info!(%addr, accounts = shared.accounts().len(), "sftp server listening");
-    if let Some(mut rx) = updates {
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = shared.shutdown.cancelled() => break,
-                    changed = rx.changed() => if changed.is_err() { break },
-                }
-                let config = rx.borrow_and_update().clone();
-                let old = shared.accounts();
-                match prepare_accounts(&config, &old, shared.handles_per_account) {
-                    Ok(map) => {
-                        let n = map.len();
-                        *shared.accounts.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(map);
-                        tracing::info!(
-                            accounts = n,
-                            "sftp accounts reloaded; open sessions continue"
-                        );
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %format!("{e:#}"), "sftp accounts not reloaded; the previous ones stay")
-                    }
-                }
-            }
-        });
+    if let Some(rx) = updates {
+        spawn_account_reloads(&shared, rx);
     }
+    // The caller owns the accept loop through its handle (the daemon awaits
+    // it in its JoinSet); the loop drains every task of `tracker` before it ends.
     let join = tokio::spawn(accept_loop(listener, shared));
     Ok((addr, join))
+}
+
+/// Daemons sharing a PostgreSQL store share their bans: an address banned by
+/// one is refused by all within `BAN_SYNC`.
+fn spawn_ban_sync(shared: &Arc<Shared>) {
+    // Owned by the tracker the accept loop drains at shutdown.
+    let task_shared = shared.clone();
+    shared.tracker.spawn(async move {
+        let shared = task_shared;
+        loop {
+            tokio::select! {
+                _ = shared.shutdown.cancelled() => break,
+                _ = tokio::time::sleep(BAN_SYNC) => load_bans(&shared).await,
+            }
+        }
+    });
+}
+
+/// New logins use the accounts of each reloaded configuration; open sessions
+/// keep what they logged in with.
+fn spawn_account_reloads(
+    shared: &Arc<Shared>,
+    mut rx: tokio::sync::watch::Receiver<Arc<crate::config::Config>>,
+) {
+    // Owned by the tracker the accept loop drains at shutdown.
+    let task_shared = shared.clone();
+    shared.tracker.spawn(async move {
+        let shared = task_shared;
+        loop {
+            tokio::select! {
+                _ = shared.shutdown.cancelled() => break,
+                changed = rx.changed() => if changed.is_err() { break },
+            }
+            let config = rx.borrow_and_update().clone();
+            let old = shared.accounts();
+            match prepare_accounts(&config, &old, shared.handles_per_account) {
+                Ok(map) => {
+                    let n = map.len();
+                    *shared.accounts.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(map);
+                    tracing::info!(
+                        accounts = n,
+                        "sftp accounts reloaded; open sessions continue"
+                    );
+                }
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "sftp accounts not reloaded; the previous ones stay")
+                }
+            }
+        }
+    });
 }
 
 /// How often a daemon on a shared store picks up the bans of the others.
@@ -370,51 +353,6 @@ async fn load_bans(shared: &Shared) {
         }
         Err(e) => tracing::warn!(error = %e, "cannot load sftp bans"),
     }
-}
-
-/// The SFTP accounts of a configuration, keys and networks compiled.
-/// Descriptors SFTP handles may hold: half the soft RLIMIT_NOFILE for all
-/// sessions (the rest stays for the store, spool, workers, sockets), a
-/// quarter of that for one account.
-fn handle_budgets() -> (usize, usize) {
-    // SAFETY: getrlimit fills a plain struct.
-    let mut rl: libc::rlimit = unsafe { std::mem::zeroed() };
-    let soft = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } == 0 {
-        usize::try_from(rl.rlim_cur).unwrap_or(usize::MAX)
-    } else {
-        1024
-    };
-    let total = (soft / 2).clamp(64, 1 << 20);
-    let per_account = (total / 4).max(16);
-    tracing::info!(
-        rlimit_nofile = soft,
-        handles_total = total,
-        handles_per_account = per_account,
-        "sftp handle budgets"
-    );
-    (total, per_account)
-}
-
-fn prepare_accounts(
-    config: &crate::config::Config,
-    old: &HashMap<String, Arc<SftpAccount>>,
-    handles_per_account: usize,
-) -> anyhow::Result<HashMap<String, Arc<SftpAccount>>> {
-    let mut accounts = HashMap::new();
-    for a in config.accounts.values() {
-        if let Some(s) = &a.sftp {
-            accounts.insert(
-                a.name.clone(),
-                Arc::new(prepare_account(
-                    a,
-                    s,
-                    old.get(&a.name),
-                    handles_per_account,
-                )?),
-            );
-        }
-    }
-    Ok(accounts)
 }
 
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
@@ -642,450 +580,4 @@ async fn connection(
         }
     }
     drop(slot);
-}
-
-struct SshHandler {
-    shared: Arc<Shared>,
-    ip: IpAddr,
-    state: Arc<ConnState>,
-    channels: HashMap<ChannelId, Channel<Msg>>,
-    account: Option<Arc<SftpAccount>>,
-    auth_tx: tokio::sync::watch::Sender<bool>,
-    /// SFTP sessions running on this connection.
-    sessions: Arc<AtomicUsize>,
-}
-
-impl SshHandler {
-    fn note_user(&self, user: &str) {
-        *self
-            .state
-            .last_user
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = user.to_string();
-    }
-
-    /// One failed authentication attempt: scored at once (a client may try
-    /// many passwords or keys on one connection).
-    fn fail(&self, user: &str, reason: &str) -> Auth {
-        let unknown = !self.shared.accounts().contains_key(user);
-        if unknown {
-            self.state.unknown_user.store(true, Ordering::Release);
-        }
-        self.state.failures.fetch_add(1, Ordering::AcqRel);
-        tracing::debug!(ip = %self.ip, user, reason, "sftp authentication attempt rejected");
-        let score = if unknown { 2 } else { 1 };
-        if let Some(len) = self.shared.defender.failed(self.ip, score, Instant::now()) {
-            *self.state.banned.lock().unwrap_or_else(|e| e.into_inner()) = Some(len);
-        }
-        Auth::reject()
-    }
-
-    /// Refuse every further attempt once the address is banned (the ban
-    /// may come from this connection's own attempts).
-    fn banned(&self) -> bool {
-        let banned = self.shared.defender.is_banned(self.ip, Instant::now());
-        if banned {
-            // The ban may have arrived after the connection was admitted
-            // (another daemon's, loaded from the store meanwhile).
-            tracing::info!(ip = %self.ip, "sftp authentication refused: address banned");
-        }
-        banned
-    }
-
-    /// The account, if it exists, has SFTP and accepts this source address.
-    fn account_for(&self, user: &str) -> Result<Arc<SftpAccount>, &'static str> {
-        let a = self
-            .shared
-            .accounts()
-            .get(user)
-            .cloned()
-            .ok_or("unknown account")?;
-        if !a.sftp.network_allowed(self.ip) {
-            return Err("source address not allowed");
-        }
-        Ok(a)
-    }
-
-    fn accept(&mut self, a: Arc<SftpAccount>) -> Auth {
-        *self
-            .state
-            .authenticated
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = Some(a.name.clone());
-        self.account = Some(a);
-        Auth::Accept
-    }
-}
-
-impl russh::server::Handler for SshHandler {
-    type Error = russh::Error;
-
-    async fn auth_none(&mut self, user: &str) -> Result<Auth, Self::Error> {
-        self.note_user(user);
-        Ok(Auth::reject())
-    }
-
-    async fn auth_publickey_offered(
-        &mut self,
-        user: &str,
-        offer: PublicKeyOffer<'_>,
-    ) -> Result<Auth, Self::Error> {
-        self.note_user(user);
-        if self.banned() {
-            return Ok(Auth::reject());
-        }
-        match self.account_for(user) {
-            Ok(a) => {
-                match auth::key_allowed(&a.sftp.keys, offer.public_key, self.ip, chrono::Utc::now())
-                {
-                    Ok(()) => Ok(Auth::Accept),
-                    Err(why) => Ok(self.fail(user, why.as_str())),
-                }
-            }
-            Err(reason) => Ok(self.fail(user, reason)),
-        }
-    }
-
-    async fn auth_publickey(
-        &mut self,
-        user: &str,
-        key: VerifiedPublicKey<'_>,
-    ) -> Result<Auth, Self::Error> {
-        self.note_user(user);
-        if self.banned() {
-            return Ok(Auth::reject());
-        }
-        match self.account_for(user) {
-            Ok(a) => {
-                match auth::key_allowed(&a.sftp.keys, key.public_key, self.ip, chrono::Utc::now()) {
-                    Ok(()) => {
-                        tracing::debug!(fingerprint = %key.public_key.fingerprint(HashAlg::Sha256), "key accepted");
-                        Ok(self.accept(a))
-                    }
-                    Err(why) => Ok(self.fail(user, why.as_str())),
-                }
-            }
-            Err(reason) => Ok(self.fail(user, reason)),
-        }
-    }
-
-    async fn auth_password(&mut self, user: &str, password: &str) -> Result<Auth, Self::Error> {
-        self.note_user(user);
-        if self.banned() {
-            return Ok(Auth::reject());
-        }
-        let a = match self.account_for(user) {
-            Ok(a) => a,
-            Err(reason) => return Ok(self.fail(user, reason)),
-        };
-        let Some(hash) = a.sftp.password_hash.clone() else {
-            return Ok(self.fail(user, "no password set"));
-        };
-        let pw = password.to_string();
-        let ok = tokio::task::spawn_blocking(move || auth::verify_password(&pw, &hash))
-            .await
-            .unwrap_or(false);
-        if ok {
-            Ok(self.accept(a))
-        } else {
-            Ok(self.fail(user, "wrong password"))
-        }
-    }
-
-    async fn auth_succeeded(&mut self, _session: &mut Session) -> Result<(), Self::Error> {
-        let Some(a) = self.account.clone() else {
-            return Ok(());
-        };
-        let _ = self.auth_tx.send(true);
-        tracing::info!(account = %a.name, ip = %self.ip, "sftp login");
-        crate::admin::metrics::inc("pasarela_sftp_logins_total", &[("outcome", "success")]);
-        self.shared
-            .audit(
-                Some(&a.name),
-                "sftp.login",
-                serde_json::json!({"ip": self.ip.to_string()}),
-            )
-            .await;
-        Ok(())
-    }
-
-    async fn channel_open_session(
-        &mut self,
-        channel: Channel<Msg>,
-        reply: russh::server::ChannelOpenHandle,
-        _session: &mut Session,
-    ) -> Result<(), Self::Error> {
-        if self.account.is_none() || self.channels.len() >= 4 {
-            reply.reject(ChannelOpenFailure::ResourceShortage).await;
-            return Ok(());
-        }
-        self.channels.insert(channel.id(), channel);
-        reply.accept().await;
-        Ok(())
-    }
-
-    async fn channel_close(
-        &mut self,
-        channel: ChannelId,
-        _session: &mut Session,
-    ) -> Result<(), Self::Error> {
-        self.channels.remove(&channel);
-        Ok(())
-    }
-
-    async fn subsystem_request(
-        &mut self,
-        channel_id: ChannelId,
-        name: &str,
-        session: &mut Session,
-    ) -> Result<(), Self::Error> {
-        let (Some(a), true) = (self.account.clone(), name == "sftp") else {
-            tracing::info!(ip = %self.ip, subsystem = name, "refused subsystem");
-            session.channel_failure(channel_id)?;
-            session.close(channel_id)?;
-            return Ok(());
-        };
-        let Some(channel) = self.channels.remove(&channel_id) else {
-            session.channel_failure(channel_id)?;
-            return Ok(());
-        };
-        // Each session holds a blocking thread and file handles: bound them
-        // for all accounts together and for each account.
-        let permit = match self.shared.session_permit(&a.name) {
-            Ok(p) => p,
-            Err(cap) => {
-                tracing::warn!(account = %a.name, ip = %self.ip, cap, "sftp session refused: session cap reached");
-                crate::admin::metrics::inc(
-                    "pasarela_sftp_sessions_refused_total",
-                    &[("reason", cap)],
-                );
-                session.channel_failure(channel_id)?;
-                session.close(channel_id)?;
-                return Ok(());
-            }
-        };
-        // Each session holds a thread: bound them per connection (OpenSSH MaxSessions).
-        if self.sessions.load(Ordering::Acquire) >= MAX_SESSIONS_PER_CONNECTION {
-            tracing::warn!(account = %a.name, ip = %self.ip, "too many sftp sessions on one connection");
-            session.channel_failure(channel_id)?;
-            session.close(channel_id)?;
-            return Ok(());
-        }
-        session.channel_success(channel_id)?;
-        self.sessions.fetch_add(1, Ordering::AcqRel);
-        let (ev_tx, ev_rx) = mpsc::unbounded_channel();
-        let ctx = SessionCtx {
-            account: a.name.clone(),
-            ip: self.ip,
-            view: a.view.clone(),
-            incoming: a.incoming.clone(),
-            max_open_handles: self.shared.cfg.max_open_handles,
-            max_file_bytes: self.shared.ctx.config.daemon.max_file_bytes,
-            limits: self.shared.limits.clone(),
-            usage: a.usage.clone(),
-            handle_budgets: [self.shared.handles.clone(), a.handles.clone()],
-            events: ev_tx,
-            shutdown: self.shared.shutdown.clone(),
-        };
-        let shared = self.shared.clone();
-        self.shared
-            .tracker
-            .spawn(events(shared, a.name.clone(), self.ip, ev_rx));
-        let running = self.sessions.clone();
-        let store = self.shared.ctx.store.clone();
-        let record = crate::store::sftp_state::SftpSession {
-            id: uuid::Uuid::new_v4().simple().to_string(),
-            daemon: self.shared.daemon.clone(),
-            account: a.name.clone(),
-            peer: self.ip.to_string(),
-            started_at: chrono::Utc::now().timestamp_millis(),
-        };
-        self.shared.tracker.spawn(async move {
-            // `pasarela status` lists open sessions from the store.
-            if let Err(e) = store.sftp_session_open(&record).await {
-                tracing::warn!(error = %e, "cannot record the sftp session");
-            }
-            session::run(channel, ctx).await;
-            let _ = store.sftp_session_close(&record.id).await;
-            running.fetch_sub(1, Ordering::AcqRel);
-            drop(permit);
-        });
-        Ok(())
-    }
-
-    async fn shell_request(
-        &mut self,
-        channel: ChannelId,
-        session: &mut Session,
-    ) -> Result<(), Self::Error> {
-        tracing::info!(ip = %self.ip, "refused shell request");
-        session.channel_failure(channel)?;
-        session.close(channel)?;
-        Ok(())
-    }
-
-    async fn exec_request(
-        &mut self,
-        channel: ChannelId,
-        _data: &[u8],
-        session: &mut Session,
-    ) -> Result<(), Self::Error> {
-        tracing::info!(ip = %self.ip, "refused exec request");
-        session.channel_failure(channel)?;
-        session.close(channel)?;
-        Ok(())
-    }
-
-    async fn pty_request(
-        &mut self,
-        channel: ChannelId,
-        _term: &str,
-        _col_width: u32,
-        _row_height: u32,
-        _pix_width: u32,
-        _pix_height: u32,
-        _modes: &[(russh::Pty, u32)],
-        session: &mut Session,
-    ) -> Result<(), Self::Error> {
-        session.channel_failure(channel)?;
-        Ok(())
-    }
-
-    async fn x11_request(
-        &mut self,
-        channel: ChannelId,
-        _single_connection: bool,
-        _x11_auth_protocol: &str,
-        _x11_auth_cookie: &str,
-        _x11_screen_number: u32,
-        session: &mut Session,
-    ) -> Result<(), Self::Error> {
-        session.channel_failure(channel)?;
-        Ok(())
-    }
-
-    async fn env_request(
-        &mut self,
-        channel: ChannelId,
-        _variable_name: &str,
-        _variable_value: &str,
-        session: &mut Session,
-    ) -> Result<(), Self::Error> {
-        session.channel_failure(channel)?;
-        Ok(())
-    }
-
-    async fn agent_request(
-        &mut self,
-        _channel: ChannelId,
-        _session: &mut Session,
-    ) -> Result<bool, Self::Error> {
-        Ok(false)
-    }
-
-    async fn tcpip_forward(
-        &mut self,
-        _address: &str,
-        _port: &mut u32,
-        _session: &mut Session,
-    ) -> Result<bool, Self::Error> {
-        tracing::info!(ip = %self.ip, "refused remote forwarding");
-        Ok(false)
-    }
-
-    async fn streamlocal_forward(
-        &mut self,
-        _socket_path: &str,
-        _session: &mut Session,
-    ) -> Result<bool, Self::Error> {
-        Ok(false)
-    }
-
-    async fn channel_open_direct_tcpip(
-        &mut self,
-        _channel: Channel<Msg>,
-        _host_to_connect: &str,
-        _port_to_connect: u32,
-        _originator_address: &str,
-        _originator_port: u32,
-        reply: russh::server::ChannelOpenHandle,
-        _session: &mut Session,
-    ) -> Result<(), Self::Error> {
-        tracing::info!(ip = %self.ip, "refused local forwarding");
-        reply
-            .reject(ChannelOpenFailure::AdministrativelyProhibited)
-            .await;
-        Ok(())
-    }
-
-    async fn channel_open_forwarded_tcpip(
-        &mut self,
-        _channel: Channel<Msg>,
-        _host_to_connect: &str,
-        _port_to_connect: u32,
-        _originator_address: &str,
-        _originator_port: u32,
-        reply: russh::server::ChannelOpenHandle,
-        _session: &mut Session,
-    ) -> Result<(), Self::Error> {
-        reply
-            .reject(ChannelOpenFailure::AdministrativelyProhibited)
-            .await;
-        Ok(())
-    }
-
-    async fn channel_open_direct_streamlocal(
-        &mut self,
-        _channel: Channel<Msg>,
-        _socket_path: &str,
-        reply: russh::server::ChannelOpenHandle,
-        _session: &mut Session,
-    ) -> Result<(), Self::Error> {
-        reply
-            .reject(ChannelOpenFailure::AdministrativelyProhibited)
-            .await;
-        Ok(())
-    }
-
-    async fn channel_open_x11(
-        &mut self,
-        _channel: Channel<Msg>,
-        _originator_address: &str,
-        _originator_port: u32,
-        reply: russh::server::ChannelOpenHandle,
-        _session: &mut Session,
-    ) -> Result<(), Self::Error> {
-        reply
-            .reject(ChannelOpenFailure::AdministrativelyProhibited)
-            .await;
-        Ok(())
-    }
-}
-
-/// Audit rows and intake notices of one SFTP session, in order.
-async fn events(
-    shared: Arc<Shared>,
-    account: String,
-    ip: IpAddr,
-    mut rx: mpsc::UnboundedReceiver<Event>,
-) {
-    while let Some(ev) = rx.recv().await {
-        match ev {
-            Event::Audit { event, detail } => shared.audit(Some(&account), event, detail).await,
-            Event::Completed { path } => {
-                if shared
-                    .ctx
-                    .intake
-                    .send(IntakeEvent::Completed {
-                        account: account.clone(),
-                        path: path.clone(),
-                    })
-                    .await
-                    .is_err()
-                {
-                    tracing::warn!(%ip, path = %path.display(), "intake is not running; the periodic scan will pick the file up");
-                }
-            }
-        }
-    }
 }

@@ -172,7 +172,7 @@ fn rules_explain_prints_each_step() {
 
 #[test]
 fn the_shipped_rules_directory_is_valid_and_problems_are_all_reported() {
-    assert!(pasarela::app_catalog::check_rules_dir(&root().join("rules")).is_empty());
+    assert!(pasarela::commands::rules::check_rules_dir(&root().join("rules")).is_empty());
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("commissions.toml"),
@@ -184,7 +184,7 @@ fn the_shipped_rules_directory_is_valid_and_problems_are_all_reported() {
         "default_layout = \"nope\"\nlayouts = {}\n",
     )
     .unwrap();
-    let p: Vec<String> = pasarela::app_catalog::check_rules_dir(dir.path())
+    let p: Vec<String> = pasarela::commands::rules::check_rules_dir(dir.path())
         .iter()
         .map(|e| e.to_string())
         .collect();

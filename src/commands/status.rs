@@ -1,0 +1,109 @@
+//! `pasarela status`: queue counts, SFTP sessions and bans, the oldest
+//! pending file, dead letters and recent errors, read from the store.
+
+use std::path::Path;
+
+use chrono::DateTime;
+
+use super::config_and_store;
+use crate::exit::Exit;
+
+/// An instant in milliseconds as Bogotá local time (or the number).
+fn fmt_ms(ms: i64) -> String {
+    DateTime::from_timestamp_millis(ms)
+        .map(|t| {
+            t.with_timezone(&crate::clock::bogota())
+                .format("%Y-%m-%d %H:%M:%S%:z")
+                .to_string()
+        })
+        .unwrap_or_else(|| ms.to_string())
+}
+
+/// Print the store's status report (text, or JSON with `json`).
+pub async fn status(path: &Path, json: bool) -> Exit {
+    let (_, store) = match config_and_store(path).await {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let report = match store.status().await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Exit::Unavailable;
+        }
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+        return Exit::Ok;
+    }
+    // "state=n state=n", or `none` when there are no rows.
+    let counts = |rows: &[(String, i64)], none: &str| {
+        if rows.is_empty() {
+            return none.to_string();
+        }
+        let parts: Vec<String> = rows.iter().map(|(s, n)| format!("{s}={n}")).collect();
+        parts.join(" ")
+    };
+    println!("jobs:      {}", counts(&report.jobs_by_state, "none"));
+    println!("verdicts:  {}", counts(&report.verdicts, "none"));
+    println!("outbox:    {}", counts(&report.outbox, "empty"));
+    println!("sftp sessions: {}", report.sftp_sessions.len());
+    for s in &report.sftp_sessions {
+        println!(
+            "  {} from {} since {} ({})",
+            s.account,
+            s.peer,
+            fmt_ms(s.started_at),
+            s.daemon
+        );
+    }
+    println!("sftp bans: {}", report.sftp_bans.len());
+    for b in &report.sftp_bans {
+        println!(
+            "  {} until {} (ban #{})",
+            b.addr,
+            fmt_ms(b.until_at),
+            b.bans
+        );
+    }
+    match &report.oldest_pending {
+        Some(j) => println!(
+            "oldest pending: job {} {}/{} received {}",
+            j.id,
+            j.account,
+            j.rel_path.escape_debug(),
+            fmt_ms(j.received_at)
+        ),
+        None => println!("oldest pending: none"),
+    }
+    println!("dead letters: {}", report.dead.len());
+    for j in &report.dead {
+        println!(
+            "  job {} {}/{} after {} attempt(s) at {}: {}",
+            j.id,
+            j.account,
+            j.rel_path.escape_debug(),
+            j.attempts,
+            fmt_ms(j.updated_at),
+            j.last_error.as_deref().unwrap_or("")
+        );
+    }
+    if !report.recent_errors.is_empty() {
+        println!("recent errors:");
+        for j in &report.recent_errors {
+            println!(
+                "  job {} {}/{} [{}] at {}: {}",
+                j.id,
+                j.account,
+                j.rel_path.escape_debug(),
+                j.state.as_str(),
+                fmt_ms(j.updated_at),
+                j.last_error.as_deref().unwrap_or("")
+            );
+        }
+    }
+    Exit::Ok
+}
