@@ -1,6 +1,6 @@
 //! The parties' NIT check digits (FAJ24, FAK24).
 
-use crate::dian::cufe;
+use crate::dian::nit;
 
 use super::{Emitter, Facts};
 
@@ -29,7 +29,7 @@ pub(super) fn check(f: &Facts<'_>, em: &mut Emitter<'_>) {
             continue;
         }
         let loc = format!("{path}/cac:Party/cac:PartyTaxScheme/cbc:CompanyID/@schemeID");
-        match (cufe::nit_dv(nit), p.dv.as_deref()) {
+        match (nit::check_digit(nit), p.dv.as_deref()) {
             (Some(dv), Some(given)) if given == dv.to_string() => {}
             (Some(dv), given) => em.emit(
                 base,
