@@ -25,6 +25,7 @@ use super::{Generation, StepContext, StepError, Submission};
 use crate::clock::Clock;
 use crate::fsutil;
 use crate::result::{Finding, Verdict};
+use crate::spool;
 use crate::store::{Completion, Job, Store};
 
 pub struct Runner {
@@ -312,7 +313,12 @@ impl JobCtx {
         let result_path = result_path(&account.outgoing(), &job.rel_path);
         let archive_path = match &job.archive_path {
             Some(p) if !job.spool_path.exists() => p.clone(),
-            _ => archive_path(&account.archive(), job, &self.clock),
+            _ => spool::archive_path(
+                &account.archive(),
+                self.clock.now().date_naive(),
+                job.id,
+                &job.rel_path,
+            ),
         };
         let write = {
             let (rp, json) = (result_path.clone(), json.clone());
@@ -339,10 +345,10 @@ impl JobCtx {
             let (src, dst, spool_root) = (
                 job.spool_path.clone(),
                 archive_path.clone(),
-                spool_root(job),
+                spool::entry_of(&job.spool_path, &job.rel_path),
             );
             let moved = tokio::task::spawn_blocking(move || {
-                archive_input(&src, &dst, spool_root.as_deref())
+                spool::archive_input(&src, &dst, spool_root.as_deref())
             })
             .await;
             if let Ok(Err(e)) | Err(e) = moved.map_err(std::io::Error::other) {
@@ -448,30 +454,4 @@ fn too_large(
 /// `outgoing/<rel_path>.result.json`
 pub fn result_path(outgoing: &Path, rel_path: &str) -> PathBuf {
     outgoing.join(format!("{rel_path}.result.json"))
-}
-
-/// `archive/YYYY-MM-DD/<job id>-<name>`: unique per job, so archiving is idempotent.
-fn archive_path(archive: &Path, job: &Job, clock: &Clock) -> PathBuf {
-    let day = clock.now().format("%Y-%m-%d").to_string();
-    let name = job.rel_path.rsplit('/').next().unwrap_or(&job.rel_path);
-    archive.join(day).join(format!("{:08}-{name}", job.id))
-}
-
-/// The per-file spool directory (`spool/<account>/<uuid>`), removed once empty.
-fn spool_root(job: &Job) -> Option<PathBuf> {
-    let depth = job.rel_path.split('/').count();
-    let mut p = job.spool_path.clone();
-    for _ in 0..depth {
-        p = p.parent()?.to_path_buf();
-    }
-    Some(p)
-}
-
-/// Move a spooled input into the archive and remove its spool directory.
-pub fn archive_input(src: &Path, dst: &Path, spool_root: Option<&Path>) -> std::io::Result<()> {
-    fsutil::move_durable(src, dst)?;
-    if let Some(root) = spool_root {
-        let _ = std::fs::remove_dir_all(root);
-    }
-    Ok(())
 }
