@@ -31,7 +31,7 @@ use crate::config::Config;
 use crate::fsutil;
 use crate::pipeline::Generation;
 use crate::spool;
-use crate::store::{JobState, NewJob, Store};
+use crate::store::{JobKind, JobState, NewJob, Store};
 
 /// Queue depth between the watcher thread and the intake task.
 pub const CHANNEL_CAPACITY: usize = 16_384;
@@ -332,20 +332,20 @@ struct Staged {
     spool_path: PathBuf,
     size: u64,
     sha256: String,
-    /// `store::KIND_HEAVY` for PDFs and images (may render and OCR).
-    kind: &'static str,
+    /// Heavy for PDFs and images (may render and OCR).
+    kind: JobKind,
 }
 
 /// The kind of work a staged file is, from its first bytes.
-fn kind_of(path: &Path) -> &'static str {
+fn kind_of(path: &Path) -> JobKind {
     use std::io::Read;
     let mut head = Vec::with_capacity(1024);
     if let Ok(f) = std::fs::File::open(path) {
         let _ = f.take(1024).read_to_end(&mut head);
     }
     match crate::formats::detect::detect(&head) {
-        crate::result::Format::Pdf | crate::result::Format::Image => crate::store::KIND_HEAVY,
-        _ => crate::store::KIND_LIGHT,
+        crate::result::Format::Pdf | crate::result::Format::Image => JobKind::Heavy,
+        _ => JobKind::Light,
     }
 }
 

@@ -78,12 +78,12 @@ impl Runner {
     /// Process jobs until `shutdown` is cancelled, then drain in-flight work
     /// for up to the configured drain timeout.
     pub async fn run(self, shutdown: CancellationToken) {
-        use crate::store::{KIND_HEAVY, KIND_LIGHT};
+        use crate::store::JobKind::{Heavy, Light};
         // Two pools: `workers` for light work (XML, spreadsheets) and
         // `heavy_workers` for PDFs and images, each claimed against its own
         // limit, so a queue of slow scans never takes the slots of invoices.
         let mut inflight: JoinSet<()> = JoinSet::new();
-        let mut kinds: std::collections::HashMap<tokio::task::Id, &'static str> =
+        let mut kinds: std::collections::HashMap<tokio::task::Id, crate::store::JobKind> =
             std::collections::HashMap::new();
         let (mut light, mut heavy) = (0usize, 0usize);
         let mut draining = false;
@@ -107,8 +107,8 @@ impl Runner {
             let heavy_workers = generation.config.daemon.heavy_workers;
             if !draining {
                 for (kind, free) in [
-                    (KIND_LIGHT, workers.saturating_sub(light)),
-                    (KIND_HEAVY, heavy_workers.saturating_sub(heavy)),
+                    (Light, workers.saturating_sub(light)),
+                    (Heavy, heavy_workers.saturating_sub(heavy)),
                 ] {
                     if free == 0 {
                         continue;
@@ -139,7 +139,7 @@ impl Runner {
                                 let h = inflight.spawn(async move { ctx.process(job).await });
                                 kinds.insert(h.id(), kind);
                                 job_of.insert(h.id(), job_id);
-                                if kind == KIND_HEAVY {
+                                if kind == Heavy {
                                     heavy += 1;
                                 } else {
                                     light += 1;
@@ -166,7 +166,7 @@ impl Runner {
                         in_flight.lock().unwrap_or_else(|e| e.into_inner()).remove(&job_id);
                     }
                     match kinds.remove(&id) {
-                        Some(k) if k == KIND_HEAVY => heavy = heavy.saturating_sub(1),
+                        Some(Heavy) => heavy = heavy.saturating_sub(1),
                         _ => light = light.saturating_sub(1),
                     }
                     if let Err(e) = res {
@@ -329,7 +329,7 @@ impl JobCtx {
             .map_err(|e| StepError::Transient(e.to_string()))?
             .map_err(|e| StepError::Transient(format!("writing {}: {e}", result_path.display())))?;
         let completion = Completion {
-            verdict: result.verdict.as_str().to_string(),
+            verdict: result.verdict,
             result_json: json,
             result_path: result_path.to_string_lossy().into_owned(),
             archive_path: archive_path.to_string_lossy().into_owned(),

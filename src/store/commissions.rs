@@ -150,7 +150,7 @@ mod tests {
                 size: 3,
                 sha256: "aa".into(),
                 now_ms: 1000,
-                kind: crate::store::KIND_LIGHT,
+                kind: crate::store::JobKind::Light,
             })
             .await
             .unwrap();
