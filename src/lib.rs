@@ -24,5 +24,6 @@ pub mod result;
 pub mod rules;
 pub mod sdnotify;
 pub mod sftp;
+pub mod spool;
 pub mod store;
 pub mod telemetry;

@@ -64,6 +64,16 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// Every verdict, in declaration order.
+    pub const ALL: &'static [Verdict] = &[
+        Verdict::Accepted,
+        Verdict::Rejected,
+        Verdict::Review,
+        Verdict::Duplicate,
+    ];
+
+    /// The word in results and in the store (serde's lowercase names agree;
+    /// `store::vocab` tests it).
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Accepted => "accepted",
@@ -71,6 +81,19 @@ impl Verdict {
             Verdict::Review => "review",
             Verdict::Duplicate => "duplicate",
         }
+    }
+}
+
+impl std::str::FromStr for Verdict {
+    type Err = crate::store::UnknownWord;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        crate::store::vocab::parse_word(Self::ALL, Self::as_str, "verdict", s)
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

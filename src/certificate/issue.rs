@@ -241,7 +241,7 @@ fn delivery_message(
     );
     Ok(crate::outbox::compose(
         config,
-        "certificate-delivery",
+        crate::store::OutboxKind::CertificateDelivery,
         format!("certificate-delivery:{number}"),
         Some(&account.name),
         Some(job_id),
@@ -362,7 +362,7 @@ pub async fn enqueue_notification(
     to.extend(account.notify.to.iter().cloned());
     let msg = crate::outbox::compose(
         config,
-        "processing-notification",
+        crate::store::OutboxKind::ProcessingNotification,
         format!(
             "processing-notification:{job_id}:{}",
             result.verdict.as_str()

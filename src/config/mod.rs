@@ -79,7 +79,7 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn spool_dir(&self, account: &str) -> PathBuf {
-        self.spool_root.join(account)
+        crate::spool::account_dir(&self.spool_root, account)
     }
 }
 
@@ -606,7 +606,7 @@ fn compile(path: &Path, base: &Path, text: &str, p: &mut Problems) -> Option<Con
                 .spool_dir
                 .as_deref()
                 .map(&resolve)
-                .unwrap_or_else(|| state_dir.join("spool")),
+                .unwrap_or_else(|| crate::spool::default_root(&state_dir)),
             lease: Duration::from_secs(daemon.lease_secs),
             stale_upload: Duration::from_secs(daemon.stale_upload_secs),
         },

@@ -1,4 +1,5 @@
-//! CUFE/CUDE, software security code and NIT check digit (DV): pure functions.
+//! CUFE/CUDE and the software security code: pure functions (the NIT
+//! check digit is in [`super::nit`]).
 
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha384};
@@ -68,43 +69,9 @@ pub fn is_sha384_hex(s: &str) -> bool {
     s.len() == 96 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-const DV_WEIGHTS: [u32; 15] = [3, 7, 13, 17, 19, 23, 29, 37, 41, 43, 47, 53, 59, 67, 71];
-
-/// The NIT check digit, or `None` when the NIT is not 1–15 digits.
-pub fn nit_dv(nit: &str) -> Option<u32> {
-    if nit.is_empty() || nit.len() > DV_WEIGHTS.len() || !nit.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let sum: u32 = nit
-        .bytes()
-        .rev()
-        .zip(DV_WEIGHTS.iter())
-        .map(|(b, w)| u32::from(b - b'0') * w)
-        .sum();
-    let r = sum % 11;
-    Some(if r <= 1 { r } else { 11 - r })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dv_examples() {
-        for (nit, dv) in [
-            ("800197268", 4),
-            ("900108281", 3),
-            ("900373991", 9),
-            ("900374637", 0),
-            ("860028580", 2),
-            ("890903938", 8),
-            ("860034313", 7),
-        ] {
-            assert_eq!(nit_dv(nit), Some(dv), "{nit}");
-        }
-        assert_eq!(nit_dv("80019726X"), None);
-        assert_eq!(nit_dv(""), None);
-    }
 
     #[test]
     fn amounts_truncate() {

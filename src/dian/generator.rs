@@ -243,7 +243,7 @@ const REGISTRABLE_PRODUCTS: &[(&str, &str)] = &[
 
 fn nit(rng: &mut Rng) -> (String, String) {
     let n = rng.range(800_000_000, 999_999_999).to_string();
-    let dv = cufe::nit_dv(&n).unwrap_or(0).to_string();
+    let dv = super::nit::check_digit(&n).unwrap_or(0).to_string();
     (n, dv)
 }
 

@@ -11,6 +11,7 @@
 pub mod cufe;
 pub mod generator;
 pub mod model;
+pub mod nit;
 pub mod rules;
 pub mod settings;
 pub mod xades;

@@ -19,8 +19,9 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::extract::{nit_dv, parse_date, parse_money};
+use super::extract::{parse_date, parse_money};
 use crate::config::{ConfigError, Problems};
+use crate::dian::nit;
 use crate::result::Finding;
 
 /// Built-in layouts (the files under `rules/excel/` at build time).
@@ -814,34 +815,24 @@ fn read_rows(
         // NIT with optional DV ("900373991-9").
         let (nit, dv) = match &nit_raw {
             Some(raw) => {
-                let (n, d) = match raw.split_once('-') {
-                    Some((n, d)) => (n.to_string(), Some(d.trim().to_string())),
-                    None => (raw.clone(), None),
-                };
-                let digits: String = n
-                    .chars()
-                    .filter(|c| !matches!(c, '.' | ' ' | ','))
-                    .collect();
-                if digits.is_empty()
-                    || !digits.chars().all(|c| c.is_ascii_digit())
-                    || digits.len() > 15
-                {
-                    errors.push(bad_sev(format!("El NIT '{raw}' no es válido."), loc("nit")));
-                    (None, None)
-                } else {
-                    let dv = match d {
-                        Some(d) => {
-                            match (d.parse::<u8>(), nit_dv(&digits)) {
-                                (Ok(p), Some(c)) if p == c => Some(p),
-                                _ => {
+                match nit::parse_typed(raw) {
+                    None => {
+                        errors.push(bad_sev(format!("El NIT '{raw}' no es válido."), loc("nit")));
+                        (None, None)
+                    }
+                    Some(typed) => {
+                        let dv = match typed.dv {
+                            Some(d) => match nit::printed_dv_matches(&typed.digits, d) {
+                                Some(p) => Some(p),
+                                None => {
                                     errors.push(bad_sev(format!("El dígito de verificación del NIT '{raw}' no corresponde."), loc("nit")));
                                     None
                                 }
-                            }
-                        }
-                        None => None,
-                    };
-                    (Some(digits), dv)
+                            },
+                            None => None,
+                        };
+                        (Some(typed.digits), dv)
+                    }
                 }
             }
             None => (None, None),

@@ -250,7 +250,7 @@ pub fn invoice(seed: u64, with_qr: bool) -> Invoice {
     let mut rng = Rng::new(seed);
     let supplier_name = rng.pick(SUPPLIERS).to_string();
     let supplier_nit = random_nit(&mut rng);
-    let supplier_dv = super::extract::nit_dv(&supplier_nit)
+    let supplier_dv = crate::dian::nit::check_digit(&supplier_nit)
         .unwrap_or(0)
         .to_string();
     let customer_name = rng.pick(CUSTOMERS).to_string();
@@ -443,7 +443,7 @@ pub fn invoice(seed: u64, with_qr: bool) -> Invoice {
         format!(
             "NIT: {}-{}",
             fmt_nit(&customer_id),
-            super::extract::nit_dv(&customer_id).unwrap_or(0)
+            crate::dian::nit::check_digit(&customer_id).unwrap_or(0)
         )
     } else {
         format!("C.C.: {}", fmt_nit(&customer_id))
@@ -987,7 +987,7 @@ mod tests {
         assert_eq!(money2(sub), t.subtotal);
         assert_eq!(t.cufe.len(), 96);
         assert_eq!(
-            super::super::extract::nit_dv(&t.supplier_nit).map(|d| d.to_string()),
+            crate::dian::nit::check_digit(&t.supplier_nit).map(|d| d.to_string()),
             Some(t.supplier_dv.clone())
         );
         let pdf = a.pdf();

@@ -30,7 +30,8 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::fsutil;
 use crate::pipeline::Generation;
-use crate::store::{JobState, NewJob, Store};
+use crate::spool;
+use crate::store::{JobKind, JobState, NewJob, Store};
 
 /// Queue depth between the watcher thread and the intake task.
 pub const CHANNEL_CAPACITY: usize = 16_384;
@@ -95,7 +96,7 @@ impl Intake {
             let base = config.daemon.spool_dir(&account.name);
             let files = tokio::task::spawn_blocking({
                 let base = base.clone();
-                move || spool_files(&base)
+                move || spool::files(&base)
             })
             .await?;
             for (path, rel) in files {
@@ -109,9 +110,9 @@ impl Intake {
                     Some(job) if job.state == JobState::Done => {
                         if let Some(dst) = job.archive_path.clone() {
                             let root = path.parent().map(Path::to_path_buf);
-                            let root = spool_dir_of(&base, &path).or(root);
+                            let root = spool::entry_in(&base, &path).or(root);
                             tokio::task::spawn_blocking(move || {
-                                crate::pipeline::runner::archive_input(&path, &dst, root.as_deref())
+                                spool::archive_input(&path, &dst, root.as_deref())
                             })
                             .await??;
                             archived += 1;
@@ -332,24 +333,24 @@ struct Staged {
     spool_path: PathBuf,
     size: u64,
     sha256: String,
-    /// `store::KIND_HEAVY` for PDFs and images (may render and OCR).
-    kind: &'static str,
+    /// Heavy for PDFs and images (may render and OCR).
+    kind: JobKind,
 }
 
 /// The kind of work a staged file is, from its first bytes.
-fn kind_of(path: &Path) -> &'static str {
+fn kind_of(path: &Path) -> JobKind {
     use std::io::Read;
     let mut head = Vec::with_capacity(1024);
     if let Ok(f) = std::fs::File::open(path) {
         let _ = f.take(1024).read_to_end(&mut head);
     }
     match crate::formats::detect::detect(&head) {
-        crate::result::Format::Pdf | crate::result::Format::Image => crate::store::KIND_HEAVY,
-        _ => crate::store::KIND_LIGHT,
+        crate::result::Format::Pdf | crate::result::Format::Image => JobKind::Heavy,
+        _ => JobKind::Light,
     }
 }
 
-/// Move `src` into `spool/<account>/<uuid>/<rel>`. `Ok(None)` when the file is
+/// Move `src` into its spool entry (`spool/<account>/<uuid>/<rel>`). `Ok(None)` when the file is
 /// gone (another event took it) or is not a regular file.
 fn stage(spool: &Path, src: &Path, rel: &str) -> std::io::Result<Option<Staged>> {
     stage_with(spool, src, rel, &fsutil::sync_dir)
@@ -372,16 +373,9 @@ fn stage_with(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     }
-    let dest = spool
-        .join(uuid::Uuid::new_v4().simple().to_string())
-        .join(rel);
+    let (spool_root, dest) = spool::new_entry(spool, rel);
     let parent = dest.parent().unwrap_or(spool);
     std::fs::create_dir_all(parent)?;
-    let spool_root = dest
-        .ancestors()
-        .nth(rel.split('/').count())
-        .unwrap_or(parent)
-        .to_path_buf();
     let root = src.ancestors().nth(rel.split('/').count()).ok_or_else(|| {
         std::io::Error::new(std::io::ErrorKind::InvalidInput, "path above its root")
     })?;
@@ -452,45 +446,6 @@ async fn hash_file(path: PathBuf, rel: String) -> anyhow::Result<Staged> {
         })
         .await??,
     )
-}
-
-/// Files in `spool/<account>/` with their original relative path.
-fn spool_files(base: &Path) -> Vec<(PathBuf, String)> {
-    let mut out = Vec::new();
-    let Ok(dirs) = std::fs::read_dir(base) else {
-        return out;
-    };
-    for d in dirs.flatten() {
-        let root = d.path();
-        if !root.is_dir() {
-            continue;
-        }
-        let mut stack = vec![root.clone()];
-        while let Some(dir) = stack.pop() {
-            let Ok(entries) = std::fs::read_dir(&dir) else {
-                continue;
-            };
-            for e in entries.flatten() {
-                let Ok(ft) = e.file_type() else { continue };
-                if ft.is_dir() {
-                    stack.push(e.path());
-                } else if ft.is_file()
-                    && let Some(rel) = fsutil::relative(&root, &e.path())
-                    && !e.file_name().to_string_lossy().starts_with('.')
-                {
-                    out.push((e.path(), rel));
-                }
-            }
-        }
-    }
-    out
-}
-
-/// `spool/<account>/<uuid>` for a path inside it.
-fn spool_dir_of(base: &Path, path: &Path) -> Option<PathBuf> {
-    let rel = path.strip_prefix(base).ok()?;
-    let first = rel.components().next()?;
-    Some(base.join(first.as_os_str()))
 }
 
 type Found = Vec<(String, PathBuf)>;
@@ -594,7 +549,7 @@ mod tests {
         assert!(err.to_string().contains("kept in the spool"), "{err}");
         assert!(calls.get() > 1, "the fsync was retried");
         assert!(!src.exists());
-        let files = spool_files(&spool);
+        let files = spool::files(&spool);
         assert_eq!(files.len(), 1, "the only copy is gone: {files:?}");
         assert_eq!(std::fs::read(&files[0].0).unwrap(), b"<Invoice/>");
         assert_eq!(files[0].1, "a.xml");
@@ -627,6 +582,6 @@ mod tests {
         let (src, spool) = upload(d.path());
         std::fs::remove_file(&src).unwrap();
         assert!(stage(&spool, &src, "a.xml").unwrap().is_none());
-        assert!(spool_files(&spool).is_empty());
+        assert!(spool::files(&spool).is_empty());
     }
 }

@@ -19,7 +19,7 @@ pub async fn purge(config: &Config, today: NaiveDate, store: &Store) {
         };
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().to_string();
-            let Ok(day) = NaiveDate::parse_from_str(&name, "%Y-%m-%d") else {
+            let Ok(day) = NaiveDate::parse_from_str(&name, crate::spool::ARCHIVE_DAY_FORMAT) else {
                 continue;
             };
             if day >= cutoff || !e.path().is_dir() {

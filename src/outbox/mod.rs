@@ -28,8 +28,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::config::Config;
-use crate::store::Store;
 use crate::store::outbox::{Attachment, NewMessage, OutboxMessage};
+use crate::store::{OutboxKind, Store};
 
 pub use config::{Security, Smtp, Template};
 
@@ -54,7 +54,7 @@ pub fn message_id(idem_key: &str, domain: &str) -> String {
 #[allow(clippy::too_many_arguments)]
 pub fn compose(
     config: &Config,
-    kind: &str,
+    kind: OutboxKind,
     idem_key: String,
     account: Option<&str>,
     job_id: Option<i64>,
@@ -76,15 +76,15 @@ pub fn compose(
         return Ok(None);
     }
     let template = smtp
-        .template(kind)
-        .ok_or_else(|| OutboxError::Template(kind.into(), "not loaded".into()))?;
+        .template(kind.as_str())
+        .ok_or_else(|| OutboxError::Template(kind.to_string(), "not loaded".into()))?;
     let (subject, body) = template
         .render(vars)
-        .map_err(|e| OutboxError::Template(kind.into(), e))?;
+        .map_err(|e| OutboxError::Template(kind.to_string(), e))?;
     Ok(Some(NewMessage {
         message_id: message_id(&idem_key, &smtp.message_id_domain),
         idem_key,
-        kind: kind.into(),
+        kind,
         account: account.map(str::to_string),
         job_id,
         recipients,
@@ -109,7 +109,7 @@ pub fn compose_alert(
     };
     compose(
         config,
-        "error-alert",
+        OutboxKind::ErrorAlert,
         format!("error-alert:{key}"),
         None,
         job_id,
@@ -301,12 +301,12 @@ impl Sender {
             }
             Err(SendError::Transient(e) | SendError::Permanent(e)) => {
                 warn!(outbox_id = m.id, kind = %m.kind, attempts = m.attempts, error = %e, "mail dead");
-                let alert = if m.kind == "error-alert" {
+                let alert = if m.kind == OutboxKind::ErrorAlert {
                     None // never alert about an undeliverable alert (no loops)
                 } else {
                     compose(
                         &self.config,
-                        "error-alert",
+                        OutboxKind::ErrorAlert,
                         format!("error-alert:mail-dead:{}", m.idem_key),
                         None,
                         m.job_id,

@@ -25,6 +25,7 @@ use super::{Generation, StepContext, StepError, Submission};
 use crate::clock::Clock;
 use crate::fsutil;
 use crate::result::{Finding, Verdict};
+use crate::spool;
 use crate::store::{Completion, Job, Store};
 
 pub struct Runner {
@@ -77,12 +78,12 @@ impl Runner {
     /// Process jobs until `shutdown` is cancelled, then drain in-flight work
     /// for up to the configured drain timeout.
     pub async fn run(self, shutdown: CancellationToken) {
-        use crate::store::{KIND_HEAVY, KIND_LIGHT};
+        use crate::store::JobKind::{Heavy, Light};
         // Two pools: `workers` for light work (XML, spreadsheets) and
         // `heavy_workers` for PDFs and images, each claimed against its own
         // limit, so a queue of slow scans never takes the slots of invoices.
         let mut inflight: JoinSet<()> = JoinSet::new();
-        let mut kinds: std::collections::HashMap<tokio::task::Id, &'static str> =
+        let mut kinds: std::collections::HashMap<tokio::task::Id, crate::store::JobKind> =
             std::collections::HashMap::new();
         let (mut light, mut heavy) = (0usize, 0usize);
         let mut draining = false;
@@ -108,8 +109,8 @@ impl Runner {
             let heavy_workers = generation.config.daemon.heavy_workers;
             if !draining {
                 for (kind, free) in [
-                    (KIND_LIGHT, workers.saturating_sub(light)),
-                    (KIND_HEAVY, heavy_workers.saturating_sub(heavy)),
+                    (Light, workers.saturating_sub(light)),
+                    (Heavy, heavy_workers.saturating_sub(heavy)),
                 ] {
                     if free == 0 {
                         continue;
@@ -140,7 +141,7 @@ impl Runner {
                                 let h = inflight.spawn(async move { ctx.process(job).await });
                                 kinds.insert(h.id(), kind);
                                 job_of.insert(h.id(), job_id);
-                                if kind == KIND_HEAVY {
+                                if kind == Heavy {
                                     heavy += 1;
                                 } else {
                                     light += 1;
@@ -167,7 +168,7 @@ impl Runner {
                         in_flight.lock().unwrap_or_else(|e| e.into_inner()).remove(&job_id);
                     }
                     match kinds.remove(&id) {
-                        Some(k) if k == KIND_HEAVY => heavy = heavy.saturating_sub(1),
+                        Some(Heavy) => heavy = heavy.saturating_sub(1),
                         _ => light = light.saturating_sub(1),
                     }
                     if let Err(e) = res {
@@ -316,7 +317,12 @@ impl JobCtx {
         let result_path = result_path(&account.outgoing(), &job.rel_path);
         let archive_path = match &job.archive_path {
             Some(p) if !job.spool_path.exists() => p.clone(),
-            _ => archive_path(&account.archive(), job, &self.clock),
+            _ => spool::archive_path(
+                &account.archive(),
+                self.clock.now().date_naive(),
+                job.id,
+                &job.rel_path,
+            ),
         };
         let write = {
             let (rp, json) = (result_path.clone(), json.clone());
@@ -327,7 +333,7 @@ impl JobCtx {
             .map_err(|e| StepError::Transient(e.to_string()))?
             .map_err(|e| StepError::Transient(format!("writing {}: {e}", result_path.display())))?;
         let completion = Completion {
-            verdict: result.verdict.as_str().to_string(),
+            verdict: result.verdict,
             result_json: json,
             result_path: result_path.to_string_lossy().into_owned(),
             archive_path: archive_path.to_string_lossy().into_owned(),
@@ -343,10 +349,10 @@ impl JobCtx {
             let (src, dst, spool_root) = (
                 job.spool_path.clone(),
                 archive_path.clone(),
-                spool_root(job),
+                spool::entry_of(&job.spool_path, &job.rel_path),
             );
             let moved = tokio::task::spawn_blocking(move || {
-                archive_input(&src, &dst, spool_root.as_deref())
+                spool::archive_input(&src, &dst, spool_root.as_deref())
             })
             .await;
             if let Ok(Err(e)) | Err(e) = moved.map_err(std::io::Error::other) {
@@ -452,30 +458,4 @@ fn too_large(
 /// `outgoing/<rel_path>.result.json`
 pub fn result_path(outgoing: &Path, rel_path: &str) -> PathBuf {
     outgoing.join(format!("{rel_path}.result.json"))
-}
-
-/// `archive/YYYY-MM-DD/<job id>-<name>`: unique per job, so archiving is idempotent.
-fn archive_path(archive: &Path, job: &Job, clock: &Clock) -> PathBuf {
-    let day = clock.now().format("%Y-%m-%d").to_string();
-    let name = job.rel_path.rsplit('/').next().unwrap_or(&job.rel_path);
-    archive.join(day).join(format!("{:08}-{name}", job.id))
-}
-
-/// The per-file spool directory (`spool/<account>/<uuid>`), removed once empty.
-fn spool_root(job: &Job) -> Option<PathBuf> {
-    let depth = job.rel_path.split('/').count();
-    let mut p = job.spool_path.clone();
-    for _ in 0..depth {
-        p = p.parent()?.to_path_buf();
-    }
-    Some(p)
-}
-
-/// Move a spooled input into the archive and remove its spool directory.
-pub fn archive_input(src: &Path, dst: &Path, spool_root: Option<&Path>) -> std::io::Result<()> {
-    fsutil::move_durable(src, dst)?;
-    if let Some(root) = spool_root {
-        let _ = std::fs::remove_dir_all(root);
-    }
-    Ok(())
 }

@@ -452,7 +452,7 @@ async fn publish(
     );
     let message = crate::outbox::compose(
         config,
-        "compliance-report",
+        crate::store::OutboxKind::ComplianceReport,
         format!("compliance-report:{kind}:{period}:{sha256}"),
         None,
         None,

@@ -241,11 +241,8 @@ pub enum PricingError {
     },
 }
 
-/// Normalise a NIT for comparison: digits of the part before any '-'.
-pub fn normalize_nit(s: &str) -> String {
-    let main = s.split('-').next().unwrap_or(s);
-    main.chars().filter(|c| c.is_ascii_digit()).collect()
-}
+/// Normalise a NIT for comparison (the one definition is in `dian::nit`).
+pub use crate::dian::nit::normalize as normalize_nit;
 
 fn fmt_money(d: Decimal) -> String {
     d.normalize().to_string()

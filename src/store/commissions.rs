@@ -8,7 +8,8 @@ use std::str::FromStr;
 use super::db::{Arg, args};
 use super::lane::{CommissionLineRow, CommissionRows, Write};
 use super::{Store, StoreError};
-use crate::rules::{Commission, PricingInput, normalize_nit};
+use crate::dian::nit;
+use crate::rules::{Commission, PricingInput};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -52,7 +53,7 @@ impl Store {
             document_key: document_key.map(str::to_owned),
             priced_at: now_ms,
             pricing_date: input.date.to_string(),
-            client: normalize_nit(&input.client),
+            client: nit::normalize(&input.client),
             side: input.side.as_str().to_owned(),
             rule_set: commission.rule_set.clone(),
             total: commission.total.to_string(),
@@ -149,7 +150,7 @@ mod tests {
                 size: 3,
                 sha256: "aa".into(),
                 now_ms: 1000,
-                kind: crate::store::KIND_LIGHT,
+                kind: crate::store::JobKind::Light,
             })
             .await
             .unwrap();

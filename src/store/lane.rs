@@ -63,7 +63,7 @@ pub(crate) struct SentMail {
     pub outbox_id: i64,
     pub account: Option<String>,
     pub job_id: Option<i64>,
-    pub kind: String,
+    pub kind: super::OutboxKind,
     pub message_id: String,
     pub attempts: u32,
     pub at: i64,

@@ -20,14 +20,18 @@ pub mod sftp_state;
 // Test support: not in a release build (feature `test-support`).
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
+pub mod vocab;
 
 pub use commissions::StoredCommissionLine;
+pub use vocab::{JobKind, JobState, OutboxKind, OutboxState, UnknownWord};
 
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
 use serde::Serialize;
+
+use crate::result::Verdict;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
@@ -103,35 +107,6 @@ impl StoreError {
     }
 }
 
-/// A job's state in the queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum JobState {
-    Pending,
-    Running,
-    Done,
-    Dead,
-}
-
-impl JobState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobState::Pending => "pending",
-            JobState::Running => "running",
-            JobState::Done => "done",
-            JobState::Dead => "dead",
-        }
-    }
-    fn parse(s: &str) -> JobState {
-        match s {
-            "pending" => JobState::Pending,
-            "running" => JobState::Running,
-            "done" => JobState::Done,
-            _ => JobState::Dead,
-        }
-    }
-}
-
 /// A job as stored.
 #[derive(Debug, Clone, Serialize)]
 pub struct Job {
@@ -147,7 +122,7 @@ pub struct Job {
     /// Starts in a row that did not end in a recorded way (done, retry, dead
     /// letter): the daemon or worker died under the job. Counts this start.
     pub unfinished_starts: u32,
-    pub verdict: Option<String>,
+    pub verdict: Option<Verdict>,
     pub result_path: Option<PathBuf>,
     pub archive_path: Option<PathBuf>,
     pub last_error: Option<String>,
@@ -163,19 +138,13 @@ pub struct NewJob {
     pub size: u64,
     pub sha256: String,
     pub now_ms: i64,
-    /// [`KIND_LIGHT`] or [`KIND_HEAVY`].
-    pub kind: &'static str,
+    pub kind: JobKind,
 }
-
-/// Work that is quick (XML, spreadsheets, unknown bytes).
-pub const KIND_LIGHT: &str = "light";
-/// Work that may render or OCR (PDFs, images).
-pub const KIND_HEAVY: &str = "heavy";
 
 /// What a finished job leaves behind.
 #[derive(Debug, Clone)]
 pub struct Completion {
-    pub verdict: String,
+    pub verdict: Verdict,
     pub result_json: String,
     pub result_path: String,
     pub archive_path: String,
@@ -210,10 +179,15 @@ fn job_from_row(r: &DbRow) -> Result<Job, sqlx::Error> {
         size: r.int("size")? as u64,
         sha256: r.text("sha256")?,
         received_at: r.time("received_at")?,
-        state: JobState::parse(&r.text("state")?),
+        // An unknown word cannot be written (the API takes enums); read as
+        // dead, a job nobody runs, as before the enums.
+        state: r.text("state")?.parse().unwrap_or(JobState::Dead),
         attempts: r.int("attempts")? as u32,
         unfinished_starts: r.int("unfinished_starts")? as u32,
-        verdict: r.opt_text("verdict")?,
+        verdict: r
+            .opt_text("verdict")?
+            .map(|v| v.parse().map_err(UnknownWord::decode))
+            .transpose()?,
         result_path: r.opt_text("result_path")?.map(PathBuf::from),
         archive_path: r.opt_text("archive_path")?.map(PathBuf::from),
         last_error: r.opt_text("last_error")?,
@@ -432,7 +406,7 @@ impl Store {
                     Arg::time(j.now_ms),
                     Arg::time(j.now_ms),
                     Arg::time(j.now_ms),
-                    j.kind
+                    j.kind.as_str()
                 ],
             )
             .await?;
@@ -473,8 +447,8 @@ impl Store {
         self.claim_kind(owner, None, limit, now_ms, lease).await
     }
 
-    /// [`Store::claim`] restricted to one kind of work ([`KIND_LIGHT`],
-    /// [`KIND_HEAVY`]); `None` takes any.
+    /// [`Store::claim`] restricted to one kind of work ([`JobKind::Light`],
+    /// [`JobKind::Heavy`]); `None` takes any.
     ///
     /// A running job whose lease expired is taken over: its daemon died, or
     /// its task ended without recording an outcome (the store was down).
@@ -484,7 +458,7 @@ impl Store {
     pub async fn claim_kind(
         &self,
         owner: &str,
-        kind: Option<&str>,
+        kind: Option<JobKind>,
         limit: usize,
         now_ms: i64,
         lease: Duration,
@@ -526,7 +500,7 @@ impl Store {
                 Arg::time(now_ms)
             ];
             if let Some(k) = kind {
-                a.push(Arg::from(k));
+                a.push(Arg::from(k.as_str()));
             }
             a.push(Arg::from(want as i64));
             for row in tx.fetch_all(&sql, a).await? {
@@ -679,7 +653,7 @@ impl Store {
             "UPDATE jobs SET state = 'done', verdict = ?, result_path = ?, archive_path = ?, duplicate_of = ?, lease_owner = NULL,
              lease_until = NULL, last_error = NULL, unfinished_starts = 0, updated_at = ? WHERE id = ?",
             args![
-                &c.verdict,
+                c.verdict.as_str(),
                 &c.result_path,
                 &c.archive_path,
                 c.duplicate_of,
@@ -689,7 +663,7 @@ impl Store {
         )
         .await?;
         save_result_tx(tx, job.id, &c.result_json, c.now_ms).await?;
-        let detail = serde_json::json!({"verdict": &c.verdict, "result": &c.result_path, "archive": &c.archive_path});
+        let detail = serde_json::json!({"verdict": c.verdict.as_str(), "result": &c.result_path, "archive": &c.archive_path});
         audit_job_tx(tx, c.now_ms, job, "done", detail).await?;
         Ok(())
     }

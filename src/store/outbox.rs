@@ -7,7 +7,7 @@
 
 use super::db::{Arg, Backend, DbRow, Tx, args};
 use super::lane::{SentMail, Write};
-use super::{AuditRecord, Store, StoreError, audit_tx};
+use super::{AuditRecord, OutboxKind, OutboxState, Store, StoreError, UnknownWord, audit_tx};
 
 /// A file attached to a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,8 +22,8 @@ pub struct Attachment {
 pub struct NewMessage {
     /// Unique per logical message, e.g. `certificate-delivery:2026-000001`.
     pub idem_key: String,
-    /// Template name: certificate-delivery, processing-notification, error-alert, compliance-report.
-    pub kind: String,
+    /// What the message is (also its template's name).
+    pub kind: OutboxKind,
     pub account: Option<String>,
     pub job_id: Option<i64>,
     pub recipients: Vec<String>,
@@ -39,7 +39,7 @@ pub struct NewMessage {
 pub struct OutboxMessage {
     pub id: i64,
     pub idem_key: String,
-    pub kind: String,
+    pub kind: OutboxKind,
     pub account: Option<String>,
     pub job_id: Option<i64>,
     pub recipients: Vec<String>,
@@ -56,8 +56,8 @@ pub struct OutboxMessage {
 pub struct OutboxEntry {
     pub id: i64,
     pub idem_key: String,
-    pub kind: String,
-    pub state: String,
+    pub kind: OutboxKind,
+    pub state: OutboxState,
     pub attempts: u32,
     pub message_id: String,
     pub last_error: Option<String>,
@@ -85,7 +85,7 @@ pub(crate) async fn enqueue_tx(
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?) ON CONFLICT (idem_key) DO NOTHING RETURNING id",
             args![
                 &m.idem_key,
-                &m.kind,
+                m.kind.as_str(),
                 &m.account,
                 m.job_id,
                 recipients,
@@ -142,7 +142,7 @@ fn message_from_row(r: &DbRow) -> Result<OutboxMessage, sqlx::Error> {
     Ok(OutboxMessage {
         id: r.int("id")?,
         idem_key: r.text("idem_key")?,
-        kind: r.text("kind")?,
+        kind: r.text("kind")?.parse().map_err(UnknownWord::decode)?,
         account: r.opt_text("account")?,
         job_id: r.opt_int("job_id")?,
         recipients: serde_json::from_str(&recipients).unwrap_or_default(),
@@ -217,7 +217,7 @@ impl Store {
                 outbox_id: m.id,
                 account: m.account.clone(),
                 job_id: m.job_id,
-                kind: m.kind.clone(),
+                kind: m.kind,
                 message_id: m.message_id.clone(),
                 attempts: m.attempts,
                 at: now_ms,
@@ -316,8 +316,8 @@ impl Store {
                 Ok(OutboxEntry {
                     id: r.int("id")?,
                     idem_key: r.text("idem_key")?,
-                    kind: r.text("kind")?,
-                    state: r.text("state")?,
+                    kind: r.text("kind")?.parse().map_err(UnknownWord::decode)?,
+                    state: r.text("state")?.parse().map_err(UnknownWord::decode)?,
                     attempts: r.int("attempts")? as u32,
                     message_id: r.text("message_id")?,
                     last_error: r.opt_text("last_error")?,

@@ -72,7 +72,7 @@ fn new_job(spool: &str, sha: &str) -> NewJob {
         size: 3,
         sha256: sha.into(),
         now_ms: 1000,
-        kind: KIND_LIGHT,
+        kind: JobKind::Light,
     }
 }
 
@@ -145,7 +145,7 @@ both!(retry_dead_replay_cycle_is_audited, |s, place| {
     assert_eq!(job.attempts, 2);
     let alert = outbox::NewMessage {
         idem_key: "error-alert:job-dead:test".into(),
-        kind: "error-alert".into(),
+        kind: OutboxKind::ErrorAlert,
         account: None,
         job_id: Some(job.id),
         recipients: vec!["ops@bolsa.example".into()],
@@ -170,7 +170,7 @@ both!(retry_dead_replay_cycle_is_audited, |s, place| {
         1,
         "the alert is committed with the dead letter"
     );
-    assert_eq!(queued[0].kind, "error-alert");
+    assert_eq!(queued[0].kind, OutboxKind::ErrorAlert);
     let st = s.status().await.unwrap();
     assert_eq!(st.dead.len(), 1);
     s.replay(id, 7000).await.unwrap();
@@ -318,7 +318,7 @@ both!(
         let job = s.claim("me", 1, now, lease).await.unwrap().remove(0);
         assert_eq!((job.attempts, job.unfinished_starts), (1, 1));
         let done = Completion {
-            verdict: "accepted".into(),
+            verdict: crate::result::Verdict::Accepted,
             result_json: "{}".into(),
             result_path: "/o/a.xml.result.json".into(),
             archive_path: "/a/a.xml".into(),
@@ -462,7 +462,7 @@ both!(certificate_is_finished_exactly_once, |s, place| {
     assert!(!newly && again.is_pending() && again.number == record.number);
     let message = outbox::NewMessage {
         idem_key: format!("certificate-delivery:{}", record.number),
-        kind: "certificate-delivery".into(),
+        kind: OutboxKind::CertificateDelivery,
         account: Some("demo".into()),
         job_id: Some(7),
         recipients: vec!["a@b.example".into()],
@@ -560,7 +560,7 @@ both!(outbox_claims_are_exclusive, |s, place| {
     for i in 0..30 {
         let m = outbox::NewMessage {
             idem_key: format!("k{i}"),
-            kind: "certificate-delivery".into(),
+            kind: OutboxKind::CertificateDelivery,
             account: Some("demo".into()),
             job_id: Some(i),
             recipients: vec!["a@b.example".into()],

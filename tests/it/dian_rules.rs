@@ -77,7 +77,7 @@ fn dv_vectors() {
         ("890903938", 8),
         ("860034313", 7),
     ] {
-        assert_eq!(cufe::nit_dv(nit), Some(dv), "{nit}");
+        assert_eq!(pasarela::dian::nit::check_digit(nit), Some(dv), "{nit}");
     }
 }
 

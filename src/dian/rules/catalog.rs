@@ -1,0 +1,393 @@
+//! The rule catalog: every code Pasarela emits, with its default severity.
+
+use crate::dian::model::DocKind;
+use crate::result::Severity;
+
+/// One catalog entry.
+#[derive(Debug, Clone, Copy)]
+pub struct Rule {
+    /// Code as for invoices (`FA..`) or a `PAS` code.
+    pub code: &'static str,
+    pub severity: Severity,
+    /// Short Spanish title.
+    pub title: &'static str,
+    /// Element path the rule concerns (invoice form).
+    pub location: &'static str,
+    /// What it checks (English, for the docs).
+    pub checks: &'static str,
+}
+
+use Severity::{Notify as N, Reject as R};
+
+macro_rules! rule {
+    ($code:literal, $sev:expr, $title:literal, $loc:literal, $checks:literal) => {
+        Rule {
+            code: $code,
+            severity: $sev,
+            title: $title,
+            location: $loc,
+            checks: $checks,
+        }
+    };
+}
+
+/// Every rule Pasarela applies. docs/DIAN.md is generated from the same facts.
+pub const CATALOG: &[Rule] = &[
+    rule!(
+        "PAS01",
+        R,
+        "Archivo vacío",
+        "/",
+        "The file is empty or only whitespace."
+    ),
+    rule!(
+        "PAS02",
+        R,
+        "Archivo demasiado grande",
+        "/",
+        "Size above `max_file_bytes` (default 20 MiB)."
+    ),
+    rule!(
+        "PAS03",
+        R,
+        "Codificación no admitida",
+        "/",
+        "Encoding other than UTF-8: UTF-16/32 BOM or byte pattern, a declared non-UTF-8 encoding, or invalid UTF-8 bytes (says which)."
+    ),
+    rule!(
+        "PAS04",
+        R,
+        "DOCTYPE/DTD no permitido",
+        "/",
+        "Any DOCTYPE declaration (blocks billion laughs and external entities)."
+    ),
+    rule!(
+        "PAS05",
+        R,
+        "Entidad no permitida",
+        "/",
+        "Entity references other than the five predefined ones and valid character references."
+    ),
+    rule!(
+        "PAS06",
+        R,
+        "Anidamiento excesivo",
+        "/",
+        "Element nesting deeper than `max_depth`."
+    ),
+    rule!(
+        "PAS07",
+        R,
+        "Demasiados elementos",
+        "/",
+        "More than `max_elements` elements."
+    ),
+    rule!(
+        "PAS08",
+        R,
+        "Valor mal formado",
+        "(element)",
+        "A money/quantity value that is not a plain decimal (e.g. thousands separators)."
+    ),
+    rule!(
+        "PAS09",
+        R,
+        "Elemento obligatorio ausente",
+        "(element)",
+        "Mandatory element without a DIAN-specific code: type code, currency, DianExtensions (invoices), parties, totals group, lines, TaxExclusive/TaxInclusive/Payable amounts."
+    ),
+    rule!(
+        "PAS10",
+        R,
+        "XML mal formado",
+        "/",
+        "Not well-formed XML, truncated file, undeclared namespace prefix."
+    ),
+    rule!(
+        "PAS11",
+        R,
+        "No es un documento DIAN UBL 2.1",
+        "/",
+        "Root element is not Invoice, CreditNote, DebitNote, AttachedDocument or ApplicationResponse in its UBL 2.1 namespace."
+    ),
+    rule!(
+        "PAS12",
+        R,
+        "AttachedDocument sin documento legible",
+        "/AttachedDocument/cac:Attachment/cac:ExternalReference/cbc:Description",
+        "The container holds no embedded invoice/note, or it cannot be parsed."
+    ),
+    rule!(
+        "PAS13",
+        R,
+        "Documento no validado por la DIAN",
+        "/AttachedDocument/cac:ParentDocumentLineReference",
+        "DIAN's ApplicationResponse inside the container has a ResponseCode other than 02, or refers to another document."
+    ),
+    rule!(
+        "PAS14",
+        R,
+        "ApplicationResponse no registrable",
+        "/ApplicationResponse",
+        "An ApplicationResponse alone is an event, not an invoice to register."
+    ),
+    rule!(
+        "PAS20",
+        R,
+        "Factura con antigüedad superior a la permitida",
+        "/Invoice/cbc:IssueDate",
+        "Exchange registration rule: invoice issued more than `max_age_days` (180) before now."
+    ),
+    rule!(
+        "PAS21",
+        R,
+        "Documento equivalente POS no admitido",
+        "/Invoice/cbc:InvoiceTypeCode",
+        "Exchange registration rule: POS equivalent documents (type code 20 or a POS ProfileID) are not registrable."
+    ),
+    rule!(
+        "PAS22",
+        R,
+        "Nota sin referencia a factura",
+        "/CreditNote/cac:BillingReference",
+        "Exchange registration rule: credit/debit notes must reference the invoice (BillingReference/InvoiceDocumentReference/ID)."
+    ),
+    rule!(
+        "PAS23",
+        R,
+        "Fecha de emisión futura",
+        "/Invoice/cbc:IssueDate",
+        "Issue date and time later than now + `max_future_minutes`."
+    ),
+    rule!(
+        "PAS24",
+        N,
+        "CUFE/CUDE no verificable",
+        "/Invoice/cbc:UUID",
+        "No technical key (invoices) or software PIN (notes) configured for this range/software: the key's form was checked, its value could not be."
+    ),
+    rule!(
+        "PAS25",
+        N,
+        "CUFE del QR diferente",
+        "/Invoice/ext:UBLExtensions/.../sts:QRCode",
+        "The QR text carries a CUFE/CUDE different from cbc:UUID."
+    ),
+    rule!(
+        "PAS26",
+        R,
+        "schemeName del CUFE/CUDE",
+        "/Invoice/cbc:UUID/@schemeName",
+        "cbc:UUID@schemeName must be CUFE-SHA384 (invoices) or CUDE-SHA384 (notes)."
+    ),
+    rule!(
+        "PAS27",
+        R,
+        "schemeID del CUFE/CUDE",
+        "/Invoice/cbc:UUID/@schemeID",
+        "cbc:UUID@schemeID must equal cbc:ProfileExecutionID."
+    ),
+    rule!(
+        "PAS28",
+        N,
+        "Documento del ambiente de pruebas",
+        "/Invoice/cbc:ProfileExecutionID",
+        "ProfileExecutionID 2 (habilitación): not a production document."
+    ),
+    rule!(
+        "PAS30",
+        R,
+        "Fuera del periodo de autorización",
+        "/Invoice/cbc:IssueDate",
+        "Issue date outside the numbering range's authorization period (configured range, else sts:AuthorizationPeriod)."
+    ),
+    rule!(
+        "FAB05c",
+        R,
+        "Software no corresponde al rango",
+        "/Invoice/ext:UBLExtensions/.../sts:SoftwareID",
+        "The range in rules/dian.toml names a software_id and the document's SoftwareID differs."
+    ),
+    rule!(
+        "FAB10a",
+        R,
+        "Prefijo no corresponde",
+        "/Invoice/cbc:ID",
+        "cbc:ID does not start with the authorized prefix (sts:Prefix), or the number after it is not numeric."
+    ),
+    rule!(
+        "FAD01",
+        R,
+        "Versión UBL",
+        "/Invoice/cbc:UBLVersionID",
+        "UBLVersionID missing or not `UBL 2.1`."
+    ),
+    rule!(
+        "FAD02",
+        R,
+        "Tipo de operación ausente",
+        "/Invoice/cbc:CustomizationID",
+        "CustomizationID missing."
+    ),
+    rule!(
+        "FAD04",
+        R,
+        "Ambiente ausente o inválido",
+        "/Invoice/cbc:ProfileExecutionID",
+        "ProfileExecutionID missing or not 1/2."
+    ),
+    rule!(
+        "FAD05",
+        R,
+        "Número de documento ausente",
+        "/Invoice/cbc:ID",
+        "cbc:ID missing."
+    ),
+    rule!(
+        "FAD05b",
+        R,
+        "Número inferior al rango autorizado",
+        "/Invoice/cbc:ID",
+        "Invoice number below the range's From (configured range, else sts:From)."
+    ),
+    rule!(
+        "FAD05c",
+        R,
+        "Número superior al rango autorizado",
+        "/Invoice/cbc:ID",
+        "Invoice number above the range's To."
+    ),
+    rule!(
+        "FAD06",
+        R,
+        "CUFE/CUDE no calculado correctamente",
+        "/Invoice/cbc:UUID",
+        "cbc:UUID missing, not 96 hex characters, or different (compared case-insensitively, as DIAN does) from the SHA-384 recomputed with the configured technical key (CUFE) or software PIN (CUDE: notes, and contingency invoices of type 03, whose `schemeName` is `CUDE-SHA384`)."
+    ),
+    rule!(
+        "FAD09",
+        R,
+        "Fecha de emisión ausente o inválida",
+        "/Invoice/cbc:IssueDate",
+        "IssueDate missing or not YYYY-MM-DD."
+    ),
+    rule!(
+        "FAD09c",
+        R,
+        "Fecha de emisión fuera de la ventana de recepción",
+        "/Invoice/cbc:IssueDate",
+        "Issue date more than `reception_window_days` (10) before reception: DIAN's reception (ApplicationResponse date, else signing time) by default, or now (`reception_reference`)."
+    ),
+    rule!(
+        "FAD09e",
+        N,
+        "Fecha de emisión distinta de la fecha de firma",
+        "/Invoice/cbc:IssueDate",
+        "The xades:SigningTime date differs from the issue date."
+    ),
+    rule!(
+        "FAD10",
+        R,
+        "Hora de emisión ausente o inválida",
+        "/Invoice/cbc:IssueTime",
+        "IssueTime missing or not HH:MM:SS with offset (e.g. 10:53:10-05:00)."
+    ),
+    rule!(
+        "FAJ21",
+        R,
+        "Identificación del emisor ausente",
+        "/Invoice/cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme/cbc:CompanyID",
+        "Supplier CompanyID missing."
+    ),
+    rule!(
+        "FAJ24",
+        R,
+        "DV del emisor no corresponde",
+        "/Invoice/cac:AccountingSupplierParty/cac:Party/cac:PartyTaxScheme/cbc:CompanyID/@schemeID",
+        "Supplier NIT (schemeName 31) check digit missing or wrong."
+    ),
+    rule!(
+        "FAK21",
+        R,
+        "Identificación del adquiriente ausente",
+        "/Invoice/cac:AccountingCustomerParty/cac:Party/cac:PartyTaxScheme/cbc:CompanyID",
+        "Customer CompanyID missing."
+    ),
+    rule!(
+        "FAK24",
+        R,
+        "DV del adquiriente no corresponde",
+        "/Invoice/cac:AccountingCustomerParty/cac:Party/cac:PartyTaxScheme/cbc:CompanyID/@schemeID",
+        "Customer NIT (schemeName 31) check digit wrong (other ID types may leave it empty)."
+    ),
+    rule!(
+        "FAS01b",
+        R,
+        "Grupos de impuestos del encabezado",
+        "/Invoice/cac:TaxTotal",
+        "More than one header TaxTotal for one tax scheme, or a line tax scheme without header TaxTotal."
+    ),
+    rule!(
+        "FAU02",
+        R,
+        "Valor bruto diferente de la suma de las líneas",
+        "/Invoice/cac:LegalMonetaryTotal/cbc:LineExtensionAmount",
+        "LineExtensionAmount = Σ line LineExtensionAmount (± tolerance)."
+    ),
+    rule!(
+        "FAU04",
+        R,
+        "Base imponible diferente de la suma de bases",
+        "/Invoice/cac:LegalMonetaryTotal/cbc:TaxExclusiveAmount",
+        "TaxExclusiveAmount = Σ LineExtensionAmount of lines that carry a tax (± tolerance)."
+    ),
+    rule!(
+        "FAU06",
+        R,
+        "Total con impuestos incorrecto",
+        "/Invoice/cac:LegalMonetaryTotal/cbc:TaxInclusiveAmount",
+        "TaxInclusiveAmount = LineExtensionAmount + Σ header TaxAmount (± tolerance)."
+    ),
+    rule!(
+        "FAU14",
+        R,
+        "Valor a pagar incorrecto",
+        "/Invoice/cac:LegalMonetaryTotal/cbc:PayableAmount",
+        "PayableAmount = TaxInclusive − AllowanceTotal + ChargeTotal − Prepaid + PayableRounding (± tolerance)."
+    ),
+    rule!(
+        "FAZ09",
+        N,
+        "Identificación del artículo ausente",
+        "/Invoice/cac:InvoiceLine/cac:Item",
+        "A line has neither SellersItemIdentification nor StandardItemIdentification."
+    ),
+    rule!(
+        "90",
+        R,
+        "Documento procesado anteriormente",
+        "/Invoice/cbc:UUID",
+        "The same CUFE/CUDE (or supplier NIT + number) was already registered."
+    ),
+];
+
+/// The catalog entry for a code as emitted (`CAD06` → `FAD06`).
+pub fn base_code(code: &str) -> Option<&'static Rule> {
+    if let Some(r) = CATALOG.iter().find(|r| r.code == code) {
+        return Some(r);
+    }
+    let rest = code
+        .strip_prefix("CA")
+        .or_else(|| code.strip_prefix("DA"))?;
+    CATALOG
+        .iter()
+        .find(|r| r.code.strip_prefix("FA") == Some(rest))
+}
+
+/// The code as emitted for a document kind.
+pub fn code_for(base: &str, kind: Option<DocKind>) -> String {
+    match (base.strip_prefix("FA"), kind) {
+        (Some(rest), Some(k)) => format!("{}{rest}", k.rule_prefix()),
+        _ => base.to_owned(),
+    }
+}

@@ -1,0 +1,123 @@
+//! Invoice numbering against the authorized range (FAB10a, FAD05b, FAD05c, PAS30, FAB05c).
+
+use super::parse_date;
+use crate::dian::model::DocKind;
+
+use super::{Emitter, Facts};
+
+/// Adds this family's findings.
+pub(super) fn check(f: &Facts<'_>, em: &mut Emitter<'_>) {
+    let Facts {
+        doc,
+        kind,
+        issue_date,
+        dian,
+        authorized_prefix,
+        prefix,
+        number,
+        range,
+        ..
+    } = *f;
+    if kind == DocKind::Invoice
+        && let Some(id) = doc.id.as_deref()
+    {
+        if let Some(p) = authorized_prefix
+            && !id.starts_with(p)
+        {
+            em.emit(
+                "FAB10a",
+                format!("El número {id} no comienza con el prefijo autorizado {p}."),
+                Some("cbc:ID"),
+            );
+        } else if let Some(r) = range
+            && r.prefix != prefix
+        {
+            em.emit(
+                "FAB10a",
+                format!(
+                    "El prefijo {prefix} no corresponde al del rango autorizado ({}).",
+                    r.prefix
+                ),
+                Some("cbc:ID"),
+            );
+        }
+        let num: Option<u64> = number.parse().ok();
+        if num.is_none() && (authorized_prefix.is_none_or(|p| id.starts_with(p))) {
+            em.emit(
+                "FAB10a",
+                format!("El número {id} no es el prefijo seguido de un consecutivo numérico."),
+                Some("cbc:ID"),
+            );
+        }
+        let from = range.map(|r| r.from).or_else(|| {
+            dian.and_then(|d| d.from.as_deref())
+                .and_then(|v| v.parse().ok())
+        });
+        let to = range.map(|r| r.to).or_else(|| {
+            dian.and_then(|d| d.to.as_deref())
+                .and_then(|v| v.parse().ok())
+        });
+        if let Some(n) = num {
+            if let Some(f) = from
+                && n < f
+            {
+                em.emit(
+                    "FAD05b",
+                    format!(
+                        "El número {n} es inferior al rango autorizado ({f}–{}).",
+                        to.unwrap_or(f)
+                    ),
+                    Some("cbc:ID"),
+                );
+            }
+            if let Some(t) = to
+                && n > t
+            {
+                em.emit(
+                    "FAD05c",
+                    format!(
+                        "El número {n} es superior al rango autorizado ({}–{t}).",
+                        from.unwrap_or(0)
+                    ),
+                    Some("cbc:ID"),
+                );
+            }
+        }
+        let period_start = range.map(|r| r.valid_from).or_else(|| {
+            dian.and_then(|d| d.authorization_start.as_deref())
+                .and_then(parse_date)
+        });
+        let period_end = range.map(|r| r.valid_to).or_else(|| {
+            dian.and_then(|d| d.authorization_end.as_deref())
+                .and_then(parse_date)
+        });
+        if let Some(d) = issue_date
+            && (period_start.is_some_and(|s| d < s) || period_end.is_some_and(|e| d > e))
+        {
+            em.emit(
+                "PAS30",
+                format!(
+                    "La fecha de emisión {d} está fuera del periodo de autorización de la numeración ({}–{}).",
+                    period_start.map(|x| x.to_string()).unwrap_or_default(),
+                    period_end.map(|x| x.to_string()).unwrap_or_default()
+                ),
+                Some("cbc:IssueDate"),
+            );
+        }
+        if let Some(r) = range
+            && let Some(expected) = r.software_id.as_deref()
+        {
+            let got = dian.and_then(|d| d.software_id.as_deref());
+            if got != Some(expected) {
+                em.emit(
+                    "FAB05c",
+                    format!(
+                        "El software {} no corresponde al software autorizado para el rango ({expected}).",
+                        got.unwrap_or("(ninguno)")
+                    ),
+                    Some("ext:UBLExtensions/ext:UBLExtension/ext:ExtensionContent/sts:DianExtensions/sts:SoftwareProvider/sts:SoftwareID"),
+                );
+            }
+        }
+    }
+}
