@@ -79,6 +79,11 @@ pub(crate) fn load_config(path: &Path) -> Result<Arc<Config>, i32> {
     match config::load(path) {
         Ok((c, warnings)) => {
             print_problems(&warnings);
+            let unknown = crate::pipeline::steps::unknown_in(&c);
+            if !unknown.is_empty() {
+                print_problems(&unknown);
+                return Err(EX_CONFIG);
+            }
             Ok(Arc::new(c))
         }
         Err(problems) => {
@@ -105,7 +110,9 @@ async fn validate(path: &Path, environment: bool) -> i32 {
             print_problems(&warnings);
             c
         }
-        Err(problems) => {
+        Err(mut problems) => {
+            let routes = config::route_step_names(path);
+            problems.extend(crate::pipeline::steps::unknown_steps(path, &routes));
             print_problems(&problems);
             eprintln!(
                 "{}: {} error(s)",
@@ -414,6 +421,10 @@ fn config_fingerprint(
     let mut files = vec![path.to_path_buf()];
     files.extend(config.dian.rules.iter().cloned());
     files.extend(crate::fsutil::walk_files(&config.registration.rules_dir));
+    files.push(crate::pipeline::steps::formats_settings_path(config));
+    files.extend(crate::fsutil::walk_files(
+        &crate::pipeline::steps::layouts_dir(config),
+    ));
     files
         .into_iter()
         .map(|f| {
