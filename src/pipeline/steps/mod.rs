@@ -192,3 +192,62 @@ pub fn build_routes(config: &Arc<Config>) -> Result<Vec<Vec<Arc<dyn Step>>>, Vec
         Ok(routes)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(dir: &Path, steps: &str) -> Arc<Config> {
+        let path = dir.join("p.toml");
+        std::fs::write(
+            &path,
+            format!("[accounts.a]\nhome = \"h/a\"\n[[routes]]\nname = \"r\"\nsteps = {steps}\n[[routes]]\nname = \"s\"\nsteps = [\"excel-rows\"]\n"),
+        )
+        .unwrap();
+        Arc::new(crate::config::load_with_base(&path, dir).unwrap().0)
+    }
+
+    #[test]
+    fn every_problem_once_unknown_names_and_rules_files_alike() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("rules/excel")).unwrap();
+        std::fs::write(dir.path().join("rules/formats.toml"), "dpi = 1\n").unwrap();
+        std::fs::write(dir.path().join("rules/excel/x.toml"), "= broken").unwrap();
+        let c = config(dir.path(), "[\"clasify\", \"pdf-extract\", \"image-ocr\"]");
+        let Err(errs) = build_routes(&c) else {
+            panic!("built with broken rules files")
+        };
+        let keys: Vec<(String, String)> = errs
+            .iter()
+            .map(|e| {
+                let file = e.file.file_name().unwrap().to_string_lossy().into_owned();
+                (file, e.key.clone())
+            })
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                ("p.toml".to_string(), "routes[0].steps[0]".to_string()),
+                ("formats.toml".to_string(), "dpi".to_string()),
+                ("x.toml".to_string(), String::new()),
+            ],
+            "{errs:?}"
+        );
+        assert!(errs[0].reason.contains("known: classify, dian-validate"));
+    }
+
+    #[test]
+    fn good_rules_build_each_route_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = config(dir.path(), "[\"classify\", \"hold-for-review\"]");
+        let routes = build_routes(&c).unwrap();
+        let names: Vec<Vec<&str>> = routes
+            .iter()
+            .map(|r| r.iter().map(|s| s.name()).collect())
+            .collect();
+        assert_eq!(
+            names,
+            [vec!["classify", "hold-for-review"], vec!["excel-rows"]]
+        );
+    }
+}
