@@ -157,3 +157,24 @@ fn reload_with_a_broken_formats_file_keeps_the_old_generation() {
     assert_eq!(env.read_result("demo", "still.xml")["route"], "xml");
     assert_eq!(daemon.terminate(), Some(0));
 }
+
+#[test]
+fn process_refuses_broken_formats_rules_before_reading_any_file() {
+    let env = Env::new(&formats_config());
+    shipped_formats_rules(&env);
+    std::fs::write(env.path().join("rules/formats.toml"), "ocr_psm = 99\n").unwrap();
+    std::fs::write(env.path().join("invoice.xml"), dian_example()).unwrap();
+    let out = env.run(&["process", "invoice.xml"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "{err}");
+    assert!(
+        err.contains("rules/formats.toml: ocr_psm: must be between 0 and 13"),
+        "{err}"
+    );
+    // Nothing was processed: no result line.
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
