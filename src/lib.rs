@@ -19,6 +19,7 @@ pub mod fsutil;
 pub mod intake;
 pub mod outbox;
 pub mod pipeline;
+pub mod problems;
 pub mod reports;
 pub mod result;
 pub mod rules;

@@ -67,6 +67,68 @@ impl std::fmt::Display for AdminListen {
     }
 }
 
+/// `[admin]` as written: the HTTP listener for /health, /ready and /metrics.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct AdminRaw {
+    /// `host:port`, e.g. `127.0.0.1:9464`. Absent = no listener.
+    pub listen: Option<String>,
+    /// Most connections served at once; more wait in the kernel's backlog.
+    /// Default 64.
+    pub max_connections: Option<u64>,
+    /// A connection that has not sent its request head within this time is
+    /// closed. Default 5000.
+    pub read_timeout_ms: Option<u64>,
+}
+
+impl AdminRaw {
+    /// Compile `[admin]` (`key` in `file`): `None` when no listener is
+    /// configured or its address is bad; every problem goes to `p`.
+    pub fn compile(
+        self,
+        file: &std::path::Path,
+        key: &str,
+        p: &mut crate::problems::Problems,
+    ) -> Option<AdminListen> {
+        let max = self
+            .max_connections
+            .unwrap_or(DEFAULT_MAX_CONNECTIONS as u64);
+        if !(1..=10_000).contains(&max) {
+            p.error(
+                file,
+                format!("{key}.max_connections"),
+                "must be between 1 and 10000",
+            );
+        }
+        let timeout = self
+            .read_timeout_ms
+            .unwrap_or(DEFAULT_READ_TIMEOUT.as_millis() as u64);
+        if !(100..=600_000).contains(&timeout) {
+            p.error(
+                file,
+                format!("{key}.read_timeout_ms"),
+                "must be between 100 and 600000 (10 minutes)",
+            );
+        }
+        let listen = self.listen?;
+        match listen.parse::<SocketAddr>() {
+            Ok(addr) => Some(AdminListen {
+                addr,
+                max_connections: max.clamp(1, 10_000) as usize,
+                read_timeout: Duration::from_millis(timeout),
+            }),
+            Err(_) => {
+                p.error(
+                    file,
+                    format!("{key}.listen"),
+                    format!("'{listen}' is not an address:port such as 127.0.0.1:9464"),
+                );
+                None
+            }
+        }
+    }
+}
+
 /// Bind and serve until the process ends. Returns the bound address.
 pub async fn start(
     listen: AdminListen,

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::config::Problems;
+use crate::problems::Problems;
 
 /// Keys that would carry credentials: refused with a pointer to the AWS chain.
 const CREDENTIAL_KEYS: &[&str] = &[
@@ -87,7 +87,7 @@ pub fn compile(mut value: toml::Value, file: &Path, p: &mut Problems) -> Option<
             }
         }
     }
-    let raw: AwsRaw = crate::config::section(value, file, "aws", p)?;
+    let raw: AwsRaw = crate::problems::section(value, file, "aws", p)?;
     raw.compile(file, p)
 }
 

@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 
 use super::normalize::{Normalizer, fold};
-use crate::config::{ConfigError, Problems, section};
+use crate::problems::{ConfigError, Problems, section};
 
 mod raw {
     use std::collections::BTreeMap;

@@ -114,6 +114,12 @@ pub fn load_config(path: &Path) -> Result<Arc<Config>, Exit> {
     match config::load(path) {
         Ok((c, warnings)) => {
             print_problems(&warnings);
+            // Step names are checked by the step registry, the authority on them.
+            let unknown = crate::pipeline::steps::unknown_in(&c);
+            if !unknown.is_empty() {
+                print_problems(&unknown);
+                return Err(Exit::Config);
+            }
             Ok(Arc::new(c))
         }
         Err(problems) => {

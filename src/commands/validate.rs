@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{load_config, open_store, print_problems};
+use super::{open_store, print_problems};
 use crate::config::{Config, ConfigError};
 use crate::exit::Exit;
 use crate::pipeline::Generation;
@@ -11,9 +11,24 @@ use crate::pipeline::Generation;
 /// Check the files (and unless `environment` is false, what they point at);
 /// [`Exit::Config`] when anything is wrong.
 pub async fn validate(path: &Path, environment: bool) -> Exit {
-    let config = match load_config(path) {
-        Ok(c) => c,
-        Err(code) => return code,
+    // Not `load_config`: an unknown step name is reported beside every other
+    // problem (by the registry, through `Generation::build`), not on its own.
+    let config = match crate::config::load(path) {
+        Ok((c, warnings)) => {
+            print_problems(&warnings);
+            std::sync::Arc::new(c)
+        }
+        Err(mut problems) => {
+            let routes = crate::config::route_step_names(path);
+            problems.extend(crate::pipeline::steps::unknown_steps(path, &routes));
+            print_problems(&problems);
+            eprintln!(
+                "{}: {} error(s)",
+                path.display(),
+                problems.iter().filter(|p| !p.warning).count()
+            );
+            return Exit::Config;
+        }
     };
     let mut problems = Vec::new();
     if let Err(errs) = Generation::build(config.clone(), None) {

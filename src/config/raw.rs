@@ -24,20 +24,6 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
     "aws",
 ];
 
-/// `[admin]`: the HTTP listener for /health, /ready and /metrics.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct Admin {
-    /// `host:port`, e.g. `127.0.0.1:9464`. Absent = no listener.
-    pub listen: Option<String>,
-    /// Most connections served at once; more wait in the kernel's backlog.
-    /// Default 64.
-    pub max_connections: Option<u64>,
-    /// A connection that has not sent its request head within this time is
-    /// closed. Default 5000.
-    pub read_timeout_ms: Option<u64>,
-}
-
 /// `[daemon]`: process-wide settings.
 #[derive(Debug, Deserialize)]
 #[serde(default)]

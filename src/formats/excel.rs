@@ -20,8 +20,8 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::extract::{parse_date, parse_money};
-use crate::config::{ConfigError, Problems};
 use crate::dian::nit;
+use crate::problems::{ConfigError, Problems};
 use crate::result::Finding;
 
 /// Built-in layouts (the files under `rules/excel/` at build time).
@@ -319,7 +319,7 @@ impl Layout {
         let mut p = Problems::default();
         let value: toml::Value = toml::from_str(text)
             .map_err(|e| vec![ConfigError::new(file, "", format!("not valid TOML: {e}"))])?;
-        let raw: Option<RawLayout> = crate::config::section(value, file, "", &mut p);
+        let raw: Option<RawLayout> = crate::problems::section(value, file, "", &mut p);
         let layout = raw.map(|r| Layout::compile(r, file, &mut p));
         match layout {
             Some(l) if !p.has_errors() => Ok(l),

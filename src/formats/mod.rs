@@ -14,7 +14,6 @@ pub mod pdf;
 pub mod qr;
 pub mod read;
 pub mod sandbox;
-pub mod steps;
 pub mod text;
 pub mod worker;
 pub mod zipguard;

@@ -109,7 +109,7 @@ impl FormatsSettings {
     pub fn compile(
         raw: RawFormatsSettings,
         file: &Path,
-        problems: &mut crate::config::Problems,
+        problems: &mut crate::problems::Problems,
     ) -> FormatsSettings {
         let mut s = FormatsSettings::default();
         if let Some(t) = raw.review_threshold {
@@ -179,13 +179,13 @@ impl FormatsSettings {
     }
 
     /// Read `file` when it exists, else the defaults.
-    pub fn load(file: &Path) -> Result<FormatsSettings, Vec<crate::config::ConfigError>> {
+    pub fn load(file: &Path) -> Result<FormatsSettings, Vec<crate::problems::ConfigError>> {
         if !file.is_file() {
             return Ok(FormatsSettings::default());
         }
-        let mut problems = crate::config::Problems::default();
+        let mut problems = crate::problems::Problems::default();
         let text = std::fs::read_to_string(file).map_err(|e| {
-            vec![crate::config::ConfigError::new(
+            vec![crate::problems::ConfigError::new(
                 file,
                 "",
                 format!("cannot read file: {e}"),
@@ -194,7 +194,7 @@ impl FormatsSettings {
         let value: toml::Value = match toml::from_str(&text) {
             Ok(v) => v,
             Err(e) => {
-                return Err(vec![crate::config::ConfigError::new(
+                return Err(vec![crate::problems::ConfigError::new(
                     file,
                     "",
                     format!("not valid TOML: {e}"),
@@ -202,7 +202,7 @@ impl FormatsSettings {
             }
         };
         let raw: Option<RawFormatsSettings> =
-            crate::config::section(value, file, "", &mut problems);
+            crate::problems::section(value, file, "", &mut problems);
         let s = raw.map(|r| FormatsSettings::compile(r, file, &mut problems));
         match s {
             Some(s) if !problems.has_errors() => Ok(s),

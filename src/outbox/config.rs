@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::Problems;
+use crate::problems::Problems;
 
 /// Template names; each is a file `<templates_dir>/<name>.txt`.
 pub const TEMPLATE_NAMES: &[&str] = &[

@@ -32,15 +32,11 @@ pub struct Submission<'a> {
 }
 
 impl Pipeline {
-    /// Instantiate every route's steps. Config compilation already checked
-    /// that each step name is registered.
-    pub fn new(config: Arc<Config>) -> Pipeline {
-        let routes = config
-            .routes
-            .iter()
-            .map(|r| r.steps.iter().filter_map(|s| steps::build(s)).collect())
-            .collect();
-        Pipeline { config, routes }
+    /// Build every route's steps from configuration (`steps::build_routes`);
+    /// every problem (unknown step names, broken rules files) is returned.
+    pub fn build(config: Arc<Config>) -> Result<Pipeline, Vec<crate::config::ConfigError>> {
+        let routes = steps::build_routes(&config)?;
+        Ok(Pipeline { config, routes })
     }
 
     /// A pipeline with explicit steps per route (tests, embedding).
@@ -198,10 +194,10 @@ mod tests {
         Arc::new(crate::config::load_with_base(&path, dir.path()).unwrap().0)
     }
 
-    fn ctx(config: &Arc<Config>) -> StepContext {
+    fn ctx() -> StepContext {
         StepContext {
             now: crate::clock::Clock::default().now(),
-            services: Arc::new(Services::new(config.clone(), None)),
+            services: Arc::new(Services::new(None)),
         }
     }
 
@@ -218,11 +214,7 @@ mod tests {
         let config = config();
         let p = Pipeline::with_steps(config.clone(), vec![vec![Arc::new(Panics)], vec![]]);
         let err = p
-            .process(
-                Arc::new(b"<Invoice/>".to_vec()),
-                &sub("a.xml"),
-                &ctx(&config),
-            )
+            .process(Arc::new(b"<Invoice/>".to_vec()), &sub("a.xml"), &ctx())
             .await
             .unwrap_err();
         assert!(
@@ -236,11 +228,7 @@ mod tests {
         let config = config();
         let p = Pipeline::with_steps(config.clone(), vec![vec![Arc::new(Rejects)], vec![]]);
         let r = p
-            .process(
-                Arc::new(b"<Invoice/>".to_vec()),
-                &sub("a.bin"),
-                &ctx(&config),
-            )
+            .process(Arc::new(b"<Invoice/>".to_vec()), &sub("a.bin"), &ctx())
             .await
             .unwrap();
         assert_eq!(
@@ -249,7 +237,7 @@ mod tests {
         );
         // A PDF named *.xml is routed as PDF; junk named *.pdf goes to the pdf pattern route.
         let r = p
-            .process(Arc::new(b"junk".to_vec()), &sub("x.pdf"), &ctx(&config))
+            .process(Arc::new(b"junk".to_vec()), &sub("x.pdf"), &ctx())
             .await
             .unwrap();
         assert_eq!(
@@ -257,7 +245,7 @@ mod tests {
             (Verdict::Accepted, Some("pdf"))
         );
         let r = p
-            .process(Arc::new(b"junk".to_vec()), &sub("x.txt"), &ctx(&config))
+            .process(Arc::new(b"junk".to_vec()), &sub("x.txt"), &ctx())
             .await
             .unwrap();
         assert_eq!(r.verdict, Verdict::Rejected);

@@ -1,13 +1,13 @@
 //! The pipeline: steps, routing and the per-file execution shared by the
 //! daemon (`runner`) and `pasarela process`.
 //!
-//! A step is one implementation of [`Step`], registered in `steps::REGISTRY`;
-//! routes in config name the steps to run. Adding a capability means adding a
-//! step there, never touching the runner.
+//! A step is one implementation of [`Step`], built by its factory in
+//! `steps::REGISTRY` from configuration; routes in config name the steps to
+//! run. Adding a capability means adding a step there, never touching the
+//! runner. [`Generation::build`] builds every route's steps, so every rules
+//! file a step uses is compiled (and checked) once per generation.
 
-pub mod certify;
 pub mod exec;
-pub mod price;
 pub mod runner;
 pub mod steps;
 pub mod xsd;
@@ -50,7 +50,7 @@ pub struct WorkItem {
     /// The typed DIAN document, once a step parsed it (for pricing, certificates).
     pub document: Option<crate::dian::Document>,
     /// Line assessments and values from `price`, for `certify`.
-    pub priced: Option<certify::PricedLines>,
+    pub priced: Option<steps::certify::PricedLines>,
 }
 
 impl WorkItem {
@@ -59,32 +59,23 @@ impl WorkItem {
     }
 }
 
-/// What steps may use besides the item: the clock and the compiled services.
+/// What steps may use besides the item and their own compiled settings:
+/// "now" for this job and the run-time services.
 pub struct StepContext {
     pub now: DateTime<FixedOffset>,
     pub services: Arc<Services>,
 }
 
-/// Shared, compiled resources built from config at start and on reload.
+/// What remains shared at run time once the steps hold their compiled
+/// settings: the store. (The clock reaches steps as `StepContext::now`.)
 pub struct Services {
-    pub config: Arc<Config>,
     /// Present in the daemon; `None` for `pasarela process`, which records nothing.
     pub store: Option<crate::store::Store>,
-    /// Compiled DIAN rule settings (`[dian] rules`, or the built-in defaults).
-    pub dian: Arc<crate::dian::DianSettings>,
-    /// Catalog and commission rules, compiled when a route uses `price`.
-    pub registration: Option<Arc<price::Registration>>,
 }
 
 impl Services {
-    /// Services for `config` with built-in rule defaults (tests, embedding).
-    pub fn new(config: Arc<Config>, store: Option<crate::store::Store>) -> Services {
-        Services {
-            config,
-            store,
-            dian: Arc::new(crate::dian::DianSettings::default()),
-            registration: None,
-        }
+    pub fn new(store: Option<crate::store::Store>) -> Services {
+        Services { store }
     }
 }
 
@@ -97,35 +88,17 @@ pub struct Generation {
 }
 
 impl Generation {
-    /// Compile the services and pipeline for `config`; every problem is
-    /// returned (rule files are compiled here too).
+    /// Build every route's steps for `config`, compiling each rules file a
+    /// step uses (DIAN settings, registration rules and catalog layout,
+    /// formats settings, Excel layouts); every problem is returned.
     pub fn build(
         config: Arc<Config>,
         store: Option<crate::store::Store>,
     ) -> Result<Generation, Vec<crate::config::ConfigError>> {
-        let dian = match &config.dian.rules {
-            Some(path) => crate::dian::load_settings(path)?,
-            None => crate::dian::DianSettings::default(),
-        };
-        let registration = if config
-            .routes
-            .iter()
-            .any(|r| r.steps.iter().any(|s| s == "price"))
-        {
-            Some(Arc::new(price::Registration::load(&config)?))
-        } else {
-            None
-        };
-        let services = Arc::new(Services {
-            config: config.clone(),
-            store,
-            dian: Arc::new(dian),
-            registration,
-        });
-        let pipeline = Pipeline::new(config.clone());
+        let pipeline = Pipeline::build(config.clone())?;
         Ok(Generation {
             config,
-            services,
+            services: Arc::new(Services::new(store)),
             pipeline,
         })
     }

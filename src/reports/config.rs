@@ -5,7 +5,7 @@ use std::path::Path;
 use chrono::NaiveTime;
 use serde::Deserialize;
 
-use crate::config::Problems;
+use crate::problems::Problems;
 
 /// `[reports]`: daily and monthly reports for regulators.
 #[derive(Debug, Deserialize)]

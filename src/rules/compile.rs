@@ -13,7 +13,7 @@ use super::{
     raw,
 };
 use crate::catalog::ProcessingState;
-use crate::config::{ConfigError, Problems, section};
+use crate::problems::{ConfigError, Problems, section};
 
 /// The rule files for a path: a file is itself; a directory means
 /// `DIR/commissions.toml` plus every `DIR/commissions.d/*.toml` (sorted).

@@ -29,7 +29,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::ProcessingState;
-use crate::config::ConfigError;
+use crate::problems::ConfigError;
 
 pub use compile::{compile_files, load_rules, rule_files};
 pub use expr::Expr;

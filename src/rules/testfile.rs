@@ -19,7 +19,7 @@ use rust_decimal::Decimal;
 
 use super::{CommissionRules, PricingInput, PricingLine, Side, raw};
 use crate::catalog::ProcessingState;
-use crate::config::{ConfigError, Problems, section};
+use crate::problems::{ConfigError, Problems, section};
 
 /// Outcome of one test case.
 #[derive(Debug, Clone)]

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::Problems;
+use crate::problems::Problems;
 use crate::sftp::vfs::{Perm, Perms, ViewPath};
 
 /// `[sftp]` as written.

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use pasarela::formats::generate;
-use pasarela::pipeline::{Pipeline, Services, StepContext, Submission};
+use pasarela::pipeline::{Generation, Pipeline, StepContext, Submission};
 use pasarela::result::Verdict;
 
 fn pipeline(dir: &std::path::Path) -> (Pipeline, StepContext) {
@@ -35,12 +35,12 @@ steps = ["reject-unsupported"]
     std::fs::write(dir.join("rules/formats.toml"), "review_threshold = 0.9\n").unwrap();
     let (config, _) =
         pasarela::config::load_with_base(&cfg, dir).unwrap_or_else(|e| panic!("{e:?}"));
-    let config = Arc::new(config);
+    let generation = Generation::build(Arc::new(config), None).unwrap_or_else(|e| panic!("{e:?}"));
     let ctx = StepContext {
         now: chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00-05:00").unwrap(),
-        services: Arc::new(Services::new(config.clone(), None)),
+        services: generation.services,
     };
-    (Pipeline::new(config), ctx)
+    (generation.pipeline, ctx)
 }
 
 fn tmp() -> tempfile::TempDir {

@@ -48,3 +48,4 @@ mod sftp_key_options;
 mod sftp_limits;
 mod sftp_openssh;
 mod sftp_paramiko;
+mod validate_rules;

@@ -35,6 +35,10 @@ pub(super) fn config_fingerprint(
     let mut files = vec![path.to_path_buf()];
     files.extend(config.dian.rules.iter().cloned());
     files.extend(crate::fsutil::walk_files(&config.registration.rules_dir));
+    files.push(crate::pipeline::steps::formats_settings_path(config));
+    files.extend(crate::fsutil::walk_files(
+        &crate::pipeline::steps::layouts_dir(config),
+    ));
     files
         .into_iter()
         .map(|f| {

@@ -1,4 +1,10 @@
-//! Configuration errors: every problem names the file, the key and the reason.
+//! Configuration problems: every problem names the file, the key and the
+//! reason. A leaf module: the owners of configuration sections and rules
+//! files (`sftp::config`, `outbox::config`, `reports::config`, `aws::config`,
+//! `admin`, `catalog::config`, `rules`, `formats`, `dian::settings`) report
+//! through it without importing `config`, which composes them (see
+//! ARCHITECTURE.md, "Where each configuration section is compiled").
+//! Imports nothing from the crate.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -66,5 +72,33 @@ impl Problems {
     }
     pub fn has_errors(&self) -> bool {
         self.items.iter().any(|e| !e.warning)
+    }
+}
+
+/// Deserialize one TOML value, recording unknown keys (as errors) and type
+/// errors under `key` instead of stopping at the first one.
+pub fn section<T: serde::de::DeserializeOwned>(
+    value: toml::Value,
+    file: &Path,
+    key: &str,
+    problems: &mut Problems,
+) -> Option<T> {
+    let mut unknown = Vec::new();
+    let result: Result<T, _> =
+        serde_ignored::deserialize(value, |path| unknown.push(path.to_string()));
+    for u in unknown {
+        let full = if key.is_empty() {
+            u
+        } else {
+            format!("{key}.{u}")
+        };
+        problems.error(file, full, "unknown key");
+    }
+    match result {
+        Ok(v) => Some(v),
+        Err(e) => {
+            problems.error(file, key, e.to_string());
+            None
+        }
     }
 }

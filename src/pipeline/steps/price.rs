@@ -10,18 +10,31 @@ use async_trait::async_trait;
 use rust_decimal::Decimal;
 use tokio::sync::OnceCell;
 
-use super::{Step, StepContext, StepError, WorkItem};
+use super::BuildContext;
 use crate::catalog::{
     self, Aliases, CatalogConfig, CatalogFile, InvoiceLine, InvoiceToPrice, LineQuery, Matcher,
 };
 use crate::config::{Config, ConfigError};
+use crate::pipeline::{Step, StepContext, StepError, WorkItem};
 use crate::result::{Finding, Severity, Verdict};
 use crate::rules::{CommissionRules, PricingInput, Side};
+
+/// Compiles the registration rules (once per generation, shared by every
+/// route that prices).
+pub fn build(ctx: &BuildContext<'_>) -> Result<Arc<dyn Step>, Vec<ConfigError>> {
+    Ok(Arc::new(Price {
+        registration: ctx.registration()?,
+        side: ctx.config.registration.default_side,
+    }))
+}
 
 /// Compiled registration resources: one rule set for a whole generation.
 pub struct Registration {
     pub rules: Arc<CommissionRules>,
     pub catalog: CatalogConfig,
+    /// `[registration] catalog_dir` and `rules_dir` (the matcher opens them).
+    catalog_dir: std::path::PathBuf,
+    rules_dir: std::path::PathBuf,
     /// Opened on first use: building the description index scans the whole
     /// catalog (minutes at 60 M products), so start-up does not wait for it.
     matcher: OnceCell<Option<Arc<Matcher<CatalogFile>>>>,
@@ -47,22 +60,21 @@ impl Registration {
             (Some(rules), Some(catalog)) if problems.is_empty() => Ok(Registration {
                 rules: Arc::new(rules),
                 catalog,
+                catalog_dir: config.registration.catalog_dir.clone(),
+                rules_dir: config.registration.rules_dir.clone(),
                 matcher: OnceCell::new(),
             }),
             _ => Err(problems),
         }
     }
 
-    async fn matcher(
-        &self,
-        config: &Config,
-    ) -> Result<Option<Arc<Matcher<CatalogFile>>>, StepError> {
+    async fn matcher(&self) -> Result<Option<Arc<Matcher<CatalogFile>>>, StepError> {
         let cell = self
             .matcher
             .get_or_try_init(|| async {
                 let (dir, rules_dir, cfg) = (
-                    config.registration.catalog_dir.clone(),
-                    config.registration.rules_dir.clone(),
+                    self.catalog_dir.clone(),
+                    self.rules_dir.clone(),
                     self.catalog.clone(),
                 );
                 tokio::task::spawn_blocking(
@@ -89,7 +101,11 @@ impl Registration {
     }
 }
 
-pub struct Price;
+struct Price {
+    registration: Arc<Registration>,
+    /// `[registration] default_side`.
+    side: Side,
+}
 
 #[async_trait]
 impl Step for Price {
@@ -98,12 +114,7 @@ impl Step for Price {
     }
 
     async fn run(&self, item: &mut WorkItem, ctx: &StepContext) -> Result<(), StepError> {
-        let services = &ctx.services;
-        let Some(reg) = services.registration.clone() else {
-            return Err(StepError::Permanent(
-                "the price step has no registration rules loaded".into(),
-            ));
-        };
+        let reg = &self.registration;
         let rejected = item
             .result
             .findings
@@ -115,12 +126,12 @@ impl Step for Price {
         let Some(doc) = item.document.clone() else {
             return Ok(());
         };
-        let Some(matcher) = reg.matcher(&services.config).await? else {
+        let Some(matcher) = reg.matcher().await? else {
             item.add(Finding::notify("PAS69", "El catálogo de productos no está cargado; la factura queda en revisión para asignar los productos."));
             item.verdict_override.get_or_insert(Verdict::Review);
             return Ok(());
         };
-        let side = services.config.registration.default_side;
+        let side = self.side;
         let party = match side {
             Side::Seller => doc.supplier.as_ref(),
             Side::Buyer => doc.customer.as_ref(),
@@ -178,7 +189,7 @@ impl Step for Price {
             .as_ref()
             .and_then(|c| serde_json::to_value(c).ok());
         if let (Some(store), Some(job), Some(commission)) =
-            (&services.store, item.job_id, &priced.commission)
+            (&ctx.services.store, item.job_id, &priced.commission)
         {
             let lines = priced
                 .lines

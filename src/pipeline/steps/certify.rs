@@ -6,13 +6,17 @@
 //! certificate or a second e-mail. Without a store (`pasarela process`) it does
 //! nothing.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
-use super::{Step, StepContext, StepError, WorkItem, final_verdict};
+use super::BuildContext;
 use crate::catalog::Measure;
 use crate::certificate::{self, CertificateData, Commission, InvoiceRef, Line, Party, Unit};
+use crate::config::{Config, ConfigError};
+use crate::pipeline::{Step, StepContext, StepError, WorkItem, final_verdict};
 use crate::result::Verdict;
 
 /// What `price` leaves for `certify`: each line's assessment and its value.
@@ -22,7 +26,17 @@ pub struct PricedLines {
     pub values: Vec<Decimal>,
 }
 
-pub struct Certify;
+/// Keeps the configuration: certificates are written to the account's
+/// folders and numbered and signed as `[certificates]` says.
+pub fn build(ctx: &BuildContext<'_>) -> Result<Arc<dyn Step>, Vec<ConfigError>> {
+    Ok(Arc::new(Certify {
+        config: ctx.config.clone(),
+    }))
+}
+
+struct Certify {
+    config: Arc<Config>,
+}
 
 #[async_trait]
 impl Step for Certify {
@@ -31,38 +45,37 @@ impl Step for Certify {
     }
 
     async fn run(&self, item: &mut WorkItem, ctx: &StepContext) -> Result<(), StepError> {
-        let services = &ctx.services;
-        let (Some(store), Some(job)) = (&services.store, item.job_id) else {
+        let config = &self.config;
+        let (Some(store), Some(job)) = (&ctx.services.store, item.job_id) else {
             return Ok(());
         };
         let Some(account) = item
             .result
             .account
             .as_deref()
-            .and_then(|a| services.config.accounts.get(a))
+            .and_then(|a| config.accounts.get(a))
         else {
             return Ok(());
         };
         let transient = |e: certificate::IssueError| StepError::Transient(e.to_string());
         match final_verdict(item) {
             Verdict::Accepted => {
-                let Some(data) = certificate_data(item, ctx) else {
+                let Some(data) = certificate_data(item, ctx, config) else {
                     tracing::warn!(
                         job,
                         "accepted without a registrable line: no certificate issued"
                     );
                     return Ok(());
                 };
-                let issued =
-                    certificate::issue_certificate(store, &services.config, account, job, data)
-                        .await
-                        .map_err(transient)?;
+                let issued = certificate::issue_certificate(store, config, account, job, data)
+                    .await
+                    .map_err(transient)?;
                 item.result.certificate = Some(issued.result_value());
             }
             v @ (Verdict::Rejected | Verdict::Review) => {
                 let mut result = item.result.clone();
                 result.verdict = v;
-                certificate::enqueue_notification(store, &services.config, account, job, &result)
+                certificate::enqueue_notification(store, config, account, job, &result)
                     .await
                     .map_err(transient)?;
             }
@@ -100,7 +113,11 @@ fn party(p: Option<&crate::dian::model::Party>) -> Party {
 
 /// The certificate's content, from the typed document and the priced lines.
 /// `None` when nothing is registrable (no eligible, priced line).
-fn certificate_data(item: &WorkItem, ctx: &StepContext) -> Option<CertificateData> {
+fn certificate_data(
+    item: &WorkItem,
+    ctx: &StepContext,
+    config: &Config,
+) -> Option<CertificateData> {
     let doc = item.document.as_ref()?;
     let priced = item.priced.as_ref()?;
     let commission = priced.priced.commission.as_ref()?;
@@ -146,7 +163,7 @@ fn certificate_data(item: &WorkItem, ctx: &StepContext) -> Option<CertificateDat
     Some(CertificateData {
         number: String::new(),
         registered_at: ctx.now,
-        issuer: ctx.services.config.certificates.issuer.clone(),
+        issuer: config.certificates.issuer.clone(),
         account: item.result.account.clone().unwrap_or_default(),
         invoice: InvoiceRef {
             number: doc.id.clone().unwrap_or_default(),

@@ -1,0 +1,80 @@
+//! `dian-validate`: parse the UBL document and apply DIAN's rules and the
+//! exchange's registration rules (see docs/DIAN.md). Also detects the same
+//! invoice sent as different bytes (same CUFE/CUDE): rule 90.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::BuildContext;
+use crate::config::ConfigError;
+use crate::dian::DianSettings;
+use crate::pipeline::{Step, StepContext, StepError, WorkItem};
+use crate::result::Verdict;
+
+/// Compiles `[dian] rules` (or takes the built-in defaults) and notes the
+/// optional XSD folder.
+pub fn build(ctx: &BuildContext<'_>) -> Result<Arc<dyn Step>, Vec<ConfigError>> {
+    Ok(Arc::new(DianValidate {
+        settings: ctx.dian()?,
+        xsd_dir: ctx.config.dian.xsd_dir.clone(),
+    }))
+}
+
+struct DianValidate {
+    settings: Arc<DianSettings>,
+    /// UBL 2.1 schemas for the optional XSD check (PAS31).
+    xsd_dir: Option<PathBuf>,
+}
+
+#[async_trait]
+impl Step for DianValidate {
+    fn name(&self) -> &'static str {
+        "dian-validate"
+    }
+    async fn run(&self, item: &mut WorkItem, ctx: &StepContext) -> Result<(), StepError> {
+        let settings = self.settings.clone();
+        let (bytes, now) = (item.bytes.clone(), ctx.now);
+        // CPU-bound parsing runs off the async workers.
+        let v = tokio::task::spawn_blocking(move || crate::dian::validate(&bytes, &settings, now))
+            .await
+            .map_err(|e| StepError::Permanent(format!("DIAN validation failed: {e}")))?;
+        let mut rejected = v.rejected();
+        // The optional XSD check, on documents that parsed into a UBL root.
+        if let (Some(dir), Some(root)) = (&self.xsd_dir, v.document_type.as_deref()) {
+            let found = crate::pipeline::xsd::check(dir, root, &item.bytes)
+                .await
+                .map_err(|e| StepError::Transient(e.to_string()))?;
+            rejected |= !found.is_empty();
+            item.result.findings.extend(found);
+        }
+        item.result.document_type = v.document_type.or(item.result.document_type.take());
+        item.result.document = v.document;
+        item.result.findings.extend(v.findings);
+        item.document = v.model;
+        item.document_key = v.document_key;
+        // Only documents that pass claim their identity, so a rejected first
+        // attempt never makes its corrected resubmission a "duplicate".
+        if let (false, Some(store), Some(job), Some(key)) = (
+            rejected,
+            &ctx.services.store,
+            item.job_id,
+            &item.document_key,
+        ) {
+            let original = store
+                .claim_document_key(job, key)
+                .await
+                .map_err(|e| StepError::Transient(e.to_string()))?;
+            let what = |id| format!("mismo CUFE/CUDE que el envío {id}");
+            if let Some((id, f)) = original.and_then(|id| {
+                crate::dian::duplicate_finding(&self.settings, &what(id)).map(|f| (id, f))
+            }) {
+                item.add(f);
+                item.result.duplicate_of = Some(id);
+                item.verdict_override = Some(Verdict::Duplicate);
+            }
+        }
+        Ok(())
+    }
+}

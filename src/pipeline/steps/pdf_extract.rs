@@ -1,0 +1,43 @@
+//! `pdf-extract`: text layer, or OCR for pages without usable text; DIAN QR;
+//! embedded XML (PDF/A-3) exposed for DIAN validation. Does nothing for
+//! other formats, so one route can list it beside `image-ocr` and
+//! `excel-rows`. Settings come from `rules/formats.toml` (compiled when the
+//! generation is built).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::BuildContext;
+use super::reading::{apply_reading, environment};
+use crate::config::ConfigError;
+use crate::formats::read::{self, FormatsSettings};
+use crate::pipeline::{Step, StepContext, StepError, WorkItem};
+use crate::result::Format;
+
+pub fn build(ctx: &BuildContext<'_>) -> Result<Arc<dyn Step>, Vec<ConfigError>> {
+    Ok(Arc::new(PdfExtract {
+        settings: ctx.formats()?,
+    }))
+}
+
+struct PdfExtract {
+    settings: Arc<FormatsSettings>,
+}
+
+#[async_trait]
+impl Step for PdfExtract {
+    fn name(&self) -> &'static str {
+        "pdf-extract"
+    }
+    async fn run(&self, item: &mut WorkItem, _ctx: &StepContext) -> Result<(), StepError> {
+        if item.result.format != Format::Pdf {
+            return Ok(());
+        }
+        let r = read::read_pdf(&item.bytes, &self.settings)
+            .await
+            .map_err(environment)?;
+        apply_reading(item, r, "pdf");
+        Ok(())
+    }
+}
