@@ -14,6 +14,7 @@ pub mod model;
 pub mod nit;
 pub mod rules;
 pub mod settings;
+pub mod signature;
 pub mod xades;
 pub mod xml;
 
@@ -21,7 +22,7 @@ use chrono::{DateTime, FixedOffset};
 use serde_json::{Value, json};
 
 pub use model::{AppResponse, DocKind, Document};
-pub use settings::{DianSettings, load_settings, parse_settings};
+pub use settings::{DianSettings, Enforcement, SignatureSettings, load_settings, parse_settings};
 
 use crate::result::{Finding, Severity};
 use rules::Emitter;
@@ -51,7 +52,7 @@ impl Validation {
     }
 }
 
-fn limits(settings: &DianSettings) -> Limits {
+pub(crate) fn limits(settings: &DianSettings) -> Limits {
     Limits {
         max_bytes: settings.max_file_bytes,
         max_depth: settings.max_depth,
@@ -77,6 +78,22 @@ fn kind_of(root: El<'_>) -> Option<DocKind> {
 
 /// Validate one received file.
 pub fn validate(bytes: &[u8], settings: &DianSettings, now: DateTime<FixedOffset>) -> Validation {
+    let mut v = validate_unsigned(bytes, settings, now);
+    // The signature of an invoice, a note or an AttachedDocument (and of the
+    // parts it carries); a file that is not one of them was refused already.
+    if v.model.is_some() && let Some(root) = v.document_type.clone() {
+        v.findings
+            .extend(signature::findings(bytes, &root, settings, now));
+    }
+    v
+}
+
+/// Every rule but the signature's.
+fn validate_unsigned(
+    bytes: &[u8],
+    settings: &DianSettings,
+    now: DateTime<FixedOffset>,
+) -> Validation {
     let tree = match xml::parse(bytes, &limits(settings)) {
         Ok(t) => t,
         Err(p) => {
@@ -146,7 +163,15 @@ fn attached(root: El<'_>, settings: &DianSettings, now: DateTime<FixedOffset>) -
         .and_then(|d| d.path(EMBED))
         .map(|d| d.raw_text().trim().to_owned());
     let mut dian_response = None;
-    if let Some(text) = response.filter(|t| !t.is_empty()) {
+    let response = response.filter(|t| !t.is_empty());
+    if response.is_none() && settings.signatures.require_dian_response {
+        em.emit(
+            "PAS29",
+            "El AttachedDocument no incluye la respuesta de la DIAN (ApplicationResponse) que demuestra su validación.",
+            Some("/AttachedDocument/cac:ParentDocumentLineReference"),
+        );
+    }
+    if let Some(text) = response {
         match xml::parse_str(&text, &limits(settings)) {
             Ok(t) if t.root().ns() == Ns::ApplicationResponse && t.root().name() == "ApplicationResponse" => {
                 dian_response = Some(model::app_response(t.root()));
@@ -208,7 +233,7 @@ fn attached(root: El<'_>, settings: &DianSettings, now: DateTime<FixedOffset>) -
                 Some("/AttachedDocument/cac:ParentDocumentLineReference"),
             );
         } else if let (Some(ru), Some(du)) = (r.reference_uuid.as_deref(), doc.uuid.as_ref())
-            && ru != du.value
+            && !ru.eq_ignore_ascii_case(&du.value)
         {
             em.emit(
                 "PAS13",

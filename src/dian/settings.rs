@@ -6,7 +6,8 @@
 //! [`read_settings_file`], which reads this one file.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -88,6 +89,47 @@ pub struct DianSettings {
     pub rules: HashMap<String, RuleOverride>,
     pub ranges: Vec<NumberingRange>,
     pub software: Vec<SoftwarePin>,
+    /// `[signatures]`: XAdES verification (docs/DIAN.md, "Signatures").
+    pub signatures: SignatureSettings,
+}
+
+/// What a failed signature check does to a document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enforcement {
+    /// Not verified at all.
+    Off,
+    /// Verified; failures are reported (notify) and the document may pass.
+    Notify,
+    /// Verified; a failure rejects the document.
+    Reject,
+}
+
+/// `[signatures]` in the DIAN settings file.
+#[derive(Debug, Clone)]
+pub struct SignatureSettings {
+    pub enforce: Enforcement,
+    /// PEM file or folder of accredited CAs (resolved against the settings
+    /// file's folder). Read by the caller into [`SignatureSettings::trust`]:
+    /// `dian/` does no IO.
+    pub trust_anchors: Option<PathBuf>,
+    /// PEM/DER file or folder of offline CRLs, read by the caller likewise.
+    pub crls: Option<PathBuf>,
+    /// An AttachedDocument must carry DIAN's ApplicationResponse (PAS29).
+    pub require_dian_response: bool,
+    /// The trust anchors and CRLs, as the caller loaded them.
+    pub trust: Arc<super::xades::TrustStore>,
+}
+
+impl Default for SignatureSettings {
+    fn default() -> Self {
+        Self {
+            enforce: Enforcement::Notify,
+            trust_anchors: None,
+            crls: None,
+            require_dian_response: false,
+            trust: Arc::new(super::xades::TrustStore::new()),
+        }
+    }
 }
 
 impl Default for DianSettings {
@@ -118,6 +160,7 @@ impl Default for DianSettings {
                 issuer_nit: None,
                 pin: EXAMPLE_SOFTWARE_PIN.to_owned(),
             }],
+            signatures: SignatureSettings::default(),
         }
     }
 }
@@ -178,6 +221,7 @@ impl DianSettings {
 // ---- raw shapes (what the file says) ----
 
 const TOP_KEYS: &[&str] = &[
+    "signatures",
     "max_file_bytes",
     "max_depth",
     "max_elements",
@@ -203,6 +247,15 @@ struct RawSettings {
     rules: BTreeMap<String, RawRule>,
     ranges: Vec<RawRange>,
     software: Vec<RawSoftware>,
+    signatures: Option<RawSignatures>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawSignatures {
+    enforce: Option<String>,
+    trust_anchors: Option<String>,
+    crls: Option<String>,
+    require_dian_response: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -334,6 +387,9 @@ pub fn parse_settings(text: &str, file: &Path) -> Result<DianSettings, Vec<Confi
             }
             None => Vec::new(),
         },
+        signatures: table
+            .remove("signatures")
+            .and_then(|v| section(v, file, "signatures", &mut p)),
     };
     let mut s = DianSettings {
         ranges: Vec::new(),
@@ -496,5 +552,40 @@ pub fn parse_settings(text: &str, file: &Path) -> Result<DianSettings, Vec<Confi
             pin: sw.pin.trim().to_owned(),
         });
     }
+    if let Some(sig) = raw.signatures {
+        compile_signatures(sig, file, &mut s.signatures, &mut p);
+    }
     if p.has_errors() { Err(p.items) } else { Ok(s) }
+}
+
+fn compile_signatures(
+    raw: RawSignatures,
+    file: &Path,
+    out: &mut SignatureSettings,
+    p: &mut Problems,
+) {
+    match raw.enforce.as_deref() {
+        None => {}
+        Some("off") => out.enforce = Enforcement::Off,
+        Some("notify") => out.enforce = Enforcement::Notify,
+        Some("reject") => out.enforce = Enforcement::Reject,
+        Some(other) => p.error(
+            file,
+            "signatures.enforce",
+            format!("must be \"off\", \"notify\" or \"reject\", got \"{other}\""),
+        ),
+    }
+    // Relative paths resolve against the settings file's folder.
+    let base = file.parent().unwrap_or(Path::new("."));
+    let resolve = |v: String| -> PathBuf {
+        let path = PathBuf::from(v);
+        if path.is_absolute() {
+            path
+        } else {
+            base.join(path)
+        }
+    };
+    out.trust_anchors = raw.trust_anchors.map(resolve);
+    out.crls = raw.crls.map(resolve);
+    out.require_dian_response = raw.require_dian_response.unwrap_or(false);
 }

@@ -10,6 +10,7 @@
 pub mod exec;
 pub mod runner;
 pub mod steps;
+pub mod trust;
 pub mod xsd;
 
 pub use exec::{Pipeline, Submission};

@@ -2,11 +2,9 @@
 //! are checked when the generation is built: by `validate`, at start-up and
 //! on reload, never first by a job.
 
-use crate::common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::support::*;
 
 /// `basic_config` with PDFs, images and spreadsheets read by the formats steps.
 fn formats_config() -> String {

@@ -132,6 +132,83 @@ pub const CATALOG: &[Rule] = &[
         "An ApplicationResponse alone is an event, not an invoice to register."
     ),
     rule!(
+        "PAS15",
+        R,
+        "Documento sin firma digital",
+        "/Invoice/ext:UBLExtensions",
+        "Signature (`[signatures] enforce`): the document carries a readable ds:Signature."
+    ),
+    rule!(
+        "PAS16",
+        R,
+        "Firma digital con estructura no soportada",
+        "/Invoice/ext:UBLExtensions//ds:Signature",
+        "Signature: SignedInfo, the three references (document, KeyInfo, SignedProperties), algorithms DIAN uses, unique Ids."
+    ),
+    rule!(
+        "PAS17",
+        R,
+        "SigningCertificate no corresponde",
+        "//xades:SigningCertificate",
+        "Signature: the CertDigest and IssuerSerial of xades:SigningCertificate match the KeyInfo certificate."
+    ),
+    rule!(
+        "PAS18",
+        R,
+        "Política de firma de la DIAN",
+        "//xades:SignaturePolicyIdentifier",
+        "Signature: the policy is DIAN's (identifier and SHA-256 hash of the published policy)."
+    ),
+    rule!(
+        "PAS19",
+        R,
+        "Fecha de firma",
+        "//xades:SigningTime",
+        "Signature: xades:SigningTime is present and readable."
+    ),
+    rule!(
+        "PAS29",
+        R,
+        "AttachedDocument sin respuesta de la DIAN",
+        "/AttachedDocument/cac:ParentDocumentLineReference",
+        "`[signatures] require_dian_response`: an AttachedDocument carries DIAN's ApplicationResponse."
+    ),
+    rule!(
+        "ZE02",
+        R,
+        "Firma digital inválida",
+        "//ds:Signature",
+        "Signature: the digests of the three references and the RSA SignatureValue over canonical SignedInfo."
+    ),
+    rule!(
+        "ZD04",
+        R,
+        "Certificado no vigente al firmar",
+        "//ds:KeyInfo/ds:X509Data",
+        "Signature: the signing certificate (and its chain) is valid at xades:SigningTime."
+    ),
+    rule!(
+        "ZD05",
+        R,
+        "Certificado no emitido por una entidad de certificación de confianza",
+        "//ds:KeyInfo/ds:X509Data",
+        "Signature: the certificate chains to a trust anchor of `[signatures] trust_anchors` (accredited CAs)."
+    ),
+    rule!(
+        "ZD06",
+        R,
+        "Certificado revocado",
+        "//ds:KeyInfo/ds:X509Data",
+        "Signature: no offline CRL of `[signatures] crls` revokes a certificate of the chain before signing."
+    ),
+    rule!(
+        "ZD07",
+        R,
+        "Certificado sin uso de firma digital",
+        "//ds:KeyInfo/ds:X509Data",
+        "Signature: the signing certificate's key usage allows digital signatures."
+    ),
+    rule!(
         "PAS20",
         R,
         "Factura con antigüedad superior a la permitida",

@@ -63,7 +63,10 @@ impl<'a> BuildContext<'a> {
     pub fn dian(&self) -> Compiled<DianSettings> {
         self.dian
             .get_or_init(|| match &self.config.dian.rules {
-                Some(path) => crate::dian::load_settings(path).map(Arc::new),
+                Some(path) => crate::dian::load_settings(path).and_then(|mut s| {
+                    crate::pipeline::trust::load(&mut s, path)?;
+                    Ok(Arc::new(s))
+                }),
                 None => Ok(Arc::new(DianSettings::default())),
             })
             .clone()
