@@ -16,6 +16,7 @@ pub mod dian;
 pub mod exit;
 pub mod formats;
 pub mod fsutil;
+pub mod host;
 pub mod intake;
 pub mod outbox;
 pub mod pipeline;

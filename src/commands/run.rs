@@ -91,7 +91,7 @@ async fn run_daemon(
     })?;
     let (gen_tx, gen_rx) = watch::channel(Arc::new(generation));
     let shutdown = CancellationToken::new();
-    let owner = format!("{}:{}", state::hostname(), std::process::id());
+    let owner = crate::host::daemon_id();
     let health = Arc::new(crate::admin::Health::default());
     let admin = tasks::start_admin(&config, &health, &store).await?;
     let mut tasks = JoinSet::new();

@@ -6,7 +6,7 @@
 //! (paths made absolute, durations typed, route globs compiled). Nothing else
 //! in the crate reads `pasarela.toml`. This module does no IO beyond reading
 //! the file; environment checks (writable folders, store opens) live in
-//! `app::check_environment`.
+//! `commands::validate::check_environment`.
 //!
 //! Dependencies run one way: `config` composes the sections, and the owners
 //! of sections it does not compile itself (`sftp::config`, `outbox::config`,
@@ -36,8 +36,6 @@ pub use settings::{
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// Exit code for a bad configuration (sysexits EX_CONFIG).
-pub const EX_CONFIG: i32 = 78;
 
 /// The compiled configuration the daemon runs with.
 #[derive(Debug, Clone)]

@@ -240,13 +240,7 @@ pub async fn start(
         defender,
         shutdown: shutdown.clone(),
         tracker: TaskTracker::new(),
-        daemon: format!(
-            "{}:{}",
-            std::fs::read_to_string("/proc/sys/kernel/hostname")
-                .map(|h| h.trim().to_string())
-                .unwrap_or_else(|_| "localhost".into()),
-            std::process::id()
-        ),
+        daemon: crate::host::daemon_id(),
     });
     // Sessions recorded by daemons that are gone are forgotten: on SQLite this
     // daemon is the only one, so all of them; on a shared PostgreSQL those of

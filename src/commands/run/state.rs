@@ -68,9 +68,3 @@ pub(super) fn clear_scratch(config: &Config) -> anyhow::Result<()> {
     }
     Ok(())
 }
-
-pub(super) fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|_| "localhost".into())
-}
