@@ -37,7 +37,12 @@ pub fn run(data: &[u8]) {
         assert!(!report.valid());
     }
     if let Ok(d) = dom::parse(data, &limits) {
-        for uri in [c14n::C14N, c14n::C14N_COMMENTS, c14n::EXC_C14N, c14n::EXC_C14N_COMMENTS] {
+        for uri in [
+            c14n::C14N,
+            c14n::C14N_COMMENTS,
+            c14n::EXC_C14N,
+            c14n::EXC_C14N_COMMENTS,
+        ] {
             let m = Method::from_uri(uri).expect("known method");
             let whole = c14n::canonicalize(&d, Apex::Document, None, &m);
             // Canonical output is itself well-formed and canonical: a second

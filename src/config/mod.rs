@@ -36,7 +36,6 @@ pub use settings::{
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-
 /// The compiled configuration the daemon runs with.
 #[derive(Debug, Clone)]
 pub struct Config {

@@ -81,7 +81,9 @@ pub fn validate(bytes: &[u8], settings: &DianSettings, now: DateTime<FixedOffset
     let mut v = validate_unsigned(bytes, settings, now);
     // The signature of an invoice, a note or an AttachedDocument (and of the
     // parts it carries); a file that is not one of them was refused already.
-    if v.model.is_some() && let Some(root) = v.document_type.clone() {
+    if v.model.is_some()
+        && let Some(root) = v.document_type.clone()
+    {
         v.findings
             .extend(signature::findings(bytes, &root, settings, now));
     }

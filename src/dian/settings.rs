@@ -123,7 +123,9 @@ pub struct SignatureSettings {
 impl Default for SignatureSettings {
     fn default() -> Self {
         Self {
-            enforce: Enforcement::Notify,
+            // Built-in default: not verified. The shipped rules/dian.toml
+            // verifies and reports (notify); the production sample rejects.
+            enforce: Enforcement::Off,
             trust_anchors: None,
             crls: None,
             require_dian_response: false,

@@ -90,7 +90,9 @@ pub fn load(settings: &mut DianSettings, source: &Path) -> Result<(), Vec<Config
     if !errors.is_empty() {
         return Err(errors);
     }
-    if settings.signatures.enforce != crate::dian::Enforcement::Off && store.is_empty() {
+    // Rejecting with nothing trusted refuses every signed document: say so
+    // loudly. Reporting only (the demo) is a documented choice.
+    if settings.signatures.enforce == crate::dian::Enforcement::Reject && store.is_empty() {
         tracing::warn!(
             file = %source.display(),
             "signatures.trust_anchors: no trust anchor is configured; no signing certificate can chain to a trusted CA (ZD05)"

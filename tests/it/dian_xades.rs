@@ -930,3 +930,365 @@ fn fuzz_seed_properties() {
 fn pasarela_seeds_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/xades_verify")
 }
+
+// ---------------------------------------------------------------------------
+// Signatures as DIAN rules (`dian::validate`, `[signatures]` settings) and the
+// production sample (config/production.toml, rules/dian-production.toml).
+
+/// Every code the signature check emits.
+const SIGNATURE_CODES: &[&str] = &[
+    "PAS15", "PAS16", "PAS17", "PAS18", "PAS19", "PAS29", "ZE02", "ZD04", "ZD05", "ZD06", "ZD07",
+];
+
+/// The signature findings of `xml` under `settings`: (code, severity).
+fn signature_findings(
+    xml: &str,
+    settings: &pasarela::dian::DianSettings,
+    now: DateTime<FixedOffset>,
+) -> Vec<(String, pasarela::result::Severity)> {
+    pasarela::dian::validate(xml.as_bytes(), settings, now)
+        .findings
+        .into_iter()
+        .filter(|f| SIGNATURE_CODES.contains(&f.code.as_str()))
+        .map(|f| (f.code, f.severity))
+        .collect()
+}
+
+/// Settings from a DIAN rules file written in `dir`, with its trust material
+/// loaded the way a generation loads it.
+fn settings_from(dir: &Path, text: &str) -> pasarela::dian::DianSettings {
+    let file = dir.join("dian.toml");
+    std::fs::write(&file, text).unwrap();
+    let mut s = pasarela::dian::load_settings(&file).expect("settings");
+    pasarela::pipeline::trust::load(&mut s, &file).expect("trust material");
+    s
+}
+
+#[test]
+fn signature_findings_follow_the_settings() {
+    use pasarela::result::Severity::{Notify, Reject};
+    let pki = Pki::new();
+    let ca = pki.ca("ca");
+    let signer = pki.leaf("supplier", &ca, 21, 3650);
+    let t0 = bogota(Utc::now() + Duration::seconds(120));
+    let now = t0 + Duration::hours(1);
+    let unsigned = invoice();
+    let signed = sign(&pki, &unsigned, &signer, &Opts::dian(t0));
+    let tampered = signed.replacen(
+        "</cbc:RegistrationName>",
+        " S.A.S.</cbc:RegistrationName>",
+        1,
+    );
+    assert_ne!(signed, tampered);
+    let anchors = format!("trust_anchors = {:?}\n", ca.pem.display().to_string());
+    let dir = tempfile::tempdir().unwrap();
+    let with = |body: &str| settings_from(dir.path(), &format!("[signatures]\n{body}"));
+
+    // off: nothing is verified, however broken.
+    let off = with("enforce = \"off\"\n");
+    assert!(signature_findings(&tampered, &off, now).is_empty());
+    // The built-in default (no settings file) is off too.
+    assert!(signature_findings(&tampered, &Default::default(), now).is_empty());
+
+    // notify: a genuine signature under a trusted CA says nothing; an edit is
+    // reported but does not reject.
+    let notify = with(&format!("enforce = \"notify\"\n{anchors}"));
+    assert_eq!(signature_findings(&signed, &notify, now), vec![]);
+    let got = signature_findings(&tampered, &notify, now);
+    assert_eq!(got, vec![("ZE02".to_owned(), Notify)]);
+
+    // reject: the same edit rejects; no signature at all rejects (PAS15).
+    let reject = with(&format!("enforce = \"reject\"\n{anchors}"));
+    assert_eq!(signature_findings(&signed, &reject, now), vec![]);
+    assert_eq!(
+        signature_findings(&tampered, &reject, now),
+        vec![("ZE02".to_owned(), Reject)]
+    );
+    assert_eq!(
+        signature_findings(&unsigned, &reject, now),
+        vec![("PAS15".to_owned(), Reject)]
+    );
+
+    // Nothing trusted: a genuine signature has no chain (ZD05)…
+    let untrusted = with("enforce = \"reject\"\n");
+    assert_eq!(
+        signature_findings(&signed, &untrusted, now),
+        vec![("ZD05".to_owned(), Reject)]
+    );
+    // …and per-rule overrides apply as to every other rule.
+    let softened = settings_from(
+        dir.path(),
+        "[signatures]\nenforce = \"reject\"\n[rules.ZD05]\nseverity = \"notify\"\n",
+    );
+    assert_eq!(
+        signature_findings(&signed, &softened, now),
+        vec![("ZD05".to_owned(), Notify)]
+    );
+    let silenced = settings_from(
+        dir.path(),
+        "[signatures]\nenforce = \"reject\"\n[rules.ZD05]\nenabled = false\n",
+    );
+    assert_eq!(signature_findings(&signed, &silenced, now), vec![]);
+}
+
+#[test]
+fn signature_settings_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dian.toml");
+    std::fs::write(&file, "[signatures]\nenforce = \"maybe\"\nwhat = 1\n").unwrap();
+    let errs = pasarela::dian::load_settings(&file).expect_err("bad settings");
+    let text: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+    assert!(
+        text.iter().any(|t| t.contains("signatures.enforce")),
+        "{text:#?}"
+    );
+    assert!(text.iter().any(|t| t.contains("what")), "{text:#?}");
+
+    // A trust path that does not exist, or a file that is not a certificate,
+    // is a configuration error naming the key.
+    for (body, key) in [
+        ("trust_anchors = \"missing\"\n", "signatures.trust_anchors"),
+        ("crls = \"not-a-crl.crl\"\n", "signatures.crls"),
+    ] {
+        std::fs::write(dir.path().join("not-a-crl.crl"), b"garbage").unwrap();
+        std::fs::write(&file, format!("[signatures]\n{body}")).unwrap();
+        let mut s = pasarela::dian::load_settings(&file).expect("settings");
+        let errs = pasarela::pipeline::trust::load(&mut s, &file).expect_err(key);
+        assert!(
+            errs.iter().all(|e| e.to_string().contains(key)),
+            "{errs:#?}"
+        );
+    }
+}
+
+/// `require_dian_response`: an AttachedDocument without DIAN's response is
+/// refused (PAS29); with a genuine one it passes, and the response's own
+/// signature is verified.
+#[test]
+fn attached_documents_must_carry_a_signed_dian_response() {
+    use pasarela::result::Severity::Reject;
+    let pki = Pki::new();
+    let ca = pki.ca("ca");
+    let supplier = pki.leaf("supplier", &ca, 31, 3650);
+    let dian_key = pki.leaf("dian", &ca, 32, 3650);
+    let t0 = bogota(Utc::now() + Duration::seconds(120));
+    let now = t0 + Duration::hours(1);
+    let opts = Opts::dian(t0);
+    let mut inner = generator::generate(9, DocKind::Invoice, &GenOptions::default());
+    inner.xml = sign(&pki, &inner.xml, &supplier, &opts);
+    let response = sign(
+        &pki,
+        &generator::application_response(&inner.number, &inner.cufe, "02", "2024-03-15"),
+        &dian_key,
+        &opts,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let settings = settings_from(
+        dir.path(),
+        &format!(
+            "[signatures]\nenforce = \"reject\"\nrequire_dian_response = true\ntrust_anchors = {:?}\n",
+            ca.pem.display().to_string()
+        ),
+    );
+    // The generator's container is unsigned (PAS15 on the root part); what
+    // matters here is what follows from the response.
+    let codes = |xml: &str| -> Vec<String> {
+        signature_findings(xml, &settings, now)
+            .into_iter()
+            .filter(|(_, s)| *s == Reject)
+            .map(|(c, _)| c)
+            .collect()
+    };
+    let without = generator::attached_document(&inner, None);
+    assert_eq!(codes(&without), vec!["PAS29", "PAS15"]);
+    let with = generator::attached_document(&inner, Some(&response));
+    assert_eq!(codes(&with), vec!["PAS15"]);
+    let forged = with.replacen(
+        "Documento validado por la DIAN",
+        "Documento validado por la DIAN.",
+        1,
+    );
+    assert_eq!(codes(&forged), vec!["PAS15", "ZE02"]);
+}
+
+/// The production sample end to end through `pasarela process`: it validates;
+/// DIAN's public example (test environment, signature not trusted) is
+/// rejected; an invoice of a configured production range signed under a
+/// trusted CA is accepted, and the same invoice edited after signing, or a
+/// production-marked invoice without a signature, is rejected.
+#[test]
+fn production_sample_end_to_end() {
+    use crate::support::{Env, repo};
+    let env = Env::new("");
+    let root = env.path();
+    std::fs::copy(
+        repo().join("config/production.toml"),
+        root.join("config/pasarela.toml"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(root.join("rules")).unwrap();
+    std::fs::create_dir_all(root.join("config/trust/crls")).unwrap();
+    std::fs::create_dir_all(root.join("config/templates")).unwrap();
+    for t in std::fs::read_dir(repo().join("config/templates")).unwrap().flatten() {
+        std::fs::copy(t.path(), root.join("config/templates").join(t.file_name())).unwrap();
+    }
+    let dian_rules = std::fs::read_to_string(repo().join("rules/dian-production.toml")).unwrap();
+    let check = env.run(&["validate", "--no-environment"]);
+    assert!(
+        !check.status.success(),
+        "validate without the rules file should fail"
+    );
+
+    // The issuer's production range and key, as an administrator adds them.
+    let key = "5e1f0a27c0b0c9ea3a4b2f6d0f0f9d8c7b6a5e4d";
+    let range = format!(
+        "\n[[ranges]]\nauthorization = \"18760000001\"\nprefix = \"SETP\"\nfrom = 990000000\nto = 995000000\nvalid_from = \"2019-01-19\"\nvalid_to = \"2030-01-19\"\ntechnical_key = \"{key}\"\n"
+    );
+    std::fs::write(
+        root.join("rules/dian-production.toml"),
+        format!("{dian_rules}{range}"),
+    )
+    .unwrap();
+    for f in ["commissions.toml", "catalog.toml"] {
+        std::fs::copy(repo().join("rules").join(f), root.join("rules").join(f)).unwrap();
+    }
+    let pki = Pki::new();
+    let ca = pki.ca("accredited-ca");
+    std::fs::copy(&ca.pem, root.join("config/trust/accredited-ca.pem")).unwrap();
+    // Only validation: pricing needs an imported catalog, not the point here.
+    let config = std::fs::read_to_string(root.join("config/pasarela.toml"))
+        .unwrap()
+        .replace(
+            "steps = [\"dian-validate\", \"price\", \"certify\"]",
+            "steps = [\"dian-validate\"]",
+        );
+    std::fs::write(root.join("config/pasarela.toml"), config).unwrap();
+    let check = env.run(&["validate", "--no-environment"]);
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+
+    let signer = pki.leaf("supplier", &ca, 41, 3650);
+    let issued = bogota(Utc::now() - Duration::minutes(5));
+    // The test CA's certificates start now: sign just after.
+    let signed_at = bogota(Utc::now() + Duration::seconds(120));
+    let now = signed_at + Duration::minutes(30);
+    let production = GenOptions {
+        issued_at: issued,
+        environment: "1".to_owned(),
+        technical_key: key.to_owned(),
+        ..GenOptions::default()
+    };
+    let genuine = generator::generate(11, DocKind::Invoice, &production).xml;
+    let genuine = sign(&pki, &genuine, &signer, &Opts::dian(signed_at));
+    let edited = genuine.replacen(
+        "</cbc:RegistrationName>",
+        " S.A.S.</cbc:RegistrationName>",
+        1,
+    );
+    // A forgery: marked production, CUFE made with the public test key, no signature.
+    let forged = generator::generate(
+        12,
+        DocKind::Invoice,
+        &GenOptions {
+            issued_at: issued,
+            environment: "1".to_owned(),
+            ..GenOptions::default()
+        },
+    )
+    .xml;
+    let files = [
+        ("public-example.xml", crate::support::dian_example()),
+        ("genuine.xml", genuine.into_bytes()),
+        ("edited.xml", edited.into_bytes()),
+        ("forged.xml", forged.into_bytes()),
+    ];
+    for (name, bytes) in &files {
+        std::fs::write(root.join(name), bytes).unwrap();
+    }
+    let now_arg = now.to_rfc3339();
+    let verdict = |name: &str| -> (String, Vec<(String, String)>) {
+        let out = env.run(&["process", "--json", "--now", &now_arg, name]);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{name}: {e}: {}", String::from_utf8_lossy(&out.stderr)));
+        let findings = v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["code"].as_str().unwrap().to_owned(),
+                    f["severity"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        (v["verdict"].as_str().unwrap().to_owned(), findings)
+    };
+    let rejects = |f: &[(String, String)]| -> Vec<String> {
+        f.iter()
+            .filter(|(_, s)| s == "reject")
+            .map(|(c, _)| c.clone())
+            .collect()
+    };
+
+    let (v, f) = verdict("genuine.xml");
+    assert_eq!(v, "accepted", "{f:#?}");
+    assert!(rejects(&f).is_empty(), "{f:#?}");
+
+    let (v, f) = verdict("edited.xml");
+    assert_eq!(v, "rejected");
+    assert_eq!(rejects(&f), vec!["ZE02"], "{f:#?}");
+
+    let (v, f) = verdict("forged.xml");
+    assert_eq!(v, "rejected");
+    assert!(rejects(&f).contains(&"PAS15".to_owned()), "{f:#?}");
+
+    let (v, f) = verdict("public-example.xml");
+    assert_eq!(v, "rejected");
+    let r = rejects(&f);
+    for code in ["PAS28", "ZE02", "ZD05"] {
+        assert!(r.contains(&code.to_owned()), "{code} missing: {f:#?}");
+    }
+}
+
+/// The demo configuration keeps DIAN's public example working but reports
+/// its broken signature.
+#[test]
+fn demo_reports_a_broken_signature_without_rejecting_for_it() {
+    use crate::support::{Env, repo};
+    let env = Env::new("");
+    std::fs::copy(
+        repo().join("config/pasarela.toml"),
+        env.path().join("config/pasarela.toml"),
+    )
+    .unwrap();
+    let rules = env.path().join("rules");
+    std::fs::create_dir_all(&rules).unwrap();
+    for f in ["dian.toml", "commissions.toml", "catalog.toml"] {
+        std::fs::copy(repo().join("rules").join(f), rules.join(f)).unwrap();
+    }
+    std::fs::create_dir_all(env.path().join("fixtures/keys")).unwrap();
+    std::fs::copy(
+        repo().join("fixtures/keys/demo_ed25519.pub"),
+        env.path().join("fixtures/keys/demo_ed25519.pub"),
+    )
+    .unwrap();
+    std::fs::write(
+        env.path().join("example.xml"),
+        crate::support::dian_example(),
+    )
+    .unwrap();
+    let out = env.run(&["process", "--json", "example.xml"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let findings = v["findings"].as_array().unwrap();
+    let sig: Vec<(&str, &str)> = findings
+        .iter()
+        .map(|f| (f["code"].as_str().unwrap(), f["severity"].as_str().unwrap()))
+        .filter(|(c, _)| SIGNATURE_CODES.contains(c))
+        .collect();
+    assert!(sig.iter().any(|(c, _)| *c == "ZE02"), "{findings:#?}");
+    assert!(sig.iter().all(|(_, s)| *s == "notify"), "{findings:#?}");
+}

@@ -685,14 +685,14 @@ fn verify_dom(
                     }
                 } else {
                     let what = match kind {
-                        CheckKind::KeyInfoDigest => "ds:KeyInfo (certificado)",
-                        CheckKind::SignedPropertiesDigest => "xades:SignedProperties",
-                        _ => "el contenido del documento",
+                        CheckKind::KeyInfoDigest => "a ds:KeyInfo (certificado)",
+                        CheckKind::SignedPropertiesDigest => "a xades:SignedProperties",
+                        _ => "al contenido del documento",
                     };
                     report.fail(
                         kind,
                         format!(
-                            "la firma no corresponde a {what}: el resumen {} (referencia URI=\"{}\") no coincide; el documento fue modificado después de firmarse",
+                            "la firma no corresponde {what}: el resumen {} (referencia URI=\"{}\") no coincide; el documento fue modificado después de firmarse",
                             r.hash.name(),
                             r.uri
                         ),
