@@ -177,26 +177,50 @@ pub struct ResultDoc {
     pub certificate: Option<serde_json::Value>,
 }
 
+/// What is known of a file before any step runs: computed once (at intake
+/// for a daemon job, which records it in the job row; from the bytes for
+/// `pasarela process`) and carried into its result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileIdentity {
+    /// Lowercase hex SHA-256 of the bytes.
+    pub sha256: String,
+    pub size: u64,
+    pub format: Format,
+}
+
+impl FileIdentity {
+    /// Hash and sniff the bytes themselves.
+    pub fn of_bytes(bytes: &[u8]) -> FileIdentity {
+        FileIdentity {
+            sha256: crate::fsutil::sha256_hex(bytes),
+            size: bytes.len() as u64,
+            format: crate::formats::detect::detect(bytes),
+        }
+    }
+}
+
 impl ResultDoc {
-    /// A result with the file's identity and no findings yet (verdict accepted).
+    /// The one constructor: a result with the file's identity and origin
+    /// (job and account, absent for `pasarela process` without a store) and
+    /// no findings yet (verdict accepted).
     pub fn new(
         file: String,
-        sha256: String,
-        size: u64,
-        format: Format,
+        id: FileIdentity,
         processed_at: DateTime<FixedOffset>,
+        job_id: Option<i64>,
+        account: Option<&str>,
     ) -> ResultDoc {
         ResultDoc {
             file,
-            sha256,
-            size,
-            format,
+            sha256: id.sha256,
+            size: id.size,
+            format: id.format,
             document_type: None,
             verdict: Verdict::Accepted,
             findings: Vec::new(),
             processed_at,
-            job_id: None,
-            account: None,
+            job_id,
+            account: account.map(str::to_string),
             route: None,
             duplicate_of: None,
             document: None,
@@ -205,5 +229,13 @@ impl ResultDoc {
             extraction: None,
             certificate: None,
         }
+    }
+
+    /// Decided without running a step: `verdict` because of `finding`
+    /// (a file too large, a dead letter).
+    pub fn decided(mut self, verdict: Verdict, finding: Finding) -> ResultDoc {
+        self.verdict = verdict;
+        self.findings.push(finding);
+        self
     }
 }

@@ -299,6 +299,9 @@ pub fn load_settings(path: &Path) -> Result<DianSettings, Vec<ConfigError>> {
 }
 
 /// Compile settings from TOML text (`file` names the source in errors).
+///
+/// Long on purpose: one short block per key or table of `rules/dian.toml`,
+/// each adding to the same `Problems` so every error is reported at once.
 pub fn parse_settings(text: &str, file: &Path) -> Result<DianSettings, Vec<ConfigError>> {
     let mut p = Problems::default();
     let value: toml::Value = match text.parse::<toml::Table>() {

@@ -457,6 +457,10 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Tree, XmlProblem> {
 }
 
 /// Parse a UTF-8 string into a tree (used for embedded documents too).
+///
+/// Long on purpose: the tokenizer is one loop over the input with its state
+/// (stack, namespace scopes, limits) in locals; every hostile-input check
+/// (PAS03–PAS10) sits at the token it concerns, where it can be audited.
 pub fn parse_str(text: &str, limits: &Limits) -> Result<Tree, XmlProblem> {
     let mut reader = Reader::from_str(text);
     {

@@ -30,6 +30,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::fsutil;
 use crate::pipeline::Generation;
+use crate::result::Format;
 use crate::spool;
 use crate::store::{JobKind, JobState, NewJob, Store};
 
@@ -316,7 +317,8 @@ impl Intake {
             size: staged.size,
             sha256: staged.sha256.clone(),
             now_ms: self.clock.now_millis(),
-            kind: staged.kind,
+            kind: kind_of(staged.format),
+            format: staged.format,
         };
         let id = self.store.record_job(&job).await?;
         crate::admin::metrics::inc("pasarela_files_received_total", &[]);
@@ -333,19 +335,25 @@ struct Staged {
     spool_path: PathBuf,
     size: u64,
     sha256: String,
-    /// Heavy for PDFs and images (may render and OCR).
-    kind: JobKind,
+    /// Sniffed once, here, from the first bytes; carried in the job row.
+    format: Format,
 }
 
-/// The kind of work a staged file is, from its first bytes.
-fn kind_of(path: &Path) -> JobKind {
+/// A staged file's format, from its first bytes: the one sniff of a
+/// daemon job (the runner and the steps take it from the job row).
+fn format_of(path: &Path) -> Format {
     use std::io::Read;
     let mut head = Vec::with_capacity(1024);
     if let Ok(f) = std::fs::File::open(path) {
         let _ = f.take(1024).read_to_end(&mut head);
     }
-    match crate::formats::detect::detect(&head) {
-        crate::result::Format::Pdf | crate::result::Format::Image => JobKind::Heavy,
+    crate::formats::detect::detect(&head)
+}
+
+/// The kind of work a format is: PDFs and images may render and OCR.
+fn kind_of(format: Format) -> JobKind {
+    match format {
+        Format::Pdf | Format::Image => JobKind::Heavy,
         _ => JobKind::Light,
     }
 }
@@ -425,7 +433,7 @@ fn stage_with(
     let (size, sha256) = fsutil::sha256_file(&dest)?;
     Ok(Some(Staged {
         rel: rel.to_string(),
-        kind: kind_of(&dest),
+        format: format_of(&dest),
         spool_path: dest,
         size,
         sha256,
@@ -440,7 +448,7 @@ async fn hash_file(path: PathBuf, rel: String) -> anyhow::Result<Staged> {
                 rel,
                 size,
                 sha256,
-                kind: kind_of(&path),
+                format: format_of(&path),
                 spool_path: path,
             })
         })

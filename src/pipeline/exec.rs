@@ -9,9 +9,7 @@ use futures::FutureExt;
 
 use super::{StepContext, StepError, WorkItem, final_verdict, steps};
 use crate::config::Config;
-use crate::formats::detect::detect;
-use crate::fsutil::sha256_hex;
-use crate::result::{Finding, ResultDoc, Verdict};
+use crate::result::{FileIdentity, Finding, ResultDoc, Verdict};
 
 /// Routes with their steps instantiated.
 pub struct Pipeline {
@@ -52,14 +50,33 @@ impl Pipeline {
         sub: &Submission<'_>,
         ctx: &StepContext,
     ) -> Result<ResultDoc, StepError> {
+        let id = FileIdentity::of_bytes(&bytes);
+        self.process_identified(bytes, sub, id, ctx).await
+    }
+
+    /// [`Pipeline::process`] for a file whose hash and format are already
+    /// known (a daemon job: intake hashed and sniffed it), so its bytes are
+    /// neither hashed nor sniffed again.
+    pub async fn process_identified(
+        &self,
+        bytes: Arc<Vec<u8>>,
+        sub: &Submission<'_>,
+        id: FileIdentity,
+        ctx: &StepContext,
+    ) -> Result<ResultDoc, StepError> {
         let now = ctx.now;
-        let mut item = new_item(bytes, sub, now);
+        let mut item = new_item(bytes, sub, id, now);
         if sub.duplicate_of.is_some() || sub.duplicate_note.is_some() {
             let what = sub
                 .duplicate_note
                 .clone()
                 .unwrap_or_else(|| format!("al envío {}", sub.duplicate_of.unwrap_or_default()));
-            item.add(duplicate_finding(ctx, &what));
+            // Identical bytes: rule 90 as the DIAN step words it.
+            if let Some(f) =
+                crate::dian::duplicate_finding(&ctx.services.dian, &format!("idéntico {what}"))
+            {
+                item.add(f);
+            }
             item.result.duplicate_of = sub.duplicate_of;
             item.result.verdict = Verdict::Duplicate;
             return Ok(item.result);
@@ -123,24 +140,13 @@ impl Pipeline {
     }
 }
 
-/// Rule 90 (duplicate document) in DIAN's wording.
-pub fn duplicate_finding(_ctx: &StepContext, original: &str) -> Finding {
-    Finding::reject(
-        "90",
-        format!("Documento procesado anteriormente: idéntico {original}."),
-    )
-}
-
-fn new_item(bytes: Arc<Vec<u8>>, sub: &Submission<'_>, now: DateTime<FixedOffset>) -> WorkItem {
-    let mut result = ResultDoc::new(
-        sub.rel_path.to_string(),
-        sha256_hex(&bytes),
-        bytes.len() as u64,
-        detect(&bytes),
-        now,
-    );
-    result.job_id = sub.job_id;
-    result.account = sub.account.map(str::to_string);
+fn new_item(
+    bytes: Arc<Vec<u8>>,
+    sub: &Submission<'_>,
+    id: FileIdentity,
+    now: DateTime<FixedOffset>,
+) -> WorkItem {
+    let result = ResultDoc::new(sub.rel_path.to_string(), id, now, sub.job_id, sub.account);
     WorkItem {
         bytes,
         rel_path: sub.rel_path.to_string(),

@@ -24,7 +24,7 @@ use tracing::{error, info, warn};
 use super::{Generation, StepContext, StepError, Submission};
 use crate::clock::Clock;
 use crate::fsutil;
-use crate::result::{Finding, Verdict};
+use crate::result::{FileIdentity, Finding, Verdict};
 use crate::spool;
 use crate::store::{Completion, Job, Store};
 
@@ -310,7 +310,18 @@ impl JobCtx {
                 duplicate_of,
                 duplicate_note: duplicate_of.map(|id| format!("al envío {id}")),
             };
-            self.generation.pipeline.process(bytes, &sub, &ctx).await?
+            // Intake hashed and sniffed the file: not again.
+            let id = FileIdentity {
+                sha256: job.sha256.clone(),
+                size: bytes.len() as u64,
+                format: job
+                    .format
+                    .unwrap_or_else(|| crate::formats::detect::detect(&bytes)),
+            };
+            self.generation
+                .pipeline
+                .process_identified(bytes, &sub, id, &ctx)
+                .await?
         };
         let json = serde_json::to_string_pretty(&result)
             .map_err(|e| StepError::Permanent(e.to_string()))?;
@@ -374,18 +385,10 @@ impl JobCtx {
             .and_then(|p| std::fs::read(p).ok())
             .unwrap_or_default();
         let now = self.clock.now();
-        let format = crate::formats::detect::detect(&bytes);
-        let mut result = crate::result::ResultDoc::new(
-            job.rel_path.clone(),
-            job.sha256.clone(),
-            job.size,
-            format,
-            now,
-        );
-        result.verdict = Verdict::Review;
-        result.job_id = Some(job.id);
-        result.account = Some(job.account.clone());
-        result.findings.push(finding);
+        let format = job
+            .format
+            .unwrap_or_else(|| crate::formats::detect::detect(&bytes));
+        let result = job_result(job, format, now).decided(Verdict::Review, finding);
         let json = serde_json::to_string_pretty(&result)?;
         let path = result_path(&account.outgoing(), &job.rel_path);
         let (p, j) = (path.clone(), json.clone());
@@ -435,24 +438,34 @@ fn too_large(
     max: u64,
     now: chrono::DateTime<chrono::FixedOffset>,
 ) -> crate::result::ResultDoc {
-    let mut result = crate::result::ResultDoc::new(
-        job.rel_path.clone(),
-        job.sha256.clone(),
-        job.size,
-        crate::result::Format::Unknown,
-        now,
-    );
-    result.verdict = Verdict::Rejected;
-    result.job_id = Some(job.id);
-    result.account = Some(job.account.clone());
-    result.findings.push(Finding::reject(
+    let finding = Finding::reject(
         "PAS83",
         format!(
             "El archivo pesa {} bytes y supera el máximo aceptado de {} bytes; no se procesó. Divídalo o envíe el documento electrónico (XML).",
             job.size, max
         ),
-    ));
-    result
+    );
+    job_result(job, crate::result::Format::Unknown, now).decided(Verdict::Rejected, finding)
+}
+
+/// A job's result before any step runs (identity from the job row).
+fn job_result(
+    job: &Job,
+    format: crate::result::Format,
+    now: chrono::DateTime<chrono::FixedOffset>,
+) -> crate::result::ResultDoc {
+    let id = FileIdentity {
+        sha256: job.sha256.clone(),
+        size: job.size,
+        format,
+    };
+    crate::result::ResultDoc::new(
+        job.rel_path.clone(),
+        id,
+        now,
+        Some(job.id),
+        Some(&job.account),
+    )
 }
 
 /// `outgoing/<rel_path>.result.json`

@@ -151,6 +151,7 @@ mod tests {
                 sha256: "aa".into(),
                 now_ms: 1000,
                 kind: crate::store::JobKind::Light,
+                format: crate::result::Format::Xml,
             })
             .await
             .unwrap();

@@ -45,6 +45,11 @@ const SQLITE: &[Migration] = &[
         "unfinished_starts",
         include_str!("../../migrations/sqlite/0007_unfinished_starts.sql"),
     ),
+    (
+        8,
+        "job_format",
+        include_str!("../../migrations/sqlite/0008_job_format.sql"),
+    ),
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -62,6 +67,11 @@ const POSTGRES: &[Migration] = &[
         3,
         "unfinished_starts",
         include_str!("../../migrations/postgres/0003_unfinished_starts.sql"),
+    ),
+    (
+        4,
+        "job_format",
+        include_str!("../../migrations/postgres/0004_job_format.sql"),
     ),
 ];
 

@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::result::Verdict;
+use crate::result::{Format, Verdict};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
@@ -127,6 +127,8 @@ pub struct Job {
     pub archive_path: Option<PathBuf>,
     pub last_error: Option<String>,
     pub updated_at: i64,
+    /// The format intake sniffed (`None` for jobs recorded before it did).
+    pub format: Option<Format>,
 }
 
 /// A file staged and about to be recorded.
@@ -139,6 +141,8 @@ pub struct NewJob {
     pub sha256: String,
     pub now_ms: i64,
     pub kind: JobKind,
+    /// Sniffed from the first bytes at intake (decides `kind`).
+    pub format: Format,
 }
 
 /// What a finished job leaves behind.
@@ -168,7 +172,7 @@ pub struct StatusReport {
     pub sftp_bans: Vec<sftp_state::SftpBan>,
 }
 
-const JOB_COLUMNS: &str = "id, account, rel_path, spool_path, size, sha256, received_at, state, attempts, unfinished_starts, verdict, result_path, archive_path, last_error, updated_at";
+const JOB_COLUMNS: &str = "id, account, rel_path, spool_path, size, sha256, received_at, state, attempts, unfinished_starts, verdict, result_path, archive_path, last_error, updated_at, format";
 
 fn job_from_row(r: &DbRow) -> Result<Job, sqlx::Error> {
     Ok(Job {
@@ -192,6 +196,7 @@ fn job_from_row(r: &DbRow) -> Result<Job, sqlx::Error> {
         archive_path: r.opt_text("archive_path")?.map(PathBuf::from),
         last_error: r.opt_text("last_error")?,
         updated_at: r.time("updated_at")?,
+        format: r.opt_text("format")?.as_deref().and_then(Format::parse),
     })
 }
 
@@ -395,8 +400,8 @@ impl Store {
         // file (its start-up sweep) at the same moment.
         let inserted = tx
             .fetch_optional(
-                "INSERT INTO jobs (account, rel_path, spool_path, size, sha256, received_at, state, next_attempt_at, updated_at, kind)
-                 VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT (spool_path) DO NOTHING RETURNING id",
+                "INSERT INTO jobs (account, rel_path, spool_path, size, sha256, received_at, state, next_attempt_at, updated_at, kind, format)
+                 VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?) ON CONFLICT (spool_path) DO NOTHING RETURNING id",
                 args![
                     &j.account,
                     &j.rel_path,
@@ -406,7 +411,8 @@ impl Store {
                     Arg::time(j.now_ms),
                     Arg::time(j.now_ms),
                     Arg::time(j.now_ms),
-                    j.kind.as_str()
+                    j.kind.as_str(),
+                    j.format.as_str()
                 ],
             )
             .await?;

@@ -73,6 +73,7 @@ fn new_job(spool: &str, sha: &str) -> NewJob {
         sha256: sha.into(),
         now_ms: 1000,
         kind: JobKind::Light,
+        format: crate::result::Format::Xml,
     }
 }
 
@@ -648,3 +649,42 @@ fn passwords_never_reach_logs_through_the_store_url() {
     );
     assert_eq!(redact_url("sqlite://var/p.db"), "sqlite://var/p.db");
 }
+
+both!(kind_format_and_verdict_round_trip_as_enums, |s, place| {
+    let mut pdf = new_job("/s/p", "pp");
+    pdf.kind = JobKind::Heavy;
+    pdf.format = crate::result::Format::Pdf;
+    s.record_job(&new_job("/s/x", "xx")).await.unwrap();
+    let p = s.record_job(&pdf).await.unwrap();
+    let lease = Duration::from_secs(60);
+    let heavy = s
+        .claim_kind("me", Some(JobKind::Heavy), 10, 2000, lease)
+        .await
+        .unwrap();
+    assert_eq!(heavy.len(), 1);
+    assert_eq!(heavy[0].id, p);
+    assert_eq!(heavy[0].state, JobState::Running);
+    assert_eq!(heavy[0].format, Some(crate::result::Format::Pdf));
+    let light = s
+        .claim_kind("me", Some(JobKind::Light), 10, 2000, lease)
+        .await
+        .unwrap();
+    assert_eq!(light[0].format, Some(crate::result::Format::Xml));
+    let c = Completion {
+        verdict: crate::result::Verdict::Review,
+        result_json: "{}".into(),
+        result_path: "/o/p.result.json".into(),
+        archive_path: "/a/p".into(),
+        duplicate_of: None,
+        now_ms: 3000,
+    };
+    s.complete(&heavy[0], &c).await.unwrap();
+    let done = s.job(p).await.unwrap().unwrap();
+    assert_eq!(done.state, JobState::Done);
+    assert_eq!(done.verdict, Some(crate::result::Verdict::Review));
+    let status = s.status().await.unwrap();
+    assert!(
+        status.verdicts.contains(&("review".to_string(), 1)),
+        "{status:?}"
+    );
+});
