@@ -15,6 +15,9 @@ use crate::result::{FileIdentity, Finding, ResultDoc, Verdict};
 pub struct Pipeline {
     pub config: Arc<Config>,
     routes: Vec<Vec<Arc<dyn super::Step>>>,
+    /// The generation's DIAN settings: rule 90 for identical bytes is worded
+    /// (and its severity set) as the `dian-validate` step words it.
+    dian: Arc<crate::dian::DianSettings>,
 }
 
 /// Who submitted a file and how it relates to earlier submissions.
@@ -33,13 +36,21 @@ impl Pipeline {
     /// Build every route's steps from configuration (`steps::build_routes`);
     /// every problem (unknown step names, broken rules files) is returned.
     pub fn build(config: Arc<Config>) -> Result<Pipeline, Vec<crate::config::ConfigError>> {
-        let routes = steps::build_routes(&config)?;
-        Ok(Pipeline { config, routes })
+        let (routes, dian) = steps::build_routes_with_dian(&config)?;
+        Ok(Pipeline {
+            config,
+            routes,
+            dian,
+        })
     }
 
     /// A pipeline with explicit steps per route (tests, embedding).
     pub fn with_steps(config: Arc<Config>, routes: Vec<Vec<Arc<dyn super::Step>>>) -> Pipeline {
-        Pipeline { config, routes }
+        Pipeline {
+            config,
+            routes,
+            dian: Arc::default(),
+        }
     }
 
     /// Run the route that applies to this file and return its result.
@@ -72,8 +83,7 @@ impl Pipeline {
                 .clone()
                 .unwrap_or_else(|| format!("al envío {}", sub.duplicate_of.unwrap_or_default()));
             // Identical bytes: rule 90 as the DIAN step words it.
-            if let Some(f) =
-                crate::dian::duplicate_finding(&ctx.services.dian, &format!("idéntico {what}"))
+            if let Some(f) = crate::dian::duplicate_finding(&self.dian, &format!("idéntico {what}"))
             {
                 item.add(f);
             }

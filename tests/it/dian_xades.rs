@@ -1129,7 +1129,10 @@ fn production_sample_end_to_end() {
     std::fs::create_dir_all(root.join("rules")).unwrap();
     std::fs::create_dir_all(root.join("config/trust/crls")).unwrap();
     std::fs::create_dir_all(root.join("config/templates")).unwrap();
-    for t in std::fs::read_dir(repo().join("config/templates")).unwrap().flatten() {
+    for t in std::fs::read_dir(repo().join("config/templates"))
+        .unwrap()
+        .flatten()
+    {
         std::fs::copy(t.path(), root.join("config/templates").join(t.file_name())).unwrap();
     }
     let dian_rules = std::fs::read_to_string(repo().join("rules/dian-production.toml")).unwrap();

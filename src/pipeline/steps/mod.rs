@@ -160,6 +160,12 @@ pub fn unknown_in(config: &Config) -> Vec<ConfigError> {
 /// step names and the problems of every rules file a named step compiles,
 /// each file's problems once.
 pub fn build_routes(config: &Arc<Config>) -> Result<Vec<Vec<Arc<dyn Step>>>, Vec<ConfigError>> {
+    build_routes_with_dian(config).map(|(routes, _)| routes)
+}
+
+/// [`build_routes`], also giving the generation's DIAN settings (for what
+/// the pipeline itself words as a DIAN rule: rule 90 on identical bytes).
+pub fn build_routes_with_dian(config: &Arc<Config>) -> Result<BuiltRoutes, Vec<ConfigError>> {
     let mut problems = unknown_in(config);
     let ctx = BuildContext::new(config);
     let mut routes = Vec::with_capacity(config.routes.len());
@@ -192,9 +198,15 @@ pub fn build_routes(config: &Arc<Config>) -> Result<Vec<Vec<Arc<dyn Step>>>, Vec
     if problems.iter().any(|p| !p.warning) {
         Err(problems)
     } else {
-        Ok(routes)
+        let dian = ctx
+            .dian()
+            .unwrap_or_else(|_| Arc::new(DianSettings::default()));
+        Ok((routes, dian))
     }
 }
+
+/// Every route's steps and the generation's DIAN settings.
+pub type BuiltRoutes = (Vec<Vec<Arc<dyn Step>>>, Arc<DianSettings>);
 
 #[cfg(test)]
 mod tests {
