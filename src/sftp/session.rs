@@ -289,8 +289,11 @@ pub enum Event {
         event: &'static str,
         detail: serde_json::Value,
     },
-    /// A file under `incoming/` is complete.
-    Completed { path: PathBuf },
+    /// A file under `incoming/` is complete (`upload`: hashed on arrival).
+    Completed {
+        path: PathBuf,
+        upload: Option<crate::intake::Upload>,
+    },
 }
 
 struct OutMsg {
@@ -1085,22 +1088,23 @@ impl Processor {
                 if let Some(m) = failed {
                     return Err(Fail::failure(&m));
                 }
-                let finish = || -> io::Result<String> {
+                let finish = || -> io::Result<(String, std::fs::Metadata)> {
                     file.sync_all()?;
                     let sha = match hasher {
                         Some(h) if next == size => hex::encode(h.finalize()),
                         _ => hash_file(&file)?,
                     };
+                    let md = file.metadata()?;
                     drop(file);
                     let to = target
                         .file_name()
                         .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
                     renameat(&dir, &temp, &dir, to, true)?;
                     let _ = dir_fsync(&dir);
-                    Ok(sha)
+                    Ok((sha, md))
                 };
                 match finish() {
-                    Ok(sha) => {
+                    Ok((sha, md)) => {
                         self.ctx.usage.adjust(size as i64);
                         tracing::info!(account = %self.ctx.account, ip = %self.ctx.ip, path = %view, size, sha256 = %sha, "sftp upload");
                         self.event(
@@ -1108,7 +1112,16 @@ impl Processor {
                             serde_json::json!({"ip": self.ctx.ip.to_string(), "path": view.to_string(), "size": size, "sha256": sha}),
                         );
                         if target.starts_with(&self.ctx.incoming) {
-                            let _ = self.ctx.events.send(Event::Completed { path: target });
+                            let upload = crate::intake::Upload {
+                                sha256: sha,
+                                size: md.len(),
+                                dev: md.dev(),
+                                ino: md.ino(),
+                            };
+                            let _ = self.ctx.events.send(Event::Completed {
+                                path: target,
+                                upload: Some(upload),
+                            });
                         }
                         Ok(ok(id))
                     }
@@ -1397,7 +1410,10 @@ impl Processor {
             serde_json::json!({"ip": self.ctx.ip.to_string(), "path": b.view.to_string(), "from": a.view.to_string()}),
         );
         if md.is_file() && b.real.starts_with(&self.ctx.incoming) {
-            let _ = self.ctx.events.send(Event::Completed { path: b.real });
+            let _ = self.ctx.events.send(Event::Completed {
+                path: b.real,
+                upload: None,
+            });
         }
         Ok(ok(id))
     }
