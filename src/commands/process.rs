@@ -56,7 +56,8 @@ pub async fn process(
             .file_name()
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_default();
-        let sha = crate::fsutil::sha256_hex(&bytes);
+        let id = crate::result::FileIdentity::of_bytes(&bytes);
+        let sha = id.sha256.clone();
         let shown = file.display().to_string();
         let sub = Submission {
             account,
@@ -68,7 +69,16 @@ pub async fn process(
                 .map(|f| format!("al archivo {f} de este lote")),
         };
         seen.entry(sha).or_insert_with(|| shown.clone());
-        match process_one(&generation.pipeline, &generation, bytes, &sub, clock.now()).await {
+        match process_one(
+            &generation.pipeline,
+            &generation,
+            bytes,
+            id,
+            &sub,
+            clock.now(),
+        )
+        .await
+        {
             Ok(mut result) => {
                 result.file = shown;
                 if let Err(failed) = print_result(&result, json) {
@@ -114,6 +124,7 @@ async fn process_one(
     pipeline: &Pipeline,
     generation: &Generation,
     bytes: Vec<u8>,
+    id: crate::result::FileIdentity,
     sub: &Submission<'_>,
     now: DateTime<FixedOffset>,
 ) -> Result<crate::result::ResultDoc, crate::pipeline::StepError> {
@@ -121,5 +132,8 @@ async fn process_one(
         now,
         services: generation.services.clone(),
     };
-    pipeline.process(Arc::new(bytes), sub, &ctx).await
+    // Hashed and sniffed once, above.
+    pipeline
+        .process_identified(Arc::new(bytes), sub, id, &ctx)
+        .await
 }

@@ -130,7 +130,7 @@ pub(super) fn daemon(
             .spool_dir
             .as_deref()
             .map(resolve)
-            .unwrap_or_else(|| crate::spool::default_root(&state_dir)),
+            .unwrap_or_else(|| crate::spool::default_root(state_dir)),
         lease: Duration::from_secs(d.lease_secs),
         stale_upload: Duration::from_secs(d.stale_upload_secs),
     }

@@ -14,7 +14,7 @@ mod event;
 pub mod retention;
 mod watch;
 
-pub use event::IntakeEvent;
+pub use event::{IntakeEvent, Upload};
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -170,13 +170,13 @@ impl Intake {
                     this.report_links(&config, links, &mut reported_links).await;
                 }
                 Some(ev) = rx.recv() => {
-                    let (account, path, complete) = match ev {
-                        IntakeEvent::Completed { account, path } => (account, path, true),
-                        IntakeEvent::Seen { account, path } => (account, path, false),
+                    let (account, path, complete, upload) = match ev {
+                        IntakeEvent::Completed { account, path, upload } => (account, path, true, upload),
+                        IntakeEvent::Seen { account, path } => (account, path, false, None),
                     };
                     if complete {
                         candidates.remove(&path);
-                        this.spawn_stage(&mut staging, &permits, account, path).await;
+                        this.spawn_stage(&mut staging, &permits, account, path, upload).await;
                     } else {
                         candidates.entry(path).or_insert(Candidate { account, len: u64::MAX, mtime: None, since: Instant::now() });
                     }
@@ -195,7 +195,7 @@ impl Intake {
                 }
                 _ = settle.tick(), if !candidates.is_empty() => {
                     for (path, account) in settled(&mut candidates, stability) {
-                        this.spawn_stage(&mut staging, &permits, account, path).await;
+                        this.spawn_stage(&mut staging, &permits, account, path, None).await;
                     }
                 }
                 _ = retention.tick() => {
@@ -219,6 +219,7 @@ impl Intake {
         permits: &Arc<Semaphore>,
         account: String,
         path: PathBuf,
+        upload: Option<Upload>,
     ) {
         let Ok(permit) = permits.clone().acquire_owned().await else {
             return;
@@ -226,7 +227,7 @@ impl Intake {
         let this = self.clone();
         set.spawn(async move {
             let _permit = permit;
-            if let Err(e) = this.stage_and_record(&account, &path).await {
+            if let Err(e) = this.stage_uploaded(&account, &path, upload).await {
                 error!(account = %account, path = %path.display(), error = %e, "intake failed; the file stays where it is and is retried by the next scan");
             }
         });
@@ -237,6 +238,17 @@ impl Intake {
         &self,
         account_name: &str,
         path: &Path,
+    ) -> anyhow::Result<Option<i64>> {
+        self.stage_uploaded(account_name, path, None).await
+    }
+
+    /// [`Intake::stage_and_record`] reusing the SFTP server's hash when the
+    /// staged file is the one it received (same device, inode and size).
+    async fn stage_uploaded(
+        &self,
+        account_name: &str,
+        path: &Path,
+        upload: Option<Upload>,
     ) -> anyhow::Result<Option<i64>> {
         let config = self.generation.borrow().config.clone();
         let Some(account) = config.accounts.get(account_name) else {
@@ -262,7 +274,9 @@ impl Intake {
         }
         let spool = config.daemon.spool_dir(account_name);
         let src = path.to_path_buf();
-        let staged = tokio::task::spawn_blocking(move || stage(&spool, &src, &rel)).await??;
+        let staged =
+            tokio::task::spawn_blocking(move || stage(&spool, &src, &rel, upload.as_ref()))
+                .await??;
         let Some(staged) = staged else {
             return Ok(None);
         };
@@ -360,8 +374,13 @@ fn kind_of(format: Format) -> JobKind {
 
 /// Move `src` into its spool entry (`spool/<account>/<uuid>/<rel>`). `Ok(None)` when the file is
 /// gone (another event took it) or is not a regular file.
-fn stage(spool: &Path, src: &Path, rel: &str) -> std::io::Result<Option<Staged>> {
-    stage_with(spool, src, rel, &fsutil::sync_dir)
+fn stage(
+    spool: &Path,
+    src: &Path,
+    rel: &str,
+    upload: Option<&Upload>,
+) -> std::io::Result<Option<Staged>> {
+    stage_with(spool, src, rel, upload, &fsutil::sync_dir)
 }
 
 /// How often a failed directory fsync is retried after the rename into the
@@ -373,6 +392,7 @@ fn stage_with(
     spool: &Path,
     src: &Path,
     rel: &str,
+    upload: Option<&Upload>,
     sync_dir: &dyn Fn(&Path) -> std::io::Result<()>,
 ) -> std::io::Result<Option<Staged>> {
     match std::fs::symlink_metadata(src) {
@@ -423,14 +443,23 @@ fn stage_with(
     }
     // The entry was a regular file when checked; if a link was swapped in
     // before the rename, it is only a link: take it out, never read through it.
-    if !std::fs::symlink_metadata(&dest)?.file_type().is_file() {
+    let meta = std::fs::symlink_metadata(&dest)?;
+    if !meta.file_type().is_file() {
         let _ = std::fs::remove_dir_all(&spool_root);
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
             "the file was replaced by a symbolic link while it was taken; not followed",
         ));
     }
-    let (size, sha256) = fsutil::sha256_file(&dest)?;
+    // The SFTP server hashed this very file as it arrived: not again.
+    let known = upload.filter(|u| {
+        use std::os::unix::fs::MetadataExt;
+        (u.dev, u.ino, u.size) == (meta.dev(), meta.ino(), meta.len())
+    });
+    let (size, sha256) = match known {
+        Some(u) => (u.size, u.sha256.clone()),
+        None => fsutil::sha256_file(&dest)?,
+    };
     Ok(Some(Staged {
         rel: rel.to_string(),
         format: format_of(&dest),
@@ -553,7 +582,7 @@ mod tests {
             calls.set(calls.get() + 1);
             Err(std::io::Error::from_raw_os_error(libc::EIO))
         };
-        let err = stage_with(&spool, &src, "a.xml", &eio).unwrap_err();
+        let err = stage_with(&spool, &src, "a.xml", None, &eio).unwrap_err();
         assert!(err.to_string().contains("kept in the spool"), "{err}");
         assert!(calls.get() > 1, "the fsync was retried");
         assert!(!src.exists());
@@ -576,10 +605,40 @@ mod tests {
             }
             fsutil::sync_dir(p)
         };
-        let staged = stage_with(&spool, &src, "a.xml", &once).unwrap().unwrap();
+        let staged = stage_with(&spool, &src, "a.xml", None, &once)
+            .unwrap()
+            .unwrap();
         assert!(staged.spool_path.is_file());
         assert_eq!(staged.size, 10);
         assert!(!src.exists());
+    }
+
+    // An SFTP upload's hash is reused for that very file (same inode and
+    // size after the rename into the spool), and only for it.
+    #[test]
+    fn the_sftp_hash_is_reused_only_for_the_same_file() {
+        use std::os::unix::fs::MetadataExt;
+        let d = tempfile::tempdir().unwrap();
+        let (src, spool) = upload(d.path());
+        let md = std::fs::metadata(&src).unwrap();
+        let same = Upload {
+            sha256: "hashed-on-arrival".into(),
+            size: md.len(),
+            dev: md.dev(),
+            ino: md.ino(),
+        };
+        let staged = stage(&spool, &src, "a.xml", Some(&same)).unwrap().unwrap();
+        assert_eq!(staged.sha256, "hashed-on-arrival");
+
+        let (src, spool) = upload(d.path());
+        let md = std::fs::metadata(&src).unwrap();
+        let other = Upload {
+            dev: md.dev(),
+            ino: md.ino().wrapping_add(1),
+            ..same.clone()
+        };
+        let staged = stage(&spool, &src, "a.xml", Some(&other)).unwrap().unwrap();
+        assert_eq!(staged.sha256, fsutil::sha256_hex(b"<Invoice/>"));
     }
 
     // A move that did not happen leaves nothing behind in the spool and the
@@ -589,7 +648,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let (src, spool) = upload(d.path());
         std::fs::remove_file(&src).unwrap();
-        assert!(stage(&spool, &src, "a.xml").unwrap().is_none());
+        assert!(stage(&spool, &src, "a.xml", None).unwrap().is_none());
         assert!(spool::files(&spool).is_empty());
     }
 }

@@ -56,6 +56,7 @@ fn map_event(event: &Event, roots: &[(PathBuf, String)]) -> Vec<IntakeEvent> {
                 IntakeEvent::Completed {
                     account,
                     path: p.clone(),
+                    upload: None,
                 }
             } else {
                 IntakeEvent::Seen {

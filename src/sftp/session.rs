@@ -103,8 +103,11 @@ pub enum Event {
         event: &'static str,
         detail: serde_json::Value,
     },
-    /// A file under `incoming/` is complete.
-    Completed { path: PathBuf },
+    /// A file under `incoming/` is complete (`upload`: hashed on arrival).
+    Completed {
+        path: PathBuf,
+        upload: Option<crate::intake::Upload>,
+    },
 }
 
 struct OutMsg {

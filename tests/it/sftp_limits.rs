@@ -389,7 +389,7 @@ async fn a_flooding_account_does_not_starve_another() {
             text(&out)
         );
         match s.next_event(Duration::from_secs(30)).await {
-            Some(IntakeEvent::Completed { account, path }) => {
+            Some(IntakeEvent::Completed { account, path, .. }) => {
                 assert_eq!(account, "demo");
                 assert!(path.ends_with(format!("inv-{i}.xml")));
             }

@@ -47,7 +47,7 @@ async fn upload_is_atomic_and_announced_download_and_listing_work() {
     assert!(!home.join("outgoing/r.json").exists());
     assert!(hidden_files(&home.join("incoming")).is_empty());
     match s.next_event(Duration::from_secs(10)).await {
-        Some(IntakeEvent::Completed { account, path }) => {
+        Some(IntakeEvent::Completed { account, path, .. }) => {
             assert_eq!(account, "demo");
             assert_eq!(path, std::fs::canonicalize(&uploaded).unwrap());
         }

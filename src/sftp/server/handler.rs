@@ -432,13 +432,14 @@ async fn events(
     while let Some(ev) = rx.recv().await {
         match ev {
             Event::Audit { event, detail } => shared.audit(Some(&account), event, detail).await,
-            Event::Completed { path } => {
+            Event::Completed { path, upload } => {
                 if shared
                     .ctx
                     .intake
                     .send(IntakeEvent::Completed {
                         account: account.clone(),
                         path: path.clone(),
+                        upload,
                     })
                     .await
                     .is_err()

@@ -472,22 +472,23 @@ impl Processor {
                 if let Some(m) = failed {
                     return Err(Fail::failure(&m));
                 }
-                let finish = || -> io::Result<String> {
+                let finish = || -> io::Result<(String, std::fs::Metadata)> {
                     file.sync_all()?;
                     let sha = match hasher {
                         Some(h) if next == size => hex::encode(h.finalize()),
                         _ => hash_file(&file)?,
                     };
+                    let md = file.metadata()?;
                     drop(file);
                     let to = target
                         .file_name()
                         .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
                     renameat(&dir, &temp, &dir, to, true)?;
                     let _ = dir_fsync(&dir);
-                    Ok(sha)
+                    Ok((sha, md))
                 };
                 match finish() {
-                    Ok(sha) => {
+                    Ok((sha, md)) => {
                         self.ctx.usage.adjust(size as i64);
                         tracing::info!(account = %self.ctx.account, ip = %self.ctx.ip, path = %view, size, sha256 = %sha, "sftp upload");
                         self.event(
@@ -495,7 +496,16 @@ impl Processor {
                             serde_json::json!({"ip": self.ctx.ip.to_string(), "path": view.to_string(), "size": size, "sha256": sha}),
                         );
                         if target.starts_with(&self.ctx.incoming) {
-                            let _ = self.ctx.events.send(Event::Completed { path: target });
+                            let upload = crate::intake::Upload {
+                                sha256: sha,
+                                size: md.len(),
+                                dev: md.dev(),
+                                ino: md.ino(),
+                            };
+                            let _ = self.ctx.events.send(Event::Completed {
+                                path: target,
+                                upload: Some(upload),
+                            });
                         }
                         Ok(ok(id))
                     }

@@ -250,7 +250,10 @@ impl Processor {
             serde_json::json!({"ip": self.ctx.ip.to_string(), "path": b.view.to_string(), "from": a.view.to_string()}),
         );
         if md.is_file() && b.real.starts_with(&self.ctx.incoming) {
-            let _ = self.ctx.events.send(Event::Completed { path: b.real });
+            let _ = self.ctx.events.send(Event::Completed {
+                path: b.real,
+                upload: None,
+            });
         }
         Ok(ok(id))
     }
