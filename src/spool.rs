@@ -68,23 +68,13 @@ pub fn files(account_dir: &Path) -> Vec<(PathBuf, String)> {
         if !root.is_dir() {
             continue;
         }
-        let mut stack = vec![root.clone()];
-        while let Some(dir) = stack.pop() {
-            let Ok(entries) = std::fs::read_dir(&dir) else {
-                continue;
-            };
-            for e in entries.flatten() {
-                let Ok(ft) = e.file_type() else { continue };
-                if ft.is_dir() {
-                    stack.push(e.path());
-                } else if ft.is_file()
-                    && let Some(rel) = fsutil::relative(&root, &e.path())
-                    && !e.file_name().to_string_lossy().starts_with('.')
-                {
-                    out.push((e.path(), rel));
-                }
+        fsutil::for_each_file(&root, |e| {
+            if let Some(rel) = fsutil::relative(&root, &e.path())
+                && !e.file_name().to_string_lossy().starts_with('.')
+            {
+                out.push((e.path(), rel));
             }
-        }
+        });
     }
     out
 }

@@ -257,6 +257,9 @@ fn pdf_date(t: &chrono::DateTime<chrono::FixedOffset>) -> PdfDateTime {
         .utc_offset_minute(((off.abs() % 3600) / 60) as u8)
 }
 
+/// Draw the certificate page. Long on purpose: the page is laid out top to
+/// bottom in one place (each block's y position follows the previous one),
+/// so reading it is reading the certificate.
 pub(super) fn pdf(
     data: &CertificateData,
     digest: &str,

@@ -118,7 +118,7 @@ pub struct XmlProblem {
     pub message: String,
 }
 
-fn problem(code: &'static str, message: impl Into<String>) -> XmlProblem {
+pub(crate) fn problem(code: &'static str, message: impl Into<String>) -> XmlProblem {
     XmlProblem {
         code,
         message: message.into(),
@@ -426,6 +426,30 @@ fn declared_encoding(body: &[u8]) -> Option<String> {
     Some(inner[..close].to_owned())
 }
 
+/// The text of a character reference or of one of XML's five predefined
+/// entities; anything else (a DTD's own entities) is refused (PAS05).
+pub(crate) fn resolve_ref(r: &quick_xml::events::BytesRef<'_>) -> Result<String, XmlProblem> {
+    if r.is_char_ref() {
+        return match r.resolve_char_ref() {
+            Ok(Some(c)) => Ok(c.to_string()),
+            _ => Err(problem(
+                "PAS05",
+                format!("Referencia de carácter inválida: &{};", &**r),
+            )),
+        };
+    }
+    match predefined(r) {
+        Some(s) => Ok(s.to_owned()),
+        None => Err(problem(
+            "PAS05",
+            format!(
+                "Referencia a la entidad no definida &{}; (no se admiten entidades propias ni DTD).",
+                &**r
+            ),
+        )),
+    }
+}
+
 fn predefined(name: &str) -> Option<&'static str> {
     Some(match name {
         "amp" => "&",
@@ -653,30 +677,7 @@ pub fn parse_str(text: &str, limits: &Limits) -> Result<Tree, XmlProblem> {
                 }
             }
             Event::GeneralRef(r) => {
-                let resolved_text: String = if r.is_char_ref() {
-                    match r.resolve_char_ref() {
-                        Ok(Some(c)) => c.to_string(),
-                        _ => {
-                            return Err(problem(
-                                "PAS05",
-                                format!("Referencia de carácter inválida: &{};", &*r),
-                            ));
-                        }
-                    }
-                } else {
-                    match predefined(&r) {
-                        Some(s) => s.to_owned(),
-                        None => {
-                            return Err(problem(
-                                "PAS05",
-                                format!(
-                                    "Referencia a la entidad no definida &{}; (no se admiten entidades propias ni DTD).",
-                                    &*r
-                                ),
-                            ));
-                        }
-                    }
-                };
+                let resolved_text = resolve_ref(&r)?;
                 if let Some(f) = stack.last_mut() {
                     tree.append_text(f, text, &resolved_text);
                 }

@@ -140,7 +140,9 @@ fn zip64_extra(extra: &[u8], wanted: &[bool]) -> Result<[u64; 4], ZipRefusal> {
 /// Check the structure and declared sizes of a ZIP's entries. A file with no
 /// end-of-central-directory record where a reader looks for one is not a
 /// ZIP and passes (the spreadsheet reader judges it); any ZIP that is not
-/// canonical is refused (see the module documentation).
+/// canonical is refused (see the module documentation). Long on purpose: the
+/// end record, the central directory and each local header are checked in
+/// one pass in file order, each refusal naming the offset it found.
 pub fn check(bytes: &[u8], limits: ZipLimits) -> Result<(), ZipRefusal> {
     let len = bytes.len();
     let tail_start = len.saturating_sub(EOCD_WINDOW);

@@ -49,9 +49,9 @@ pub fn is_own_temp(name: &str) -> bool {
         .is_some_and(|(_, id)| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-/// Delete crash debris ([`is_own_temp`] files) under `dir`; returns how many.
-pub fn remove_own_temps(dir: &Path) -> usize {
-    let mut removed = 0;
+/// Call `f` with every regular file under `dir` (depth first; links are
+/// neither followed nor reported; unreadable folders are skipped).
+pub fn for_each_file(dir: &Path, mut f: impl FnMut(&fs::DirEntry)) {
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         let Ok(entries) = fs::read_dir(&d) else {
@@ -61,14 +61,21 @@ pub fn remove_own_temps(dir: &Path) -> usize {
             let Ok(ft) = e.file_type() else { continue };
             if ft.is_dir() {
                 stack.push(e.path());
-            } else if ft.is_file()
-                && e.file_name().to_str().is_some_and(is_own_temp)
-                && fs::remove_file(e.path()).is_ok()
-            {
-                removed += 1;
+            } else if ft.is_file() {
+                f(&e);
             }
         }
     }
+}
+
+/// Delete crash debris ([`is_own_temp`] files) under `dir`; returns how many.
+pub fn remove_own_temps(dir: &Path) -> usize {
+    let mut removed = 0;
+    for_each_file(dir, |e| {
+        if e.file_name().to_str().is_some_and(is_own_temp) && fs::remove_file(e.path()).is_ok() {
+            removed += 1;
+        }
+    });
     removed
 }
 

@@ -122,6 +122,9 @@ fn set_of(v: &Option<Vec<String>>, f: impl Fn(&str) -> String) -> Option<BTreeSe
     v.as_ref().map(|xs| xs.iter().map(|x| f(x)).collect())
 }
 
+/// Compile one commission rule, reporting every problem of it. Long on
+/// purpose: one check per key of `[[rules]]`, in the order of the file
+/// format documented in docs/COMMISSIONS.md.
 fn compile_one(file: &Path, key: &str, r: raw::Rule, p: &mut Problems) -> Option<Rule> {
     let before = p.items.len();
     if r.id.trim().is_empty() {

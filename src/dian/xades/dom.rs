@@ -13,7 +13,9 @@ use quick_xml::events::Event;
 use quick_xml::name::PrefixDeclaration;
 use quick_xml::reader::Reader;
 
-use crate::dian::xml::{Limits, MAX_ATTRIBUTES, MAX_BINDINGS, XmlProblem, decode_utf8};
+use crate::dian::xml::{
+    Limits, MAX_ATTRIBUTES, MAX_BINDINGS, XmlProblem, decode_utf8, problem, resolve_ref,
+};
 
 /// The namespace bound to the `xml` prefix (never declared, always in scope).
 pub const NS_XML: &str = "http://www.w3.org/XML/1998/namespace";
@@ -70,24 +72,6 @@ pub struct Dom {
     pub nodes: Vec<Node>,
     pub top: Vec<NodeId>,
     pub root: NodeId,
-}
-
-fn problem(code: &'static str, message: impl Into<String>) -> XmlProblem {
-    XmlProblem {
-        code,
-        message: message.into(),
-    }
-}
-
-fn predefined(name: &str) -> Option<&'static str> {
-    Some(match name {
-        "amp" => "&",
-        "lt" => "<",
-        "gt" => ">",
-        "apos" => "'",
-        "quot" => "\"",
-        _ => return None,
-    })
 }
 
 impl Dom {
@@ -238,7 +222,10 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Dom, XmlProblem> {
     parse_str(decode_utf8(bytes)?, limits)
 }
 
-/// Parse a UTF-8 string into a [`Dom`].
+/// Parse a UTF-8 string into a [`Dom`]. Long on purpose: one event loop over
+/// quick-xml's reader where every limit (depth, elements, attributes,
+/// namespaces, bytes) is checked at the event that can exceed it, as in
+/// `dian::xml::parse_str`.
 pub fn parse_str(text: &str, limits: &Limits) -> Result<Dom, XmlProblem> {
     if text.len() > limits.max_bytes {
         return Err(problem(
@@ -490,30 +477,7 @@ pub fn parse_str(text: &str, limits: &Limits) -> Result<Dom, XmlProblem> {
                 }
             }
             Event::GeneralRef(r) => {
-                let resolved: String = if r.is_char_ref() {
-                    match r.resolve_char_ref() {
-                        Ok(Some(c)) => c.to_string(),
-                        _ => {
-                            return Err(problem(
-                                "PAS05",
-                                format!("Referencia de carácter inválida: &{};", &*r),
-                            ));
-                        }
-                    }
-                } else {
-                    match predefined(&r) {
-                        Some(s) => s.to_owned(),
-                        None => {
-                            return Err(problem(
-                                "PAS05",
-                                format!(
-                                    "Referencia a la entidad no definida &{}; (no se admiten entidades propias ni DTD).",
-                                    &*r
-                                ),
-                            ));
-                        }
-                    }
-                };
+                let resolved = resolve_ref(&r)?;
                 if !push_text(&mut nodes, &stack, &resolved) {
                     return Err(malformed(
                         &reader,
