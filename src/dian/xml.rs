@@ -125,6 +125,54 @@ pub(crate) fn problem(code: &'static str, message: impl Into<String>) -> XmlProb
     }
 }
 
+/// The refusals both XML parsers (this tree and `xades::dom`) make, worded once.
+pub(crate) mod refuse {
+    use super::{XmlProblem, problem};
+
+    /// PAS02: `len` bytes of a `what` ("archivo", "documento") over `max`.
+    pub(crate) fn too_big(what: &str, len: usize, max: usize) -> XmlProblem {
+        problem(
+            "PAS02",
+            format!("El {what} pesa {len} bytes y supera el límite de {max} bytes."),
+        )
+    }
+
+    /// PAS04: a DOCTYPE (entity expansion and external entities).
+    pub(crate) fn doctype() -> XmlProblem {
+        problem(
+            "PAS04",
+            "El documento contiene una declaración DOCTYPE/DTD, que no se admite (protección contra expansión de entidades y entidades externas).",
+        )
+    }
+
+    /// PAS06: nesting deeper than `max`.
+    pub(crate) fn too_deep(max: usize) -> XmlProblem {
+        problem(
+            "PAS06",
+            format!("El documento anida más de {max} elementos; se rechaza por seguridad."),
+        )
+    }
+
+    /// PAS07: more than `max` elements.
+    pub(crate) fn too_many_elements(max: usize) -> XmlProblem {
+        problem(
+            "PAS07",
+            format!("El documento tiene más de {max} elementos; se rechaza por seguridad."),
+        )
+    }
+
+    /// PAS07: more than `MAX_ATTRIBUTES` attributes on one element.
+    pub(crate) fn too_many_attributes() -> XmlProblem {
+        problem(
+            "PAS07",
+            format!(
+                "Un elemento tiene más de {} atributos; se rechaza por seguridad.",
+                super::MAX_ATTRIBUTES
+            ),
+        )
+    }
+}
+
 /// A range of the source text, or of the arena when `start` has [`ARENA`] set.
 #[derive(Debug, Clone, Copy)]
 struct Range {
@@ -464,14 +512,7 @@ fn predefined(name: &str) -> Option<&'static str> {
 /// Parse bytes into a tree, refusing anything hostile.
 pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Tree, XmlProblem> {
     if bytes.len() > limits.max_bytes {
-        return Err(problem(
-            "PAS02",
-            format!(
-                "El archivo pesa {} bytes y supera el límite de {} bytes.",
-                bytes.len(),
-                limits.max_bytes
-            ),
-        ));
+        return Err(refuse::too_big("archivo", bytes.len(), limits.max_bytes));
     }
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(problem("PAS01", "El archivo está vacío."));
@@ -520,10 +561,7 @@ pub fn parse_str(text: &str, limits: &Limits) -> Result<Tree, XmlProblem> {
         };
         match event {
             Event::DocType(_) => {
-                return Err(problem(
-                    "PAS04",
-                    "El documento contiene una declaración DOCTYPE/DTD, que no se admite (protección contra expansión de entidades y entidades externas).",
-                ));
+                return Err(refuse::doctype());
             }
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let is_empty = matches!(event, Event::Empty(_));
@@ -531,22 +569,10 @@ pub fn parse_str(text: &str, limits: &Limits) -> Result<Tree, XmlProblem> {
                     return Err(malformed(&reader, "hay más de un elemento raíz".to_owned()));
                 }
                 if stack.len() >= limits.max_depth {
-                    return Err(problem(
-                        "PAS06",
-                        format!(
-                            "El documento anida más de {} elementos; se rechaza por seguridad.",
-                            limits.max_depth
-                        ),
-                    ));
+                    return Err(refuse::too_deep(limits.max_depth));
                 }
                 if tree.nodes.len() >= limits.max_elements {
-                    return Err(problem(
-                        "PAS07",
-                        format!(
-                            "El documento tiene más de {} elementos; se rechaza por seguridad.",
-                            limits.max_elements
-                        ),
-                    ));
+                    return Err(refuse::too_many_elements(limits.max_elements));
                 }
                 seen_root = true;
                 let local = e.local_name();
@@ -557,12 +583,7 @@ pub fn parse_str(text: &str, limits: &Limits) -> Result<Tree, XmlProblem> {
                     // quick-xml checks duplicate attributes linearly, so an
                     // element with huge numbers of attributes costs O(n²).
                     if n >= MAX_ATTRIBUTES {
-                        return Err(problem(
-                            "PAS07",
-                            format!(
-                                "Un elemento tiene más de {MAX_ATTRIBUTES} atributos; se rechaza por seguridad."
-                            ),
-                        ));
+                        return Err(refuse::too_many_attributes());
                     }
                     let attr = attr.map_err(|err| malformed(&reader, err.to_string()))?;
                     let key = attr.key;

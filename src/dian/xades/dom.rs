@@ -14,7 +14,7 @@ use quick_xml::name::PrefixDeclaration;
 use quick_xml::reader::Reader;
 
 use crate::dian::xml::{
-    Limits, MAX_ATTRIBUTES, MAX_BINDINGS, XmlProblem, decode_utf8, problem, resolve_ref,
+    Limits, MAX_ATTRIBUTES, MAX_BINDINGS, XmlProblem, decode_utf8, problem, refuse, resolve_ref,
 };
 
 /// The namespace bound to the `xml` prefix (never declared, always in scope).
@@ -210,14 +210,7 @@ struct Frame {
 /// Parse bytes (UTF-8, BOM allowed) into a [`Dom`].
 pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Dom, XmlProblem> {
     if bytes.len() > limits.max_bytes {
-        return Err(problem(
-            "PAS02",
-            format!(
-                "El archivo pesa {} bytes y supera el límite de {} bytes.",
-                bytes.len(),
-                limits.max_bytes
-            ),
-        ));
+        return Err(refuse::too_big("archivo", bytes.len(), limits.max_bytes));
     }
     parse_str(decode_utf8(bytes)?, limits)
 }
@@ -228,14 +221,7 @@ pub fn parse(bytes: &[u8], limits: &Limits) -> Result<Dom, XmlProblem> {
 /// `dian::xml::parse_str`.
 pub fn parse_str(text: &str, limits: &Limits) -> Result<Dom, XmlProblem> {
     if text.len() > limits.max_bytes {
-        return Err(problem(
-            "PAS02",
-            format!(
-                "El documento pesa {} bytes y supera el límite de {} bytes.",
-                text.len(),
-                limits.max_bytes
-            ),
-        ));
+        return Err(refuse::too_big("documento", text.len(), limits.max_bytes));
     }
     let mut reader = Reader::from_str(text);
     {
@@ -330,10 +316,7 @@ pub fn parse_str(text: &str, limits: &Limits) -> Result<Dom, XmlProblem> {
             .map_err(|e| malformed(&reader, e.to_string()))?;
         match event {
             Event::DocType(_) => {
-                return Err(problem(
-                    "PAS04",
-                    "El documento contiene una declaración DOCTYPE/DTD, que no se admite (protección contra expansión de entidades y entidades externas).",
-                ));
+                return Err(refuse::doctype());
             }
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let is_empty = matches!(event, Event::Empty(_));
@@ -341,34 +324,17 @@ pub fn parse_str(text: &str, limits: &Limits) -> Result<Dom, XmlProblem> {
                     return Err(malformed(&reader, "hay más de un elemento raíz".to_owned()));
                 }
                 if stack.len() >= limits.max_depth {
-                    return Err(problem(
-                        "PAS06",
-                        format!(
-                            "El documento anida más de {} elementos; se rechaza por seguridad.",
-                            limits.max_depth
-                        ),
-                    ));
+                    return Err(refuse::too_deep(limits.max_depth));
                 }
                 elements += 1;
                 if elements > limits.max_elements {
-                    return Err(problem(
-                        "PAS07",
-                        format!(
-                            "El documento tiene más de {} elementos; se rechaza por seguridad.",
-                            limits.max_elements
-                        ),
-                    ));
+                    return Err(refuse::too_many_elements(limits.max_elements));
                 }
                 let mut decls = Vec::new();
                 let mut raw_attrs: Vec<(String, String, String)> = Vec::new();
                 for (n, attr) in e.attributes().enumerate() {
                     if n >= MAX_ATTRIBUTES {
-                        return Err(problem(
-                            "PAS07",
-                            format!(
-                                "Un elemento tiene más de {MAX_ATTRIBUTES} atributos; se rechaza por seguridad."
-                            ),
-                        ));
+                        return Err(refuse::too_many_attributes());
                     }
                     let attr = attr.map_err(|err| malformed(&reader, err.to_string()))?;
                     let value = attr
