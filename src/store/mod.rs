@@ -33,6 +33,17 @@ use serde::Serialize;
 
 use crate::result::{Format, Verdict};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+/// A connection that comes back to the pool still inside a transaction (its
+/// owner's `Transaction` was dropped and the rollback could not end it, as
+/// after SQLite refused a COMMIT for a full disk and rolled back on its own)
+/// would make every later `BEGIN` on it fail ("non-zero transaction depth"):
+/// the pool closes it instead of handing it out (`before_acquire`, which runs
+/// after the release's ping has flushed any queued rollback) and opens a
+/// fresh one.
+fn left_in_transaction<C: sqlx::Connection>(conn: &C) -> bool {
+    conn.is_in_transaction()
+}
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 pub use db::Backend;
@@ -298,6 +309,9 @@ impl Store {
                 PgPoolOptions::new()
                     .max_connections(8)
                     .acquire_timeout(busy_timeout + Duration::from_secs(5))
+                    .before_acquire(|conn, _| {
+                        Box::pin(async move { Ok(!left_in_transaction(conn)) })
+                    })
                     .connect_with(opts)
                     .await?,
             )
@@ -322,6 +336,9 @@ impl Store {
                 SqlitePoolOptions::new()
                     .max_connections(4)
                     .acquire_timeout(busy_timeout + Duration::from_secs(5))
+                    .before_acquire(|conn, _| {
+                        Box::pin(async move { Ok(!left_in_transaction(conn)) })
+                    })
                     .connect_with(opts)
                     .await?,
                 db::WriteGate::new(busy_timeout),
