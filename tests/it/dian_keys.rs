@@ -89,3 +89,33 @@ fn same_supplier_and_number_with_another_cufe_is_a_duplicate() {
         "{fourth}"
     );
 }
+
+/// The PDF route claims its keys too: the same invoice's graphic
+/// representation sent twice (with and without the QR: different bytes) is
+/// registered once; another invoice of the same run is an original.
+#[test]
+fn the_same_invoice_as_another_pdf_is_a_duplicate() {
+    let config =
+        basic_config("").replace("steps = [\"hold-for-review\"]", "steps = [\"pdf-extract\"]");
+    let env = Env::new(&config);
+    let daemon = env.start_ready(&["--now", "2026-01-01T00:00:00-05:00"]);
+    let with_qr = pasarela::formats::generate::invoice(11, true);
+    let without_qr = pasarela::formats::generate::invoice(11, false);
+    assert_eq!(with_qr.truth.number, without_qr.truth.number);
+    let first = submit(&env, &daemon, "a.pdf", &with_qr.pdf());
+    assert_eq!(first["verdict"], "accepted", "{first}");
+    let second = submit(&env, &daemon, "b.pdf", &without_qr.pdf());
+    assert_eq!(second["verdict"], "duplicate", "{second}");
+    assert_eq!(second["duplicate_of"], first["job_id"], "{second}");
+    assert!(
+        second["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["code"] == "90"),
+        "{second}"
+    );
+    let other = pasarela::formats::generate::invoice(13, true);
+    let third = submit(&env, &daemon, "c.pdf", &other.pdf());
+    assert_ne!(third["verdict"], "duplicate", "{third}");
+}
