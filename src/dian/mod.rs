@@ -36,9 +36,13 @@ pub struct Validation {
     pub document_type: Option<String>,
     /// Key fields for the result JSON.
     pub document: Option<Value>,
-    /// Identity for duplicate detection: the CUFE/CUDE when present, else
-    /// "<supplier NIT>/<number>".
+    /// Identity for duplicate detection: the CUFE/CUDE (lower case) when
+    /// present, else the supplier key.
     pub document_key: Option<String>,
+    /// The second identity: [`supplier_key`] of the supplier's NIT and the
+    /// document number, when both are present. A document that passes
+    /// claims both keys (rule 90 when either is taken).
+    pub supplier_key: Option<String>,
     /// Every finding, with DIAN's (or Pasarela's `PAS`) rule code.
     pub findings: Vec<Finding>,
     /// The typed model (the embedded document for an AttachedDocument).
@@ -123,6 +127,7 @@ fn validate_unsigned(
             Validation {
                 document_type: Some("ApplicationResponse".to_owned()),
                 document_key: r.uuid.clone().or_else(|| r.id.clone()),
+                supplier_key: None,
                 document: Some(json!({ "application_response": app_json(&r) })),
                 findings: em.findings,
                 model: None,
@@ -263,24 +268,45 @@ fn finish(
     let mut em = Emitter::new(settings, Some(doc.kind), root);
     em.findings = earlier;
     rules::check_document(&doc, settings, now, &mut em);
-    let key = document_key(&doc);
+    let supplier = doc
+        .supplier
+        .as_ref()
+        .and_then(|p| p.company_id.as_deref())
+        .zip(doc.id.as_deref())
+        .and_then(|(nit, number)| supplier_key(nit, number));
+    let key = document_key(&doc, supplier.as_deref());
     Validation {
         document_type: Some(root.to_owned()),
         document: Some(document_json(&doc)),
         document_key: key,
+        supplier_key: supplier,
         findings: em.findings,
         model: Some(doc),
     }
 }
 
-fn document_key(doc: &Document) -> Option<String> {
+fn document_key(doc: &Document, supplier_key: Option<&str>) -> Option<String> {
     // CUFE/CUDE in lower case: DIAN compares them case-insensitively, and so
     // must the duplicate check.
     if let Some(u) = doc.uuid.as_ref().filter(|u| !u.value.is_empty()) {
         return Some(u.value.to_ascii_lowercase());
     }
-    let nit = doc.supplier.as_ref()?.company_id.as_deref()?;
-    Some(format!("{nit}/{}", doc.id.as_deref()?))
+    supplier_key.map(str::to_owned)
+}
+
+/// The supplier key of a document: `"<NIT digits without DV>/<number>"`,
+/// the number lower-cased without spaces or dashes (`900373991/setp990000001`).
+/// The one definition both the XML route and the PDF/scan route use, so the
+/// same invoice read either way gives the same string. `None` when the NIT
+/// has no digits or the number is empty.
+pub fn supplier_key(nit: &str, number: &str) -> Option<String> {
+    let nit = self::nit::normalize(nit);
+    let number: String = number
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .flat_map(char::to_lowercase)
+        .collect();
+    (!nit.is_empty() && !number.is_empty()).then(|| format!("{nit}/{number}"))
 }
 
 fn party_json(p: Option<&model::Party>) -> Value {

@@ -163,6 +163,7 @@ fn new_item(
         result,
         verdict_override: None,
         document_key: None,
+        supplier_key: None,
         job_id: sub.job_id,
         document: None,
         priced: None,

@@ -43,9 +43,12 @@ pub struct WorkItem {
     pub result: ResultDoc,
     /// A step may decide the verdict (e.g. `review`); otherwise findings decide.
     pub verdict_override: Option<Verdict>,
-    /// Identity of the business document (CUFE/CUDE, or supplier NIT + number),
-    /// used for duplicate detection across different files.
+    /// Identity of the business document (CUFE/CUDE, or the supplier key when
+    /// there is none), used for duplicate detection across different files.
     pub document_key: Option<String>,
+    /// The supplier key (`crate::dian::supplier_key`: supplier NIT + number),
+    /// the second identity claimed beside the CUFE/CUDE.
+    pub supplier_key: Option<String>,
     /// Store id of the job (None for `pasarela process`).
     pub job_id: Option<i64>,
     /// The typed DIAN document, once a step parsed it (for pricing, certificates).

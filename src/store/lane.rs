@@ -72,10 +72,12 @@ pub(crate) struct SentMail {
 #[derive(Debug)]
 pub(crate) enum Write {
     Audit(OwnedAudit),
-    /// Claim a job's document key; the first live claimant is the original.
+    /// Claim a job's document keys (CUFE/CUDE and supplier key, whichever
+    /// it has); the first live claimant of either is the original.
     ClaimKey {
         job_id: i64,
-        key: String,
+        cufe: Option<String>,
+        supplier: Option<String>,
     },
     Commission(Box<CommissionRows>),
     FinishCertificate(Box<FinishedCertificate>),
@@ -85,8 +87,8 @@ pub(crate) enum Write {
 #[derive(Debug)]
 pub(crate) enum Written {
     Done,
-    /// The live job that claimed the document key first, if not this one.
-    Original(Option<i64>),
+    /// The live job that claimed one of the document keys first, if not this one.
+    Original(Option<super::KeyHolder>),
     /// False when the certificate was already finished.
     Finished(bool),
 }
@@ -127,7 +129,13 @@ async fn write_tx(tx: &mut Tx, w: &Write) -> Result<Written, StoreError> {
             audit_tx(tx, a.at, &rec).await?;
             Written::Done
         }
-        Write::ClaimKey { job_id, key } => Written::Original(claim_key_tx(tx, *job_id, key).await?),
+        Write::ClaimKey {
+            job_id,
+            cufe,
+            supplier,
+        } => Written::Original(
+            claim_keys_tx(tx, *job_id, cufe.as_deref(), supplier.as_deref()).await?,
+        ),
         Write::Commission(c) => {
             commission_tx(tx, c).await?;
             Written::Done
@@ -146,38 +154,74 @@ async fn write_tx(tx: &mut Tx, w: &Write) -> Result<Written, StoreError> {
 const KEY_LOCK_SPACE: i64 = 0x6b6579; // "key"
 
 /// The first live claimant of a document key is the original; a later one
-/// is its duplicate and does not hold the key. Claims of one key are
-/// serialised (SQLite: the one writer; PostgreSQL: an advisory lock on the
-/// key until the transaction ends), so two concurrent submissions of the
-/// same invoice can never both be originals, whichever job id is lower.
-/// A job that claims again (a retry, a replay) finds itself, not a rival.
-async fn claim_key_tx(tx: &mut Tx, job_id: i64, key: &str) -> Result<Option<i64>, StoreError> {
+/// is its duplicate and holds no key. A document has up to two keys, its
+/// CUFE/CUDE and its supplier key (NIT + number): when either is held by a
+/// live job this job is that job's duplicate and holds neither, otherwise it
+/// holds both (`document_key` = the CUFE, or the supplier key without one;
+/// `supplier_key` = the supplier key). Claims of one key are serialised
+/// (SQLite: the one writer; PostgreSQL: an advisory lock per key until the
+/// transaction ends, both keys locked in ascending lock order so two claims of
+/// the same pair cannot deadlock), so two concurrent submissions of the same
+/// invoice can never both be originals, whichever job id is lower and
+/// whichever key each carries. A job that claims again (a retry, a replay)
+/// finds itself, not a rival.
+async fn claim_keys_tx(
+    tx: &mut Tx,
+    job_id: i64,
+    cufe: Option<&str>,
+    supplier: Option<&str>,
+) -> Result<Option<super::KeyHolder>, StoreError> {
     if tx.backend() == Backend::Postgres {
-        let digest = crate::fsutil::sha256_hex(key.as_bytes());
-        let hash = i64::from(u32::from_str_radix(&digest[..8], 16).unwrap_or(0) as i32);
-        tx.execute(
-            "SELECT pg_advisory_xact_lock(CAST(? AS INTEGER), CAST(? AS INTEGER))",
-            args![KEY_LOCK_SPACE, hash],
+        let mut locks: Vec<i64> = cufe
+            .iter()
+            .chain(supplier.iter())
+            .map(|k| key_lock(k))
+            .collect();
+        locks.sort_unstable();
+        locks.dedup();
+        for lock in locks {
+            tx.execute(
+                "SELECT pg_advisory_xact_lock(CAST(? AS INTEGER), CAST(? AS INTEGER))",
+                args![KEY_LOCK_SPACE, lock],
+            )
+            .await?;
+        }
+    }
+    // Holders count unless they ended rejected, duplicate or dead. A NULL
+    // argument matches nothing, so a missing key simply takes no part.
+    let row = tx
+        .fetch_optional(
+            "SELECT id, document_key FROM jobs
+             WHERE (document_key = ? OR document_key = ? OR supplier_key = ?)
+             AND id != ? AND state != 'dead'
+             AND (verdict IS NULL OR verdict IN ('accepted', 'review')) ORDER BY id LIMIT 1",
+            args![cufe, supplier, supplier, job_id],
         )
         .await?;
-    }
-    // Holders count unless they ended rejected, duplicate or dead.
-    let original = tx
-        .fetch_optional(
-            "SELECT id FROM jobs WHERE document_key = ? AND id != ? AND state != 'dead'
-             AND (verdict IS NULL OR verdict IN ('accepted', 'review')) ORDER BY id LIMIT 1",
-            args![key, job_id],
-        )
-        .await?
-        .map(|r| r.int("id"))
-        .transpose()?;
-    let held = if original.is_none() { Some(key) } else { None };
+    let original = match row {
+        None => None,
+        Some(r) => Some(super::KeyHolder {
+            job_id: r.int("id")?,
+            same_cufe: cufe.is_some() && r.opt_text("document_key")?.as_deref() == cufe,
+        }),
+    };
+    let (document_key, supplier_key) = match original {
+        None => (cufe.or(supplier), supplier),
+        Some(_) => (None, None),
+    };
     tx.execute(
-        "UPDATE jobs SET document_key = ? WHERE id = ?",
-        args![held, job_id],
+        "UPDATE jobs SET document_key = ?, supplier_key = ? WHERE id = ?",
+        args![document_key, supplier_key, job_id],
     )
     .await?;
     Ok(original)
+}
+
+/// The advisory-lock number of one document key (the first 32 bits of its
+/// SHA-256; a collision only serialises two unrelated claims).
+fn key_lock(key: &str) -> i64 {
+    let digest = crate::fsutil::sha256_hex(key.as_bytes());
+    i64::from(u32::from_str_radix(&digest[..8], 16).unwrap_or(0) as i32)
 }
 
 /// Record (or replace, on a replay) a job's commission.

@@ -50,6 +50,11 @@ const SQLITE: &[Migration] = &[
         "job_format",
         include_str!("../../migrations/sqlite/0008_job_format.sql"),
     ),
+    (
+        9,
+        "supplier_key",
+        include_str!("../../migrations/sqlite/0009_supplier_key.sql"),
+    ),
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -72,6 +77,11 @@ const POSTGRES: &[Migration] = &[
         4,
         "job_format",
         include_str!("../../migrations/postgres/0004_job_format.sql"),
+    ),
+    (
+        5,
+        "supplier_key",
+        include_str!("../../migrations/postgres/0005_supplier_key.sql"),
     ),
 ];
 

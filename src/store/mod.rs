@@ -294,6 +294,15 @@ pub fn is_postgres_url(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
+/// The live job holding a document key another job tried to claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyHolder {
+    pub job_id: i64,
+    /// True when it holds the same CUFE/CUDE; false when the match is the
+    /// supplier key (supplier NIT + number).
+    pub same_cufe: bool,
+}
+
 impl Store {
     /// Open (creating if needed) and migrate the store at `url`:
     /// `sqlite://PATH` (embedded) or `postgres://USER@HOST:PORT/DB` (shared by
@@ -629,21 +638,39 @@ impl Store {
         Ok(row.map(|r| r.int("id")).transpose()?)
     }
 
-    /// Claim the business-document identity (CUFE/CUDE, or supplier and
-    /// number) of a job. Returns the live job that claimed it first, if any:
-    /// this job is then its duplicate and does not hold the key. Claims of
-    /// one key are serialised, on either store and across daemons, so two
-    /// concurrent submissions of one invoice are never both originals.
+    /// Claim one business-document key of a job (see
+    /// [`Store::claim_document_keys`]; `key` is kept as the document key).
+    /// Returns the live job that claimed it first, if any.
     pub async fn claim_document_key(
         &self,
         job_id: i64,
         key: &str,
     ) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .claim_document_keys(job_id, Some(key), None)
+            .await?
+            .map(|h| h.job_id))
+    }
+
+    /// Claim the business-document identity of a job: its CUFE/CUDE and its
+    /// supplier key (supplier NIT + number), whichever it has. Returns the
+    /// live job that claimed either first, if any: this job is then its
+    /// duplicate and holds neither key; otherwise it holds both. Claims are
+    /// serialised per key, on either store and across daemons, so two
+    /// concurrent submissions of one invoice are never both originals, even
+    /// when one carries only the CUFE and the other only the supplier key.
+    pub async fn claim_document_keys(
+        &self,
+        job_id: i64,
+        cufe: Option<&str>,
+        supplier: Option<&str>,
+    ) -> Result<Option<KeyHolder>, StoreError> {
         match self
             .lane
             .submit(lane::Write::ClaimKey {
                 job_id,
-                key: key.to_owned(),
+                cufe: cufe.map(str::to_owned),
+                supplier: supplier.map(str::to_owned),
             })
             .await?
         {

@@ -219,6 +219,139 @@ both!(document_keys_find_the_first_submission, |s, place| {
     assert_eq!(s.claim_document_key(a, "CUFE2").await.unwrap(), None);
 });
 
+// Issue 17 item 5: a document holds its CUFE and its supplier key. The same
+// invoice claimed by CUFE and then by supplier key alone (a PDF without a
+// readable CUFE) is a duplicate, and the other way round; the duplicate holds
+// neither key, so a third copy still names the first.
+both!(either_document_key_finds_the_original, |s, place| {
+    let a = s.record_job(&new_job("/s/1", "x1")).await.unwrap();
+    let b = s.record_job(&new_job("/s/2", "x2")).await.unwrap();
+    let c = s.record_job(&new_job("/s/3", "x3")).await.unwrap();
+    let sup = Some("900373991/fv1");
+    assert_eq!(
+        s.claim_document_keys(a, Some("cufe1"), sup).await.unwrap(),
+        None
+    );
+    let by_supplier = s.claim_document_keys(b, None, sup).await.unwrap();
+    assert_eq!(
+        by_supplier,
+        Some(KeyHolder {
+            job_id: a,
+            same_cufe: false
+        })
+    );
+    let by_cufe = s.claim_document_keys(c, Some("cufe1"), None).await.unwrap();
+    assert_eq!(
+        by_cufe,
+        Some(KeyHolder {
+            job_id: a,
+            same_cufe: true
+        })
+    );
+    // A job that claims again finds itself, not a rival.
+    assert_eq!(
+        s.claim_document_keys(a, Some("cufe1"), sup).await.unwrap(),
+        None
+    );
+    // Supplier key first (the PDF), then the XML with CUFE and supplier key:
+    // the XML is the duplicate, matched by the supplier key.
+    let d = s.record_job(&new_job("/s/4", "x4")).await.unwrap();
+    let e = s.record_job(&new_job("/s/5", "x5")).await.unwrap();
+    let sup2 = Some("900373991/fv2");
+    assert_eq!(s.claim_document_keys(d, None, sup2).await.unwrap(), None);
+    let xml = s.claim_document_keys(e, Some("cufe2"), sup2).await.unwrap();
+    assert_eq!(
+        xml,
+        Some(KeyHolder {
+            job_id: d,
+            same_cufe: false
+        })
+    );
+    // The duplicate holds no key: once the original is dead, a new claim of
+    // the CUFE alone is an original (it was never held by the duplicate).
+    let dead = s.job(d).await.unwrap().unwrap();
+    s.dead_letter(&dead, "boom", "{}", "/r", None, 3000)
+        .await
+        .unwrap();
+    let f = s.record_job(&new_job("/s/6", "x6")).await.unwrap();
+    assert_eq!(
+        s.claim_document_keys(f, Some("cufe2"), None).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        s.claim_document_keys(e, Some("cufe2"), sup2).await.unwrap(),
+        Some(KeyHolder {
+            job_id: f,
+            same_cufe: true
+        })
+    );
+});
+
+// Different invoices of one supplier are all originals, and so is the same
+// number from another supplier.
+both!(one_supplier_many_invoices_are_originals, |s, place| {
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        ids.push(
+            s.record_job(&new_job(&format!("/s/{i}"), &format!("y{i}")))
+                .await
+                .unwrap(),
+        );
+    }
+    let keys = [
+        (Some("cufe-a"), Some("900373991/fv1")),
+        (Some("cufe-b"), Some("900373991/fv2")),
+        (None, Some("800197268/fv1")),
+    ];
+    for (id, (cufe, sup)) in ids.iter().zip(keys) {
+        assert_eq!(s.claim_document_keys(*id, cufe, sup).await.unwrap(), None);
+    }
+});
+
+// Two jobs claim the two keys of one invoice at once from two store handles
+// (two daemons): one carries the CUFE and the supplier key, the other only
+// the supplier key, or only the CUFE. Exactly one original each round.
+both!(claims_of_both_keys_race_to_one_original, |s, place| {
+    let other = place.open().await;
+    for round in 0..8 {
+        let cufe = format!("cufe-race-{round}");
+        let sup = format!("900373991/race{round}");
+        let a = s
+            .record_job(&new_job(&format!("/r/{round}/a"), &format!("ra{round}")))
+            .await
+            .unwrap();
+        let b = s
+            .record_job(&new_job(&format!("/r/{round}/b"), &format!("rb{round}")))
+            .await
+            .unwrap();
+        // Odd rounds: the later job id claims first in spawn order.
+        let (first, second) = if round % 2 == 0 { (a, b) } else { (b, a) };
+        let (s1, s2) = (s.clone(), other.clone());
+        let (c1, p1) = (cufe.clone(), sup.clone());
+        let t1 = tokio::spawn(async move {
+            s1.claim_document_keys(first, Some(&c1), Some(&p1))
+                .await
+                .unwrap()
+        });
+        let (c2, p2) = (cufe.clone(), sup.clone());
+        let t2 = tokio::spawn(async move {
+            let (c, p) = if round % 4 < 2 {
+                (None, Some(p2.as_str()))
+            } else {
+                (Some(c2.as_str()), None)
+            };
+            s2.claim_document_keys(second, c, p).await.unwrap()
+        });
+        let (r1, r2) = (t1.await.unwrap(), t2.await.unwrap());
+        match (r1, r2) {
+            (None, Some(h)) => assert_eq!(h.job_id, first, "round {round}"),
+            (Some(h), None) => assert_eq!(h.job_id, second, "round {round}"),
+            other => panic!("round {round}: not exactly one original: {other:?}"),
+        }
+    }
+    other.close().await;
+});
+
 // Many submissions of one invoice claimed at once from two store handles
 // (two daemons): exactly one original, and every other names it.
 both!(document_key_claims_race_to_one_original, |s, place| {

@@ -621,7 +621,9 @@ fn document_key_without_uuid_is_nit_and_number() {
         .and_then(|m| m.supplier.as_ref())
         .and_then(|p| p.company_id.clone())
         .expect("nit");
-    assert_eq!(v.document_key, Some(format!("{nit}/{}", g.number)));
+    let key = format!("{nit}/{}", g.number.to_ascii_lowercase());
+    assert_eq!(v.document_key.as_deref(), Some(key.as_str()));
+    assert_eq!(v.supplier_key, Some(key));
     assert_eq!(codes(&v), vec!["FAD06".to_owned()]);
 }
 

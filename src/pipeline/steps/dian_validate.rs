@@ -54,27 +54,53 @@ impl Step for DianValidate {
         item.result.findings.extend(v.findings);
         item.document = v.model;
         item.document_key = v.document_key;
+        item.supplier_key = v.supplier_key;
         // Only documents that pass claim their identity, so a rejected first
         // attempt never makes its corrected resubmission a "duplicate".
-        if let (false, Some(store), Some(job), Some(key)) = (
-            rejected,
-            &ctx.services.store,
-            item.job_id,
-            &item.document_key,
-        ) {
-            let original = store
-                .claim_document_key(job, key)
-                .await
-                .map_err(|e| StepError::Transient(e.to_string()))?;
-            let what = |id| format!("mismo CUFE/CUDE que el envío {id}");
-            if let Some((id, f)) = original.and_then(|id| {
-                crate::dian::duplicate_finding(&self.settings, &what(id)).map(|f| (id, f))
-            }) {
-                item.add(f);
-                item.result.duplicate_of = Some(id);
-                item.verdict_override = Some(Verdict::Duplicate);
-            }
+        if !rejected {
+            claim_keys(item, ctx, &self.settings).await?;
         }
         Ok(())
     }
+}
+
+/// Claim the item's document keys (CUFE/CUDE and supplier key) in the store;
+/// when a live job holds either, mark the item its duplicate (rule 90, naming
+/// that job and which key they share). Nothing happens without a store (the
+/// `process` command), a job or a key.
+pub(super) async fn claim_keys(
+    item: &mut WorkItem,
+    ctx: &StepContext,
+    settings: &DianSettings,
+) -> Result<(), StepError> {
+    let (Some(store), Some(job)) = (&ctx.services.store, item.job_id) else {
+        return Ok(());
+    };
+    // The document key is the CUFE/CUDE unless it is the supplier key.
+    let cufe = item
+        .document_key
+        .as_deref()
+        .filter(|k| Some(*k) != item.supplier_key.as_deref());
+    if cufe.is_none() && item.supplier_key.is_none() {
+        return Ok(());
+    }
+    let holder = store
+        .claim_document_keys(job, cufe, item.supplier_key.as_deref())
+        .await
+        .map_err(|e| StepError::Transient(e.to_string()))?;
+    let Some(holder) = holder else {
+        return Ok(());
+    };
+    let id = holder.job_id;
+    let what = if holder.same_cufe {
+        format!("mismo CUFE/CUDE que el envío {id}")
+    } else {
+        format!("mismo NIT del emisor y número de documento que el envío {id}")
+    };
+    if let Some(f) = crate::dian::duplicate_finding(settings, &what) {
+        item.add(f);
+        item.result.duplicate_of = Some(id);
+        item.verdict_override = Some(Verdict::Duplicate);
+    }
+    Ok(())
 }

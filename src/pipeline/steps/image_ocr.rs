@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use super::BuildContext;
 use super::reading::{apply_reading, environment};
 use crate::config::ConfigError;
+use crate::dian::DianSettings;
 use crate::formats::read::{self, FormatsSettings};
 use crate::pipeline::{Step, StepContext, StepError, WorkItem};
 use crate::result::Format;
@@ -16,11 +17,14 @@ use crate::result::Format;
 pub fn build(ctx: &BuildContext<'_>) -> Result<Arc<dyn Step>, Vec<ConfigError>> {
     Ok(Arc::new(ImageOcr {
         settings: ctx.formats()?,
+        dian: ctx.dian()?,
     }))
 }
 
 struct ImageOcr {
     settings: Arc<FormatsSettings>,
+    /// For rule 90 when the document's keys are already claimed.
+    dian: Arc<DianSettings>,
 }
 
 #[async_trait]
@@ -28,14 +32,13 @@ impl Step for ImageOcr {
     fn name(&self) -> &'static str {
         "image-ocr"
     }
-    async fn run(&self, item: &mut WorkItem, _ctx: &StepContext) -> Result<(), StepError> {
+    async fn run(&self, item: &mut WorkItem, ctx: &StepContext) -> Result<(), StepError> {
         if item.result.format != Format::Image {
             return Ok(());
         }
         let r = read::read_image(&item.bytes, &self.settings)
             .await
             .map_err(environment)?;
-        apply_reading(item, r, "image");
-        Ok(())
+        apply_reading(item, r, "image", ctx, &self.dian).await
     }
 }

@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use super::BuildContext;
 use super::reading::{apply_reading, environment};
 use crate::config::ConfigError;
+use crate::dian::DianSettings;
 use crate::formats::read::{self, FormatsSettings};
 use crate::pipeline::{Step, StepContext, StepError, WorkItem};
 use crate::result::Format;
@@ -18,11 +19,14 @@ use crate::result::Format;
 pub fn build(ctx: &BuildContext<'_>) -> Result<Arc<dyn Step>, Vec<ConfigError>> {
     Ok(Arc::new(PdfExtract {
         settings: ctx.formats()?,
+        dian: ctx.dian()?,
     }))
 }
 
 struct PdfExtract {
     settings: Arc<FormatsSettings>,
+    /// For rule 90 when the document's keys are already claimed.
+    dian: Arc<DianSettings>,
 }
 
 #[async_trait]
@@ -30,14 +34,13 @@ impl Step for PdfExtract {
     fn name(&self) -> &'static str {
         "pdf-extract"
     }
-    async fn run(&self, item: &mut WorkItem, _ctx: &StepContext) -> Result<(), StepError> {
+    async fn run(&self, item: &mut WorkItem, ctx: &StepContext) -> Result<(), StepError> {
         if item.result.format != Format::Pdf {
             return Ok(());
         }
         let r = read::read_pdf(&item.bytes, &self.settings)
             .await
             .map_err(environment)?;
-        apply_reading(item, r, "pdf");
-        Ok(())
+        apply_reading(item, r, "pdf", ctx, &self.dian).await
     }
 }
