@@ -391,6 +391,12 @@ fn cases() -> Vec<Case> {
             s.header_taxes.push(zero.clone());
             s.header_taxes.push(zero);
         }),
+        // A returned quantity written as negative (no total depends on it).
+        case("VLR01", |s| s.lines[0].quantity = -s.lines[0].quantity),
+        Case {
+            kind: DocKind::CreditNote,
+            ..case("VLR01", |s| s.lines[0].quantity = -s.lines[0].quantity)
+        },
         case("FAZ09", |s| {
             s.lines[0].sellers_item_id = None;
             s.lines[0].standard_item_id = None;

@@ -433,6 +433,13 @@ pub const CATALOG: &[Rule] = &[
         "PayableAmount = TaxInclusive − AllowanceTotal + ChargeTotal − Prepaid + PayableRounding (± tolerance)."
     ),
     rule!(
+        "VLR01",
+        R,
+        "Valores negativos",
+        "/Invoice/cac:InvoiceLine/cbc:InvoicedQuantity",
+        "No negative money amount or quantity: line quantity, LineExtensionAmount, price and base quantity, allowances/charges (amount, base, factor), taxes (TaxAmount, TaxableAmount, Percent) of lines and header, withholdings, prepayments and every LegalMonetaryTotal amount except PayableRoundingAmount (rounding may be negative)."
+    ),
+    rule!(
         "FAZ09",
         N,
         "Identificación del artículo ausente",

@@ -8,10 +8,11 @@
 
 //!
 //! One file per rule family (`mandatory`, `parties`, `key`, `numbering`,
-//! `dates`, `registration`, `totals`, `lines`); each adds its findings to the
+//! `dates`, `registration`, `amounts`, `totals`, `lines`); each adds its findings to the
 //! [`Emitter`], and [`check_document`] calls them in a fixed order, which is
 //! the order findings appear in a result.
 
+mod amounts;
 mod catalog;
 mod dates;
 mod key;
@@ -195,6 +196,7 @@ pub fn check_document(
     numbering::check(&facts, em);
     dates::check(&facts, em);
     registration::check(&facts, em);
+    amounts::check(&facts, em);
     totals::check(&facts, em);
     lines::check(&facts, em);
 }
