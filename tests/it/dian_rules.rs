@@ -255,6 +255,16 @@ fn cases() -> Vec<Case> {
     vec![
         case("FAD01", |s| s.ubl_version = "UBL 2.0".into()),
         case("FAD02", |s| s.customization_id = String::new()),
+        case("FAD02", |s| s.customization_id = "20".into()),
+        Case {
+            kind: DocKind::CreditNote,
+            ..case("CAD02", |s| s.customization_id = "10".into())
+        },
+        case("FAD12", |s| s.type_code = "05".into()),
+        Case {
+            kind: DocKind::CreditNote,
+            ..case("CAD12", |s| s.type_code = "92".into())
+        },
         case("FAD04", |s| s.environment = "3".into()),
         case("FAD05", |s| s.number = String::new()),
         case("FAD06", |s| {

@@ -302,9 +302,9 @@ pub const CATALOG: &[Rule] = &[
     rule!(
         "FAD02",
         R,
-        "Tipo de operación ausente",
+        "Tipo de operación ausente o no válido",
         "/Invoice/cbc:CustomizationID",
-        "CustomizationID missing."
+        "CustomizationID missing or not in DIAN's list of operation types for the document: invoices 09 (AIU), 10 (estándar), 11 (mandatos), 12 (transporte), 15 (compra de divisas); credit notes 20, 22, 23; debit notes 30, 32, 33."
     ),
     rule!(
         "FAD04",
@@ -368,6 +368,13 @@ pub const CATALOG: &[Rule] = &[
         "Hora de emisión ausente o inválida",
         "/Invoice/cbc:IssueTime",
         "IssueTime missing or not HH:MM:SS with offset (e.g. 10:53:10-05:00)."
+    ),
+    rule!(
+        "FAD12",
+        R,
+        "Tipo de documento no válido",
+        "/Invoice/cbc:InvoiceTypeCode",
+        "The document type code is in DIAN's list: InvoiceTypeCode 01 (venta), 02 (exportación), 03 (contingencia facturador), 04 (contingencia DIAN) or 20 (POS, refused by PAS21 instead); CreditNoteTypeCode 91; DebitNoteTypeCode 92 (when present). A missing type code is PAS09."
     ),
     rule!(
         "FAJ21",
