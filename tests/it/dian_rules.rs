@@ -407,6 +407,12 @@ fn cases() -> Vec<Case> {
             kind: DocKind::CreditNote,
             ..case("VLR01", |s| s.lines[0].quantity = -s.lines[0].quantity)
         },
+        // The PIN is not part of an invoice's CUFE: only the security code changes.
+        case("FAB27b", |s| s.pin = "11111".into()),
+        Case {
+            kind: DocKind::DebitNote,
+            ..case("DAB27b", |s| s.pin = "11111".into())
+        },
         case("FAZ09", |s| {
             s.lines[0].sellers_item_id = None;
             s.lines[0].standard_item_id = None;
@@ -834,4 +840,49 @@ fn settings_note_codes_and_overrides() {
         Some(Severity::Reject)
     );
     assert_eq!(s.severity("DAU14", "FAU14", Severity::Reject), None);
+}
+
+#[test]
+fn software_security_code_needs_a_configured_pin() {
+    let mut spec = generator::build(5, DocKind::Invoice, &opts());
+    spec.pin = "11111".into();
+    let xml = spec.render().xml;
+    let v = dian::validate(xml.as_bytes(), &DianSettings::default(), now_ok());
+    assert_eq!(codes(&v), ["FAB27b"], "{:#?}", v.findings);
+    // The code is compared case-insensitively.
+    let mut spec = generator::build(5, DocKind::Invoice, &opts());
+    let code = cufe::software_security_code(&spec.software_id, &spec.pin, &spec.number);
+    spec.pin = "11111".into();
+    let wrong = cufe::software_security_code(&spec.software_id, &spec.pin, &spec.number);
+    let xml = spec.render().xml.replace(&wrong, &code.to_uppercase());
+    let v = dian::validate(xml.as_bytes(), &DianSettings::default(), now_ok());
+    assert!(codes(&v).is_empty(), "{:#?}", v.findings);
+    // Without a PIN for that software the code is unverifiable: not reported.
+    let mut settings = DianSettings::default();
+    settings.software.clear();
+    let xml = {
+        let mut spec = generator::build(5, DocKind::Invoice, &opts());
+        spec.pin = "11111".into();
+        spec.render().xml
+    };
+    let v = dian::validate(xml.as_bytes(), &settings, now_ok());
+    assert!(codes(&v).is_empty(), "{:#?}", v.findings);
+    // DIAN's example was not made with the demo's example PIN: a notification,
+    // not a rejection (docs/DIAN.md).
+    let v = dian::validate(
+        &example(),
+        &DianSettings::default(),
+        at("2024-03-16T10:00:00-05:00"),
+    );
+    let f = v
+        .findings
+        .iter()
+        .find(|f| f.code == "FAB27b")
+        .expect("FAB27b");
+    assert_eq!(f.severity, Severity::Notify);
+    assert!(
+        f.message.starts_with("Regla: FAB27b, Notificación:"),
+        "{}",
+        f.message
+    );
 }

@@ -286,6 +286,13 @@ pub const CATALOG: &[Rule] = &[
         "The range in rules/dian.toml names a software_id and the document's SoftwareID differs."
     ),
     rule!(
+        "FAB27b",
+        N,
+        "Código de seguridad del software incorrecto",
+        "/Invoice/ext:UBLExtensions/.../sts:SoftwareSecurityCode",
+        "SoftwareSecurityCode = SHA-384(SoftwareID + PIN + cbc:ID) (compared case-insensitively), when `[[software]]` configures a PIN for the document's SoftwareID (and issuer); without a PIN it cannot be verified and is not reported. DIAN rejects; Pasarela notifies by default (see below)."
+    ),
+    rule!(
         "FAB10a",
         R,
         "Prefijo no corresponde",

@@ -1,4 +1,5 @@
-//! The document key: CUFE/CUDE form, scheme attributes, recomputation and the QR (FAD06, PAS24–PAS27).
+//! The document key: CUFE/CUDE form, scheme attributes, recomputation and the QR (FAD06, PAS24–PAS27),
+//! and the SoftwareSecurityCode (FAB27b).
 
 use rust_decimal::Decimal;
 
@@ -152,6 +153,41 @@ pub(super) fn check(f: &Facts<'_>, em: &mut Emitter<'_>) {
                 }
             }
         }
+    }
+}
+
+/// FAB27b: SoftwareSecurityCode = SHA-384(SoftwareID + PIN + cbc:ID), checked
+/// only when a PIN is configured for the document's software (and issuer);
+/// without one, or without the inputs, the code cannot be verified and
+/// nothing is reported.
+pub(super) fn check_security_code(f: &Facts<'_>, em: &mut Emitter<'_>) {
+    let Facts {
+        doc,
+        settings,
+        dian,
+        supplier_nit,
+        ..
+    } = *f;
+    let Some(d) = dian else { return };
+    let (Some(software_id), Some(code), Some(number)) = (
+        d.software_id.as_deref(),
+        d.software_security_code.as_deref(),
+        doc.id.as_deref(),
+    ) else {
+        return;
+    };
+    let Some(pin) = settings.pin_for(supplier_nit, Some(software_id)) else {
+        return;
+    };
+    let expected = cufe::software_security_code(software_id, pin, number);
+    if !expected.eq_ignore_ascii_case(code.trim()) {
+        em.emit(
+            "FAB27b",
+            format!(
+                "El código de seguridad del software (SoftwareSecurityCode) no corresponde a SHA-384(SoftwareID + PIN + número) con el PIN configurado para el software {software_id}: el documento indica {code} y el calculado es {expected}."
+            ),
+            Some("ext:UBLExtensions/ext:UBLExtension/ext:ExtensionContent/sts:DianExtensions/sts:SoftwareSecurityCode"),
+        );
     }
 }
 

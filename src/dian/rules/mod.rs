@@ -193,6 +193,7 @@ pub fn check_document(
     mandatory::check(&facts, em);
     parties::check(&facts, em);
     key::check(&facts, em);
+    key::check_security_code(&facts, em);
     numbering::check(&facts, em);
     dates::check(&facts, em);
     registration::check(&facts, em);
