@@ -286,8 +286,8 @@ fn cases() -> Vec<Case> {
             s.customer.id = "900108281".into();
             s.customer.dv = "7".into();
         }),
-        case("PAS26", |s| s.uuid_scheme_name = "CUFE-SHA1".into()),
-        case("PAS27", |s| s.uuid_scheme_id = Some("2".into())),
+        case("FAD07", |s| s.uuid_scheme_name = "CUFE-SHA1".into()),
+        case("FAD08", |s| s.uuid_scheme_id = Some("2".into())),
         Case {
             settings: |st| st.ranges.clear(),
             ..case("PAS24", nop_spec)
@@ -310,7 +310,15 @@ fn cases() -> Vec<Case> {
                     r.valid_to = chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap_or_default();
                 }
             },
-            ..case("PAS30", nop_spec)
+            ..case("FAD09b", nop_spec)
+        },
+        Case {
+            settings: |st| {
+                for r in &mut st.ranges {
+                    r.valid_from = chrono::NaiveDate::from_ymd_opt(2025, 1, 1).unwrap_or_default();
+                }
+            },
+            ..case("FAD09a", nop_spec)
         },
         Case {
             settings: |st| {
@@ -885,4 +893,38 @@ fn software_security_code_needs_a_configured_pin() {
         "{}",
         f.message
     );
+}
+
+#[test]
+fn renamed_codes_keep_their_former_overrides() {
+    // FAD07 was PAS26: a configuration that still says PAS26 keeps working.
+    let mut spec = generator::build(9, DocKind::Invoice, &opts());
+    spec.uuid_scheme_name = "CUFE-SHA1".into();
+    let xml = spec.render().xml;
+    let mut settings = DianSettings::default();
+    settings.rules.insert(
+        "PAS26".to_owned(),
+        dian::settings::RuleOverride {
+            severity: Some(Severity::Notify),
+            enabled: true,
+        },
+    );
+    let v = dian::validate(xml.as_bytes(), &settings, now_ok());
+    assert_eq!(codes(&v), ["FAD07"]);
+    assert!(!v.rejected(), "{:#?}", v.findings);
+    // The current code wins over the former one.
+    settings.rules.insert(
+        "FAD07".to_owned(),
+        dian::settings::RuleOverride {
+            severity: Some(Severity::Reject),
+            enabled: true,
+        },
+    );
+    let v = dian::validate(xml.as_bytes(), &settings, now_ok());
+    assert!(v.rejected(), "{:#?}", v.findings);
+    // Former codes are accepted by the settings loader.
+    for (old, new) in rules::RENAMED {
+        assert!(rules::base_code(old).is_some(), "{old}");
+        assert!(rules::base_code(new).is_some(), "{new}");
+    }
 }

@@ -251,18 +251,18 @@ pub const CATALOG: &[Rule] = &[
         "The QR text carries a CUFE/CUDE different from cbc:UUID."
     ),
     rule!(
-        "PAS26",
+        "FAD07",
         R,
         "schemeName del CUFE/CUDE",
         "/Invoice/cbc:UUID/@schemeName",
-        "cbc:UUID@schemeName must be CUFE-SHA384 (invoices) or CUDE-SHA384 (notes)."
+        "cbc:UUID@schemeName must be CUFE-SHA384 (invoices) or CUDE-SHA384 (notes, contingency invoices). Formerly PAS26."
     ),
     rule!(
-        "PAS27",
+        "FAD08",
         R,
         "schemeID del CUFE/CUDE",
         "/Invoice/cbc:UUID/@schemeID",
-        "cbc:UUID@schemeID must equal cbc:ProfileExecutionID."
+        "cbc:UUID@schemeID must equal cbc:ProfileExecutionID. Formerly PAS27."
     ),
     rule!(
         "PAS28",
@@ -272,11 +272,18 @@ pub const CATALOG: &[Rule] = &[
         "ProfileExecutionID 2 (habilitación): not a production document."
     ),
     rule!(
-        "PAS30",
+        "FAD09a",
         R,
-        "Fuera del periodo de autorización",
+        "Fecha de emisión anterior al periodo de autorización",
         "/Invoice/cbc:IssueDate",
-        "Issue date outside the numbering range's authorization period (configured range, else sts:AuthorizationPeriod)."
+        "Issue date before the start of the numbering range's authorization period (configured range, else sts:AuthorizationPeriod/StartDate). Formerly PAS30."
+    ),
+    rule!(
+        "FAD09b",
+        R,
+        "Fecha de emisión posterior al periodo de autorización",
+        "/Invoice/cbc:IssueDate",
+        "Issue date after the end of the numbering range's authorization period (configured range, else sts:AuthorizationPeriod/EndDate). Formerly PAS30."
     ),
     rule!(
         "FAB05c",
@@ -469,10 +476,31 @@ pub const CATALOG: &[Rule] = &[
     ),
 ];
 
-/// The catalog entry for a code as emitted (`CAD06` → `FAD06`).
+/// Pasarela codes replaced by DIAN's own: (former code, current code). A
+/// settings override under a former code still applies to the current ones.
+pub const RENAMED: &[(&str, &str)] = &[
+    ("PAS26", "FAD07"),
+    ("PAS27", "FAD08"),
+    ("PAS30", "FAD09a"),
+    ("PAS30", "FAD09b"),
+];
+
+/// The former Pasarela code of a catalog code, if it was renamed.
+pub fn former_code(base: &str) -> Option<&'static str> {
+    RENAMED
+        .iter()
+        .find(|(_, new)| *new == base)
+        .map(|(old, _)| *old)
+}
+
+/// The catalog entry for a code as emitted (`CAD06` → `FAD06`); a former
+/// code (`PAS26`) gives the entry that replaced it (the first, for `PAS30`).
 pub fn base_code(code: &str) -> Option<&'static Rule> {
     if let Some(r) = CATALOG.iter().find(|r| r.code == code) {
         return Some(r);
+    }
+    if let Some((_, new)) = RENAMED.iter().find(|(old, _)| *old == code) {
+        return CATALOG.iter().find(|r| r.code == *new);
     }
     let rest = code
         .strip_prefix("CA")

@@ -1,4 +1,4 @@
-//! The document key: CUFE/CUDE form, scheme attributes, recomputation and the QR (FAD06, PAS24–PAS27),
+//! The document key: CUFE/CUDE form, scheme attributes, recomputation and the QR (FAD06–FAD08, PAS24, PAS25),
 //! and the SoftwareSecurityCode (FAB27b).
 
 use rust_decimal::Decimal;
@@ -32,7 +32,7 @@ pub(super) fn check(f: &Facts<'_>, em: &mut Emitter<'_>) {
             let expected_scheme = format!("{key_name}-SHA384");
             if u.scheme_name.as_deref() != Some(expected_scheme.as_str()) {
                 em.emit(
-                    "PAS26",
+                    "FAD07",
                     format!(
                         "cbc:UUID@schemeName debe ser \"{expected_scheme}\"; el documento indica \"{}\".",
                         u.scheme_name.as_deref().unwrap_or("")
@@ -42,7 +42,7 @@ pub(super) fn check(f: &Facts<'_>, em: &mut Emitter<'_>) {
             }
             if env.is_some() && u.scheme_id.as_deref() != env {
                 em.emit(
-                    "PAS27",
+                    "FAD08",
                     format!(
                         "cbc:UUID@schemeID (\"{}\") debe ser igual a ProfileExecutionID (\"{}\").",
                         u.scheme_id.as_deref().unwrap_or(""),

@@ -26,7 +26,7 @@ mod totals;
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use rust_decimal::Decimal;
 
-pub use catalog::{CATALOG, Rule, base_code, code_for};
+pub use catalog::{CATALOG, RENAMED, Rule, base_code, code_for, former_code};
 
 use super::model::{DianExtensions, DocKind, Document, Party};
 use super::settings::{DianSettings, NumberingRange};
@@ -58,7 +58,20 @@ impl<'s> Emitter<'s> {
             .map(|r| r.severity)
             .unwrap_or(Severity::Reject);
         let code = code_for(base, self.kind);
-        let Some(severity) = self.settings.severity(&code, base, default) else {
+        // An override under the current code wins over one under the former
+        // Pasarela code (configurations written before the rename).
+        let rules = &self.settings.rules;
+        let severity = match former_code(base) {
+            Some(old)
+                if !rules.contains_key(&code)
+                    && !rules.contains_key(base)
+                    && rules.contains_key(old) =>
+            {
+                self.settings.severity(old, old, default)
+            }
+            _ => self.settings.severity(&code, base, default),
+        };
+        let Some(severity) = severity else {
             return;
         };
         let word = match severity {
