@@ -421,6 +421,32 @@ fn cases() -> Vec<Case> {
             kind: DocKind::DebitNote,
             ..case("DAB27b", |s| s.pin = "11111".into())
         },
+        // A line's tax at another rate than the one it states.
+        case("PAS31", |s| {
+            if let Some(st) = s
+                .lines
+                .iter_mut()
+                .flat_map(|l| l.taxes.iter_mut())
+                .flat_map(|t| t.subtotals.iter_mut())
+                .find(|st| !st.percent.is_zero())
+            {
+                st.percent += rust_decimal::Decimal::ONE;
+            }
+        }),
+        // A header subtotal off by 10 (its TaxTotal, used by FAU06, unchanged).
+        Case {
+            kind: DocKind::CreditNote,
+            ..case("PAS31", |s| {
+                if let Some(st) = s
+                    .header_taxes
+                    .iter_mut()
+                    .flat_map(|t| t.subtotals.iter_mut())
+                    .find(|st| !st.percent.is_zero())
+                {
+                    st.amount += rust_decimal::Decimal::TEN;
+                }
+            })
+        },
         case("FAZ09", |s| {
             s.lines[0].sellers_item_id = None;
             s.lines[0].standard_item_id = None;

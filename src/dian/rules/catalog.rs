@@ -286,6 +286,13 @@ pub const CATALOG: &[Rule] = &[
         "Issue date after the end of the numbering range's authorization period (configured range, else sts:AuthorizationPeriod/EndDate). Formerly PAS30."
     ),
     rule!(
+        "PAS31",
+        R,
+        "Impuesto diferente de base × tarifa",
+        "/Invoice/cac:InvoiceLine/cac:TaxTotal/cac:TaxSubtotal/cbc:TaxAmount",
+        "Every TaxSubtotal (lines and header) with a Percent: TaxAmount = TaxableAmount × Percent / 100 (± tolerance). Per-unit taxes (no Percent) are not checked. DIAN checks this under FAS/FAX codes we could not establish."
+    ),
+    rule!(
         "FAB05c",
         R,
         "Software no corresponde al rango",

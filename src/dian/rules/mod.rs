@@ -8,7 +8,7 @@
 
 //!
 //! One file per rule family (`mandatory`, `parties`, `key`, `numbering`,
-//! `dates`, `registration`, `amounts`, `totals`, `lines`); each adds its findings to the
+//! `dates`, `registration`, `amounts`, `totals`, `taxes`, `lines`); each adds its findings to the
 //! [`Emitter`], and [`check_document`] calls them in a fixed order, which is
 //! the order findings appear in a result.
 
@@ -21,6 +21,7 @@ mod mandatory;
 mod numbering;
 mod parties;
 mod registration;
+mod taxes;
 mod totals;
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
@@ -212,5 +213,6 @@ pub fn check_document(
     registration::check(&facts, em);
     amounts::check(&facts, em);
     totals::check(&facts, em);
+    taxes::check(&facts, em);
     lines::check(&facts, em);
 }
