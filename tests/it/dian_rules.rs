@@ -447,6 +447,7 @@ fn cases() -> Vec<Case> {
                 }
             })
         },
+        case("PAS32", |s| s.customer.id_type = "99".into()),
         case("FAZ09", |s| {
             s.lines[0].sellers_item_id = None;
             s.lines[0].standard_item_id = None;
@@ -952,5 +953,24 @@ fn renamed_codes_keep_their_former_overrides() {
     for (old, new) in rules::RENAMED {
         assert!(rules::base_code(old).is_some(), "{old}");
         assert!(rules::base_code(new).is_some(), "{new}");
+    }
+}
+
+#[test]
+fn pep_and_ppt_are_identification_types() {
+    for t in ["47", "48"] {
+        let mut spec = generator::build(11, DocKind::Invoice, &opts());
+        spec.customer.id_type = t.into();
+        spec.customer.dv = String::new();
+        let v = dian::validate(
+            spec.render().xml.as_bytes(),
+            &DianSettings::default(),
+            now_ok(),
+        );
+        assert!(
+            !codes(&v).contains(&"PAS32".to_owned()),
+            "{t}: {:#?}",
+            v.findings
+        );
     }
 }

@@ -293,6 +293,13 @@ pub const CATALOG: &[Rule] = &[
         "Every TaxSubtotal (lines and header) with a Percent: TaxAmount = TaxableAmount × Percent / 100 (± tolerance). Per-unit taxes (no Percent) are not checked. DIAN checks this under FAS/FAX codes we could not establish."
     ),
     rule!(
+        "PAS32",
+        R,
+        "Tipo de identificación no válido",
+        "/Invoice/cac:AccountingCustomerParty/cac:Party/cac:PartyTaxScheme/cbc:CompanyID/@schemeName",
+        "The supplier's and customer's CompanyID@schemeName, when present, is a DIAN identification type: 11, 12, 13, 21, 22, 31, 41, 42, 43, 44, 47 (PEP), 48 (PPT), 50, 91. DIAN's own code for this was not established."
+    ),
+    rule!(
         "FAB05c",
         R,
         "Software no corresponde al rango",

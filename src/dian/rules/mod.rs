@@ -206,6 +206,7 @@ pub fn check_document(
     let facts = Facts::of(doc, settings, now);
     mandatory::check(&facts, em);
     parties::check(&facts, em);
+    parties::check_id_types(&facts, em);
     key::check(&facts, em);
     key::check_security_code(&facts, em);
     numbering::check(&facts, em);
