@@ -217,7 +217,7 @@ fn contingency_invoices_carry_a_cude_made_with_the_pin() {
     let v = dian::validate(s.render().xml.as_bytes(), &settings, now);
     let codes: Vec<&str> = v.findings.iter().map(|f| f.code.as_str()).collect();
     assert!(
-        codes.contains(&"FAD06") && codes.contains(&"PAS26"),
+        codes.contains(&"FAD06") && codes.contains(&"FAD07"),
         "{codes:?}"
     );
 }

@@ -255,6 +255,16 @@ fn cases() -> Vec<Case> {
     vec![
         case("FAD01", |s| s.ubl_version = "UBL 2.0".into()),
         case("FAD02", |s| s.customization_id = String::new()),
+        case("FAD02", |s| s.customization_id = "20".into()),
+        Case {
+            kind: DocKind::CreditNote,
+            ..case("CAD02", |s| s.customization_id = "10".into())
+        },
+        case("FAD12", |s| s.type_code = "05".into()),
+        Case {
+            kind: DocKind::CreditNote,
+            ..case("CAD12", |s| s.type_code = "92".into())
+        },
         case("FAD04", |s| s.environment = "3".into()),
         case("FAD05", |s| s.number = String::new()),
         case("FAD06", |s| {
@@ -276,8 +286,8 @@ fn cases() -> Vec<Case> {
             s.customer.id = "900108281".into();
             s.customer.dv = "7".into();
         }),
-        case("PAS26", |s| s.uuid_scheme_name = "CUFE-SHA1".into()),
-        case("PAS27", |s| s.uuid_scheme_id = Some("2".into())),
+        case("FAD07", |s| s.uuid_scheme_name = "CUFE-SHA1".into()),
+        case("FAD08", |s| s.uuid_scheme_id = Some("2".into())),
         Case {
             settings: |st| st.ranges.clear(),
             ..case("PAS24", nop_spec)
@@ -300,7 +310,15 @@ fn cases() -> Vec<Case> {
                     r.valid_to = chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap_or_default();
                 }
             },
-            ..case("PAS30", nop_spec)
+            ..case("FAD09b", nop_spec)
+        },
+        Case {
+            settings: |st| {
+                for r in &mut st.ranges {
+                    r.valid_from = chrono::NaiveDate::from_ymd_opt(2025, 1, 1).unwrap_or_default();
+                }
+            },
+            ..case("FAD09a", nop_spec)
         },
         Case {
             settings: |st| {
@@ -391,6 +409,45 @@ fn cases() -> Vec<Case> {
             s.header_taxes.push(zero.clone());
             s.header_taxes.push(zero);
         }),
+        // A returned quantity written as negative (no total depends on it).
+        case("VLR01", |s| s.lines[0].quantity = -s.lines[0].quantity),
+        Case {
+            kind: DocKind::CreditNote,
+            ..case("VLR01", |s| s.lines[0].quantity = -s.lines[0].quantity)
+        },
+        // The PIN is not part of an invoice's CUFE: only the security code changes.
+        case("FAB27b", |s| s.pin = "11111".into()),
+        Case {
+            kind: DocKind::DebitNote,
+            ..case("DAB27b", |s| s.pin = "11111".into())
+        },
+        // A line's tax at another rate than the one it states.
+        case("PAS31", |s| {
+            if let Some(st) = s
+                .lines
+                .iter_mut()
+                .flat_map(|l| l.taxes.iter_mut())
+                .flat_map(|t| t.subtotals.iter_mut())
+                .find(|st| !st.percent.is_zero())
+            {
+                st.percent += rust_decimal::Decimal::ONE;
+            }
+        }),
+        // A header subtotal off by 10 (its TaxTotal, used by FAU06, unchanged).
+        Case {
+            kind: DocKind::CreditNote,
+            ..case("PAS31", |s| {
+                if let Some(st) = s
+                    .header_taxes
+                    .iter_mut()
+                    .flat_map(|t| t.subtotals.iter_mut())
+                    .find(|st| !st.percent.is_zero())
+                {
+                    st.amount += rust_decimal::Decimal::TEN;
+                }
+            })
+        },
+        case("PAS32", |s| s.customer.id_type = "99".into()),
         case("FAZ09", |s| {
             s.lines[0].sellers_item_id = None;
             s.lines[0].standard_item_id = None;
@@ -820,4 +877,102 @@ fn settings_note_codes_and_overrides() {
         Some(Severity::Reject)
     );
     assert_eq!(s.severity("DAU14", "FAU14", Severity::Reject), None);
+}
+
+#[test]
+fn software_security_code_needs_a_configured_pin() {
+    let mut spec = generator::build(5, DocKind::Invoice, &opts());
+    spec.pin = "11111".into();
+    let xml = spec.render().xml;
+    let v = dian::validate(xml.as_bytes(), &DianSettings::default(), now_ok());
+    assert_eq!(codes(&v), ["FAB27b"], "{:#?}", v.findings);
+    // The code is compared case-insensitively.
+    let mut spec = generator::build(5, DocKind::Invoice, &opts());
+    let code = cufe::software_security_code(&spec.software_id, &spec.pin, &spec.number);
+    spec.pin = "11111".into();
+    let wrong = cufe::software_security_code(&spec.software_id, &spec.pin, &spec.number);
+    let xml = spec.render().xml.replace(&wrong, &code.to_uppercase());
+    let v = dian::validate(xml.as_bytes(), &DianSettings::default(), now_ok());
+    assert!(codes(&v).is_empty(), "{:#?}", v.findings);
+    // Without a PIN for that software the code is unverifiable: not reported.
+    let mut settings = DianSettings::default();
+    settings.software.clear();
+    let xml = {
+        let mut spec = generator::build(5, DocKind::Invoice, &opts());
+        spec.pin = "11111".into();
+        spec.render().xml
+    };
+    let v = dian::validate(xml.as_bytes(), &settings, now_ok());
+    assert!(codes(&v).is_empty(), "{:#?}", v.findings);
+    // DIAN's example was not made with the demo's example PIN: a notification,
+    // not a rejection (docs/DIAN.md).
+    let v = dian::validate(
+        &example(),
+        &DianSettings::default(),
+        at("2024-03-16T10:00:00-05:00"),
+    );
+    let f = v
+        .findings
+        .iter()
+        .find(|f| f.code == "FAB27b")
+        .expect("FAB27b");
+    assert_eq!(f.severity, Severity::Notify);
+    assert!(
+        f.message.starts_with("Regla: FAB27b, Notificación:"),
+        "{}",
+        f.message
+    );
+}
+
+#[test]
+fn renamed_codes_keep_their_former_overrides() {
+    // FAD07 was PAS26: a configuration that still says PAS26 keeps working.
+    let mut spec = generator::build(9, DocKind::Invoice, &opts());
+    spec.uuid_scheme_name = "CUFE-SHA1".into();
+    let xml = spec.render().xml;
+    let mut settings = DianSettings::default();
+    settings.rules.insert(
+        "PAS26".to_owned(),
+        dian::settings::RuleOverride {
+            severity: Some(Severity::Notify),
+            enabled: true,
+        },
+    );
+    let v = dian::validate(xml.as_bytes(), &settings, now_ok());
+    assert_eq!(codes(&v), ["FAD07"]);
+    assert!(!v.rejected(), "{:#?}", v.findings);
+    // The current code wins over the former one.
+    settings.rules.insert(
+        "FAD07".to_owned(),
+        dian::settings::RuleOverride {
+            severity: Some(Severity::Reject),
+            enabled: true,
+        },
+    );
+    let v = dian::validate(xml.as_bytes(), &settings, now_ok());
+    assert!(v.rejected(), "{:#?}", v.findings);
+    // Former codes are accepted by the settings loader.
+    for (old, new) in rules::RENAMED {
+        assert!(rules::base_code(old).is_some(), "{old}");
+        assert!(rules::base_code(new).is_some(), "{new}");
+    }
+}
+
+#[test]
+fn pep_and_ppt_are_identification_types() {
+    for t in ["47", "48"] {
+        let mut spec = generator::build(11, DocKind::Invoice, &opts());
+        spec.customer.id_type = t.into();
+        spec.customer.dv = String::new();
+        let v = dian::validate(
+            spec.render().xml.as_bytes(),
+            &DianSettings::default(),
+            now_ok(),
+        );
+        assert!(
+            !codes(&v).contains(&"PAS32".to_owned()),
+            "{t}: {:#?}",
+            v.findings
+        );
+    }
 }

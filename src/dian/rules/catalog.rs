@@ -251,18 +251,18 @@ pub const CATALOG: &[Rule] = &[
         "The QR text carries a CUFE/CUDE different from cbc:UUID."
     ),
     rule!(
-        "PAS26",
+        "FAD07",
         R,
         "schemeName del CUFE/CUDE",
         "/Invoice/cbc:UUID/@schemeName",
-        "cbc:UUID@schemeName must be CUFE-SHA384 (invoices) or CUDE-SHA384 (notes)."
+        "cbc:UUID@schemeName must be CUFE-SHA384 (invoices) or CUDE-SHA384 (notes, contingency invoices). Formerly PAS26."
     ),
     rule!(
-        "PAS27",
+        "FAD08",
         R,
         "schemeID del CUFE/CUDE",
         "/Invoice/cbc:UUID/@schemeID",
-        "cbc:UUID@schemeID must equal cbc:ProfileExecutionID."
+        "cbc:UUID@schemeID must equal cbc:ProfileExecutionID. Formerly PAS27."
     ),
     rule!(
         "PAS28",
@@ -272,11 +272,32 @@ pub const CATALOG: &[Rule] = &[
         "ProfileExecutionID 2 (habilitación): not a production document."
     ),
     rule!(
-        "PAS30",
+        "FAD09a",
         R,
-        "Fuera del periodo de autorización",
+        "Fecha de emisión anterior al periodo de autorización",
         "/Invoice/cbc:IssueDate",
-        "Issue date outside the numbering range's authorization period (configured range, else sts:AuthorizationPeriod)."
+        "Issue date before the start of the numbering range's authorization period (configured range, else sts:AuthorizationPeriod/StartDate). Formerly PAS30."
+    ),
+    rule!(
+        "FAD09b",
+        R,
+        "Fecha de emisión posterior al periodo de autorización",
+        "/Invoice/cbc:IssueDate",
+        "Issue date after the end of the numbering range's authorization period (configured range, else sts:AuthorizationPeriod/EndDate). Formerly PAS30."
+    ),
+    rule!(
+        "PAS31",
+        R,
+        "Impuesto diferente de base × tarifa",
+        "/Invoice/cac:InvoiceLine/cac:TaxTotal/cac:TaxSubtotal/cbc:TaxAmount",
+        "Every TaxSubtotal (lines and header) with a Percent: TaxAmount = TaxableAmount × Percent / 100 (± tolerance). Per-unit taxes (no Percent) are not checked. DIAN checks this under FAS/FAX codes we could not establish."
+    ),
+    rule!(
+        "PAS32",
+        R,
+        "Tipo de identificación no válido",
+        "/Invoice/cac:AccountingCustomerParty/cac:Party/cac:PartyTaxScheme/cbc:CompanyID/@schemeName",
+        "The supplier's and customer's CompanyID@schemeName, when present, is a DIAN identification type: 11, 12, 13, 21, 22, 31, 41, 42, 43, 44, 47 (PEP), 48 (PPT), 50, 91. DIAN's own code for this was not established."
     ),
     rule!(
         "FAB05c",
@@ -284,6 +305,13 @@ pub const CATALOG: &[Rule] = &[
         "Software no corresponde al rango",
         "/Invoice/ext:UBLExtensions/.../sts:SoftwareID",
         "The range in rules/dian.toml names a software_id and the document's SoftwareID differs."
+    ),
+    rule!(
+        "FAB27b",
+        N,
+        "Código de seguridad del software incorrecto",
+        "/Invoice/ext:UBLExtensions/.../sts:SoftwareSecurityCode",
+        "SoftwareSecurityCode = SHA-384(SoftwareID + PIN + cbc:ID) (compared case-insensitively), when `[[software]]` configures a PIN for the document's SoftwareID (and issuer); without a PIN it cannot be verified and is not reported. DIAN rejects; Pasarela notifies by default (see below)."
     ),
     rule!(
         "FAB10a",
@@ -302,9 +330,9 @@ pub const CATALOG: &[Rule] = &[
     rule!(
         "FAD02",
         R,
-        "Tipo de operación ausente",
+        "Tipo de operación ausente o no válido",
         "/Invoice/cbc:CustomizationID",
-        "CustomizationID missing."
+        "CustomizationID missing or not in DIAN's list of operation types for the document: invoices 09 (AIU), 10 (estándar), 11 (mandatos), 12 (transporte), 15 (compra de divisas); credit notes 20, 22, 23; debit notes 30, 32, 33."
     ),
     rule!(
         "FAD04",
@@ -370,6 +398,13 @@ pub const CATALOG: &[Rule] = &[
         "IssueTime missing or not HH:MM:SS with offset (e.g. 10:53:10-05:00)."
     ),
     rule!(
+        "FAD12",
+        R,
+        "Tipo de documento no válido",
+        "/Invoice/cbc:InvoiceTypeCode",
+        "The document type code is in DIAN's list: InvoiceTypeCode 01 (venta), 02 (exportación), 03 (contingencia facturador), 04 (contingencia DIAN) or 20 (POS, refused by PAS21 instead); CreditNoteTypeCode 91; DebitNoteTypeCode 92 (when present). A missing type code is PAS09."
+    ),
+    rule!(
         "FAJ21",
         R,
         "Identificación del emisor ausente",
@@ -433,6 +468,13 @@ pub const CATALOG: &[Rule] = &[
         "PayableAmount = TaxInclusive − AllowanceTotal + ChargeTotal − Prepaid + PayableRounding (± tolerance)."
     ),
     rule!(
+        "VLR01",
+        R,
+        "Valores negativos",
+        "/Invoice/cac:InvoiceLine/cbc:InvoicedQuantity",
+        "No negative money amount or quantity: line quantity, LineExtensionAmount, price and base quantity, allowances/charges (amount, base, factor), taxes (TaxAmount, TaxableAmount, Percent) of lines and header, withholdings, prepayments and every LegalMonetaryTotal amount except PayableRoundingAmount (rounding may be negative)."
+    ),
+    rule!(
         "FAZ09",
         N,
         "Identificación del artículo ausente",
@@ -448,10 +490,31 @@ pub const CATALOG: &[Rule] = &[
     ),
 ];
 
-/// The catalog entry for a code as emitted (`CAD06` → `FAD06`).
+/// Pasarela codes replaced by DIAN's own: (former code, current code). A
+/// settings override under a former code still applies to the current ones.
+pub const RENAMED: &[(&str, &str)] = &[
+    ("PAS26", "FAD07"),
+    ("PAS27", "FAD08"),
+    ("PAS30", "FAD09a"),
+    ("PAS30", "FAD09b"),
+];
+
+/// The former Pasarela code of a catalog code, if it was renamed.
+pub fn former_code(base: &str) -> Option<&'static str> {
+    RENAMED
+        .iter()
+        .find(|(_, new)| *new == base)
+        .map(|(old, _)| *old)
+}
+
+/// The catalog entry for a code as emitted (`CAD06` → `FAD06`); a former
+/// code (`PAS26`) gives the entry that replaced it (the first, for `PAS30`).
 pub fn base_code(code: &str) -> Option<&'static Rule> {
     if let Some(r) = CATALOG.iter().find(|r| r.code == code) {
         return Some(r);
+    }
+    if let Some((_, new)) = RENAMED.iter().find(|(old, _)| *old == code) {
+        return CATALOG.iter().find(|r| r.code == *new);
     }
     let rest = code
         .strip_prefix("CA")

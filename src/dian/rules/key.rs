@@ -1,4 +1,5 @@
-//! The document key: CUFE/CUDE form, scheme attributes, recomputation and the QR (FAD06, PAS24–PAS27).
+//! The document key: CUFE/CUDE form, scheme attributes, recomputation and the QR (FAD06–FAD08, PAS24, PAS25),
+//! and the SoftwareSecurityCode (FAB27b).
 
 use rust_decimal::Decimal;
 
@@ -31,7 +32,7 @@ pub(super) fn check(f: &Facts<'_>, em: &mut Emitter<'_>) {
             let expected_scheme = format!("{key_name}-SHA384");
             if u.scheme_name.as_deref() != Some(expected_scheme.as_str()) {
                 em.emit(
-                    "PAS26",
+                    "FAD07",
                     format!(
                         "cbc:UUID@schemeName debe ser \"{expected_scheme}\"; el documento indica \"{}\".",
                         u.scheme_name.as_deref().unwrap_or("")
@@ -41,7 +42,7 @@ pub(super) fn check(f: &Facts<'_>, em: &mut Emitter<'_>) {
             }
             if env.is_some() && u.scheme_id.as_deref() != env {
                 em.emit(
-                    "PAS27",
+                    "FAD08",
                     format!(
                         "cbc:UUID@schemeID (\"{}\") debe ser igual a ProfileExecutionID (\"{}\").",
                         u.scheme_id.as_deref().unwrap_or(""),
@@ -152,6 +153,41 @@ pub(super) fn check(f: &Facts<'_>, em: &mut Emitter<'_>) {
                 }
             }
         }
+    }
+}
+
+/// FAB27b: SoftwareSecurityCode = SHA-384(SoftwareID + PIN + cbc:ID), checked
+/// only when a PIN is configured for the document's software (and issuer);
+/// without one, or without the inputs, the code cannot be verified and
+/// nothing is reported.
+pub(super) fn check_security_code(f: &Facts<'_>, em: &mut Emitter<'_>) {
+    let Facts {
+        doc,
+        settings,
+        dian,
+        supplier_nit,
+        ..
+    } = *f;
+    let Some(d) = dian else { return };
+    let (Some(software_id), Some(code), Some(number)) = (
+        d.software_id.as_deref(),
+        d.software_security_code.as_deref(),
+        doc.id.as_deref(),
+    ) else {
+        return;
+    };
+    let Some(pin) = settings.pin_for(supplier_nit, Some(software_id)) else {
+        return;
+    };
+    let expected = cufe::software_security_code(software_id, pin, number);
+    if !expected.eq_ignore_ascii_case(code.trim()) {
+        em.emit(
+            "FAB27b",
+            format!(
+                "El código de seguridad del software (SoftwareSecurityCode) no corresponde a SHA-384(SoftwareID + PIN + número) con el PIN configurado para el software {software_id}: el documento indica {code} y el calculado es {expected}."
+            ),
+            Some("ext:UBLExtensions/ext:UBLExtension/ext:ExtensionContent/sts:DianExtensions/sts:SoftwareSecurityCode"),
+        );
     }
 }
 

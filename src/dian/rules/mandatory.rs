@@ -1,4 +1,5 @@
-//! Well-formed values and mandatory elements (PAS08, PAS09, FAD01–FAD10, FAJ21, FAK21).
+//! Well-formed values and mandatory elements (PAS08, PAS09, FAD01–FAD12, FAJ21, FAK21),
+//! including DIAN's lists of operation types (FAD02) and document types (FAD12).
 
 use super::parse_issue;
 use crate::dian::model::DocKind;
@@ -31,12 +32,22 @@ pub(super) fn check(f: &Facts<'_>, em: &mut Emitter<'_>) {
             Some("cbc:UBLVersionID"),
         );
     }
-    if doc.customization_id.is_none() {
-        em.emit(
+    match doc.customization_id.as_deref() {
+        None => em.emit(
             "FAD02",
             "Falta el tipo de operación (CustomizationID).",
             Some("cbc:CustomizationID"),
-        );
+        ),
+        Some(op) if !operation_types(kind).contains(&op) => em.emit(
+            "FAD02",
+            format!(
+                "El tipo de operación (CustomizationID) \"{op}\" no es válido para {}; valores admitidos: {}.",
+                kind_name(kind),
+                operation_types(kind).join(", ")
+            ),
+            Some("cbc:CustomizationID"),
+        ),
+        _ => {}
     }
     if !matches!(env, Some("1") | Some("2")) {
         em.emit(
@@ -72,13 +83,23 @@ pub(super) fn check(f: &Facts<'_>, em: &mut Emitter<'_>) {
         );
     }
     // UBL 2.1's DebitNote has no type code element.
-    if doc.type_code.is_none() && kind != DocKind::DebitNote {
-        let el = kind.type_code_element();
-        em.emit(
+    let el = kind.type_code_element();
+    match doc.type_code.as_deref() {
+        None if kind != DocKind::DebitNote => em.emit(
             "PAS09",
             format!("Falta el tipo de documento (cbc:{el})."),
             Some(&format!("cbc:{el}")),
-        );
+        ),
+        Some(tc) if !document_types(kind).contains(&tc) => em.emit(
+            "FAD12",
+            format!(
+                "El tipo de documento (cbc:{el}) \"{tc}\" no es válido para {}; valores admitidos: {}.",
+                kind_name(kind),
+                document_types(kind).join(", ")
+            ),
+            Some(&format!("cbc:{el}")),
+        ),
+        _ => {}
     }
     if doc.currency.is_none() {
         em.emit(
@@ -137,5 +158,38 @@ pub(super) fn check(f: &Facts<'_>, em: &mut Emitter<'_>) {
             ),
             Some(&format!("cac:{}", kind.line_element())),
         );
+    }
+}
+
+/// DIAN's operation types (cbc:CustomizationID, Anexo técnico 1.9, table
+/// "Tipos de operación") per document kind.
+pub(crate) fn operation_types(kind: DocKind) -> &'static [&'static str] {
+    match kind {
+        // 09 AIU, 10 estándar, 11 mandatos, 12 transporte, 15 compra de divisas.
+        DocKind::Invoice => &["09", "10", "11", "12", "15"],
+        // 20 referencing an invoice, 22 without reference, 23 for invoices of
+        // the previous system (Decreto 2242).
+        DocKind::CreditNote => &["20", "22", "23"],
+        DocKind::DebitNote => &["30", "32", "33"],
+    }
+}
+
+/// DIAN's document type codes (cbc:InvoiceTypeCode and the notes' type codes).
+pub(crate) fn document_types(kind: DocKind) -> &'static [&'static str] {
+    match kind {
+        // 01 venta, 02 exportación, 03 contingencia del facturador, 04
+        // contingencia DIAN; 20 (documento equivalente POS) is a DIAN type
+        // that PAS21 refuses for registration, so FAD12 does not report it.
+        DocKind::Invoice => &["01", "02", "03", "04", "20"],
+        DocKind::CreditNote => &["91"],
+        DocKind::DebitNote => &["92"],
+    }
+}
+
+fn kind_name(kind: DocKind) -> &'static str {
+    match kind {
+        DocKind::Invoice => "una factura",
+        DocKind::CreditNote => "una nota crédito",
+        DocKind::DebitNote => "una nota débito",
     }
 }

@@ -8,10 +8,11 @@
 
 //!
 //! One file per rule family (`mandatory`, `parties`, `key`, `numbering`,
-//! `dates`, `registration`, `totals`, `lines`); each adds its findings to the
+//! `dates`, `registration`, `amounts`, `totals`, `taxes`, `lines`); each adds its findings to the
 //! [`Emitter`], and [`check_document`] calls them in a fixed order, which is
 //! the order findings appear in a result.
 
+mod amounts;
 mod catalog;
 mod dates;
 mod key;
@@ -20,12 +21,13 @@ mod mandatory;
 mod numbering;
 mod parties;
 mod registration;
+mod taxes;
 mod totals;
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use rust_decimal::Decimal;
 
-pub use catalog::{CATALOG, Rule, base_code, code_for};
+pub use catalog::{CATALOG, RENAMED, Rule, base_code, code_for, former_code};
 
 use super::model::{DianExtensions, DocKind, Document, Party};
 use super::settings::{DianSettings, NumberingRange};
@@ -57,7 +59,20 @@ impl<'s> Emitter<'s> {
             .map(|r| r.severity)
             .unwrap_or(Severity::Reject);
         let code = code_for(base, self.kind);
-        let Some(severity) = self.settings.severity(&code, base, default) else {
+        // An override under the current code wins over one under the former
+        // Pasarela code (configurations written before the rename).
+        let rules = &self.settings.rules;
+        let severity = match former_code(base) {
+            Some(old)
+                if !rules.contains_key(&code)
+                    && !rules.contains_key(base)
+                    && rules.contains_key(old) =>
+            {
+                self.settings.severity(old, old, default)
+            }
+            _ => self.settings.severity(&code, base, default),
+        };
+        let Some(severity) = severity else {
             return;
         };
         let word = match severity {
@@ -191,10 +206,14 @@ pub fn check_document(
     let facts = Facts::of(doc, settings, now);
     mandatory::check(&facts, em);
     parties::check(&facts, em);
+    parties::check_id_types(&facts, em);
     key::check(&facts, em);
+    key::check_security_code(&facts, em);
     numbering::check(&facts, em);
     dates::check(&facts, em);
     registration::check(&facts, em);
+    amounts::check(&facts, em);
     totals::check(&facts, em);
+    taxes::check(&facts, em);
     lines::check(&facts, em);
 }

@@ -1,4 +1,4 @@
-//! Invoice numbering against the authorized range (FAB10a, FAD05b, FAD05c, PAS30, FAB05c).
+//! Invoice numbering against the authorized range (FAB10a, FAD05b, FAD05c, FAD09a, FAD09b, FAB05c).
 
 use super::parse_date;
 use crate::dian::model::DocKind;
@@ -91,18 +91,25 @@ pub(super) fn check(f: &Facts<'_>, em: &mut Emitter<'_>) {
             dian.and_then(|d| d.authorization_end.as_deref())
                 .and_then(parse_date)
         });
-        if let Some(d) = issue_date
-            && (period_start.is_some_and(|s| d < s) || period_end.is_some_and(|e| d > e))
-        {
-            em.emit(
-                "PAS30",
-                format!(
-                    "La fecha de emisión {d} está fuera del periodo de autorización de la numeración ({}–{}).",
-                    period_start.map(|x| x.to_string()).unwrap_or_default(),
-                    period_end.map(|x| x.to_string()).unwrap_or_default()
-                ),
-                Some("cbc:IssueDate"),
+        if let Some(d) = issue_date {
+            let period = format!(
+                "{}–{}",
+                period_start.map(|x| x.to_string()).unwrap_or_default(),
+                period_end.map(|x| x.to_string()).unwrap_or_default()
             );
+            if period_start.is_some_and(|s| d < s) {
+                em.emit(
+                    "FAD09a",
+                    format!("La fecha de emisión {d} es anterior al inicio del periodo de autorización de la numeración ({period})."),
+                    Some("cbc:IssueDate"),
+                );
+            } else if period_end.is_some_and(|e| d > e) {
+                em.emit(
+                    "FAD09b",
+                    format!("La fecha de emisión {d} es posterior al fin del periodo de autorización de la numeración ({period})."),
+                    Some("cbc:IssueDate"),
+                );
+            }
         }
         if let Some(r) = range
             && let Some(expected) = r.software_id.as_deref()
