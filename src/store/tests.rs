@@ -826,15 +826,18 @@ both!(kind_format_and_verdict_round_trip_as_enums, |s, place| {
 // when a COMMIT fails for a full disk): the driver's rollback on drop then
 // fails and the connection would come back "inside a transaction", making
 // every later BEGIN on it fail. The pool must not hand such a connection out.
-both!(a_connection_left_in_a_transaction_is_not_reused, |s, _place| {
-    for _ in 0..6 {
-        let mut tx = s.db.begin_write().await.unwrap();
-        tx.execute("ROLLBACK", vec![]).await.unwrap();
-        drop(tx);
+both!(
+    a_connection_left_in_a_transaction_is_not_reused,
+    |s, _place| {
+        for _ in 0..6 {
+            let mut tx = s.db.begin_write().await.unwrap();
+            tx.execute("ROLLBACK", vec![]).await.unwrap();
+            drop(tx);
+        }
+        for _ in 0..12 {
+            let mut tx = s.db.begin_write().await.unwrap();
+            tx.execute("SELECT 1", vec![]).await.unwrap();
+            tx.commit().await.unwrap();
+        }
     }
-    for _ in 0..12 {
-        let mut tx = s.db.begin_write().await.unwrap();
-        tx.execute("SELECT 1", vec![]).await.unwrap();
-        tx.commit().await.unwrap();
-    }
-});
+);
