@@ -237,17 +237,7 @@ impl Drop for WithChildren {
 
 /// `Env::start_ready` with `PATH` set.
 fn start_with_path(env: &Env, path: &str) -> WithChildren {
-    let n = std::fs::read_dir(env.path())
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .starts_with("daemon-")
-        })
-        .count();
-    let log = env.path().join(format!("daemon-{n}.log"));
+    let log = env.next_log();
     let child = env
         .cmd(&["run"])
         .env("PATH", path)

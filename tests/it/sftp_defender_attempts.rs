@@ -52,19 +52,9 @@ fn several_failed_attempts_on_one_connection_ban_the_address() {
     many.args(["-b", "/dev/null", "-P", &port.to_string()])
         .args(&args)
         .args(["-i", key.to_str().unwrap()])
-        .args([
-            "-o",
-            "IdentitiesOnly=yes",
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "ConnectTimeout=5",
-            "demo@127.0.0.1",
-        ])
+        .args(["-o", "IdentitiesOnly=yes"])
+        .args(BATCH_SSH_OPTIONS)
+        .arg("demo@127.0.0.1")
         .current_dir(env.path());
     let out = many.output().unwrap();
     assert!(

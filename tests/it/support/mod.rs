@@ -57,8 +57,8 @@ impl Env {
         self.cmd(args).output().expect("run pasarela")
     }
 
-    /// Start the daemon; stderr goes to `daemon-N.log` in the temp dir.
-    pub fn start(&self, extra: &[&str]) -> Daemon {
+    /// `daemon-N.log` in the temp dir, N counting the daemons started so far.
+    pub fn next_log(&self) -> PathBuf {
         let n = std::fs::read_dir(self.path())
             .unwrap()
             .filter(|e| {
@@ -69,7 +69,12 @@ impl Env {
                     .starts_with("daemon-")
             })
             .count();
-        let log = self.path().join(format!("daemon-{n}.log"));
+        self.path().join(format!("daemon-{n}.log"))
+    }
+
+    /// Start the daemon; stderr goes to [`Env::next_log`].
+    pub fn start(&self, extra: &[&str]) -> Daemon {
+        let log = self.next_log();
         let mut args = vec!["run"];
         args.extend_from_slice(extra);
         let child = self
@@ -340,20 +345,24 @@ pub fn sftp_cmd(env: &Env, key: &std::path::Path, port: u16, user: &str, batch: 
         "-P",
         &port.to_string(),
     ])
-    .args([
-        "-o",
-        "StrictHostKeyChecking=no",
-        "-o",
-        "UserKnownHostsFile=/dev/null",
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        "ConnectTimeout=5",
-        &format!("{user}@127.0.0.1"),
-    ])
+    .args(BATCH_SSH_OPTIONS)
+    .arg(format!("{user}@127.0.0.1"))
     .current_dir(env.path());
     c
 }
+
+/// OpenSSH options of a non-interactive test client: no host-key prompt or
+/// record, no password prompt, a short connect timeout.
+pub const BATCH_SSH_OPTIONS: &[&str] = &[
+    "-o",
+    "StrictHostKeyChecking=no",
+    "-o",
+    "UserKnownHostsFile=/dev/null",
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "ConnectTimeout=5",
+];
 
 /// A configuration with `[sftp]` on `port` (plus `sftp_extra`) and one
 /// account per (name, authorized_keys options), each authorising the
