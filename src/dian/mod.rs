@@ -82,16 +82,56 @@ fn kind_of(root: El<'_>) -> Option<DocKind> {
 
 /// Validate one received file.
 pub fn validate(bytes: &[u8], settings: &DianSettings, now: DateTime<FixedOffset>) -> Validation {
-    let mut v = validate_unsigned(bytes, settings, now);
+    // Signatures first: the rules read the signing time, and when signatures
+    // are verified only the one inside the signed properties counts.
+    let reports = signature::verify(bytes, settings, now);
+    let signed = SignedTimes::of(reports.as_deref());
+    let mut v = validate_unsigned(bytes, settings, now, &signed);
     // The signature of an invoice, a note or an AttachedDocument (and of the
     // parts it carries); a file that is not one of them was refused already.
-    if v.model.is_some()
-        && let Some(root) = v.document_type.clone()
+    if let (Some(reports), true, Some(root)) =
+        (&reports, v.model.is_some(), v.document_type.clone())
     {
         v.findings
-            .extend(signature::findings(bytes, &root, settings, now));
+            .extend(signature::findings(reports, &root, settings));
     }
     v
+}
+
+/// The signing times the verified signatures give (`None`: not verified, the
+/// model's own reading stands; `Some(None)`: verified, no signed time).
+#[derive(Default)]
+struct SignedTimes {
+    root: Option<Option<DateTime<FixedOffset>>>,
+    embedded: Option<Option<DateTime<FixedOffset>>>,
+}
+
+impl SignedTimes {
+    fn of(reports: Option<&[(xades::Part, xades::SignatureReport)]>) -> SignedTimes {
+        let Some(reports) = reports else {
+            return SignedTimes::default();
+        };
+        let time = |part| {
+            Some(
+                reports
+                    .iter()
+                    .find(|(p, _)| *p == part)
+                    .and_then(|(_, r)| r.signing_time),
+            )
+        };
+        SignedTimes {
+            root: time(xades::Part::Root),
+            embedded: time(xades::Part::Embedded),
+        }
+    }
+}
+
+/// `doc` with the verified signing time, when signatures were verified.
+fn with_signed_time(mut doc: Document, t: Option<Option<DateTime<FixedOffset>>>) -> Document {
+    if let Some(t) = t {
+        doc.signing_time = t.map(|t| t.to_rfc3339());
+    }
+    doc
 }
 
 /// Every rule but the signature's.
@@ -99,6 +139,7 @@ fn validate_unsigned(
     bytes: &[u8],
     settings: &DianSettings,
     now: DateTime<FixedOffset>,
+    signed: &SignedTimes,
 ) -> Validation {
     let tree = match xml::parse(bytes, &limits(settings)) {
         Ok(t) => t,
@@ -111,11 +152,11 @@ fn validate_unsigned(
     };
     let root = tree.root();
     if let Some(kind) = kind_of(root) {
-        let doc = model::document(root, kind);
+        let doc = with_signed_time(model::document(root, kind), signed.root);
         return finish(doc, kind.root(), settings, now, Vec::new());
     }
     match (root.ns(), root.name()) {
-        (Ns::AttachedDocument, "AttachedDocument") => attached(root, settings, now),
+        (Ns::AttachedDocument, "AttachedDocument") => attached(root, settings, now, signed),
         (Ns::ApplicationResponse, "ApplicationResponse") => {
             let r = model::app_response(root);
             let mut em = Emitter::new(settings, None, "ApplicationResponse");
@@ -156,7 +197,12 @@ const EMBED: &[(Ns, &str)] = &[
     (Ns::Cbc, "Description"),
 ];
 
-fn attached(root: El<'_>, settings: &DianSettings, now: DateTime<FixedOffset>) -> Validation {
+fn attached(
+    root: El<'_>,
+    settings: &DianSettings,
+    now: DateTime<FixedOffset>,
+    signed: &SignedTimes,
+) -> Validation {
     let mut em = Emitter::new(settings, None, "AttachedDocument");
     let fail = |em: Emitter<'_>| Validation {
         document_type: Some("AttachedDocument".to_owned()),
@@ -227,7 +273,7 @@ fn attached(root: El<'_>, settings: &DianSettings, now: DateTime<FixedOffset>) -
         );
         return fail(em);
     };
-    let mut doc = model::document(tree.root(), kind);
+    let mut doc = with_signed_time(model::document(tree.root(), kind), signed.embedded);
     if let Some(r) = &dian_response {
         if r.response_code.as_deref() != Some("02") {
             em.emit(

@@ -7,7 +7,7 @@
 use chrono::{DateTime, FixedOffset};
 
 use super::settings::{DianSettings, Enforcement};
-use super::xades::{self, Part, Status};
+use super::xades::{self, Part, SignatureReport, Status};
 use crate::result::{Finding, Severity};
 
 /// Where each part's signature is, for the finding's path.
@@ -28,22 +28,39 @@ fn part_suffix(part: Part) -> &'static str {
     }
 }
 
-/// The signature findings of a parsed DIAN file whose root element is `root`
-/// (none when `[signatures] enforce = "off"`).
-pub fn findings(
+/// Verify every signature of a file (`None` when `[signatures] enforce =
+/// "off"`).
+pub fn verify(
     bytes: &[u8],
-    root: &str,
     settings: &DianSettings,
     now: DateTime<FixedOffset>,
+) -> Option<Vec<(Part, SignatureReport)>> {
+    if settings.signatures.enforce == Enforcement::Off {
+        return None;
+    }
+    let limits = super::limits(settings);
+    Some(xades::verify_all(
+        bytes,
+        &settings.signatures.trust,
+        now,
+        &limits,
+    ))
+}
+
+/// The findings of [`verify`]'s reports for a DIAN file whose root element
+/// is `root`.
+pub fn findings(
+    reports: &[(Part, SignatureReport)],
+    root: &str,
+    settings: &DianSettings,
 ) -> Vec<Finding> {
     let default = match settings.signatures.enforce {
         Enforcement::Off => return Vec::new(),
         Enforcement::Notify => Severity::Notify,
         Enforcement::Reject => Severity::Reject,
     };
-    let limits = super::limits(settings);
     let mut out = Vec::new();
-    for (part, report) in xades::verify_all(bytes, &settings.signatures.trust, now, &limits) {
+    for &(part, ref report) in reports {
         for check in &report.checks {
             let Status::Failed(reason) = &check.status else {
                 continue;

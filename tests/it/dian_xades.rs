@@ -1295,3 +1295,49 @@ fn demo_reports_a_broken_signature_without_rejecting_for_it() {
     assert!(sig.iter().any(|(c, _)| *c == "ZE02"), "{findings:#?}");
     assert!(sig.iter().all(|(_, s)| *s == "notify"), "{findings:#?}");
 }
+
+/// When signatures are verified, the rules read the signing time from the
+/// signed properties only: a decoy `SigningTime` outside them (first in
+/// document order, so a plain search finds it) changes nothing.
+#[test]
+fn rules_read_the_signed_signing_time() {
+    let pki = Pki::new();
+    let ca = pki.ca("ca");
+    let signer = pki.leaf("supplier", &ca, 51, 3650);
+    let t0 = bogota(Utc::now() + Duration::seconds(120));
+    let now = t0 + Duration::hours(1);
+    let signed = sign(&pki, &invoice(), &signer, &Opts::dian(t0));
+    // Unsigned, and dated on the invoice's issue day.
+    let decoy = "<ds:Object><x:SigningTime xmlns:x=\"http://uri.etsi.org/01903/v1.3.2#\">2024-03-15T10:05:00-05:00</x:SigningTime></ds:Object>";
+    let i = signed
+        .find("</ds:SignatureValue>")
+        .expect("signature value")
+        + "</ds:SignatureValue>".len();
+    let decoyed = format!("{}{decoy}{}", &signed[..i], &signed[i..]);
+    let dir = tempfile::tempdir().unwrap();
+    let settings = settings_from(
+        dir.path(),
+        &format!(
+            "[signatures]\nenforce = \"reject\"\ntrust_anchors = {:?}\n",
+            ca.pem.display().to_string()
+        ),
+    );
+    let codes = |xml: &str, s: &pasarela::dian::DianSettings| -> Vec<String> {
+        pasarela::dian::validate(xml.as_bytes(), s, now)
+            .findings
+            .into_iter()
+            .map(|f| f.code)
+            .collect()
+    };
+    // The decoy does not break the signature: it is outside every reference.
+    let got = codes(&decoyed, &settings);
+    assert!(
+        !got.iter().any(|c| SIGNATURE_CODES.contains(&c.as_str())),
+        "{got:?}"
+    );
+    // Signed years after the issue date: FAD09e, from the signed time.
+    assert!(got.contains(&"FAD09e".to_owned()), "{got:?}");
+    // Without verification the model's own reading (the decoy) is used.
+    let off = pasarela::dian::DianSettings::default();
+    assert!(!codes(&decoyed, &off).contains(&"FAD09e".to_owned()));
+}
