@@ -82,13 +82,33 @@ fn kind_of(root: El<'_>) -> Option<DocKind> {
 
 /// Validate one received file.
 pub fn validate(bytes: &[u8], settings: &DianSettings, now: DateTime<FixedOffset>) -> Validation {
-    // Signatures first: the rules read the signing time, and when signatures
-    // are verified only the one inside the signed properties counts.
+    let tree = match xml::parse(bytes, &limits(settings)) {
+        Ok(t) => t,
+        Err(p) => {
+            return Validation {
+                findings: xml_finding(settings, p, "/"),
+                ..Validation::default()
+            };
+        }
+    };
+    let root = tree.root();
+    let document = kind_of(root);
+    if document.is_none() && (root.ns(), root.name()) != (Ns::AttachedDocument, "AttachedDocument")
+    {
+        return not_registrable(root, settings);
+    }
+    // An invoice, a note or an AttachedDocument (and the parts it carries):
+    // signatures first, because the rules read the signing time, and when
+    // signatures are verified only the one in the signed properties counts.
     let reports = signature::verify(bytes, settings, now);
     let signed = SignedTimes::of(reports.as_deref());
-    let mut v = validate_unsigned(bytes, settings, now, &signed);
-    // The signature of an invoice, a note or an AttachedDocument (and of the
-    // parts it carries); a file that is not one of them was refused already.
+    let mut v = match document {
+        Some(kind) => {
+            let doc = with_signed_time(model::document(root, kind), signed.root);
+            finish(doc, kind.root(), settings, now, Vec::new())
+        }
+        None => attached(root, settings, now, &signed),
+    };
     if let (Some(reports), true, Some(root)) =
         (&reports, v.model.is_some(), v.document_type.clone())
     {
@@ -134,29 +154,11 @@ fn with_signed_time(mut doc: Document, t: Option<Option<DateTime<FixedOffset>>>)
     doc
 }
 
-/// Every rule but the signature's.
-fn validate_unsigned(
-    bytes: &[u8],
-    settings: &DianSettings,
-    now: DateTime<FixedOffset>,
-    signed: &SignedTimes,
-) -> Validation {
-    let tree = match xml::parse(bytes, &limits(settings)) {
-        Ok(t) => t,
-        Err(p) => {
-            return Validation {
-                findings: xml_finding(settings, p, "/"),
-                ..Validation::default()
-            };
-        }
-    };
-    let root = tree.root();
-    if let Some(kind) = kind_of(root) {
-        let doc = with_signed_time(model::document(root, kind), signed.root);
-        return finish(doc, kind.root(), settings, now, Vec::new());
-    }
+/// The result for a well-formed XML file that is neither an invoice, a note
+/// nor an AttachedDocument: an ApplicationResponse alone (PAS14) or anything
+/// else (PAS11).
+fn not_registrable(root: El<'_>, settings: &DianSettings) -> Validation {
     match (root.ns(), root.name()) {
-        (Ns::AttachedDocument, "AttachedDocument") => attached(root, settings, now, signed),
         (Ns::ApplicationResponse, "ApplicationResponse") => {
             let r = model::app_response(root);
             let mut em = Emitter::new(settings, None, "ApplicationResponse");
