@@ -91,7 +91,8 @@ async fn fill_day(config: &pasarela::config::Config) {
         .expect("date")
         .timestamp_millis();
     let rows: Vec<Registration> = (0..DAY_ROWS)
-        .map(|i| Registration {
+        .map(|i| (i, format!("{}.{:02}", 1_000_000 + (i * 137) % 90_000_000, i % 100), format!("{}", 3000 + (i * 31) % 270_000)))
+        .map(|(i, value, commission)| Registration {
             job_id: i as i64 + 1,
             certificate_number: format!("2026-{:06}", i + 1),
             account: format!("comisionista-{}", i % 40),
@@ -101,8 +102,9 @@ async fn fill_day(config: &pasarela::config::Config) {
             supplier_name: format!("Proveedor agrícola número {} S.A.S.", i % 5000),
             customer_id: format!("800{:06}", i % 3000),
             customer_name: format!("Comprador, \"mayorista\" {}", i % 3000),
-            value: format!("{}.{:02}", 1_000_000 + (i * 137) % 90_000_000, i % 100),
-            commission: format!("{}", 3000 + (i * 31) % 270_000),
+            ledger: pasarela::store::reports::Ledger::registration(&value, &commission, None),
+            value,
+            commission,
             rule_id: "tarifa-general".into(),
             rule_version: "2026.1".into(),
             registered_at: base + (i as i64 * 86_400_000 / DAY_ROWS as i64),

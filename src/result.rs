@@ -175,6 +175,11 @@ pub struct ResultDoc {
     /// The registration certificate of an accepted invoice: {number, path, digest}.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate: Option<serde_json::Value>,
+    /// A credit or debit note: the registration it refers to and what it
+    /// changed (`effect`, value and commission before and after); see
+    /// docs/RESULT_FORMAT.md.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<serde_json::Value>,
 }
 
 /// What is known of a file before any step runs: computed once (at intake
@@ -228,6 +233,7 @@ impl ResultDoc {
             commission: None,
             extraction: None,
             certificate: None,
+            note: None,
         }
     }
 

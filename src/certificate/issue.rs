@@ -18,7 +18,7 @@ use crate::result::{ResultDoc, Verdict};
 use crate::store::Store;
 use crate::store::certificates::{CertificateRecord, NewCertificate};
 use crate::store::outbox::Attachment;
-use crate::store::reports::Registration;
+use crate::store::reports::{Ledger, Registration};
 
 /// Folder under the account's `outgoing/`.
 pub const CERTIFICATES_DIR: &str = "certificates";
@@ -87,8 +87,55 @@ fn bogota_day(t: &chrono::DateTime<chrono::FixedOffset>) -> String {
         .to_string()
 }
 
+/// Where an issued certificate goes in the registrations ledger: an
+/// invoice's registration, or a note's change to one (see
+/// [`crate::store::reports::Ledger`]).
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// `None` for an invoice's own registration.
+    pub note: Option<NoteEntry>,
+    /// The registration's pricing input after this entry (JSON).
+    pub pricing: Option<String>,
+}
+
+/// A note's row in its registration's ledger.
+#[derive(Debug, Clone)]
+pub struct NoteEntry {
+    pub kind: crate::store::EntryKind,
+    /// Job of the invoice's registration.
+    pub adjusts: i64,
+    /// Position after the ledger's last row.
+    pub seq: i64,
+    /// What the note changed (after minus before).
+    pub value_delta: rust_decimal::Decimal,
+    pub commission_delta: rust_decimal::Decimal,
+}
+
+impl Entry {
+    /// An invoice's own registration.
+    pub fn registration(pricing: Option<String>) -> Entry {
+        Entry {
+            note: None,
+            pricing,
+        }
+    }
+}
+
+/// Issue (or return the already issued) certificate of `job_id`, recorded
+/// as an invoice's registration without its pricing input.
+pub async fn issue_certificate(
+    store: &Store,
+    config: &Config,
+    account: &Account,
+    job_id: i64,
+    data: CertificateData,
+) -> Result<IssuedCertificate, IssueError> {
+    issue_certificate_entry(store, config, account, job_id, data, Entry::registration(None)).await
+}
+
 /// Issue (or return the already issued) certificate of `job_id`.
-/// `data.number` is ignored: the number is allocated here.
+/// `data.number` is ignored: the number is allocated here. `entry` says
+/// which ledger row the certificate records.
 ///
 /// Two short store transactions around the rendering: (1) number the
 /// certificate and record it with its registration; render the PDF from the
@@ -96,12 +143,13 @@ fn bogota_day(t: &chrono::DateTime<chrono::FixedOffset>) -> String {
 /// and queue the delivery e-mail. A crash or error between the two leaves a
 /// pending certificate that the next run of the job finishes (rendering is
 /// deterministic); the number is never lost nor given twice.
-pub async fn issue_certificate(
+pub async fn issue_certificate_entry(
     store: &Store,
     config: &Config,
     account: &Account,
     job_id: i64,
     data: CertificateData,
+    entry: Entry,
 ) -> Result<IssuedCertificate, IssueError> {
     // What could make rendering fail is checked before a number is taken.
     super::check_renderable(&data, false)?;
@@ -123,22 +171,50 @@ pub async fn issue_certificate(
                 let data_json = String::from_utf8(canonical)
                     .map_err(|e| CertificateError::Serialize(e.to_string()))?;
                 let path = dir.join(format!("{number}.pdf"));
+                let (value, commission) = (
+                    data.total_value.to_string(),
+                    data.commission.total.to_string(),
+                );
+                let (ledger, invoice_number, cufe, value, commission) = match (&entry.note, &data.adjustment) {
+                    (Some(n), Some(a)) => (
+                        Ledger {
+                            kind: n.kind,
+                            adjusts: Some(n.adjusts),
+                            seq: n.seq,
+                            net_value: value,
+                            net_commission: commission,
+                            pricing: entry.pricing.clone(),
+                        },
+                        a.note_number.clone(),
+                        a.note_cude.clone(),
+                        n.value_delta.to_string(),
+                        n.commission_delta.to_string(),
+                    ),
+                    _ => (
+                        Ledger::registration(&value, &commission, entry.pricing.clone()),
+                        data.invoice.number.clone(),
+                        data.invoice.cufe_or_cude.clone(),
+                        value,
+                        commission,
+                    ),
+                };
                 let registration = Registration {
                     job_id,
                     certificate_number: number.clone(),
                     account: account.name.clone(),
-                    invoice_number: data.invoice.number.clone(),
-                    cufe: data.invoice.cufe_or_cude.clone(),
+                    invoice_number,
+                    cufe,
                     supplier_id: data.supplier.id.clone(),
                     supplier_name: data.supplier.name.clone(),
                     customer_id: data.customer.id.clone(),
                     customer_name: data.customer.name.clone(),
-                    value: data.total_value.to_string(),
-                    commission: data.commission.total.to_string(),
+                    value,
+                    commission,
                     rule_id: data.commission.rule_id.clone(),
                     rule_version: data.commission.rule_version.clone(),
                     registered_at: data.registered_at.timestamp_millis(),
                     registered_day: bogota_day(&data.registered_at),
+                    ledger,
                 };
                 let record = CertificateRecord {
                     number: number.clone(),
@@ -256,7 +332,7 @@ fn delivery_message(
 }
 
 /// The certificate's data as recorded (its canonical JSON).
-fn stored_data(record: &CertificateRecord) -> Result<CertificateData, IssueError> {
+pub(crate) fn stored_data(record: &CertificateRecord) -> Result<CertificateData, IssueError> {
     let (data, _) = super::extract(record.data_json.as_bytes())
         .map_err(|e| IssueError::Stored(record.number.clone(), e))?;
     Ok(data)

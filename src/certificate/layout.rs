@@ -320,7 +320,12 @@ pub(super) fn pdf(
     let mut y = MARGIN + 10.0;
     w.text(MARGIN, y, 10.0, true, &data.issuer);
     y += 22.0;
-    w.text(MARGIN, y, 15.0, true, "CERTIFICADO DE REGISTRO DE FACTURA");
+    let title = match data.adjustment.as_ref().map(|a| a.effect) {
+        None => "CERTIFICADO DE REGISTRO DE FACTURA",
+        Some(super::Effect::Adjust) => "CERTIFICADO DE REGISTRO DE FACTURA (AJUSTADO POR NOTA)",
+        Some(super::Effect::Cancel) => "CONSTANCIA DE ANULACIÓN DE REGISTRO DE FACTURA",
+    };
+    w.text(MARGIN, y, 15.0, true, title);
     y += 18.0;
     w.text(
         MARGIN,
@@ -433,6 +438,10 @@ pub(super) fn pdf(
         y += 11.0;
     }
 
+    if let Some(a) = &data.adjustment {
+        y = adjustment_section(&mut w, y, a);
+    }
+
     y += 10.0;
     w.text(MARGIN, y, 11.0, true, "Partes");
     y += 15.0;
@@ -507,6 +516,16 @@ pub(super) fn pdf(
         }
         y += rows * 11.0 + 3.0;
     }
+    if data.lines.is_empty() {
+        w.text(
+            cols[1],
+            y,
+            8.5,
+            false,
+            "Ninguno: el registro de esta factura fue anulado.",
+        );
+        y += 14.0;
+    }
     w.rule(y);
     y += 14.0;
     w.text(cols[1], y, 9.5, true, "Valor total registrado");
@@ -567,4 +586,47 @@ pub(super) fn pdf(
     }
     doc.finish()
         .map_err(|e| CertificateError::Pdf(format!("{e:?}")))
+}
+
+/// The "Ajuste del registro" block of a reissued certificate: which note,
+/// why, which certificate it replaces, and the figures before and after.
+fn adjustment_section(w: &mut Writer, mut y: f32, a: &super::Adjustment) -> f32 {
+    y += 10.0;
+    w.text(MARGIN, y, 11.0, true, "Ajuste del registro");
+    y += 15.0;
+    let note = if a.note_type == "CreditNote" {
+        "Nota crédito"
+    } else {
+        "Nota débito"
+    };
+    let lines = [
+        format!(
+            "Reemplaza al certificado No. {} (registro original: certificado No. {}).",
+            a.replaces, a.original
+        ),
+        format!(
+            "{note} No. {} del {}: concepto {} ({}).",
+            a.note_number,
+            a.note_issue_date.format("%Y-%m-%d"),
+            a.concept,
+            a.concept_name
+        ),
+        format!(
+            "Valor registrado antes de la nota: {}    Comisión antes de la nota: {}",
+            format_money(a.value_before),
+            format_money(a.commission_before)
+        ),
+    ];
+    for text in &lines {
+        for l in wrap(text, 9.5, W - 2.0 * MARGIN) {
+            w.text(MARGIN, y, 9.5, false, &l);
+            y += 13.0;
+        }
+    }
+    w.text(MARGIN, y, 9.5, false, "CUDE de la nota:");
+    for l in wrap(&a.note_cude, 8.0, W - 2.0 * MARGIN - 90.0) {
+        w.text(MARGIN + 90.0, y, 8.0, false, &l);
+        y += 11.0;
+    }
+    y
 }

@@ -18,7 +18,10 @@
 pub mod issue;
 mod layout;
 
-pub use issue::{IssueError, IssuedCertificate, enqueue_notification, issue_certificate};
+pub use issue::{
+    Entry, IssueError, IssuedCertificate, NoteEntry, enqueue_notification, issue_certificate,
+    issue_certificate_entry,
+};
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use rust_decimal::Decimal;
@@ -48,6 +51,51 @@ pub struct CertificateData {
     /// Sum of the registered lines' values.
     pub total_value: Decimal,
     pub commission: Commission,
+    /// Set when this certificate reissues a registration after a credit or
+    /// debit note: the lines, value and commission above are the
+    /// registration as it stands after the note.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adjustment: Option<Adjustment>,
+}
+
+/// What a credit or debit note changed in a registration (docs/NOTES.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Adjustment {
+    pub effect: Effect,
+    /// `CreditNote` or `DebitNote`.
+    pub note_type: String,
+    pub note_number: String,
+    pub note_cude: String,
+    pub note_issue_date: NaiveDate,
+    /// DIAN's concept code (DiscrepancyResponse/ResponseCode) and its name.
+    pub concept: String,
+    pub concept_name: String,
+    /// The certificate this one replaces (the registration's latest).
+    pub replaces: String,
+    /// The invoice's first certificate.
+    pub original: String,
+    pub value_before: Decimal,
+    pub commission_before: Decimal,
+}
+
+/// A note's effect on its registration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Effect {
+    /// Value and commission changed; the registration stands.
+    #[serde(rename = "adjust")]
+    Adjust,
+    /// The registration is annulled: nothing registered, no commission.
+    #[serde(rename = "cancel")]
+    Cancel,
+}
+
+impl Effect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Effect::Adjust => "adjust",
+            Effect::Cancel => "cancel",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -382,6 +430,7 @@ pub fn example_data() -> CertificateData {
             rule_id: "tarifa-general".into(),
             rule_version: "2026.1".into(),
         },
+        adjustment: None,
     }
 }
 

@@ -197,6 +197,35 @@ pub struct BillingReference {
     pub issue_date: Option<String>,
 }
 
+/// `cac:DiscrepancyResponse` of a credit or debit note: why the note was
+/// issued (DIAN's concept code: for credit notes 1 devolución parcial,
+/// 2 anulación, 3 rebaja o descuento, 4 ajuste de precio, 5 descuento por
+/// pronto pago, 6 descuento por volumen; for debit notes 1 intereses,
+/// 2 gastos por cobrar, 3 cambio del valor, 4 otros).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Discrepancy {
+    pub reference_id: Option<String>,
+    pub code: Option<String>,
+    pub description: Option<String>,
+}
+
+/// DIAN's name of a note concept code (DiscrepancyResponse/ResponseCode).
+pub fn note_concept_name(kind: DocKind, code: &str) -> &'static str {
+    match (kind, code) {
+        (DocKind::CreditNote, "1") => "Devolución parcial de los bienes",
+        (DocKind::CreditNote, "2") => "Anulación de factura electrónica",
+        (DocKind::CreditNote, "3") => "Rebaja o descuento parcial o total",
+        (DocKind::CreditNote, "4") => "Ajuste de precio",
+        (DocKind::CreditNote, "5") => "Descuento comercial por pronto pago",
+        (DocKind::CreditNote, "6") => "Descuento comercial por volumen de ventas",
+        (DocKind::DebitNote, "1") => "Intereses",
+        (DocKind::DebitNote, "2") => "Gastos por cobrar",
+        (DocKind::DebitNote, "3") => "Cambio del valor",
+        (DocKind::DebitNote, "4") => "Otros",
+        _ => "Concepto no reconocido",
+    }
+}
+
 /// DIAN's verdict (or a buyer event), as found inside an AttachedDocument or
 /// received on its own.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -232,6 +261,8 @@ pub struct Document {
     pub currency: Option<String>,
     pub line_count_numeric: Option<String>,
     pub billing_references: Vec<BillingReference>,
+    /// Notes: why the note was issued.
+    pub discrepancy: Option<Discrepancy>,
     pub supplier: Option<Party>,
     pub customer: Option<Party>,
     pub payment_means: Vec<PaymentMeans>,
@@ -557,6 +588,13 @@ pub fn document(root: El<'_>, kind: DocKind) -> Document {
         currency: root.cbc("DocumentCurrencyCode").map(str::to_owned),
         line_count_numeric: root.cbc("LineCountNumeric").map(str::to_owned),
         billing_references,
+        discrepancy: root
+            .child(Ns::Cac, "DiscrepancyResponse")
+            .map(|d| Discrepancy {
+                reference_id: d.cbc("ReferenceID").map(str::to_owned),
+                code: d.cbc("ResponseCode").map(|c| c.trim().to_owned()),
+                description: d.cbc("Description").map(str::to_owned),
+            }),
         supplier,
         customer,
         payment_means,

@@ -167,6 +167,8 @@ fn new_item(
         job_id: sub.job_id,
         document: None,
         priced: None,
+        pricing: None,
+        settlement: None,
     }
 }
 

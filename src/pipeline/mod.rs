@@ -55,6 +55,11 @@ pub struct WorkItem {
     pub document: Option<crate::dian::Document>,
     /// Line assessments and values from `price`, for `certify`.
     pub priced: Option<steps::certify::PricedLines>,
+    /// What `price` priced (an invoice), kept in the registration's ledger
+    /// so a later note can be repriced against it.
+    pub pricing: Option<crate::rules::PricingInput>,
+    /// A note applied to a registration by `price`, for `certify`.
+    pub settlement: Option<steps::notes::Settlement>,
 }
 
 impl WorkItem {

@@ -44,7 +44,7 @@ pub enum ReportError {
     Mail(#[from] crate::outbox::OutboxError),
 }
 
-const DAILY_HEADER: [&str; 14] = [
+const DAILY_HEADER: [&str; 16] = [
     "certificado",
     "fecha_registro",
     "cuenta",
@@ -59,6 +59,8 @@ const DAILY_HEADER: [&str; 14] = [
     "regla",
     "version_regla",
     "job_id",
+    "tipo",
+    "ajusta_job_id",
 ];
 
 /// Would a spreadsheet opening the CSV read this cell as a formula? Text
@@ -105,7 +107,16 @@ fn registered_at_text(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-fn daily_cells(r: &Registration) -> [String; 14] {
+/// The ledger kind as the reports name it.
+fn entry_word(kind: crate::store::EntryKind) -> &'static str {
+    match kind {
+        crate::store::EntryKind::Registration => "registro",
+        crate::store::EntryKind::Adjustment => "ajuste",
+        crate::store::EntryKind::Cancellation => "anulacion",
+    }
+}
+
+fn daily_cells(r: &Registration) -> [String; 16] {
     [
         r.certificate_number.clone(),
         registered_at_text(r.registered_at),
@@ -121,6 +132,8 @@ fn daily_cells(r: &Registration) -> [String; 14] {
         r.rule_id.clone(),
         r.rule_version.clone(),
         r.job_id.to_string(),
+        entry_word(r.ledger.kind).to_owned(),
+        r.ledger.adjusts.map(|j| j.to_string()).unwrap_or_default(),
     ]
 }
 
@@ -217,6 +230,9 @@ impl DailyReport {
                 13 => {
                     ws.write_number(row, c as u16, r.job_id as f64)?;
                 }
+                15 if !v.is_empty() => {
+                    ws.write_number(row, c as u16, to_f64(v))?;
+                }
                 _ if starts_formula(v) => {
                     ws.write_string_with_format(row, c as u16, v, &self.quoted)?;
                 }
@@ -278,17 +294,23 @@ pub struct DaySummary {
     pub commission: Decimal,
 }
 
-/// Group (day, value, commission) rows by day.
-pub fn summarize(amounts: &[(String, String, String)]) -> Result<Vec<DaySummary>, ReportError> {
+/// Group (day, value, commission, kind) ledger rows by day: `registrations`
+/// counts invoices registered; value and commission are net of the notes
+/// applied that day.
+pub fn summarize(
+    amounts: &[(String, String, String, crate::store::EntryKind)],
+) -> Result<Vec<DaySummary>, ReportError> {
     let mut by_day: BTreeMap<&str, DaySummary> = BTreeMap::new();
-    for (day, v, c) in amounts {
+    for (day, v, c, kind) in amounts {
         let e = by_day.entry(day).or_insert_with(|| DaySummary {
             day: day.clone(),
             registrations: 0,
             value: Decimal::ZERO,
             commission: Decimal::ZERO,
         });
-        e.registrations += 1;
+        if *kind == crate::store::EntryKind::Registration {
+            e.registrations += 1;
+        }
         e.value += Decimal::from_str(v).map_err(|_| ReportError::Amount(v.clone()))?;
         e.commission += Decimal::from_str(c).map_err(|_| ReportError::Amount(c.clone()))?;
     }
@@ -660,6 +682,7 @@ mod tests {
             rule_version: "3".into(),
             registered_at: 1_710_514_800_123,
             registered_day: "2026-03-15".into(),
+            ledger: crate::store::reports::Ledger::registration("1234567.89", "-1234.50", None),
         }
     }
 

@@ -55,6 +55,11 @@ const SQLITE: &[Migration] = &[
         "supplier_key",
         include_str!("../../migrations/sqlite/0009_supplier_key.sql"),
     ),
+    (
+        10,
+        "registration_ledger",
+        include_str!("../../migrations/sqlite/0010_registration_ledger.sql"),
+    ),
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -82,6 +87,11 @@ const POSTGRES: &[Migration] = &[
         5,
         "supplier_key",
         include_str!("../../migrations/postgres/0005_supplier_key.sql"),
+    ),
+    (
+        6,
+        "registration_ledger",
+        include_str!("../../migrations/postgres/0006_registration_ledger.sql"),
     ),
 ];
 

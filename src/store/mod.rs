@@ -23,7 +23,7 @@ pub mod testing;
 pub mod vocab;
 
 pub use commissions::StoredCommissionLine;
-pub use vocab::{JobKind, JobState, OutboxKind, OutboxState, UnknownWord};
+pub use vocab::{EntryKind, JobKind, JobState, OutboxKind, OutboxState, UnknownWord};
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -83,6 +83,10 @@ pub enum StoreError {
     Batch { message: String, transient: bool },
     #[error("migration {version} failed: {reason}")]
     Migration { version: i64, reason: String },
+    /// What a write was computed from changed meanwhile (another daemon or
+    /// worker got there first); the work is redone on the new state.
+    #[error("{0}")]
+    Stale(String),
 }
 
 impl StoreError {
@@ -102,8 +106,13 @@ impl StoreError {
                 // deadlock, and the server shutting down or restarting.
                 let m = d.message();
                 let code = d.code();
+                // Two notes appended to one registration's ledger at once
+                // (the second runs again on the new state).
+                let ledger_race = m.contains("registrations.adjusts")
+                    || d.constraint() == Some("registrations_chain");
                 m.contains("locked")
                     || m.contains("busy")
+                    || ledger_race
                     || matches!(
                         code.as_deref(),
                         Some("40001" | "40P01" | "57P01" | "57P02" | "57P03" | "08006" | "08003")
@@ -113,6 +122,7 @@ impl StoreError {
                 sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed,
             ) => true,
             StoreError::Batch { transient, .. } => *transient,
+            StoreError::Stale(_) => true,
             _ => false,
         }
     }

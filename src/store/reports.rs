@@ -4,7 +4,7 @@
 use super::db::{Arg, DbRow, Tx, args};
 
 use super::outbox::{NewMessage, enqueue_tx};
-use super::{Store, StoreError};
+use super::{EntryKind, Store, StoreError, UnknownWord};
 
 /// One registered invoice, as the reports list it. Money as decimal text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,15 +25,83 @@ pub struct Registration {
     pub registered_at: i64,
     /// `YYYY-MM-DD` in America/Bogota.
     pub registered_day: String,
+    /// Where the row stands in its registration's ledger.
+    pub ledger: Ledger,
 }
 
+/// A registrations row's place in the ledger of one registration: the
+/// invoice's own row (seq 0) or a note applied to it. For a note's row,
+/// `value` and `commission` of the [`Registration`] are the change it made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ledger {
+    pub kind: EntryKind,
+    /// The invoice registration a note's row adjusts (its job).
+    pub adjusts: Option<i64>,
+    /// 0 for the registration, then 1, 2, ... per note applied.
+    pub seq: i64,
+    /// The registration's value and commission after this row.
+    pub net_value: String,
+    pub net_commission: String,
+    /// The registration's pricing input after this row (JSON), when known.
+    pub pricing: Option<String>,
+}
+
+impl Ledger {
+    /// The invoice's own row.
+    pub fn registration(value: &str, commission: &str, pricing: Option<String>) -> Ledger {
+        Ledger {
+            kind: EntryKind::Registration,
+            adjusts: None,
+            seq: 0,
+            net_value: value.to_owned(),
+            net_commission: commission.to_owned(),
+            pricing,
+        }
+    }
+}
+
+/// A registration as it stands now: its invoice's row and the last row of
+/// its ledger (the same row when no note was applied).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistrationState {
+    pub registration: Registration,
+    pub last: Registration,
+}
+
+impl RegistrationState {
+    pub fn cancelled(&self) -> bool {
+        self.last.ledger.kind == EntryKind::Cancellation
+    }
+}
+
+/// Insert a registrations row (idempotent per job). A note's row must follow
+/// the last row of its registration's ledger: when another note got there
+/// first the insert is refused with [`StoreError::Stale`], and the job runs
+/// again on the new state.
 pub(crate) async fn insert_registration_tx(
     tx: &mut Tx,
     r: &Registration,
-) -> Result<bool, sqlx::Error> {
+) -> Result<bool, StoreError> {
+    if let Some(adjusts) = r.ledger.adjusts {
+        let row = tx
+            .fetch_one(
+                "SELECT COALESCE(MAX(seq), 0) AS seq FROM registrations WHERE job_id = ? OR adjusts = ?",
+                args![adjusts, adjusts],
+            )
+            .await?;
+        let last = row.int("seq")?;
+        if last + 1 != r.ledger.seq {
+            return Err(StoreError::Stale(format!(
+                "registration of job {adjusts} changed while note job {} was priced (ledger at {last}, expected {})",
+                r.job_id,
+                r.ledger.seq - 1
+            )));
+        }
+    }
+    let l = &r.ledger;
     let done = tx.execute(
-        "INSERT INTO registrations (job_id, certificate_number, account, invoice_number, cufe, supplier_id, supplier_name, customer_id, customer_name, value, commission, rule_id, rule_version, registered_at, registered_day)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (job_id) DO NOTHING",
+        "INSERT INTO registrations (job_id, certificate_number, account, invoice_number, cufe, supplier_id, supplier_name, customer_id, customer_name, value, commission, rule_id, rule_version, registered_at, registered_day, kind, adjusts, seq, net_value, net_commission, pricing)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (job_id) DO NOTHING",
         args![
             r.job_id,
             &r.certificate_number,
@@ -49,7 +117,13 @@ pub(crate) async fn insert_registration_tx(
             &r.rule_id,
             &r.rule_version,
             Arg::time(r.registered_at),
-            Arg::day(&r.registered_day)
+            Arg::day(&r.registered_day),
+            l.kind.as_str(),
+            Arg::Int(l.adjusts),
+            l.seq,
+            Arg::money(&l.net_value),
+            Arg::money(&l.net_commission),
+            Arg::Text(l.pricing.clone())
         ],
     )
     .await?;
@@ -73,6 +147,14 @@ fn registration_from_row(r: &DbRow) -> Result<Registration, sqlx::Error> {
         rule_version: r.text("rule_version")?,
         registered_at: r.time("registered_at")?,
         registered_day: r.day("registered_day")?,
+        ledger: Ledger {
+            kind: r.text("kind")?.parse().map_err(UnknownWord::decode)?,
+            adjusts: r.opt_int("adjusts")?,
+            seq: r.int("seq")?,
+            net_value: r.money("net_value")?,
+            net_commission: r.money("net_commission")?,
+            pricing: r.opt_text("pricing")?,
+        },
     })
 }
 
@@ -113,6 +195,47 @@ impl Store {
             .iter()
             .map(registration_from_row)
             .collect::<Result<_, _>>()?)
+    }
+
+    /// The registration of the invoice whose CUFE is `cufe` (compared in
+    /// lower case) and the last row of its ledger; `None` when that invoice
+    /// is not registered.
+    pub async fn registration_state(
+        &self,
+        cufe: &str,
+    ) -> Result<Option<RegistrationState>, StoreError> {
+        let Some(row) = self
+            .db
+            .fetch_optional(
+                "SELECT * FROM registrations WHERE lower(cufe) = ? AND kind = 'registration' ORDER BY job_id LIMIT 1",
+                args![cufe.to_lowercase()],
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        let registration = registration_from_row(&row)?;
+        let last = match self
+            .db
+            .fetch_optional(
+                "SELECT * FROM registrations WHERE adjusts = ? ORDER BY seq DESC LIMIT 1",
+                args![registration.job_id],
+            )
+            .await?
+        {
+            Some(row) => registration_from_row(&row)?,
+            None => registration.clone(),
+        };
+        Ok(Some(RegistrationState { registration, last }))
+    }
+
+    /// The registrations row a job wrote (its invoice's, or its note's).
+    pub async fn registration_of_job(&self, job_id: i64) -> Result<Option<Registration>, StoreError> {
+        let row = self
+            .db
+            .fetch_optional("SELECT * FROM registrations WHERE job_id = ?", args![job_id])
+            .await?;
+        Ok(row.as_ref().map(registration_from_row).transpose()?)
     }
 
     /// How many registrations a Bogotá day has.
@@ -158,12 +281,12 @@ impl Store {
         }
     }
 
-    /// Per-day (day, value, commission) of a month `YYYY-MM`, for the monthly
-    /// summary; sums are done by the caller in decimal.
+    /// Per-row (day, value, commission, ledger kind) of a month `YYYY-MM`,
+    /// for the monthly summary; sums are done by the caller in decimal.
     pub async fn registration_amounts_in_month(
         &self,
         month: &str,
-    ) -> Result<Vec<(String, String, String)>, StoreError> {
+    ) -> Result<Vec<(String, String, String, EntryKind)>, StoreError> {
         let first = chrono::NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d")
             .map_err(|e| StoreError::Db(sqlx::Error::Encode(Box::new(e))))?;
         let next = first
@@ -172,7 +295,7 @@ impl Store {
         let rows = self
             .db
             .fetch_all(
-                "SELECT registered_day, value, commission FROM registrations WHERE registered_day >= ? AND registered_day < ? ORDER BY registered_day",
+                "SELECT registered_day, value, commission, kind FROM registrations WHERE registered_day >= ? AND registered_day < ? ORDER BY registered_day, job_id",
                 args![Arg::day(first.to_string()), Arg::day(next.to_string())],
             )
             .await?;
@@ -182,6 +305,7 @@ impl Store {
                     r.day("registered_day")?,
                     r.money("value")?,
                     r.money("commission")?,
+                    r.text("kind")?.parse().map_err(UnknownWord::decode)?,
                 ))
             })
             .collect::<Result<_, sqlx::Error>>()

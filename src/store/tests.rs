@@ -481,6 +481,7 @@ fn registration(job_id: i64, n: &str, day: &str) -> reports::Registration {
         rule_version: "3".into(),
         registered_at: 1_710_514_800_123,
         registered_day: day.into(),
+        ledger: reports::Ledger::registration("1234567.89", "1234.50", None),
     }
 }
 
@@ -501,8 +502,18 @@ both!(native_types_round_trip, |s, place| {
     assert_eq!(
         march,
         vec![
-            ("2024-03-15".into(), "1234567.89".into(), "1234.50".into()),
-            ("2024-03-31".into(), "1234567.89".into(), "1234.50".into())
+            (
+                "2024-03-15".into(),
+                "1234567.89".into(),
+                "1234.50".into(),
+                EntryKind::Registration
+            ),
+            (
+                "2024-03-31".into(),
+                "1234567.89".into(),
+                "1234.50".into(),
+                EntryKind::Registration
+            )
         ]
     );
     let mut seen = Vec::new();

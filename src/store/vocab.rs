@@ -109,6 +109,19 @@ vocabulary!(
 );
 
 vocabulary!(
+    /// What a row of the registrations ledger records.
+    "registration entry kind",
+    EntryKind {
+        /// An invoice registered (its certificate).
+        Registration = "registration",
+        /// A credit or debit note that changed a registration's value.
+        Adjustment = "adjustment",
+        /// A credit note of anulación (or one crediting everything).
+        Cancellation = "cancellation",
+    }
+);
+
+vocabulary!(
     /// What an outbox message is; also the name of its template.
     "outbox kind",
     OutboxKind {

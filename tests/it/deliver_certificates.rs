@@ -186,6 +186,7 @@ fn registration_of(job_id: i64, number: &str) -> pasarela::store::reports::Regis
         rule_version: "1".into(),
         registered_at: 1,
         registered_day: "2026-03-05".into(),
+        ledger: pasarela::store::reports::Ledger::registration("1.00", "0.01", None),
     }
 }
 

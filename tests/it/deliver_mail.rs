@@ -130,6 +130,7 @@ async fn rejected_file_yields_a_notification_listing_dian_codes() {
         commission: None,
         extraction: None,
         certificate: None,
+        note: None,
     };
     assert!(
         pasarela::certificate::enqueue_notification(&store, &s.config, &demo, 9, &result)

@@ -166,6 +166,8 @@ pub struct Spec {
     pub pin: String,
     /// (ID, UUID, IssueDate) of the referenced invoice (notes).
     pub billing_reference: Option<(String, String, String)>,
+    /// DiscrepancyResponse/ResponseCode of a note (DIAN's concept code).
+    pub discrepancy_code: String,
     pub uuid_scheme_name: String,
     /// `None` = the environment.
     pub uuid_scheme_id: Option<String>,
@@ -358,46 +360,8 @@ pub fn build(seed: u64, kind: DocKind, opts: &GenOptions) -> Spec {
             standard_item_id,
         });
     }
-    // Header tax totals: one per scheme, one subtotal per percent.
-    let mut header_taxes: Vec<GenTaxTotal> = Vec::new();
-    for l in &lines {
-        for t in &l.taxes {
-            let h = match header_taxes
-                .iter_mut()
-                .position(|h| h.scheme_id == t.scheme_id)
-            {
-                Some(i) => &mut header_taxes[i],
-                None => {
-                    header_taxes.push(GenTaxTotal {
-                        scheme_id: t.scheme_id.clone(),
-                        scheme_name: t.scheme_name.clone(),
-                        amount: Decimal::ZERO,
-                        subtotals: Vec::new(),
-                    });
-                    let last = header_taxes.len() - 1;
-                    &mut header_taxes[last]
-                }
-            };
-            for s in &t.subtotals {
-                h.amount += s.amount;
-                match h.subtotals.iter_mut().find(|x| x.percent == s.percent) {
-                    Some(x) => {
-                        x.taxable += s.taxable;
-                        x.amount += s.amount;
-                    }
-                    None => h.subtotals.push(s.clone()),
-                }
-            }
-        }
-    }
-    let line_extension: Decimal = lines.iter().map(|l| l.line_extension).sum();
-    let tax_exclusive: Decimal = lines
-        .iter()
-        .filter(|l| !l.taxes.is_empty())
-        .map(|l| l.line_extension)
-        .sum();
-    let tax_sum: Decimal = header_taxes.iter().map(|h| h.amount).sum();
-    let tax_inclusive = line_extension + tax_sum;
+    let header_taxes = header_taxes(&lines);
+    let (line_extension, tax_exclusive, tax_inclusive) = line_totals(&lines, &header_taxes);
     let mut allowance_charges = Vec::new();
     if rng.chance(30) {
         let a = (tax_inclusive * Decimal::new(2, 2)).round_dp(2);
@@ -515,9 +479,136 @@ pub fn build(seed: u64, kind: DocKind, opts: &GenOptions) -> Spec {
         secret,
         pin: opts.pin.clone(),
         billing_reference,
+        discrepancy_code: match kind {
+            DocKind::CreditNote => "2".to_owned(),
+            _ => "3".to_owned(),
+        },
         uuid_scheme_name: format!("{}-SHA384", kind.key_name()),
         uuid_scheme_id: None,
         uuid_override: None,
         qr_override: None,
     }
+}
+
+/// Header tax totals of `lines`: one per scheme, one subtotal per percent.
+fn header_taxes(lines: &[GenLine]) -> Vec<GenTaxTotal> {
+    let mut header_taxes: Vec<GenTaxTotal> = Vec::new();
+    for l in lines {
+        for t in &l.taxes {
+            let h = match header_taxes
+                .iter_mut()
+                .position(|h| h.scheme_id == t.scheme_id)
+            {
+                Some(i) => &mut header_taxes[i],
+                None => {
+                    header_taxes.push(GenTaxTotal {
+                        scheme_id: t.scheme_id.clone(),
+                        scheme_name: t.scheme_name.clone(),
+                        amount: Decimal::ZERO,
+                        subtotals: Vec::new(),
+                    });
+                    let last = header_taxes.len() - 1;
+                    &mut header_taxes[last]
+                }
+            };
+            for s in &t.subtotals {
+                h.amount += s.amount;
+                match h.subtotals.iter_mut().find(|x| x.percent == s.percent) {
+                    Some(x) => {
+                        x.taxable += s.taxable;
+                        x.amount += s.amount;
+                    }
+                    None => h.subtotals.push(s.clone()),
+                }
+            }
+        }
+    }
+    header_taxes
+}
+
+/// (line extension, tax exclusive, tax inclusive) of `lines`.
+fn line_totals(lines: &[GenLine], header_taxes: &[GenTaxTotal]) -> (Decimal, Decimal, Decimal) {
+    let line_extension: Decimal = lines.iter().map(|l| l.line_extension).sum();
+    let tax_exclusive: Decimal = lines
+        .iter()
+        .filter(|l| !l.taxes.is_empty())
+        .map(|l| l.line_extension)
+        .sum();
+    let tax_sum: Decimal = header_taxes.iter().map(|h| h.amount).sum();
+    let tax_inclusive = line_extension + tax_sum;
+    (line_extension, tax_exclusive, tax_inclusive)
+}
+
+impl GenLine {
+    /// The same product and price for `quantity` (no discount), with its
+    /// taxes at the same rates: a line of a note about this line.
+    pub fn with_quantity(&self, quantity: Decimal) -> GenLine {
+        let line_extension = (quantity * self.price).round_dp(2);
+        let taxes = self
+            .taxes
+            .iter()
+            .map(|t| {
+                let subtotals: Vec<GenSubtotal> = t
+                    .subtotals
+                    .iter()
+                    .map(|st| GenSubtotal {
+                        taxable: line_extension,
+                        amount: (line_extension * st.percent / hundred()).round_dp(2),
+                        percent: st.percent,
+                    })
+                    .collect();
+                GenTaxTotal {
+                    scheme_id: t.scheme_id.clone(),
+                    scheme_name: t.scheme_name.clone(),
+                    amount: subtotals.iter().map(|st| st.amount).sum(),
+                    subtotals,
+                }
+            })
+            .collect();
+        GenLine {
+            quantity,
+            discount: None,
+            line_extension,
+            taxes,
+            ..self.clone()
+        }
+    }
+}
+
+/// A credit or debit note about `invoice` with `lines` (usually lines of the
+/// invoice through [`GenLine::with_quantity`]) and DIAN's concept `concept`
+/// (DiscrepancyResponse/ResponseCode), from the same supplier to the same
+/// customer, referencing the invoice's number, CUFE and date.
+pub fn note_for(
+    invoice: &Spec,
+    kind: DocKind,
+    concept: &str,
+    seed: u64,
+    opts: &GenOptions,
+    lines: Vec<GenLine>,
+) -> Spec {
+    let mut s = build(seed, kind, opts);
+    s.supplier = invoice.supplier.clone();
+    s.customer = invoice.customer.clone();
+    let cufe = invoice
+        .uuid_override
+        .clone()
+        .unwrap_or_else(|| invoice.computed_key());
+    s.billing_reference = Some((invoice.number.clone(), cufe, invoice.issue_date.clone()));
+    s.discrepancy_code = concept.to_owned();
+    s.allowance_charges.clear();
+    s.prepaid.clear();
+    s.header_taxes = header_taxes(&lines);
+    let (line_extension, tax_exclusive, tax_inclusive) = line_totals(&lines, &s.header_taxes);
+    s.lines = lines;
+    s.totals = GenTotals {
+        line_extension,
+        tax_exclusive,
+        tax_inclusive,
+        allowance_total: None,
+        charge_total: None,
+        prepaid: None,
+        payable: tax_inclusive,
+    };
+    s
 }

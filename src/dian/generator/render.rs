@@ -167,13 +167,10 @@ impl Spec {
         if let Some((id, uuid, date)) = &self.billing_reference {
             let _ = write!(
                 x,
-                "  <cac:DiscrepancyResponse><cbc:ReferenceID>{}</cbc:ReferenceID><cbc:ResponseCode>{}</cbc:ResponseCode><cbc:Description>Ajuste de precio</cbc:Description></cac:DiscrepancyResponse>\n  <cac:BillingReference><cac:InvoiceDocumentReference><cbc:ID>{}</cbc:ID><cbc:UUID schemeName=\"CUFE-SHA384\">{}</cbc:UUID><cbc:IssueDate>{}</cbc:IssueDate></cac:InvoiceDocumentReference></cac:BillingReference>\n",
+                "  <cac:DiscrepancyResponse><cbc:ReferenceID>{}</cbc:ReferenceID><cbc:ResponseCode>{}</cbc:ResponseCode><cbc:Description>{}</cbc:Description></cac:DiscrepancyResponse>\n  <cac:BillingReference><cac:InvoiceDocumentReference><cbc:ID>{}</cbc:ID><cbc:UUID schemeName=\"CUFE-SHA384\">{}</cbc:UUID><cbc:IssueDate>{}</cbc:IssueDate></cac:InvoiceDocumentReference></cac:BillingReference>\n",
                 esc(id),
-                if self.kind == DocKind::CreditNote {
-                    "2"
-                } else {
-                    "3"
-                },
+                esc(&self.discrepancy_code),
+                esc(crate::dian::model::note_concept_name(self.kind, &self.discrepancy_code)),
                 esc(id),
                 esc(uuid),
                 esc(date)

@@ -59,6 +59,22 @@ impl Step for Certify {
         };
         let transient = |e: certificate::IssueError| StepError::Transient(e.to_string());
         match final_verdict(item) {
+            Verdict::Accepted if item.settlement.is_some() => {
+                let Some(s) = item.settlement.as_ref() else {
+                    return Ok(());
+                };
+                let Some((data, entry)) = s.certificate(ctx, config, item.result.account.as_deref())
+                else {
+                    // A debit note that changes nothing registered.
+                    return Ok(());
+                };
+                let issued = certificate::issue_certificate_entry(
+                    store, config, account, job, data, entry,
+                )
+                .await
+                .map_err(transient)?;
+                item.result.certificate = Some(issued.result_value());
+            }
             Verdict::Accepted => {
                 let Some(data) = certificate_data(item, ctx, config) else {
                     tracing::warn!(
@@ -67,9 +83,15 @@ impl Step for Certify {
                     );
                     return Ok(());
                 };
-                let issued = certificate::issue_certificate(store, config, account, job, data)
-                    .await
-                    .map_err(transient)?;
+                let pricing = item
+                    .pricing
+                    .as_ref()
+                    .and_then(|p| serde_json::to_string(p).ok());
+                let entry = certificate::Entry::registration(pricing);
+                let issued =
+                    certificate::issue_certificate_entry(store, config, account, job, data, entry)
+                        .await
+                        .map_err(transient)?;
                 item.result.certificate = Some(issued.result_value());
             }
             v @ (Verdict::Rejected | Verdict::Review) => {
@@ -121,44 +143,16 @@ fn certificate_data(
     let doc = item.document.as_ref()?;
     let priced = item.priced.as_ref()?;
     let commission = priced.priced.commission.as_ref()?;
-    let mut lines = Vec::new();
-    for (a, value) in priced.priced.lines.iter().zip(&priced.values) {
-        let (Some(m), Some(q)) = (&a.matched, &a.quantity) else {
-            continue;
-        };
-        if !a.eligible || a.review {
-            continue;
-        }
-        let unit = match q.measure {
-            Measure::Kg => Unit::Kg,
-            Measure::L => Unit::L,
-            Measure::Unit => Unit::Units,
-        };
-        let p = &m.product;
-        lines.push(Line {
-            catalog_code: p.code.clone(),
-            catalog_name: [p.product.as_str(), p.variety.as_str()]
-                .into_iter()
-                .filter(|s| !s.is_empty())
-                .collect::<Vec<_>>()
-                .join(" - "),
-            quantity: q.quantity,
-            unit,
-            value: *value,
-            eligibility: format!("Elegible: producto {}", p.state.as_str()),
-        });
-    }
+    let lines: Vec<Line> = priced
+        .priced
+        .lines
+        .iter()
+        .zip(&priced.values)
+        .filter_map(|(a, value)| certificate_line(a, *value))
+        .collect();
     if lines.is_empty() {
         return None;
     }
-    let mut rules: Vec<String> = commission.lines.iter().map(|l| l.rule_id.clone()).collect();
-    rules.dedup();
-    let mut versions: Vec<String> = commission
-        .lines
-        .iter()
-        .map(|l| format!("{}@v{}", l.rule_id, l.rule_version))
-        .collect();
-    versions.dedup();
     let date = |s: Option<&String>| s.and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
     Some(CertificateData {
         number: String::new(),
@@ -180,10 +174,54 @@ fn certificate_data(
         customer: party(doc.customer.as_ref()),
         total_value: lines.iter().map(|l| l.value).sum(),
         lines,
-        commission: Commission {
-            total: commission.total,
-            rule_id: rules.join(", "),
-            rule_version: versions.join(", "),
-        },
+        commission: certificate_commission(commission),
+        adjustment: None,
     })
+}
+
+/// A priced line as the certificate lists it: only matched, eligible lines
+/// with a converted quantity.
+pub(super) fn certificate_line(a: &crate::catalog::LineAssessment, value: Decimal) -> Option<Line> {
+    let (Some(m), Some(q)) = (&a.matched, &a.quantity) else {
+        return None;
+    };
+    if !a.eligible || a.review {
+        return None;
+    }
+    let unit = match q.measure {
+        Measure::Kg => Unit::Kg,
+        Measure::L => Unit::L,
+        Measure::Unit => Unit::Units,
+    };
+    let p = &m.product;
+    Some(Line {
+        catalog_code: p.code.clone(),
+        catalog_name: [p.product.as_str(), p.variety.as_str()]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(" - "),
+        quantity: q.quantity,
+        unit,
+        value,
+        eligibility: format!("Elegible: producto {}", p.state.as_str()),
+    })
+}
+
+/// The certificate's commission block: the total and the rules (with
+/// versions) that priced its lines.
+pub(super) fn certificate_commission(commission: &crate::rules::Commission) -> Commission {
+    let mut rules: Vec<String> = commission.lines.iter().map(|l| l.rule_id.clone()).collect();
+    rules.dedup();
+    let mut versions: Vec<String> = commission
+        .lines
+        .iter()
+        .map(|l| format!("{}@v{}", l.rule_id, l.rule_version))
+        .collect();
+    versions.dedup();
+    Commission {
+        total: commission.total,
+        rule_id: rules.join(", "),
+        rule_version: versions.join(", "),
+    }
 }

@@ -17,6 +17,7 @@ mod dian_validate;
 mod excel_rows;
 mod hold_for_review;
 mod image_ocr;
+pub mod notes;
 mod pdf_extract;
 pub mod price;
 mod reading;

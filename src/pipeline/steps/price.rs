@@ -101,7 +101,7 @@ impl Registration {
     }
 }
 
-struct Price {
+pub(super) struct Price {
     registration: Arc<Registration>,
     /// `[registration] default_side`.
     side: Side,
@@ -126,20 +126,91 @@ impl Step for Price {
         let Some(doc) = item.document.clone() else {
             return Ok(());
         };
+        if doc.kind != crate::dian::model::DocKind::Invoice {
+            // A note never earns its own registration: it changes the
+            // registration of the invoice it refers to.
+            return super::notes::settle(self, item, ctx, &doc).await;
+        }
         let Some(matcher) = reg.matcher().await? else {
-            item.add(Finding::notify("PAS69", "El catálogo de productos no está cargado; la factura queda en revisión para asignar los productos."));
+            item.add(catalog_missing());
             item.verdict_override.get_or_insert(Verdict::Review);
             return Ok(());
         };
+        let PricedDoc {
+            priced,
+            values,
+            client,
+            date,
+        } = self.price_lines(&matcher, doc, ctx.now.date_naive()).await?;
+        let side = self.side;
+        item.result.findings.extend(priced.findings.iter().cloned());
+        if priced.review {
+            item.verdict_override.get_or_insert(Verdict::Review);
+        }
+        item.result.registration_lines = serde_json::to_value(&priced.lines).ok();
+        item.result.commission = priced
+            .commission
+            .as_ref()
+            .and_then(|c| serde_json::to_value(c).ok());
+        if let (Some(store), Some(job), Some(commission)) =
+            (&ctx.services.store, item.job_id, &priced.commission)
+        {
+            let lines = priced
+                .lines
+                .iter()
+                .zip(&values)
+                .filter_map(|(a, v)| a.pricing_line(*v))
+                .collect();
+            let input = PricingInput {
+                date,
+                client,
+                side,
+                lines,
+            };
+            store
+                .record_commission(
+                    job,
+                    item.document_key.as_deref(),
+                    &input,
+                    commission,
+                    ctx.now.timestamp_millis(),
+                )
+                .await
+                .map_err(|e| StepError::Transient(e.to_string()))?;
+            item.pricing = Some(input);
+        }
+        item.priced = Some(super::certify::PricedLines { priced, values });
+        Ok(())
+    }
+}
+
+/// A document's lines matched to the catalog and priced as an invoice.
+pub(super) struct PricedDoc {
+    pub priced: crate::catalog::PricedInvoice,
+    /// Each line's value (LineExtensionAmount), in line order.
+    pub values: Vec<Decimal>,
+    /// The priced party's NIT.
+    pub client: String,
+    pub date: chrono::NaiveDate,
+}
+
+impl Price {
+    /// Match `doc`'s lines to the catalog and price them on `date`.
+    pub(super) async fn price_lines(
+        &self,
+        matcher: &Arc<Matcher<CatalogFile>>,
+        doc: crate::dian::Document,
+        date: chrono::NaiveDate,
+    ) -> Result<PricedDoc, StepError> {
         let side = self.side;
         let party = match side {
             Side::Seller => doc.supplier.as_ref(),
             Side::Buyer => doc.customer.as_ref(),
         };
         let client = party.and_then(|p| p.company_id.clone()).unwrap_or_default();
-        let date = ctx.now.date_naive();
-        let rules = reg.rules.clone();
-        let cfg = reg.catalog.clone();
+        let rules = self.registration.rules.clone();
+        let cfg = self.registration.catalog.clone();
+        let matcher = matcher.clone();
         let priced = tokio::task::spawn_blocking(move || {
             let lines: Vec<(InvoiceLine<'_>, Decimal)> = doc
                 .lines
@@ -179,42 +250,28 @@ impl Step for Price {
         .map_err(|e| StepError::Permanent(format!("pricing failed: {e}")))?
         .map_err(|e| StepError::Transient(format!("reading the catalog: {e}")))?;
         let (priced, values, client) = priced;
-        item.result.findings.extend(priced.findings.iter().cloned());
-        if priced.review {
-            item.verdict_override.get_or_insert(Verdict::Review);
-        }
-        item.result.registration_lines = serde_json::to_value(&priced.lines).ok();
-        item.result.commission = priced
-            .commission
-            .as_ref()
-            .and_then(|c| serde_json::to_value(c).ok());
-        if let (Some(store), Some(job), Some(commission)) =
-            (&ctx.services.store, item.job_id, &priced.commission)
-        {
-            let lines = priced
-                .lines
-                .iter()
-                .zip(&values)
-                .filter_map(|(a, v)| a.pricing_line(*v))
-                .collect();
-            let input = PricingInput {
-                date,
-                client,
-                side,
-                lines,
-            };
-            store
-                .record_commission(
-                    job,
-                    item.document_key.as_deref(),
-                    &input,
-                    commission,
-                    ctx.now.timestamp_millis(),
-                )
-                .await
-                .map_err(|e| StepError::Transient(e.to_string()))?;
-        }
-        item.priced = Some(super::certify::PricedLines { priced, values });
-        Ok(())
+        Ok(PricedDoc {
+            priced,
+            values,
+            client,
+            date,
+        })
     }
+
+    /// The catalog matcher (`None` when no catalog is loaded).
+    pub(super) async fn matcher(&self) -> Result<Option<Arc<Matcher<CatalogFile>>>, StepError> {
+        self.registration.matcher().await
+    }
+
+    pub(super) fn rules(&self) -> &CommissionRules {
+        &self.registration.rules
+    }
+}
+
+/// PAS69: no catalog to match products against.
+pub(super) fn catalog_missing() -> Finding {
+    Finding::notify(
+        "PAS69",
+        "El catálogo de productos no está cargado; la factura queda en revisión para asignar los productos.",
+    )
 }
