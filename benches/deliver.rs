@@ -91,7 +91,13 @@ async fn fill_day(config: &pasarela::config::Config) {
         .expect("date")
         .timestamp_millis();
     let rows: Vec<Registration> = (0..DAY_ROWS)
-        .map(|i| (i, format!("{}.{:02}", 1_000_000 + (i * 137) % 90_000_000, i % 100), format!("{}", 3000 + (i * 31) % 270_000)))
+        .map(|i| {
+            (
+                i,
+                format!("{}.{:02}", 1_000_000 + (i * 137) % 90_000_000, i % 100),
+                format!("{}", 3000 + (i * 31) % 270_000),
+            )
+        })
         .map(|(i, value, commission)| Registration {
             job_id: i as i64 + 1,
             certificate_number: format!("2026-{:06}", i + 1),

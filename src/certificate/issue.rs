@@ -41,6 +41,13 @@ pub enum IssueError {
 }
 
 impl IssueError {
+    /// Another note changed the registration's ledger first (see
+    /// [`crate::store::StoreError::Stale`]).
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, IssueError::Store(crate::store::StoreError::Stale(_)))
+            || matches!(self, IssueError::Store(e) if e.is_ledger_race())
+    }
+
     /// Store contention and disk errors are worth retrying; bad data is not.
     pub fn is_transient(&self) -> bool {
         match self {
@@ -130,7 +137,15 @@ pub async fn issue_certificate(
     job_id: i64,
     data: CertificateData,
 ) -> Result<IssuedCertificate, IssueError> {
-    issue_certificate_entry(store, config, account, job_id, data, Entry::registration(None)).await
+    issue_certificate_entry(
+        store,
+        config,
+        account,
+        job_id,
+        data,
+        Entry::registration(None),
+    )
+    .await
 }
 
 /// Issue (or return the already issued) certificate of `job_id`.
@@ -175,29 +190,30 @@ pub async fn issue_certificate_entry(
                     data.total_value.to_string(),
                     data.commission.total.to_string(),
                 );
-                let (ledger, invoice_number, cufe, value, commission) = match (&entry.note, &data.adjustment) {
-                    (Some(n), Some(a)) => (
-                        Ledger {
-                            kind: n.kind,
-                            adjusts: Some(n.adjusts),
-                            seq: n.seq,
-                            net_value: value,
-                            net_commission: commission,
-                            pricing: entry.pricing.clone(),
-                        },
-                        a.note_number.clone(),
-                        a.note_cude.clone(),
-                        n.value_delta.to_string(),
-                        n.commission_delta.to_string(),
-                    ),
-                    _ => (
-                        Ledger::registration(&value, &commission, entry.pricing.clone()),
-                        data.invoice.number.clone(),
-                        data.invoice.cufe_or_cude.clone(),
-                        value,
-                        commission,
-                    ),
-                };
+                let (ledger, invoice_number, cufe, value, commission) =
+                    match (&entry.note, &data.adjustment) {
+                        (Some(n), Some(a)) => (
+                            Ledger {
+                                kind: n.kind,
+                                adjusts: Some(n.adjusts),
+                                seq: n.seq,
+                                net_value: value,
+                                net_commission: commission,
+                                pricing: entry.pricing.clone(),
+                            },
+                            a.note_number.clone(),
+                            a.note_cude.clone(),
+                            n.value_delta.to_string(),
+                            n.commission_delta.to_string(),
+                        ),
+                        _ => (
+                            Ledger::registration(&value, &commission, entry.pricing.clone()),
+                            data.invoice.number.clone(),
+                            data.invoice.cufe_or_cude.clone(),
+                            value,
+                            commission,
+                        ),
+                    };
                 let registration = Registration {
                     job_id,
                     certificate_number: number.clone(),

@@ -118,6 +118,7 @@ impl Pipeline {
                 Ok(Ok(())) => None,
                 Ok(Err(StepError::Transient(_))) => Some("transient"),
                 Ok(Err(StepError::Permanent(_))) => Some("permanent"),
+                Ok(Err(StepError::Conflict(_))) => Some("conflict"),
                 Err(_) => Some("panic"),
             };
             if let Some(kind) = kind {

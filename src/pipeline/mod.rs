@@ -33,7 +33,16 @@ pub enum StepError {
     /// Retrying will not help; the file is dead-lettered for an operator.
     #[error("permanent: {0}")]
     Permanent(String),
+    /// What the step computed from changed meanwhile (another worker or
+    /// daemon wrote first, e.g. two notes on one registration): the job runs
+    /// again soon on the new state. Conflicts have their own allowance of
+    /// attempts ([`MAX_CONFLICTS`]) beside `retry.max_attempts`.
+    #[error("conflict: {0}")]
+    Conflict(String),
 }
+
+/// How many extra attempts a job may spend on conflicts ([`StepError::Conflict`]).
+pub const MAX_CONFLICTS: u32 = 25;
 
 /// What a step works on: the file's bytes and the result it builds up.
 pub struct WorkItem {

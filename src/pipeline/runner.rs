@@ -246,6 +246,23 @@ impl JobCtx {
                     error!(job = job.id, error = %e, "could not schedule retry; job is requeued at next start");
                 }
             }
+            Err(StepError::Conflict(msg))
+                if job.attempts < retry.max_attempts + super::MAX_CONFLICTS =>
+            {
+                crate::admin::metrics::inc("pasarela_job_failures_total", &[("kind", "conflict")]);
+                // A short, jittered pause: the writer that won is done, and
+                // jobs that lost together should not collide again.
+                let backoff =
+                    10 + (job.id.unsigned_abs() * 37 + u64::from(job.attempts) * 53) % 150;
+                info!(job = job.id, attempt = job.attempts, error = %msg, backoff_ms = backoff, "conflict; will run again");
+                if let Err(e) = self
+                    .store
+                    .retry_later(&job, &msg, now + backoff as i64, now)
+                    .await
+                {
+                    error!(job = job.id, error = %e, "could not schedule retry; job is requeued at next start");
+                }
+            }
             Err(e) => {
                 crate::admin::metrics::inc("pasarela_job_failures_total", &[("kind", "permanent")]);
                 let msg = e.to_string();

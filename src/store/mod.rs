@@ -98,6 +98,19 @@ impl StoreError {
         }
     }
 
+    /// Two notes appended to one registration's ledger at once: the unique
+    /// (adjusts, seq) index refused the second (which runs again on the new
+    /// state).
+    pub fn is_ledger_race(&self) -> bool {
+        match self {
+            StoreError::Db(sqlx::Error::Database(d)) => {
+                d.message().contains("registrations.adjusts")
+                    || d.constraint() == Some("registrations_chain")
+            }
+            _ => false,
+        }
+    }
+
     /// Lock contention and I/O hiccups are worth retrying.
     pub fn is_transient(&self) -> bool {
         match self {
@@ -106,13 +119,9 @@ impl StoreError {
                 // deadlock, and the server shutting down or restarting.
                 let m = d.message();
                 let code = d.code();
-                // Two notes appended to one registration's ledger at once
-                // (the second runs again on the new state).
-                let ledger_race = m.contains("registrations.adjusts")
-                    || d.constraint() == Some("registrations_chain");
                 m.contains("locked")
                     || m.contains("busy")
-                    || ledger_race
+                    || self.is_ledger_race()
                     || matches!(
                         code.as_deref(),
                         Some("40001" | "40P01" | "57P01" | "57P02" | "57P03" | "08006" | "08003")

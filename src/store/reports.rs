@@ -230,10 +230,16 @@ impl Store {
     }
 
     /// The registrations row a job wrote (its invoice's, or its note's).
-    pub async fn registration_of_job(&self, job_id: i64) -> Result<Option<Registration>, StoreError> {
+    pub async fn registration_of_job(
+        &self,
+        job_id: i64,
+    ) -> Result<Option<Registration>, StoreError> {
         let row = self
             .db
-            .fetch_optional("SELECT * FROM registrations WHERE job_id = ?", args![job_id])
+            .fetch_optional(
+                "SELECT * FROM registrations WHERE job_id = ?",
+                args![job_id],
+            )
             .await?;
         Ok(row.as_ref().map(registration_from_row).transpose()?)
     }

@@ -29,6 +29,7 @@ mod deliver_tls;
 mod dian_docs;
 mod dian_fixtures;
 mod dian_keys;
+mod dian_notes;
 mod dian_rules;
 mod dian_xades;
 mod dian_xsd;

@@ -16,7 +16,12 @@ const NOW: &str = "2024-03-15T12:00:00-05:00";
 
 /// Daemon `who`'s config: its own state_dir (lock, host keys), and shared
 /// store, spool, homes and catalog.
-fn daemon_config(base: &str, who: &str, store_url: &str, sftp_port: Option<u16>) -> String {
+pub(crate) fn daemon_config(
+    base: &str,
+    who: &str,
+    store_url: &str,
+    sftp_port: Option<u16>,
+) -> String {
     let mut c = base
         .replace(
             "state_dir = \"var\"",

@@ -598,17 +598,39 @@ pub fn note_for(
     s.discrepancy_code = concept.to_owned();
     s.allowance_charges.clear();
     s.prepaid.clear();
-    s.header_taxes = header_taxes(&lines);
-    let (line_extension, tax_exclusive, tax_inclusive) = line_totals(&lines, &s.header_taxes);
     s.lines = lines;
-    s.totals = GenTotals {
-        line_extension,
-        tax_exclusive,
-        tax_inclusive,
-        allowance_total: None,
-        charge_total: None,
-        prepaid: None,
-        payable: tax_inclusive,
-    };
+    s.recompute_totals();
     s
+}
+
+impl Spec {
+    /// Recompute the header taxes and the totals from the lines, header
+    /// allowances and charges and prepayments (after editing any of them).
+    pub fn recompute_totals(&mut self) {
+        self.header_taxes = header_taxes(&self.lines);
+        let (line_extension, tax_exclusive, tax_inclusive) =
+            line_totals(&self.lines, &self.header_taxes);
+        let sum = |charge: bool| -> Option<Decimal> {
+            let mut it = self
+                .allowance_charges
+                .iter()
+                .filter(|a| a.0 == charge)
+                .peekable();
+            it.peek().is_some().then(|| it.map(|a| a.1).sum())
+        };
+        let (allowance_total, charge_total) = (sum(false), sum(true));
+        let prepaid: Option<Decimal> =
+            (!self.prepaid.is_empty()).then(|| self.prepaid.iter().sum());
+        self.totals = GenTotals {
+            line_extension,
+            tax_exclusive,
+            tax_inclusive,
+            allowance_total,
+            charge_total,
+            prepaid,
+            payable: tax_inclusive - allowance_total.unwrap_or_default()
+                + charge_total.unwrap_or_default()
+                - prepaid.unwrap_or_default(),
+        };
+    }
 }

@@ -170,7 +170,10 @@ impl Spec {
                 "  <cac:DiscrepancyResponse><cbc:ReferenceID>{}</cbc:ReferenceID><cbc:ResponseCode>{}</cbc:ResponseCode><cbc:Description>{}</cbc:Description></cac:DiscrepancyResponse>\n  <cac:BillingReference><cac:InvoiceDocumentReference><cbc:ID>{}</cbc:ID><cbc:UUID schemeName=\"CUFE-SHA384\">{}</cbc:UUID><cbc:IssueDate>{}</cbc:IssueDate></cac:InvoiceDocumentReference></cac:BillingReference>\n",
                 esc(id),
                 esc(&self.discrepancy_code),
-                esc(crate::dian::model::note_concept_name(self.kind, &self.discrepancy_code)),
+                esc(crate::dian::model::note_concept_name(
+                    self.kind,
+                    &self.discrepancy_code
+                )),
                 esc(id),
                 esc(uuid),
                 esc(date)

@@ -57,22 +57,28 @@ impl Step for Certify {
         else {
             return Ok(());
         };
-        let transient = |e: certificate::IssueError| StepError::Transient(e.to_string());
+        let transient = |e: certificate::IssueError| {
+            if e.is_conflict() {
+                StepError::Conflict(e.to_string())
+            } else {
+                StepError::Transient(e.to_string())
+            }
+        };
         match final_verdict(item) {
             Verdict::Accepted if item.settlement.is_some() => {
                 let Some(s) = item.settlement.as_ref() else {
                     return Ok(());
                 };
-                let Some((data, entry)) = s.certificate(ctx, config, item.result.account.as_deref())
+                let Some((data, entry)) =
+                    s.certificate(ctx, config, item.result.account.as_deref())
                 else {
                     // A debit note that changes nothing registered.
                     return Ok(());
                 };
-                let issued = certificate::issue_certificate_entry(
-                    store, config, account, job, data, entry,
-                )
-                .await
-                .map_err(transient)?;
+                let issued =
+                    certificate::issue_certificate_entry(store, config, account, job, data, entry)
+                        .await
+                        .map_err(transient)?;
                 item.result.certificate = Some(issued.result_value());
             }
             Verdict::Accepted => {

@@ -236,7 +236,15 @@ async fn apply(
             ));
             return Ok(Ok(Settlement {
                 change: None,
-                summary: summary(doc, &state, "none", value_before, value_before, commission_before, commission_before),
+                summary: summary(
+                    doc,
+                    &state,
+                    "none",
+                    value_before,
+                    value_before,
+                    commission_before,
+                    commission_before,
+                ),
             }));
         }
         _ => {
@@ -302,7 +310,11 @@ async fn apply(
         effect,
         note_type: kind.root().to_owned(),
         note_number: number.clone(),
-        note_cude: doc.uuid.as_ref().map(|u| u.value.clone()).unwrap_or_default(),
+        note_cude: doc
+            .uuid
+            .as_ref()
+            .map(|u| u.value.clone())
+            .unwrap_or_default(),
         note_issue_date: doc
             .issue_date
             .as_deref()
@@ -407,7 +419,8 @@ fn adjust(
 ) -> Result<After, Hold> {
     let credit = kind == DocKind::CreditNote;
     for (a, value) in priced.priced.lines.iter().zip(&priced.values) {
-        let (Some(line), Some(pline)) = (certificate_line(a, *value), a.pricing_line(*value)) else {
+        let (Some(line), Some(pline)) = (certificate_line(a, *value), a.pricing_line(*value))
+        else {
             return Err(review(
                 "PAS75",
                 format!(
@@ -416,7 +429,9 @@ fn adjust(
                 ),
             ));
         };
-        let registered = lines.iter().position(|l| l.catalog_code == line.catalog_code);
+        let registered = lines
+            .iter()
+            .position(|l| l.catalog_code == line.catalog_code);
         let registered_p = pricing.lines.iter().position(|l| l.code == pline.code);
         match (registered, registered_p) {
             (Some(i), Some(j)) => {
@@ -454,7 +469,9 @@ fn adjust(
         }
     }
     lines.retain(|l| l.value > Decimal::ZERO);
-    pricing.lines.retain(|l: &PricingLine| l.value > Decimal::ZERO);
+    pricing
+        .lines
+        .retain(|l: &PricingLine| l.value > Decimal::ZERO);
     Ok(After {
         lines,
         pricing: Some(pricing),

@@ -141,7 +141,9 @@ impl Step for Price {
             values,
             client,
             date,
-        } = self.price_lines(&matcher, doc, ctx.now.date_naive()).await?;
+        } = self
+            .price_lines(&matcher, doc, ctx.now.date_naive())
+            .await?;
         let side = self.side;
         item.result.findings.extend(priced.findings.iter().cloned());
         if priced.review {

@@ -120,6 +120,26 @@ impl Env {
         let text = std::fs::read_to_string(self.result_path(account, name)).expect("result file");
         serde_json::from_str(&text).expect("result JSON")
     }
+
+    /// Drop a file into `account`'s incoming/ and wait (30 s at most) for
+    /// its result, which is returned; the daemon's log explains a timeout.
+    pub fn submit(
+        &self,
+        daemon: &Daemon,
+        account: &str,
+        name: &str,
+        bytes: &[u8],
+    ) -> serde_json::Value {
+        self.drop_file(account, name, bytes);
+        assert!(
+            wait_until(Duration::from_secs(30), || self
+                .result_path(account, name)
+                .is_file()),
+            "no result for {name}: {}",
+            daemon.log_text()
+        );
+        self.read_result(account, name)
+    }
 }
 
 pub struct Daemon {
