@@ -413,18 +413,8 @@ fn cases() -> Vec<Case> {
             })
         },
         case("FAS01b", |s| {
-            let zero = generator::GenTaxTotal {
-                scheme_id: "ZZ".into(),
-                scheme_name: "Otro".into(),
-                amount: rust_decimal::Decimal::ZERO,
-                subtotals: vec![generator::GenSubtotal {
-                    taxable: rust_decimal::Decimal::ZERO,
-                    amount: rust_decimal::Decimal::ZERO,
-                    percent: rust_decimal::Decimal::ZERO,
-                }],
-            };
-            s.header_taxes.push(zero.clone());
-            s.header_taxes.push(zero);
+            s.header_taxes.push(zero_tax("ZZ", "Otro"));
+            s.header_taxes.push(zero_tax("ZZ", "Otro"));
         }),
         // A returned quantity written as negative (no total depends on it).
         case("VLR01", |s| s.lines[0].quantity = -s.lines[0].quantity),
@@ -1202,4 +1192,68 @@ fn unit_codes_and_tax_schemes_of_shipped_documents_are_dians() {
         f.location.as_deref(),
         Some("/CreditNote/cac:CreditNoteLine[2]/cbc:CreditedQuantity/@unitCode")
     );
+}
+
+#[test]
+fn tax_scheme_findings_name_the_offender() {
+    let validate = |spec: &Spec, xml: fn(String) -> String| {
+        dian::validate(
+            xml(spec.render().xml).as_bytes(),
+            &DianSettings::default(),
+            now_ok(),
+        )
+    };
+    let mut spec = generator::build(19, DocKind::Invoice, &opts());
+    spec.header_taxes.push(zero_tax("21", "Estampilla"));
+    spec.header_taxes.push(zero_tax("99", "Otro"));
+    // The same name in other case and spacing is the same name.
+    spec.header_taxes
+        .push(zero_tax("25", "sobretasa  combustibles"));
+    let v = validate(&spec, nop_xml);
+    assert_eq!(codes(&v), ["PAS34", "PAS35"], "{:#?}", v.findings);
+    let by = |c: &str| v.findings.iter().find(|f| f.code == c).expect("finding");
+    assert!(
+        by("PAS34").message.contains("encabezado: \"99\""),
+        "{}",
+        by("PAS34").message
+    );
+    assert_eq!(by("PAS34").severity, Severity::Reject);
+    assert!(
+        by("PAS35")
+            .message
+            .contains("encabezado: el tributo 21 debe llamarse Timbre y se llama \"Estampilla\""),
+        "{}",
+        by("PAS35").message
+    );
+    assert_eq!(by("PAS35").severity, Severity::Notify);
+    assert_eq!(
+        by("PAS35").location.as_deref(),
+        Some("/Invoice/cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory/cac:TaxScheme/cbc:Name")
+    );
+    // The customer's tax scheme (the second party in the document).
+    let v = validate(&spec_plain(20), |x| {
+        let at = x.rfind(PARTY_TAX_SCHEME).expect("customer tax scheme");
+        format!(
+            "{}{}{}",
+            &x[..at],
+            PARTY_TAX_SCHEME.replace("<cbc:ID>01<", "<cbc:ID>O-13<"),
+            &x[at + PARTY_TAX_SCHEME.len()..]
+        )
+    });
+    assert_eq!(codes(&v), ["PAS36"], "{:#?}", v.findings);
+    assert!(
+        v.findings[0].message.contains("adquiriente: \"O-13\""),
+        "{}",
+        v.findings[0].message
+    );
+    assert_eq!(
+        v.findings[0].location.as_deref(),
+        Some(
+            "/Invoice/cac:AccountingCustomerParty/cac:Party/cac:PartyTaxScheme/cac:TaxScheme/cbc:ID"
+        )
+    );
+}
+
+fn spec_plain(seed: u64) -> Spec {
+    generator::build(seed, DocKind::Invoice, &opts())
 }

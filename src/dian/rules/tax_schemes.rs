@@ -78,10 +78,13 @@ fn name_problem(list: &'static [(&str, &[&str])], id: &str, name: Option<&str>) 
     match name {
         Some(n) if names.iter().any(|x| same_name(x, n)) => None,
         Some(n) => Some(format!(
-            "el tributo {id} se llama \"{n}\" y no {}",
+            "el tributo {id} debe llamarse {} y se llama \"{n}\"",
             names[0]
         )),
-        None => Some(format!("el tributo {id} no tiene nombre ({})", names[0])),
+        None => Some(format!(
+            "el tributo {id} debe llamarse {} y no tiene nombre",
+            names[0]
+        )),
     }
 }
 
