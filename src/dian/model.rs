@@ -95,6 +95,8 @@ pub struct Party {
     pub id_type: Option<String>,
     pub tax_level_codes: Option<String>,
     pub tax_scheme_id: Option<String>,
+    /// PartyTaxScheme/TaxScheme/Name.
+    pub tax_scheme_name: Option<String>,
     pub legal_registration_name: Option<String>,
     pub legal_company_id: Option<String>,
     pub city: Option<String>,
@@ -363,6 +365,10 @@ fn party(ctx: &mut Ctx<'_>, holder: Option<El<'_>>) -> Option<Party> {
         tax_scheme_id: tax
             .and_then(|t| t.child(Ns::Cac, "TaxScheme"))
             .and_then(|t| t.cbc("ID"))
+            .map(str::to_owned),
+        tax_scheme_name: tax
+            .and_then(|t| t.child(Ns::Cac, "TaxScheme"))
+            .and_then(|t| t.cbc("Name"))
             .map(str::to_owned),
         legal_registration_name: s(legal, "RegistrationName"),
         legal_company_id: s(legal, "CompanyID"),

@@ -91,6 +91,12 @@ fn write_all() {
         "err/DAU06__debit-note-tax-inclusive.xml",
         s.render().xml.as_bytes(),
     );
+    let mut s = generator::build(12, DocKind::Invoice, &opts());
+    s.lines[0].unit_code = "UND".into();
+    w("err/PAS33__unit-free-text.xml", s.render().xml.as_bytes());
+    let mut s = generator::build(13, DocKind::Invoice, &opts());
+    s.number = "FE990000123".into();
+    w("err/FAB10b__other-prefix.xml", s.render().xml.as_bytes());
     let ar = generator::application_response(&inv.number, &inv.cufe, "04", "2024-03-15");
     w(
         "err/PAS13__dian-rejected.xml",

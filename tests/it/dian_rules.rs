@@ -251,6 +251,23 @@ fn wrong_dv(dv: &str) -> String {
 const SIGNATURE: &str = r#"<ext:UBLExtension><ext:ExtensionContent><ds:Signature xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:Object><xades:QualifyingProperties xmlns:xades="http://uri.etsi.org/01903/v1.3.2#"><xades:SignedProperties><xades:SignedSignatureProperties><xades:SigningTime>2024-03-14T18:00:00.000-05:00</xades:SigningTime></xades:SignedSignatureProperties></xades:SignedProperties></xades:QualifyingProperties></ds:Object></ds:Signature></ext:ExtensionContent></ext:UBLExtension>
   </ext:UBLExtensions>"#;
 
+/// The parties' tax scheme as the generator writes it.
+const PARTY_TAX_SCHEME: &str = "<cac:TaxScheme><cbc:ID>01</cbc:ID><cbc:Name>IVA</cbc:Name></cac:TaxScheme>\n      </cac:PartyTaxScheme>";
+
+/// A header TaxTotal of zero (no total, key or other tax moves).
+fn zero_tax(id: &str, name: &str) -> generator::GenTaxTotal {
+    generator::GenTaxTotal {
+        scheme_id: id.into(),
+        scheme_name: name.into(),
+        amount: rust_decimal::Decimal::ZERO,
+        subtotals: vec![generator::GenSubtotal {
+            taxable: rust_decimal::Decimal::ZERO,
+            amount: rust_decimal::Decimal::ZERO,
+            percent: rust_decimal::Decimal::ZERO,
+        }],
+    }
+}
+
 fn cases() -> Vec<Case> {
     vec![
         case("FAD01", |s| s.ubl_version = "UBL 2.0".into()),
@@ -301,7 +318,7 @@ fn cases() -> Vec<Case> {
             s.qr_override = Some(format!("CUFE={}", cufe::sha384_hex("x")))
         }),
         case("PAS28", |s| s.environment = "2".into()),
-        case("FAB10a", |s| s.number = "SETQ990000123".into()),
+        case("FAB10b", |s| s.number = "SETQ990000123".into()),
         case("FAD05b", |s| s.number = "SETP989999999".into()),
         case("FAD05c", |s| s.number = "SETP995000001".into()),
         Case {
@@ -396,18 +413,8 @@ fn cases() -> Vec<Case> {
             })
         },
         case("FAS01b", |s| {
-            let zero = generator::GenTaxTotal {
-                scheme_id: "ZZ".into(),
-                scheme_name: "Otro".into(),
-                amount: rust_decimal::Decimal::ZERO,
-                subtotals: vec![generator::GenSubtotal {
-                    taxable: rust_decimal::Decimal::ZERO,
-                    amount: rust_decimal::Decimal::ZERO,
-                    percent: rust_decimal::Decimal::ZERO,
-                }],
-            };
-            s.header_taxes.push(zero.clone());
-            s.header_taxes.push(zero);
+            s.header_taxes.push(zero_tax("ZZ", "Otro"));
+            s.header_taxes.push(zero_tax("ZZ", "Otro"));
         }),
         // A returned quantity written as negative (no total depends on it).
         case("VLR01", |s| s.lines[0].quantity = -s.lines[0].quantity),
@@ -448,6 +455,41 @@ fn cases() -> Vec<Case> {
             })
         },
         case("PAS32", |s| s.customer.id_type = "99".into()),
+        // Free text where a UN/ECE unit code belongs.
+        case("PAS33", |s| s.lines[0].unit_code = "UND".into()),
+        Case {
+            kind: DocKind::DebitNote,
+            ..case("PAS33", |s| s.lines[0].unit_code = "kgm".into())
+        },
+        // A header tax outside DIAN's list (zero amounts: no total moves).
+        case("PAS34", |s| s.header_taxes.push(zero_tax("99", "Otro"))),
+        // Timbre (21) under another name.
+        case("PAS35", |s| {
+            s.header_taxes.push(zero_tax("21", "Estampilla"))
+        }),
+        // A party's tax scheme named for another one.
+        Case {
+            xml: |x| {
+                x.replacen(
+                    PARTY_TAX_SCHEME,
+                    &PARTY_TAX_SCHEME.replace("<cbc:ID>01<", "<cbc:ID>ZZ<"),
+                    1,
+                )
+            },
+            ..case("PAS35", nop_spec)
+        },
+        // The fiscal responsibility (O-13) where the party's tax belongs.
+        Case {
+            kind: DocKind::CreditNote,
+            xml: |x| {
+                x.replacen(
+                    PARTY_TAX_SCHEME,
+                    &PARTY_TAX_SCHEME.replace("<cbc:ID>01<", "<cbc:ID>O-13<"),
+                    1,
+                )
+            },
+            ..case("PAS36", nop_spec)
+        },
         case("FAZ09", |s| {
             s.lines[0].sellers_item_id = None;
             s.lines[0].standard_item_id = None;
@@ -975,4 +1017,243 @@ fn pep_and_ppt_are_identification_types() {
             v.findings
         );
     }
+}
+
+#[test]
+fn fab10a_overrides_apply_to_fab10b() {
+    // FAB10b was FAB10a: a rules file that still says FAB10a keeps working.
+    let parsed = dian::parse_settings(
+        "[rules.FAB10a]\nseverity = \"notify\"\n",
+        Path::new("x.toml"),
+    )
+    .expect("the former code is accepted");
+    let s = DianSettings {
+        rules: parsed.rules,
+        ..DianSettings::default()
+    };
+    let mut spec = generator::build(13, DocKind::Invoice, &opts());
+    spec.number = "SETQ990000123".into();
+    let v = dian::validate(spec.render().xml.as_bytes(), &s, now_ok());
+    assert_eq!(codes(&v), ["FAB10b"]);
+    assert_eq!(v.findings[0].severity, Severity::Notify);
+    assert!(
+        v.findings[0]
+            .message
+            .starts_with("Regla: FAB10b, Notificación: El prefijo del número SETQ990000123 no corresponde al prefijo de la autorización de numeración (SETP)"),
+        "{}",
+        v.findings[0].message
+    );
+}
+
+/// The first seed whose invoice has a line taxed at 0 %, with the index of
+/// that line (its only subtotal is that 0 % tax).
+fn spec_with_zero_rate_line() -> (Spec, usize) {
+    (0..200)
+        .find_map(|seed| {
+            let s = generator::build(seed, DocKind::Invoice, &opts());
+            let i = s.lines.iter().position(|l| {
+                l.taxes.len() == 1
+                    && l.taxes[0].subtotals.len() == 1
+                    && l.taxes[0].subtotals[0].percent.is_zero()
+            })?;
+            Some((s, i))
+        })
+        .expect("some seed has a 0 % line")
+}
+
+/// Moves the taxable base of line `i` (taxed at 0 %) by `delta`, in the line
+/// and in the header subtotal it adds to; no tax amount changes.
+fn shift_zero_rate_base(s: &mut Spec, i: usize, delta: rust_decimal::Decimal) {
+    let scheme = s.lines[i].taxes[0].scheme_id.clone();
+    s.lines[i].taxes[0].subtotals[0].taxable += delta;
+    let h = s
+        .header_taxes
+        .iter_mut()
+        .find(|h| h.scheme_id == scheme)
+        .and_then(|h| h.subtotals.iter_mut().find(|x| x.percent.is_zero()))
+        .expect("header subtotal at 0 %");
+    h.taxable += delta;
+}
+
+#[test]
+fn fau04_sums_the_declared_taxable_bases() {
+    let hundred = rust_decimal::Decimal::ONE_HUNDRED;
+    // A line declares a base 100 above its value: TaxExclusiveAmount, still
+    // the sum of the lines' values, no longer matches the declared bases.
+    let (mut s, i) = spec_with_zero_rate_line();
+    shift_zero_rate_base(&mut s, i, hundred);
+    let v = dian::validate(
+        s.render().xml.as_bytes(),
+        &DianSettings::default(),
+        now_ok(),
+    );
+    assert_eq!(codes(&v), ["FAU04"], "{:#?}", v.findings);
+    assert!(
+        v.findings[0]
+            .message
+            .contains("de las bases imponibles (TaxableAmount) de las líneas"),
+        "{}",
+        v.findings[0].message
+    );
+    // An AIU-style line taxed on part of its value: TaxExclusiveAmount is the
+    // declared base, not the line's value, and that is right.
+    let (mut s, i) = spec_with_zero_rate_line();
+    let half = (s.lines[i].line_extension / rust_decimal::Decimal::TWO).round_dp(2);
+    shift_zero_rate_base(&mut s, i, -half);
+    s.totals.tax_exclusive -= half;
+    let v = dian::validate(
+        s.render().xml.as_bytes(),
+        &DianSettings::default(),
+        now_ok(),
+    );
+    assert!(v.findings.is_empty(), "{:#?}", v.findings);
+    // Two taxes over one base (IVA and ICA on the same line) count it once.
+    let (mut s, i) = spec_with_zero_rate_line();
+    let base = s.lines[i].line_extension;
+    s.lines[i].taxes.push(generator::GenTaxTotal {
+        scheme_id: "ZZ".into(),
+        scheme_name: "Otro".into(),
+        amount: rust_decimal::Decimal::ZERO,
+        subtotals: vec![generator::GenSubtotal {
+            taxable: base,
+            amount: rust_decimal::Decimal::ZERO,
+            percent: rust_decimal::Decimal::ZERO,
+        }],
+    });
+    s.header_taxes.push(generator::GenTaxTotal {
+        scheme_id: "ZZ".into(),
+        scheme_name: "Otro".into(),
+        amount: rust_decimal::Decimal::ZERO,
+        subtotals: vec![generator::GenSubtotal {
+            taxable: base,
+            amount: rust_decimal::Decimal::ZERO,
+            percent: rust_decimal::Decimal::ZERO,
+        }],
+    });
+    let v = dian::validate(
+        s.render().xml.as_bytes(),
+        &DianSettings::default(),
+        now_ok(),
+    );
+    assert!(v.findings.is_empty(), "{:#?}", v.findings);
+}
+
+#[test]
+fn unit_codes_and_tax_schemes_of_shipped_documents_are_dians() {
+    // DIAN's v1.9 example and every generated document use valid units and
+    // tax schemes: none of PAS33–PAS36.
+    let ours = ["PAS33", "PAS34", "PAS35", "PAS36"];
+    let v = dian::validate(
+        &example(),
+        &DianSettings::default(),
+        at("2024-03-16T10:00:00-05:00"),
+    );
+    assert!(
+        !codes(&v).iter().any(|c| ours.contains(&c.as_str())),
+        "{:#?}",
+        v.findings
+    );
+    // Every unit code the generator uses, on one document.
+    let mut spec = generator::build(17, DocKind::Invoice, &opts());
+    let template = spec.lines[0].clone();
+    spec.lines.clear();
+    for u in ["94", "KGM", "NIU", "MTR", "EA"] {
+        let mut l = template.clone();
+        l.unit_code = u.into();
+        spec.lines.push(l);
+    }
+    let v = dian::validate(
+        spec.render().xml.as_bytes(),
+        &DianSettings::default(),
+        now_ok(),
+    );
+    assert!(
+        !codes(&v).iter().any(|c| ours.contains(&c.as_str())),
+        "{:#?}",
+        v.findings
+    );
+    // Unknown units are named, several at once, with the first one's path.
+    let mut spec = generator::build(18, DocKind::CreditNote, &opts());
+    spec.lines[1].unit_code = "Unidad".into();
+    spec.lines[2].unit_code = "UND".into();
+    let v = dian::validate(
+        spec.render().xml.as_bytes(),
+        &DianSettings::default(),
+        now_ok(),
+    );
+    assert_eq!(codes(&v), ["PAS33"]);
+    let f = &v.findings[0];
+    assert!(
+        f.message.contains("línea 2: \"Unidad\"; línea 3: \"UND\""),
+        "{}",
+        f.message
+    );
+    assert_eq!(
+        f.location.as_deref(),
+        Some("/CreditNote/cac:CreditNoteLine[2]/cbc:CreditedQuantity/@unitCode")
+    );
+}
+
+#[test]
+fn tax_scheme_findings_name_the_offender() {
+    let validate = |spec: &Spec, xml: fn(String) -> String| {
+        dian::validate(
+            xml(spec.render().xml).as_bytes(),
+            &DianSettings::default(),
+            now_ok(),
+        )
+    };
+    let mut spec = generator::build(19, DocKind::Invoice, &opts());
+    spec.header_taxes.push(zero_tax("21", "Estampilla"));
+    spec.header_taxes.push(zero_tax("99", "Otro"));
+    // The same name in other case and spacing is the same name.
+    spec.header_taxes
+        .push(zero_tax("25", "sobretasa  combustibles"));
+    let v = validate(&spec, nop_xml);
+    assert_eq!(codes(&v), ["PAS34", "PAS35"], "{:#?}", v.findings);
+    let by = |c: &str| v.findings.iter().find(|f| f.code == c).expect("finding");
+    assert!(
+        by("PAS34").message.contains("encabezado: \"99\""),
+        "{}",
+        by("PAS34").message
+    );
+    assert_eq!(by("PAS34").severity, Severity::Reject);
+    assert!(
+        by("PAS35")
+            .message
+            .contains("encabezado: el tributo 21 debe llamarse Timbre y se llama \"Estampilla\""),
+        "{}",
+        by("PAS35").message
+    );
+    assert_eq!(by("PAS35").severity, Severity::Notify);
+    assert_eq!(
+        by("PAS35").location.as_deref(),
+        Some("/Invoice/cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory/cac:TaxScheme/cbc:Name")
+    );
+    // The customer's tax scheme (the second party in the document).
+    let v = validate(&spec_plain(20), |x| {
+        let at = x.rfind(PARTY_TAX_SCHEME).expect("customer tax scheme");
+        format!(
+            "{}{}{}",
+            &x[..at],
+            PARTY_TAX_SCHEME.replace("<cbc:ID>01<", "<cbc:ID>O-13<"),
+            &x[at + PARTY_TAX_SCHEME.len()..]
+        )
+    });
+    assert_eq!(codes(&v), ["PAS36"], "{:#?}", v.findings);
+    assert!(
+        v.findings[0].message.contains("adquiriente: \"O-13\""),
+        "{}",
+        v.findings[0].message
+    );
+    assert_eq!(
+        v.findings[0].location.as_deref(),
+        Some(
+            "/Invoice/cac:AccountingCustomerParty/cac:Party/cac:PartyTaxScheme/cac:TaxScheme/cbc:ID"
+        )
+    );
+}
+
+fn spec_plain(seed: u64) -> Spec {
+    generator::build(seed, DocKind::Invoice, &opts())
 }

@@ -300,6 +300,34 @@ pub const CATALOG: &[Rule] = &[
         "The supplier's and customer's CompanyID@schemeName, when present, is a DIAN identification type: 11, 12, 13, 21, 22, 31, 41, 42, 43, 44, 47 (PEP), 48 (PPT), 50, 91. DIAN's own code for this was not established."
     ),
     rule!(
+        "PAS33",
+        R,
+        "Unidad de medida no válida",
+        "/Invoice/cac:InvoiceLine/cbc:InvoicedQuantity/@unitCode",
+        "Every line quantity carries a unitCode from UN/ECE Recommendation 20 (Rev. 11e, with the Rec. 21 `X` package codes) or DIAN's list of units (`src/dian/rules/units.rs`). DIAN rejects this too, under a code we have not confirmed (FAV05 in a public transcription of the Anexo)."
+    ),
+    rule!(
+        "PAS34",
+        R,
+        "Tributo no válido",
+        "/Invoice/cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory/cac:TaxScheme/cbc:ID",
+        "Every TaxSubtotal (lines, header TaxTotal, WithholdingTaxTotal) has a TaxScheme/ID in DIAN's list of taxes: 01 IVA, 02 IC, 03 ICA, 04 INC, 05 ReteIVA, 06 ReteFuente, 07 ReteICA, 08 ReteCREE, 20 FtoHorticultura, 21 Timbre, 22 Bolsas, 23 INCarbono, 24 INCombustibles, 25 Sobretasa Combustibles, 26 Sordicom, 30, 32, 33, 34, 35, 36 (Anexo 1.9 additions), ZZ (otros)."
+    ),
+    rule!(
+        "PAS35",
+        N,
+        "Nombre del tributo no corresponde",
+        "/Invoice/cac:TaxTotal/cac:TaxSubtotal/cac:TaxCategory/cac:TaxScheme/cbc:Name",
+        "TaxScheme/Name matches its ID (ignoring case and spaces) in the taxes' list (PAS34; not checked for 30–36 and ZZ) and in the parties' list (PAS36)."
+    ),
+    rule!(
+        "PAS36",
+        N,
+        "Tributo de la parte no válido",
+        "/Invoice/cac:AccountingCustomerParty/cac:Party/cac:PartyTaxScheme/cac:TaxScheme/cbc:ID",
+        "The supplier's and customer's PartyTaxScheme/TaxScheme/ID, when present, is 01 (IVA), 04 (INC), ZA (IVA e INC) or ZZ (No aplica)."
+    ),
+    rule!(
         "FAB05c",
         R,
         "Software no corresponde al rango",
@@ -314,11 +342,11 @@ pub const CATALOG: &[Rule] = &[
         "SoftwareSecurityCode = SHA-384(SoftwareID + PIN + cbc:ID) (compared case-insensitively), when `[[software]]` configures a PIN for the document's SoftwareID (and issuer); without a PIN it cannot be verified and is not reported. DIAN rejects; Pasarela notifies by default (see below)."
     ),
     rule!(
-        "FAB10a",
+        "FAB10b",
         R,
-        "Prefijo no corresponde",
+        "El prefijo no corresponde al prefijo de la autorización de numeración",
         "/Invoice/cbc:ID",
-        "cbc:ID does not start with the authorized prefix (sts:Prefix), or the number after it is not numeric."
+        "The prefix of cbc:ID is the authorization's Prefix (sts:AuthorizedInvoices/sts:Prefix; the configured range's prefix when the document has none), followed by a numeric consecutive. Formerly FAB10a."
     ),
     rule!(
         "FAD01",
@@ -451,7 +479,7 @@ pub const CATALOG: &[Rule] = &[
         R,
         "Base imponible diferente de la suma de bases",
         "/Invoice/cac:LegalMonetaryTotal/cbc:TaxExclusiveAmount",
-        "TaxExclusiveAmount = Σ LineExtensionAmount of lines that carry a tax (± tolerance)."
+        "TaxExclusiveAmount = Σ of the taxable bases the lines declare (± tolerance): per line, the TaxableAmount of its TaxSubtotals, counted once per line (the largest, when several taxes share the base); a line without taxes adds nothing. Not judged when a line TaxableAmount is unreadable (PAS08)."
     ),
     rule!(
         "FAU06",
@@ -490,13 +518,16 @@ pub const CATALOG: &[Rule] = &[
     ),
 ];
 
-/// Pasarela codes replaced by DIAN's own: (former code, current code). A
-/// settings override under a former code still applies to the current ones.
+/// Codes replaced by DIAN's own: (former code, current code). Pasarela
+/// codes, and FAB10a, which named the prefix check before DIAN's FAB10b was
+/// established. A settings override under a former code still applies to
+/// the current ones.
 pub const RENAMED: &[(&str, &str)] = &[
     ("PAS26", "FAD07"),
     ("PAS27", "FAD08"),
     ("PAS30", "FAD09a"),
     ("PAS30", "FAD09b"),
+    ("FAB10a", "FAB10b"),
 ];
 
 /// The former Pasarela code of a catalog code, if it was renamed.

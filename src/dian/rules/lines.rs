@@ -1,6 +1,10 @@
-//! Line items (FAZ09).
+//! Line items: item identification (FAZ09) and units of measure (PAS33).
 
+use super::units::is_unit_code;
 use super::{Emitter, Facts};
+
+/// How many offending lines a message names before "y N más".
+const NAMED: usize = 5;
 
 /// Adds this family's findings.
 pub(super) fn check(f: &Facts<'_>, em: &mut Emitter<'_>) {
@@ -19,6 +23,43 @@ pub(super) fn check(f: &Facts<'_>, em: &mut Emitter<'_>) {
                 unidentified.join(", ")
             ),
             Some(&format!("cac:{}/cac:Item", kind.line_element())),
+        );
+    }
+
+    // Units of measure: only lines that carry a quantity (a missing or
+    // unreadable quantity is another rule's finding).
+    let mut bad_units = Vec::new();
+    let mut first = None;
+    for (i, l) in doc.lines.iter().enumerate() {
+        if l.quantity.is_none() {
+            continue;
+        }
+        let id = l.id.as_deref().unwrap_or("?");
+        let problem = match l.unit_code.as_deref() {
+            None => format!("línea {id}: sin unitCode"),
+            Some(u) if !is_unit_code(u) => format!("línea {id}: \"{u}\""),
+            Some(_) => continue,
+        };
+        first.get_or_insert(i + 1);
+        bad_units.push(problem);
+    }
+    if let Some(first) = first {
+        let total = bad_units.len();
+        let mut named: Vec<String> = bad_units.into_iter().take(NAMED).collect();
+        if total > NAMED {
+            named.push(format!("y {} más", total - NAMED));
+        }
+        em.emit(
+            "PAS33",
+            format!(
+                "La unidad de la cantidad no existe en la lista de unidades (UN/ECE Rec. 20/21 y la lista de la DIAN): {}.",
+                named.join("; ")
+            ),
+            Some(&format!(
+                "cac:{}[{first}]/cbc:{}/@unitCode",
+                kind.line_element(),
+                kind.quantity_element()
+            )),
         );
     }
 }

@@ -3,14 +3,16 @@
 //! Codes are DIAN's where DIAN has one (as seen in real DIAN answers and the
 //! Anexo's field IDs; invoice codes `FA..` become `CA..` for credit notes and
 //! `DA..` for debit notes) and Pasarela's own, prefixed `PAS`, for
-//! everything DIAN does not check (hostile input, registration rules).
+//! everything DIAN does not check (hostile input, registration rules) and for
+//! DIAN checks whose DIAN code this project could not establish
+//! (docs/DIAN.md, "Where the codes come from").
 //! Messages follow DIAN's wording: "Regla: FAD06, Rechazo: ...".
-
 //!
 //! One file per rule family (`mandatory`, `parties`, `key`, `numbering`,
-//! `dates`, `registration`, `amounts`, `totals`, `taxes`, `lines`); each adds its findings to the
-//! [`Emitter`], and [`check_document`] calls them in a fixed order, which is
-//! the order findings appear in a result.
+//! `dates`, `registration`, `amounts`, `totals`, `taxes`, `tax_schemes`,
+//! `lines`; the list of unit codes is in `units`); each adds its findings to
+//! the [`Emitter`], and [`check_document`] calls them in a fixed order, which
+//! is the order findings appear in a result.
 
 mod amounts;
 mod catalog;
@@ -21,8 +23,10 @@ mod mandatory;
 mod numbering;
 mod parties;
 mod registration;
+mod tax_schemes;
 mod taxes;
 mod totals;
+mod units;
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use rust_decimal::Decimal;
@@ -215,5 +219,6 @@ pub fn check_document(
     amounts::check(&facts, em);
     totals::check(&facts, em);
     taxes::check(&facts, em);
+    tax_schemes::check(&facts, em);
     lines::check(&facts, em);
 }

@@ -1,4 +1,4 @@
-//! Invoice numbering against the authorized range (FAB10a, FAD05b, FAD05c, FAD09a, FAD09b, FAB05c).
+//! Invoice numbering against the authorized range (FAB10b, FAD05b, FAD05c, FAD09a, FAD09b, FAB05c).
 
 use super::parse_date;
 use crate::dian::model::DocKind;
@@ -25,17 +25,17 @@ pub(super) fn check(f: &Facts<'_>, em: &mut Emitter<'_>) {
             && !id.starts_with(p)
         {
             em.emit(
-                "FAB10a",
-                format!("El número {id} no comienza con el prefijo autorizado {p}."),
+                "FAB10b",
+                format!("El prefijo del número {id} no corresponde al prefijo de la autorización de numeración ({p})."),
                 Some("cbc:ID"),
             );
         } else if let Some(r) = range
             && r.prefix != prefix
         {
             em.emit(
-                "FAB10a",
+                "FAB10b",
                 format!(
-                    "El prefijo {prefix} no corresponde al del rango autorizado ({}).",
+                    "El prefijo {prefix} no corresponde al prefijo de la autorización de numeración del rango configurado ({}).",
                     r.prefix
                 ),
                 Some("cbc:ID"),
@@ -44,8 +44,8 @@ pub(super) fn check(f: &Facts<'_>, em: &mut Emitter<'_>) {
         let num: Option<u64> = number.parse().ok();
         if num.is_none() && (authorized_prefix.is_none_or(|p| id.starts_with(p))) {
             em.emit(
-                "FAB10a",
-                format!("El número {id} no es el prefijo seguido de un consecutivo numérico."),
+                "FAB10b",
+                format!("El número {id} no es el prefijo de la autorización de numeración seguido de un consecutivo numérico."),
                 Some("cbc:ID"),
             );
         }

@@ -1,4 +1,4 @@
-//! Monetary totals and header tax groups (PAS09, FAU02–FAU14, FAS01b).
+//! Monetary totals and header tax groups (PAS09, FAU02, FAU04, FAU06, FAU14, FAS01b).
 
 use rust_decimal::Decimal;
 
@@ -47,19 +47,40 @@ pub(super) fn check(f: &Facts<'_>, em: &mut Emitter<'_>) {
                 Some(&tp("LineExtensionAmount")),
             );
         }
-        let taxed: Decimal = doc
+        // FAU04: the taxable base is the sum of the bases the lines declare
+        // (their TaxSubtotal/TaxableAmount), not of their LineExtensionAmount:
+        // an AIU line is taxed on part of its value, a free sample on a
+        // reference price. A line with no tax declares no base. A line taxed
+        // by several schemes over one base (IVA and ICA) declares it once:
+        // its base is its largest TaxableAmount. An unreadable TaxableAmount
+        // is PAS08's, so the sum is not judged then.
+        let line_prefix = format!("/{}/cac:{}", kind.root(), kind.line_element());
+        let bases_ok = !doc
+            .malformed
+            .iter()
+            .any(|(p, _)| p.starts_with(&line_prefix) && p.ends_with("cbc:TaxableAmount"));
+        let declared: Decimal = doc
             .lines
             .iter()
-            .filter(|l| l.tax_totals.iter().any(|t| !t.subtotals.is_empty()))
-            .filter_map(|l| l.line_extension)
+            .filter_map(|l| {
+                l.tax_totals
+                    .iter()
+                    .flat_map(|t| &t.subtotals)
+                    .filter_map(|s| s.taxable_amount)
+                    .max()
+            })
             .sum();
         if let Some(te) = t.tax_exclusive
-            && lines_ok
-            && (te - taxed).abs() > tol
+            && bases_ok
+            && (te - declared).abs() > tol
         {
             em.emit(
                 "FAU04",
-                format!("TaxExclusiveAmount ({}) no es la suma de las bases de las líneas gravadas ({}).", money(te), money(taxed)),
+                format!(
+                    "La base imponible TaxExclusiveAmount ({}) es distinta de la suma de las bases imponibles (TaxableAmount) de las líneas ({}).",
+                    money(te),
+                    money(declared)
+                ),
                 Some(&tp("TaxExclusiveAmount")),
             );
         }
