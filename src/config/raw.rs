@@ -175,7 +175,7 @@ pub struct Dian {
     /// Rule settings file, e.g. `rules/dian.toml`.
     pub rules: Option<String>,
     /// UBL 2.1 schema folder (holding `maindoc/` and `common/`): documents are
-    /// also validated against the XSD (PAS31). Absent = no XSD check.
+    /// also validated against the XSD (PAS37). Absent = no XSD check.
     pub xsd_dir: Option<String>,
 }
 

@@ -82,7 +82,7 @@ pub struct LogSettings {
 pub struct DianSection {
     /// Rule settings file (severities, tolerances, numbering ranges).
     pub rules: Option<PathBuf>,
-    /// UBL 2.1 schemas for the optional XSD check (PAS31).
+    /// UBL 2.1 schemas for the optional XSD check (PAS37).
     pub xsd_dir: Option<PathBuf>,
 }
 

@@ -70,7 +70,7 @@ pub async fn check(
         ))),
         Err(e @ (WorkerError::Timeout { .. } | WorkerError::Signal { .. })) => {
             Ok(vec![Finding::reject(
-                "PAS31",
+                "PAS37",
                 format!(
                     "No fue posible validar el documento contra el esquema XSD de UBL 2.1: {e}."
                 ),
@@ -95,7 +95,7 @@ fn findings(stderr: &str) -> Vec<Finding> {
             .trim();
         out.push(
             Finding::reject(
-                "PAS31",
+                "PAS37",
                 format!("El documento no cumple el esquema XSD de UBL 2.1 (línea {num}): {detail}"),
             )
             .at(format!("línea {num}")),
@@ -106,7 +106,7 @@ fn findings(stderr: &str) -> Vec<Finding> {
     }
     if out.is_empty() {
         out.push(Finding::reject(
-            "PAS31",
+            "PAS37",
             format!(
                 "El documento no cumple el esquema XSD de UBL 2.1: {}",
                 stderr.lines().next().unwrap_or("error sin detalle").trim()
@@ -123,12 +123,12 @@ mod tests {
         let stderr = "-:12: element IssueDate: Schemas validity error : Element '{urn:x}IssueDate': '2024-13-45' is not a valid value of the atomic type 'xs:date'.\n- fails to validate\n";
         let f = super::findings(stderr);
         assert_eq!(f.len(), 1);
-        assert_eq!(f[0].code, "PAS31");
+        assert_eq!(f[0].code, "PAS37");
         assert!(
             f[0].message.contains("línea 12") && f[0].message.contains("xs:date"),
             "{}",
             f[0].message
         );
-        assert_eq!(super::findings("garbage")[0].code, "PAS31");
+        assert_eq!(super::findings("garbage")[0].code, "PAS37");
     }
 }

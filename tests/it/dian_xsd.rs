@@ -1,6 +1,6 @@
 //! The optional XSD check (`[dian] xsd_dir`) against the UBL 2.1 schemas in
 //! ../shared/schemas/ubl-2.1: the DIAN example and generated invoices and
-//! notes pass; a document that breaks the schema is rejected with PAS31
+//! notes pass; a document that breaks the schema is rejected with PAS37
 //! naming the line; without `xsd_dir` nothing changes.
 
 use crate::support::*;
@@ -71,7 +71,7 @@ fn valid_documents_pass_and_schema_violations_are_pas31() {
     good.sort();
     good.push(example.clone());
     for (file, c) in codes(&env, &good) {
-        assert!(!c.contains(&"PAS31".to_string()), "{file}: {c:?}");
+        assert!(!c.contains(&"PAS37".to_string()), "{file}: {c:?}");
     }
 
     // An impossible date breaks xs:date; an unknown element breaks the sequence.
@@ -96,7 +96,7 @@ fn valid_documents_pass_and_schema_violations_are_pas31() {
     std::fs::write(d.join("bad-element.xml"), &bad_element).unwrap();
     let bad = [d.join("bad-date.xml"), d.join("bad-element.xml")];
     for (file, c) in codes(&env, &bad) {
-        assert!(c.contains(&"PAS31".to_string()), "{file}: {c:?}");
+        assert!(c.contains(&"PAS37".to_string()), "{file}: {c:?}");
     }
     let out = env.run(&["process", "--json", bad[1].to_str().unwrap()]);
     let text = String::from_utf8_lossy(&out.stdout);
@@ -105,10 +105,10 @@ fn valid_documents_pass_and_schema_violations_are_pas31() {
         "{text}"
     );
 
-    // Without xsd_dir the same documents get no PAS31.
+    // Without xsd_dir the same documents get no PAS37.
     let plain = Env::new(&config(false));
     for (file, c) in codes(&plain, &bad) {
-        assert!(!c.contains(&"PAS31".to_string()), "{file}: {c:?}");
+        assert!(!c.contains(&"PAS37".to_string()), "{file}: {c:?}");
     }
 }
 

@@ -24,7 +24,7 @@ pub fn build(ctx: &BuildContext<'_>) -> Result<Arc<dyn Step>, Vec<ConfigError>> 
 
 struct DianValidate {
     settings: Arc<DianSettings>,
-    /// UBL 2.1 schemas for the optional XSD check (PAS31).
+    /// UBL 2.1 schemas for the optional XSD check (PAS37).
     xsd_dir: Option<PathBuf>,
 }
 
