@@ -9,6 +9,7 @@
 //! documents for tests, benchmarks and the CLI.
 
 pub mod cufe;
+pub mod events;
 pub mod generator;
 pub mod model;
 pub mod nit;
@@ -47,6 +48,8 @@ pub struct Validation {
     pub findings: Vec<Finding>,
     /// The typed model (the embedded document for an AttachedDocument).
     pub model: Option<Document>,
+    /// A RADIAN event (alone or inside an AttachedDocument).
+    pub event: Option<events::Event>,
 }
 
 impl Validation {
@@ -93,7 +96,12 @@ pub fn validate(bytes: &[u8], settings: &DianSettings, now: DateTime<FixedOffset
     };
     let root = tree.root();
     let document = kind_of(root);
-    if document.is_none() && (root.ns(), root.name()) != (Ns::AttachedDocument, "AttachedDocument")
+    let event = ((root.ns(), root.name()) == (Ns::ApplicationResponse, "ApplicationResponse"))
+        .then(|| events::read(root))
+        .flatten();
+    if document.is_none()
+        && event.is_none()
+        && (root.ns(), root.name()) != (Ns::AttachedDocument, "AttachedDocument")
     {
         return not_registrable(root, settings);
     }
@@ -102,16 +110,19 @@ pub fn validate(bytes: &[u8], settings: &DianSettings, now: DateTime<FixedOffset
     // signatures are verified only the one in the signed properties counts.
     let reports = signature::verify(bytes, settings, now);
     let signed = SignedTimes::of(reports.as_deref());
-    let mut v = match document {
-        Some(kind) => {
+    let mut v = match (document, event) {
+        (Some(kind), _) => {
             let doc = with_signed_time(model::document(root, kind), signed.root);
             finish(doc, kind.root(), settings, now, Vec::new())
         }
-        None => attached(root, settings, now, &signed),
+        (None, Some(ev)) => event_validation(ev, settings, Vec::new()),
+        (None, None) => attached(root, settings, now, &signed),
     };
-    if let (Some(reports), true, Some(root)) =
-        (&reports, v.model.is_some(), v.document_type.clone())
-    {
+    if let (Some(reports), true, Some(root)) = (
+        &reports,
+        v.model.is_some() || v.event.is_some(),
+        v.document_type.clone(),
+    ) {
         v.findings
             .extend(signature::findings(reports, &root, settings));
     }
@@ -174,6 +185,7 @@ fn not_registrable(root: El<'_>, settings: &DianSettings) -> Validation {
                 document: Some(json!({ "application_response": app_json(&r) })),
                 findings: em.findings,
                 model: None,
+                event: None,
             }
         }
         (_, name) => {
@@ -190,6 +202,49 @@ fn not_registrable(root: El<'_>, settings: &DianSettings) -> Validation {
                 ..Validation::default()
             }
         }
+    }
+}
+
+/// A RADIAN event: its reference to the invoice and its CUDE checked.
+fn event_validation(
+    ev: events::Event,
+    settings: &DianSettings,
+    earlier: Vec<Finding>,
+) -> Validation {
+    let mut em = Emitter::new(settings, None, "ApplicationResponse");
+    em.findings = earlier;
+    if ev.invoice_cufe.is_empty() {
+        em.emit(
+            "PAS40",
+            format!(
+                "El evento {} ({}) no indica el CUFE de la factura a la que se refiere (cac:DocumentResponse/cac:DocumentReference/cbc:UUID).",
+                ev.code,
+                events::event_name(&ev.code)
+            ),
+            Some("/ApplicationResponse/cac:DocumentResponse/cac:DocumentReference/cbc:UUID"),
+        );
+    }
+    let pin = events::pin(&ev, settings);
+    if let Some(pin) = pin
+        && !events::event_cude(&ev, pin).eq_ignore_ascii_case(&ev.cude)
+    {
+        em.emit(
+            "PAS41",
+            format!(
+                "El CUDE del evento {} no corresponde a sus datos (fórmula de la DIAN con el PIN del software del emisor).",
+                ev.id
+            ),
+            Some("/ApplicationResponse/cbc:UUID"),
+        );
+    }
+    Validation {
+        document_type: Some("ApplicationResponse".to_owned()),
+        document: Some(json!({ "event": events::event_json(&ev, pin.is_some()) })),
+        document_key: Some(ev.cude.to_lowercase()).filter(|k| !k.is_empty()),
+        supplier_key: None,
+        findings: em.findings,
+        model: None,
+        event: Some(ev),
     }
 }
 
@@ -264,6 +319,33 @@ fn attached(
             return fail(em);
         }
     };
+    let embedded_event = ((tree.root().ns(), tree.root().name())
+        == (Ns::ApplicationResponse, "ApplicationResponse"))
+        .then(|| events::read(tree.root()))
+        .flatten();
+    if let Some(ev) = embedded_event {
+        // A RADIAN event as DIAN delivers it: DIAN's response must be about it.
+        if let Some(r) = &dian_response {
+            let about_it = r
+                .reference_uuid
+                .as_deref()
+                .is_none_or(|u| u.eq_ignore_ascii_case(&ev.cude));
+            if r.response_code.as_deref() != Some("02") || !about_it {
+                em.emit(
+                    "PAS13",
+                    format!(
+                        "La respuesta de la DIAN no valida el evento {} incluido (ResponseCode {}).",
+                        ev.id,
+                        r.response_code.as_deref().unwrap_or("ausente")
+                    ),
+                    Some("/AttachedDocument/cac:ParentDocumentLineReference"),
+                );
+            }
+        }
+        let mut v = event_validation(ev, settings, em.findings);
+        v.document_type = Some("AttachedDocument".to_owned());
+        return v;
+    }
     let Some(kind) = kind_of(tree.root()) else {
         em.emit(
             "PAS12",
@@ -330,6 +412,7 @@ fn finish(
         supplier_key: supplier,
         findings: em.findings,
         model: Some(doc),
+        event: None,
     }
 }
 
@@ -449,6 +532,19 @@ pub fn document_json(doc: &Document) -> Value {
 /// Rule "90": the document was registered before. `original` describes the
 /// first submission (e.g. "trabajo 42 del 2024-03-15"). `None` when the
 /// administrator disabled the rule.
+/// A catalog rule's finding raised outside [`validate`] (by a pipeline step
+/// that consults the store), with the severity the settings give it (`None`
+/// when the settings turn it off).
+pub fn finding(
+    settings: &DianSettings,
+    code: &'static str,
+    message: impl Into<String>,
+) -> Option<Finding> {
+    let mut em = Emitter::new(settings, None, "");
+    em.emit(code, message.into(), Some("/"));
+    em.findings.pop()
+}
+
 pub fn duplicate_finding(settings: &DianSettings, original: &str) -> Option<Finding> {
     let mut em = Emitter::new(settings, None, "");
     em.emit(

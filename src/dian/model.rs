@@ -421,7 +421,7 @@ fn tax_total(ctx: &mut Ctx<'_>, e: El<'_>, path: &str) -> TaxTotal {
     }
 }
 
-fn dian_extensions(root: El<'_>) -> (Option<DianExtensions>, Option<String>) {
+pub(crate) fn dian_extensions(root: El<'_>) -> (Option<DianExtensions>, Option<String>) {
     let Some(exts) = root.child(Ns::Ext, "UBLExtensions") else {
         return (None, None);
     };

@@ -60,6 +60,11 @@ const SQLITE: &[Migration] = &[
         "registration_ledger",
         include_str!("../../migrations/sqlite/0010_registration_ledger.sql"),
     ),
+    (
+        11,
+        "invoice_events",
+        include_str!("../../migrations/sqlite/0011_invoice_events.sql"),
+    ),
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -92,6 +97,11 @@ const POSTGRES: &[Migration] = &[
         6,
         "registration_ledger",
         include_str!("../../migrations/postgres/0006_registration_ledger.sql"),
+    ),
+    (
+        7,
+        "invoice_events",
+        include_str!("../../migrations/postgres/0007_invoice_events.sql"),
     ),
 ];
 

@@ -12,6 +12,7 @@ mod batch;
 pub mod certificates;
 mod commissions;
 pub(crate) mod db;
+pub mod events;
 mod lane;
 mod migrate;
 pub mod outbox;

@@ -27,6 +27,7 @@ mod deliver_mail;
 mod deliver_reports;
 mod deliver_tls;
 mod dian_docs;
+mod dian_events;
 mod dian_fixtures;
 mod dian_keys;
 mod dian_notes;

@@ -9,7 +9,7 @@
 
 mod render;
 
-pub use render::{application_response, attached_document};
+pub use render::{application_response, attached_document, event};
 
 use chrono::{DateTime, Duration, FixedOffset, TimeZone};
 use rust_decimal::Decimal;

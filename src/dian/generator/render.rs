@@ -450,3 +450,72 @@ pub fn attached_document(inner: &Generated, response: Option<&str>) -> String {
     x.push_str("</AttachedDocument>\n");
     x
 }
+
+/// A RADIAN event (ApplicationResponse, ResponseCode `code`) about
+/// `invoice`, sent by its buyer to its seller on `issue_date`, with the
+/// event CUDE of DIAN's formula made with the example software's PIN.
+pub fn event(invoice: &Spec, code: &str, number: &str, issue_date: &str) -> Generated {
+    let e = crate::dian::events::Event {
+        code: code.to_owned(),
+        id: number.to_owned(),
+        issue_date: issue_date.to_owned(),
+        issue_time: "09:30:00-05:00".to_owned(),
+        sender: invoice.customer.id.clone(),
+        receiver: invoice.supplier.id.clone(),
+        invoice_id: invoice.number.clone(),
+        invoice_type_code: invoice.type_code.clone(),
+        invoice_cufe: invoice
+            .uuid_override
+            .clone()
+            .unwrap_or_else(|| invoice.computed_key()),
+        ..Default::default()
+    };
+    let cude = crate::dian::events::event_cude(&e, &invoice.pin);
+    let party = |holder: &str, p: &super::GenParty| {
+        format!(
+            "  <cac:{holder}><cac:PartyTaxScheme><cbc:RegistrationName>{}</cbc:RegistrationName><cbc:CompanyID schemeAgencyID=\"195\" schemeID=\"{}\" schemeName=\"{}\">{}</cbc:CompanyID><cac:TaxScheme><cbc:ID>01</cbc:ID><cbc:Name>IVA</cbc:Name></cac:TaxScheme></cac:PartyTaxScheme></cac:{holder}>\n",
+            esc(&p.name),
+            esc(&p.dv),
+            esc(&p.id_type),
+            esc(&p.id)
+        )
+    };
+    let xml = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<ApplicationResponse xmlns="urn:oasis:names:specification:ubl:schema:xsd:ApplicationResponse-2" {NS_DECLS} xmlns:ext="urn:oasis:names:specification:ubl:schema:xsd:CommonExtensionComponents-2" xmlns:sts="dian:gov:co:facturaelectronica:Structures-2-1">
+  <ext:UBLExtensions><ext:UBLExtension><ext:ExtensionContent><sts:DianExtensions><sts:SoftwareProvider><sts:ProviderID schemeAgencyID="195" schemeName="31">{}</sts:ProviderID><sts:SoftwareID schemeAgencyID="195">{}</sts:SoftwareID></sts:SoftwareProvider></sts:DianExtensions></ext:ExtensionContent></ext:UBLExtension></ext:UBLExtensions>
+  <cbc:UBLVersionID>UBL 2.1</cbc:UBLVersionID>
+  <cbc:CustomizationID>1</cbc:CustomizationID>
+  <cbc:ProfileID>DIAN 2.1: ApplicationResponse de la Factura Electrónica de Venta</cbc:ProfileID>
+  <cbc:ProfileExecutionID>{}</cbc:ProfileExecutionID>
+  <cbc:ID>{}</cbc:ID>
+  <cbc:UUID schemeID="{}" schemeName="CUDE-SHA384">{cude}</cbc:UUID>
+  <cbc:IssueDate>{}</cbc:IssueDate>
+  <cbc:IssueTime>{}</cbc:IssueTime>
+{}{}  <cac:DocumentResponse>
+    <cac:Response><cbc:ResponseCode>{}</cbc:ResponseCode><cbc:Description>{}</cbc:Description></cac:Response>
+    <cac:DocumentReference><cbc:ID>{}</cbc:ID><cbc:UUID schemeName="CUFE-SHA384">{}</cbc:UUID><cbc:DocumentTypeCode>{}</cbc:DocumentTypeCode></cac:DocumentReference>
+  </cac:DocumentResponse>
+</ApplicationResponse>
+"#,
+        esc(&invoice.customer.id),
+        esc(&invoice.software_id),
+        esc(&invoice.environment),
+        esc(&e.id),
+        esc(&invoice.environment),
+        esc(&e.issue_date),
+        esc(&e.issue_time),
+        party("SenderParty", &invoice.customer),
+        party("ReceiverParty", &invoice.supplier),
+        esc(code),
+        esc(crate::dian::events::event_name(code)),
+        esc(&e.invoice_id),
+        esc(&e.invoice_cufe),
+        esc(&e.invoice_type_code),
+    );
+    Generated {
+        xml,
+        number: e.id,
+        cufe: cude,
+    }
+}

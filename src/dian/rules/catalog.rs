@@ -174,6 +174,34 @@ pub const CATALOG: &[Rule] = &[
         "`[signatures] require_dian_response`: an AttachedDocument carries DIAN's ApplicationResponse."
     ),
     rule!(
+        "PAS40",
+        R,
+        "Evento sin CUFE de la factura",
+        "/ApplicationResponse/cac:DocumentResponse/cac:DocumentReference/cbc:UUID",
+        "A RADIAN event (ApplicationResponse with ResponseCode 030–039) names the CUFE of the invoice it is about."
+    ),
+    rule!(
+        "PAS41",
+        R,
+        "CUDE del evento no corresponde",
+        "/ApplicationResponse/cbc:UUID",
+        "When the sender's software PIN is configured (`[[software]]`), the event's CUDE equals SHA-384(ID + IssueDate + IssueTime + sender NIT + receiver NIT + ResponseCode + referenced ID + referenced DocumentTypeCode + PIN). Without a PIN the signature is the event's proof."
+    ),
+    rule!(
+        "PAS84",
+        N,
+        "Factura con reclamo del adquirente",
+        "/",
+        "The invoice being registered has a RADIAN 031 (reclamo) on record: notify holds it for review (default), reject refuses it. Checked by the pipeline against the events store."
+    ),
+    rule!(
+        "PAS85",
+        N,
+        "Factura endosada",
+        "/",
+        "The invoice has a RADIAN endorsement (037–039) on record: flagged on its registration, which goes on. Checked by the pipeline against the events store."
+    ),
+    rule!(
         "ZE02",
         R,
         "Firma digital inválida",

@@ -81,6 +81,8 @@ impl Step for Certify {
                         .map_err(transient)?;
                 item.result.certificate = Some(issued.result_value());
             }
+            // An event or another document without a registrable model.
+            Verdict::Accepted if item.document.is_none() => {}
             Verdict::Accepted => {
                 let Some(data) = certificate_data(item, ctx, config) else {
                     tracing::warn!(

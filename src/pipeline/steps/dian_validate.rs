@@ -49,6 +49,7 @@ impl Step for DianValidate {
             rejected |= !found.is_empty();
             item.result.findings.extend(found);
         }
+        let event = v.event;
         item.result.document_type = v.document_type.or(item.result.document_type.take());
         item.result.document = v.document;
         item.result.findings.extend(v.findings);
@@ -59,6 +60,12 @@ impl Step for DianValidate {
         // attempt never makes its corrected resubmission a "duplicate".
         if !rejected {
             claim_keys(item, ctx, &self.settings).await?;
+            if item.verdict_override != Some(Verdict::Duplicate) {
+                match &event {
+                    Some(ev) => super::events::record(item, ctx, &self.settings, ev).await?,
+                    None => super::events::check_invoice(item, ctx, &self.settings).await?,
+                }
+            }
         }
         Ok(())
     }

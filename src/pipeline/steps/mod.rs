@@ -14,6 +14,7 @@
 pub mod certify;
 mod classify;
 mod dian_validate;
+mod events;
 mod excel_rows;
 mod hold_for_review;
 mod image_ocr;
@@ -123,6 +124,7 @@ pub const REGISTRY: &[(&str, Factory)] = &[
     ("pdf-extract", pdf_extract::build),
     ("image-ocr", image_ocr::build),
     ("excel-rows", excel_rows::build),
+    ("require-acceptance", events::build),
 ];
 
 pub fn names() -> Vec<&'static str> {
