@@ -1341,3 +1341,39 @@ fn rules_read_the_signed_signing_time() {
     let off = pasarela::dian::DianSettings::default();
     assert!(!codes(&decoyed, &off).contains(&"FAD09e".to_owned()));
 }
+
+/// RADIAN events are verified like invoices: a genuine signature passes, an
+/// edit after signing is ZE02, an unsigned event is PAS15 (reject settings).
+#[test]
+fn events_are_signature_checked_like_invoices() {
+    use pasarela::result::Severity::Reject;
+    let pki = Pki::new();
+    let ca = pki.ca("ca");
+    let signer = pki.leaf("buyer", &ca, 22, 3650);
+    let t0 = bogota(Utc::now() + Duration::seconds(120));
+    let now = t0 + Duration::hours(1);
+    let inv = generator::build(7, DocKind::Invoice, &GenOptions::default());
+    let unsigned = generator::event(&inv, "031", "EV031-1", "2024-03-15").xml;
+    let signed = sign(&pki, &unsigned, &signer, &Opts::dian(t0));
+    let tampered = signed.replacen("<cbc:ResponseCode>031", "<cbc:ResponseCode>030", 1);
+    assert_ne!(signed, tampered);
+    let dir = tempfile::tempdir().unwrap();
+    let reject = settings_from(
+        dir.path(),
+        &format!(
+            "[signatures]\nenforce = \"reject\"\ntrust_anchors = {:?}\n",
+            ca.pem.display().to_string()
+        ),
+    );
+    assert_eq!(signature_findings(&signed, &reject, now), vec![]);
+    let v = pasarela::dian::validate(signed.as_bytes(), &reject, now);
+    assert!(v.event.is_some() && !v.rejected(), "{:?}", v.findings);
+    assert_eq!(
+        signature_findings(&tampered, &reject, now),
+        vec![("ZE02".to_owned(), Reject)]
+    );
+    assert_eq!(
+        signature_findings(&unsigned, &reject, now),
+        vec![("PAS15".to_owned(), Reject)]
+    );
+}
