@@ -153,6 +153,12 @@ pub enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// The review queue: list, show, approve or reject files waiting for an
+    /// operator (docs/REVIEW.md).
+    Review {
+        #[command(subcommand)]
+        command: ReviewCommand,
+    },
     /// Queue a dead-lettered (or finished) job again.
     Replay {
         /// Job id, as `status` shows it.
@@ -190,6 +196,59 @@ pub enum Command {
         /// Month, YYYY-MM.
         #[arg(long)]
         month: Option<String>,
+        #[arg(long, short, env = "PASARELA_CONFIG", default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+}
+
+/// `pasarela review ...`
+#[derive(Debug, Subcommand)]
+pub enum ReviewCommand {
+    /// Files waiting for an operator, oldest first, with counts per reason.
+    List {
+        #[arg(long)]
+        json: bool,
+        /// Only this account's files.
+        #[arg(long)]
+        account: Option<String>,
+        /// Only this reason (low_confidence, awaiting_xml, unmatched_product,
+        /// note_without_invoice, claim, awaiting_acceptance, dead_letter,
+        /// manual, other).
+        #[arg(long)]
+        reason: Option<String>,
+        #[arg(long, short, env = "PASARELA_CONFIG", default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+    /// One item: its result (fields read, findings), decisions and audit trail.
+    Show {
+        id: i64,
+        #[arg(long)]
+        json: bool,
+        #[arg(long, short, env = "PASARELA_CONFIG", default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+    /// Approve: the file's route continues with the corrections given.
+    Approve {
+        id: i64,
+        /// A corrected field, FIELD=VALUE (repeatable): number, issue_date,
+        /// supplier_nit, total, cufe, ..., or line.N.code for a line's
+        /// catalog code.
+        #[arg(long = "set", value_name = "FIELD=VALUE")]
+        set: Vec<String>,
+        /// Who decides (recorded in the audit trail).
+        #[arg(long)]
+        operator: String,
+        #[arg(long, short, env = "PASARELA_CONFIG", default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+    /// Reject: the sender's result and notice say why.
+    Reject {
+        id: i64,
+        /// Why, in Spanish: the sender reads it.
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        operator: String,
         #[arg(long, short, env = "PASARELA_CONFIG", default_value = DEFAULT_CONFIG)]
         config: PathBuf,
     },

@@ -23,6 +23,7 @@ pub mod pipeline;
 pub mod problems;
 pub mod reports;
 pub mod result;
+pub mod review;
 pub mod rules;
 pub mod sdnotify;
 pub mod sftp;

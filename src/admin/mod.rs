@@ -31,6 +31,9 @@ pub struct Health {
     pub ready: AtomicBool,
     /// SIGTERM received: finishing in-flight work, taking nothing new.
     pub draining: AtomicBool,
+    /// `[review] max_age_hours` in milliseconds (0 = not set yet): items
+    /// in review longer than this are overdue.
+    pub review_max_age_ms: std::sync::atomic::AtomicU64,
 }
 
 const MAX_HEAD: usize = 8 * 1024;
@@ -256,6 +259,34 @@ async fn metrics_text(store: &Store, health: &Health) -> String {
             "E-mails in the outbox, by state.",
             outbox,
         ));
+    }
+    if let Ok((counts, oldest)) = store.review_counts().await {
+        let items = counts
+            .iter()
+            .map(|(reason, n)| (label("reason", reason), *n as f64))
+            .collect();
+        gauges.push((
+            "pasarela_review_items",
+            "Files waiting for an operator, by reason.",
+            items,
+        ));
+        let now = chrono::Utc::now().timestamp_millis();
+        let age = oldest.map_or(0.0, |t| (now - t).max(0) as f64 / 1000.0);
+        gauges.push((
+            "pasarela_review_oldest_age_seconds",
+            "How long the oldest file in review has waited.",
+            vec![(Vec::new(), age)],
+        ));
+        let max_age = health.review_max_age_ms.load(Ordering::Relaxed) as i64;
+        if max_age > 0
+            && let Ok(n) = store.review_overdue(now - max_age).await
+        {
+            gauges.push((
+                "pasarela_review_overdue",
+                "Files in review longer than [review] max_age_hours.",
+                vec![(Vec::new(), n as f64)],
+            ));
+        }
     }
     let up = |b: bool| if b { 1.0 } else { 0.0 };
     gauges.push((

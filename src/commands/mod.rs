@@ -13,6 +13,7 @@ pub mod generate;
 pub mod process;
 pub mod replay;
 pub mod report;
+pub mod review;
 pub mod rules;
 pub mod run;
 pub mod status;
@@ -72,6 +73,7 @@ pub async fn dispatch(command: Command, log_format: Option<LogFormat>) -> i32 {
         } => process::process(&config, &files, json, account.as_deref(), now).await,
         Command::Status { config, json } => status::status(&config, json).await,
         Command::Replay { id, config } => replay::replay(&config, id).await,
+        Command::Review { command } => review::review(command).await,
         Command::User(crate::cli::UserCommand::HashPassword { password_stdin }) => {
             user::hash_password(password_stdin)
         }

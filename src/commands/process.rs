@@ -67,6 +67,7 @@ pub async fn process(
             duplicate_note: seen
                 .get(&sha)
                 .map(|f| format!("al archivo {f} de este lote")),
+            decision: None,
         };
         seen.entry(sha).or_insert_with(|| shown.clone());
         match process_one(

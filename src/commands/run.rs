@@ -93,6 +93,10 @@ async fn run_daemon(
     let shutdown = CancellationToken::new();
     let owner = crate::host::daemon_id();
     let health = Arc::new(crate::admin::Health::default());
+    health.review_max_age_ms.store(
+        config.review.max_age.as_millis() as u64,
+        std::sync::atomic::Ordering::Relaxed,
+    );
     let admin = tasks::start_admin(&config, &health, &store).await?;
     let mut tasks = JoinSet::new();
     let sftp_addr = tasks::start(

@@ -21,7 +21,7 @@ fn fmt_ms(ms: i64) -> String {
 
 /// Print the store's status report (text, or JSON with `json`).
 pub async fn status(path: &Path, json: bool) -> Exit {
-    let (_, store) = match config_and_store(path).await {
+    let (config, store) = match config_and_store(path).await {
         Ok(x) => x,
         Err(code) => return code,
     };
@@ -50,6 +50,17 @@ pub async fn status(path: &Path, json: bool) -> Exit {
     println!("jobs:      {}", counts(&report.jobs_by_state, "none"));
     println!("verdicts:  {}", counts(&report.verdicts, "none"));
     println!("outbox:    {}", counts(&report.outbox, "empty"));
+    let overdue_before =
+        chrono::Utc::now().timestamp_millis() - config.review.max_age.as_millis() as i64;
+    match report.review_oldest_since {
+        Some(t) => println!(
+            "in review: {} (oldest since {}{}; `pasarela review list`)",
+            counts(&report.review, "none"),
+            fmt_ms(t),
+            if t < overdue_before { ", OVERDUE" } else { "" }
+        ),
+        None => println!("in review: none"),
+    }
     println!("sftp sessions: {}", report.sftp_sessions.len());
     for s in &report.sftp_sessions {
         println!(

@@ -62,6 +62,8 @@ pub struct Config {
     pub admin_listen: Option<crate::admin::AdminListen>,
     /// `[aws]`: the Transfer Family server `pasarela aws sync` manages (docs/AWS.md).
     pub aws: Option<crate::aws::config::Aws>,
+    /// `[review]`: the review queue's ages (docs/REVIEW.md).
+    pub review: crate::review::ReviewSettings,
 }
 
 /// Read and compile a configuration file. Relative paths resolve against the
@@ -137,6 +139,8 @@ fn compile(path: &Path, base: &Path, text: &str, p: &mut Problems) -> Option<Con
     let admin_raw: Option<crate::admin::AdminRaw> =
         section(take("admin").unwrap_or_else(empty), path, "admin", p);
     let aws = take("aws").and_then(|v| crate::aws::config::compile(v, path, p));
+    let review_raw: Option<crate::review::ReviewRaw> =
+        section(take("review").unwrap_or_else(empty), path, "review", p);
     let certificates_raw: Option<crate::reports::config::CertificatesRaw> = section(
         take("certificates").unwrap_or_else(empty),
         path,
@@ -178,6 +182,7 @@ fn compile(path: &Path, base: &Path, text: &str, p: &mut Problems) -> Option<Con
     };
     let certificates = certificates_raw?.compile();
     let admin_listen = admin_raw?.compile(path, "admin", p);
+    let review = review_raw?.compile(path, "review", p);
 
     let state_dir = resolve(&daemon.state_dir);
     Some(Config {
@@ -198,5 +203,6 @@ fn compile(path: &Path, base: &Path, text: &str, p: &mut Problems) -> Option<Con
         certificates,
         admin_listen,
         aws,
+        review,
     })
 }

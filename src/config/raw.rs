@@ -22,6 +22,7 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
     "certificates",
     "admin",
     "aws",
+    "review",
 ];
 
 /// `[daemon]`: process-wide settings.

@@ -30,6 +30,8 @@ pub struct Submission<'a> {
     pub duplicate_of: Option<i64>,
     /// Human description of the earlier identical submission.
     pub duplicate_note: Option<String>,
+    /// An operator's decision this run applies (docs/REVIEW.md).
+    pub decision: Option<crate::review::Pending>,
 }
 
 impl Pipeline {
@@ -90,6 +92,27 @@ impl Pipeline {
             item.result.duplicate_of = sub.duplicate_of;
             item.result.verdict = Verdict::Duplicate;
             return Ok(item.result);
+        }
+        match sub.decision.as_ref().map(|p| &p.decision) {
+            Some(crate::review::Decision::Reject { operator, reason }) => {
+                // Refused by an operator: no step runs; the sender reads why.
+                item.add(Finding::reject(
+                    "PAS89",
+                    format!("Rechazado en revisión por la bolsa ({operator}): {reason}"),
+                ));
+                item.result.verdict = Verdict::Rejected;
+                return Ok(item.result);
+            }
+            Some(crate::review::Decision::Approve {
+                operator,
+                corrections,
+            }) => {
+                item.approval = Some(super::Approval {
+                    operator: operator.clone(),
+                    corrections: corrections.clone(),
+                });
+            }
+            None => {}
         }
         let format = item.result.format;
         let Some(idx) = self.config.route_index(sub.account, sub.rel_path, format) else {
@@ -170,6 +193,7 @@ fn new_item(
         priced: None,
         pricing: None,
         settlement: None,
+        approval: None,
     }
 }
 

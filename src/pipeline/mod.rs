@@ -69,6 +69,16 @@ pub struct WorkItem {
     pub pricing: Option<crate::rules::PricingInput>,
     /// A note applied to a registration by `price`, for `certify`.
     pub settlement: Option<steps::notes::Settlement>,
+    /// An operator approved this file in review: holds are waived and the
+    /// corrections replace what was read (docs/REVIEW.md).
+    pub approval: Option<Approval>,
+}
+
+/// An operator's approval, as steps see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Approval {
+    pub operator: String,
+    pub corrections: std::collections::BTreeMap<String, String>,
 }
 
 impl WorkItem {

@@ -303,6 +303,12 @@ impl JobCtx {
         })?;
         let store_err = |e: crate::store::StoreError| StepError::Transient(e.to_string());
         let max = self.generation.config.daemon.max_file_bytes;
+        // An operator's decision waiting for this run (docs/REVIEW.md).
+        let decision = self
+            .store
+            .pending_decision(job.id)
+            .await
+            .map_err(store_err)?;
         let result = if job.size > max {
             // Never read into memory: rejected on its size alone.
             too_large(job, max, self.clock.now())
@@ -324,8 +330,13 @@ impl JobCtx {
                 account: Some(&job.account),
                 rel_path: &job.rel_path,
                 job_id: Some(job.id),
-                duplicate_of,
-                duplicate_note: duplicate_of.map(|id| format!("al envío {id}")),
+                // An operator decided on this very file: the decision stands
+                // even if identical bytes were sent before.
+                duplicate_of: duplicate_of.filter(|_| decision.is_none()),
+                duplicate_note: duplicate_of
+                    .filter(|_| decision.is_none())
+                    .map(|id| format!("al envío {id}")),
+                decision: decision.clone(),
             };
             // Intake hashed and sniffed the file: not again.
             let id = FileIdentity {
@@ -367,7 +378,29 @@ impl JobCtx {
             archive_path: archive_path.to_string_lossy().into_owned(),
             duplicate_of: result.duplicate_of,
             now_ms: self.clock.now_millis(),
+            review_reason: (result.verdict == crate::result::Verdict::Review).then(|| {
+                crate::review::reason_of(&result.findings)
+                    .as_str()
+                    .to_owned()
+            }),
+            decision_id: decision.as_ref().map(|d| d.id),
         };
+        if let Some(crate::review::Pending {
+            decision: crate::review::Decision::Reject { .. },
+            ..
+        }) = &decision
+        {
+            // The sender's rejection notice (idempotent per job and verdict).
+            crate::certificate::enqueue_notification(
+                &self.store,
+                &self.generation.config,
+                account,
+                job.id,
+                &result,
+            )
+            .await
+            .map_err(|e| StepError::Transient(e.to_string()))?;
+        }
         self.store
             .complete(job, &completion)
             .await

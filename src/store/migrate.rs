@@ -65,6 +65,11 @@ const SQLITE: &[Migration] = &[
         "invoice_events",
         include_str!("../../migrations/sqlite/0011_invoice_events.sql"),
     ),
+    (
+        12,
+        "review",
+        include_str!("../../migrations/sqlite/0012_review.sql"),
+    ),
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -102,6 +107,11 @@ const POSTGRES: &[Migration] = &[
         7,
         "invoice_events",
         include_str!("../../migrations/postgres/0007_invoice_events.sql"),
+    ),
+    (
+        8,
+        "review",
+        include_str!("../../migrations/postgres/0008_review.sql"),
     ),
 ];
 

@@ -17,6 +17,7 @@ mod lane;
 mod migrate;
 pub mod outbox;
 pub mod reports;
+pub mod review;
 pub mod sftp_state;
 // Test support: not in a release build (feature `test-support`).
 #[cfg(any(test, feature = "test-support"))]
@@ -185,6 +186,10 @@ pub struct Completion {
     pub archive_path: String,
     pub duplicate_of: Option<i64>,
     pub now_ms: i64,
+    /// Why the job is in review (a `review` verdict), as `review::Reason`'s word.
+    pub review_reason: Option<String>,
+    /// The operator's decision this run applied.
+    pub decision_id: Option<i64>,
 }
 
 /// Counts and lists for `pasarela status`.
@@ -201,6 +206,10 @@ pub struct StatusReport {
     pub sftp_sessions: Vec<sftp_state::SftpSession>,
     /// Addresses banned now.
     pub sftp_bans: Vec<sftp_state::SftpBan>,
+    /// Files waiting for an operator, by reason (docs/REVIEW.md).
+    pub review: Vec<(String, i64)>,
+    /// When the oldest file in review entered it (unix ms).
+    pub review_oldest_since: Option<i64>,
 }
 
 const JOB_COLUMNS: &str = "id, account, rel_path, spool_path, size, sha256, received_at, state, attempts, unfinished_starts, verdict, result_path, archive_path, last_error, updated_at, format";
@@ -721,12 +730,16 @@ impl Store {
     async fn complete_tx(tx: &mut Tx, job: &Job, c: &Completion) -> Result<(), StoreError> {
         tx.execute(
             "UPDATE jobs SET state = 'done', verdict = ?, result_path = ?, archive_path = ?, duplicate_of = ?, lease_owner = NULL,
-             lease_until = NULL, last_error = NULL, unfinished_starts = 0, updated_at = ? WHERE id = ?",
+             lease_until = NULL, last_error = NULL, unfinished_starts = 0, updated_at = ?, review_reason = ?,
+             review_since = CASE WHEN ? = 1 THEN COALESCE(review_since, ?) ELSE NULL END WHERE id = ?",
             args![
                 c.verdict.as_str(),
                 &c.result_path,
                 &c.archive_path,
                 c.duplicate_of,
+                Arg::time(c.now_ms),
+                Arg::Text(c.review_reason.clone()),
+                i64::from(c.review_reason.is_some()),
                 Arg::time(c.now_ms),
                 job.id
             ],
@@ -735,6 +748,15 @@ impl Store {
         save_result_tx(tx, job.id, &c.result_json, c.now_ms).await?;
         let detail = serde_json::json!({"verdict": c.verdict.as_str(), "result": &c.result_path, "archive": &c.archive_path});
         audit_job_tx(tx, c.now_ms, job, "done", detail).await?;
+        if let Some(d) = c.decision_id {
+            tx.execute(
+                "UPDATE review_decisions SET applied_at = ?, outcome = ? WHERE id = ? AND applied_at IS NULL",
+                args![Arg::time(c.now_ms), c.verdict.as_str(), d],
+            )
+            .await?;
+            let detail = serde_json::json!({"decision_id": d, "after": {"verdict": c.verdict.as_str(), "review_reason": &c.review_reason}});
+            audit_job_tx(tx, c.now_ms, job, "review.applied", detail).await?;
+        }
         Ok(())
     }
 
@@ -772,8 +794,9 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
         tx.execute(
-            "UPDATE jobs SET state = 'dead', last_error = ?, result_path = ?, lease_owner = NULL, lease_until = NULL, unfinished_starts = 0, updated_at = ? WHERE id = ?",
-            args![error, result_path, Arg::time(now_ms), job.id],
+            "UPDATE jobs SET state = 'dead', last_error = ?, result_path = ?, lease_owner = NULL, lease_until = NULL, unfinished_starts = 0, updated_at = ?,
+             review_reason = 'dead_letter', review_since = COALESCE(review_since, ?) WHERE id = ?",
+            args![error, result_path, Arg::time(now_ms), Arg::time(now_ms), job.id],
         )
         .await?;
         save_result_tx(&mut tx, job.id, result_json, now_ms).await?;
@@ -927,6 +950,7 @@ impl Store {
                 args![],
             )
             .await?;
+        let (review, review_oldest_since) = self.review_counts().await?;
         Ok(StatusReport {
             jobs_by_state: pairs(by_state, "state")?,
             verdicts: pairs(verdicts, "verdict")?,
@@ -936,6 +960,8 @@ impl Store {
             outbox: self.outbox_counts().await?,
             sftp_sessions: self.sftp_sessions().await?,
             sftp_bans: self.sftp_bans(now_ms()).await?,
+            review,
+            review_oldest_since,
         })
     }
 

@@ -458,6 +458,8 @@ both!(
             archive_path: "/a/a.xml".into(),
             duplicate_of: None,
             now_ms: now,
+            review_reason: None,
+            decision_id: None,
         };
         s.complete(&job, &done).await.unwrap();
         assert_eq!(s.job(id).await.unwrap().unwrap().unfinished_starts, 0);
@@ -821,6 +823,8 @@ both!(kind_format_and_verdict_round_trip_as_enums, |s, place| {
         archive_path: "/a/p".into(),
         duplicate_of: None,
         now_ms: 3000,
+        review_reason: Some("manual".into()),
+        decision_id: None,
     };
     s.complete(&heavy[0], &c).await.unwrap();
     let done = s.job(p).await.unwrap().unwrap();
