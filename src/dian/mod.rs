@@ -10,6 +10,7 @@
 
 pub mod cufe;
 pub mod events;
+pub mod extracted;
 pub mod generator;
 pub mod model;
 pub mod nit;

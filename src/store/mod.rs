@@ -708,6 +708,34 @@ impl Store {
         }
     }
 
+    /// The live job holding either key (as [`Store::claim_document_keys`]
+    /// would find it), without claiming anything: a document read from a
+    /// PDF, scan or sheet is tied to it, or waits for it.
+    pub async fn document_key_holder(
+        &self,
+        job_id: i64,
+        cufe: Option<&str>,
+        supplier: Option<&str>,
+    ) -> Result<Option<KeyHolder>, StoreError> {
+        let row = self
+            .db
+            .fetch_optional(
+                "SELECT id, document_key FROM jobs
+                 WHERE (document_key = ? OR document_key = ? OR supplier_key = ?)
+                 AND id != ? AND state != 'dead'
+                 AND (verdict IS NULL OR verdict IN ('accepted', 'review')) ORDER BY id LIMIT 1",
+                args![cufe, supplier, supplier, job_id],
+            )
+            .await?;
+        row.map(|r| {
+            Ok(KeyHolder {
+                job_id: r.int("id")?,
+                same_cufe: cufe.is_some() && r.opt_text("document_key")?.as_deref() == cufe,
+            })
+        })
+        .transpose()
+    }
+
     /// Commit a job's outcome and its result.
     /// Concurrent calls are grouped into one transaction (group commit).
     pub async fn complete(&self, job: &Job, c: &Completion) -> Result<(), StoreError> {

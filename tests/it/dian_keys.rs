@@ -2,8 +2,6 @@
 //! by its supplier key (supplier NIT + number); either one already held makes
 //! the next submission a duplicate (rule 90) naming the first.
 
-use std::time::Duration;
-
 use chrono::Duration as Span;
 use pasarela::dian::DocKind;
 use pasarela::dian::generator::{self, GenOptions};
@@ -24,19 +22,6 @@ fn supplier_key_normalises_nit_and_number() {
     assert_eq!(supplier_key("900373991", " - "), None);
 }
 
-/// Drop `name` and wait for its result.
-fn submit(env: &Env, daemon: &Daemon, name: &str, bytes: &[u8]) -> serde_json::Value {
-    env.drop_file("demo", name, bytes);
-    assert!(
-        wait_until(Duration::from_secs(30), || env
-            .result_path("demo", name)
-            .is_file()),
-        "{}",
-        daemon.log_text()
-    );
-    env.read_result("demo", name)
-}
-
 /// The same invoice (supplier and number) generated twice with another issue
 /// time: two valid documents with different CUFEs. The second one is a
 /// duplicate of the first through the supplier key.
@@ -55,9 +40,9 @@ fn same_supplier_and_number_with_another_cufe_is_a_duplicate() {
     assert_eq!(a.number, b.number);
     assert_ne!(a.cufe, b.cufe);
 
-    let first = submit(&env, &daemon, "first.xml", a.xml.as_bytes());
+    let first = env.submit(&daemon, "demo", "first.xml", a.xml.as_bytes());
     assert_eq!(first["verdict"], "accepted", "{first}");
-    let second = submit(&env, &daemon, "second.xml", b.xml.as_bytes());
+    let second = env.submit(&daemon, "demo", "second.xml", b.xml.as_bytes());
     assert_eq!(second["verdict"], "duplicate", "{second}");
     assert_eq!(second["duplicate_of"], first["job_id"], "{second}");
     let f90 = second["findings"]
@@ -76,10 +61,10 @@ fn same_supplier_and_number_with_another_cufe_is_a_duplicate() {
     // Another invoice of the same supplier is an original; the same CUFE
     // again (different bytes) is a duplicate of the first by CUFE.
     let c = generator::generate(32, DocKind::Invoice, &first_opts);
-    let third = submit(&env, &daemon, "other.xml", c.xml.as_bytes());
+    let third = env.submit(&daemon, "demo", "other.xml", c.xml.as_bytes());
     assert_eq!(third["verdict"], "accepted", "{third}");
     let again = a.xml.replacen("<Invoice", "<!-- reenviada --><Invoice", 1);
-    let fourth = submit(&env, &daemon, "again.xml", again.as_bytes());
+    let fourth = env.submit(&daemon, "demo", "again.xml", again.as_bytes());
     assert_eq!(fourth["verdict"], "duplicate", "{fourth}");
     assert_eq!(fourth["duplicate_of"], first["job_id"], "{fourth}");
     assert!(
@@ -88,34 +73,4 @@ fn same_supplier_and_number_with_another_cufe_is_a_duplicate() {
         ),
         "{fourth}"
     );
-}
-
-/// The PDF route claims its keys too: the same invoice's graphic
-/// representation sent twice (with and without the QR: different bytes) is
-/// registered once; another invoice of the same run is an original.
-#[test]
-fn the_same_invoice_as_another_pdf_is_a_duplicate() {
-    let config =
-        basic_config("").replace("steps = [\"hold-for-review\"]", "steps = [\"pdf-extract\"]");
-    let env = Env::new(&config);
-    let daemon = env.start_ready(&["--now", "2026-01-01T00:00:00-05:00"]);
-    let with_qr = pasarela::formats::generate::invoice(11, true);
-    let without_qr = pasarela::formats::generate::invoice(11, false);
-    assert_eq!(with_qr.truth.number, without_qr.truth.number);
-    let first = submit(&env, &daemon, "a.pdf", &with_qr.pdf());
-    assert_eq!(first["verdict"], "accepted", "{first}");
-    let second = submit(&env, &daemon, "b.pdf", &without_qr.pdf());
-    assert_eq!(second["verdict"], "duplicate", "{second}");
-    assert_eq!(second["duplicate_of"], first["job_id"], "{second}");
-    assert!(
-        second["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|f| f["code"] == "90"),
-        "{second}"
-    );
-    let other = pasarela::formats::generate::invoice(13, true);
-    let third = submit(&env, &daemon, "c.pdf", &other.pdf());
-    assert_ne!(third["verdict"], "duplicate", "{third}");
 }

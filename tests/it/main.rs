@@ -44,6 +44,7 @@ mod ops_admin;
 mod resilience_disk_full;
 mod resilience_hostile;
 mod resilience_mixed;
+mod review_queue;
 mod rules_engine;
 mod security_secrets;
 mod sftp_defender_attempts;

@@ -201,6 +201,19 @@ impl<'a> Facts<'a> {
 }
 
 /// Every content rule, family by family; the order is the order of findings.
+/// Only the date rules (issue instant, age), for a document read from a
+/// PDF, scan or sheet (`dian::extracted`).
+pub fn check_dates(
+    doc: &Document,
+    settings: &DianSettings,
+    now: DateTime<FixedOffset>,
+) -> Vec<crate::result::Finding> {
+    let mut em = Emitter::new(settings, Some(doc.kind), doc.kind.root());
+    let facts = Facts::of(doc, settings, now);
+    dates::check(&facts, &mut em);
+    em.findings
+}
+
 pub fn check_document(
     doc: &Document,
     settings: &DianSettings,

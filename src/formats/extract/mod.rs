@@ -40,6 +40,8 @@ pub enum Source {
     Qr,
     Text,
     Ocr,
+    /// Corrected by an operator in review (docs/REVIEW.md).
+    Operator,
 }
 
 /// One extracted value.
@@ -147,6 +149,36 @@ pub const KEY_FIELDS: &[&str] = &[
 ];
 
 impl Extraction {
+    /// Replace field `name` with an operator's value (confidence 1). Returns
+    /// the value it had, or `Err` for a name that is no field.
+    pub fn correct(&mut self, name: &str, value: &str) -> Result<Option<String>, ()> {
+        let slot = match name {
+            "number" => &mut self.number,
+            "prefix" => &mut self.prefix,
+            "issue_date" => &mut self.issue_date,
+            "issue_time" => &mut self.issue_time,
+            "due_date" => &mut self.due_date,
+            "supplier_name" => &mut self.supplier_name,
+            "supplier_nit" => &mut self.supplier_nit,
+            "supplier_dv" => &mut self.supplier_dv,
+            "customer_name" => &mut self.customer_name,
+            "customer_id_type" => &mut self.customer_id_type,
+            "customer_id" => &mut self.customer_id,
+            "customer_dv" => &mut self.customer_dv,
+            "subtotal" => &mut self.subtotal,
+            "tax_iva" => &mut self.tax_iva,
+            "tax_other" => &mut self.tax_other,
+            "total" => &mut self.total,
+            "cufe" => &mut self.cufe,
+            _ => return Err(()),
+        };
+        let before = slot.as_ref().map(|f| f.value.clone());
+        let mut f = Field::new(value, Source::Operator, 1.0);
+        f.checks.push("operator".to_owned());
+        *slot = Some(f);
+        Ok(before)
+    }
+
     pub fn field(&self, name: &str) -> Option<&Field> {
         match name {
             "number" => self.number.as_ref(),
@@ -395,6 +427,7 @@ fn doubt(name: &str, f: &Field, policy: &ReviewPolicy, out: &mut Vec<Finding>) -
                         Source::Qr => "qr",
                         Source::Text => "texto",
                         Source::Ocr => "ocr",
+                        Source::Operator => "operador",
                     }
                 ),
             )

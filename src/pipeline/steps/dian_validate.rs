@@ -19,6 +19,7 @@ pub fn build(ctx: &BuildContext<'_>) -> Result<Arc<dyn Step>, Vec<ConfigError>> 
     Ok(Arc::new(DianValidate {
         settings: ctx.dian()?,
         xsd_dir: ctx.config.dian.xsd_dir.clone(),
+        awaiting_xml: ctx.config.review.awaiting_xml,
     }))
 }
 
@@ -26,6 +27,9 @@ struct DianValidate {
     settings: Arc<DianSettings>,
     /// UBL 2.1 schemas for the optional XSD check (PAS37).
     xsd_dir: Option<PathBuf>,
+    /// `[review] awaiting_xml_days`: how long readings of an invoice (PDF,
+    /// scan, sheet) wait for it to arrive and release them.
+    awaiting_xml: std::time::Duration,
 }
 
 #[async_trait]
@@ -59,7 +63,13 @@ impl Step for DianValidate {
         // Only documents that pass claim their identity, so a rejected first
         // attempt never makes its corrected resubmission a "duplicate".
         if !rejected {
-            claim_keys(item, ctx, &self.settings).await?;
+            // An invoice's arrival releases the readings waiting for it.
+            let release = item
+                .document
+                .as_ref()
+                .filter(|d| d.kind == crate::dian::model::DocKind::Invoice)
+                .map(|_| self.awaiting_xml);
+            claim_keys(item, ctx, &self.settings, release).await?;
             if item.verdict_override != Some(Verdict::Duplicate) {
                 match &event {
                     Some(ev) => super::events::record(item, ctx, &self.settings, ev).await?,
@@ -79,6 +89,7 @@ pub(super) async fn claim_keys(
     item: &mut WorkItem,
     ctx: &StepContext,
     settings: &DianSettings,
+    release: Option<std::time::Duration>,
 ) -> Result<(), StepError> {
     let (Some(store), Some(job)) = (&ctx.services.store, item.job_id) else {
         return Ok(());
@@ -96,6 +107,19 @@ pub(super) async fn claim_keys(
         .await
         .map_err(|e| StepError::Transient(e.to_string()))?;
     let Some(holder) = holder else {
+        // This job now holds the invoice's keys: readings of it (PDF, scan,
+        // sheet) that were waiting run again and are tied to it.
+        if let Some(window) = release {
+            let keys: Vec<&str> = cufe
+                .iter()
+                .copied()
+                .chain(item.supplier_key.as_deref())
+                .collect();
+            let released = super::reconcile::release_waiting(ctx, &keys, window).await?;
+            if !released.is_empty() {
+                tracing::info!(job, ?released, "waiting readings released by their invoice");
+            }
+        }
         return Ok(());
     };
     let id = holder.job_id;

@@ -178,7 +178,8 @@ pub(super) async fn check_invoice(
             None
         };
         if let Some(f) = finding {
-            if ev.code == "031" && f.severity == Severity::Notify {
+            // An operator who approved the invoice decided on the reclamo.
+            if ev.code == "031" && f.severity == Severity::Notify && item.approval.is_none() {
                 item.verdict_override.get_or_insert(Verdict::Review);
             }
             item.add(f);
@@ -221,7 +222,7 @@ impl Step for RequireAcceptance {
             .findings
             .iter()
             .any(|f| f.severity == Severity::Reject);
-        if rejected || item.verdict_override.is_some() {
+        if rejected || item.verdict_override.is_some() || item.approval.is_some() {
             return Ok(());
         }
         let (Some(store), Some(cufe)) = (&ctx.services.store, invoice_cufe(item)) else {

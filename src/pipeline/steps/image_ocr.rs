@@ -18,6 +18,7 @@ pub fn build(ctx: &BuildContext<'_>) -> Result<Arc<dyn Step>, Vec<ConfigError>> 
     Ok(Arc::new(ImageOcr {
         settings: ctx.formats()?,
         dian: ctx.dian()?,
+        awaiting_xml: ctx.config.review.awaiting_xml,
     }))
 }
 
@@ -25,6 +26,9 @@ struct ImageOcr {
     settings: Arc<FormatsSettings>,
     /// For rule 90 when the document's keys are already claimed.
     dian: Arc<DianSettings>,
+    /// `[review] awaiting_xml_days`: an approved reading that registers
+    /// releases other readings of its invoice waiting this long.
+    awaiting_xml: std::time::Duration,
 }
 
 #[async_trait]
@@ -39,6 +43,6 @@ impl Step for ImageOcr {
         let r = read::read_image(&item.bytes, &self.settings)
             .await
             .map_err(environment)?;
-        apply_reading(item, r, "image", ctx, &self.dian).await
+        apply_reading(item, r, "image", ctx, &self.dian, self.awaiting_xml).await
     }
 }

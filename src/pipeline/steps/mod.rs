@@ -22,6 +22,7 @@ pub mod notes;
 mod pdf_extract;
 pub mod price;
 mod reading;
+mod reconcile;
 mod reject_unsupported;
 
 use std::cell::OnceCell;

@@ -20,6 +20,7 @@ pub fn build(ctx: &BuildContext<'_>) -> Result<Arc<dyn Step>, Vec<ConfigError>> 
     Ok(Arc::new(PdfExtract {
         settings: ctx.formats()?,
         dian: ctx.dian()?,
+        awaiting_xml: ctx.config.review.awaiting_xml,
     }))
 }
 
@@ -27,6 +28,9 @@ struct PdfExtract {
     settings: Arc<FormatsSettings>,
     /// For rule 90 when the document's keys are already claimed.
     dian: Arc<DianSettings>,
+    /// `[review] awaiting_xml_days`: an approved reading that registers
+    /// releases other readings of its invoice waiting this long.
+    awaiting_xml: std::time::Duration,
 }
 
 #[async_trait]
@@ -41,6 +45,6 @@ impl Step for PdfExtract {
         let r = read::read_pdf(&item.bytes, &self.settings)
             .await
             .map_err(environment)?;
-        apply_reading(item, r, "pdf", ctx, &self.dian).await
+        apply_reading(item, r, "pdf", ctx, &self.dian, self.awaiting_xml).await
     }
 }

@@ -123,9 +123,18 @@ impl Step for Price {
         if rejected || item.verdict_override == Some(Verdict::Duplicate) {
             return Ok(());
         }
-        let Some(doc) = item.document.clone() else {
+        let Some(mut doc) = item.document.clone() else {
             return Ok(());
         };
+        // An operator named the catalog product of some lines.
+        if let Some(a) = &item.approval {
+            for (i, line) in doc.lines.iter_mut().enumerate() {
+                if let Some(code) = crate::review::line_code(&a.corrections, i + 1) {
+                    line.standard_item_id = Some(code.to_owned());
+                    line.sellers_item_id = None;
+                }
+            }
+        }
         if doc.kind != crate::dian::model::DocKind::Invoice {
             // A note never earns its own registration: it changes the
             // registration of the invoice it refers to.

@@ -11,11 +11,26 @@ use crate::result::{Severity, Verdict};
 
 pub(super) async fn apply_reading(
     item: &mut WorkItem,
-    r: Reading,
+    mut r: Reading,
     format: &str,
     ctx: &StepContext,
     dian: &DianSettings,
+    awaiting_xml: std::time::Duration,
 ) -> Result<(), StepError> {
+    // An operator's approval: the corrections replace what was read (the
+    // values read are kept beside them) and doubts no longer hold the file.
+    let mut corrected = serde_json::Map::new();
+    if let Some(a) = &item.approval {
+        for (field, value) in &a.corrections {
+            if let Ok(before) = r.fields.correct(field, value) {
+                corrected.insert(
+                    field.clone(),
+                    serde_json::json!({"value": value, "read": before, "operator": a.operator}),
+                );
+            }
+        }
+        r.review = false;
+    }
     item.result.findings.extend(r.findings.iter().cloned());
     let has_reject = item
         .result
@@ -25,29 +40,19 @@ pub(super) async fn apply_reading(
     if r.review && !has_reject {
         item.verdict_override = Some(Verdict::Review);
     }
-    if !r.review {
-        let x = &r.fields;
-        let cufe = x
-            .cufe
-            .as_ref()
-            .filter(|c| c.value.len() == 96 && !c.checks.iter().any(|k| k.starts_with('!')))
-            .map(|c| c.value.to_ascii_lowercase());
-        item.supplier_key = match (&x.supplier_nit, &x.number) {
-            (Some(n), Some(num)) => crate::dian::supplier_key(&n.value, &num.value),
-            _ => None,
-        };
-        item.document_key = cufe.or_else(|| item.supplier_key.clone());
-    }
     let mut v = serde_json::to_value(&r).unwrap_or(serde_json::Value::Null);
     if let Some(o) = v.as_object_mut() {
         o.insert("kind".into(), serde_json::Value::String(format.into()));
+        if !corrected.is_empty() {
+            o.insert("corrections".into(), serde_json::Value::Object(corrected));
+        }
     }
     item.result.extraction = Some(v);
-    // A confident reading that nothing rejects claims its keys like an XML
-    // document that passes: the same invoice sent as XML and as a PDF (with
-    // or without a readable CUFE) is registered once (rule 90).
+    // A confident (or approved) reading that nothing rejects is reconciled
+    // with the electronic invoices: tied to one, waiting for it, or (approved)
+    // registered itself; the same invoice is registered once (rule 90).
     if !r.review && !has_reject {
-        super::dian_validate::claim_keys(item, ctx, dian).await?;
+        super::reconcile::reading(item, ctx, dian, &r.fields, awaiting_xml).await?;
     }
     Ok(())
 }

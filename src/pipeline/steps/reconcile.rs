@@ -1,0 +1,191 @@
+//! One registration per invoice, whatever arrived (docs/REVIEW.md): a
+//! document read from a PDF, scan or spreadsheet is reconciled with the
+//! electronic invoices by CUFE or by supplier NIT + number.
+//!
+//! - the electronic invoice is already here → the reading is tied to it
+//!   (verdict `duplicate`, rule 90, `duplicate_of` its job): never a second
+//!   certificate or commission;
+//! - it is not → the reading waits (verdict `review`, PAS88, reason
+//!   `awaiting_xml`); when the XML arrives within `[review]
+//!   awaiting_xml_days` it releases the reading, which runs again and is tied
+//!   to it; after that an operator decides;
+//! - an operator approved the reading → it is registered from the fields
+//!   read (and corrected): the route's `price` and `certify` follow.
+
+use std::collections::BTreeMap;
+
+use crate::dian::DianSettings;
+use crate::dian::extracted::{Extracted, ExtractedLine};
+use crate::formats::extract::Extraction;
+use crate::pipeline::{StepContext, StepError, WorkItem};
+use crate::result::{Finding, Verdict};
+
+fn transient(e: crate::store::StoreError) -> StepError {
+    StepError::Transient(e.to_string())
+}
+
+/// The keys a reading names: its CUFE (lower case) and its supplier key.
+pub(super) fn keys(fields: &Extraction) -> (Option<String>, Option<String>) {
+    let cufe = fields
+        .cufe
+        .as_ref()
+        .filter(|c| c.value.len() == 96 && !c.checks.iter().any(|k| k.starts_with('!')))
+        .map(|c| c.value.to_ascii_lowercase());
+    let supplier = match (&fields.supplier_nit, &fields.number) {
+        (Some(n), Some(num)) => crate::dian::supplier_key(&n.value, &num.value),
+        _ => None,
+    };
+    (cufe, supplier)
+}
+
+/// Tie, hold or (approved) register a confident reading.
+pub(super) async fn reading(
+    item: &mut WorkItem,
+    ctx: &StepContext,
+    dian: &DianSettings,
+    fields: &Extraction,
+    awaiting_xml: std::time::Duration,
+) -> Result<(), StepError> {
+    let (cufe, supplier) = keys(fields);
+    item.supplier_key = supplier.clone();
+    item.document_key = cufe.clone().or_else(|| supplier.clone());
+    let Some(store) = &ctx.services.store else {
+        // `process`: nothing to reconcile with.
+        await_xml(item, &cufe, &supplier);
+        return Ok(());
+    };
+    let job = item.job_id.unwrap_or_default();
+    if let Some(h) = store
+        .document_key_holder(job, cufe.as_deref(), supplier.as_deref())
+        .await
+        .map_err(transient)?
+    {
+        tie(item, dian, h.job_id, h.same_cufe);
+        return Ok(());
+    }
+    if item.approval.is_some() {
+        // Registered from what was read: it claims the keys as an XML would.
+        super::dian_validate::claim_keys(item, ctx, dian, Some(awaiting_xml)).await?;
+        if item.verdict_override == Some(Verdict::Duplicate) {
+            return Ok(());
+        }
+        let doc = crate::dian::extracted::document(&extracted(fields, item));
+        item.result
+            .findings
+            .extend(crate::dian::extracted::check(&doc, dian, ctx.now));
+        item.document = Some(doc);
+        item.verdict_override = None;
+        return Ok(());
+    }
+    let keys: Vec<String> = cufe.iter().chain(supplier.iter()).cloned().collect();
+    store
+        .await_documents(job, &keys, ctx.now.timestamp_millis())
+        .await
+        .map_err(transient)?;
+    // The XML may have claimed its keys while this reading was being
+    // recorded as waiting: look again, so a release is never missed.
+    if let Some(h) = store
+        .document_key_holder(job, cufe.as_deref(), supplier.as_deref())
+        .await
+        .map_err(transient)?
+    {
+        store
+            .await_documents(job, &[], ctx.now.timestamp_millis())
+            .await
+            .map_err(transient)?;
+        tie(item, dian, h.job_id, h.same_cufe);
+        return Ok(());
+    }
+    await_xml(item, &cufe, &supplier);
+    Ok(())
+}
+
+fn tie(item: &mut WorkItem, dian: &DianSettings, holder: i64, same_cufe: bool) {
+    let what = if same_cufe {
+        format!(
+            "factura electrónica con el mismo CUFE, envío {holder}; este documento queda asociado a ese registro"
+        )
+    } else {
+        format!(
+            "factura electrónica del mismo emisor y número, envío {holder}; este documento queda asociado a ese registro"
+        )
+    };
+    if let Some(f) = crate::dian::duplicate_finding(dian, &what) {
+        item.add(f);
+    }
+    item.result.duplicate_of = Some(holder);
+    item.verdict_override = Some(Verdict::Duplicate);
+}
+
+fn await_xml(item: &mut WorkItem, cufe: &Option<String>, supplier: &Option<String>) {
+    let by = match (cufe, supplier) {
+        (Some(c), _) => format!("CUFE {c}"),
+        (None, Some(s)) => format!("emisor y número {s}"),
+        (None, None) => "sus datos".to_owned(),
+    };
+    item.add(Finding::notify(
+        "PAS88",
+        format!(
+            "Documento leído; queda a la espera de la factura electrónica (XML) con {by}: se registra cuando llegue, o lo decide un operador."
+        ),
+    ));
+    item.verdict_override = Some(Verdict::Review);
+}
+
+/// The plain values of a reading (with an approval's line codes).
+fn extracted(f: &Extraction, item: &WorkItem) -> Extracted {
+    let v = |x: &Option<crate::formats::extract::Field>| x.as_ref().map(|f| f.value.clone());
+    let d = |x: &Option<crate::formats::extract::Field>| x.as_ref().and_then(|f| f.decimal());
+    let no_codes = BTreeMap::new();
+    let codes = item.approval.as_ref().map_or(&no_codes, |a| &a.corrections);
+    Extracted {
+        number: v(&f.number),
+        issue_date: v(&f.issue_date),
+        issue_time: v(&f.issue_time),
+        due_date: v(&f.due_date),
+        supplier_name: v(&f.supplier_name),
+        supplier_nit: v(&f.supplier_nit),
+        supplier_dv: v(&f.supplier_dv),
+        customer_name: v(&f.customer_name),
+        customer_id_type: v(&f.customer_id_type),
+        customer_id: v(&f.customer_id),
+        customer_dv: v(&f.customer_dv),
+        cufe: v(&f.cufe),
+        subtotal: d(&f.subtotal),
+        total: d(&f.total),
+        lines: f
+            .lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| ExtractedLine {
+                description: l.description.clone(),
+                quantity: l.quantity,
+                unit: l.unit.clone(),
+                line_total: l.line_total,
+                code: crate::review::line_code(codes, i + 1).map(str::to_owned),
+            })
+            .collect(),
+    }
+}
+
+/// Release the readings waiting for the invoice whose keys an XML document
+/// just claimed: they run again and are tied to it.
+pub(super) async fn release_waiting(
+    ctx: &StepContext,
+    keys: &[&str],
+    window: std::time::Duration,
+) -> Result<Vec<i64>, StepError> {
+    let Some(store) = &ctx.services.store else {
+        return Ok(Vec::new());
+    };
+    let since = ctx.now.timestamp_millis() - window.as_millis() as i64;
+    let mut released = Vec::new();
+    for id in store.awaiting(keys, since).await.map_err(transient)? {
+        match store.replay(id, ctx.now.timestamp_millis()).await {
+            Ok(_) => released.push(id),
+            Err(e) if e.is_transient() => return Err(transient(e)),
+            Err(e) => tracing::warn!(job = id, error = %e, "waiting reading could not be released"),
+        }
+    }
+    Ok(released)
+}

@@ -1,0 +1,347 @@
+//! Every document reaches a decision (issue 18, docs/REVIEW.md): readings of
+//! PDFs are tied to their electronic invoice or wait for it; the review
+//! queue's decisions (approve with corrections, reject with a reason) finish
+//! them through the running daemon.
+
+use std::time::Duration;
+
+use pasarela::dian::generator::{self, GenOptions};
+use pasarela::dian::model::DocKind;
+use pasarela::formats::generate::{self as fgen, Invoice};
+
+use crate::support::*;
+
+/// Products the shipped catalog identifies by description as natural
+/// (registrable) products sold by weight.
+const REGISTRABLE: &[&str] = &[
+    "Arroz paddy verde",
+    "Panela pulverizada",
+    "Papa criolla lavada",
+    "Plátano hartón verde",
+    "Tomate chonto",
+    "Cebolla cabezona blanca",
+];
+
+/// The first printed invoice from seed `from` on numbered in the test
+/// authorisation range (prefix SETP) that `ok` accepts.
+fn printed(from: u64, ok: impl Fn(&fgen::InvoiceTruth) -> bool) -> (u64, Invoice) {
+    (from..from + 20_000)
+        .map(|s| (s, fgen::invoice(s, true)))
+        .find(|(_, i)| i.truth.prefix == "SETP" && ok(&i.truth))
+        .expect("a seed with such a printed invoice")
+}
+
+fn registrable(t: &fgen::InvoiceTruth) -> bool {
+    t.lines
+        .iter()
+        .all(|l| l.unit == "KG" && REGISTRABLE.contains(&l.description.as_str()))
+}
+
+fn day(t: &fgen::InvoiceTruth) -> chrono::NaiveDate {
+    chrono::NaiveDate::parse_from_str(&t.issue_date, "%Y-%m-%d").unwrap()
+}
+
+/// The electronic invoice (XML) of the same sale: same supplier, number,
+/// issue date and time; registrable lines; its own valid CUFE.
+fn electronic(inv: &Invoice) -> String {
+    let t = &inv.truth;
+    let mut spec = generator::build(
+        5,
+        DocKind::Invoice,
+        &GenOptions {
+            registrable: true,
+            min_lines: 1,
+            max_lines: 2,
+            ..GenOptions::default()
+        },
+    );
+    spec.number = t.number.clone();
+    spec.supplier.id = t.supplier_nit.clone();
+    spec.supplier.dv = t.supplier_dv.clone();
+    spec.issue_date = t.issue_date.clone();
+    spec.issue_time = t.issue_time.clone();
+    spec.due_date = Some(t.due_date.clone());
+    spec.render().xml
+}
+
+/// "now" for the daemon: the day after the invoice was issued.
+fn now_after(inv: &Invoice) -> String {
+    format!("{}T12:00:00-05:00", day(&inv.truth) + chrono::Days::new(1))
+}
+
+fn config(smtp_port: Option<u16>) -> String {
+    let smtp = smtp_port.map_or(String::new(), |port| {
+        format!(
+            "[smtp]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"plain\"\nfrom = \"Pasarela <certificados@bolsa.example>\"\nadmins = [\"ops@bolsa.example\"]\ntemplates_dir = \"{}\"\ninitial_backoff_ms = 200\nmax_backoff_secs = 1\npoll_interval_ms = 100\n",
+            repo().join("config/templates").display()
+        )
+    });
+    registration_config(&["certify"], &smtp)
+        .replace(
+            "steps = [\"hold-for-review\"]",
+            "steps = [\"pdf-extract\", \"image-ocr\", \"excel-rows\", \"price\", \"certify\"]",
+        )
+        .replace(
+            "home = \"var/home/demo\"",
+            "home = \"var/home/demo\"\nemail = [\"broker@demo.example\"]",
+        )
+}
+
+fn codes(r: &serde_json::Value) -> Vec<String> {
+    r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn certificates(env: &Env) -> usize {
+    files_under(&env.home("demo").join("outgoing/certificates")).len()
+}
+
+fn review_list(env: &Env, args: &[&str]) -> serde_json::Value {
+    let mut a = vec!["review", "list", "--json"];
+    a.extend_from_slice(args);
+    let out = env.run(&a);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn xml_then_pdf_and_pdf_then_xml_give_one_registration() {
+    let env = Env::new(&config(None));
+    env.import_catalog();
+    let (seed, first) = printed(100, registrable);
+    // Issued up to 60 days before the first: both within the registration window.
+    let d = day(&first.truth);
+    let (_, second) = printed(seed + 1, |t| {
+        registrable(t) && day(t) <= d && (d - day(t)).num_days() <= 60
+    });
+    let daemon = env.start_ready(&["--now", &now_after(&first)]);
+
+    // XML then PDF: the PDF is tied to the registration.
+    let x = env.submit(&daemon, "demo", "a.xml", electronic(&first).as_bytes());
+    assert_eq!(x["verdict"], "accepted", "{x}");
+    let p = env.submit(&daemon, "demo", "a.pdf", &first.pdf());
+    assert_eq!(p["verdict"], "duplicate", "{p}");
+    assert_eq!(p["duplicate_of"], x["job_id"], "{p}");
+    assert!(codes(&p).contains(&"90".to_owned()), "{p}");
+    assert_eq!(certificates(&env), 1);
+
+    // PDF then XML: the PDF waits, then resolves itself when the XML registers.
+    let p2 = env.submit(&daemon, "demo", "b.pdf", &second.pdf());
+    assert_eq!(p2["verdict"], "review", "{p2}");
+    assert!(codes(&p2).contains(&"PAS88".to_owned()), "{p2}");
+    let queue = review_list(&env, &["--reason", "awaiting_xml"]);
+    assert_eq!(queue["counts"]["awaiting_xml"], 1, "{queue}");
+    assert_eq!(queue["items"][0]["job_id"], p2["job_id"], "{queue}");
+    let x2 = env.submit(&daemon, "demo", "b.xml", electronic(&second).as_bytes());
+    assert_eq!(x2["verdict"], "accepted", "{x2}");
+    assert!(
+        wait_until(Duration::from_secs(30), || env.read_result("demo", "b.pdf")
+            ["verdict"]
+            == "duplicate"),
+        "the waiting PDF was not resolved: {}\n{}",
+        env.read_result("demo", "b.pdf"),
+        daemon.log_text()
+    );
+    let resolved = env.read_result("demo", "b.pdf");
+    assert_eq!(resolved["duplicate_of"], x2["job_id"], "{resolved}");
+    assert_eq!(certificates(&env), 2, "one certificate per invoice");
+    let queue = review_list(&env, &[]);
+    assert!(queue["items"].as_array().unwrap().is_empty(), "{queue}");
+}
+
+#[test]
+fn operators_approve_with_corrections_or_reject_with_a_reason() {
+    let port = free_port();
+    let env = Env::new(&config(Some(port)));
+    let mail_dir = env.path().join("mail");
+    let _sink = deliver::SmtpSink::start(port, &mail_dir);
+    env.import_catalog();
+    // One line the catalog reads as a processed product (not registrable):
+    // the operator names the natural product's code (130, café pergamino en saco).
+    let (seed, lone) = printed(300, |t| {
+        t.lines
+            .iter()
+            .filter(|l| l.description == "Café pergamino seco")
+            .count()
+            == 1
+            && t.lines.iter().all(|l| {
+                l.unit == "KG"
+                    && (l.description == "Café pergamino seco"
+                        || REGISTRABLE.contains(&l.description.as_str()))
+            })
+    });
+    let coffee = lone
+        .truth
+        .lines
+        .iter()
+        .position(|l| l.description == "Café pergamino seco")
+        .unwrap()
+        + 1;
+    let d = day(&lone.truth);
+    let (_, refused) = printed(seed + 1, |t| day(t) <= d && (d - day(t)).num_days() <= 60);
+    let daemon = env.start_ready(&["--now", &now_after(&lone)]);
+
+    let r = env.submit(&daemon, "demo", "lone.pdf", &lone.pdf());
+    assert_eq!(r["verdict"], "review", "{r}");
+    let id = r["job_id"].as_i64().unwrap().to_string();
+
+    // Unknown fields and a missing operator are refused at the command line.
+    let bad = env.run(&[
+        "review",
+        "approve",
+        &id,
+        "--set",
+        "price=1",
+        "--operator",
+        "ana",
+    ]);
+    assert_eq!(
+        bad.status.code(),
+        Some(64),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+
+    // Approve with a corrected total: registered, certificate and e-mail.
+    let total = lone.truth.total.clone();
+    let ok = env.run(&[
+        "review",
+        "approve",
+        &id,
+        "--set",
+        &format!("total={total}"),
+        "--set",
+        &format!("line.{coffee}.code=130"),
+        "--operator",
+        "ana",
+    ]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    // A second decision while the first is pending is refused.
+    let again = env.run(&[
+        "review",
+        "reject",
+        &id,
+        "--reason",
+        "x",
+        "--operator",
+        "ana",
+    ]);
+    assert_ne!(again.status.code(), Some(0));
+    assert!(
+        wait_until(Duration::from_secs(30), || env
+            .read_result("demo", "lone.pdf")["verdict"]
+            == "accepted"),
+        "{}\n{}",
+        env.read_result("demo", "lone.pdf"),
+        daemon.log_text()
+    );
+    let done = env.read_result("demo", "lone.pdf");
+    assert!(done["certificate"]["number"].is_string(), "{done}");
+    assert_eq!(
+        done["extraction"]["corrections"]["total"]["operator"], "ana",
+        "{done}"
+    );
+    assert_eq!(
+        done["extraction"]["fields"]["total"]["source"], "operator",
+        "{done}"
+    );
+    let number = done["certificate"]["number"].as_str().unwrap().to_owned();
+    assert!(
+        wait_until(Duration::from_secs(30), || deliver::received(&mail_dir)
+            .iter()
+            .any(
+                |(_, raw)| raw.contains(&number) && raw.contains("application/pdf")
+            )),
+        "no certificate e-mail: {}",
+        daemon.log_text()
+    );
+
+    // The decision and its application are in the audit trail.
+    let show = env.run(&["review", "show", &id, "--json"]);
+    let show: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    let events: Vec<&str> = show["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["event"].as_str().unwrap())
+        .collect();
+    assert!(events.contains(&"review.approve"), "{events:?}");
+    assert!(events.contains(&"review.applied"), "{events:?}");
+    let approve = show["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["event"] == "review.approve")
+        .unwrap();
+    assert_eq!(approve["detail"]["operator"], "ana", "{approve}");
+    assert_eq!(
+        approve["detail"]["before"]["verdict"], "review",
+        "{approve}"
+    );
+    assert_eq!(show["decisions"][0]["outcome"], "accepted", "{show}");
+
+    // Reject: the sender's result says why, and a notice goes out.
+    let r2 = env.submit(&daemon, "demo", "refused.pdf", &refused.pdf());
+    assert_eq!(r2["verdict"], "review", "{r2}");
+    let id2 = r2["job_id"].as_i64().unwrap().to_string();
+    let why = "La factura no corresponde a una venta de productos agropecuarios";
+    let no = env.run(&[
+        "review",
+        "reject",
+        &id2,
+        "--reason",
+        why,
+        "--operator",
+        "luis",
+    ]);
+    assert!(
+        no.status.success(),
+        "{}",
+        String::from_utf8_lossy(&no.stderr)
+    );
+    assert!(
+        wait_until(Duration::from_secs(30), || env
+            .read_result("demo", "refused.pdf")["verdict"]
+            == "rejected"),
+        "{}",
+        daemon.log_text()
+    );
+    let rejected = env.read_result("demo", "refused.pdf");
+    let f = &rejected["findings"][0];
+    assert_eq!(f["code"], "PAS89", "{rejected}");
+    assert!(f["message"].as_str().unwrap().contains(why), "{rejected}");
+    assert!(
+        wait_until(Duration::from_secs(30), || deliver::received(&mail_dir)
+            .iter()
+            .any(|(_, raw)| raw.contains("PAS89"))),
+        "no rejection notice: {}",
+        daemon.log_text()
+    );
+    // Nothing left for an operator; a decided job cannot be decided again.
+    assert!(
+        review_list(&env, &[])["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let late = env.run(&["review", "approve", &id2, "--operator", "ana"]);
+    assert_eq!(late.status.code(), Some(65));
+    let status = env.run(&["status"]);
+    assert!(
+        String::from_utf8_lossy(&status.stdout).contains("in review: none"),
+        "{}",
+        String::from_utf8_lossy(&status.stdout)
+    );
+}
