@@ -150,8 +150,8 @@ pub const KEY_FIELDS: &[&str] = &[
 
 impl Extraction {
     /// Replace field `name` with an operator's value (confidence 1). Returns
-    /// the value it had, or `Err` for a name that is no field.
-    pub fn correct(&mut self, name: &str, value: &str) -> Result<Option<String>, ()> {
+    /// the value it had, or `Err` naming a field that does not exist.
+    pub fn correct(&mut self, name: &str, value: &str) -> Result<Option<String>, String> {
         let slot = match name {
             "number" => &mut self.number,
             "prefix" => &mut self.prefix,
@@ -170,7 +170,7 @@ impl Extraction {
             "tax_other" => &mut self.tax_other,
             "total" => &mut self.total,
             "cufe" => &mut self.cufe,
-            _ => return Err(()),
+            other => return Err(format!("no field named '{other}'")),
         };
         let before = slot.as_ref().map(|f| f.value.clone());
         let mut f = Field::new(value, Source::Operator, 1.0);
