@@ -143,8 +143,12 @@ pub enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// Issue instant (RFC 3339); default 2024-03-15T10:00:00-05:00.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "today")]
         issued_at: Option<DateTime<FixedOffset>>,
+        /// Issued an hour ago (Bogotá time): documents the daemon registers
+        /// today without a `--now` (the README's first example).
+        #[arg(long)]
+        today: bool,
         /// Only natural products sold by weight (invoices the shipped catalog
         /// registers), for benchmarks of the whole registration route.
         #[arg(long)]

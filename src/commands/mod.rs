@@ -82,9 +82,18 @@ pub async fn dispatch(command: Command, log_format: Option<LogFormat>) -> i32 {
             count,
             seed,
             issued_at,
+            today,
             registrable,
             out,
-        } => generate::generate(kind, count, seed, issued_at, registrable, &out),
+        } => {
+            let issued_at = issued_at.or_else(|| {
+                today.then(|| {
+                    (chrono::Utc::now() - chrono::Duration::hours(1))
+                        .with_timezone(&crate::clock::bogota())
+                })
+            });
+            generate::generate(kind, count, seed, issued_at, registrable, &out)
+        }
         Command::Catalog { command } => catalog::catalog(command),
         Command::Rules { command } => rules::rules(command),
         Command::VerifyCertificate { file, config } => {
