@@ -301,3 +301,551 @@ fn unknown_layout_and_bad_rule_files_are_reported() {
         "{text:?}"
     );
 }
+
+// ---------------------------------------------------------------------------
+// Realistic filled sheets: the two real templates' cells (copied verbatim
+// below; `template_cells_are_the_real_ones` checks them against
+// ../shared/fixtures/bmc/ when it is there), filled the way brokers really
+// fill them: renamed and extra sheets, headers split differently across the
+// two header rows, joined or split words, accents, case and spacing, merged
+// cells, formulas (read by their cached values), a TOTAL row, thousands of
+// formatted empty rows, a homologation sheet.
+// ---------------------------------------------------------------------------
+
+use pasarela::formats::excel::HomologationEntry;
+use pasarela::result::Severity;
+use rust_xlsxwriter::{Formula, Worksheet};
+
+/// Formato_Registro_Comiagro_SA_2024.xls, sheet "Originales": (row, column,
+/// text), 0-based, every text cell of the first 13 rows.
+const COMIAGRO: &[(u32, u16, &str)] = &[
+    (
+        1,
+        6,
+        "NOMBRE / RAZON SOCIAL DEL CLIENTE (CLIENTE COMIAGRO A QUIEN SE LE FACTURA EL SERVICIO): ",
+    ),
+    (2, 0, "FORMATO PARA REGISTRO DE FACTURAS - COMIAGRO SA"),
+    (4, 6, "C.C. /  NIT :"),
+    (4, 9, "FECHA:"),
+    (6, 6, "TELEFONO:"),
+    (6, 9, "CIUDAD:"),
+    (7, 6, "AUTORIZADO POR:"),
+    (
+        11,
+        0,
+        "NOMBRE USUARIO (CLIENTE DEL CLIENTE A QUIEN LE VENDE O COMPRA)",
+    ),
+    (11, 1, "NIT USUARIO (CLIENTE DEL CLIENTE)"),
+    (11, 2, "CIUDAD DE ENTREGA DEL PRODUCTO"),
+    (11, 3, "FACT NRO"),
+    (11, 4, "FECHA"),
+    (11, 5, "FORMA DE PAGO"),
+    (11, 6, "PRODUCTO"),
+    (11, 7, "PRESENTACION "),
+    (11, 8, "CANTIDAD"),
+    (11, 9, "VALOR\nUNITARIO"),
+    (11, 10, "TOTAL"),
+    (11, 11, "% IVA PRODUCTO"),
+    (11, 12, "ROL DEL CLIENTE DE COMIAGRO "),
+    (11, 13, "OBSERVACION"),
+    (12, 4, "DD/MM/YYYY"),
+    (12, 5, "Expresado en # de días"),
+    (12, 10, "OPERACIÓN"),
+    (12, 11, "0 - 5 - 19"),
+    (12, 12, "COMPRAS / VENTAS"),
+];
+
+/// The template's merged regions ((top, left), (bottom, right)): the title
+/// and the client's name.
+const COMIAGRO_MERGES: &[((u32, u32), (u32, u32))] = &[((2, 0), (2, 3)), ((1, 6), (2, 10))];
+
+/// PLANTILLA51_SIMONA.xls, sheet "Datos a cargar": every text cell.
+const PLANTILLA51: &[(u32, u16, &str)] = &[
+    (0, 6, "Totales de Control:"),
+    (
+        1,
+        0,
+        "Sobre el archivo REGISTRO, para TERMINAR, NO OLVIDE: Control-Shift-G (de Grabar, simultáneamente). Luego guardar como \"Excel 5.0/95\"",
+    ),
+    (2, 0, "NOMBRE"),
+    (2, 1, "NIT"),
+    (2, 2, "DIRECCION"),
+    (2, 3, "TEL."),
+    (2, 4, "No."),
+    (2, 5, "FECHA DE"),
+    (2, 6, "NOMBRE"),
+    (2, 7, "IVA"),
+    (2, 8, "CANTIDAD"),
+    (2, 9, "PRECIO"),
+    (2, 10, "TOTAL"),
+    (2, 11, "SITIO DE "),
+    (2, 12, "OBSERVACIONES"),
+    (2, 13, "PUNTA"),
+    (2, 14, "MANDANTE"),
+    (2, 15, "AGENCIA"),
+    (2, 16, "FORMA"),
+    (2, 17, "NOMBRE"),
+    (2, 18, "%Comis. x Punta"),
+    (2, 19, "BODEGA"),
+    (2, 21, "cantidad"),
+    (2, 22, "unidad de "),
+    (2, 23, "moneda"),
+    (3, 0, "CLIENTE"),
+    (3, 1, "CLIENTE"),
+    (3, 2, "CLIENTE"),
+    (3, 3, "CLIENTE"),
+    (3, 4, "FACTURA"),
+    (3, 5, "FACTURA"),
+    (3, 6, "PRODUCTO"),
+    (3, 7, "PRODUCTO"),
+    (3, 8, "O KILOS"),
+    (3, 9, "UNITARIO"),
+    (3, 10, "FACTURA"),
+    (3, 11, "ENTREGA"),
+    (3, 14, "PRINCIPAL"),
+    (3, 16, "DE PAGO"),
+    (3, 17, "PRINCIPAL"),
+    (3, 18, "%Comis. x Punta"),
+    (3, 19, "BODEGA"),
+    (3, 20, "INCENTIVO"),
+    (3, 21, "factura real"),
+    (3, 22, "medida factura"),
+    (3, 24, "X"),
+    (3, 25, "X"),
+    (3, 26, "X"),
+    (3, 27, "CODIGO SUBYA"),
+];
+
+#[test]
+fn template_cells_are_the_real_ones() {
+    for (file, sheet, cells, upto) in [
+        (
+            "../shared/fixtures/bmc/Formato_Registro_Comiagro_SA_2024.xls",
+            "Originales",
+            COMIAGRO,
+            13,
+        ),
+        (
+            "../shared/fixtures/bmc/PLANTILLA51_SIMONA.xls",
+            "Datos a cargar",
+            PLANTILLA51,
+            4,
+        ),
+    ] {
+        let Ok(bytes) = std::fs::read(file) else {
+            eprintln!("{file} not here: template cells not re-checked");
+            continue;
+        };
+        // calamine directly: the reader fills merged regions.
+        let mut book = calamine::open_workbook_auto_from_rs(std::io::Cursor::new(bytes)).unwrap();
+        let range = calamine::Reader::worksheet_range(&mut book, sheet).unwrap();
+        if let calamine::Sheets::Xls(x) = &book {
+            let merges: Vec<_> = x
+                .merge_cells_by_sheet_name(sheet)
+                .unwrap()
+                .iter()
+                .map(|d| (d.start, d.end))
+                .collect();
+            let ours: Vec<_> = if sheet == "Originales" {
+                COMIAGRO_MERGES.to_vec()
+            } else {
+                Vec::new()
+            };
+            assert_eq!(merges, ours, "{file}");
+        }
+        let mut real: Vec<(u32, u16, String)> = Vec::new();
+        let (r0, c0) = range.start().unwrap();
+        for (r, c, d) in range.used_cells() {
+            let (r, c) = (r0 + r as u32, c0 + c as u32);
+            if let calamine::Data::String(s) = d
+                && r < upto
+            {
+                real.push((r, c as u16, s.clone()));
+            }
+        }
+        real.sort();
+        let mut ours: Vec<(u32, u16, String)> = cells
+            .iter()
+            .map(|(r, c, s)| (*r, *c, s.to_string()))
+            .collect();
+        ours.sort();
+        assert_eq!(ours, real, "{file}");
+    }
+}
+
+fn put(ws: &mut Worksheet, cells: &[(u32, u16, &str)]) {
+    for (r, c, s) in cells {
+        ws.write(*r, *c, *s).unwrap();
+    }
+}
+
+/// `cells` with some texts replaced (same position) and some moved.
+fn drift<'a>(
+    cells: &'a [(u32, u16, &'a str)],
+    changes: &[((u32, u16), Option<(u32, u16, &'a str)>)],
+) -> Vec<(u32, u16, &'a str)> {
+    let mut out: Vec<(u32, u16, &str)> = cells
+        .iter()
+        .filter(|(r, c, _)| !changes.iter().any(|(at, _)| *at == (*r, *c)))
+        .copied()
+        .collect();
+    out.extend(changes.iter().filter_map(|(_, new)| *new));
+    out
+}
+
+/// Formatted, bordered, empty rows with the template's formula copied down
+/// (cached 0) and an `=SI(...;"";...)` style formula (cached ""): what a
+/// real sheet carries below its data.
+fn formatted_tail(ws: &mut Worksheet, from: u32, rows: u32, cols: u16, total_col: u16) {
+    let border = Format::new().set_border(rust_xlsxwriter::FormatBorder::Thin);
+    for r in from..from + rows {
+        for c in 0..cols {
+            ws.write_blank(r, c, &border).unwrap();
+        }
+        let formula = format!("=I{n}*J{n}", n = r + 1);
+        ws.write_formula(r, total_col, Formula::new(formula).set_result("0"))
+            .unwrap();
+        ws.write_formula(
+            r,
+            cols - 1,
+            Formula::new(format!("=IF(A{n}=\"\",\"\",A{n})", n = r + 1)).set_result(""),
+        )
+        .unwrap();
+    }
+}
+
+/// A filled Comiagro registration format as brokers send it: the data sheet
+/// renamed, a blank copy of the template left beside it, the notes sheet,
+/// a homologation sheet; headers drifted (spacing, case, "Factura Nº",
+/// "VALOR" / "UNITARIO" split across the header and hint rows,
+/// "VALORTOTAL", "% I.V.A. Producto"); one invoice of two products with
+/// its name, NIT, number, date and role merged over both rows; totals as
+/// formulas with cached values; a "TOTALES" row; 5,000 formatted empty
+/// rows below. `totals_off` is added to the TOTALES row's value total.
+fn comiagro_filled(totals_off: f64) -> Vec<u8> {
+    let mut wb = Workbook::new();
+    let date = Format::new().set_num_format("dd/mm/yyyy");
+    let merged = Format::new().set_align(rust_xlsxwriter::FormatAlign::VerticalCenter);
+    // The notes sheet first, a blank copy of the template, then the data.
+    {
+        let ws = wb.add_worksheet();
+        ws.set_name("NOTAS ").unwrap();
+        ws.write(0, 0, "NOTAS ACLARATORIAS").unwrap();
+        ws.write(2, 0, "FACT NRO").unwrap();
+        ws.write(2, 1, "Debe incluir el prefijo en caso que lo tenga")
+            .unwrap();
+        ws.write(3, 0, "PRODUCTO").unwrap();
+        ws.write(3, 1, "Debe ser tal cual como esta descrito en la factura ")
+            .unwrap();
+    }
+    {
+        let ws = wb.add_worksheet();
+        ws.set_name("Originales").unwrap();
+        put(ws, COMIAGRO);
+        for r in 12..200 {
+            ws.write_formula(
+                r,
+                10,
+                Formula::new(format!("=I{0}*J{0}", r + 1)).set_result("0"),
+            )
+            .unwrap();
+        }
+    }
+    let ws = wb.add_worksheet();
+    ws.set_name("Facturas marzo").unwrap();
+    let cells = drift(
+        COMIAGRO,
+        &[
+            ((11, 1), Some((11, 1, "Nit  Usuario"))),
+            ((11, 3), Some((11, 3, "Factura Nº"))),
+            ((11, 8), Some((11, 8, "cantidad"))),
+            ((11, 9), Some((11, 9, "VALOR"))),
+            ((11, 10), Some((11, 10, "VALORTOTAL"))),
+            ((11, 11), Some((11, 11, "% I.V.A. Producto"))),
+            ((11, 13), Some((11, 13, "Observaciones"))),
+            ((2, 0), None),
+            ((1, 6), None),
+        ],
+    );
+    put(ws, &cells);
+    ws.write(12, 9, "UNITARIO").unwrap();
+    // The template's merges: the title and the client-name label.
+    for ((top, left), (bottom, right)) in COMIAGRO_MERGES {
+        let text = COMIAGRO
+            .iter()
+            .find(|(r, c, _)| (*r, u32::from(*c)) == (*top, *left))
+            .map_or("", |x| x.2);
+        ws.merge_range(
+            *top,
+            *left as u16,
+            *bottom,
+            *right as u16,
+            text,
+            &Format::new(),
+        )
+        .unwrap();
+    }
+    ws.write(1, 11, "AGROPECUARIA EL EDÉN S.A.S.").unwrap();
+    // One invoice, two products: the invoice's cells merged over both rows.
+    for (c, v) in [
+        (0, "Cafés Especiales de Nariño Ltda."),
+        (1, "900373991-9"),
+        (2, "Pasto"),
+        (3, "FE 2001"),
+        (12, "COMPRAS"),
+    ] {
+        ws.merge_range(13, c, 14, c, v, &merged).unwrap();
+    }
+    ws.merge_range(13, 4, 14, 4, "", &date).unwrap();
+    ws.write_number_with_format(13, 4, 45366.0, &date).unwrap();
+    ws.write(13, 5, 30).unwrap();
+    ws.write(14, 5, 30).unwrap();
+    let products = [
+        (
+            13,
+            "Café pergamino seco",
+            "Bulto x 50 kg",
+            100.0,
+            12500.0,
+            0.0,
+        ),
+        (14, "Café excelso", "Kilos", 500.0, 18000.0, 0.0),
+    ];
+    for (r, product, pres, qty, price, iva) in products {
+        ws.write(r, 6, product).unwrap();
+        ws.write(r, 7, pres).unwrap();
+        ws.write(r, 8, qty).unwrap();
+        ws.write(r, 9, price).unwrap();
+        ws.write_formula(
+            r,
+            10,
+            Formula::new(format!("=I{0}*J{0}", r + 1)).set_result((qty * price).to_string()),
+        )
+        .unwrap();
+        ws.write(r, 11, iva).unwrap();
+    }
+    // A NIT typed as a number, a date as text, a unit price as Colombian text.
+    ws.write(15, 0, "Arrocera La Esperanza S.A.").unwrap();
+    ws.write(15, 1, 860028580.0).unwrap();
+    ws.write(15, 2, "Ibagué").unwrap();
+    ws.write(15, 3, "SETP990000123").unwrap();
+    ws.write(15, 4, "16/03/2024").unwrap();
+    ws.write(15, 5, 8).unwrap();
+    ws.write(15, 6, "Arroz paddy verde").unwrap();
+    ws.write(15, 7, "Kilos").unwrap();
+    ws.write(15, 8, 2000).unwrap();
+    ws.write(15, 9, "1.500,50").unwrap();
+    ws.write_formula(15, 10, Formula::new("=I16*1500.5").set_result("3001000"))
+        .unwrap();
+    ws.write(15, 11, 5).unwrap();
+    ws.write(15, 12, "ventas").unwrap();
+    ws.write(15, 13, "Entrega parcial").unwrap();
+    ws.write(16, 0, "Lácteos del Páramo S.A.S.").unwrap();
+    ws.write(16, 1, "890903938-8").unwrap();
+    ws.write(16, 2, "Bogotá").unwrap();
+    ws.write(16, 3, "LP 9").unwrap();
+    ws.write_number_with_format(16, 4, 45368.0, &date).unwrap();
+    ws.write(16, 6, "Leche cruda").unwrap();
+    ws.write(16, 7, "Litros").unwrap();
+    ws.write(16, 8, 500).unwrap();
+    ws.write(16, 9, 1800).unwrap();
+    ws.write_formula(16, 10, Formula::new("=I17*J17").set_result("900000"))
+        .unwrap();
+    ws.write(16, 11, 0).unwrap();
+    ws.write(16, 12, "Ventas").unwrap();
+    // The totals row: label in the product column, sums as formulas.
+    ws.write(17, 6, "TOTALES").unwrap();
+    ws.write_formula(17, 8, Formula::new("=SUM(I14:I17)").set_result("3100"))
+        .unwrap();
+    let sum = 1_250_000.0 + 9_000_000.0 + 3_001_000.0 + 900_000.0 + totals_off;
+    ws.write_formula(
+        17,
+        10,
+        Formula::new("=SUM(K14:K17)").set_result(sum.to_string()),
+    )
+    .unwrap();
+    formatted_tail(ws, 18, 5_000, 14, 10);
+    // The homologation sheet.
+    let ws = wb.add_worksheet();
+    ws.set_name("Homologación").unwrap();
+    ws.merge_range(
+        0,
+        0,
+        0,
+        3,
+        "HOMOLOGACIÓN DE PRODUCTOS - AGROPECUARIA EL EDÉN",
+        &merged,
+    )
+    .unwrap();
+    for (c, h) in [
+        "NIT",
+        "PRODUCTO (como aparece en la factura)",
+        "CÓDIGO SUBYACENTE",
+        "Nombre subyacente",
+    ]
+    .iter()
+    .enumerate()
+    {
+        ws.write(2, c as u16, *h).unwrap();
+    }
+    let rows: [(&str, &str, Option<f64>, &str); 5] = [
+        (
+            "900373991-9",
+            "Café pergamino seco",
+            Some(10781.0),
+            "CAFE PERGAMINO - CAFE PERGAMINO SECO - KILOGRAMO - EMPACADO(A) - PROCESADO",
+        ),
+        (
+            "900373991-9",
+            "Café  excelso",
+            Some(131.0),
+            "CAFE EXCELSO - SC - KILOGRAMO - EN SACO - NATURAL",
+        ),
+        ("", "Leche cruda", Some(1140.0), ""),
+        ("860028580", "Arroz paddy verde", None, ""),
+        ("900.373.991-9", "CAFÉ PERGAMINO SECO", Some(130.0), ""),
+    ];
+    for (i, (nit, product, code, name)) in rows.iter().enumerate() {
+        let r = 3 + i as u32;
+        if !nit.is_empty() {
+            ws.write(r, 0, *nit).unwrap();
+        }
+        ws.write(r, 1, *product).unwrap();
+        if let Some(code) = code {
+            ws.write(r, 2, *code).unwrap();
+        }
+        if !name.is_empty() {
+            ws.write(r, 3, *name).unwrap();
+        }
+    }
+    wb.save_to_buffer().unwrap()
+}
+
+#[test]
+fn filled_comiagro_as_brokers_send_it() {
+    let bytes = comiagro_filled(0.0);
+    // 5,000 formatted rows with formulas below the data (and 200 in the
+    // blank copy) are cut off when the sheets are decoded.
+    let book = excel::decode_sheets(&bytes);
+    let ends: Vec<(&str, u32)> = book
+        .ranges
+        .iter()
+        .map(|(n, r)| (n.as_str(), r.end().map_or(0, |e| e.0)))
+        .collect();
+    assert_eq!(
+        ends,
+        vec![
+            ("NOTAS ", 3),
+            ("Originales", 12),
+            ("Facturas marzo", 17),
+            ("Homologación", 7)
+        ]
+    );
+    let wb = excel::read(&bytes, &layouts());
+    let findings = codes(&wb.findings);
+    assert_eq!(wb.sheets.len(), 1, "{:#?}", wb.findings);
+    let s = &wb.sheets[0];
+    assert_eq!(s.layout, "comiagro-2024");
+    assert_eq!(
+        s.sheet, "Facturas marzo",
+        "renamed sheet, blank copy dropped"
+    );
+    assert_eq!(s.header_row, 12);
+    assert_eq!(s.header_depth, 2, "VALOR / UNITARIO over two rows");
+    assert!(s.rejected_rows.is_empty(), "{:#?}", wb.findings);
+    let rows: Vec<u32> = s.lines.iter().map(|l| l.row).collect();
+    assert_eq!(rows, vec![14, 15, 16, 17]);
+    assert_eq!(s.totals_rows, vec![18], "TOTALES is not an invoice row");
+    // Merged invoice cells give both product rows their invoice.
+    for l in &s.lines[..2] {
+        assert_eq!(l.counterparty, "Cafés Especiales de Nariño Ltda.");
+        assert_eq!(l.nit, "900373991");
+        assert_eq!(l.dv, Some(9));
+        assert_eq!(l.invoice_number, "FE2001");
+        assert_eq!(l.date, NaiveDate::from_ymd_opt(2024, 3, 15).unwrap());
+        assert_eq!(l.side, Side::Compra);
+    }
+    assert_eq!(s.lines[1].product, "Café excelso");
+    // Formulas by their cached values.
+    assert_eq!(s.lines[0].total, d("1250000"));
+    assert_eq!(s.lines[1].total, d("9000000"));
+    let arroz = &s.lines[2];
+    assert_eq!(arroz.nit, "860028580");
+    assert_eq!(arroz.unit_price, d("1500.5"));
+    assert_eq!(arroz.total, d("3001000"));
+    assert_eq!(arroz.side, Side::Venta);
+    assert_eq!(
+        arroz.extra.get("observations").map(String::as_str),
+        Some("Entrega parcial")
+    );
+    assert_eq!(
+        s.lines[3].date,
+        NaiveDate::from_ymd_opt(2024, 3, 17).unwrap()
+    );
+    // The homologation sheet: three usable rows, two notices.
+    let expected = [
+        (4, Some("900373991"), "Café pergamino seco", "10781"),
+        (5, Some("900373991"), "Café excelso", "131"),
+        (6, None, "Leche cruda", "1140"),
+    ];
+    let got: Vec<(u32, Option<&str>, &str, &str)> = wb
+        .homologation
+        .iter()
+        .map(|e| (e.row, e.nit.as_deref(), e.product.as_str(), e.code.as_str()))
+        .collect();
+    assert_eq!(got, expected);
+    assert_eq!(
+        wb.homologation[0],
+        HomologationEntry {
+            sheet: "Homologación".into(),
+            row: 4,
+            nit: Some("900373991".into()),
+            product: "Café pergamino seco".into(),
+            code: "10781".into(),
+            catalog_name: Some(
+                "CAFE PERGAMINO - CAFE PERGAMINO SECO - KILOGRAMO - EMPACADO(A) - PROCESADO".into()
+            ),
+        }
+    );
+    assert_eq!(findings, vec!["PAS640", "PAS641"], "{:#?}", wb.findings);
+    assert!(wb.findings.iter().all(|f| f.severity == Severity::Notify));
+    assert!(
+        wb.findings[0]
+            .message
+            .contains("falta el código del catálogo en la fila 7"),
+        "{}",
+        wb.findings[0].message
+    );
+    assert!(
+        wb.findings[1]
+            .message
+            .contains("tiene el código 10781 en la fila 4 y 130 en la fila 8"),
+        "{}",
+        wb.findings[1].message
+    );
+    // The extraction output carries both.
+    let json = serde_json::to_value(&wb).unwrap();
+    assert_eq!(json["homologation"][2]["code"], "1140");
+    assert!(json["homologation"][2].get("nit").is_none());
+    assert_eq!(json["sheets"][0]["totals_rows"][0], 18);
+}
+
+#[test]
+fn a_totals_row_that_does_not_add_up_is_reported_in_spanish() {
+    let wb = excel::read(&comiagro_filled(100_000.0), &layouts());
+    let f: Vec<_> = wb.findings.iter().filter(|f| f.code == "PAS623").collect();
+    assert_eq!(f.len(), 1, "{:#?}", wb.findings);
+    assert_eq!(f[0].severity, Severity::Reject);
+    assert_eq!(
+        f[0].message,
+        "La fila de totales (fila 18) dice 14.251.000 en 'VALORTOTAL OPERACIÓN', pero las filas de \
+         facturas suman 14.151.000 (diferencia 100.000). Corrija la fila de totales o las filas de \
+         facturas."
+    );
+    assert_eq!(
+        f[0].location.as_deref(),
+        Some("hoja 'Facturas marzo', fila 18, columna K (VALORTOTAL OPERACIÓN)")
+    );
+    // Still never an invoice row.
+    assert_eq!(wb.sheets[0].lines.len(), 4);
+}
