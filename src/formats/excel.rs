@@ -297,6 +297,9 @@ impl Layout {
                 c.required,
             ));
         }
+        // The registration-line order of FIELDS (close to the templates'
+        // column order), for messages that list them.
+        columns.sort_by_key(|(f, _, _)| FIELDS.iter().position(|x| x == f));
         let kind = match raw.kind.as_str() {
             "lines" => LayoutKind::Lines,
             "homologation" => LayoutKind::Homologation,

@@ -849,3 +849,374 @@ fn a_totals_row_that_does_not_add_up_is_reported_in_spanish() {
     // Still never an invoice row.
     assert_eq!(wb.sheets[0].lines.len(), 4);
 }
+
+/// A filled plantilla 51 as brokers send it: an instructions sheet first,
+/// the data sheet renamed "Hoja1", the two-row header split differently
+/// from the template ("NOMBRE CLIENTE" on one row, "FECHA" / "DE FACTURA",
+/// "NOMBRE DEL" / "PRODUCTO", "CODIGO" / "SUBYACENTE"), "FACTURA" merged
+/// over "No." and "FECHA", joined and doubled spaces ("TOTALFACTURA",
+/// "PRECIO  UNITARIO"), the control total and line totals as formulas, a
+/// TOTAL row under the data, formatted rows below. `total_row` is what the
+/// TOTAL row says in TOTAL FACTURA.
+fn plantilla_filled(total_row: f64) -> Vec<u8> {
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.set_name("Instrucciones").unwrap();
+    ws.write(
+        0,
+        0,
+        "Diligencie la hoja de datos; no cambie los encabezados.",
+    )
+    .unwrap();
+    let ws = wb.add_worksheet();
+    ws.set_name("Hoja1").unwrap();
+    let header: Vec<(u32, u16, &str)> = drift(
+        PLANTILLA51,
+        &[
+            ((2, 0), Some((2, 0, "NOMBRE CLIENTE"))),
+            ((3, 0), None),
+            ((2, 3), Some((2, 3, "TELÉFONO"))),
+            ((2, 4), None),
+            ((2, 5), None),
+            ((3, 4), Some((3, 4, "No."))),
+            ((3, 5), Some((3, 5, "FECHA"))),
+            ((2, 6), Some((2, 6, "NOMBRE DEL"))),
+            ((2, 8), Some((2, 8, "CANTIDAD O"))),
+            ((3, 8), Some((3, 8, "KILOS"))),
+            ((2, 9), Some((2, 9, "PRECIO  UNITARIO"))),
+            ((3, 9), None),
+            ((2, 10), Some((2, 10, "TOTALFACTURA"))),
+            ((3, 10), None),
+            ((3, 27), Some((3, 27, "SUBYACENTE"))),
+        ],
+    );
+    put(ws, &header);
+    ws.write(2, 27, "CODIGO").unwrap();
+    ws.merge_range(2, 4, 2, 5, "FACTURA", &Format::new())
+        .unwrap();
+    ws.write_formula(0, 10, Formula::new("=SUM(K5:K7)").set_result("16950000"))
+        .unwrap();
+    let date = Format::new().set_num_format("dd/mm/yyyy");
+    let rows = [
+        (
+            "Comercializadora Agrícola Santa Bárbara S.A.S.",
+            "900374637",
+            "FE1",
+            45366.0,
+            "MAIZ AMARILLO",
+            1000.0,
+            1200.0,
+            "V",
+            "1050",
+        ),
+        (
+            "Ganadería Los Guayacanes S.A.S.",
+            "800197268",
+            "GL-22",
+            45371.0,
+            "NOVILLOS EN PIE",
+            5.0,
+            3000000.0,
+            "C",
+            "12000",
+        ),
+        (
+            "Frigorífico del Sinú S.A.",
+            "890903938-8",
+            "FS 100",
+            45372.0,
+            "LECHE CRUDA",
+            300.0,
+            2500.0,
+            "c",
+            "1140",
+        ),
+    ];
+    for (i, (name, nit, fact, serial, product, qty, price, punta, code)) in rows.iter().enumerate()
+    {
+        let r = 4 + i as u32;
+        ws.write(r, 0, *name).unwrap();
+        ws.write(r, 1, *nit).unwrap();
+        ws.write(r, 4, *fact).unwrap();
+        ws.write_number_with_format(r, 5, *serial, &date).unwrap();
+        ws.write(r, 6, *product).unwrap();
+        ws.write(r, 7, 0).unwrap();
+        ws.write(r, 8, *qty).unwrap();
+        ws.write(r, 9, *price).unwrap();
+        ws.write_formula(
+            r,
+            10,
+            Formula::new(format!("=I{0}*J{0}", r + 1)).set_result((qty * price).to_string()),
+        )
+        .unwrap();
+        ws.write(r, 13, *punta).unwrap();
+        ws.write(r, 23, "COP").unwrap();
+        ws.write(r, 27, *code).unwrap();
+    }
+    ws.write(7, 0, "TOTAL").unwrap();
+    ws.write_formula(7, 8, Formula::new("=SUM(I5:I7)").set_result("1305"))
+        .unwrap();
+    ws.write_formula(
+        7,
+        10,
+        Formula::new("=SUM(K5:K7)").set_result(total_row.to_string()),
+    )
+    .unwrap();
+    formatted_tail(ws, 8, 3_000, 28, 10);
+    wb.save_to_buffer().unwrap()
+}
+
+#[test]
+fn filled_plantilla51_as_brokers_send_it() {
+    let wb = excel::read(&plantilla_filled(16_950_000.0), &layouts());
+    assert!(wb.findings.is_empty(), "{:#?}", wb.findings);
+    assert_eq!(wb.sheets.len(), 1);
+    let s = &wb.sheets[0];
+    assert_eq!(
+        (s.layout.as_str(), s.sheet.as_str()),
+        ("plantilla51", "Hoja1")
+    );
+    assert_eq!((s.header_row, s.header_depth), (3, 2));
+    assert_eq!(s.control_total, Some(d("16950000")));
+    assert_eq!(s.totals_rows, vec![8]);
+    let got: Vec<(&str, &str, NaiveDate, Decimal, Side, Option<&str>)> = s
+        .lines
+        .iter()
+        .map(|l| {
+            (
+                l.invoice_number.as_str(),
+                l.nit.as_str(),
+                l.date,
+                l.total,
+                l.side,
+                l.extra.get("product_code").map(String::as_str),
+            )
+        })
+        .collect();
+    let day = |d| NaiveDate::from_ymd_opt(2024, 3, d).unwrap();
+    assert_eq!(
+        got,
+        vec![
+            (
+                "FE1",
+                "900374637",
+                day(15),
+                d("1200000"),
+                Side::Venta,
+                Some("1050")
+            ),
+            (
+                "GL-22",
+                "800197268",
+                day(20),
+                d("15000000"),
+                Side::Compra,
+                Some("12000")
+            ),
+            (
+                "FS100",
+                "890903938",
+                day(21),
+                d("750000"),
+                Side::Compra,
+                Some("1140")
+            ),
+        ]
+    );
+    assert_eq!(
+        s.lines[0].counterparty,
+        "Comercializadora Agrícola Santa Bárbara S.A.S."
+    );
+    assert_eq!(s.lines[2].product, "LECHE CRUDA");
+}
+
+#[test]
+fn plantilla51_totals_row_mismatch_and_the_control_total_still_checked() {
+    let wb = excel::read(&plantilla_filled(17_000_000.0), &layouts());
+    assert_eq!(codes(&wb.findings), vec!["PAS623"], "{:#?}", wb.findings);
+    let f = &wb.findings[0];
+    assert_eq!(
+        f.location.as_deref(),
+        Some("hoja 'Hoja1', fila 8, columna K (TOTALFACTURA)")
+    );
+    assert!(
+        f.message
+            .contains("dice 17.000.000 en 'TOTALFACTURA', pero las filas de facturas suman 16.950.000 (diferencia 50.000)"),
+        "{}",
+        f.message
+    );
+    assert_eq!(wb.sheets[0].lines.len(), 3);
+}
+
+#[test]
+fn subtotals_and_a_grand_total_both_add_up() {
+    // Rows grouped by counterparty with a SUBTOTAL under each group and a
+    // TOTAL GENERAL at the end: each checked against its own rows.
+    let rows = [
+        (
+            "Uno S.A.S.",
+            "900373991-9",
+            "A1",
+            45366.0,
+            0.0,
+            10.0,
+            100.0,
+            "V",
+        ),
+        (
+            "Uno S.A.S.",
+            "900373991-9",
+            "A2",
+            45366.0,
+            0.0,
+            5.0,
+            100.0,
+            "V",
+        ),
+    ];
+    let bytes = plantilla_xlsx(&rows, 1500.0);
+    let mut book = excel::decode_sheets(&bytes);
+    let range = &mut book.ranges[0].1;
+    let extra = [
+        (6u32, 0u32, calamine::Data::String("Subtotal Uno".into())),
+        (6, 10, calamine::Data::Float(1500.0)),
+        (7, 0, calamine::Data::String("Dos S.A.S.".into())),
+        (7, 1, calamine::Data::String("860028580".into())),
+        (7, 4, calamine::Data::String("B1".into())),
+        (7, 5, calamine::Data::Float(45367.0)),
+        (7, 6, calamine::Data::String("CAFE".into())),
+        (7, 7, calamine::Data::Float(19.0)),
+        (7, 8, calamine::Data::Float(2.0)),
+        (7, 9, calamine::Data::Float(1000.0)),
+        (7, 10, calamine::Data::Float(2000.0)),
+        (7, 13, calamine::Data::String("C".into())),
+        (8, 0, calamine::Data::String("SUBTOTAL Dos".into())),
+        (8, 10, calamine::Data::Float(2000.0)),
+        (9, 0, calamine::Data::String("TOTAL GENERAL".into())),
+        (9, 10, calamine::Data::Float(3500.0)),
+    ];
+    let mut grown = calamine::Range::new((0, 0), (9, 13));
+    for (r, c, v) in range.used_cells() {
+        grown.set_value((r as u32, c as u32), v.clone());
+    }
+    for (r, c, v) in extra {
+        grown.set_value((r, c), v);
+    }
+    *range = grown;
+    // The control total above the header says 1,500: it is checked too.
+    let wb = excel::map_decoded(book, &layouts());
+    let s = &wb.sheets[0];
+    assert_eq!(s.lines.len(), 3, "{:#?}", wb.findings);
+    assert_eq!(s.totals_rows, vec![7, 9, 10]);
+    assert_eq!(codes(&wb.findings), vec!["PAS620"], "{:#?}", wb.findings);
+}
+
+#[test]
+fn no_known_layout_says_what_was_expected_and_what_was_found() {
+    // The plantilla's header without PUNTA and PRECIO UNITARIO.
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.set_name("Registro").unwrap();
+    put(
+        ws,
+        &drift(
+            PLANTILLA51,
+            &[((2, 9), None), ((3, 9), None), ((2, 13), None)],
+        ),
+    );
+    ws.write(4, 0, "Uno S.A.S.").unwrap();
+    let r = excel::read(&wb.save_to_buffer().unwrap(), &layouts());
+    assert_eq!(codes(&r.findings), vec!["PAS601"]);
+    let m = &r.findings[0].message;
+    assert!(m.starts_with("Ninguna hoja tiene los encabezados de un formato conocido. Se esperaban los encabezados de: comiagro-2024 (NOMBRE USUARIO, NIT USUARIO, FACT NRO, FECHA, PRODUCTO, CANTIDAD, VALOR UNITARIO, TOTAL, IVA PRODUCTO, ROL DEL CLIENTE)"), "{m}");
+    assert!(
+        m.contains("plantilla51 (NOMBRE CLIENTE, NIT CLIENTE,"),
+        "{m}"
+    );
+    assert!(
+        m.contains("Lo más parecido es la hoja 'Registro', fila 3, para el formato plantilla51: se encontraron 'NOMBRE', 'NIT', 'DIRECCION', 'TEL.', 'No.',"),
+        "{m}"
+    );
+    assert!(m.ends_with("faltan: PRECIO UNITARIO, PUNTA."), "{m}");
+
+    // Nothing like a header at all: the first texts are quoted.
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.write(3, 1, "Lista de precios").unwrap();
+    ws.write(3, 2, "Marzo").unwrap();
+    let r = excel::read(&wb.save_to_buffer().unwrap(), &layouts());
+    let m = &r.findings[0].message;
+    assert!(
+        m.ends_with("Se encontró en la hoja 'Sheet1', fila 4: 'Lista de precios', 'Marzo'."),
+        "{m}"
+    );
+}
+
+/// Hostile: a sheet claiming a million rows (a formatted row and a formula
+/// cached as "" at row 1,048,576, under real data), read through the
+/// sandboxed worker as the daemon does: the tail is cut in the worker and
+/// the rows are read; a sheet with cells at opposite corners of the largest
+/// sheet is refused (never allocated in the daemon).
+#[test]
+fn a_sheet_claiming_a_million_rows_stays_bounded() {
+    let rows = [(
+        "Uno S.A.S.",
+        "900373991-9",
+        "A1",
+        45366.0,
+        0.0,
+        10.0,
+        100.0,
+        "V",
+    )];
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.set_name("Datos a cargar").unwrap();
+    put(ws, PLANTILLA51);
+    for (i, (name, nit, fact, serial, iva, qty, price, punta)) in rows.iter().enumerate() {
+        let r = 4 + i as u32;
+        ws.write(r, 0, *name).unwrap();
+        ws.write(r, 1, *nit).unwrap();
+        ws.write(r, 4, *fact).unwrap();
+        ws.write(r, 5, *serial).unwrap();
+        ws.write(r, 6, "CAFE").unwrap();
+        ws.write(r, 7, *iva).unwrap();
+        ws.write(r, 8, *qty).unwrap();
+        ws.write(r, 9, *price).unwrap();
+        ws.write(r, 10, qty * price).unwrap();
+        ws.write(r, 13, *punta).unwrap();
+    }
+    let last = 1_048_575;
+    ws.set_row_format(last, &Format::new().set_bold()).unwrap();
+    ws.write_formula(last, 13, Formula::new("=\"\"").set_result(""))
+        .unwrap();
+    let bytes = wb.save_to_buffer().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let book = rt
+        .block_on(pasarela::formats::decode::excel(
+            &bytes,
+            pasarela::formats::worker::Limits::default(),
+        ))
+        .expect("the worker reads it");
+    assert_eq!(book.ranges[0].1.end(), Some((4, 27)));
+    let wb = excel::map_decoded(book, &layouts());
+    assert_eq!(wb.sheets[0].lines.len(), 1, "{:#?}", wb.findings);
+
+    // Far corners: refused in the worker, a finding here.
+    let mut far = Workbook::new();
+    let ws = far.add_worksheet();
+    put(ws, PLANTILLA51);
+    ws.write(last, 16_383, 1).unwrap();
+    let book = rt.block_on(pasarela::formats::decode::excel(
+        &far.save_to_buffer().unwrap(),
+        pasarela::formats::worker::Limits::default(),
+    ));
+    match book {
+        Ok(book) => {
+            let wb = excel::map_decoded(book, &layouts());
+            assert!(wb.sheets.is_empty());
+            assert!(!wb.findings.is_empty());
+        }
+        Err(e) => assert!(!e.is_environment(), "{e}"),
+    }
+}
