@@ -20,7 +20,7 @@ mod read;
 use read::*;
 pub use read::{
     DecodedBook, HomologationEntry, RegistrationLine, Sheet, Side, Workbook, col_name,
-    decode_sheets, map_decoded, map_ranges, read,
+    decode_sheets, fill_merged, map_decoded, map_ranges, read, tidy,
 };
 
 use std::collections::BTreeMap;

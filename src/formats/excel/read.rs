@@ -263,7 +263,7 @@ fn merged_regions(
 /// the user sees): a "FACTURA" merged over "No." and "FECHA", a client name
 /// merged over the rows of one invoice. Bounded per region and in all;
 /// cells outside the used area are left alone.
-pub(super) fn fill_merged(range: &mut Range<Data>, merges: &[calamine::Dimensions]) {
+pub fn fill_merged(range: &mut Range<Data>, merges: &[calamine::Dimensions]) {
     let (Some((r0, c0)), Some((r1, c1))) = (range.start(), range.end()) else {
         return;
     };
@@ -316,7 +316,7 @@ fn is_zero(d: &Data) -> bool {
 /// dropped, and so are the trailing rows that hold nothing but blanks and
 /// zeros (a template's `=I14*J14` copied down thousands of rows). A
 /// formatted but empty tail therefore costs nothing after this.
-pub(super) fn tidy(range: Range<Data>) -> Range<Data> {
+pub fn tidy(range: Range<Data>) -> Range<Data> {
     let Some((r0, c0)) = range.start() else {
         return range;
     };
