@@ -1220,3 +1220,88 @@ fn a_sheet_claiming_a_million_rows_stays_bounded() {
         Err(e) => assert!(!e.is_environment(), "{e}"),
     }
 }
+
+/// The homologation read from a filled sheet, fed into the catalog for that
+/// submitter's invoices: a line whose product the index could not place is
+/// matched by the broker's own name, per NIT; another client's line with
+/// the same name is not; an entry without NIT applies to every line.
+#[test]
+fn homologation_entries_feed_the_submitters_aliases() {
+    use pasarela::catalog::{
+        Aliases, CatalogConfig, DescriptionIndex, LineQuery, MatchOutcome, MatchVia, Matcher,
+        MemCatalog, ProcessingState, Product,
+    };
+    let wb = excel::read(&comiagro_filled(0.0), &layouts());
+    let cfg = CatalogConfig::load(Path::new("rules/catalog.toml")).unwrap();
+    let submitter = Aliases::from_homologation(
+        wb.homologation
+            .iter()
+            .map(|e| (e.nit.as_deref(), e.product.as_str(), e.code.as_str())),
+        &cfg.normalizer,
+    );
+    assert_eq!(submitter.len(), 3);
+    let product = |code: &str, name: &str, variety: &str, unit: &str| Product {
+        code: code.into(),
+        product: name.into(),
+        variety: variety.into(),
+        unit: unit.into(),
+        packaging: "EN SACO".into(),
+        state: ProcessingState::Natural,
+        group: String::new(),
+    };
+    let m = Matcher {
+        lookup: MemCatalog(
+            [
+                product(
+                    "10781",
+                    "CAFE PERGAMINO",
+                    "CAFE PERGAMINO SECO",
+                    "KILOGRAMO",
+                ),
+                product("131", "CAFE EXCELSO", "SC", "KILOGRAMO"),
+                product("1140", "LECHE CRUDA", "SC", "LITRO"),
+            ]
+            .into_iter()
+            .map(|p| (p.code.clone(), p))
+            .collect(),
+        ),
+        index: DescriptionIndex::default(),
+        aliases: Aliases::default(),
+        normalizer: cfg.normalizer.clone(),
+        threshold: cfg.threshold,
+        candidates: 5,
+    };
+    let matched = |client: Option<&str>, description: &str, aliases: &Aliases| {
+        let q = LineQuery {
+            client,
+            description,
+            ..Default::default()
+        };
+        match m.match_line_with(&q, aliases).unwrap() {
+            MatchOutcome::Matched(p) => Some((p.product.code, p.via)),
+            MatchOutcome::Review { .. } => None,
+        }
+    };
+    let alias = |code: &str| Some((code.to_string(), MatchVia::Alias));
+    // The broker's spelling, another case and spacing: the submitter's code.
+    assert_eq!(
+        matched(Some("900373991-9"), "CAFE PERGAMINO  SECO", &submitter),
+        alias("10781")
+    );
+    assert_eq!(
+        matched(Some("900373991"), "café excelso", &submitter),
+        alias("131")
+    );
+    // Only for that NIT …
+    assert_eq!(matched(Some("800197268"), "Café excelso", &submitter), None);
+    // … unless the entry has none.
+    assert_eq!(
+        matched(Some("800197268"), "Leche cruda", &submitter),
+        alias("1140")
+    );
+    // Without the submitter's set nothing of it leaks.
+    assert_eq!(
+        matched(Some("900373991"), "Café excelso", &Aliases::default()),
+        None
+    );
+}
