@@ -357,7 +357,9 @@ const COMIAGRO: &[(u32, u16, &str)] = &[
 
 /// The template's merged regions ((top, left), (bottom, right)): the title
 /// and the client's name.
-const COMIAGRO_MERGES: &[((u32, u32), (u32, u32))] = &[((2, 0), (2, 3)), ((1, 6), (2, 10))];
+/// A merged region: (top, left), (bottom, right).
+type Merge = ((u32, u32), (u32, u32));
+const COMIAGRO_MERGES: &[Merge] = &[((2, 0), (2, 3)), ((1, 6), (2, 10))];
 
 /// PLANTILLA51_SIMONA.xls, sheet "Datos a cargar": every text cell.
 const PLANTILLA51: &[(u32, u16, &str)] = &[
@@ -479,11 +481,12 @@ fn put(ws: &mut Worksheet, cells: &[(u32, u16, &str)]) {
     }
 }
 
-/// `cells` with some texts replaced (same position) and some moved.
-fn drift<'a>(
-    cells: &'a [(u32, u16, &'a str)],
-    changes: &[((u32, u16), Option<(u32, u16, &'a str)>)],
-) -> Vec<(u32, u16, &'a str)> {
+/// A text cell: (row, column, text).
+type Cell<'a> = (u32, u16, &'a str);
+
+/// `cells` with the cell at each position removed, and its replacement
+/// (anywhere) added when there is one.
+fn drift<'a>(cells: &'a [Cell<'a>], changes: &[((u32, u16), Option<Cell<'a>>)]) -> Vec<Cell<'a>> {
     let mut out: Vec<(u32, u16, &str)> = cells
         .iter()
         .filter(|(r, c, _)| !changes.iter().any(|(at, _)| *at == (*r, *c)))
@@ -979,7 +982,8 @@ fn filled_plantilla51_as_brokers_send_it() {
     assert_eq!((s.header_row, s.header_depth), (3, 2));
     assert_eq!(s.control_total, Some(d("16950000")));
     assert_eq!(s.totals_rows, vec![8]);
-    let got: Vec<(&str, &str, NaiveDate, Decimal, Side, Option<&str>)> = s
+    type Got<'a> = (&'a str, &'a str, NaiveDate, Decimal, Side, Option<&'a str>);
+    let got: Vec<Got> = s
         .lines
         .iter()
         .map(|l| {

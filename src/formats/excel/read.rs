@@ -428,7 +428,6 @@ pub fn map_ranges(ranges: &[(String, Range<Data>)], layouts: &[Layout], wb: &mut
         }
     }
     if read.is_empty() {
-        let closest = closest.map(|(li, si, m)| (li, si, m));
         let c = closest
             .as_ref()
             .map(|(li, si, m)| (&layouts[*li], ranges[*si].0.as_str(), &ranges[*si].1, m));
