@@ -388,7 +388,7 @@ mod tests {
         assert_eq!(q("VALORTOTAL", "VALOR TOTAL"), 5);
         assert_eq!(q("VALOR  TOTAL", "VALOR TOTAL"), 6);
         assert_eq!(q("Factura Nº", "FACT NRO"), 4);
-        assert_eq!(q("N° FACTURA", "NO FACTURA"), 6);
+        assert_eq!(q("N° FACTURA", "NO FACTURA"), 4);
         assert_eq!(q("Precio Unit ario", "PRECIO UNITARIO"), 5);
         assert_eq!(q("FACTURA No.", "NO FACTURA"), 4);
         assert_eq!(q("Nro. de factura", "NO FACTURA"), 4);
