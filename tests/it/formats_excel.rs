@@ -1309,3 +1309,74 @@ fn homologation_entries_feed_the_submitters_aliases() {
         None
     );
 }
+
+/// The same drifts in a BIFF .xls (fixtures/formats/excel/make_xls.py,
+/// plantilla51_drifted): merged cells and the zero tail as .xls stores
+/// them, a renamed homologation sheet.
+#[test]
+fn drifted_plantilla51_xls() {
+    let bytes = std::fs::read("fixtures/formats/excel/plantilla51-drifted.xls").unwrap();
+    let book = excel::decode_sheets(&bytes);
+    let data = &book.ranges.iter().find(|(n, _)| n == "Hoja1").unwrap().1;
+    assert_eq!(data.end().map(|e| e.0), Some(7), "1,000 zero rows cut");
+    let wb = excel::map_decoded(book, &layouts());
+    assert_eq!(codes(&wb.findings), vec!["PAS640"], "{:#?}", wb.findings);
+    assert_eq!(
+        wb.findings[0].message,
+        "Homologación: falta el código del catálogo en la fila 5 de la hoja 'Homologacion'; la fila no se usa."
+    );
+    let s = &wb.sheets[0];
+    assert_eq!(
+        (s.sheet.as_str(), s.header_row, s.header_depth),
+        ("Hoja1", 3, 2)
+    );
+    assert_eq!(s.control_total, Some(d("19750000")));
+    assert_eq!(s.totals_rows, vec![8]);
+    let got: Vec<(u32, &str, &str, &str, Decimal)> = s
+        .lines
+        .iter()
+        .map(|l| {
+            (
+                l.row,
+                l.counterparty.as_str(),
+                l.invoice_number.as_str(),
+                l.product.as_str(),
+                l.total,
+            )
+        })
+        .collect();
+    let huila = "Cooperativa de Caficultores del Huila";
+    assert_eq!(
+        got,
+        vec![
+            (5, huila, "CH501", "CAFE PERGAMINO SECO", d("12500000")),
+            (6, huila, "CH501", "CAFE EXCELSO", d("4500000")),
+            (
+                7,
+                "Lácteos del Páramo S.A.S.",
+                "LP77",
+                "LECHE CRUDA",
+                d("2750000")
+            ),
+        ]
+    );
+    assert_eq!(s.lines[1].nit, "891100208");
+    assert_eq!(
+        s.lines[1].date,
+        NaiveDate::from_ymd_opt(2024, 3, 4).unwrap()
+    );
+    assert_eq!(s.lines[2].side, Side::Compra);
+    let h: Vec<(Option<&str>, &str, &str)> = wb
+        .homologation
+        .iter()
+        .map(|e| (e.nit.as_deref(), e.product.as_str(), e.code.as_str()))
+        .collect();
+    assert_eq!(
+        h,
+        vec![
+            (Some("891100208"), "CAFE PERGAMINO SECO", "10781"),
+            (Some("891100208"), "CAFE EXCELSO", "131"),
+            (None, "LECHE CRUDA", "1140"),
+        ]
+    );
+}
