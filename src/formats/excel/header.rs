@@ -12,8 +12,15 @@ use super::*;
 /// Most header rows spanned.
 pub(super) const MAX_SPAN: u32 = 3;
 /// Most non-empty cells of one row considered as header texts: real
-/// headers have a few dozen columns; a hostile sheet may have 16,384.
-pub(super) const MAX_HEADER_CELLS: usize = 256;
+/// headers have a few dozen columns (plantilla 51: 28); a hostile sheet may
+/// have 16,384, and every candidate text is compared with every alias of
+/// every layout, in the daemon.
+pub(super) const MAX_HEADER_CELLS: usize = 64;
+/// Most header candidate texts computed for one workbook (each is compared
+/// with every alias of every layout): a real workbook needs a few thousand;
+/// 64 sheets of 64 text columns need 500,000. Sheets after the budget is
+/// spent are not searched.
+pub(super) const HEADER_BUDGET: usize = 150_000;
 
 /// Words that carry no meaning in a header ("FECHA DE FACTURA", "CANTIDAD
 /// O KILOS", "COMIS. X PUNTA").
@@ -176,48 +183,93 @@ fn row_texts(range: &Range<Data>, r: u32) -> BTreeMap<u32, String> {
     out
 }
 
-/// The best header of `layout` in `range`, complete or not (`None` when no
-/// column is recognised at all).
-pub(super) fn find_header(fields: &Fields<'_>, range: &Range<Data>) -> Option<HeaderMatch> {
+/// The candidate header texts of a sheet's first rows, computed once and
+/// shared by every layout: for each possible first header row, each
+/// column's text from that row alone, joined with the next, and with the
+/// next two.
+pub(super) struct HeaderCells {
+    r0: u32,
+    /// Per first row (from `r0`): its columns.
+    starts: Vec<Vec<ColumnTexts>>,
+}
+
+/// One column's header texts from a first row: (column, [(span, text)]).
+type ColumnTexts = (u32, Vec<(u32, HeaderText)>);
+
+impl HeaderCells {
+    /// Header candidates for first rows `r0..=r0 + max_header_row`, at
+    /// most `*budget` texts (taken from it): `None` when the sheet is empty
+    /// or the budget is spent.
+    pub fn new(
+        range: &Range<Data>,
+        max_header_row: usize,
+        budget: &mut usize,
+    ) -> Option<HeaderCells> {
+        if *budget == 0 {
+            return None;
+        }
+        let (r0, _) = range.start()?;
+        let (r1, _) = range.end()?;
+        let last = r1.min(r0.saturating_add(max_header_row as u32));
+        let rows: Vec<BTreeMap<u32, String>> = (r0..=last.saturating_add(MAX_SPAN - 1).min(r1))
+            .map(|r| row_texts(range, r))
+            .collect();
+        let mut starts = Vec::new();
+        for start in 0..=(last - r0) as usize {
+            let mut cols = Vec::new();
+            if !rows[start].is_empty() {
+                let mut columns: Vec<u32> = Vec::new();
+                for k in 0..MAX_SPAN as usize {
+                    if let Some(row) = rows.get(start + k) {
+                        columns.extend(row.keys());
+                    }
+                }
+                columns.sort_unstable();
+                columns.dedup();
+                for c in columns {
+                    let mut joined = String::new();
+                    let mut texts: Vec<(u32, HeaderText)> = Vec::new();
+                    for k in 0..MAX_SPAN as usize {
+                        let Some(t) = rows.get(start + k).and_then(|row| row.get(&c)) else {
+                            continue;
+                        };
+                        if !joined.is_empty() {
+                            joined.push(' ');
+                        }
+                        joined.push_str(t);
+                        texts.push((k as u32 + 1, HeaderText::new(&joined)));
+                        *budget = budget.saturating_sub(1);
+                    }
+                    cols.push((c, texts));
+                }
+            }
+            starts.push(cols);
+        }
+        Some(HeaderCells { r0, starts })
+    }
+}
+
+/// The best header of `layout` among a sheet's header candidates, complete
+/// or not (`None` when no column is recognised at all).
+pub(super) fn find_header(fields: &Fields<'_>, cells: &HeaderCells) -> Option<HeaderMatch> {
     let layout = fields.layout;
-    let (r0, _) = range.start()?;
-    let (r1, _) = range.end()?;
-    let last = r1.min(r0.saturating_add(layout.max_header_row as u32));
-    // Texts of every row that can be part of a header, computed once.
-    let rows: Vec<BTreeMap<u32, String>> = (r0..=last.saturating_add(MAX_SPAN - 1).min(r1))
-        .map(|r| row_texts(range, r))
-        .collect();
     let mut best: Option<HeaderMatch> = None;
-    for start in 0..=(last - r0) as usize {
-        if rows[start].is_empty() {
+    for (start, columns) in cells
+        .starts
+        .iter()
+        .enumerate()
+        .take(layout.max_header_row + 1)
+    {
+        if columns.is_empty() {
             continue;
         }
-        // (field index, column) → (quality, span)
+        // (quality, span, field index, column)
         let mut pairs: Vec<(u8, u32, usize, u32)> = Vec::new();
-        let mut columns: Vec<u32> = Vec::new();
-        for k in 0..MAX_SPAN as usize {
-            if let Some(row) = rows.get(start + k) {
-                columns.extend(row.keys());
-            }
-        }
-        columns.sort_unstable();
-        columns.dedup();
-        for &c in &columns {
-            let mut joined = String::new();
-            let mut texts: Vec<(u32, HeaderText)> = Vec::new();
-            for k in 0..MAX_SPAN as usize {
-                let Some(t) = rows.get(start + k).and_then(|row| row.get(&c)) else {
-                    continue;
-                };
-                if !joined.is_empty() {
-                    joined.push(' ');
-                }
-                joined.push_str(t);
-                texts.push((k as u32 + 1, HeaderText::new(&joined)));
-            }
+        for (c, texts) in columns {
+            let c = *c;
             for (fi, (_, aliases, _)) in fields.aliases.iter().enumerate() {
                 let mut found: Option<(u8, u32)> = None;
-                for (span, t) in &texts {
+                for (span, t) in texts.iter() {
                     let q = aliases.iter().map(|a| quality(t, a)).max().unwrap_or(0);
                     if q > 0 && found.is_none_or(|(bq, _)| q > bq) {
                         found = Some((q, *span));
@@ -253,7 +305,7 @@ pub(super) fn find_header(fields: &Fields<'_>, range: &Range<Data>) -> Option<He
             .all(|a| cols.contains_key(a.0))
             && cols.len() >= layout.min_columns;
         let m = HeaderMatch {
-            row: r0 + start as u32,
+            row: cells.r0 + start as u32,
             depth,
             cols,
             quality: total,

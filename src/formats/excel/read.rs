@@ -384,12 +384,18 @@ pub fn map_ranges(ranges: &[(String, Range<Data>)], layouts: &[Layout], wb: &mut
     type Pick<'a> = (usize, HeaderMatch, bool);
     let mut closest: Option<(usize, usize, HeaderMatch)> = None;
     let mut picks: Vec<(usize, Option<Pick>, Option<Pick>)> = Vec::new();
+    let deepest = layouts.iter().map(|l| l.max_header_row).max().unwrap_or(0);
+    let mut budget = header::HEADER_BUDGET;
     for (si, (name, range)) in ranges.iter().enumerate() {
         let mut lines: Option<Pick> = None;
         let mut homol: Option<Pick> = None;
+        let Some(cells) = header::HeaderCells::new(range, deepest, &mut budget) else {
+            picks.push((si, None, None));
+            continue;
+        };
         for (li, f) in fields.iter().enumerate() {
             let layout = f.layout;
-            let Some(m) = header::find_header(f, range) else {
+            let Some(m) = header::find_header(f, &cells) else {
                 continue;
             };
             let preferred = layout.sheets.iter().any(|s| compact(s) == compact(name));
@@ -970,4 +976,102 @@ pub(super) fn fmt_es(d: Decimal) -> String {
         out.insert(0, '-');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(t: &str) -> Data {
+        Data::String(t.into())
+    }
+
+    #[test]
+    fn merged_regions_are_filled_within_bounds() {
+        let mut r = Range::new((0, 0), (3, 3));
+        r.set_value((0, 1), s("FACTURA"));
+        r.set_value((1, 1), s("No."));
+        r.set_value((3, 3), Data::Float(1.0));
+        let merges = [
+            calamine::Dimensions {
+                start: (0, 1),
+                end: (0, 2),
+            },
+            // Reaches past the used area: clipped, never grown.
+            calamine::Dimensions {
+                start: (3, 3),
+                end: (9, 9),
+            },
+            // An empty top-left cell fills nothing.
+            calamine::Dimensions {
+                start: (2, 0),
+                end: (2, 2),
+            },
+        ];
+        fill_merged(&mut r, &merges);
+        assert_eq!(r.get_value((0, 2)), Some(&s("FACTURA")));
+        assert_eq!(r.get_value((1, 1)), Some(&s("No.")), "filled cells kept");
+        assert_eq!(r.end(), Some((3, 3)));
+        assert_eq!(r.get_value((2, 1)), Some(&Data::Empty));
+        // A region over the per-region bound is left alone.
+        let mut big = Range::new((0, 0), (200, 100));
+        big.set_value((0, 0), s("X"));
+        fill_merged(
+            &mut big,
+            &[calamine::Dimensions {
+                start: (0, 0),
+                end: (200, 100),
+            }],
+        );
+        assert_eq!(big.get_value((1, 1)), Some(&Data::Empty));
+    }
+
+    #[test]
+    fn tidy_cuts_blanks_and_the_zero_tail() {
+        let mut r = Range::new((2, 1), (5000, 6));
+        r.set_value((2, 1), s("NIT"));
+        r.set_value((3, 1), s("900373991"));
+        r.set_value((3, 2), Data::Float(0.0));
+        r.set_value((4, 5), s("   "));
+        for row in 4..=5000 {
+            r.set_value((row, 3), Data::Float(0.0));
+            r.set_value((row, 6), s(""));
+        }
+        let t = tidy(r);
+        assert_eq!(t.start(), Some((2, 1)));
+        assert_eq!(t.end(), Some((3, 2)), "zero tail and blank columns cut");
+        assert_eq!(
+            t.get_value((3, 2)),
+            Some(&Data::Float(0.0)),
+            "inner zero kept"
+        );
+        assert_eq!(t.get_value((3, 1)), Some(&s("900373991")));
+        // Nothing but blanks and zeros: nothing.
+        let mut z = Range::new((0, 0), (10, 0));
+        z.set_value((10, 0), Data::Int(0));
+        assert!(tidy(z).is_empty());
+    }
+
+    #[test]
+    fn spanish_numbers() {
+        assert_eq!(fmt_es(Decimal::from(16_200_000)), "16.200.000");
+        assert_eq!(fmt_es(Decimal::new(15005, 1)), "1.500,5");
+        assert_eq!(fmt_es(Decimal::new(-1000, 0)), "-1.000");
+        assert_eq!(fmt_es(Decimal::ZERO), "0");
+        assert_eq!(fmt_es(Decimal::from(999)), "999");
+    }
+
+    #[test]
+    fn the_header_search_budget_is_shared_by_the_sheets() {
+        let mut r = Range::new((0, 0), (0, 9));
+        for c in 0..10 {
+            r.set_value((0, c), s(&format!("COL {c}")));
+        }
+        let mut budget = 15;
+        assert!(header::HeaderCells::new(&r, 40, &mut budget).is_some());
+        assert_eq!(budget, 5);
+        assert!(header::HeaderCells::new(&r, 40, &mut budget).is_some());
+        assert_eq!(budget, 0);
+        assert!(header::HeaderCells::new(&r, 40, &mut budget).is_none());
+    }
 }
