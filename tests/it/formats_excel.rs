@@ -1380,3 +1380,52 @@ fn drifted_plantilla51_xls() {
         ]
     );
 }
+
+#[test]
+fn every_filled_sheet_is_read_and_a_sheet_of_notes_is_not() {
+    // March and April on two sheets of one workbook, the notes between.
+    let mut wb = Workbook::new();
+    for (name, fact, serial) in [
+        ("Marzo", "M-1", 45366.0),
+        ("Notas", "", 0.0),
+        ("Abril", "A-1", 45397.0),
+    ] {
+        let ws = wb.add_worksheet();
+        ws.set_name(name).unwrap();
+        if fact.is_empty() {
+            ws.write(0, 0, "NOMBRE CLIENTE: razón social del cliente")
+                .unwrap();
+            ws.write(1, 0, "PUNTA: V vendedor, C comprador").unwrap();
+            continue;
+        }
+        put(ws, PLANTILLA51);
+        for (c, v) in [
+            (0u16, "Uno S.A.S."),
+            (1, "900373991-9"),
+            (4, fact),
+            (6, "CAFE"),
+            (13, "V"),
+        ] {
+            ws.write(4, c, v).unwrap();
+        }
+        for (c, v) in [
+            (5u16, serial),
+            (7, 0.0),
+            (8, 10.0),
+            (9, 100.0),
+            (10, 1000.0),
+        ] {
+            ws.write(4, c, v).unwrap();
+        }
+        ws.write(0, 10, 1000.0).unwrap();
+    }
+    let r = excel::read(&wb.save_to_buffer().unwrap(), &layouts());
+    let sheets: Vec<(&str, &str)> = r
+        .sheets
+        .iter()
+        .map(|s| (s.sheet.as_str(), s.lines[0].invoice_number.as_str()))
+        .collect();
+    assert_eq!(sheets, vec![("Marzo", "M-1"), ("Abril", "A-1")]);
+    assert!(r.findings.is_empty(), "{:#?}", r.findings);
+    assert!(r.homologation.is_empty());
+}

@@ -903,6 +903,19 @@ fn is_totals_row<'a>(
         let Some(Data::String(s)) = range.get_value((r, c)) else {
             return false;
         };
+        // Cheap first: the first letter of some label ("T", "S", "G").
+        let first = s
+            .chars()
+            .find(|ch| ch.is_alphanumeric())
+            .map(|ch| norm(&ch.to_string()));
+        if !first.is_some_and(|f| {
+            layout
+                .totals_labels
+                .iter()
+                .any(|l| !f.is_empty() && l.starts_with(&f))
+        }) {
+            return false;
+        }
         let k = compact(s);
         layout
             .totals_labels
