@@ -820,9 +820,9 @@ fn filled_comiagro_as_brokers_send_it() {
         wb.findings[0].message
     );
     assert!(
-        wb.findings[1]
-            .message
-            .contains("tiene el código 10781 en la fila 4 y 130 en la fila 8"),
+        wb.findings[1].message.contains(
+            "tiene el código 10781 en la fila 4 de la hoja 'Homologación' y 130 en la fila 8"
+        ),
         "{}",
         wb.findings[1].message
     );
@@ -1142,6 +1142,9 @@ fn no_known_layout_says_what_was_expected_and_what_was_found() {
         "{m}"
     );
     assert!(m.ends_with("faltan: PRECIO UNITARIO, PUNTA."), "{m}");
+    // NOMBRE PRODUCTO and CODIGO SUBYA are there, but an invoice sheet
+    // missing two columns is not a homologation sheet.
+    assert!(r.homologation.is_empty(), "{:?}", r.homologation);
 
     // Nothing like a header at all: the first texts are quoted.
     let mut wb = Workbook::new();
@@ -1396,6 +1399,14 @@ fn every_filled_sheet_is_read_and_a_sheet_of_notes_is_not() {
             ws.write(0, 0, "NOMBRE CLIENTE: razón social del cliente")
                 .unwrap();
             ws.write(1, 0, "PUNTA: V vendedor, C comprador").unwrap();
+            // The broker's own price list: its codes are not catalog codes,
+            // never homologation entries.
+            for (c, h) in ["CODIGO", "PRODUCTO", "PRECIO"].iter().enumerate() {
+                ws.write(3, c as u16, *h).unwrap();
+            }
+            ws.write(4, 0, 17).unwrap();
+            ws.write(4, 1, "CAFE PERGAMINO").unwrap();
+            ws.write(4, 2, 12500).unwrap();
             continue;
         }
         put(ws, PLANTILLA51);

@@ -34,8 +34,13 @@ pub(super) fn read_entries(
             header_name(field)
         )
     };
-    // (nit, product key) → index in wb.homologation
-    let mut seen: BTreeMap<(Option<String>, String), usize> = BTreeMap::new();
+    // (nit, product key) → index in wb.homologation (earlier sheets too)
+    let mut seen: BTreeMap<(Option<String>, String), usize> = wb
+        .homologation
+        .iter()
+        .enumerate()
+        .map(|(i, e)| ((e.nit.clone(), compact(&e.product)), i))
+        .collect();
     for r in (header.row + header.depth)..=r1 {
         let get = |field: &str| -> String {
             cols.get(field)
@@ -106,8 +111,8 @@ pub(super) fn read_entries(
                     Finding::notify(
                         "PAS641",
                         format!(
-                            "Homologación: el producto '{product}' tiene el código {} en la fila {} y {code} en la fila {row_no}; se usa {}.",
-                            first.code, first.row, first.code
+                            "Homologación: el producto '{product}' tiene el código {} en la fila {} de la hoja '{}' y {code} en la fila {row_no}; se usa {}.",
+                            first.code, first.row, first.sheet, first.code
                         ),
                     )
                     .at(loc(row_no, "product_code")),

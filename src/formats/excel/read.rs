@@ -350,6 +350,10 @@ pub fn tidy(range: Range<Data>) -> Range<Data> {
     Range::from_sparse(cells)
 }
 
+/// A sheet where an invoice layout recognises this many columns is an
+/// invoice sheet, even when incomplete: never read as a homologation sheet.
+const INVOICE_LIKE: usize = 5;
+
 /// Map decoded sheets to registration lines with the first layout that
 /// recognises one of them.
 pub fn map_decoded(book: DecodedBook, layouts: &[Layout]) -> Workbook {
@@ -389,6 +393,8 @@ pub fn map_ranges(ranges: &[(String, Range<Data>)], layouts: &[Layout], wb: &mut
     for (si, (name, range)) in ranges.iter().enumerate() {
         let mut lines: Option<Pick> = None;
         let mut homol: Option<Pick> = None;
+        // Most columns an invoice layout recognises here, complete or not.
+        let mut invoice_like = 0;
         let Some(cells) = header::HeaderCells::new(range, deepest, &mut budget) else {
             picks.push((si, None, None));
             continue;
@@ -399,6 +405,9 @@ pub fn map_ranges(ranges: &[(String, Range<Data>)], layouts: &[Layout], wb: &mut
                 continue;
             };
             let preferred = layout.sheets.iter().any(|s| compact(s) == compact(name));
+            if layout.kind == LayoutKind::Lines {
+                invoice_like = invoice_like.max(m.cols.len());
+            }
             if !m.complete {
                 if layout.kind == LayoutKind::Lines
                     && closest.as_ref().is_none_or(|(_, _, b)| {
@@ -419,6 +428,11 @@ pub fn map_ranges(ranges: &[(String, Range<Data>)], layouts: &[Layout], wb: &mut
             if better {
                 *slot = Some((li, m, preferred));
             }
+        }
+        // An invoice sheet missing a column (NOMBRE PRODUCTO and CODIGO
+        // SUBYA are there too) is PAS601, not a homologation sheet.
+        if invoice_like >= INVOICE_LIKE {
+            homol = None;
         }
         picks.push((si, lines, homol));
     }
