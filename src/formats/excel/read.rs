@@ -303,9 +303,11 @@ fn is_blank(d: &Data) -> bool {
     }
 }
 
-fn is_zero(d: &Data) -> bool {
+/// What a formula copied down an empty row leaves: 0, or an error
+/// (`=BUSCARV(...)` gives #N/A).
+fn is_filler(d: &Data) -> bool {
     match d {
-        Data::Int(0) => true,
+        Data::Int(0) | Data::Error(_) => true,
         Data::Float(f) => *f == 0.0,
         _ => false,
     }
@@ -313,8 +315,9 @@ fn is_zero(d: &Data) -> bool {
 
 /// The sheet cut to the cells that say something: blank cells (empty, or
 /// text of spaces, as formulas like `=SI(A5="";"";…)` leave them) are
-/// dropped, and so are the trailing rows that hold nothing but blanks and
-/// zeros (a template's `=I14*J14` copied down thousands of rows). A
+/// dropped, and so are the trailing rows that hold nothing but blanks,
+/// zeros and errors (a template's `=I14*J14` or a `=BUSCARV(…)` copied down
+/// thousands of rows). A
 /// formatted but empty tail therefore costs nothing after this.
 pub fn tidy(range: Range<Data>) -> Range<Data> {
     let Some((r0, c0)) = range.start() else {
@@ -330,7 +333,7 @@ pub fn tidy(range: Range<Data>) -> Range<Data> {
         }
         let (r, c) = (r0 + r as u32, c0 + c as u32);
         cols = Some(cols.map_or((c, c), |(a, b)| (a.min(c), b.max(c))));
-        if !is_zero(d) {
+        if !is_filler(d) {
             last_row = Some(last_row.map_or(r, |l| l.max(r)));
         }
     }
@@ -1063,6 +1066,7 @@ mod tests {
         for row in 4..=5000 {
             r.set_value((row, 3), Data::Float(0.0));
             r.set_value((row, 6), s(""));
+            r.set_value((row, 4), Data::Error(calamine::CellErrorType::NA));
         }
         let t = tidy(r);
         assert_eq!(t.start(), Some((2, 1)));
