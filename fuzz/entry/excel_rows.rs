@@ -1,6 +1,7 @@
 //! The Excel reader's row mapping on arbitrary sheets: header detection
 //! against the shipped broker layouts, cell conversion (Excel serials,
-//! DD/MM/YYYY, money, IVA %), control totals and the Spanish row errors.
+//! DD/MM/YYYY, money, IVA %), control totals, totals rows (never read as
+//! invoices), homologation entries and the Spanish row errors.
 //! The sheets are built from the input directly (calamine's own file parsing
 //! is not what is tested here), with header names drawn from the layouts so
 //! the fuzzer reaches the rows. Any panic is a bug.
@@ -22,6 +23,9 @@ fn layouts() -> &'static (Vec<Layout>, Vec<String>) {
         words.extend(
             [
                 "TOTAL",
+                "TOTALES",
+                "SUBTOTAL",
+                "TOTAL GENERAL",
                 "COMPRA",
                 "VENTA",
                 "KG",
@@ -103,9 +107,35 @@ pub fn run(data: &[u8]) {
         let i = i as u32;
         range.set_value((first_row + i / cols, i % cols), d);
     }
+    // What the decoder does before the mapping: merged regions filled (two
+    // drawn from the shape byte), blank cells and the zero-only tail cut.
+    let merge = |a: u8| calamine::Dimensions {
+        start: (u32::from(a >> 4), u32::from(a & 3)),
+        end: (
+            u32::from(a >> 4) + u32::from(a & 12) / 4,
+            u32::from(a & 3) + 1,
+        ),
+    };
+    excel::fill_merged(&mut range, &[merge(shape), merge(shape.rotate_left(3))]);
+    let range = excel::tidy(range);
     let mut wb = Workbook::default();
     excel::map_ranges(&[(sheet, range)], layouts, &mut wb);
     if wb.sheets.is_empty() {
         assert!(!wb.findings.is_empty(), "no sheet and no finding");
+    }
+    for s in &wb.sheets {
+        // A totals row is never an invoice row, and a row is read once.
+        for l in &s.lines {
+            assert!(
+                !s.totals_rows.contains(&l.row),
+                "totals row {} read as a line",
+                l.row
+            );
+            assert!(!s.rejected_rows.contains(&l.row));
+            assert!(l.row > s.header_row);
+        }
+    }
+    for e in &wb.homologation {
+        assert!(!e.product.is_empty() && !e.code.is_empty(), "{e:?}");
     }
 }

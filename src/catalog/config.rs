@@ -465,6 +465,36 @@ impl Aliases {
         self.map.insert((client.to_string(), key), code);
     }
 
+    /// A submitter's homologation (the `homologation` entries a broker
+    /// spreadsheet's homologation sheet gives, docs/FORMATS.md) as aliases:
+    /// `(nit, product as written, catalog code)`; an entry with a NIT
+    /// applies to that client's lines, one without to every line the set is
+    /// used for. Meant for [`Matcher::match_line_with`](super::Matcher::match_line_with)
+    /// on that submitter's invoices only, never merged into the global
+    /// `rules/aliases/`. Where two entries give one name two codes the
+    /// first wins (the reader has already reported it, PAS641).
+    pub fn from_homologation<'a>(
+        entries: impl IntoIterator<Item = (Option<&'a str>, &'a str, &'a str)>,
+        normalizer: &Normalizer,
+    ) -> Aliases {
+        let mut out = Aliases::default();
+        for (nit, name, code) in entries {
+            let key = normalizer.key(name);
+            let code = code.trim();
+            if key.is_empty() || code.is_empty() {
+                continue;
+            }
+            let client = match nit.map(crate::rules::normalize_nit) {
+                Some(n) if !n.is_empty() => n,
+                _ => "*".to_string(),
+            };
+            out.map
+                .entry((client, key))
+                .or_insert_with(|| code.to_string());
+        }
+        out
+    }
+
     /// The code a client's alias (or a global one) gives this normalised key.
     pub fn get(&self, client: Option<&str>, key: &str) -> Option<&str> {
         if let Some(c) = client {

@@ -8,7 +8,9 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use super::{CatalogConfig, InvoiceLine, LineAssessment, Lookup, Matcher, assess_line};
+use super::{
+    Aliases, CatalogConfig, InvoiceLine, LineAssessment, Lookup, Matcher, assess_line_with,
+};
 use crate::result::Finding;
 use crate::rules::{Commission, CommissionRules, PricingInput, Side};
 
@@ -44,6 +46,19 @@ pub fn assess_and_price<L: Lookup>(
     rules: &CommissionRules,
     inv: &InvoiceToPrice<'_>,
 ) -> io::Result<PricedInvoice> {
+    assess_and_price_with(m, cfg, rules, inv, &Aliases::default())
+}
+
+/// [`assess_and_price`] with the submitter's own aliases (the homologation
+/// sheet of its spreadsheet, [`Aliases::from_homologation`]) looked up
+/// before the configured ones.
+pub fn assess_and_price_with<L: Lookup>(
+    m: &Matcher<L>,
+    cfg: &CatalogConfig,
+    rules: &CommissionRules,
+    inv: &InvoiceToPrice<'_>,
+    submitter: &Aliases,
+) -> io::Result<PricedInvoice> {
     let mut out = PricedInvoice {
         lines: Vec::new(),
         commission: None,
@@ -53,7 +68,7 @@ pub fn assess_and_price<L: Lookup>(
     let mut priced_lines = Vec::new();
     let mut numbers = Vec::new();
     for (line, value) in &inv.lines {
-        let mut a = assess_line(m, cfg, line)?;
+        let mut a = assess_line_with(m, cfg, line, submitter)?;
         out.findings.append(&mut a.findings);
         out.review |= a.review;
         if let Some(p) = a.pricing_line(*value) {

@@ -384,6 +384,18 @@ pub struct Matcher<L: Lookup> {
 
 impl<L: Lookup> Matcher<L> {
     pub fn match_line(&self, q: &LineQuery<'_>) -> io::Result<MatchOutcome> {
+        self.match_line_with(q, &Aliases::default())
+    }
+
+    /// [`match_line`](Self::match_line) with a submitter's own aliases (its
+    /// spreadsheet's homologation, [`Aliases::from_homologation`]) looked up
+    /// before the configured ones: codes carried by the line, then
+    /// `submitter`, then `rules/aliases/`, then the description index.
+    pub fn match_line_with(
+        &self,
+        q: &LineQuery<'_>,
+        submitter: &Aliases,
+    ) -> io::Result<MatchOutcome> {
         for c in &q.codes {
             let c = c.trim();
             if c.is_empty() {
@@ -399,15 +411,17 @@ impl<L: Lookup> Matcher<L> {
             }
         }
         let key = self.normalizer.key(q.description);
-        if let Some(code) = self.aliases.get(q.client, &key)
-            && let Some(p) = self.lookup.get(code)?
-        {
-            return Ok(MatchOutcome::Matched(ProductMatch {
-                product: p,
-                via: MatchVia::Alias,
-                score: 1.0,
-                alternatives: Vec::new(),
-            }));
+        for aliases in [submitter, &self.aliases] {
+            if let Some(code) = aliases.get(q.client, &key)
+                && let Some(p) = self.lookup.get(code)?
+            {
+                return Ok(MatchOutcome::Matched(ProductMatch {
+                    product: p,
+                    via: MatchVia::Alias,
+                    score: 1.0,
+                    alternatives: Vec::new(),
+                }));
+            }
         }
         let mut ranked = self
             .index

@@ -31,7 +31,7 @@ use serde::Serialize;
 
 pub use config::{Aliases, CatalogConfig, Measure};
 pub use import::{ImportOptions, ImportSummary, import};
-pub use invoice::{InvoiceToPrice, PricedInvoice, assess_and_price};
+pub use invoice::{InvoiceToPrice, PricedInvoice, assess_and_price, assess_and_price_with};
 pub use matching::{
     Candidate, DescriptionIndex, LineQuery, Lookup, MatchOutcome, MatchVia, Matcher, MemCatalog,
     ProductMatch,
@@ -161,6 +161,17 @@ pub fn assess_line<L: Lookup>(
     cfg: &CatalogConfig,
     l: &InvoiceLine<'_>,
 ) -> io::Result<LineAssessment> {
+    assess_line_with(m, cfg, l, &Aliases::default())
+}
+
+/// [`assess_line`] with a submitter's own aliases (its homologation sheet)
+/// looked up before the configured ones ([`Matcher::match_line_with`]).
+pub fn assess_line_with<L: Lookup>(
+    m: &Matcher<L>,
+    cfg: &CatalogConfig,
+    l: &InvoiceLine<'_>,
+    submitter: &Aliases,
+) -> io::Result<LineAssessment> {
     let loc = format!("línea {}", l.line);
     let mut a = LineAssessment {
         line: l.line,
@@ -175,7 +186,7 @@ pub fn assess_line<L: Lookup>(
     if q.unit.is_none() {
         q.unit = cfg.units.get(&normalize::fold(l.unit)).map(|d| d.measure);
     }
-    match m.match_line(&q)? {
+    match m.match_line_with(&q, submitter)? {
         MatchOutcome::Review { candidates } => {
             let list = candidates
                 .iter()

@@ -12,13 +12,15 @@
 //! This file holds the layouts (raw shapes, compile, load); `excel/read.rs`
 //! reads a workbook with them.
 
+mod header;
+mod homologation;
 mod read;
 
 #[cfg(test)]
 use read::*;
 pub use read::{
-    DecodedBook, RegistrationLine, Sheet, Side, Workbook, col_name, decode_sheets, map_decoded,
-    map_ranges, read,
+    DecodedBook, HomologationEntry, RegistrationLine, Sheet, Side, Workbook, col_name,
+    decode_sheets, fill_merged, map_decoded, map_ranges, read, tidy,
 };
 
 use std::collections::BTreeMap;
@@ -41,6 +43,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
     (
         "comiagro-2024.toml",
         include_str!("../../rules/excel/comiagro-2024.toml"),
+    ),
+    (
+        "homologacion.toml",
+        include_str!("../../rules/excel/homologacion.toml"),
     ),
     (
         "plantilla51.toml",
@@ -76,6 +82,7 @@ pub const FIELDS: &[&str] = &[
     "invoice_unit",
     "currency",
     "product_code",
+    "catalog_name",
 ];
 
 const REQUIRED_FOR_LINE: &[&str] = &[
@@ -91,6 +98,10 @@ const REQUIRED_FOR_LINE: &[&str] = &[
     "side",
 ];
 
+/// The fields a homologation sheet must map (product text as the broker
+/// writes it → catalog code); `nit` and `catalog_name` are optional there.
+const REQUIRED_FOR_HOMOLOGATION: &[&str] = &["product", "product_code"];
+
 /// Raw shape of a layout file.
 #[derive(Debug, Deserialize)]
 pub struct RawLayout {
@@ -98,10 +109,18 @@ pub struct RawLayout {
     pub name: String,
     #[serde(default)]
     pub description: String,
-    /// Sheets to look at, in order; empty = every sheet.
+    /// `lines` (default): invoice rows → registration lines;
+    /// `homologation`: product text (+ NIT) → catalog code entries.
+    #[serde(default = "lines")]
+    pub kind: String,
+    /// Sheets where the layout is expected, in order of preference. Any
+    /// other sheet is searched too (brokers rename sheets); a listed sheet
+    /// only wins ties.
     #[serde(default)]
     pub sheets: Vec<String>,
-    /// Rows the header spans (their texts are joined per column). Default 1.
+    /// Rows the header usually spans (their texts are joined per column).
+    /// Default 1. Headers spanning up to 3 rows are recognised whatever
+    /// this says; it is the template's shape, for documentation.
     #[serde(default = "one")]
     pub header_rows: usize,
     /// How far down the header is searched. Default 40.
@@ -129,6 +148,16 @@ pub struct RawLayout {
     pub side_buy: Vec<String>,
     #[serde(default)]
     pub side_sell: Vec<String>,
+    /// Labels of a totals row below the data ("TOTAL", "TOTALES", ...):
+    /// compared without accents, case or spaces; a label cell may continue
+    /// ("TOTAL GENERAL", "TOTALES MARZO"). Default: TOTAL, TOTALES,
+    /// SUBTOTAL, GRAN TOTAL, SUMA, SUMAS.
+    #[serde(default)]
+    pub totals_labels: Vec<String>,
+    /// Fields whose column a totals row is checked against (the sum of the
+    /// data rows above it). Default: total, quantity.
+    #[serde(default)]
+    pub totals_fields: Vec<String>,
     pub columns: BTreeMap<String, RawColumn>,
     #[serde(default)]
     pub control_total: Option<RawControlTotal>,
@@ -136,6 +165,9 @@ pub struct RawLayout {
 
 fn one() -> usize {
     1
+}
+fn lines() -> String {
+    "lines".into()
 }
 fn forty() -> usize {
     40
@@ -173,10 +205,21 @@ pub enum BadRows {
     AllOrNothing,
 }
 
+/// What a layout reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LayoutKind {
+    /// Invoice rows → registration lines.
+    Lines,
+    /// Product names as the broker writes them (per NIT) → catalog codes.
+    Homologation,
+}
+
 /// A compiled layout.
 #[derive(Debug, Clone)]
 pub struct Layout {
     pub name: String,
+    pub kind: LayoutKind,
     pub file: String,
     pub sheets: Vec<String>,
     pub header_rows: usize,
@@ -188,6 +231,9 @@ pub struct Layout {
     pub tolerance: Decimal,
     pub side_buy: Vec<String>,
     pub side_sell: Vec<String>,
+    /// Normalised totals-row labels, spaces removed.
+    pub totals_labels: Vec<String>,
+    pub totals_fields: Vec<String>,
     /// field → (normalised aliases, required)
     pub columns: Vec<(String, Vec<String>, bool)>,
     pub control_total: Option<(String, String)>,
@@ -205,12 +251,26 @@ pub fn norm(s: &str) -> String {
             'ó' | 'ò' | 'ö' | 'Ó' | 'Ò' | 'Ö' => 'O',
             'ú' | 'ù' | 'ü' | 'Ú' | 'Ù' | 'Ü' => 'U',
             'ñ' | 'Ñ' => 'N',
+            'â' | 'ã' | 'Â' | 'Ã' => 'A',
+            'ê' | 'Ê' => 'E',
+            'î' | 'Î' => 'I',
+            'ô' | 'õ' | 'Ô' | 'Õ' => 'O',
+            'û' | 'Û' => 'U',
+            'ç' | 'Ç' => 'C',
+            // "Nº", "N°": the ordinal marks are letters to Unicode.
+            'º' | 'ª' | '°' => ' ',
             c if c.is_alphanumeric() => c.to_ascii_uppercase(),
             _ => ' ',
         };
         out.push(c);
     }
     out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// [`norm`] without spaces: "VALORTOTAL", "VALOR  TOTAL" and "Valor total"
+/// all become "VALORTOTAL".
+pub fn compact(s: &str) -> String {
+    norm(s).replace(' ', "")
 }
 
 impl Layout {
@@ -237,13 +297,28 @@ impl Layout {
                 c.required,
             ));
         }
-        for r in REQUIRED_FOR_LINE {
-            if !columns.iter().any(|(f, _, _)| f == r) {
+        // The registration-line order of FIELDS (close to the templates'
+        // column order), for messages that list them.
+        columns.sort_by_key(|(f, _, _)| FIELDS.iter().position(|x| x == f));
+        let kind = match raw.kind.as_str() {
+            "lines" => LayoutKind::Lines,
+            "homologation" => LayoutKind::Homologation,
+            other => {
                 p.error(
                     file,
-                    "columns",
-                    format!("field '{r}' is needed for a registration line"),
+                    "kind",
+                    format!("'{other}' is not one of: lines, homologation"),
                 );
+                LayoutKind::Lines
+            }
+        };
+        let (needed, what) = match kind {
+            LayoutKind::Lines => (REQUIRED_FOR_LINE, "a registration line"),
+            LayoutKind::Homologation => (REQUIRED_FOR_HOMOLOGATION, "a homologation entry"),
+        };
+        for r in needed {
+            if !columns.iter().any(|(f, _, _)| f == r) {
+                p.error(file, "columns", format!("field '{r}' is needed for {what}"));
             }
         }
         let on_bad_rows = match raw.on_bad_rows.as_str() {
@@ -262,10 +337,45 @@ impl Layout {
             p.error(file, "header_rows", "must be 1, 2 or 3");
         }
         let required = columns.iter().filter(|c| c.2).count();
-        let key_columns = if raw.key_columns.is_empty() {
-            vec!["counterparty".into(), "nit".into(), "invoice_number".into()]
-        } else {
+        let key_columns = if !raw.key_columns.is_empty() {
             raw.key_columns
+        } else if kind == LayoutKind::Homologation {
+            vec!["product".into(), "product_code".into()]
+        } else {
+            vec!["counterparty".into(), "nit".into(), "invoice_number".into()]
+        };
+        let totals_fields = if raw.totals_fields.is_empty() {
+            ["total", "quantity"]
+                .into_iter()
+                .filter(|f| columns.iter().any(|(c, _, _)| c == f))
+                .map(String::from)
+                .collect()
+        } else {
+            raw.totals_fields
+        };
+        for f in &totals_fields {
+            if !columns.iter().any(|(c, _, _)| c == f) {
+                p.error(
+                    file,
+                    "totals_fields",
+                    format!("'{f}' is not a declared column"),
+                );
+            }
+        }
+        let totals_labels: Vec<String> = if raw.totals_labels.is_empty() {
+            [
+                "TOTAL",
+                "TOTALES",
+                "SUBTOTAL",
+                "GRAN TOTAL",
+                "SUMA",
+                "SUMAS",
+            ]
+            .into_iter()
+            .map(compact)
+            .collect()
+        } else {
+            raw.totals_labels.iter().map(|l| compact(l)).collect()
         };
         for k in &key_columns {
             if !columns.iter().any(|(f, _, _)| f == k) {
@@ -288,6 +398,7 @@ impl Layout {
         });
         Layout {
             name: raw.name,
+            kind,
             file: file.display().to_string(),
             sheets: raw.sheets,
             header_rows: raw.header_rows.clamp(1, 3),
@@ -321,6 +432,8 @@ impl Layout {
             } else {
                 raw.side_sell.iter().map(|s| norm(s)).collect()
             },
+            totals_labels,
+            totals_fields,
             columns,
             control_total,
         }
@@ -399,7 +512,15 @@ mod tests {
     #[test]
     fn builtin_layouts_compile() {
         let l = builtin_layouts().unwrap();
-        assert_eq!(l.len(), 2);
+        let kinds: Vec<_> = l.iter().map(|l| (l.name.as_str(), l.kind)).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                ("comiagro-2024", LayoutKind::Lines),
+                ("homologacion", LayoutKind::Homologation),
+                ("plantilla51", LayoutKind::Lines),
+            ]
+        );
     }
 
     #[test]

@@ -1,7 +1,11 @@
 //! Reading a workbook with the compiled layouts: decoding the sheets (in the
-//! sandboxed worker), finding each layout's header, mapping rows to
-//! registration lines with Spanish errors, and the control totals.
+//! sandboxed worker: merged cells filled, blank and zero-only trailing rows
+//! dropped), finding each layout's header on any sheet, mapping rows to
+//! registration lines with Spanish errors, the control totals (a labelled
+//! cell above the header, and "TOTAL" rows below the data), and the
+//! homologation sheets.
 
+use super::header::{self, Fields, HeaderMatch};
 use super::*;
 
 /// Buyer or seller ("punta").
@@ -50,8 +54,14 @@ pub struct Sheet {
     pub sheet: String,
     /// 1-based row of the (first) header row.
     pub header_row: u32,
+    /// Rows the header spans (1–3).
+    pub header_depth: u32,
     pub lines: Vec<RegistrationLine>,
     pub rejected_rows: Vec<u32>,
+    /// Totals rows ("TOTAL", "TOTALES", "SUBTOTAL" …) found among the rows:
+    /// checked against the rows above them, never read as invoices.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub totals_rows: Vec<u32>,
     #[serde(
         skip_serializing_if = "Option::is_none",
         with = "rust_decimal::serde::str_option"
@@ -60,10 +70,33 @@ pub struct Sheet {
     pub on_bad_rows: BadRows,
 }
 
+/// One row of a homologation sheet: the product as the broker (or its
+/// client's counterparty) writes it, for one NIT or for all, and the
+/// catalog code (subyacente) it means.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HomologationEntry {
+    pub sheet: String,
+    /// 1-based row.
+    pub row: u32,
+    /// NIT digits without the DV; `None`: every counterparty.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nit: Option<String>,
+    /// As written on the sheet (trimmed).
+    pub product: String,
+    /// The catalog code.
+    pub code: String,
+    /// The catalog's name for the code, when the sheet has it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub catalog_name: Option<String>,
+}
+
 /// What the step reports.
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Workbook {
     pub sheets: Vec<Sheet>,
+    /// Entries of the homologation sheets, in sheet and row order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub homologation: Vec<HomologationEntry>,
     #[serde(skip)]
     pub findings: Vec<Finding>,
 }
@@ -134,16 +167,11 @@ pub(super) fn cell_date(d: &Data) -> Option<NaiveDate> {
     }
 }
 
-/// (score, layout index, layout, sheet name, cells, header row, field → column)
-pub(super) type Candidate<'a> = (
-    usize,
-    usize,
-    &'a Layout,
-    &'a String,
-    &'a Range<Data>,
-    u32,
-    BTreeMap<String, u32>,
-);
+/// Most merged regions filled per sheet, cells per region and cells in all
+/// (a hostile file may declare millions of merges).
+const MAX_MERGES: usize = 10_000;
+const MAX_MERGE_AREA: u64 = 10_000;
+const MAX_MERGE_FILL: u64 = 200_000;
 
 /// The cells of every sheet of a workbook, as the decoder read them, and
 /// what went wrong. This is the part that parses untrusted bytes (the zip
@@ -157,7 +185,9 @@ pub struct DecodedBook {
     pub unreadable: bool,
 }
 
-/// Decode every sheet of a workbook (zip-bomb guard, then calamine).
+/// Decode every sheet of a workbook (zip-bomb guard, then calamine): each
+/// merged region gets its value in every cell, and the used area is cut to
+/// the cells that say something (see [`tidy`]).
 pub fn decode_sheets(bytes: &[u8]) -> DecodedBook {
     let mut out = DecodedBook::default();
     if let Err(refusal) =
@@ -193,7 +223,14 @@ pub fn decode_sheets(bytes: &[u8]) -> DecodedBook {
     let names = book.sheet_names();
     for n in &names {
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| book.worksheet_range(n))) {
-            Ok(Ok(r)) => out.ranges.push((n.clone(), r)),
+            Ok(Ok(mut r)) => {
+                let merges = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    merged_regions(&mut book, n)
+                }))
+                .unwrap_or_default();
+                fill_merged(&mut r, &merges);
+                out.ranges.push((n.clone(), tidy(r)));
+            }
             Ok(Err(e)) => out.findings.push(
                 Finding::notify("PAS600", format!("La hoja '{n}' no se pudo leer: {e}."))
                     .at(format!("hoja '{n}'")),
@@ -206,6 +243,119 @@ pub fn decode_sheets(bytes: &[u8]) -> DecodedBook {
     }
     out
 }
+
+/// The merged regions of a sheet (xls and xlsx; none for other formats or
+/// when they cannot be read).
+fn merged_regions(
+    book: &mut calamine::Sheets<Cursor<Vec<u8>>>,
+    name: &str,
+) -> Vec<calamine::Dimensions> {
+    let mut v = match book {
+        calamine::Sheets::Xls(x) => x.merge_cells_by_sheet_name(name).unwrap_or_default(),
+        calamine::Sheets::Xlsx(x) => x.merge_cells_by_sheet_name(name).unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    v.truncate(MAX_MERGES);
+    v
+}
+
+/// Give every cell of a merged region the value of its top-left cell (what
+/// the user sees): a "FACTURA" merged over "No." and "FECHA", a client name
+/// merged over the rows of one invoice. Bounded per region and in all;
+/// cells outside the used area are left alone.
+pub fn fill_merged(range: &mut Range<Data>, merges: &[calamine::Dimensions]) {
+    let (Some((r0, c0)), Some((r1, c1))) = (range.start(), range.end()) else {
+        return;
+    };
+    let mut budget = MAX_MERGE_FILL;
+    for m in merges {
+        let (top, left) = m.start;
+        let (bottom, right) = (m.end.0.min(r1), m.end.1.min(c1));
+        if top < r0 || left < c0 || top > bottom || left > right {
+            continue;
+        }
+        let area = u64::from(bottom - top + 1) * u64::from(right - left + 1);
+        if area > MAX_MERGE_AREA || area > budget {
+            continue;
+        }
+        budget -= area;
+        let Some(v) = range.get_value((top, left)).cloned() else {
+            continue;
+        };
+        if v == Data::Empty {
+            continue;
+        }
+        for r in top..=bottom {
+            for c in left..=right {
+                if range.get_value((r, c)) == Some(&Data::Empty) {
+                    range.set_value((r, c), v.clone());
+                }
+            }
+        }
+    }
+}
+
+fn is_blank(d: &Data) -> bool {
+    match d {
+        Data::Empty => true,
+        Data::String(s) => s.trim().is_empty(),
+        _ => false,
+    }
+}
+
+/// What a formula copied down an empty row leaves: 0, or an error
+/// (`=BUSCARV(...)` gives #N/A).
+fn is_filler(d: &Data) -> bool {
+    match d {
+        Data::Int(0) | Data::Error(_) => true,
+        Data::Float(f) => *f == 0.0,
+        _ => false,
+    }
+}
+
+/// The sheet cut to the cells that say something: blank cells (empty, or
+/// text of spaces, as formulas like `=SI(A5="";"";…)` leave them) are
+/// dropped, and so are the trailing rows that hold nothing but blanks,
+/// zeros and errors (a template's `=I14*J14` or a `=BUSCARV(…)` copied down
+/// thousands of rows). A
+/// formatted but empty tail therefore costs nothing after this.
+pub fn tidy(range: Range<Data>) -> Range<Data> {
+    let Some((r0, c0)) = range.start() else {
+        return range;
+    };
+    let mut last_row: Option<u32> = None;
+    let mut cols: Option<(u32, u32)> = None;
+    let mut blanks = 0usize;
+    for (r, c, d) in range.used_cells() {
+        if is_blank(d) {
+            blanks += 1;
+            continue;
+        }
+        let (r, c) = (r0 + r as u32, c0 + c as u32);
+        cols = Some(cols.map_or((c, c), |(a, b)| (a.min(c), b.max(c))));
+        if !is_filler(d) {
+            last_row = Some(last_row.map_or(r, |l| l.max(r)));
+        }
+    }
+    let (Some(last_row), Some((first_col, last_col))) = (last_row, cols) else {
+        return Range::empty();
+    };
+    let end = range.end().unwrap_or((r0, c0));
+    if blanks == 0 && last_row == end.0 && first_col == c0 && last_col == end.1 {
+        return range;
+    }
+    let cells: Vec<calamine::Cell<Data>> = range
+        .used_cells()
+        .map(|(r, c, d)| ((r0 + r as u32, c0 + c as u32), d))
+        .filter(|((r, _), d)| *r <= last_row && !is_blank(d))
+        .map(|(pos, d)| calamine::Cell::new(pos, d.clone()))
+        .collect();
+    Range::from_sparse(cells)
+}
+
+/// A sheet where an invoice layout recognises this many columns is an
+/// invoice sheet, even when incomplete: never read as a homologation sheet.
+const INVOICE_LIKE: usize = 5;
 
 /// Map decoded sheets to registration lines with the first layout that
 /// recognises one of them.
@@ -226,97 +376,115 @@ pub fn read(bytes: &[u8], layouts: &[Layout]) -> Workbook {
     map_decoded(decode_sheets(bytes), layouts)
 }
 
-/// The row mapping of [`read`], on sheets already read: pick the best
-/// (layout, sheet, header row) and turn its rows into registration lines.
-/// Public for the `excel_rows` fuzz target, which builds sheets directly.
+/// The row mapping of [`read`], on sheets already read. Every sheet is
+/// searched with every layout, whatever its name (a layout's `sheets` only
+/// win ties): each sheet recognised by an invoice layout is read (sheets
+/// without rows are dropped when another has some); the other sheets
+/// recognised by a homologation layout give homologation entries. Nothing
+/// recognised is PAS601, saying what was expected and what the closest row
+/// has. Public for the `excel_rows` fuzz target, which builds sheets
+/// directly.
 pub fn map_ranges(ranges: &[(String, Range<Data>)], layouts: &[Layout], wb: &mut Workbook) {
-    // Best (layout, sheet, header row) by number of recognised columns.
-    let mut best: Option<Candidate> = None;
-    for (li, layout) in layouts.iter().enumerate() {
-        for (name, range) in ranges {
-            if !layout.sheets.is_empty() && !layout.sheets.iter().any(|s| norm(s) == norm(name)) {
+    let fields: Vec<Fields> = layouts.iter().map(Fields::new).collect();
+    // Per sheet: the best complete invoice layout, the best complete
+    // homologation layout; over all: the closest incomplete invoice header.
+    type Pick<'a> = (usize, HeaderMatch, bool);
+    let mut closest: Option<(usize, usize, HeaderMatch)> = None;
+    let mut picks: Vec<(usize, Option<Pick>, Option<Pick>)> = Vec::new();
+    let deepest = layouts.iter().map(|l| l.max_header_row).max().unwrap_or(0);
+    let mut budget = header::HEADER_BUDGET;
+    for (si, (name, range)) in ranges.iter().enumerate() {
+        let mut lines: Option<Pick> = None;
+        let mut homol: Option<Pick> = None;
+        // Most columns an invoice layout recognises here, complete or not.
+        let mut invoice_like = 0;
+        let Some(cells) = header::HeaderCells::new(range, deepest, &mut budget) else {
+            picks.push((si, None, None));
+            continue;
+        };
+        for (li, f) in fields.iter().enumerate() {
+            let layout = f.layout;
+            let Some(m) = header::find_header(f, &cells) else {
+                continue;
+            };
+            let preferred = layout.sheets.iter().any(|s| compact(s) == compact(name));
+            if layout.kind == LayoutKind::Lines {
+                invoice_like = invoice_like.max(m.cols.len());
+            }
+            if !m.complete {
+                if layout.kind == LayoutKind::Lines
+                    && closest.as_ref().is_none_or(|(_, _, b)| {
+                        (m.cols.len(), m.quality) > (b.cols.len(), b.quality)
+                    })
+                {
+                    closest = Some((li, si, m));
+                }
                 continue;
             }
-            if let Some((row, cols)) = find_header(layout, range) {
-                let score = cols.len();
-                if best
-                    .as_ref()
-                    .is_none_or(|b| score > b.0 || (score == b.0 && li < b.1))
-                {
-                    best = Some((score, li, layout, name, range, row, cols));
-                }
+            let slot = match layout.kind {
+                LayoutKind::Lines => &mut lines,
+                LayoutKind::Homologation => &mut homol,
+            };
+            let better = slot.as_ref().is_none_or(|(_, b, bp)| {
+                (m.cols.len(), preferred, m.quality) > (b.cols.len(), *bp, b.quality)
+            });
+            if better {
+                *slot = Some((li, m, preferred));
             }
         }
+        // An invoice sheet missing a column (NOMBRE PRODUCTO and CODIGO
+        // SUBYA are there too) is PAS601, not a homologation sheet.
+        if invoice_like >= INVOICE_LIKE {
+            homol = None;
+        }
+        picks.push((si, lines, homol));
     }
-    let Some((_, _, layout, name, range, header_row, cols)) = best else {
-        let known: Vec<&str> = layouts.iter().map(|l| l.name.as_str()).collect();
-        wb.findings.push(Finding::reject(
-            "PAS601",
-            format!("Ninguna hoja tiene los encabezados de un formato conocido ({}); revise los nombres de las columnas.", known.join(", ")),
-        ));
+    let mut read: Vec<(Sheet, Vec<Finding>)> = Vec::new();
+    for (si, lines, homol) in &picks {
+        let (name, range) = &ranges[*si];
+        if let Some((li, m, _)) = lines {
+            let mut findings = Vec::new();
+            let sheet = read_rows(&layouts[*li], name, range, m, &mut findings);
+            read.push((sheet, findings));
+        } else if let Some((li, m, _)) = homol {
+            super::homologation::read_entries(&fields[*li], name, range, m, wb);
+        }
+    }
+    if read.is_empty() {
+        let c = closest
+            .as_ref()
+            .map(|(li, si, m)| (&layouts[*li], ranges[*si].0.as_str(), &ranges[*si].1, m));
+        let mut msg = header::no_layout_message(layouts, ranges, c);
+        if !wb.homologation.is_empty() {
+            msg.push_str(&format!(
+                " Se leyó la hoja de homologación ({} productos), pero no hay facturas para registrar.",
+                wb.homologation.len()
+            ));
+        }
+        wb.findings.push(Finding::reject("PAS601", msg));
         return;
-    };
-    let sheet = read_rows(layout, name, range, header_row, &cols, &mut wb.findings);
-    wb.sheets.push(sheet);
+    }
+    let any_rows = read
+        .iter()
+        .any(|(s, _)| !s.lines.is_empty() || !s.rejected_rows.is_empty());
+    let mut kept = 0;
+    for (sheet, findings) in read {
+        let has_rows = !sheet.lines.is_empty() || !sheet.rejected_rows.is_empty();
+        // A blank copy of the template beside the filled sheet says nothing.
+        if any_rows && !has_rows {
+            continue;
+        }
+        if !any_rows && kept > 0 {
+            continue;
+        }
+        kept += 1;
+        wb.findings.extend(findings);
+        wb.sheets.push(sheet);
+    }
 }
 
 pub(super) fn open(bytes: &[u8]) -> Result<calamine::Sheets<Cursor<Vec<u8>>>, String> {
     calamine::open_workbook_auto_from_rs(Cursor::new(bytes.to_vec())).map_err(|e| e.to_string())
-}
-
-/// The header row (absolute, 0-based) and the column of each recognised field.
-pub(super) fn find_header(
-    layout: &Layout,
-    range: &Range<Data>,
-) -> Option<(u32, BTreeMap<String, u32>)> {
-    let (r0, c0) = range.start()?;
-    let (r1, c1) = range.end()?;
-    let mut best: Option<(u32, BTreeMap<String, u32>)> = None;
-    for r in r0..=r1.min(r0 + layout.max_header_row as u32) {
-        let mut texts: BTreeMap<u32, String> = BTreeMap::new();
-        for c in c0..=c1 {
-            let mut parts = Vec::new();
-            for k in 0..layout.header_rows as u32 {
-                if let Some(d) = range.get_value((r + k, c)) {
-                    let t = norm(&cell_text(d));
-                    if !t.is_empty() && !t.chars().all(|ch| ch.is_ascii_digit()) {
-                        parts.push(t);
-                    }
-                }
-            }
-            if !parts.is_empty() {
-                texts.insert(c, parts.join(" "));
-            }
-        }
-        let mut cols = BTreeMap::new();
-        for (field, aliases, _) in &layout.columns {
-            // Exact match first, then "header starts with alias".
-            let exact = texts
-                .iter()
-                .find(|(c, t)| aliases.iter().any(|a| *t == a) && !cols.values().any(|x| x == *c));
-            let prefix = || {
-                texts.iter().find(|(c, t)| {
-                    aliases.iter().any(|a| t.starts_with(&format!("{a} ")))
-                        && !cols.values().any(|x| x == *c)
-                })
-            };
-            if let Some((c, _)) = exact.or_else(prefix) {
-                cols.insert(field.clone(), *c);
-            }
-        }
-        let required_ok = layout
-            .columns
-            .iter()
-            .filter(|c| c.2)
-            .all(|c| cols.contains_key(&c.0));
-        if required_ok
-            && cols.len() >= layout.min_columns
-            && best.as_ref().is_none_or(|b| cols.len() > b.1.len())
-        {
-            best = Some((r, cols));
-        }
-    }
-    best
 }
 
 /// Map the rows of one sheet under its header to registration lines.
@@ -329,18 +497,21 @@ pub(super) fn read_rows(
     layout: &Layout,
     sheet: &str,
     range: &Range<Data>,
-    header_row: u32,
-    cols: &BTreeMap<String, u32>,
+    header: &HeaderMatch,
     findings: &mut Vec<Finding>,
 ) -> Sheet {
+    let (header_row, cols) = (header.row, &header.cols);
+    let fields = Fields::new(layout);
     let (_, c0) = range.start().unwrap_or((0, 0));
-    let (r1, _) = range.end().unwrap_or((0, 0));
+    let (r1, c1) = range.end().unwrap_or((0, 0));
     let mut out = Sheet {
         layout: layout.name.clone(),
         sheet: sheet.to_string(),
         header_row: header_row + 1,
+        header_depth: header.depth,
         lines: Vec::new(),
         rejected_rows: Vec::new(),
+        totals_rows: Vec::new(),
         control_total: None,
         on_bad_rows: layout.on_bad_rows,
     };
@@ -350,22 +521,69 @@ pub(super) fn read_rows(
     };
     let header_name = |field: &str| -> String {
         cols.get(field)
-            .and_then(|c| range.get_value((header_row, *c)))
-            .map(|d| cell_text(d).replace('\n', " ").trim().to_string())
+            .map(|c| header::header_label(range, header_row, header.depth, *c))
+            .filter(|t| !t.is_empty())
             .unwrap_or_else(|| field.to_string())
     };
     let mut sum_totals = Decimal::ZERO;
-    for r in (header_row + layout.header_rows as u32)..=r1 {
+    // Sums of the totals fields over the data rows: since the last totals
+    // row, and over the whole sheet.
+    let mut segment: BTreeMap<&str, Decimal> = BTreeMap::new();
+    let mut grand: BTreeMap<&str, Decimal> = BTreeMap::new();
+    let mut segment_rows = 0usize;
+    for r in (header_row + header.depth)..=r1 {
         let get = |field: &str| {
             cols.get(field)
                 .and_then(|c| range.get_value((r, *c)))
                 .unwrap_or(&Data::Empty)
         };
         let is_empty = |d: &Data| cell_text(d).is_empty();
+        let row_no = r + 1;
+        if is_totals_row(layout, range, r, (c0, c1), &get) {
+            out.totals_rows.push(row_no);
+            check_totals_row(
+                layout,
+                sheet,
+                row_no,
+                &get,
+                (&segment, &grand),
+                segment_rows,
+                &|f| {
+                    let c = cols.get(f).copied().unwrap_or(c0);
+                    (col_name(c), header_name(f))
+                },
+                findings,
+            );
+            segment.clear();
+            segment_rows = 0;
+            continue;
+        }
         if layout.key_columns.iter().all(|k| is_empty(get(k))) {
             continue;
         }
-        let row_no = r + 1;
+        // The header repeated further down (two blocks pasted one under
+        // the other) is not a data row.
+        let keys: Vec<&Data> = layout
+            .key_columns
+            .iter()
+            .map(|k| get(k))
+            .filter(|d| !is_empty(d))
+            .collect();
+        if keys.len() >= 2
+            && layout.key_columns.iter().all(|k| {
+                let d = get(k);
+                is_empty(d) || fields.quality_for(k, &header::HeaderText::new(&cell_text(d))) >= 3
+            })
+        {
+            continue;
+        }
+        segment_rows += 1;
+        for f in &layout.totals_fields {
+            if let Some(v) = cell_decimal(get(f)) {
+                *segment.entry(f.as_str()).or_default() += v;
+                *grand.entry(f.as_str()).or_default() += v;
+            }
+        }
         let loc = |field: &str| -> String {
             let c = cols.get(field).copied().unwrap_or(c0);
             format!(
@@ -681,4 +899,210 @@ pub(super) fn read_rows(
         }
     }
     out
+}
+
+/// A totals row: a text cell reading one of the layout's totals labels
+/// ("TOTAL", "TOTALES", "TOTAL GENERAL", "SUBTOTAL", …), on a row whose NIT
+/// and invoice number hold no digits (a counterparty called "TOTAL AGRO
+/// S.A.S." still has a NIT).
+fn is_totals_row<'a>(
+    layout: &Layout,
+    range: &'a Range<Data>,
+    r: u32,
+    (c0, c1): (u32, u32),
+    get: &dyn Fn(&str) -> &'a Data,
+) -> bool {
+    let digits = |f: &str| cell_text(get(f)).chars().any(|c| c.is_ascii_digit());
+    if digits("nit") || digits("invoice_number") {
+        return false;
+    }
+    (c0..=c1).any(|c| {
+        let Some(Data::String(s)) = range.get_value((r, c)) else {
+            return false;
+        };
+        // Cheap first: the first letter of some label ("T", "S", "G").
+        let first = s
+            .chars()
+            .find(|ch| ch.is_alphanumeric())
+            .map(|ch| norm(&ch.to_string()));
+        if !first.is_some_and(|f| {
+            layout
+                .totals_labels
+                .iter()
+                .any(|l| !f.is_empty() && l.starts_with(&f))
+        }) {
+            return false;
+        }
+        let k = compact(s);
+        layout
+            .totals_labels
+            .iter()
+            .any(|l| k.starts_with(l.as_str()) && k.len() <= l.len() + 24)
+    })
+}
+
+/// Check each totals field of a totals row against the data rows above it
+/// (since the previous totals row, or the whole sheet: a grand total under
+/// subtotals). A difference is PAS623 (reject), in Spanish.
+#[allow(clippy::too_many_arguments)]
+fn check_totals_row<'a>(
+    layout: &Layout,
+    sheet: &str,
+    row_no: u32,
+    get: &dyn Fn(&str) -> &'a Data,
+    (segment, grand): (&BTreeMap<&str, Decimal>, &BTreeMap<&str, Decimal>),
+    segment_rows: usize,
+    column: &dyn Fn(&str) -> (String, String),
+    findings: &mut Vec<Finding>,
+) {
+    for f in &layout.totals_fields {
+        let Some(v) = cell_decimal(get(f)) else {
+            continue;
+        };
+        let seg = segment.get(f.as_str()).copied().unwrap_or_default();
+        let all = grand.get(f.as_str()).copied().unwrap_or_default();
+        if (v - seg).abs() <= layout.tolerance || (v - all).abs() <= layout.tolerance {
+            continue;
+        }
+        let (letter, header) = column(f);
+        let (sum, scope) = if segment_rows > 0 && seg != all {
+            (seg, " desde la fila de totales anterior")
+        } else {
+            (all, "")
+        };
+        findings.push(
+            Finding::reject(
+                "PAS623",
+                format!(
+                    "La fila de totales (fila {row_no}) dice {} en '{header}', pero las filas de facturas{scope} suman {} (diferencia {}). Corrija la fila de totales o las filas de facturas.",
+                    fmt_es(v),
+                    fmt_es(sum),
+                    fmt_es((v - sum).abs())
+                ),
+            )
+            .at(format!(
+                "hoja '{sheet}', fila {row_no}, columna {letter} ({header})"
+            )),
+        );
+    }
+}
+
+/// A number as Colombians write it: "16.200.000", "1.500,5".
+pub(super) fn fmt_es(d: Decimal) -> String {
+    let s = d.normalize().abs().to_string();
+    let (int, frac) = s.split_once('.').unwrap_or((&s, ""));
+    let mut out = String::new();
+    for (i, ch) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            out.push('.');
+        }
+        out.push(ch);
+    }
+    if !frac.is_empty() {
+        out.push(',');
+        out.push_str(frac);
+    }
+    if d.is_sign_negative() && !d.is_zero() {
+        out.insert(0, '-');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(t: &str) -> Data {
+        Data::String(t.into())
+    }
+
+    #[test]
+    fn merged_regions_are_filled_within_bounds() {
+        let mut r = Range::new((0, 0), (3, 3));
+        r.set_value((0, 1), s("FACTURA"));
+        r.set_value((1, 1), s("No."));
+        r.set_value((3, 3), Data::Float(1.0));
+        let merges = [
+            calamine::Dimensions {
+                start: (0, 1),
+                end: (0, 2),
+            },
+            // Reaches past the used area: clipped, never grown.
+            calamine::Dimensions {
+                start: (3, 3),
+                end: (9, 9),
+            },
+            // An empty top-left cell fills nothing.
+            calamine::Dimensions {
+                start: (2, 0),
+                end: (2, 2),
+            },
+        ];
+        fill_merged(&mut r, &merges);
+        assert_eq!(r.get_value((0, 2)), Some(&s("FACTURA")));
+        assert_eq!(r.get_value((1, 1)), Some(&s("No.")), "filled cells kept");
+        assert_eq!(r.end(), Some((3, 3)));
+        assert_eq!(r.get_value((2, 1)), Some(&Data::Empty));
+        // A region over the per-region bound is left alone.
+        let mut big = Range::new((0, 0), (200, 100));
+        big.set_value((0, 0), s("X"));
+        fill_merged(
+            &mut big,
+            &[calamine::Dimensions {
+                start: (0, 0),
+                end: (200, 100),
+            }],
+        );
+        assert_eq!(big.get_value((1, 1)), Some(&Data::Empty));
+    }
+
+    #[test]
+    fn tidy_cuts_blanks_and_the_zero_tail() {
+        let mut r = Range::new((2, 1), (5000, 6));
+        r.set_value((2, 1), s("NIT"));
+        r.set_value((3, 1), s("900373991"));
+        r.set_value((3, 2), Data::Float(0.0));
+        r.set_value((4, 5), s("   "));
+        for row in 4..=5000 {
+            r.set_value((row, 3), Data::Float(0.0));
+            r.set_value((row, 6), s(""));
+            r.set_value((row, 4), Data::Error(calamine::CellErrorType::NA));
+        }
+        let t = tidy(r);
+        assert_eq!(t.start(), Some((2, 1)));
+        assert_eq!(t.end(), Some((3, 2)), "zero tail and blank columns cut");
+        assert_eq!(
+            t.get_value((3, 2)),
+            Some(&Data::Float(0.0)),
+            "inner zero kept"
+        );
+        assert_eq!(t.get_value((3, 1)), Some(&s("900373991")));
+        // Nothing but blanks and zeros: nothing.
+        let mut z = Range::new((0, 0), (10, 0));
+        z.set_value((10, 0), Data::Int(0));
+        assert!(tidy(z).is_empty());
+    }
+
+    #[test]
+    fn spanish_numbers() {
+        assert_eq!(fmt_es(Decimal::from(16_200_000)), "16.200.000");
+        assert_eq!(fmt_es(Decimal::new(15005, 1)), "1.500,5");
+        assert_eq!(fmt_es(Decimal::new(-1000, 0)), "-1.000");
+        assert_eq!(fmt_es(Decimal::ZERO), "0");
+        assert_eq!(fmt_es(Decimal::from(999)), "999");
+    }
+
+    #[test]
+    fn the_header_search_budget_is_shared_by_the_sheets() {
+        let mut r = Range::new((0, 0), (0, 9));
+        for c in 0..10 {
+            r.set_value((0, c), s(&format!("COL {c}")));
+        }
+        let mut budget = 15;
+        assert!(header::HeaderCells::new(&r, 40, &mut budget).is_some());
+        assert_eq!(budget, 5);
+        assert!(header::HeaderCells::new(&r, 40, &mut budget).is_some());
+        assert_eq!(budget, 0);
+        assert!(header::HeaderCells::new(&r, 40, &mut budget).is_none());
+    }
 }

@@ -53,7 +53,14 @@ impl Step for ExcelRows {
             }
         };
         item.result.findings.extend(wb.findings.iter().cloned());
-        item.result.extraction = Some(serde_json::json!({ "kind": "excel", "sheets": wb.sheets }));
+        // `homologation`: the product-name → catalog-code entries of the
+        // workbook's homologation sheets (docs/FORMATS.md), for the
+        // submitter's catalog aliases.
+        item.result.extraction = Some(serde_json::json!({
+            "kind": "excel",
+            "sheets": wb.sheets,
+            "homologation": wb.homologation,
+        }));
         Ok(())
     }
 }
