@@ -356,12 +356,29 @@ struct Staged {
 /// A staged file's format, from its first bytes: the one sniff of a
 /// daemon job (the runner and the steps take it from the job row).
 fn format_of(path: &Path) -> Format {
-    use std::io::Read;
+    use std::io::{Read, Seek, SeekFrom};
     let mut head = Vec::with_capacity(1024);
-    if let Ok(f) = std::fs::File::open(path) {
-        let _ = f.take(1024).read_to_end(&mut head);
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return Format::Unknown;
+    };
+    let _ = (&mut f).take(1024).read_to_end(&mut head);
+    let format = crate::formats::detect::detect(&head);
+    // A ZIP names its entries in the central directory at its end: a
+    // workbook whose first entries are not `xl/...` (LibreOffice,
+    // rust_xlsxwriter) is recognised from there.
+    if format == Format::Unknown && head.starts_with(b"PK\x03\x04") {
+        const TAIL: u64 = 64 * 1024;
+        if let Ok(len) = f.seek(SeekFrom::End(0))
+            && f.seek(SeekFrom::Start(
+                len.saturating_sub(TAIL).max(head.len() as u64),
+            ))
+            .is_ok()
+        {
+            let _ = f.take(TAIL).read_to_end(&mut head);
+            return crate::formats::detect::detect(&head);
+        }
     }
-    crate::formats::detect::detect(&head)
+    format
 }
 
 /// The kind of work a format is: PDFs and images may render and OCR.
@@ -561,6 +578,23 @@ fn settled(
 mod tests {
     use super::*;
     use std::cell::Cell;
+
+    /// A workbook whose `xl/` entries come after the first KiB (as
+    /// rust_xlsxwriter and LibreOffice write them) is still a workbook; a
+    /// ZIP of something else is not.
+    #[test]
+    fn a_workbook_is_recognised_from_its_zip_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut zip = b"PK\x03\x04".to_vec();
+        zip.extend(std::iter::repeat_n(b'.', 3000));
+        let other = dir.path().join("other.zip");
+        std::fs::write(&other, &zip).unwrap();
+        zip.extend_from_slice(b"PK\x01\x02....xl/workbook.xml");
+        let book = dir.path().join("book.xlsx");
+        std::fs::write(&book, &zip).unwrap();
+        assert_eq!(format_of(&book), Format::Excel);
+        assert_eq!(format_of(&other), Format::Unknown);
+    }
 
     fn upload(dir: &Path) -> (PathBuf, PathBuf) {
         let incoming = dir.join("incoming");

@@ -70,6 +70,11 @@ const SQLITE: &[Migration] = &[
         "review",
         include_str!("../../migrations/sqlite/0012_review.sql"),
     ),
+    (
+        13,
+        "submitter_aliases",
+        include_str!("../../migrations/sqlite/0013_submitter_aliases.sql"),
+    ),
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -112,6 +117,11 @@ const POSTGRES: &[Migration] = &[
         8,
         "review",
         include_str!("../../migrations/postgres/0008_review.sql"),
+    ),
+    (
+        9,
+        "submitter_aliases",
+        include_str!("../../migrations/postgres/0009_submitter_aliases.sql"),
     ),
 ];
 

@@ -360,3 +360,65 @@ impl Store {
         Ok(out)
     }
 }
+
+/// Bumped whenever this process records aliases: a cache of
+/// [`Store::submitter_aliases`] older than the epoch is stale.
+pub static ALIASES_EPOCH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// One of a submitter's names for a catalog product (a homologation sheet's row).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubmitterAlias {
+    /// Counterparty NIT, empty for every counterparty.
+    pub nit: String,
+    pub product: String,
+    pub code: String,
+}
+
+impl Store {
+    /// Record a homologation sheet's entries for `account` (the latest sheet
+    /// wins per counterparty and name).
+    pub async fn record_aliases(
+        &self,
+        account: &str,
+        job_id: i64,
+        entries: &[SubmitterAlias],
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        for e in entries {
+            tx.execute(
+                "INSERT INTO submitter_aliases (account, nit, product, code, job_id, recorded_at) VALUES (?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (account, nit, product) DO UPDATE SET code = excluded.code, job_id = excluded.job_id, recorded_at = excluded.recorded_at",
+                args![account, &e.nit, &e.product, &e.code, job_id, Arg::time(now_ms)],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        ALIASES_EPOCH.fetch_add(1, std::sync::atomic::Ordering::Release);
+        Ok(())
+    }
+
+    /// A submitter's names for catalog products.
+    pub async fn submitter_aliases(
+        &self,
+        account: &str,
+    ) -> Result<Vec<SubmitterAlias>, StoreError> {
+        let rows = self
+            .db
+            .fetch_all(
+                "SELECT nit, product, code FROM submitter_aliases WHERE account = ? ORDER BY nit, product",
+                args![account],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SubmitterAlias {
+                    nit: r.text("nit")?,
+                    product: r.text("product")?,
+                    code: r.text("code")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+}

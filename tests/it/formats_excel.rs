@@ -133,9 +133,9 @@ fn plantilla51_xls_two_row_header_and_control_total() {
 
 /// A plantilla-51 style xlsx; `control` is written in the control-total cell.
 /// (name, nit, invoice, date serial, iva %, quantity, unit price, punta)
-type Row<'a> = (&'a str, &'a str, &'a str, f64, f64, f64, f64, &'a str);
+pub(crate) type Row<'a> = (&'a str, &'a str, &'a str, f64, f64, f64, f64, &'a str);
 
-fn plantilla_xlsx(rows: &[Row], control: f64) -> Vec<u8> {
+pub(crate) fn plantilla_xlsx(rows: &[Row], control: f64) -> Vec<u8> {
     let mut wb = Workbook::new();
     let ws = wb.add_worksheet();
     ws.set_name("Datos a cargar").unwrap();

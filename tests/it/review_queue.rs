@@ -345,3 +345,149 @@ fn operators_approve_with_corrections_or_reject_with_a_reason() {
         String::from_utf8_lossy(&status.stdout)
     );
 }
+
+/// An electronic invoice from `nit` numbered `number` (issued 2024-03-15).
+fn xml_from(nit: &str, number: &str, seed: u64) -> String {
+    let mut spec = generator::build(
+        seed,
+        DocKind::Invoice,
+        &GenOptions {
+            registrable: true,
+            min_lines: 1,
+            max_lines: 1,
+            ..GenOptions::default()
+        },
+    );
+    spec.number = number.to_owned();
+    spec.supplier.id = nit.to_owned();
+    spec.supplier.dv = pasarela::dian::nit::check_digit(nit).unwrap().to_string();
+    spec.render().xml
+}
+
+/// A filled broker sheet whose invoices are partly known as XML: the known
+/// ones are tied, the others wait; the missing XML arriving resolves the sheet.
+#[test]
+fn a_sheet_partly_known_as_xml_waits_for_the_rest() {
+    let env = Env::new(&config(None));
+    env.import_catalog();
+    let daemon = env.start_ready(&["--now", "2024-03-16T12:00:00-05:00"]);
+    // The client bought (punta C): the counterparty NIT is the supplier's.
+    let rows: [crate::formats_excel::Row; 3] = [
+        (
+            "Arrocera del Sur S.A.S.",
+            "900373991-9",
+            "SETP990000701",
+            45366.0,
+            0.0,
+            1000.0,
+            2000.0,
+            "C",
+        ),
+        (
+            "Arrocera del Sur S.A.S.",
+            "900373991-9",
+            "SETP990000701",
+            45366.0,
+            0.0,
+            500.0,
+            2000.0,
+            "C",
+        ),
+        (
+            "Molino La Esperanza",
+            "860028580",
+            "SETP990000702",
+            45366.0,
+            0.0,
+            300.0,
+            2500.0,
+            "C",
+        ),
+    ];
+    let control = 1000.0 * 2000.0 + 500.0 * 2000.0 + 300.0 * 2500.0;
+    let book = crate::formats_excel::plantilla_xlsx(&rows, control);
+    let first = env.submit(
+        &daemon,
+        "demo",
+        "a.xml",
+        xml_from("900373991", "SETP990000701", 21).as_bytes(),
+    );
+    assert_eq!(first["verdict"], "accepted", "{first}");
+
+    let sheet = env.submit(&daemon, "demo", "registro.xlsx", &book);
+    assert_eq!(sheet["verdict"], "review", "{sheet}");
+    assert!(codes(&sheet).contains(&"PAS88".to_owned()), "{sheet}");
+    let invoices = sheet["extraction"]["invoices"].as_array().unwrap();
+    assert_eq!(invoices.len(), 2, "rows grouped per invoice: {sheet}");
+    assert_eq!(invoices[0]["status"], "tied", "{sheet}");
+    assert_eq!(invoices[0]["registration_job"], first["job_id"], "{sheet}");
+    assert_eq!(invoices[0]["rows"].as_array().unwrap().len(), 2, "{sheet}");
+    assert_eq!(invoices[1]["status"], "awaiting_xml", "{sheet}");
+
+    let second = env.submit(
+        &daemon,
+        "demo",
+        "b.xml",
+        xml_from("860028580", "SETP990000702", 22).as_bytes(),
+    );
+    assert_eq!(second["verdict"], "accepted", "{second}");
+    assert!(
+        wait_until(Duration::from_secs(30), || env
+            .read_result("demo", "registro.xlsx")["verdict"]
+            == "duplicate"),
+        "{}\n{}",
+        env.read_result("demo", "registro.xlsx"),
+        daemon.log_text()
+    );
+    let resolved = env.read_result("demo", "registro.xlsx");
+    let invoices = resolved["extraction"]["invoices"].as_array().unwrap();
+    assert!(invoices.iter().all(|i| i["status"] == "tied"), "{resolved}");
+    assert_eq!(certificates(&env), 2, "the sheet never registers by itself");
+}
+
+/// A broker's homologation sheet names its products in the catalog: the
+/// same submitter's invoices are then matched through it.
+#[test]
+fn a_homologation_sheet_feeds_the_submitters_catalog_aliases() {
+    let env = Env::new(&config(None));
+    env.import_catalog();
+    let daemon = env.start_ready(&["--now", "2024-03-16T12:00:00-05:00"]);
+    let mut spec = generator::build(
+        31,
+        DocKind::Invoice,
+        &GenOptions {
+            registrable: true,
+            min_lines: 1,
+            max_lines: 1,
+            ..GenOptions::default()
+        },
+    );
+    // A name the catalog does not know, and no product codes on the line.
+    spec.lines[0].description = "Maíz amarillo tecnificado".into();
+    spec.lines[0].standard_item_id = None;
+    spec.lines[0].sellers_item_id = None;
+    let unknown = env.submit(&daemon, "demo", "antes.xml", spec.render().xml.as_bytes());
+    assert_eq!(unknown["verdict"], "review", "{unknown}");
+
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.set_name("Homologación").unwrap();
+    for (c, h) in ["NIT", "PRODUCTO", "CODIGO SUBYACENTE"].iter().enumerate() {
+        ws.write(0, c as u16, *h).unwrap();
+    }
+    ws.write(1, 0, spec.supplier.id.as_str()).unwrap();
+    ws.write(1, 1, "MAIZ AMARILLO TECNIFICADO").unwrap();
+    ws.write(1, 2, "10865").unwrap();
+    let book = wb.save_to_buffer().unwrap();
+    let h = env.submit(&daemon, "demo", "homologacion.xlsx", &book);
+    assert_eq!(h["extraction"]["homologation"][0]["code"], "10865", "{h}");
+    assert_ne!(h["verdict"], "rejected", "{h}");
+
+    spec.number = "SETP990000777".into();
+    let r = env.submit(&daemon, "demo", "despues.xml", spec.render().xml.as_bytes());
+    assert_eq!(r["verdict"], "accepted", "{r}");
+    let line = &r["registration_lines"][0]["matched"];
+    assert_eq!(line["via"], "alias", "{r}");
+    assert_eq!(line["product"]["code"], "10865", "{r}");
+    drop(daemon);
+}

@@ -450,6 +450,18 @@ pub fn map_ranges(ranges: &[(String, Range<Data>)], layouts: &[Layout], wb: &mut
             super::homologation::read_entries(&fields[*li], name, range, m, wb);
         }
     }
+    if read.is_empty() && !wb.homologation.is_empty() {
+        // A workbook of product names only: the submitter's homologation
+        // table, recorded for its invoices; nothing to register here.
+        wb.findings.push(Finding::notify(
+            "PAS642",
+            format!(
+                "Se leyó la hoja de homologación ({} productos); se usará para identificar los productos de sus facturas. El libro no trae facturas para registrar.",
+                wb.homologation.len()
+            ),
+        ));
+        return;
+    }
     if read.is_empty() {
         let c = closest
             .as_ref()

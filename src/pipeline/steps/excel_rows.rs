@@ -17,19 +17,28 @@ use crate::result::Format;
 
 pub fn build(ctx: &BuildContext<'_>) -> Result<Arc<dyn Step>, Vec<ConfigError>> {
     // Both are compiled even when the first fails, so both files' problems show.
-    let (layouts, formats) = (ctx.layouts(), ctx.formats());
-    match (layouts, formats) {
-        (Ok(layouts), Ok(formats)) => Ok(Arc::new(ExcelRows {
+    let (layouts, formats, dian) = (ctx.layouts(), ctx.formats(), ctx.dian());
+    match (layouts, formats, dian) {
+        (Ok(layouts), Ok(formats), Ok(dian)) => Ok(Arc::new(ExcelRows {
             layouts,
             limits: formats.decode_limits,
+            dian,
         })),
-        (l, f) => Err(l.err().into_iter().chain(f.err()).flatten().collect()),
+        (l, f, d) => Err(l
+            .err()
+            .into_iter()
+            .chain(f.err())
+            .chain(d.err())
+            .flatten()
+            .collect()),
     }
 }
 
 struct ExcelRows {
     layouts: Arc<Vec<Layout>>,
     limits: Limits,
+    /// For rule 90 when the sheet's invoices are registered already.
+    dian: Arc<crate::dian::DianSettings>,
 }
 
 #[async_trait]
@@ -37,7 +46,7 @@ impl Step for ExcelRows {
     fn name(&self) -> &'static str {
         "excel-rows"
     }
-    async fn run(&self, item: &mut WorkItem, _ctx: &StepContext) -> Result<(), StepError> {
+    async fn run(&self, item: &mut WorkItem, ctx: &StepContext) -> Result<(), StepError> {
         if item.result.format != Format::Excel {
             return Ok(());
         }
@@ -53,13 +62,47 @@ impl Step for ExcelRows {
             }
         };
         item.result.findings.extend(wb.findings.iter().cloned());
+        let rejected = item
+            .result
+            .findings
+            .iter()
+            .any(|f| f.severity == crate::result::Severity::Reject);
         // `homologation`: the product-name → catalog-code entries of the
-        // workbook's homologation sheets (docs/FORMATS.md), for the
-        // submitter's catalog aliases.
+        // workbook's homologation sheets (docs/FORMATS.md), recorded as the
+        // submitter's names for catalog products (used by `price`).
+        if !rejected
+            && !wb.homologation.is_empty()
+            && let (Some(store), Some(job), Some(account)) = (
+                &ctx.services.store,
+                item.job_id,
+                item.result.account.as_deref(),
+            )
+        {
+            let entries: Vec<crate::store::review::SubmitterAlias> = wb
+                .homologation
+                .iter()
+                .map(|h| crate::store::review::SubmitterAlias {
+                    nit: h.nit.clone().unwrap_or_default(),
+                    product: h.product.clone(),
+                    code: h.code.clone(),
+                })
+                .collect();
+            store
+                .record_aliases(account, job, &entries, ctx.now.timestamp_millis())
+                .await
+                .map_err(|e| StepError::Transient(e.to_string()))?;
+        }
+        // Each invoice of the sheet is tied to its electronic invoice or waits for it.
+        let invoices = if rejected {
+            Vec::new()
+        } else {
+            super::reconcile::sheet(item, ctx, &self.dian, &wb.sheets).await?
+        };
         item.result.extraction = Some(serde_json::json!({
             "kind": "excel",
             "sheets": wb.sheets,
             "homologation": wb.homologation,
+            "invoices": invoices,
         }));
         Ok(())
     }

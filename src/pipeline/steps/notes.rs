@@ -260,8 +260,11 @@ async fn apply(
             let Some(matcher) = price.matcher().await? else {
                 return Ok(Err(Hold::Review(super::price::catalog_missing())));
             };
+            let aliases = price
+                .submitter_aliases(ctx, item.result.account.as_deref())
+                .await?;
             let priced = price
-                .price_lines(&matcher, doc.clone(), ctx.now.date_naive())
+                .price_lines(&matcher, doc.clone(), ctx.now.date_naive(), aliases)
                 .await?;
             item.result.registration_lines = serde_json::to_value(&priced.priced.lines).ok();
             match adjust(kind, &number, before.lines.clone(), pricing, &priced) {

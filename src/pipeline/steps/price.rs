@@ -25,6 +25,7 @@ pub fn build(ctx: &BuildContext<'_>) -> Result<Arc<dyn Step>, Vec<ConfigError>> 
     Ok(Arc::new(Price {
         registration: ctx.registration()?,
         side: ctx.config.registration.default_side,
+        aliases: Default::default(),
     }))
 }
 
@@ -105,7 +106,20 @@ pub(super) struct Price {
     registration: Arc<Registration>,
     /// `[registration] default_side`.
     side: Side,
+    /// Each submitter's names for catalog products (homologation sheets),
+    /// read from the store at most every [`ALIASES_TTL`] or when this
+    /// process recorded new ones.
+    aliases: std::sync::Mutex<std::collections::HashMap<String, CachedAliases>>,
 }
+
+struct CachedAliases {
+    at: std::time::Instant,
+    epoch: u64,
+    aliases: Arc<Aliases>,
+}
+
+/// How long another daemon's new homologation sheet may go unseen.
+const ALIASES_TTL: std::time::Duration = std::time::Duration::from_secs(10);
 
 #[async_trait]
 impl Step for Price {
@@ -151,7 +165,13 @@ impl Step for Price {
             client,
             date,
         } = self
-            .price_lines(&matcher, doc, ctx.now.date_naive())
+            .price_lines(
+                &matcher,
+                doc,
+                ctx.now.date_naive(),
+                self.submitter_aliases(ctx, item.result.account.as_deref())
+                    .await?,
+            )
             .await?;
         let side = self.side;
         item.result.findings.extend(priced.findings.iter().cloned());
@@ -212,6 +232,7 @@ impl Price {
         matcher: &Arc<Matcher<CatalogFile>>,
         doc: crate::dian::Document,
         date: chrono::NaiveDate,
+        aliases: Arc<Aliases>,
     ) -> Result<PricedDoc, StepError> {
         let side = self.side;
         let party = match side {
@@ -254,7 +275,7 @@ impl Price {
                 side,
                 lines,
             };
-            catalog::assess_and_price(&matcher, &cfg, &rules, &inv)
+            catalog::assess_and_price_with(&matcher, &cfg, &rules, &inv, &aliases)
                 .map(|p| (p, values, client.clone()))
         })
         .await
@@ -267,6 +288,50 @@ impl Price {
             client,
             date,
         })
+    }
+
+    /// `account`'s names for catalog products (its homologation sheets).
+    pub(super) async fn submitter_aliases(
+        &self,
+        ctx: &StepContext,
+        account: Option<&str>,
+    ) -> Result<Arc<Aliases>, StepError> {
+        let (Some(store), Some(account)) = (&ctx.services.store, account) else {
+            return Ok(Arc::default());
+        };
+        let epoch = crate::store::review::ALIASES_EPOCH.load(std::sync::atomic::Ordering::Acquire);
+        if let Ok(cache) = self.aliases.lock()
+            && let Some(c) = cache.get(account)
+            && c.epoch == epoch
+            && c.at.elapsed() < ALIASES_TTL
+        {
+            return Ok(c.aliases.clone());
+        }
+        let rows = store
+            .submitter_aliases(account)
+            .await
+            .map_err(|e| StepError::Transient(e.to_string()))?;
+        let aliases = Arc::new(Aliases::from_homologation(
+            rows.iter().map(|r| {
+                (
+                    Some(r.nit.as_str()).filter(|n| !n.is_empty()),
+                    r.product.as_str(),
+                    r.code.as_str(),
+                )
+            }),
+            &self.registration.catalog.normalizer,
+        ));
+        if let Ok(mut cache) = self.aliases.lock() {
+            cache.insert(
+                account.to_owned(),
+                CachedAliases {
+                    at: std::time::Instant::now(),
+                    epoch,
+                    aliases: aliases.clone(),
+                },
+            );
+        }
+        Ok(aliases)
     }
 
     /// The catalog matcher (`None` when no catalog is loaded).

@@ -189,3 +189,118 @@ pub(super) async fn release_waiting(
     }
     Ok(released)
 }
+
+/// Reconcile each invoice of a broker's sheets (rows grouped by supplier NIT
+/// and invoice number) with the electronic invoices: tied, or waiting. The
+/// sheet is `duplicate` when every invoice is tied, `review` (PAS88) while
+/// any waits; a sheet is never registered by itself. Returns the
+/// `extraction.invoices` list.
+pub(super) async fn sheet(
+    item: &mut WorkItem,
+    ctx: &StepContext,
+    dian: &DianSettings,
+    sheets: &[crate::formats::excel::Sheet],
+) -> Result<Vec<serde_json::Value>, StepError> {
+    use crate::formats::excel::Side;
+    // (supplier NIT, number) → rows and total, in first-seen order.
+    let mut order: Vec<(Option<String>, String)> = Vec::new();
+    let mut rows: BTreeMap<
+        (Option<String>, String),
+        (Vec<serde_json::Value>, rust_decimal::Decimal),
+    > = BTreeMap::new();
+    for sh in sheets {
+        for l in &sh.lines {
+            // The supplier is the counterparty when the client buys, and the
+            // client (its principal's NIT, when the sheet has it) when it sells.
+            let supplier = match l.side {
+                Side::Compra => Some(l.nit.clone()),
+                Side::Venta => l
+                    .extra
+                    .get("principal")
+                    .map(|p| p.chars().filter(char::is_ascii_digit).collect::<String>())
+                    .filter(|p| !p.is_empty()),
+            };
+            let k = (supplier, l.invoice_number.trim().to_owned());
+            let e = rows.entry(k.clone()).or_insert_with(|| {
+                order.push(k.clone());
+                (Vec::new(), rust_decimal::Decimal::ZERO)
+            });
+            e.0.push(serde_json::json!({"sheet": l.sheet, "row": l.row}));
+            e.1 += l.total;
+        }
+    }
+    let job = item.job_id.unwrap_or_default();
+    let mut out = Vec::new();
+    let mut waiting_keys = Vec::new();
+    let mut waiting = Vec::new();
+    let mut holders = Vec::new();
+    for k in order {
+        let (ref supplier, ref number) = k;
+        let key = supplier
+            .as_deref()
+            .and_then(|n| crate::dian::supplier_key(n, number));
+        let holder = match (&ctx.services.store, &key) {
+            (Some(store), Some(key)) => store
+                .document_key_holder(job, None, Some(key))
+                .await
+                .map_err(transient)?,
+            _ => None,
+        };
+        let (rows_of, total) = &rows[&k];
+        let status = match &holder {
+            Some(h) => {
+                holders.push(h.job_id);
+                "tied"
+            }
+            None => {
+                waiting.push(number.clone());
+                waiting_keys.extend(key.clone());
+                "awaiting_xml"
+            }
+        };
+        out.push(serde_json::json!({
+            "number": number,
+            "supplier_nit": supplier,
+            "rows": rows_of,
+            "total": total.to_string(),
+            "status": status,
+            "registration_job": holder.map(|h| h.job_id),
+        }));
+    }
+    if out.is_empty() {
+        return Ok(out);
+    }
+    if waiting.is_empty() {
+        let what = format!(
+            "todas las facturas de la hoja ya llegaron como factura electrónica (envíos {}); la hoja queda asociada a esos registros",
+            holders
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        if let Some(f) = crate::dian::duplicate_finding(dian, &what) {
+            item.add(f);
+        }
+        item.result.duplicate_of = holders.first().copied();
+        item.verdict_override = Some(Verdict::Duplicate);
+        return Ok(out);
+    }
+    if let Some(store) = &ctx.services.store {
+        store
+            .await_documents(job, &waiting_keys, ctx.now.timestamp_millis())
+            .await
+            .map_err(transient)?;
+    }
+    item.add(Finding::notify(
+        "PAS88",
+        format!(
+            "{} de {} facturas de la hoja quedan a la espera de su factura electrónica (XML): {}. Se asocian solas cuando lleguen, o las decide un operador.",
+            waiting.len(),
+            out.len(),
+            waiting.join(", ")
+        ),
+    ));
+    item.verdict_override = Some(Verdict::Review);
+    Ok(out)
+}
