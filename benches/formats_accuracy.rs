@@ -9,6 +9,16 @@
 //!         [--kinds text,scan,photo,scanpdf] [--no-preprocess] [--write DIR]
 //!
 //! `--write DIR` also saves each document with its `.truth.json` beside it.
+//!
+//!     cargo bench --features test-support --bench formats_accuracy -- --outcomes [--n 40] [--kinds ...]
+//!
+//! `--outcomes` runs the documents through the real daemon instead (SQLite,
+//! shipped catalog and rules, `config`-like routes): the electronic invoice
+//! of every other document whose number is in the test range is sent too
+//! (before the reading for half of them, after it for the rest), and the
+//! outcome of each file is counted: registered, tied, in review (by reason),
+//! rejected. The invoices' dates span two years, so the registration window
+//! (`max_age_days`) is widened for this run; nothing else is changed.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -63,6 +73,10 @@ fn arg<T: std::str::FromStr>(args: &[String], name: &str) -> Option<T> {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--outcomes") {
+        outcomes::run(&args);
+        return;
+    }
     let n: u64 = arg(&args, "--n").unwrap_or(200);
     let seed0: u64 = arg(&args, "--seed").unwrap_or(0);
     let threads: usize = arg(&args, "--threads").unwrap_or(2);
@@ -571,6 +585,230 @@ fn qr_lab(list: &str, n: u64, seed0: u64, threads: usize, kinds: &[Kind], no_qr:
             rows.len(),
             median(ms),
             missed.join(", ")
+        );
+    }
+}
+
+/// `--outcomes`: what becomes of each document in the running daemon.
+mod outcomes {
+    use std::collections::BTreeMap;
+    use std::path::{Path, PathBuf};
+    use std::process::{Child, Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    use super::{Kind, arg, make_doc};
+
+    const BIN: &str = env!("CARGO_BIN_EXE_pasarela");
+
+    struct Daemon(Child);
+    impl Drop for Daemon {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    fn repo() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    }
+
+    fn setup(dir: &Path) {
+        let rules = repo().join("rules");
+        let dian = std::fs::read_to_string(rules.join("dian.toml"))
+            .unwrap()
+            .replace("max_age_days = 180", "max_age_days = 100000");
+        std::fs::create_dir_all(dir.join("config")).unwrap();
+        std::fs::write(dir.join("dian.toml"), dian).unwrap();
+        let cfg = format!(
+            r#"
+[daemon]
+state_dir = "var"
+scan_interval_secs = 2
+stability_ms = 300
+poll_interval_ms = 100
+workers = 2
+heavy_workers = 2
+
+[store]
+synchronous = "normal"
+
+[log]
+level = "warn"
+
+[dian]
+rules = "{}"
+
+[registration]
+rules_dir = "{}"
+
+[accounts.demo]
+home = "var/home/demo"
+
+[[routes]]
+name = "xml"
+formats = ["xml"]
+steps = ["dian-validate", "price", "certify"]
+
+[[routes]]
+name = "documents"
+formats = ["pdf", "image", "excel"]
+steps = ["pdf-extract", "image-ocr", "excel-rows", "price", "certify"]
+
+[[routes]]
+name = "unsupported"
+steps = ["reject-unsupported"]
+"#,
+            dir.join("dian.toml").display(),
+            rules.display()
+        );
+        std::fs::write(dir.join("config/pasarela.toml"), cfg).unwrap();
+        let out = Command::new(BIN)
+            .args(["catalog", "import"])
+            .arg(repo().join("fixtures/catalog/subyacentes.csv"))
+            .current_dir(dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn drop_file(dir: &Path, name: &str, bytes: &[u8]) {
+        let incoming = dir.join("var/home/demo/incoming");
+        std::fs::create_dir_all(&incoming).unwrap();
+        let tmp = incoming.join(format!(".{name}.tmp"));
+        std::fs::write(&tmp, bytes).unwrap();
+        std::fs::rename(&tmp, incoming.join(name)).unwrap();
+    }
+
+    fn result(dir: &Path, name: &str) -> Option<serde_json::Value> {
+        let p = dir.join(format!("var/home/demo/outgoing/{name}.result.json"));
+        serde_json::from_slice(&std::fs::read(p).ok()?).ok()
+    }
+
+    /// What a reading ended as: its verdict, and the reason for review.
+    fn class(r: &serde_json::Value) -> String {
+        let codes: Vec<&str> = r["findings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f["code"].as_str())
+            .collect();
+        match r["verdict"].as_str().unwrap_or("") {
+            "duplicate" => "tied to its XML".into(),
+            "accepted" => "registered".into(),
+            "rejected" => "rejected".into(),
+            "review" if codes.contains(&"PAS88") => "review: awaiting its XML".into(),
+            "review" => "review: low confidence / unmatched".into(),
+            v => v.into(),
+        }
+    }
+
+    pub fn run(args: &[String]) {
+        let n: u64 = arg(args, "--n").unwrap_or(40);
+        let seed0: u64 = arg(args, "--seed").unwrap_or(0);
+        let kinds: Vec<Kind> = arg::<String>(args, "--kinds")
+            .unwrap_or_else(|| "text,scan,scanpdf,photo".into())
+            .split(',')
+            .filter_map(|k| match k {
+                "text" => Some(Kind::Text),
+                "scan" => Some(Kind::Scan),
+                "scanpdf" => Some(Kind::ScanPdf),
+                "photo" => Some(Kind::Photo),
+                _ => None,
+            })
+            .collect();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        setup(dir);
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let docs: Vec<_> = (0..n)
+            .map(|i| {
+                let kind = kinds[(i as usize) % kinds.len()];
+                let (inv, bytes, ext, _) =
+                    rt.block_on(make_doc(seed0 + i, kind, (i / kinds.len() as u64) % 2 == 0));
+                (i, kind, inv, bytes, ext)
+            })
+            .collect();
+        let child = Command::new(BIN)
+            .args(["run", "--now", "2026-01-01T12:00:00-05:00"])
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let _daemon = Daemon(child);
+        std::thread::sleep(Duration::from_secs(2));
+        let started = Instant::now();
+        // Every other document in the test numbering range also has its XML:
+        // sent before the reading (odd) or after it (even).
+        let with_xml =
+            |i: u64, inv: &super::generate::Invoice| i % 2 == 0 && inv.truth.prefix == "SETP";
+        let mut xml_after = Vec::new();
+        let mut names = Vec::new();
+        let mut xmls = Vec::new();
+        for (i, kind, inv, bytes, ext) in &docs {
+            let name = format!("doc{i:04}-{kind:?}.{ext}");
+            if with_xml(*i, inv) {
+                let x = format!("doc{i:04}.xml");
+                if (i / 2) % 2 == 1 {
+                    drop_file(dir, &x, inv.electronic().as_bytes());
+                } else {
+                    xml_after.push((x.clone(), inv.electronic()));
+                }
+                xmls.push(x);
+            }
+            drop_file(dir, &name, bytes);
+            names.push(name);
+        }
+        let all_done = |names: &[String]| names.iter().all(|n| result(dir, n).is_some());
+        let limit = Duration::from_secs(60 + 20 * n);
+        while !all_done(&names) && started.elapsed() < limit {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        for (x, xml) in &xml_after {
+            drop_file(dir, x, xml.as_bytes());
+        }
+        // The late XMLs register and release their readings.
+        let settle = Instant::now();
+        loop {
+            let waiting_with_xml = docs.iter().zip(&names).any(|((i, _, inv, _, _), n)| {
+                with_xml(*i, inv)
+                    && result(dir, n).is_some_and(|r| class(&r) == "review: awaiting its XML")
+            });
+            if (all_done(&xmls) && !waiting_with_xml) || settle.elapsed() > limit {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let secs = started.elapsed().as_secs_f64();
+        let mut table: BTreeMap<String, usize> = BTreeMap::new();
+        for n in &names {
+            let c = result(dir, n).map_or("no result".to_owned(), |r| class(&r));
+            *table.entry(c).or_default() += 1;
+        }
+        let registered_xml = xmls
+            .iter()
+            .filter(|x| result(dir, x).is_some_and(|r| r["verdict"] == "accepted"))
+            .count();
+        let certificates = std::fs::read_dir(dir.join("var/home/demo/outgoing/certificates"))
+            .map(|d| d.count())
+            .unwrap_or(0);
+        println!(
+            "# outcomes: {} readings ({} with their XML) in {secs:.0} s",
+            names.len(),
+            xmls.len()
+        );
+        println!("| outcome of the reading | documents |");
+        println!("|---|---|");
+        for (c, k) in &table {
+            println!("| {c} | {k} |");
+        }
+        println!(
+            "\nelectronic invoices registered: {registered_xml} of {}; certificates issued: {certificates} (one per invoice)",
+            xmls.len()
         );
     }
 }

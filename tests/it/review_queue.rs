@@ -41,29 +41,6 @@ fn day(t: &fgen::InvoiceTruth) -> chrono::NaiveDate {
     chrono::NaiveDate::parse_from_str(&t.issue_date, "%Y-%m-%d").unwrap()
 }
 
-/// The electronic invoice (XML) of the same sale: same supplier, number,
-/// issue date and time; registrable lines; its own valid CUFE.
-fn electronic(inv: &Invoice) -> String {
-    let t = &inv.truth;
-    let mut spec = generator::build(
-        5,
-        DocKind::Invoice,
-        &GenOptions {
-            registrable: true,
-            min_lines: 1,
-            max_lines: 2,
-            ..GenOptions::default()
-        },
-    );
-    spec.number = t.number.clone();
-    spec.supplier.id = t.supplier_nit.clone();
-    spec.supplier.dv = t.supplier_dv.clone();
-    spec.issue_date = t.issue_date.clone();
-    spec.issue_time = t.issue_time.clone();
-    spec.due_date = Some(t.due_date.clone());
-    spec.render().xml
-}
-
 /// "now" for the daemon: the day after the invoice was issued.
 fn now_after(inv: &Invoice) -> String {
     format!("{}T12:00:00-05:00", day(&inv.truth) + chrono::Days::new(1))
@@ -125,7 +102,7 @@ fn xml_then_pdf_and_pdf_then_xml_give_one_registration() {
     let daemon = env.start_ready(&["--now", &now_after(&first)]);
 
     // XML then PDF: the PDF is tied to the registration.
-    let x = env.submit(&daemon, "demo", "a.xml", electronic(&first).as_bytes());
+    let x = env.submit(&daemon, "demo", "a.xml", first.electronic().as_bytes());
     assert_eq!(x["verdict"], "accepted", "{x}");
     let p = env.submit(&daemon, "demo", "a.pdf", &first.pdf());
     assert_eq!(p["verdict"], "duplicate", "{p}");
@@ -140,7 +117,7 @@ fn xml_then_pdf_and_pdf_then_xml_give_one_registration() {
     let queue = review_list(&env, &["--reason", "awaiting_xml"]);
     assert_eq!(queue["counts"]["awaiting_xml"], 1, "{queue}");
     assert_eq!(queue["items"][0]["job_id"], p2["job_id"], "{queue}");
-    let x2 = env.submit(&daemon, "demo", "b.xml", electronic(&second).as_bytes());
+    let x2 = env.submit(&daemon, "demo", "b.xml", second.electronic().as_bytes());
     assert_eq!(x2["verdict"], "accepted", "{x2}");
     assert!(
         wait_until(Duration::from_secs(30), || env.read_result("demo", "b.pdf")

@@ -632,6 +632,33 @@ pub fn invoice(seed: u64, with_qr: bool) -> Invoice {
 }
 
 impl Invoice {
+    /// The electronic invoice (UBL 2.1 XML, valid CUFE) of the same sale:
+    /// same supplier, number, issue date and time; one or two products the
+    /// shipped catalog registers (`dian::generator`'s registrable lines), so
+    /// its lines are not those printed. Reconciliation ties the two by
+    /// supplier NIT + number (docs/REVIEW.md).
+    pub fn electronic(&self) -> String {
+        use crate::dian::generator::{GenOptions, build};
+        let t = &self.truth;
+        let mut spec = build(
+            5,
+            crate::dian::model::DocKind::Invoice,
+            &GenOptions {
+                registrable: true,
+                min_lines: 1,
+                max_lines: 2,
+                ..GenOptions::default()
+            },
+        );
+        spec.number = t.number.clone();
+        spec.supplier.id = t.supplier_nit.clone();
+        spec.supplier.dv = t.supplier_dv.clone();
+        spec.issue_date = t.issue_date.clone();
+        spec.issue_time = t.issue_time.clone();
+        spec.due_date = Some(t.due_date.clone());
+        spec.render().xml
+    }
+
     /// Attach a (minimal) UBL invoice XML, as a PDF/A-3 graphic representation carries it.
     pub fn with_xml_attachment(mut self) -> Invoice {
         let t = &self.truth;
