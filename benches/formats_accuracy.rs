@@ -64,6 +64,21 @@ struct Outcome {
     detail: String,
 }
 
+/// `--kinds text,scan,scanpdf,photo` (all four by default).
+fn kinds(args: &[String]) -> Vec<Kind> {
+    arg::<String>(args, "--kinds")
+        .unwrap_or_else(|| "text,scan,scanpdf,photo".into())
+        .split(',')
+        .filter_map(|k| match k {
+            "text" => Some(Kind::Text),
+            "scan" => Some(Kind::Scan),
+            "scanpdf" => Some(Kind::ScanPdf),
+            "photo" => Some(Kind::Photo),
+            _ => None,
+        })
+        .collect()
+}
+
 fn arg<T: std::str::FromStr>(args: &[String], name: &str) -> Option<T> {
     args.iter()
         .position(|a| a == name)
@@ -81,17 +96,7 @@ fn main() {
     let seed0: u64 = arg(&args, "--seed").unwrap_or(0);
     let threads: usize = arg(&args, "--threads").unwrap_or(2);
     let write: Option<String> = arg(&args, "--write");
-    let kinds: Vec<Kind> = arg::<String>(&args, "--kinds")
-        .unwrap_or_else(|| "text,scan,scanpdf,photo".into())
-        .split(',')
-        .filter_map(|k| match k {
-            "text" => Some(Kind::Text),
-            "scan" => Some(Kind::Scan),
-            "scanpdf" => Some(Kind::ScanPdf),
-            "photo" => Some(Kind::Photo),
-            _ => None,
-        })
-        .collect();
+    let kinds = kinds(&args);
     let mut settings = FormatsSettings::default();
     if args.iter().any(|a| a == "--no-preprocess") {
         settings.preprocess = Preprocess::NONE;
@@ -596,7 +601,7 @@ mod outcomes {
     use std::process::{Child, Command, Stdio};
     use std::time::{Duration, Instant};
 
-    use super::{Kind, arg, make_doc};
+    use super::{arg, make_doc};
 
     const BIN: &str = env!("CARGO_BIN_EXE_pasarela");
 
@@ -709,17 +714,7 @@ steps = ["reject-unsupported"]
     pub fn run(args: &[String]) {
         let n: u64 = arg(args, "--n").unwrap_or(40);
         let seed0: u64 = arg(args, "--seed").unwrap_or(0);
-        let kinds: Vec<Kind> = arg::<String>(args, "--kinds")
-            .unwrap_or_else(|| "text,scan,scanpdf,photo".into())
-            .split(',')
-            .filter_map(|k| match k {
-                "text" => Some(Kind::Text),
-                "scan" => Some(Kind::Scan),
-                "scanpdf" => Some(Kind::ScanPdf),
-                "photo" => Some(Kind::Photo),
-                _ => None,
-            })
-            .collect();
+        let kinds = super::kinds(args);
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path();
         setup(dir);

@@ -187,14 +187,10 @@ async fn claim_keys_tx(
             .await?;
         }
     }
-    // Holders count unless they ended rejected, duplicate or dead. A NULL
-    // argument matches nothing, so a missing key simply takes no part.
+    // A missing key (NULL) simply takes no part (`KEY_HOLDER_SQL`).
     let row = tx
         .fetch_optional(
-            "SELECT id, document_key FROM jobs
-             WHERE (document_key = ? OR document_key = ? OR supplier_key = ?)
-             AND id != ? AND state != 'dead'
-             AND (verdict IS NULL OR verdict IN ('accepted', 'review')) ORDER BY id LIMIT 1",
+            super::KEY_HOLDER_SQL,
             args![cufe, supplier, supplier, job_id],
         )
         .await?;

@@ -323,6 +323,15 @@ pub fn is_postgres_url(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
+/// The live job holding a CUFE (first two arguments: the CUFE, the supplier
+/// key) or a supplier key (third), other than the job itself (fourth).
+/// Holders count unless they ended rejected, duplicate or dead; a NULL
+/// argument matches nothing.
+pub(crate) const KEY_HOLDER_SQL: &str = "SELECT id, document_key FROM jobs
+     WHERE (document_key = ? OR document_key = ? OR supplier_key = ?)
+     AND id != ? AND state != 'dead'
+     AND (verdict IS NULL OR verdict IN ('accepted', 'review')) ORDER BY id LIMIT 1";
+
 /// The live job holding a document key another job tried to claim.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeyHolder {
@@ -719,13 +728,7 @@ impl Store {
     ) -> Result<Option<KeyHolder>, StoreError> {
         let row = self
             .db
-            .fetch_optional(
-                "SELECT id, document_key FROM jobs
-                 WHERE (document_key = ? OR document_key = ? OR supplier_key = ?)
-                 AND id != ? AND state != 'dead'
-                 AND (verdict IS NULL OR verdict IN ('accepted', 'review')) ORDER BY id LIMIT 1",
-                args![cufe, supplier, supplier, job_id],
-            )
+            .fetch_optional(KEY_HOLDER_SQL, args![cufe, supplier, supplier, job_id])
             .await?;
         row.map(|r| {
             Ok(KeyHolder {

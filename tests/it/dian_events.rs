@@ -2,8 +2,6 @@
 //! checked (CUDE, reference), and acting on registrations: a reclamo holds,
 //! an endorsement flags, an acceptance releases invoices a route holds.
 
-use std::time::Duration;
-
 use pasarela::dian::generator::{self, GenOptions, Spec};
 use pasarela::dian::model::DocKind;
 
@@ -26,15 +24,6 @@ fn invoice(seed: u64) -> Spec {
 
 fn event(inv: &Spec, code: &str, n: u32) -> String {
     generator::event(inv, code, &format!("EV{code}-{n}"), "2024-03-15").xml
-}
-
-fn codes(r: &serde_json::Value) -> Vec<String> {
-    r["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["code"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 #[test]
@@ -78,7 +67,7 @@ fn events_are_recorded_checked_and_act_on_registrations() {
         event(&a, "037", 2).as_bytes(),
     );
     assert_eq!(e["verdict"], "accepted", "{e}");
-    assert!(codes(&e).contains(&"PAS85".to_owned()), "{e}");
+    assert!(finding_codes(&e).contains(&"PAS85".to_owned()), "{e}");
     assert_eq!(e["document"]["event"]["effect"], "flagged", "{e}");
 
     // A reclamo on a registered invoice goes to an operator.
@@ -89,7 +78,7 @@ fn events_are_recorded_checked_and_act_on_registrations() {
         event(&a, "031", 3).as_bytes(),
     );
     assert_eq!(c["verdict"], "review", "{c}");
-    assert!(codes(&c).contains(&"PAS87".to_owned()), "{c}");
+    assert!(finding_codes(&c).contains(&"PAS87".to_owned()), "{c}");
 
     // A forged CUDE and a missing CUFE are refused.
     let good = event(&a, "032", 4);
@@ -97,12 +86,12 @@ fn events_are_recorded_checked_and_act_on_registrations() {
     let forged = good.replacen(&cude, &"0".repeat(96), 1);
     let f = env.submit(&daemon, "demo", "forjado.xml", forged.as_bytes());
     assert_eq!(f["verdict"], "rejected", "{f}");
-    assert!(codes(&f).contains(&"PAS41".to_owned()), "{f}");
+    assert!(finding_codes(&f).contains(&"PAS41".to_owned()), "{f}");
     let cufe = a.computed_key();
     let blind = good.replacen(&format!(">{cufe}<"), "><", 1);
     let b = env.submit(&daemon, "demo", "sin-cufe.xml", blind.as_bytes());
     assert_eq!(b["verdict"], "rejected", "{b}");
-    assert!(codes(&b).contains(&"PAS40".to_owned()), "{b}");
+    assert!(finding_codes(&b).contains(&"PAS40".to_owned()), "{b}");
 
     // A reclamo recorded before its invoice arrives holds the invoice.
     let later = invoice(121);
@@ -119,7 +108,7 @@ fn events_are_recorded_checked_and_act_on_registrations() {
     );
     let held = env.submit(&daemon, "demo", "b.xml", later.render().xml.as_bytes());
     assert_eq!(held["verdict"], "review", "{held}");
-    assert!(codes(&held).contains(&"PAS84".to_owned()), "{held}");
+    assert!(finding_codes(&held).contains(&"PAS84".to_owned()), "{held}");
     assert!(held.get("certificate").is_none(), "{held}");
 
     // An event as DIAN delivers it: inside an AttachedDocument with DIAN's
@@ -147,7 +136,10 @@ fn a_route_that_requires_acceptance_holds_the_invoice_until_the_buyer_accepts() 
     let inv = invoice(122);
     let first = env.submit(&daemon, "demo", "factura.xml", inv.render().xml.as_bytes());
     assert_eq!(first["verdict"], "review", "{first}");
-    assert!(codes(&first).contains(&"PAS86".to_owned()), "{first}");
+    assert!(
+        finding_codes(&first).contains(&"PAS86".to_owned()),
+        "{first}"
+    );
     assert!(first.get("certificate").is_none(), "{first}");
 
     // A receipt acknowledgement does not release it; the acceptance does.
@@ -174,15 +166,8 @@ fn a_route_that_requires_acceptance_holds_the_invoice_until_the_buyer_accepts() 
         serde_json::json!([first["job_id"]]),
         "{ok}"
     );
-    assert!(
-        wait_until(Duration::from_secs(30), || env
-            .read_result("demo", "factura.xml")["verdict"]
-            == "accepted"),
-        "{}",
-        daemon.log_text()
-    );
-    let r = env.read_result("demo", "factura.xml");
+    let r = env.await_verdict(&daemon, "demo", "factura.xml", "accepted");
     assert!(r["certificate"]["number"].is_string(), "{r}");
-    assert!(!codes(&r).contains(&"PAS86".to_owned()), "{r}");
+    assert!(!finding_codes(&r).contains(&"PAS86".to_owned()), "{r}");
     drop(daemon);
 }

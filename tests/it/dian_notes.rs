@@ -52,15 +52,6 @@ fn pdf_text(env: &Env, r: &serde_json::Value) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn codes(r: &serde_json::Value) -> Vec<String> {
-    r["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["code"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 #[test]
 fn notes_adjust_and_annul_the_registration_they_refer_to() {
     let env = Env::new(&registration_config(&["certify"], ""));
@@ -190,7 +181,7 @@ fn notes_adjust_and_annul_the_registration_they_refer_to() {
     );
     let l = env.submit(&daemon, "demo", "tardia.xml", late.render().xml.as_bytes());
     assert_eq!(l["verdict"], "rejected", "{l}");
-    assert!(codes(&l).contains(&"PAS74".to_owned()), "{l}");
+    assert!(finding_codes(&l).contains(&"PAS74".to_owned()), "{l}");
     assert!(l.get("certificate").is_none(), "{l}");
 
     // A note about an invoice nobody registered waits for an operator.
@@ -210,7 +201,7 @@ fn notes_adjust_and_annul_the_registration_they_refer_to() {
         orphan.render().xml.as_bytes(),
     );
     assert_eq!(o["verdict"], "review", "{o}");
-    assert!(codes(&o).contains(&"PAS72".to_owned()), "{o}");
+    assert!(finding_codes(&o).contains(&"PAS72".to_owned()), "{o}");
 
     // The daily report lists the ledger: the registration, its notes, and
     // the oracle invoice; the notes net the first registration to zero.

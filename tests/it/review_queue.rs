@@ -64,15 +64,6 @@ fn config(smtp_port: Option<u16>) -> String {
         )
 }
 
-fn codes(r: &serde_json::Value) -> Vec<String> {
-    r["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["code"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 fn certificates(env: &Env) -> usize {
     files_under(&env.home("demo").join("outgoing/certificates")).len()
 }
@@ -107,27 +98,19 @@ fn xml_then_pdf_and_pdf_then_xml_give_one_registration() {
     let p = env.submit(&daemon, "demo", "a.pdf", &first.pdf());
     assert_eq!(p["verdict"], "duplicate", "{p}");
     assert_eq!(p["duplicate_of"], x["job_id"], "{p}");
-    assert!(codes(&p).contains(&"90".to_owned()), "{p}");
+    assert!(finding_codes(&p).contains(&"90".to_owned()), "{p}");
     assert_eq!(certificates(&env), 1);
 
     // PDF then XML: the PDF waits, then resolves itself when the XML registers.
     let p2 = env.submit(&daemon, "demo", "b.pdf", &second.pdf());
     assert_eq!(p2["verdict"], "review", "{p2}");
-    assert!(codes(&p2).contains(&"PAS88".to_owned()), "{p2}");
+    assert!(finding_codes(&p2).contains(&"PAS88".to_owned()), "{p2}");
     let queue = review_list(&env, &["--reason", "awaiting_xml"]);
     assert_eq!(queue["counts"]["awaiting_xml"], 1, "{queue}");
     assert_eq!(queue["items"][0]["job_id"], p2["job_id"], "{queue}");
     let x2 = env.submit(&daemon, "demo", "b.xml", second.electronic().as_bytes());
     assert_eq!(x2["verdict"], "accepted", "{x2}");
-    assert!(
-        wait_until(Duration::from_secs(30), || env.read_result("demo", "b.pdf")
-            ["verdict"]
-            == "duplicate"),
-        "the waiting PDF was not resolved: {}\n{}",
-        env.read_result("demo", "b.pdf"),
-        daemon.log_text()
-    );
-    let resolved = env.read_result("demo", "b.pdf");
+    let resolved = env.await_verdict(&daemon, "demo", "b.pdf", "duplicate");
     assert_eq!(resolved["duplicate_of"], x2["job_id"], "{resolved}");
     assert_eq!(certificates(&env), 2, "one certificate per invoice");
     let queue = review_list(&env, &[]);
@@ -216,14 +199,7 @@ fn operators_approve_with_corrections_or_reject_with_a_reason() {
         "ana",
     ]);
     assert_ne!(again.status.code(), Some(0));
-    assert!(
-        wait_until(Duration::from_secs(30), || env
-            .read_result("demo", "lone.pdf")["verdict"]
-            == "accepted"),
-        "{}\n{}",
-        env.read_result("demo", "lone.pdf"),
-        daemon.log_text()
-    );
+    env.await_verdict(&daemon, "demo", "lone.pdf", "accepted");
     let done = env.read_result("demo", "lone.pdf");
     assert!(done["certificate"]["number"].is_string(), "{done}");
     assert_eq!(
@@ -288,13 +264,7 @@ fn operators_approve_with_corrections_or_reject_with_a_reason() {
         "{}",
         String::from_utf8_lossy(&no.stderr)
     );
-    assert!(
-        wait_until(Duration::from_secs(30), || env
-            .read_result("demo", "refused.pdf")["verdict"]
-            == "rejected"),
-        "{}",
-        daemon.log_text()
-    );
+    env.await_verdict(&daemon, "demo", "refused.pdf", "rejected");
     let rejected = env.read_result("demo", "refused.pdf");
     let f = &rejected["findings"][0];
     assert_eq!(f["code"], "PAS89", "{rejected}");
@@ -393,7 +363,10 @@ fn a_sheet_partly_known_as_xml_waits_for_the_rest() {
 
     let sheet = env.submit(&daemon, "demo", "registro.xlsx", &book);
     assert_eq!(sheet["verdict"], "review", "{sheet}");
-    assert!(codes(&sheet).contains(&"PAS88".to_owned()), "{sheet}");
+    assert!(
+        finding_codes(&sheet).contains(&"PAS88".to_owned()),
+        "{sheet}"
+    );
     let invoices = sheet["extraction"]["invoices"].as_array().unwrap();
     assert_eq!(invoices.len(), 2, "rows grouped per invoice: {sheet}");
     assert_eq!(invoices[0]["status"], "tied", "{sheet}");
@@ -408,14 +381,7 @@ fn a_sheet_partly_known_as_xml_waits_for_the_rest() {
         xml_from("860028580", "SETP990000702", 22).as_bytes(),
     );
     assert_eq!(second["verdict"], "accepted", "{second}");
-    assert!(
-        wait_until(Duration::from_secs(30), || env
-            .read_result("demo", "registro.xlsx")["verdict"]
-            == "duplicate"),
-        "{}\n{}",
-        env.read_result("demo", "registro.xlsx"),
-        daemon.log_text()
-    );
+    env.await_verdict(&daemon, "demo", "registro.xlsx", "duplicate");
     let resolved = env.read_result("demo", "registro.xlsx");
     let invoices = resolved["extraction"]["invoices"].as_array().unwrap();
     assert!(invoices.iter().all(|i| i["status"] == "tied"), "{resolved}");

@@ -121,6 +121,27 @@ impl Env {
         serde_json::from_str(&text).expect("result JSON")
     }
 
+    /// Wait (30 s at most) until `name`'s result has `verdict` (a job run
+    /// again rewrites it), and return it; the daemon's log explains a timeout.
+    pub fn await_verdict(
+        &self,
+        daemon: &Daemon,
+        account: &str,
+        name: &str,
+        verdict: &str,
+    ) -> serde_json::Value {
+        assert!(
+            wait_until(Duration::from_secs(30), || self
+                .result_path(account, name)
+                .is_file()
+                && self.read_result(account, name)["verdict"] == verdict),
+            "{name} is not {verdict}: {}\n{}",
+            std::fs::read_to_string(self.result_path(account, name)).unwrap_or_default(),
+            daemon.log_text()
+        );
+        self.read_result(account, name)
+    }
+
     /// Drop a file into `account`'s incoming/ and wait (30 s at most) for
     /// its result, which is returned; the daemon's log explains a timeout.
     pub fn submit(
@@ -407,4 +428,14 @@ pub fn sftp_keys_config(
         "[accounts.demo]\nhome = \"var/home/demo\"",
         &format!("[sftp]\nlisten = \"127.0.0.1:{port}\"\n{sftp_extra}\n\n{text}"),
     )
+}
+
+/// The finding codes of a result JSON, in order.
+pub fn finding_codes(r: &serde_json::Value) -> Vec<String> {
+    r["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f["code"].as_str().map(str::to_owned))
+        .collect()
 }
