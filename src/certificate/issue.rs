@@ -365,7 +365,14 @@ async fn render_blocking(data: CertificateData) -> Result<super::Certificate, Is
 
 async fn write_pdf(path: &std::path::Path, bytes: Vec<u8>) -> Result<(), IssueError> {
     let dest = path.to_path_buf();
-    tokio::task::spawn_blocking(move || crate::fsutil::write_atomic(&dest, &bytes))
+    // The folder may not exist yet (an account added while running, a
+    // folder an operator removed): it is the daemon's to make.
+    tokio::task::spawn_blocking(move || {
+        if let Some(dir) = dest.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        crate::fsutil::write_atomic(&dest, &bytes)
+    })
         .await
         .map_err(|e| IssueError::Write {
             path: path.display().to_string(),
