@@ -373,15 +373,15 @@ async fn write_pdf(path: &std::path::Path, bytes: Vec<u8>) -> Result<(), IssueEr
         }
         crate::fsutil::write_atomic(&dest, &bytes)
     })
-        .await
-        .map_err(|e| IssueError::Write {
-            path: path.display().to_string(),
-            source: std::io::Error::other(e.to_string()),
-        })?
-        .map_err(|source| IssueError::Write {
-            path: path.display().to_string(),
-            source,
-        })
+    .await
+    .map_err(|e| IssueError::Write {
+        path: path.display().to_string(),
+        source: std::io::Error::other(e.to_string()),
+    })?
+    .map_err(|source| IssueError::Write {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 /// Make sure the PDF on disk is the recorded one: write it again if it is

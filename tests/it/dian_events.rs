@@ -79,6 +79,19 @@ fn events_are_recorded_checked_and_act_on_registrations() {
     );
     assert_eq!(c["verdict"], "review", "{c}");
     assert!(finding_codes(&c).contains(&"PAS87".to_owned()), "{c}");
+    // The operator keeps the registration: the reclamo is acknowledged.
+    let id = c["job_id"].as_i64().unwrap().to_string();
+    let ok = env.run(&["review", "approve", &id, "--operator", "ana"]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let kept = env.await_verdict(&daemon, "demo", "reclamo.xml", "accepted");
+    assert_eq!(
+        kept["document"]["event"]["effect"], "acknowledged",
+        "{kept}"
+    );
 
     // A forged CUDE and a missing CUFE are refused.
     let good = event(&a, "032", 4);

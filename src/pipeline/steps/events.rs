@@ -74,7 +74,10 @@ pub(super) async fn record(
         && !state.cancelled()
     {
         let reg = &state.registration;
-        if ev.code == "031" {
+        if ev.code == "031" && item.approval.is_some() {
+            // An operator decided the registration stands despite the reclamo.
+            effect = "acknowledged";
+        } else if ev.code == "031" {
             effect = "review";
             item.add(Finding::notify(
                 "PAS87",

@@ -172,7 +172,9 @@ async fn apply(
     doc: &Document,
 ) -> Result<Result<Settlement, Hold>, StepError> {
     let Some(store) = &ctx.services.store else {
-        return Ok(Err(review("PAS79", String::new())));
+        return Err(StepError::Permanent(
+            "notes are applied only with a store".into(),
+        ));
     };
     let transient = |e: crate::store::StoreError| StepError::Transient(e.to_string());
     let kind = doc.kind;
