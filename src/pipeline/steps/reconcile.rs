@@ -291,6 +291,20 @@ pub(super) async fn sheet(
             .await_documents(job, &waiting_keys, ctx.now.timestamp_millis())
             .await
             .map_err(transient)?;
+        // An XML that claimed its keys while the sheet was being read did
+        // not see the wait: read the sheet again on the new state.
+        for k in &waiting_keys {
+            if store
+                .document_key_holder(job, None, Some(k))
+                .await
+                .map_err(transient)?
+                .is_some()
+            {
+                return Err(StepError::Conflict(format!(
+                    "the electronic invoice {k} arrived while the sheet was reconciled"
+                )));
+            }
+        }
     }
     item.add(Finding::notify(
         "PAS88",
