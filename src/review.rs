@@ -95,6 +95,7 @@ const BY_CODE: &[(&str, Reason)] = &[
     ("PAS75", Reason::NoteWithoutInvoice),
     ("PAS78", Reason::NoteWithoutInvoice),
     ("PAS88", Reason::AwaitingXml),
+    ("PAS92", Reason::LowConfidence),
     ("PAS60", Reason::UnmatchedProduct),
     ("PAS61", Reason::UnmatchedProduct),
     ("PAS62", Reason::UnmatchedProduct),
@@ -195,6 +196,24 @@ pub fn parse_correction(s: &str) -> Result<(String, String), String> {
     if value.is_empty() {
         return Err(format!("'{field}': the value is empty"));
     }
+    let digits = |v: &str| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit());
+    let ok = match field {
+        "issue_date" | "due_date" => chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").is_ok(),
+        "subtotal" | "tax_iva" | "tax_other" | "total" => value
+            .parse::<rust_decimal::Decimal>()
+            .is_ok_and(|d| d >= rust_decimal::Decimal::ZERO),
+        "supplier_nit" | "customer_id" => digits(value),
+        "supplier_dv" | "customer_dv" => value.len() == 1 && digits(value),
+        "customer_id_type" => matches!(value, "nit" | "cc" | "other"),
+        "cufe" => value.len() == 96 && value.bytes().all(|b| b.is_ascii_hexdigit()),
+        _ if line_code => digits(value),
+        _ => true,
+    };
+    if !ok {
+        return Err(format!(
+            "'{field}={value}': not a valid value (dates YYYY-MM-DD, amounts plain decimals, NITs and codes digits only, cufe 96 hex characters, customer_id_type nit|cc|other)"
+        ));
+    }
     Ok((field.to_owned(), value.to_owned()))
 }
 
@@ -233,6 +252,11 @@ mod tests {
         assert!(parse_correction("price=3").is_err());
         assert!(parse_correction("total=").is_err());
         assert!(parse_correction("total").is_err());
+        assert!(parse_correction("issue_date=07/12/2026").is_err());
+        assert!(parse_correction("issue_date=2026-12-07").is_ok());
+        assert!(parse_correction("total=1.234,5").is_err());
+        assert!(parse_correction("cufe=abc").is_err());
+        assert!(parse_correction("supplier_nit=900.373.991").is_err());
     }
 }
 
@@ -265,9 +289,11 @@ impl Default for ReviewSettings {
 impl ReviewRaw {
     fn settings(&self) -> ReviewSettings {
         ReviewSettings {
-            max_age: std::time::Duration::from_secs(self.max_age_hours.unwrap_or(48) * 3600),
+            max_age: std::time::Duration::from_secs(
+                self.max_age_hours.unwrap_or(48).saturating_mul(3600),
+            ),
             awaiting_xml: std::time::Duration::from_secs(
-                self.awaiting_xml_days.unwrap_or(30) * 86_400,
+                self.awaiting_xml_days.unwrap_or(30).saturating_mul(86_400),
             ),
         }
     }

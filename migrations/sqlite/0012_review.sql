@@ -6,6 +6,9 @@
 ALTER TABLE jobs ADD COLUMN review_reason TEXT;
 ALTER TABLE jobs ADD COLUMN review_since INTEGER;
 CREATE INDEX jobs_review ON jobs (review_since, id) WHERE review_reason IS NOT NULL;
+-- Jobs already held before this migration join the queue.
+UPDATE jobs SET review_reason = 'dead_letter', review_since = updated_at WHERE state = 'dead';
+UPDATE jobs SET review_reason = 'other', review_since = updated_at WHERE state = 'done' AND verdict = 'review';
 
 CREATE TABLE review_decisions (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -29,3 +32,4 @@ CREATE TABLE awaiting_documents (
     since   INTEGER NOT NULL,
     PRIMARY KEY (key, job_id)
 );
+CREATE INDEX awaiting_documents_job ON awaiting_documents (job_id);

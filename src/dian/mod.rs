@@ -225,6 +225,13 @@ fn event_validation(
             Some("/ApplicationResponse/cac:DocumentResponse/cac:DocumentReference/cbc:UUID"),
         );
     }
+    if ev.cude.is_empty() {
+        em.emit(
+            "PAS41",
+            format!("El evento {} no tiene CUDE (cbc:UUID).", ev.id),
+            Some("/ApplicationResponse/cbc:UUID"),
+        );
+    }
     let pin = events::pin(&ev, settings);
     if let Some(pin) = pin
         && !events::event_cude(&ev, pin).eq_ignore_ascii_case(&ev.cude)

@@ -298,24 +298,43 @@ impl JobCtx {
 
     async fn try_process(&self, job: &Job) -> Result<(&'static str, &'static str), StepError> {
         let account = self.account(job)?;
-        let input = Self::input_path(job).ok_or_else(|| {
-            StepError::Permanent(format!("input {} is missing", job.spool_path.display()))
-        })?;
         let store_err = |e: crate::store::StoreError| StepError::Transient(e.to_string());
-        let max = self.generation.config.daemon.max_file_bytes;
         // An operator's decision waiting for this run (docs/REVIEW.md).
         let decision = self
             .store
             .pending_decision(job.id)
             .await
             .map_err(store_err)?;
-        let result = if job.size > max {
+        // Rejecting needs no input: a dead letter whose input is gone can
+        // still be refused.
+        let rejecting = matches!(
+            &decision,
+            Some(crate::review::Pending {
+                decision: crate::review::Decision::Reject { .. },
+                ..
+            })
+        );
+        let input = match Self::input_path(job) {
+            Some(p) => Some(p),
+            None if rejecting => None,
+            None => {
+                return Err(StepError::Permanent(format!(
+                    "input {} is missing",
+                    job.spool_path.display()
+                )));
+            }
+        };
+        let max = self.generation.config.daemon.max_file_bytes;
+        let result = if job.size > max && !rejecting {
             // Never read into memory: rejected on its size alone.
             too_large(job, max, self.clock.now())
         } else {
-            let bytes = tokio::fs::read(&input)
-                .await
-                .map_err(|e| StepError::Transient(format!("reading {}: {e}", input.display())))?;
+            let bytes = match &input {
+                Some(input) => tokio::fs::read(input).await.map_err(|e| {
+                    StepError::Transient(format!("reading {}: {e}", input.display()))
+                })?,
+                None => Vec::new(),
+            };
             let bytes = Arc::new(bytes);
             let duplicate_of = self
                 .store

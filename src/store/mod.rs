@@ -325,12 +325,28 @@ pub fn is_postgres_url(url: &str) -> bool {
 
 /// The live job holding a CUFE (first two arguments: the CUFE, the supplier
 /// key) or a supplier key (third), other than the job itself (fourth).
-/// Holders count unless they ended rejected, duplicate or dead; a NULL
-/// argument matches nothing.
+/// Holders count unless they ended rejected, duplicate or dead; a dead job
+/// that registered (its certificate and ledger row committed before it
+/// died) still holds its keys. A NULL argument matches nothing.
 pub(crate) const KEY_HOLDER_SQL: &str = "SELECT id, document_key FROM jobs
      WHERE (document_key = ? OR document_key = ? OR supplier_key = ?)
-     AND id != ? AND state != 'dead'
+     AND id != ?
+     AND (state != 'dead' OR EXISTS (SELECT 1 FROM registrations r WHERE r.job_id = jobs.id))
      AND (verdict IS NULL OR verdict IN ('accepted', 'review')) ORDER BY id LIMIT 1";
+
+/// After a job is completed in review: run it again at once when what it
+/// waits for arrived while it was running (an XML claimed the keys it waits
+/// for; a buyer's acceptance was recorded), since the release that arrival
+/// made could not see it yet.
+const REQUEUE_WOKEN_SQL: &str = "UPDATE jobs SET state = 'pending', next_attempt_at = ?
+     WHERE id = ? AND state = 'done' AND (
+       (review_reason = 'awaiting_xml' AND EXISTS (
+          SELECT 1 FROM awaiting_documents a JOIN jobs h ON (h.document_key = a.key OR h.supplier_key = a.key)
+          WHERE a.job_id = jobs.id AND h.id != jobs.id
+          AND (h.state != 'dead' OR EXISTS (SELECT 1 FROM registrations r WHERE r.job_id = h.id))
+          AND (h.verdict IS NULL OR h.verdict IN ('accepted', 'review'))))
+       OR (review_reason = 'awaiting_acceptance' AND EXISTS (
+          SELECT 1 FROM invoice_events e WHERE e.cufe = jobs.document_key AND e.code IN ('033', '034'))))";
 
 /// The live job holding a document key another job tried to claim.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -779,6 +795,15 @@ impl Store {
         save_result_tx(tx, job.id, &c.result_json, c.now_ms).await?;
         let detail = serde_json::json!({"verdict": c.verdict.as_str(), "result": &c.result_path, "archive": &c.archive_path});
         audit_job_tx(tx, c.now_ms, job, "done", detail).await?;
+        if c.review_reason.is_some()
+            && tx
+                .execute(REQUEUE_WOKEN_SQL, args![Arg::time(c.now_ms), job.id])
+                .await?
+                == 1
+        {
+            let detail = serde_json::json!({"reason": &c.review_reason});
+            audit_job_tx(tx, c.now_ms, job, "released", detail).await?;
+        }
         if let Some(d) = c.decision_id {
             tx.execute(
                 "UPDATE review_decisions SET applied_at = ?, outcome = ? WHERE id = ? AND applied_at IS NULL",
@@ -833,6 +858,13 @@ impl Store {
         save_result_tx(&mut tx, job.id, result_json, now_ms).await?;
         let detail = serde_json::json!({"error": error, "attempts": job.attempts, "unfinished_starts": job.unfinished_starts});
         audit_job_tx(&mut tx, now_ms, job, "dead", detail).await?;
+        // An operator's decision this run could not apply is closed, so the
+        // dead letter can be decided on again.
+        tx.execute(
+            "UPDATE review_decisions SET applied_at = ?, outcome = 'dead' WHERE job_id = ? AND applied_at IS NULL",
+            args![Arg::time(now_ms), job.id],
+        )
+        .await?;
         if let Some(m) = alert {
             outbox::enqueue_tx(&mut tx, m, now_ms).await?;
         }

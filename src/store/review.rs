@@ -311,6 +311,44 @@ impl Store {
         Ok(id)
     }
 
+    /// Queue a job held in review for `reason` again (released by what it
+    /// waited for). False when it is no longer held for that reason (an
+    /// operator's decision got there first, or it runs already).
+    pub async fn release(
+        &self,
+        job_id: i64,
+        reason: Reason,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let n = tx
+            .execute(
+                "UPDATE jobs SET state = 'pending', attempts = 0, unfinished_starts = 0, next_attempt_at = ?, last_error = NULL, updated_at = ?
+                 WHERE id = ? AND state = 'done' AND review_reason = ?",
+                args![Arg::time(now_ms), Arg::time(now_ms), job_id, reason.as_str()],
+            )
+            .await?;
+        if n == 1 {
+            let job = tx
+                .fetch_one("SELECT account FROM jobs WHERE id = ?", args![job_id])
+                .await?;
+            let account = job.text("account")?;
+            audit_tx(
+                &mut tx,
+                now_ms,
+                &AuditRecord {
+                    account: Some(&account),
+                    job_id: Some(job_id),
+                    event: "released",
+                    detail: serde_json::json!({"reason": reason.as_str()}),
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(n == 1)
+    }
+
     /// Documents read from a PDF, image or sheet: `job_id` waits for the
     /// electronic invoice of each key (replacing what it waited for before).
     pub async fn await_documents(

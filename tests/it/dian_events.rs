@@ -100,6 +100,10 @@ fn events_are_recorded_checked_and_act_on_registrations() {
     let f = env.submit(&daemon, "demo", "forjado.xml", forged.as_bytes());
     assert_eq!(f["verdict"], "rejected", "{f}");
     assert!(finding_codes(&f).contains(&"PAS41".to_owned()), "{f}");
+    let blank = good.replacen(&cude, "", 1);
+    let n = env.submit(&daemon, "demo", "sin-cude.xml", blank.as_bytes());
+    assert_eq!(n["verdict"], "rejected", "{n}");
+    assert!(finding_codes(&n).contains(&"PAS41".to_owned()), "{n}");
     let cufe = a.computed_key();
     let blind = good.replacen(&format!(">{cufe}<"), "><", 1);
     let b = env.submit(&daemon, "demo", "sin-cufe.xml", blind.as_bytes());

@@ -185,7 +185,7 @@ pub const CATALOG: &[Rule] = &[
         R,
         "CUDE del evento no corresponde",
         "/ApplicationResponse/cbc:UUID",
-        "When the sender's software PIN is configured (`[[software]]`), the event's CUDE equals SHA-384(ID + IssueDate + IssueTime + sender NIT + receiver NIT + ResponseCode + referenced ID + referenced DocumentTypeCode + PIN). Without a PIN the signature is the event's proof."
+        "An event carries its CUDE (cbc:UUID); when the sender's software PIN is configured (`[[software]]`), the CUDE equals SHA-384(ID + IssueDate + IssueTime + sender NIT + receiver NIT + ResponseCode + referenced ID + referenced DocumentTypeCode + PIN). Without a PIN the signature is the event's proof."
     ),
     rule!(
         "PAS84",

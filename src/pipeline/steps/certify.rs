@@ -60,8 +60,11 @@ impl Step for Certify {
         let transient = |e: certificate::IssueError| {
             if e.is_conflict() {
                 StepError::Conflict(e.to_string())
-            } else {
+            } else if e.is_transient() {
                 StepError::Transient(e.to_string())
+            } else {
+                // Data that cannot make a certificate: retrying will not help.
+                StepError::Permanent(e.to_string())
             }
         };
         match final_verdict(item) {

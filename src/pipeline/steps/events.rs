@@ -112,12 +112,16 @@ pub(super) async fn record(
             .await
             .map_err(transient)?
         {
-            match store.replay(id, ctx.now.timestamp_millis()).await {
-                Ok(_) => released.push(id),
-                Err(e) if e.is_transient() => return Err(transient(e)),
-                Err(e) => {
-                    tracing::warn!(job = id, error = %e, "held invoice could not be released")
-                }
+            if store
+                .release(
+                    id,
+                    crate::review::Reason::AwaitingAcceptance,
+                    ctx.now.timestamp_millis(),
+                )
+                .await
+                .map_err(transient)?
+            {
+                released.push(id);
             }
         }
         if !released.is_empty() {

@@ -179,6 +179,20 @@ async fn apply(
     let transient = |e: crate::store::StoreError| StepError::Transient(e.to_string());
     let kind = doc.kind;
     let number = doc.id.clone().unwrap_or_default();
+    if doc
+        .billing_references
+        .iter()
+        .filter(|r| r.uuid.is_some())
+        .count()
+        > 1
+    {
+        return Ok(Err(review(
+            "PAS75",
+            format!(
+                "La nota {number} se refiere a varias facturas: un operador debe repartir su efecto entre sus registros."
+            ),
+        )));
+    }
     let Some(reference) = doc.billing_references.iter().find(|r| r.uuid.is_some()) else {
         return Ok(Err(review(
             "PAS71",
@@ -193,7 +207,7 @@ async fn apply(
         return Ok(Err(review(
             "PAS72",
             format!(
-                "La factura {invoice} (CUFE {cufe}) a la que se refiere la nota {number} no está registrada en la bolsa; la nota queda en revisión hasta que la factura se registre."
+                "La factura {invoice} (CUFE {cufe}) a la que se refiere la nota {number} no está registrada en la bolsa; la nota queda en revisión: cuando la factura se registre, un operador la aplica (pasarela review approve)."
             ),
         )));
     };

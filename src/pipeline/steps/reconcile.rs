@@ -63,7 +63,22 @@ pub(super) async fn reading(
         tie(item, dian, h.job_id, h.same_cufe);
         return Ok(());
     }
-    if item.approval.is_some() {
+    // A job that registered before (approved then, run again now by a
+    // replay) stays registered: its certificate is the one it has.
+    let registered = store
+        .registration_of_job(job)
+        .await
+        .map_err(transient)?
+        .is_some();
+    if (item.approval.is_some() || registered) && cufe.is_none() {
+        item.add(Finding::notify(
+            "PAS92",
+            "Para registrar un documento aprobado sin su factura electrónica se necesita su CUFE (96 caracteres hexadecimales): corríjalo al aprobar (--set cufe=…).",
+        ));
+        item.verdict_override = Some(Verdict::Review);
+        return Ok(());
+    }
+    if item.approval.is_some() || registered {
         // Registered from what was read: it claims the keys as an XML would.
         super::dian_validate::claim_keys(item, ctx, dian, Some(awaiting_xml)).await?;
         if item.verdict_override == Some(Verdict::Duplicate) {
@@ -181,10 +196,16 @@ pub(super) async fn release_waiting(
     let since = ctx.now.timestamp_millis() - window.as_millis() as i64;
     let mut released = Vec::new();
     for id in store.awaiting(keys, since).await.map_err(transient)? {
-        match store.replay(id, ctx.now.timestamp_millis()).await {
-            Ok(_) => released.push(id),
-            Err(e) if e.is_transient() => return Err(transient(e)),
-            Err(e) => tracing::warn!(job = id, error = %e, "waiting reading could not be released"),
+        if store
+            .release(
+                id,
+                crate::review::Reason::AwaitingXml,
+                ctx.now.timestamp_millis(),
+            )
+            .await
+            .map_err(transient)?
+        {
+            released.push(id);
         }
     }
     Ok(released)
