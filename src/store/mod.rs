@@ -336,8 +336,10 @@ pub(crate) const KEY_HOLDER_SQL: &str = "SELECT id, document_key FROM jobs
 
 /// After a job is completed in review: run it again at once when what it
 /// waits for arrived while it was running (an XML claimed the keys it waits
-/// for; a buyer's acceptance was recorded), since the release that arrival
-/// made could not see it yet.
+/// for; an acceptance was recorded since the run began), since the release
+/// that arrival made could not see it yet. (An acceptance recorded before
+/// the run began was already weighed by the run, e.g. refused as coming
+/// from someone other than the buyer: it never wakes the job again.)
 const REQUEUE_WOKEN_SQL: &str = "UPDATE jobs SET state = 'pending', next_attempt_at = ?
      WHERE id = ? AND state = 'done' AND (
        (review_reason = 'awaiting_xml' AND EXISTS (
@@ -346,7 +348,8 @@ const REQUEUE_WOKEN_SQL: &str = "UPDATE jobs SET state = 'pending', next_attempt
           AND (h.state != 'dead' OR EXISTS (SELECT 1 FROM registrations r WHERE r.job_id = h.id))
           AND (h.verdict IS NULL OR h.verdict IN ('accepted', 'review'))))
        OR (review_reason = 'awaiting_acceptance' AND EXISTS (
-          SELECT 1 FROM invoice_events e WHERE e.cufe = jobs.document_key AND e.code IN ('033', '034'))))";
+          SELECT 1 FROM invoice_events e WHERE e.cufe = jobs.document_key AND e.code IN ('033', '034')
+          AND e.recorded_at >= ?)))";
 
 /// The live job holding a document key another job tried to claim.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -797,7 +800,10 @@ impl Store {
         audit_job_tx(tx, c.now_ms, job, "done", detail).await?;
         if c.review_reason.is_some()
             && tx
-                .execute(REQUEUE_WOKEN_SQL, args![Arg::time(c.now_ms), job.id])
+                .execute(
+                    REQUEUE_WOKEN_SQL,
+                    args![Arg::time(c.now_ms), job.id, Arg::time(job.updated_at)],
+                )
                 .await?
                 == 1
         {

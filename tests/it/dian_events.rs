@@ -159,7 +159,23 @@ fn a_route_that_requires_acceptance_holds_the_invoice_until_the_buyer_accepts() 
     );
     assert!(first.get("certificate").is_none(), "{first}");
 
-    // A receipt acknowledgement does not release it; the acceptance does.
+    // An acceptance from someone who is not the buyer does not count: the
+    // invoice runs again and is held again.
+    let mut stranger = inv.clone();
+    stranger.uuid_override = Some(inv.computed_key());
+    stranger.customer.id = "900000001".into();
+    let forged = generator::event(&stranger, "033", "EV033-9", "2024-03-15").xml;
+    let f = env.submit(&daemon, "demo", "aceptacion-ajena.xml", forged.as_bytes());
+    assert_eq!(f["verdict"], "accepted", "recorded as received: {f}");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let still = env.await_verdict(&daemon, "demo", "factura.xml", "review");
+    assert!(
+        finding_codes(&still).contains(&"PAS86".to_owned()),
+        "{still}"
+    );
+    assert!(still.get("certificate").is_none(), "{still}");
+
+    // A receipt acknowledgement does not release it; the buyer's acceptance does.
     let ack = env.submit(
         &daemon,
         "demo",

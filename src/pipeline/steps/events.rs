@@ -74,7 +74,17 @@ pub(super) async fn record(
         && !state.cancelled()
     {
         let reg = &state.registration;
-        if ev.code == "031" && item.approval.is_some() {
+        let from_buyer = crate::dian::nit::normalize(&reg.customer_id)
+            == crate::dian::nit::normalize(&ev.sender);
+        if ev.code == "031" && !from_buyer {
+            item.add(Finding::notify(
+                "PAS87",
+                format!(
+                    "El reclamo (evento 031 {}) lo envía NIT {}, que no es el adquirente de la factura {} (NIT {}): no afecta el registro.",
+                    ev.id, ev.sender, reg.invoice_number, reg.customer_id
+                ),
+            ));
+        } else if ev.code == "031" && item.approval.is_some() {
             // An operator decided the registration stands despite the reclamo.
             effect = "acknowledged";
         } else if ev.code == "031" {
@@ -161,6 +171,11 @@ pub(super) async fn check_invoice(
         return Ok(());
     };
     for ev in store.events_of(&cufe).await.map_err(transient)? {
+        if let Some(doc) = &item.document
+            && !from_right_party(&ev.code, &ev.sender, doc)
+        {
+            continue;
+        }
         let finding = if ev.code == "031" {
             crate::dian::finding(
                 settings,
@@ -193,6 +208,22 @@ pub(super) async fn check_invoice(
         }
     }
     Ok(())
+}
+
+/// Whether an event comes from the party that may send it about this
+/// invoice: the buyer files a reclamo (031) and accepts expressly (033); the
+/// seller declares the tacit acceptance (034). Other events, or an invoice
+/// whose party is unknown, are taken as sent.
+fn from_right_party(code: &str, sender: &str, doc: &crate::dian::Document) -> bool {
+    let party = match code {
+        "031" | "033" => doc.customer.as_ref(),
+        "034" => doc.supplier.as_ref(),
+        _ => return true,
+    };
+    match party.and_then(|p| p.company_id.as_deref()) {
+        Some(id) => crate::dian::nit::normalize(id) == crate::dian::nit::normalize(sender),
+        None => true,
+    }
 }
 
 /// The CUFE of the invoice in `item` (lower case), when it is an invoice.
@@ -236,7 +267,14 @@ impl Step for RequireAcceptance {
             return Ok(());
         };
         let events = store.events_of(&cufe).await.map_err(transient)?;
-        if events.iter().any(|e| is_acceptance(&e.code)) {
+        let accepted = events.iter().any(|e| {
+            is_acceptance(&e.code)
+                && item
+                    .document
+                    .as_ref()
+                    .is_none_or(|d| from_right_party(&e.code, &e.sender, d))
+        });
+        if accepted {
             return Ok(());
         }
         item.add(Finding::notify(
