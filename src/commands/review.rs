@@ -5,23 +5,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use chrono::DateTime;
-
 use super::config_and_store;
 use crate::cli::ReviewCommand;
 use crate::exit::Exit;
 use crate::review::{Decision, Reason, parse_correction};
 use crate::store::review::{DecideError, Filter};
-
-fn fmt_ms(ms: i64) -> String {
-    DateTime::from_timestamp_millis(ms)
-        .map(|t| {
-            t.with_timezone(&crate::clock::bogota())
-                .format("%Y-%m-%d %H:%M")
-                .to_string()
-        })
-        .unwrap_or_else(|| ms.to_string())
-}
 
 pub async fn review(command: ReviewCommand) -> Exit {
     match command {
@@ -130,7 +118,7 @@ async fn list(path: &Path, json: bool, account: Option<&str>, reason: Option<&st
         println!(
             "{:>8}  {}  {:<20} {}/{}{late}",
             i.job_id,
-            fmt_ms(i.since),
+            super::bogota_time_as(i.since, "%Y-%m-%d %H:%M"),
             i.reason,
             i.account,
             i.file.escape_debug()
@@ -220,7 +208,7 @@ async fn show(path: &Path, id: i64, json: bool) -> Exit {
             d.id,
             d.decision,
             d.operator,
-            fmt_ms(d.decided_at),
+            super::bogota_time_as(d.decided_at, "%Y-%m-%d %H:%M"),
             d.outcome
                 .as_deref()
                 .map(|o| format!(" → {o}"))
@@ -229,7 +217,10 @@ async fn show(path: &Path, id: i64, json: bool) -> Exit {
     }
     println!("audit:");
     for (at, ev, detail) in &audit {
-        println!("  {} {ev} {detail}", fmt_ms(*at));
+        println!(
+            "  {} {ev} {detail}",
+            super::bogota_time_as(*at, "%Y-%m-%d %H:%M")
+        );
     }
     Exit::Ok
 }

@@ -3,21 +3,8 @@
 
 use std::path::Path;
 
-use chrono::DateTime;
-
 use super::config_and_store;
 use crate::exit::Exit;
-
-/// An instant in milliseconds as Bogotá local time (or the number).
-fn fmt_ms(ms: i64) -> String {
-    DateTime::from_timestamp_millis(ms)
-        .map(|t| {
-            t.with_timezone(&crate::clock::bogota())
-                .format("%Y-%m-%d %H:%M:%S%:z")
-                .to_string()
-        })
-        .unwrap_or_else(|| ms.to_string())
-}
 
 /// Print the store's status report (text, or JSON with `json`).
 pub async fn status(path: &Path, json: bool) -> Exit {
@@ -56,7 +43,7 @@ pub async fn status(path: &Path, json: bool) -> Exit {
         Some(t) => println!(
             "in review: {} (oldest since {}{}; `pasarela review list`)",
             counts(&report.review, "none"),
-            fmt_ms(t),
+            super::bogota_time(t),
             if t < overdue_before { ", OVERDUE" } else { "" }
         ),
         None => println!("in review: none"),
@@ -67,7 +54,7 @@ pub async fn status(path: &Path, json: bool) -> Exit {
             "  {} from {} since {} ({})",
             s.account,
             s.peer,
-            fmt_ms(s.started_at),
+            super::bogota_time(s.started_at),
             s.daemon
         );
     }
@@ -76,7 +63,7 @@ pub async fn status(path: &Path, json: bool) -> Exit {
         println!(
             "  {} until {} (ban #{})",
             b.addr,
-            fmt_ms(b.until_at),
+            super::bogota_time(b.until_at),
             b.bans
         );
     }
@@ -86,7 +73,7 @@ pub async fn status(path: &Path, json: bool) -> Exit {
             j.id,
             j.account,
             j.rel_path.escape_debug(),
-            fmt_ms(j.received_at)
+            super::bogota_time(j.received_at)
         ),
         None => println!("oldest pending: none"),
     }
@@ -98,7 +85,7 @@ pub async fn status(path: &Path, json: bool) -> Exit {
             j.account,
             j.rel_path.escape_debug(),
             j.attempts,
-            fmt_ms(j.updated_at),
+            super::bogota_time(j.updated_at),
             j.last_error.as_deref().unwrap_or("")
         );
     }
@@ -111,7 +98,7 @@ pub async fn status(path: &Path, json: bool) -> Exit {
                 j.account,
                 j.rel_path.escape_debug(),
                 j.state.as_str(),
-                fmt_ms(j.updated_at),
+                super::bogota_time(j.updated_at),
                 j.last_error.as_deref().unwrap_or("")
             );
         }

@@ -85,6 +85,14 @@ impl WorkItem {
     pub fn add(&mut self, finding: Finding) {
         self.result.findings.push(finding);
     }
+
+    /// Does any finding so far reject the file?
+    pub fn rejected(&self) -> bool {
+        self.result
+            .findings
+            .iter()
+            .any(|f| f.severity == Severity::Reject)
+    }
 }
 
 /// What steps may use besides the item and their own compiled settings:
@@ -144,12 +152,7 @@ pub fn final_verdict(item: &WorkItem) -> Verdict {
     if let Some(v) = item.verdict_override {
         return v;
     }
-    if item
-        .result
-        .findings
-        .iter()
-        .any(|f| f.severity == Severity::Reject)
-    {
+    if item.rejected() {
         Verdict::Rejected
     } else {
         Verdict::Accepted

@@ -76,16 +76,18 @@ impl Store {
             .map_err(StoreError::from)
     }
 
-    /// Finished jobs about `document_key` whose result is `review` with the
-    /// finding `code` (e.g. held until an event arrives), oldest first.
-    pub async fn held_jobs(&self, document_key: &str, code: &str) -> Result<Vec<i64>, StoreError> {
+    /// Finished jobs about `document_key` held in review for `reason`
+    /// (e.g. until an event arrives), oldest first.
+    pub async fn held_jobs(
+        &self,
+        document_key: &str,
+        reason: crate::review::Reason,
+    ) -> Result<Vec<i64>, StoreError> {
         let rows = self
             .db
             .fetch_all(
-                "SELECT j.id FROM jobs j JOIN results r ON r.job_id = j.id
-                 WHERE j.document_key = ? AND j.state = 'done' AND j.verdict = 'review' AND r.result_json LIKE ?
-                 ORDER BY j.id",
-                args![document_key.to_lowercase(), format!("%\"{code}\"%")],
+                "SELECT id FROM jobs WHERE document_key = ? AND state = 'done' AND review_reason = ? ORDER BY id",
+                args![document_key.to_lowercase(), reason.as_str()],
             )
             .await?;
         rows.iter()

@@ -334,6 +334,11 @@ pub(crate) const KEY_HOLDER_SQL: &str = "SELECT id, document_key FROM jobs
      AND (state != 'dead' OR EXISTS (SELECT 1 FROM registrations r WHERE r.job_id = jobs.id))
      AND (verdict IS NULL OR verdict IN ('accepted', 'review')) ORDER BY id LIMIT 1";
 
+/// Put a job back in the queue with a fresh start (`replay`, an operator's
+/// decision, a release): arguments next attempt, now, job id; a caller may
+/// append further `AND` conditions.
+pub(crate) const REQUEUE_SQL: &str = "UPDATE jobs SET state = 'pending', attempts = 0, unfinished_starts = 0, next_attempt_at = ?, last_error = NULL, updated_at = ? WHERE id = ?";
+
 /// After a job is completed in review: run it again at once when what it
 /// waits for arrived while it was running (an XML claimed the keys it waits
 /// for; an acceptance was recorded since the run began), since the release
@@ -897,11 +902,8 @@ impl Store {
                 state: job.state.as_str().into(),
             });
         }
-        tx.execute(
-            "UPDATE jobs SET state = 'pending', attempts = 0, unfinished_starts = 0, next_attempt_at = ?, last_error = NULL, updated_at = ? WHERE id = ?",
-            args![Arg::time(now_ms), Arg::time(now_ms), id],
-        )
-        .await?;
+        tx.execute(REQUEUE_SQL, args![Arg::time(now_ms), Arg::time(now_ms), id])
+            .await?;
         let detail = serde_json::json!({"previous_state": job.state.as_str()});
         audit_tx(
             &mut tx,

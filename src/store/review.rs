@@ -278,7 +278,7 @@ impl Store {
             .await?;
         let id = row.int("id")?;
         tx.execute(
-            "UPDATE jobs SET state = 'pending', attempts = 0, unfinished_starts = 0, next_attempt_at = ?, last_error = NULL, updated_at = ? WHERE id = ?",
+            super::REQUEUE_SQL,
             args![Arg::time(now_ms), Arg::time(now_ms), job_id],
         )
         .await?;
@@ -323,9 +323,16 @@ impl Store {
         let mut tx = self.write_tx().await?;
         let n = tx
             .execute(
-                "UPDATE jobs SET state = 'pending', attempts = 0, unfinished_starts = 0, next_attempt_at = ?, last_error = NULL, updated_at = ?
-                 WHERE id = ? AND state = 'done' AND review_reason = ?",
-                args![Arg::time(now_ms), Arg::time(now_ms), job_id, reason.as_str()],
+                &format!(
+                    "{} AND state = 'done' AND review_reason = ?",
+                    super::REQUEUE_SQL
+                ),
+                args![
+                    Arg::time(now_ms),
+                    Arg::time(now_ms),
+                    job_id,
+                    reason.as_str()
+                ],
             )
             .await?;
         if n == 1 {

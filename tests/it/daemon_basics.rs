@@ -14,13 +14,12 @@ fn dian_example_gets_its_result() {
         .home("demo")
         .join("incoming")
         .is_dir()));
-    env.drop_file("demo", "exento-de-iva-v1.9.xml", &dian_example());
-    assert!(
-        wait_until(Duration::from_secs(20), || env
-            .result_path("demo", "exento-de-iva-v1.9.xml")
-            .is_file()),
-        "{}",
-        daemon.log_text()
+    env.submit_within(
+        &daemon,
+        "demo",
+        "exento-de-iva-v1.9.xml",
+        &dian_example(),
+        20,
     );
     let r = env.read_result("demo", "exento-de-iva-v1.9.xml");
     assert_eq!(r["format"], "xml");
@@ -213,27 +212,13 @@ fn the_same_invoice_as_different_bytes_is_a_duplicate_by_cufe() {
     let env = Env::new(&config);
     let daemon = env.start_ready(&["--now", "2024-03-16T09:00:00-05:00"]);
     let xml = dian_example();
-    env.drop_file("demo", "first.xml", &xml);
-    assert!(
-        wait_until(Duration::from_secs(20), || env
-            .result_path("demo", "first.xml")
-            .is_file()),
-        "{}",
-        daemon.log_text()
-    );
+    env.submit_within(&daemon, "demo", "first.xml", &xml, 20);
     // Same invoice, re-serialised (different bytes, same CUFE).
     let again =
         String::from_utf8(xml)
             .unwrap()
             .replacen("<Invoice", "<!-- reenviada --><Invoice", 1);
-    env.drop_file("demo", "again.xml", again.as_bytes());
-    assert!(
-        wait_until(Duration::from_secs(20), || env
-            .result_path("demo", "again.xml")
-            .is_file()),
-        "{}",
-        daemon.log_text()
-    );
+    env.submit_within(&daemon, "demo", "again.xml", again.as_bytes(), 20);
     let first = env.read_result("demo", "first.xml");
     let second = env.read_result("demo", "again.xml");
     assert_eq!(first["verdict"], "accepted", "{first}");
@@ -284,14 +269,7 @@ fn symbolic_links_in_incoming_are_never_followed() {
     std::fs::write(elsewhere.join(".ajena.tmp"), dian_example()).unwrap();
     std::fs::rename(elsewhere.join(".ajena.tmp"), &behind).unwrap();
     // A valid invoice of the account itself is taken as usual.
-    env.drop_file("demo", "propia.xml", &dian_example());
-    assert!(
-        wait_until(Duration::from_secs(20), || env
-            .result_path("demo", "propia.xml")
-            .is_file()),
-        "{}",
-        daemon.log_text()
-    );
+    env.submit_within(&daemon, "demo", "propia.xml", &dian_example(), 20);
     // The scan (every 2 s here) reports both links.
     assert!(
         wait_until(Duration::from_secs(20), || {

@@ -20,14 +20,7 @@ fn an_accepted_invoice_gets_a_verifiable_certificate_once() {
     let xml = std::fs::read(env.path().join("gen").join(name)).unwrap();
 
     let mut daemon = env.start_ready(&["--now", "2024-03-15T12:00:00-05:00"]);
-    env.drop_file("demo", name, &xml);
-    assert!(
-        wait_until(Duration::from_secs(30), || env
-            .result_path("demo", name)
-            .is_file()),
-        "{}",
-        daemon.log_text()
-    );
+    env.submit(&daemon, "demo", name, &xml);
     let r = env.read_result("demo", name);
     assert_eq!(r["verdict"], "accepted", "{r}");
     let cert = &r["certificate"];
@@ -173,14 +166,7 @@ fn an_invoice_registered_in_units_gets_its_certificate() {
     let name = "SETP990002759.xml";
     let xml = std::fs::read(env.path().join("gen").join(name)).unwrap();
     let daemon = env.start_ready(&["--now", "2024-03-15T12:00:00-05:00"]);
-    env.drop_file("demo", name, &xml);
-    assert!(
-        wait_until(Duration::from_secs(30), || env
-            .result_path("demo", name)
-            .is_file()),
-        "{}",
-        daemon.log_text()
-    );
+    env.submit(&daemon, "demo", name, &xml);
     let r = env.read_result("demo", name);
     assert_eq!(r["verdict"], "accepted", "{r}");
     assert_eq!(

@@ -26,14 +26,7 @@ fn sighup_applies_a_good_config_and_refuses_a_bad_one() {
         "{}",
         daemon.log_text()
     );
-    env.drop_file("broker2", "b.xml", &dian_example());
-    assert!(
-        wait_until(Duration::from_secs(20), || env
-            .result_path("broker2", "b.xml")
-            .is_file()),
-        "{}",
-        daemon.log_text()
-    );
+    env.submit_within(&daemon, "broker2", "b.xml", &dian_example(), 20);
     assert_eq!(env.read_result("broker2", "b.xml")["account"], "broker2");
 
     // A broken config is refused; the running one keeps working.
@@ -57,14 +50,7 @@ fn sighup_applies_a_good_config_and_refuses_a_bad_one() {
         "{}",
         daemon.log_text()
     );
-    env.drop_file("demo", "still.xml", &dian_example());
-    assert!(
-        wait_until(Duration::from_secs(20), || env
-            .result_path("demo", "still.xml")
-            .is_file()),
-        "{}",
-        daemon.log_text()
-    );
+    env.submit_within(&daemon, "demo", "still.xml", &dian_example(), 20);
     assert_eq!(daemon.terminate(), Some(0));
 }
 

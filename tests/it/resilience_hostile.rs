@@ -113,14 +113,7 @@ fn every_hostile_file_gets_a_clear_finding_and_the_daemon_keeps_serving() {
     );
 
     // The daemon still serves ordinary work.
-    env.drop_file("demo", "after.xml", &dian_example());
-    assert!(
-        wait_until(Duration::from_secs(60), || env
-            .result_path("demo", "after.xml")
-            .is_file()),
-        "{}",
-        daemon.log_text()
-    );
+    env.submit_within(&daemon, "demo", "after.xml", &dian_example(), 60);
     assert_eq!(
         env.read_result("demo", "after.xml")["document_type"],
         "Invoice"
@@ -169,14 +162,7 @@ fn every_hostile_file_gets_a_clear_finding_and_the_daemon_keeps_serving() {
         !leftover.exists(),
         "a crashed job's scratch survived the restart"
     );
-    env.drop_file("demo", "after-restart.xml", &dian_example());
-    assert!(
-        wait_until(Duration::from_secs(60), || env
-            .result_path("demo", "after-restart.xml")
-            .is_file()),
-        "{}",
-        daemon.log_text()
-    );
+    env.submit_within(&daemon, "demo", "after-restart.xml", &dian_example(), 60);
     for (n, b) in names.iter().zip(&before) {
         let now = std::fs::read_to_string(env.result_path("demo", n)).unwrap();
         assert_eq!(&now, b, "{n:?} was processed again after the restart");

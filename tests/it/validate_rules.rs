@@ -144,14 +144,7 @@ fn reload_with_a_broken_formats_file_keeps_the_old_generation() {
         daemon.log_text()
     );
     // The previous generation keeps processing.
-    env.drop_file("demo", "still.xml", &dian_example());
-    assert!(
-        wait_until(Duration::from_secs(20), || env
-            .result_path("demo", "still.xml")
-            .is_file()),
-        "{}",
-        daemon.log_text()
-    );
+    env.submit_within(&daemon, "demo", "still.xml", &dian_example(), 20);
     assert_eq!(env.read_result("demo", "still.xml")["route"], "xml");
     assert_eq!(daemon.terminate(), Some(0));
 }

@@ -118,7 +118,7 @@ pub(super) async fn record(
     let mut released = Vec::new();
     if is_acceptance(&ev.code) {
         for id in store
-            .held_jobs(&ev.invoice_cufe, "PAS86")
+            .held_jobs(&ev.invoice_cufe, crate::review::Reason::AwaitingAcceptance)
             .await
             .map_err(transient)?
         {
@@ -255,11 +255,7 @@ impl Step for RequireAcceptance {
     }
 
     async fn run(&self, item: &mut WorkItem, ctx: &StepContext) -> Result<(), StepError> {
-        let rejected = item
-            .result
-            .findings
-            .iter()
-            .any(|f| f.severity == Severity::Reject);
+        let rejected = item.rejected();
         if rejected || item.verdict_override.is_some() || item.approval.is_some() {
             return Ok(());
         }

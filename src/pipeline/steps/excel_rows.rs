@@ -62,11 +62,7 @@ impl Step for ExcelRows {
             }
         };
         item.result.findings.extend(wb.findings.iter().cloned());
-        let rejected = item
-            .result
-            .findings
-            .iter()
-            .any(|f| f.severity == crate::result::Severity::Reject);
+        let rejected = item.rejected();
         // `homologation`: the product-name → catalog-code entries of the
         // workbook's homologation sheets (docs/FORMATS.md), recorded as the
         // submitter's names for catalog products (used by `price`).

@@ -16,7 +16,7 @@ use crate::catalog::{
 };
 use crate::config::{Config, ConfigError};
 use crate::pipeline::{Step, StepContext, StepError, WorkItem};
-use crate::result::{Finding, Severity, Verdict};
+use crate::result::{Finding, Verdict};
 use crate::rules::{CommissionRules, PricingInput, Side};
 
 /// Compiles the registration rules (once per generation, shared by every
@@ -129,11 +129,7 @@ impl Step for Price {
 
     async fn run(&self, item: &mut WorkItem, ctx: &StepContext) -> Result<(), StepError> {
         let reg = &self.registration;
-        let rejected = item
-            .result
-            .findings
-            .iter()
-            .any(|f| f.severity == Severity::Reject);
+        let rejected = item.rejected();
         if rejected || item.verdict_override == Some(Verdict::Duplicate) {
             return Ok(());
         }

@@ -7,7 +7,7 @@
 use crate::dian::DianSettings;
 use crate::formats::read::{ReadError, Reading};
 use crate::pipeline::{StepContext, StepError, WorkItem};
-use crate::result::{Severity, Verdict};
+use crate::result::Verdict;
 
 pub(super) async fn apply_reading(
     item: &mut WorkItem,
@@ -32,11 +32,7 @@ pub(super) async fn apply_reading(
         r.review = false;
     }
     item.result.findings.extend(r.findings.iter().cloned());
-    let has_reject = item
-        .result
-        .findings
-        .iter()
-        .any(|f| f.severity == Severity::Reject);
+    let has_reject = item.rejected();
     if r.review && !has_reject {
         item.verdict_override = Some(Verdict::Review);
     }

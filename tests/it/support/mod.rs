@@ -151,9 +151,21 @@ impl Env {
         name: &str,
         bytes: &[u8],
     ) -> serde_json::Value {
+        self.submit_within(daemon, account, name, bytes, 30)
+    }
+
+    /// [`Env::submit`] waiting `secs` seconds at most.
+    pub fn submit_within(
+        &self,
+        daemon: &Daemon,
+        account: &str,
+        name: &str,
+        bytes: &[u8],
+        secs: u64,
+    ) -> serde_json::Value {
         self.drop_file(account, name, bytes);
         assert!(
-            wait_until(Duration::from_secs(30), || self
+            wait_until(Duration::from_secs(secs), || self
                 .result_path(account, name)
                 .is_file()),
             "no result for {name}: {}",
