@@ -75,6 +75,11 @@ const SQLITE: &[Migration] = &[
         "submitter_aliases",
         include_str!("../../migrations/sqlite/0013_submitter_aliases.sql"),
     ),
+    (
+        14,
+        "desk",
+        include_str!("../../migrations/sqlite/0014_desk.sql"),
+    ),
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -122,6 +127,11 @@ const POSTGRES: &[Migration] = &[
         9,
         "submitter_aliases",
         include_str!("../../migrations/postgres/0009_submitter_aliases.sql"),
+    ),
+    (
+        10,
+        "desk",
+        include_str!("../../migrations/postgres/0010_desk.sql"),
     ),
 ];
 
