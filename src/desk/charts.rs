@@ -21,7 +21,7 @@ fn esc(s: &str) -> String {
 
 /// Horizontal bars, one per (label, value), scaled to the largest value.
 pub fn hbars(items: &[(String, i64)], id: &str) -> String {
-    let (w, row, label_w) = (420.0_f64, 22.0_f64, 150.0_f64);
+    let (w, row, label_w) = (520.0_f64, 22.0_f64, 250.0_f64);
     let h = (items.len().max(1) as f64) * row + 4.0;
     let max = items.iter().map(|(_, v)| *v).max().unwrap_or(0).max(1) as f64;
     let mut s = format!(

@@ -458,33 +458,34 @@ fn source_label(s: &str) -> &str {
 fn fields_of(result: &serde_json::Value) -> Vec<views::FieldRow> {
     let mut out = Vec::new();
     if let Some(fields) = result.pointer("/extraction/fields").and_then(|f| f.as_object()) {
-        let mut names: Vec<&String> = fields.keys().filter(|k| *k != "lines").collect();
-        // Known fields in the order people read an invoice, then the rest.
-        names.sort_by_key(|k| crate::review::FIELDS.iter().position(|f| f == k).unwrap_or(usize::MAX));
-        for k in names {
-            let f = &fields[k];
-            let conf = f["confidence"].as_f64().unwrap_or(0.0);
-            let value = match &f["value"] {
-                serde_json::Value::String(s) => s.clone(),
-                serde_json::Value::Null => String::new(),
-                v => v.to_string(),
+        // Every field an approval may correct, read or not (an unread one is
+        // empty, for the operator to fill in), then the other fields read.
+        let extra = fields
+            .keys()
+            .filter(|k| *k != "lines" && !crate::review::FIELDS.contains(&k.as_str()))
+            .map(String::as_str);
+        for k in crate::review::FIELDS.iter().copied().chain(extra) {
+            let f = fields.get(k);
+            let conf = f.and_then(|f| f["confidence"].as_f64());
+            let value = match f.map(|f| &f["value"]) {
+                Some(serde_json::Value::String(s)) => s.clone(),
+                None | Some(serde_json::Value::Null) => String::new(),
+                Some(v) => v.to_string(),
             };
-            let source = f["source"].as_str().unwrap_or("").to_owned();
+            let source = f.and_then(|f| f["source"].as_str()).unwrap_or("").to_owned();
             out.push(views::FieldRow {
                 label: field_label(k).to_owned(),
                 value,
-                source_label: source_label(&source).to_owned(),
-                source,
-                confidence: format!("{:.0} %", conf * 100.0),
-                level: if conf >= 0.9 {
-                    "high"
-                } else if conf >= 0.6 {
-                    "medium"
-                } else {
-                    "low"
+                source_label: if f.is_some() { source_label(&source).to_owned() } else { "no leído".to_owned() },
+                source: if f.is_some() { source } else { "none".to_owned() },
+                confidence: conf.map_or_else(|| "—".to_owned(), |c| format!("{:.0} %", c * 100.0)),
+                level: match conf {
+                    Some(c) if c >= 0.9 => "high",
+                    Some(c) if c >= 0.6 => "medium",
+                    _ => "low",
                 },
-                editable: crate::review::FIELDS.contains(&k.as_str()),
-                name: k.clone(),
+                editable: crate::review::FIELDS.contains(&k),
+                name: k.to_owned(),
             });
         }
     } else if let Some(d) = result.get("document").filter(|d| d.is_object()) {
@@ -514,25 +515,42 @@ fn fields_of(result: &serde_json::Value) -> Vec<views::FieldRow> {
     out
 }
 
+/// The invoice's lines: as priced (catalog product matched, or not), or as
+/// read from the page when pricing has not run yet.
 fn lines_of(result: &serde_json::Value) -> Vec<views::LineRow> {
-    result["registration_lines"]
-        .as_array()
+    let text = |v: Option<&serde_json::Value>| match v {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        None | Some(serde_json::Value::Null) => String::new(),
+        Some(v) => v.to_string(),
+    };
+    if let Some(priced) = result["registration_lines"].as_array() {
+        return priced
+            .iter()
+            .enumerate()
+            .map(|(i, l)| views::LineRow {
+                n: l["line"].as_u64().map_or(i + 1, |n| n as usize),
+                description: text(l.get("description")),
+                quantity: text(l.get("quantity")),
+                code: text(l.pointer("/product/code")),
+                status: text(l.get("status")),
+            })
+            .collect();
+    }
+    result
+        .pointer("/extraction/fields/lines")
+        .and_then(|l| l.as_array())
         .into_iter()
         .flatten()
         .enumerate()
-        .map(|(i, l)| {
-            let text = |v: &serde_json::Value| match v {
-                serde_json::Value::String(s) => s.clone(),
-                serde_json::Value::Null => String::new(),
-                v => v.to_string(),
-            };
-            views::LineRow {
-                n: l["line"].as_u64().map_or(i + 1, |n| n as usize),
-                description: text(&l["description"]),
-                quantity: text(&l["quantity"]),
-                code: text(l.pointer("/product/code").unwrap_or(&serde_json::Value::Null)),
-                status: text(&l["status"]),
-            }
+        .map(|(i, l)| views::LineRow {
+            n: i + 1,
+            description: text(l.get("description")),
+            quantity: format!("{} {}", text(l.get("quantity")), text(l.get("unit"))),
+            code: String::new(),
+            status: format!(
+                "leída ({:.0} %)",
+                l["confidence"].as_f64().unwrap_or(0.0) * 100.0
+            ),
         })
         .collect()
 }
@@ -565,8 +583,8 @@ pub async fn item(
     let pages = if super::preview::has_pages(format) {
         result
             .pointer("/extraction/pages")
-            .and_then(|p| p.as_u64())
-            .map_or(1, |p| p as usize)
+            .and_then(|p| p.as_array())
+            .map_or(1, Vec::len)
             .clamp(1, super::preview::MAX_PAGES)
     } else {
         0
