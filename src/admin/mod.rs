@@ -139,7 +139,7 @@ pub async fn start(
 }
 
 /// `/health`, `/ready` and `/metrics`, GET (and HEAD) only; every answer is
-/// `Cache-Control: no-store`.
+/// `Cache-Control: no-store` and closes its connection.
 pub fn router(health: Arc<Health>, store: Store) -> axum::Router {
     use axum::routing::get;
     axum::Router::new()
@@ -167,10 +167,17 @@ fn text(status: axum::http::StatusCode, body: &str) -> Answer {
     )
 }
 
+/// Probes are one request per connection (`Connection: close`), as load
+/// balancers and scrapers expect: no idle connection holds a slot.
 async fn no_store(mut r: axum::response::Response) -> axum::response::Response {
-    r.headers_mut().insert(
+    let h = r.headers_mut();
+    h.insert(
         axum::http::header::CACHE_CONTROL,
         axum::http::HeaderValue::from_static("no-store"),
+    );
+    h.insert(
+        axum::http::header::CONNECTION,
+        axum::http::HeaderValue::from_static("close"),
     );
     r
 }
@@ -212,9 +219,8 @@ async fn metrics_page(axum::extract::State(p): axum::extract::State<Probes>) -> 
 pub async fn metrics_text(store: &Store, health: &Health) -> String {
     use metrics::label;
     let mut gauges = Vec::new();
-    if let Ok(s) = store.status().await {
-        let jobs = s
-            .jobs_by_state
+    if let Ok(by_state) = store.jobs_by_state().await {
+        let jobs = by_state
             .iter()
             .map(|(state, n)| (label("state", state), *n as f64))
             .collect();

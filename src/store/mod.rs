@@ -1012,6 +1012,21 @@ impl Store {
         Ok(row.opt_time("due")?)
     }
 
+    /// Jobs by state (an index-only count): `/metrics` and the desk.
+    pub async fn jobs_by_state(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = self
+            .db
+            .fetch_all(
+                "SELECT state, COUNT(*) AS n FROM jobs GROUP BY state ORDER BY state",
+                args![],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.text("state")?, r.int("n")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
     pub async fn status(&self) -> Result<StatusReport, StoreError> {
         let pairs = |rows: Vec<DbRow>, k: &str| -> Result<Vec<(String, i64)>, sqlx::Error> {
             rows.iter().map(|r| Ok((r.text(k)?, r.int("n")?))).collect()

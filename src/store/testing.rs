@@ -87,3 +87,68 @@ async fn connect(url: &str) -> PgConnection {
         .await
         .expect("connect to the test postgres")
 }
+
+/// One finished job for [`Store::seed_finished`] (benchmarks of the desk).
+pub struct SeedJob {
+    pub account: String,
+    pub rel_path: String,
+    pub received_at: i64,
+    /// `done` or `dead`.
+    pub state: &'static str,
+    pub verdict: Option<&'static str>,
+    pub review_reason: Option<&'static str>,
+    pub result_json: String,
+    pub refs: crate::result::DocRefs,
+}
+
+impl super::Store {
+    /// Write finished jobs, their results and three audit rows each (received,
+    /// claimed, done) in transactions of 1,000: a store as a busy year leaves
+    /// it, for the desk's benchmark. Returns the ids.
+    pub async fn seed_finished(&self, jobs: &[SeedJob]) -> Result<Vec<i64>, super::StoreError> {
+        use super::db::{Arg, args};
+        let mut ids = Vec::with_capacity(jobs.len());
+        for chunk in jobs.chunks(1000) {
+            let mut tx = self.write_tx().await?;
+            for j in chunk {
+                let sha = crate::fsutil::sha256_hex(j.rel_path.as_bytes());
+                let spool = format!("/seed/{}/{}", uuid::Uuid::new_v4().simple(), j.rel_path);
+                let done = j.received_at + 900;
+                let row = tx
+                    .fetch_one(
+                        "INSERT INTO jobs (account, rel_path, spool_path, size, sha256, received_at, state, next_attempt_at, updated_at, kind, format, verdict, result_path, archive_path, review_reason, review_since)
+                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'light', 'xml', ?, ?, ?, ?, ?) RETURNING id",
+                        args![
+                            &j.account,
+                            &j.rel_path,
+                            &spool,
+                            25_000i64,
+                            &sha,
+                            Arg::time(j.received_at),
+                            j.state,
+                            Arg::time(done),
+                            Arg::time(done),
+                            Arg::Text(j.verdict.map(str::to_owned)),
+                            format!("/seed/outgoing/{}.result.json", j.rel_path),
+                            format!("/seed/archive/{}", j.rel_path),
+                            Arg::Text(j.review_reason.map(str::to_owned)),
+                            Arg::Time(j.review_reason.map(|_| done))
+                        ],
+                    )
+                    .await?;
+                let id = row.int("id")?;
+                super::save_result_tx(&mut tx, id, &j.result_json, &j.refs, done).await?;
+                for (at, event) in [(j.received_at, "received"), (j.received_at + 10, "claimed"), (done, "done")] {
+                    tx.execute(
+                        "INSERT INTO audit (at, account, job_id, event, detail) VALUES (?, ?, ?, ?, ?)",
+                        args![Arg::time(at), &j.account, id, event, "{}"],
+                    )
+                    .await?;
+                }
+                ids.push(id);
+            }
+            tx.commit().await?;
+        }
+        Ok(ids)
+    }
+}
