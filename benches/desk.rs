@@ -141,6 +141,8 @@ async fn run(label: &str, dir: &std::path::Path, store_section: &str, n: usize) 
     let now = chrono::Utc::now().timestamp_millis();
     let t = Instant::now();
     let ids = store.seed_finished(&seed(n, now)).await.expect("seed");
+    // What the daemon does at start and with each retention pass.
+    store.optimize().await;
     eprintln!(
         "{label}: {n} jobs seeded in {:.1} s",
         t.elapsed().as_secs_f64()

@@ -28,3 +28,7 @@ CREATE INDEX results_number ON results (number) WHERE number IS NOT NULL;
 CREATE INDEX jobs_account ON jobs (account, id);
 CREATE INDEX jobs_received ON jobs (received_at);
 CREATE INDEX jobs_updated ON jobs (updated_at);
+-- The review queue's counts and age, from the index alone.
+CREATE INDEX jobs_in_review ON jobs (review_reason, state, review_since) WHERE review_reason IS NOT NULL;
+-- The audit page filtered by event (desk., review., sftp.), newest first.
+CREATE INDEX audit_event ON audit (event, id);

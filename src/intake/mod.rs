@@ -203,7 +203,10 @@ impl Intake {
                     let today = this.clock.now().date_naive();
                     let store = this.store.clone();
                     // Owned by `staging`, so shutdown waits for a purge under way.
-                    staging.spawn(async move { retention::purge(&config, today, &store).await });
+                    staging.spawn(async move {
+                        retention::purge(&config, today, &store).await;
+                        store.optimize().await;
+                    });
                 }
                 Some(_) = staging.join_next(), if !staging.is_empty() => {}
             }

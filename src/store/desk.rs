@@ -232,9 +232,17 @@ impl Store {
             }
         };
         eq(&mut sql, "j.account", &q.account);
-        eq(&mut sql, "r.cufe", &q.cufe);
-        eq(&mut sql, "r.supplier_nit", &q.supplier_nit);
-        eq(&mut sql, "r.number", &q.number);
+        // The document's identity is looked up in `results` first (its own
+        // indexes), so neither backend walks the jobs to find a few.
+        let mut docs = String::new();
+        eq(&mut docs, "cufe", &q.cufe);
+        eq(&mut docs, "supplier_nit", &q.supplier_nit);
+        eq(&mut docs, "number", &q.number);
+        if !docs.is_empty() {
+            sql.push_str(&format!(
+                " AND j.id IN (SELECT job_id FROM results WHERE 1 = 1{docs})"
+            ));
+        }
         match q.verdict.as_deref() {
             Some(s @ ("dead" | "pending" | "running")) => {
                 sql.push_str(" AND j.state = ?");
