@@ -196,7 +196,7 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("pasarela_step_duration_seconds_bucket{step=\"classify\",le=\"0.005\"} 1"),
+            text.contains("pasarela_step_duration_seconds_bucket{le=\"0.005\",step=\"classify\"} 1"),
             "{text}"
         );
         assert!(

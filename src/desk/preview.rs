@@ -13,9 +13,13 @@ const CACHED: usize = 48;
 /// Most pages shown for one document.
 pub const MAX_PAGES: usize = 20;
 
+/// A page: the document's SHA-256 and the page number.
+type PageKey = (String, usize);
+
+/// Rendered pages by key, and the keys oldest first (evicted first).
 #[derive(Default)]
 pub struct Cache {
-    pages: Mutex<(HashMap<(String, usize), Arc<Vec<u8>>>, VecDeque<(String, usize)>)>,
+    pages: Mutex<(HashMap<PageKey, Arc<Vec<u8>>>, VecDeque<PageKey>)>,
 }
 
 impl Cache {

@@ -68,20 +68,24 @@ fn put_invoice_get_result_over_sftp() {
     )
     .len()
         == 1));
+    // SFTP audit rows are group committed (the store's write lane), and the
+    // download's is written when the session ends: wait for them.
     let db = env.path().join("var/pasarela.db");
-    let events = Command::new("sqlite3")
-        .arg(&db)
-        .arg("SELECT event FROM audit ORDER BY id")
-        .output()
-        .unwrap();
-    let events = String::from_utf8_lossy(&events.stdout);
-    for e in [
-        "sftp.login",
-        "sftp.upload",
-        "received",
-        "done",
-        "sftp.download",
-    ] {
+    let events = || {
+        let out = Command::new("sqlite3")
+            .arg(&db)
+            .arg("SELECT event FROM audit ORDER BY id")
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let wanted = ["sftp.login", "sftp.upload", "received", "done", "sftp.download"];
+    wait_until(Duration::from_secs(10), || {
+        let e = events();
+        wanted.iter().all(|w| e.lines().any(|l| l == *w))
+    });
+    let events = events();
+    for e in wanted {
         assert!(events.lines().any(|l| l == e), "audit lacks {e}: {events}");
     }
 }
