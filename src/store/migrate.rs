@@ -75,6 +75,11 @@ const SQLITE: &[Migration] = &[
         "submitter_aliases",
         include_str!("../../migrations/sqlite/0013_submitter_aliases.sql"),
     ),
+    (
+        15,
+        "s3_objects",
+        include_str!("../../migrations/sqlite/0015_s3_objects.sql"),
+    ),
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -122,6 +127,11 @@ const POSTGRES: &[Migration] = &[
         9,
         "submitter_aliases",
         include_str!("../../migrations/postgres/0009_submitter_aliases.sql"),
+    ),
+    (
+        11,
+        "s3_objects",
+        include_str!("../../migrations/postgres/0011_s3_objects.sql"),
     ),
 ];
 

@@ -18,6 +18,7 @@ mod migrate;
 pub mod outbox;
 pub mod reports;
 pub mod review;
+pub mod s3_objects;
 pub mod sftp_state;
 // Test support: not in a release build (feature `test-support`).
 #[cfg(any(test, feature = "test-support"))]
