@@ -471,12 +471,16 @@ fn two_daemons_on_postgres_process_500_objects_with_one_killed() {
     let mut a = start(&env, &[]);
     let b = start(&env, &["--config", "config/b.toml"]);
     let started = Instant::now();
-    moto.admin(&[
+    // The uploads go on while A is killed.
+    let mut cmd = Command::new("python3");
+    cmd.arg(repo().join("tests/py/s3_admin.py")).args([
+        moto.endpoint.as_str(),
         "put-dir",
         BUCKET,
         &format!("{PREFIX}/demo/incoming/"),
         &gen_dir.to_string_lossy(),
     ]);
+    let mut uploader = aws_env(&mut cmd).spawn().expect("python3");
     let done = || {
         rt.block_on(pg_count(
             &schema.url,
@@ -489,10 +493,28 @@ fn two_daemons_on_postgres_process_500_objects_with_one_killed() {
         a.log_text(),
         b.log_text()
     );
+    let a_pid = a.child.as_ref().unwrap().id();
     a.kill9();
+    // What A held: jobs it was running, or had staged on its own disk.
+    let held = rt.block_on(async {
+        use sqlx::Connection;
+        let mut c = sqlx::PgConnection::connect(&schema.url).await.unwrap();
+        sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM jobs WHERE state <> 'done' AND (lease_owner LIKE '%:' || $1 OR spool_path LIKE '%/var/a/%')",
+        )
+        .bind(a_pid.to_string())
+        .fetch_one(&mut c)
+        .await
+        .unwrap()
+    });
+    assert!(
+        held > 0,
+        "A was killed holding nothing: the kill tested nothing"
+    );
     // A's machine is gone with its disk: B must fetch what A had staged.
     let _ = std::fs::remove_dir_all(env.path().join("var/a"));
     let at_kill = done();
+    assert!(uploader.wait().unwrap().success(), "uploads failed");
     assert!(
         wait_until(Duration::from_secs(300), || done() >= OBJECTS as i64),
         "{} of {OBJECTS} done\n{}",
@@ -506,6 +528,11 @@ fn two_daemons_on_postgres_process_500_objects_with_one_killed() {
         "SELECT COUNT(DISTINCT rel_path) FROM jobs",
     ));
     let objects = rt.block_on(pg_count(&schema.url, "SELECT COUNT(*) FROM s3_objects"));
+    let unexpected = rt.block_on(pg_count(
+        &schema.url,
+        "SELECT COUNT(*) FROM jobs WHERE verdict IS NULL OR verdict IN ('duplicate', 'review')",
+    ));
+    assert_eq!(unexpected, 0, "no duplicate verdicts, no dead letters");
     assert_eq!(
         (total, distinct, objects),
         (OBJECTS as i64, OBJECTS as i64, OBJECTS as i64),
@@ -544,7 +571,8 @@ fn two_daemons_on_postgres_process_500_objects_with_one_killed() {
         archive.len()
     );
     eprintln!(
-        "{OBJECTS} objects through two daemons (one killed at {at_kill} done) in {:.1} s",
+        "{OBJECTS} objects through two daemons (A killed at {at_kill} done, holding {held} unfinished jobs; B fetched {} inputs A had staged) in {:.1} s",
+        b.log_text().matches("input fetched again from S3").count(),
         elapsed.as_secs_f64()
     );
     drop(b);

@@ -10,6 +10,7 @@ Usage: python3 tests/py/s3_admin.py ENDPOINT COMMAND ARGS...
   notify-off BUCKET               remove the bucket's notification configuration
   put BUCKET KEY FILE             upload one object
   put-dir BUCKET PREFIX DIR       upload every file of DIR as PREFIX + name
+                                  (eight at a time)
   keys BUCKET PREFIX              every key under PREFIX, one a line
   get BUCKET KEY                  an object's bytes on stdout
   send QUEUE BODY                 send a raw message
@@ -19,6 +20,7 @@ Usage: python3 tests/py/s3_admin.py ENDPOINT COMMAND ARGS...
   queue-attrs QUEUE               the queue's attributes as JSON
 """
 
+import concurrent.futures
 import json
 import os
 import sys
@@ -72,9 +74,14 @@ def main():
             s3.put_object(Bucket=args[0], Key=args[1], Body=f.read())
     elif cmd == "put-dir":
         bucket, prefix, d = args
-        for name in sorted(os.listdir(d)):
+
+        def put(name):
             with open(os.path.join(d, name), "rb") as f:
                 s3.put_object(Bucket=bucket, Key=prefix + name, Body=f.read())
+
+        # Eight uploaders at once, like several Transfer sessions.
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            list(pool.map(put, sorted(os.listdir(d))))
     elif cmd == "keys":
         paginator = s3.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=args[0], Prefix=args[1]):
