@@ -578,3 +578,124 @@ fn two_daemons_on_postgres_process_500_objects_with_one_killed() {
     drop(b);
     rt.block_on(schema.drop_now());
 }
+
+#[test]
+fn aws_sync_sets_up_the_queues_and_the_notification() {
+    let moto = Moto::start();
+    moto.admin(&["bucket", BUCKET]);
+    let mut cmd = Command::new("python3");
+    cmd.arg(repo().join("tests/py/transfer_admin.py"))
+        .args([moto.endpoint.as_str(), "create-server"]);
+    let out = aws_env(&mut cmd).output().expect("python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let server = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let config = s3_config(
+        &moto.endpoint,
+        "reconcile_interval_secs = 3600\nmax_receive_count = 3",
+    )
+    .replace("s-0123456789abcdef0", &server)
+    .replace(
+        "[accounts.demo]",
+        "[accounts.otra]\nhome = \"var/home/otra\"\n\n[accounts.demo]",
+    );
+    let env = Env::new(&config);
+    let sync = |extra: &[&str]| {
+        let mut cmd = env.cmd(&[&["aws", "sync"], extra].concat());
+        let out = aws_env(&mut cmd).output().expect("pasarela aws sync");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    };
+
+    let dry = sync(&["--dry-run"]);
+    for line in [
+        &format!("would create queue {DLQ}"),
+        &format!("would create queue {QUEUE}"),
+        &format!("would let bucket {BUCKET} send to queue {QUEUE}"),
+        &format!("would notify {QUEUE} of s3:ObjectCreated:* under {PREFIX}/demo/incoming/"),
+        &format!("would notify {QUEUE} of s3:ObjectCreated:* under {PREFIX}/otra/incoming/"),
+    ] {
+        assert!(dry.contains(line.as_str()), "missing {line:?} in:\n{dry}");
+    }
+    let notification: serde_json::Value =
+        serde_json::from_str(&moto.admin(&["notification", BUCKET])).unwrap();
+    assert!(
+        notification.get("QueueConfigurations").is_none(),
+        "a dry run changed the bucket: {notification}"
+    );
+
+    let first = sync(&[]);
+    assert!(
+        first.contains(&format!("create queue {QUEUE}: done")),
+        "{first}"
+    );
+    let attrs: serde_json::Value =
+        serde_json::from_str(&moto.admin(&["queue-attrs", QUEUE])).unwrap();
+    assert_eq!(attrs["VisibilityTimeout"], "300", "{attrs}");
+    let redrive: serde_json::Value =
+        serde_json::from_str(attrs["RedrivePolicy"].as_str().unwrap()).unwrap();
+    assert!(
+        redrive["deadLetterTargetArn"]
+            .as_str()
+            .unwrap()
+            .ends_with(DLQ),
+        "{redrive}"
+    );
+    assert_eq!(
+        redrive["maxReceiveCount"].to_string().trim_matches('"'),
+        "3"
+    );
+    let policy = attrs["Policy"].as_str().unwrap();
+    assert!(
+        policy.contains(&format!("arn:aws:s3:::{BUCKET}")),
+        "{policy}"
+    );
+    let notification: serde_json::Value =
+        serde_json::from_str(&moto.admin(&["notification", BUCKET])).unwrap();
+    let prefixes: Vec<String> = notification["QueueConfigurations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            c["Filter"]["Key"]["FilterRules"][0]["Value"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        prefixes,
+        vec![
+            format!("{PREFIX}/demo/incoming/"),
+            format!("{PREFIX}/otra/incoming/")
+        ]
+    );
+
+    // Run again: nothing to change.
+    let second = sync(&[]);
+    assert!(!second.contains("done"), "{second}");
+    assert!(
+        second.contains(&format!("queue {QUEUE} unchanged")),
+        "{second}"
+    );
+    assert!(second.contains("bucket notification unchanged"), "{second}");
+
+    // What sync set up carries an upload to its result.
+    let _daemon = start(&env, &[]);
+    moto.put(&key("otra", "incoming", "f.xml"), &invoice(1));
+    let outgoing = await_keys(
+        &moto,
+        &format!("{PREFIX}/otra/outgoing/"),
+        Duration::from_secs(60),
+        |k| !k.is_empty(),
+    );
+    assert_eq!(outgoing, vec![key("otra", "outgoing", "f.xml.result.json")]);
+}

@@ -88,12 +88,28 @@ pub async fn run(config: &Config, aws: &Aws, s3: &S3, dry_run: bool) -> Result<u
         .unwrap_or_else(|| format!("(the ARN of {})", s3.queue));
 
     // The bucket's notifications.
-    let current = s3c
+    let current = match s3c
         .get_bucket_notification_configuration()
         .bucket(&aws.bucket)
         .send()
         .await
-        .map_err(|e| format!("GetBucketNotificationConfiguration: {}", explain(&e)))?;
+    {
+        Ok(c) => c,
+        // moto answers an empty configuration with an empty
+        // `GetBucketNotificationResponse` element, which the SDK cannot
+        // read; AWS sends an empty `NotificationConfiguration` (docs/AWS.md).
+        Err(e) if e.raw_response().is_some_and(|r| {
+            r.status().as_u16() == 200
+                && r.body().bytes().is_some_and(|b| {
+                    let t = String::from_utf8_lossy(b);
+                    t.contains("<GetBucketNotificationResponse") && !t.contains("Configuration>")
+                })
+        }) =>
+        {
+            aws_sdk_s3::operation::get_bucket_notification_configuration::GetBucketNotificationConfigurationOutput::builder().build()
+        }
+        Err(e) => return Err(format!("GetBucketNotificationConfiguration: {}", explain(&e))),
+    };
     let existing: Vec<QueueNotification> = current
         .queue_configurations()
         .iter()
