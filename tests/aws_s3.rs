@@ -171,9 +171,10 @@ wait_secs = 1
     )
 }
 
-/// The basic config (XML → classify) with the S3 path on.
+/// The basic config (XML → classify) with the S3 path on; files above
+/// 100 kB are refused.
 fn s3_config(endpoint: &str, s3_extra: &str) -> String {
-    basic_config("").replace(
+    basic_config("max_file_bytes = 100000").replace(
         "[accounts.demo]",
         &format!("{}\n[accounts.demo]", aws_table(endpoint, s3_extra)),
     )
@@ -237,6 +238,8 @@ fn an_upload_under_incoming_gets_its_result_under_outgoing_and_is_archived() {
     let bytes = invoice(1);
     moto.put(&key("demo", "incoming", "2026/f1.xml"), &bytes);
     moto.put(&key("demo", "incoming", "notes.txt"), b"not an invoice");
+    // Above max_file_bytes: never read, rejected on its size (PAS83).
+    moto.put(&key("demo", "incoming", "big.xml"), &vec![b'x'; 150_000]);
     // Not inputs: a folder marker, a partial name, another account's prefix.
     moto.put(&key("demo", "incoming", "sub/"), b"");
     moto.put(&key("demo", "incoming", "f2.xml.part"), b"partial");
@@ -246,12 +249,13 @@ fn an_upload_under_incoming_gets_its_result_under_outgoing_and_is_archived() {
         &moto,
         &format!("{PREFIX}/demo/outgoing/"),
         Duration::from_secs(60),
-        |k| k.len() >= 2,
+        |k| k.len() >= 3,
     );
     assert_eq!(
         outgoing,
         vec![
             key("demo", "outgoing", "2026/f1.xml.result.json"),
+            key("demo", "outgoing", "big.xml.result.json"),
             key("demo", "outgoing", "notes.txt.result.json"),
         ],
         "{}",
@@ -266,6 +270,11 @@ fn an_upload_under_incoming_gets_its_result_under_outgoing_and_is_archived() {
         serde_json::from_slice(&moto.get(&key("demo", "outgoing", "notes.txt.result.json")))
             .unwrap();
     assert_eq!(notes["verdict"], "rejected", "{notes}");
+    let big: serde_json::Value =
+        serde_json::from_slice(&moto.get(&key("demo", "outgoing", "big.xml.result.json"))).unwrap();
+    assert_eq!(big["verdict"], "rejected", "{big}");
+    assert_eq!(big["size"], 150_000, "{big}");
+    assert!(big.to_string().contains("PAS83"), "{big}");
 
     // The inputs moved to archive/DAY/<job>-<name>, bytes intact; what was
     // not an input stayed where it was.
@@ -273,9 +282,9 @@ fn an_upload_under_incoming_gets_its_result_under_outgoing_and_is_archived() {
         &moto,
         &format!("{PREFIX}/demo/archive/"),
         Duration::from_secs(30),
-        |k| k.len() >= 2,
+        |k| k.len() >= 3,
     );
-    assert_eq!(archive.len(), 2, "{archive:?}\n{}", daemon.log_text());
+    assert_eq!(archive.len(), 3, "{archive:?}\n{}", daemon.log_text());
     let f1 = archive
         .iter()
         .find(|k| k.ends_with("-f1.xml"))
@@ -314,17 +323,30 @@ fn an_upload_under_incoming_gets_its_result_under_outgoing_and_is_archived() {
         &moto,
         &format!("{PREFIX}/demo/outgoing/"),
         Duration::from_secs(30),
-        |k| k.len() >= 3,
+        |k| k.len() >= 4,
     );
-    assert_eq!(outgoing.len(), 3, "{outgoing:?}");
-    // Every message was deleted once its object was recorded.
+    assert_eq!(outgoing.len(), 4, "{outgoing:?}");
+    // Every message was deleted once its object was recorded (the extra
+    // ones too): none left, visible or in hand.
+    let left = || {
+        let a: serde_json::Value =
+            serde_json::from_str(&moto.admin(&["queue-attrs", QUEUE])).unwrap();
+        (
+            a["ApproximateNumberOfMessages"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+            a["ApproximateNumberOfMessagesNotVisible"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        )
+    };
     assert!(
-        wait_until(Duration::from_secs(20), || moto
-            .admin(&["drain", QUEUE])
-            .trim()
-            .is_empty()),
-        "messages left in the queue: {}",
-        moto.admin(&["drain", QUEUE])
+        wait_until(Duration::from_secs(30), || left()
+            == ("0".into(), "0".into())),
+        "messages left in the queue (visible, in hand): {:?}",
+        left()
     );
     let status = env.run(&["status", "--json"]);
     let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
@@ -334,7 +356,7 @@ fn an_upload_under_incoming_gets_its_result_under_outgoing_and_is_archived() {
         .iter()
         .map(|p| p[1].as_i64().unwrap())
         .sum();
-    assert_eq!(total, 3, "three objects, three jobs: {status}");
+    assert_eq!(total, 4, "four objects, four jobs: {status}");
     assert_eq!(daemon.terminate(), Some(0), "{}", daemon.log_text());
 }
 

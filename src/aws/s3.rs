@@ -72,6 +72,10 @@ struct Inner {
     wake: Arc<Notify>,
     /// Objects staged, fetched or archived at the same time.
     permits: Semaphore,
+    /// Local `outgoing/` files this process put or found current in S3, by
+    /// path, with the size and mtime they had: not looked at again.
+    mirrored:
+        std::sync::Mutex<std::collections::HashMap<PathBuf, (u64, Option<std::time::SystemTime>)>>,
 }
 
 /// What became of one object the intake looked at.
@@ -160,6 +164,7 @@ impl S3Path {
                 s3,
                 sqs,
                 permits: Semaphore::new(settings.concurrency),
+                mirrored: Default::default(),
                 aws,
                 settings,
                 store,
@@ -757,6 +762,16 @@ impl S3Path {
             .await
             .unwrap_or_default();
             for (path, rel, len, mtime) in files {
+                let seen = self
+                    .inner
+                    .mirrored
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get(&path)
+                    .is_some_and(|m| *m == (len, mtime));
+                if seen {
+                    continue;
+                }
                 let key = format!("{}outgoing/{rel}", self.inner.aws.home_key(&account.name));
                 let head = self
                     .inner
@@ -776,14 +791,25 @@ impl S3Path {
                     }
                     Err(_) => false,
                 };
+                let remember = |this: &Self| {
+                    this.inner
+                        .mirrored
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(path.clone(), (len, mtime));
+                };
                 if current {
+                    remember(self);
                     continue;
                 }
                 let Ok(bytes) = tokio::fs::read(&path).await else {
                     continue;
                 };
                 match self.put(&key, bytes).await {
-                    Ok(()) => put += 1,
+                    Ok(()) => {
+                        remember(self);
+                        put += 1;
+                    }
                     Err(e) => {
                         warn!(key = %key, error = %e, "S3 mirror: put failed; retried next round")
                     }

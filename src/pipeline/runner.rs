@@ -321,7 +321,6 @@ impl JobCtx {
         // The S3 path: a job staged by another daemon is fetched here.
         let mut fetched = None;
         if Self::input_path(job).is_none()
-            && job.size <= self.generation.config.daemon.max_file_bytes
             && let Some(remote) = &self.remote
         {
             fetched = remote.fetch_input(job).await?;
