@@ -72,6 +72,9 @@ struct Inner {
     wake: Arc<Notify>,
     /// Objects staged, fetched or archived at the same time.
     permits: Semaphore,
+    /// When this daemon started: S3 spool files newer than this are never
+    /// start-up debris (the runner may be fetching one right now).
+    started: std::time::SystemTime,
     /// Local `outgoing/` files this process put or found current in S3, by
     /// path, with the size and mtime they had: not looked at again.
     mirrored:
@@ -165,6 +168,7 @@ impl S3Path {
                 sqs,
                 permits: Semaphore::new(settings.concurrency),
                 mirrored: Default::default(),
+                started: std::time::SystemTime::now(),
                 aws,
                 settings,
                 store,
@@ -722,6 +726,12 @@ impl S3Path {
             })
             .await?;
             for (path, _rel) in files {
+                let older = std::fs::metadata(&path)
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| t < self.inner.started);
+                if !older {
+                    continue;
+                }
                 let key = path.to_string_lossy().to_string();
                 let job = self.inner.store.job_by_spool_path(&key).await?;
                 if job.is_none_or(|j| j.state == JobState::Done) {
