@@ -397,7 +397,9 @@ fn a_lost_event_is_caught_by_reconciliation() {
 
     // What other parts write into a local outgoing/ folder (certificates,
     // reports) is mirrored in the same round; a changed file again.
-    let cert = env.home("demo").join("outgoing/certificates/BMC-2026-1.pdf");
+    let cert = env
+        .home("demo")
+        .join("outgoing/certificates/BMC-2026-1.pdf");
     std::fs::create_dir_all(cert.parent().unwrap()).unwrap();
     std::fs::write(&cert, b"%PDF-1.7 first").unwrap();
     let cert_key = key("demo", "outgoing", "certificates/BMC-2026-1.pdf");
@@ -409,7 +411,11 @@ fn a_lost_event_is_caught_by_reconciliation() {
     assert!(mirrored(b"%PDF-1.7 first"), "{}", daemon.log_text());
     std::thread::sleep(Duration::from_millis(1100));
     std::fs::write(&cert, b"%PDF-1.7 second, longer").unwrap();
-    assert!(mirrored(b"%PDF-1.7 second, longer"), "{}", daemon.log_text());
+    assert!(
+        mirrored(b"%PDF-1.7 second, longer"),
+        "{}",
+        daemon.log_text()
+    );
 }
 
 #[test]

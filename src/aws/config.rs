@@ -40,8 +40,9 @@ pub struct AwsRaw {
     /// Import Pasarela's SFTP host keys into the server. Default false.
     pub import_host_key: bool,
     /// `[aws.s3]`: the S3 path (uploads in S3 reach the pipeline through
-    /// SQS, results go back to S3). Default: none (no S3 intake).
-    pub s3: Option<S3Raw>,
+    /// SQS, results go back to S3). Default: none (no S3 intake). Kept as a
+    /// value and read as [`S3Raw`], so unknown keys are named `aws.s3.KEY`.
+    pub s3: Option<toml::Value>,
 }
 
 /// `[aws.s3]` as written: the S3 intake's queues and timings (docs/AWS.md).
@@ -226,11 +227,13 @@ impl AwsRaw {
             );
             ok = false;
         }
-        let s3 = self.s3.and_then(|s| {
-            let s3 = s.compile(file, p);
+        let s3 = self.s3.map(|v| {
+            let s3 = crate::problems::section::<S3Raw>(v, file, "aws.s3", p)
+                .and_then(|s| s.compile(file, p));
             ok &= s3.is_some();
             s3
         });
+        let s3 = s3.flatten();
         ok.then_some(Aws {
             s3,
             region,

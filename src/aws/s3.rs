@@ -734,11 +734,11 @@ impl S3Path {
                 }
                 let key = path.to_string_lossy().to_string();
                 let job = self.inner.store.job_by_spool_path(&key).await?;
-                if job.is_none_or(|j| j.state == JobState::Done) {
-                    if let Some(entry) = crate::spool::entry_in(&base, &path) {
-                        remove_entry(&entry).await;
-                        removed += 1;
-                    }
+                if job.is_none_or(|j| j.state == JobState::Done)
+                    && let Some(entry) = crate::spool::entry_in(&base, &path)
+                {
+                    remove_entry(&entry).await;
+                    removed += 1;
                 }
             }
         }
