@@ -48,6 +48,7 @@ fn main() {
             store,
             intake: tx,
             updates: None,
+            defender: None,
         };
         let (addr, join) = pasarela::sftp::start(ctx, shutdown.clone())
             .await

@@ -13,6 +13,9 @@ APT_PACKAGES=(
   libxml2-utils       # xmllint: the optional XSD check ([dian] xsd_dir)
   xmlsec1             # xmlsec1 --verify: second opinion in the XAdES differential test
   openssl             # openssl CLI: the test CA that signs the XAdES test corpus
+  chromium            # headless browser for the desk's browser tests (tests/it/desk_browser.rs)
+  chromium-driver     # chromedriver: WebDriver for that browser
+  fonts-dejavu-core   # a font for the browser's screenshots of the desk
 )
 PIP_PACKAGES=(
   paramiko            # second SFTP client implementation in tests/py

@@ -65,6 +65,10 @@ pub enum DecodeCommand {
         binarise: bool,
         #[arg(long)]
         normalise_light: bool,
+        /// Only write a PNG of the page for people to look at
+        /// (`preview.png`, at most 1600 pixels wide): the desk's page view.
+        #[arg(long)]
+        preview: bool,
     },
 }
 

@@ -245,3 +245,40 @@ impl ResultDoc {
         self
     }
 }
+
+/// The document a result is about, as read (from the XML, or the QR, text or
+/// OCR of a reading): stored beside the result so the desk finds it by CUFE,
+/// supplier NIT or number.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DocRefs {
+    pub cufe: Option<String>,
+    pub supplier_nit: Option<String>,
+    pub number: Option<String>,
+}
+
+impl ResultDoc {
+    /// What [`DocRefs`] this result names.
+    pub fn refs(&self) -> DocRefs {
+        let field = |name: &str| {
+            self.extraction
+                .as_ref()
+                .and_then(|e| e.pointer(&format!("/fields/{name}/value")))
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+        };
+        let doc = |ptr: &str| {
+            self.document
+                .as_ref()
+                .and_then(|d| d.pointer(ptr))
+                .and_then(|v| v.as_str())
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
+        let clip = |s: Option<String>| s.map(|s| s.chars().take(200).collect::<String>());
+        DocRefs {
+            cufe: clip(doc("/cufe").or_else(|| doc("/cude")).or_else(|| field("cufe"))),
+            supplier_nit: clip(doc("/supplier/id").or_else(|| field("supplier_nit"))),
+            number: clip(doc("/number").or_else(|| field("number"))),
+        }
+    }
+}

@@ -147,6 +147,37 @@ impl Decision {
             Decision::Reject { .. } => "reject",
         }
     }
+
+    /// Build an approval from `FIELD=VALUE` corrections, each checked by
+    /// [`parse_correction`]; the first bad one is the error.
+    pub fn approve<'a>(
+        operator: &str,
+        corrections: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Decision, String> {
+        let mut map = BTreeMap::new();
+        for c in corrections {
+            let (k, v) = parse_correction(c)?;
+            map.insert(k, v);
+        }
+        Ok(Decision::Approve {
+            operator: operator.to_owned(),
+            corrections: map,
+        })
+    }
+
+    /// What every front end checks before recording a decision (the CLI's
+    /// `pasarela review` and the desk): who decides, and why a reject.
+    pub fn check(&self) -> Result<(), &'static str> {
+        if self.operator().trim().is_empty() {
+            return Err("the operator who decides must be named");
+        }
+        if let Decision::Reject { reason, .. } = self
+            && reason.trim().is_empty()
+        {
+            return Err("a rejection says why (the sender reads it)");
+        }
+        Ok(())
+    }
 }
 
 /// A decision as the pipeline sees it on the job's next run.

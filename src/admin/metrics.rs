@@ -1,37 +1,46 @@
-//! In-process metrics in the Prometheus text format.
+//! In-process metrics, exposed in the OpenMetrics text format through the
+//! Prometheus project's Rust client (`prometheus-client`).
 //!
 //! Counters and histograms live in one process-wide registry; gauges that the
-//! store knows (jobs by state, outbox by state) are read at scrape time.
+//! store knows (jobs by state, outbox by state, the review queue) are read at
+//! scrape time into a registry of their own and encoded after it.
 //! **Label values come from closed vocabularies** (verdicts, formats, step
 //! names, error kinds, login outcomes): never a file or account name.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{LazyLock, Mutex};
+
+use prometheus_client::encoding::text::{encode_eof, encode_registry};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge as PGauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
 /// Upper bounds (seconds) of the step-duration histogram buckets.
 const BUCKETS: &[f64] = &[0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0];
 
-type Labels = Vec<(&'static str, String)>;
+/// A label set: (name, value) pairs.
+pub type Labels = Vec<(&'static str, String)>;
 
 /// A gauge read at scrape time: name, help, and its labelled values.
 pub type Gauge<'a> = (&'a str, &'a str, Vec<(Labels, f64)>);
 
-#[derive(Default)]
-struct Histogram {
-    counts: Vec<u64>,
-    sum: f64,
-    count: u64,
-}
+/// The content type of [`render`]'s output.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+type Counters = Family<Labels, Counter>;
+type Histograms = Family<Labels, Histogram, fn() -> Histogram>;
 
 #[derive(Default)]
-struct Registry {
-    counters: BTreeMap<(&'static str, Labels), u64>,
-    histograms: BTreeMap<(&'static str, Labels), Histogram>,
+struct State {
+    registry: Registry,
+    counters: HashMap<&'static str, Counters>,
+    histograms: HashMap<&'static str, Histograms>,
 }
 
-static REGISTRY: LazyLock<Mutex<Registry>> = LazyLock::new(Default::default);
+static STATE: LazyLock<Mutex<State>> = LazyLock::new(Default::default);
 
 /// Open SFTP sessions in this process.
 pub static SFTP_SESSIONS: AtomicI64 = AtomicI64::new(0);
@@ -44,10 +53,39 @@ fn labels(pairs: &[(&'static str, &str)]) -> Labels {
     pairs.iter().map(|(k, v)| (*k, (*v).to_string())).collect()
 }
 
+fn new_histogram() -> Histogram {
+    Histogram::new(BUCKETS.iter().copied())
+}
+
+/// The family of counter `name` (registered on first use). OpenMetrics
+/// counters end in `_total`, which the client adds: the name is registered
+/// without it.
+fn counter_family(name: &'static str) -> Counters {
+    let mut s = STATE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(f) = s.counters.get(name) {
+        return f.clone();
+    }
+    let f = Counters::default();
+    let base = name.strip_suffix("_total").unwrap_or(name);
+    s.registry.register(base, help(name).trim_end_matches('.'), f.clone());
+    s.counters.insert(name, f.clone());
+    f
+}
+
+fn histogram_family(name: &'static str) -> Histograms {
+    let mut s = STATE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(f) = s.histograms.get(name) {
+        return f.clone();
+    }
+    let f = Histograms::new_with_constructor(new_histogram as fn() -> Histogram);
+    s.registry.register(name, help(name).trim_end_matches('.'), f.clone());
+    s.histograms.insert(name, f.clone());
+    f
+}
+
 /// Add `n` to a counter.
 pub fn add(name: &'static str, pairs: &[(&'static str, &str)], n: u64) {
-    let mut r = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
-    *r.counters.entry((name, labels(pairs))).or_default() += n;
+    counter_family(name).get_or_create(&labels(pairs)).inc_by(n);
 }
 
 /// Increment a counter.
@@ -57,121 +95,66 @@ pub fn inc(name: &'static str, pairs: &[(&'static str, &str)]) {
 
 /// Record one observation (seconds) in a histogram.
 pub fn observe(name: &'static str, pairs: &[(&'static str, &str)], secs: f64) {
-    let mut r = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
-    let h = r.histograms.entry((name, labels(pairs))).or_default();
-    if h.counts.is_empty() {
-        h.counts = vec![0; BUCKETS.len()];
-    }
-    for (i, b) in BUCKETS.iter().enumerate() {
-        if secs <= *b {
-            h.counts[i] += 1;
-        }
-    }
-    h.sum += secs;
-    h.count += 1;
+    histogram_family(name)
+        .get_or_create(&labels(pairs))
+        .observe(secs);
 }
 
 /// One-line help per metric name.
-fn help(name: &str) -> (&'static str, &'static str) {
+fn help(name: &str) -> &'static str {
     match name {
-        "pasarela_files_received_total" => (
-            "counter",
-            "Files taken from incoming/ and recorded as jobs.",
-        ),
-        "pasarela_files_finished_total" => {
-            ("counter", "Files finished, by verdict and detected format.")
+        "pasarela_files_received_total" => "Files taken from incoming/ and recorded as jobs.",
+        "pasarela_files_finished_total" => "Files finished, by verdict and detected format.",
+        "pasarela_job_failures_total" => {
+            "Failed job attempts, by kind (transient = retried, permanent = dead letter)."
         }
-        "pasarela_job_failures_total" => (
-            "counter",
-            "Failed job attempts, by kind (transient = retried, permanent = dead letter).",
-        ),
-        "pasarela_step_errors_total" => ("counter", "Step failures, by step and kind."),
-        "pasarela_step_duration_seconds" => ("histogram", "Time spent in each pipeline step."),
-        "pasarela_sftp_logins_total" => ("counter", "SFTP login attempts, by outcome."),
-        "pasarela_sftp_bytes_total" => ("counter", "SFTP payload bytes, by direction."),
-        "pasarela_sftp_bans_total" => ("counter", "Addresses banned for failed logins."),
-        "pasarela_mail_total" => ("counter", "E-mail delivery attempts, by outcome."),
-        _ => ("counter", "Pasarela metric."),
+        "pasarela_step_errors_total" => "Step failures, by step and kind.",
+        "pasarela_step_duration_seconds" => "Time spent in each pipeline step.",
+        "pasarela_sftp_logins_total" => "SFTP login attempts, by outcome.",
+        "pasarela_sftp_bans_total" => "Addresses banned for failed logins.",
+        "pasarela_mail_total" => "E-mail delivery attempts, by outcome.",
+        "pasarela_desk_logins_total" => "Desk sign-in attempts, by outcome.",
+        "pasarela_desk_requests_total" => "Desk requests, by page and status class.",
+        _ => "Pasarela metric.",
     }
 }
 
-fn write_labels(out: &mut String, labels: &Labels, extra: Option<(&str, &str)>) {
-    let mut parts: Vec<String> = labels
-        .iter()
-        .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
-        .collect();
-    if let Some((k, v)) = extra {
-        parts.push(format!("{k}=\"{v}\""));
-    }
-    if !parts.is_empty() {
-        let _ = write!(out, "{{{}}}", parts.join(","));
-    }
-}
-
-fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
-/// The registry's counters and histograms, plus the given gauges
-/// (name, help, labelled values), as Prometheus text.
+/// The registry's counters and histograms, plus the process's SFTP figures
+/// and the given gauges (name, help, labelled values), as OpenMetrics text
+/// ([`CONTENT_TYPE`]).
 pub fn render(gauges: &[Gauge<'_>]) -> String {
-    let r = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
     let mut out = String::new();
-    let mut last = "";
-    for ((name, labels), v) in &r.counters {
-        if *name != last {
-            let (kind, text) = help(name);
-            let _ = writeln!(out, "# HELP {name} {text}\n# TYPE {name} {kind}");
-            last = name;
-        }
-        out.push_str(name);
-        write_labels(&mut out, labels, None);
-        let _ = writeln!(out, " {v}");
+    {
+        let s = STATE.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = encode_registry(&mut out, &s.registry);
     }
-    last = "";
-    for ((name, labels), h) in &r.histograms {
-        if *name != last {
-            let (_, text) = help(name);
-            let _ = writeln!(out, "# HELP {name} {text}\n# TYPE {name} histogram");
-            last = name;
-        }
-        for (i, b) in BUCKETS.iter().enumerate() {
-            let _ = write!(out, "{name}_bucket");
-            write_labels(&mut out, labels, Some(("le", &b.to_string())));
-            let _ = writeln!(out, " {}", h.counts[i]);
-        }
-        let _ = write!(out, "{name}_bucket");
-        write_labels(&mut out, labels, Some(("le", "+Inf")));
-        let _ = writeln!(out, " {}", h.count);
-        let _ = write!(out, "{name}_sum");
-        write_labels(&mut out, labels, None);
-        let _ = writeln!(out, " {}", h.sum);
-        let _ = write!(out, "{name}_count");
-        write_labels(&mut out, labels, None);
-        let _ = writeln!(out, " {}", h.count);
+    let mut scrape = Registry::default();
+    let sessions = PGauge::<i64, AtomicI64>::default();
+    sessions.set(SFTP_SESSIONS.load(Ordering::Relaxed));
+    scrape.register("pasarela_sftp_sessions", "Open SFTP sessions", sessions);
+    let bytes = Counters::default();
+    for (dir, v) in [
+        ("upload", &SFTP_BYTES_UPLOADED),
+        ("download", &SFTP_BYTES_DOWNLOADED),
+    ] {
+        bytes
+            .get_or_create(&label("direction", dir))
+            .inc_by(v.load(Ordering::Relaxed));
     }
-    drop(r);
-    let _ = writeln!(
-        out,
-        "# HELP pasarela_sftp_sessions Open SFTP sessions.\n# TYPE pasarela_sftp_sessions gauge\npasarela_sftp_sessions {}",
-        SFTP_SESSIONS.load(Ordering::Relaxed)
-    );
-    let _ = writeln!(
-        out,
-        "# HELP pasarela_sftp_bytes_total SFTP payload bytes, by direction.\n# TYPE pasarela_sftp_bytes_total counter\npasarela_sftp_bytes_total{{direction=\"upload\"}} {}\npasarela_sftp_bytes_total{{direction=\"download\"}} {}",
-        SFTP_BYTES_UPLOADED.load(Ordering::Relaxed),
-        SFTP_BYTES_DOWNLOADED.load(Ordering::Relaxed)
+    scrape.register(
+        "pasarela_sftp_bytes",
+        "SFTP payload bytes, by direction",
+        bytes,
     );
     for (name, text, values) in gauges {
-        let _ = writeln!(out, "# HELP {name} {text}\n# TYPE {name} gauge");
+        let family = Family::<Labels, PGauge<f64, AtomicU64>>::default();
         for (labels, v) in values {
-            out.push_str(name);
-            write_labels(&mut out, labels, None);
-            let _ = writeln!(out, " {v}");
+            family.get_or_create(labels).set(*v);
         }
+        scrape.register(*name, text.trim_end_matches('.'), family);
     }
+    let _ = encode_registry(&mut out, &scrape);
+    let _ = encode_eof(&mut out);
     out
 }
 
@@ -185,7 +168,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn counters_and_histograms_render_in_prometheus_text() {
+    fn counters_gauges_and_histograms_render_as_openmetrics() {
         inc(
             "pasarela_files_finished_total",
             &[("verdict", "accepted"), ("format", "xml")],
@@ -205,24 +188,23 @@ mod tests {
             vec![(label("state", "done"), 2.0)],
         )]);
         assert!(
-            text.contains("# TYPE pasarela_files_finished_total counter"),
+            text.contains("# TYPE pasarela_files_finished counter"),
             "{text}"
         );
         assert!(
-            text.contains("pasarela_files_finished_total{verdict=\"accepted\",format=\"xml\"} 2")
-                || text.contains(
-                    "pasarela_files_finished_total{verdict=\"accepted\",format=\"xml\"} "
-                ),
+            text.contains("pasarela_files_finished_total{verdict=\"accepted\",format=\"xml\"} 2"),
             "{text}"
         );
         assert!(
-            text.contains("pasarela_step_duration_seconds_bucket{step=\"classify\",le=\"0.005\"}"),
+            text.contains("pasarela_step_duration_seconds_bucket{step=\"classify\",le=\"0.005\"} 1"),
             "{text}"
         );
         assert!(
-            text.contains("pasarela_step_duration_seconds_count{step=\"classify\"}"),
+            text.contains("pasarela_step_duration_seconds_count{step=\"classify\"} 1"),
             "{text}"
         );
         assert!(text.contains("pasarela_jobs{state=\"done\"} 2"), "{text}");
+        assert!(text.contains("pasarela_sftp_bytes_total{direction=\"upload\"}"), "{text}");
+        assert!(text.trim_end().ends_with("# EOF"), "{text}");
     }
 }

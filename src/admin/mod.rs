@@ -1,14 +1,12 @@
 //! The admin HTTP listener (`[admin] listen`, off by default): `/health`,
 //! `/ready` and `/metrics` for load balancers, orchestrators and Prometheus.
 //!
-//! A deliberately small HTTP/1.1 server: GET only, one request per
-//! connection, the request head bounded in size (8 KiB) and time
-//! (`read_timeout_ms`, 5 s), at most `max_connections` (64) connections
-//! served at once (the rest wait in the kernel's backlog, so a flood of idle
-//! connections delays probes by at most the read timeout instead of
-//! exhausting memory or file handles), and answers that never contain a file
-//! or account name. It keeps serving while the daemon drains (so `/health`
-//! can say 503) and stops with the process.
+//! An axum router on the daemon's one HTTP stack (`crate::http`): GET and
+//! HEAD only, the request head bounded in size and time (`read_timeout_ms`,
+//! 5 s), at most `max_connections` (64) connections served at once (the rest
+//! wait in the kernel's backlog), and answers that never contain a file or
+//! account name. It keeps serving while the daemon drains (so `/health` can
+//! say 503) and stops with the process.
 
 pub mod metrics;
 
@@ -17,10 +15,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
-use tracing::{debug, warn};
 
 use crate::store::Store;
 
@@ -35,8 +29,6 @@ pub struct Health {
     /// in review longer than this are overdue.
     pub review_max_age_ms: std::sync::atomic::AtomicU64,
 }
-
-const MAX_HEAD: usize = 8 * 1024;
 
 /// `[admin] max_connections` when unset.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 64;
@@ -138,107 +130,86 @@ pub async fn start(
     health: Arc<Health>,
     store: Store,
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
-    let listener = TcpListener::bind(listen.addr).await?;
-    let bound = listener.local_addr()?;
-    let slots = Arc::new(Semaphore::new(listen.max_connections.max(1)));
-    let read_timeout = listen.read_timeout;
-    // The listener's task is owned by the returned handle, which the daemon
-    // aborts last at shutdown; the connections are owned by its JoinSet, so
-    // they end with it (each is bounded by its timeout anyway).
-    let task = tokio::spawn(async move {
-        let mut connections = tokio::task::JoinSet::new();
-        loop {
-            // A slot first: beyond the cap, connections wait in the backlog
-            // until one is served or times out.
-            let Ok(permit) = slots.clone().acquire_owned().await else {
-                break;
-            };
-            while connections.try_join_next().is_some() {}
-            let (mut sock, peer) = match listener.accept().await {
-                Ok(x) => x,
-                Err(e) => {
-                    warn!(error = %e, "admin listener accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            };
-            let (health, store) = (health.clone(), store.clone());
-            connections.spawn(async move {
-                let _permit = permit;
-                let served = tokio::time::timeout(read_timeout + Duration::from_secs(5), async {
-                    let head = read_head(&mut sock, read_timeout).await?;
-                    let (status, ctype, body) = answer(&head, &health, &store).await;
-                    let resp = format!(
-                        "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\nCache-Control: no-store\r\n\r\n",
-                        body.len()
-                    );
-                    sock.write_all(resp.as_bytes()).await?;
-                    sock.write_all(body.as_bytes()).await?;
-                    sock.shutdown().await
-                })
-                .await;
-                if let Ok(Err(e)) = served {
-                    debug!(peer = %peer, error = %e, "admin request failed");
-                }
-            });
-        }
-    });
-    Ok((bound, task))
-}
-
-/// Read the request head (up to the blank line), bounded in size and time.
-async fn read_head(sock: &mut tokio::net::TcpStream, timeout: Duration) -> std::io::Result<String> {
-    let mut buf = Vec::with_capacity(512);
-    let mut chunk = [0u8; 1024];
-    let read = async {
-        while !buf.windows(4).any(|w| w == b"\r\n\r\n") && !buf.windows(2).any(|w| w == b"\n\n") {
-            let n = sock.read(&mut chunk).await?;
-            if n == 0 {
-                break;
-            }
-            buf.extend_from_slice(&chunk[..n]);
-            if buf.len() > MAX_HEAD {
-                return Err(std::io::Error::other("request head too large"));
-            }
-        }
-        Ok(())
+    let limits = crate::http::ServeLimits {
+        max_connections: listen.max_connections,
+        read_timeout: listen.read_timeout,
+        tls: None,
     };
-    tokio::time::timeout(timeout, read)
-        .await
-        .map_err(|_| std::io::Error::other("request head timed out"))??;
-    Ok(String::from_utf8_lossy(&buf).into_owned())
+    crate::http::serve(listen.addr, router(health, store), limits).await
 }
 
-async fn answer(
-    head: &str,
-    health: &Health,
-    store: &Store,
-) -> (&'static str, &'static str, String) {
-    let text = "text/plain; charset=utf-8";
-    let mut parts = head.lines().next().unwrap_or("").split_whitespace();
-    let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    if method != "GET" && method != "HEAD" {
-        return ("405 Method Not Allowed", text, "only GET\n".into());
-    }
-    let draining = health.draining.load(Ordering::Acquire);
-    match path {
-        "/health" if draining => ("503 Service Unavailable", text, "draining\n".into()),
-        "/health" => ("200 OK", text, "ok\n".into()),
-        "/ready" if draining => ("503 Service Unavailable", text, "draining\n".into()),
-        "/ready" if !health.ready.load(Ordering::Acquire) => {
-            ("503 Service Unavailable", text, "starting\n".into())
-        }
-        "/ready" => ("200 OK", text, "ready\n".into()),
-        "/metrics" => (
-            "200 OK",
-            "text/plain; version=0.0.4; charset=utf-8",
-            metrics_text(store, health).await,
-        ),
-        _ => ("404 Not Found", text, "not found\n".into()),
+/// `/health`, `/ready` and `/metrics`, GET (and HEAD) only; every answer is
+/// `Cache-Control: no-store`.
+pub fn router(health: Arc<Health>, store: Store) -> axum::Router {
+    use axum::routing::get;
+    axum::Router::new()
+        .route("/health", get(health_page))
+        .route("/ready", get(ready_page))
+        .route("/metrics", get(metrics_page))
+        .fallback(not_found)
+        .layer(axum::middleware::map_response(no_store))
+        .with_state(Probes { health, store })
+}
+
+#[derive(Clone)]
+struct Probes {
+    health: Arc<Health>,
+    store: Store,
+}
+
+type Answer = (axum::http::StatusCode, [(axum::http::header::HeaderName, &'static str); 1], String);
+
+fn text(status: axum::http::StatusCode, body: &str) -> Answer {
+    (
+        status,
+        [(axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("{body}\n"),
+    )
+}
+
+async fn no_store(mut r: axum::response::Response) -> axum::response::Response {
+    r.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    r
+}
+
+async fn not_found() -> Answer {
+    text(axum::http::StatusCode::NOT_FOUND, "not found")
+}
+
+async fn health_page(axum::extract::State(p): axum::extract::State<Probes>) -> Answer {
+    use axum::http::StatusCode;
+    if p.health.draining.load(Ordering::Acquire) {
+        text(StatusCode::SERVICE_UNAVAILABLE, "draining")
+    } else {
+        text(StatusCode::OK, "ok")
     }
 }
 
-async fn metrics_text(store: &Store, health: &Health) -> String {
+async fn ready_page(axum::extract::State(p): axum::extract::State<Probes>) -> Answer {
+    use axum::http::StatusCode;
+    if p.health.draining.load(Ordering::Acquire) {
+        text(StatusCode::SERVICE_UNAVAILABLE, "draining")
+    } else if !p.health.ready.load(Ordering::Acquire) {
+        text(StatusCode::SERVICE_UNAVAILABLE, "starting")
+    } else {
+        text(StatusCode::OK, "ready")
+    }
+}
+
+async fn metrics_page(axum::extract::State(p): axum::extract::State<Probes>) -> Answer {
+    (
+        axum::http::StatusCode::OK,
+        [(axum::http::header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
+        metrics_text(&p.store, &p.health).await,
+    )
+}
+
+/// The `/metrics` exposition: the process's counters and histograms and the
+/// store's gauges, read now. The desk's dashboard shows the same text.
+pub async fn metrics_text(store: &Store, health: &Health) -> String {
     use metrics::label;
     let mut gauges = Vec::new();
     if let Ok(s) = store.status().await {

@@ -436,3 +436,48 @@ pub fn example_data() -> CertificateData {
 
 #[cfg(test)]
 pub(crate) mod tests;
+
+/// Is `bytes` a genuine, unchanged certificate according to its `record` in
+/// the store (looked up by the number the file carries)? The verdict in
+/// Spanish, as `pasarela verify-certificate` prints it and the desk shows it.
+pub fn judge(
+    bytes: &[u8],
+    record: Option<&crate::store::certificates::CertificateRecord>,
+) -> (bool, String) {
+    let stored = record.map(|r| r.digest.clone());
+    let file_sha = crate::fsutil::sha256_hex(bytes);
+    match verify(bytes, |_| stored.clone()) {
+        Verification::Genuine { number, digest } => {
+            if record.is_some_and(|r| r.pdf_sha256 == file_sha) {
+                (
+                    true,
+                    format!("GENUINO: certificado {number} auténtico e inalterado (código {digest})"),
+                )
+            } else {
+                // The data is intact but other bytes of the file differ from
+                // the issued PDF: the visible page may have been edited.
+                (
+                    false,
+                    format!(
+                        "ALTERADO: los datos del certificado {number} son auténticos, pero el archivo no es el emitido (SHA-256 {file_sha})"
+                    ),
+                )
+            }
+        }
+        Verification::Altered {
+            number,
+            computed,
+            stored,
+        } => (
+            false,
+            format!(
+                "ALTERADO: certificado {number}: los datos no coinciden con el registro (calculado {computed}, registrado {stored})"
+            ),
+        ),
+        Verification::Unknown { number } => (
+            false,
+            format!("DESCONOCIDO: no hay un certificado {number} en el registro"),
+        ),
+        Verification::Unreadable(e) => (false, format!("ILEGIBLE: {e}")),
+    }
+}

@@ -163,19 +163,4 @@ pub(crate) async fn config_and_store(path: &Path) -> Result<(Arc<Config>, Store)
     }
 }
 
-/// An instant in unix milliseconds as Bogotá local time with its offset
-/// (or the number, when it is out of range).
-pub(crate) fn bogota_time(ms: i64) -> String {
-    bogota_time_as(ms, "%Y-%m-%d %H:%M:%S%:z")
-}
-
-/// [`bogota_time`] in the chrono format `fmt`.
-pub(crate) fn bogota_time_as(ms: i64, fmt: &str) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| {
-            t.with_timezone(&crate::clock::bogota())
-                .format(fmt)
-                .to_string()
-        })
-        .unwrap_or_else(|| ms.to_string())
-}
+pub(crate) use crate::clock::{bogota_time, bogota_time_as};

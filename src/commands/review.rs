@@ -8,7 +8,7 @@ use std::path::Path;
 use super::config_and_store;
 use crate::cli::ReviewCommand;
 use crate::exit::Exit;
-use crate::review::{Decision, Reason, parse_correction};
+use crate::review::{Decision, Reason};
 use crate::store::review::{DecideError, Filter};
 
 pub async fn review(command: ReviewCommand) -> Exit {
@@ -25,29 +25,13 @@ pub async fn review(command: ReviewCommand) -> Exit {
             set,
             operator,
             config,
-        } => {
-            let mut corrections = BTreeMap::new();
-            for s in &set {
-                match parse_correction(s) {
-                    Ok((k, v)) => {
-                        corrections.insert(k, v);
-                    }
-                    Err(e) => {
-                        eprintln!("error: --set {e}");
-                        return Exit::Usage;
-                    }
-                }
+        } => match Decision::approve(&operator, set.iter().map(String::as_str)) {
+            Ok(d) => decide(&config, id, d).await,
+            Err(e) => {
+                eprintln!("error: --set {e}");
+                Exit::Usage
             }
-            decide(
-                &config,
-                id,
-                Decision::Approve {
-                    operator,
-                    corrections,
-                },
-            )
-            .await
-        }
+        },
         ReviewCommand::Reject {
             id,
             reason,
@@ -226,14 +210,12 @@ async fn show(path: &Path, id: i64, json: bool) -> Exit {
 }
 
 async fn decide(path: &Path, id: i64, decision: Decision) -> Exit {
-    if decision.operator().trim().is_empty() {
-        eprintln!("error: --operator must name who decides");
-        return Exit::Usage;
-    }
-    if let Decision::Reject { reason, .. } = &decision
-        && reason.trim().is_empty()
-    {
-        eprintln!("error: --reason must say why (the sender reads it)");
+    if let Err(e) = decision.check() {
+        let flag = match decision {
+            Decision::Reject { .. } if !decision.operator().trim().is_empty() => "--reason",
+            _ => "--operator",
+        };
+        eprintln!("error: {flag}: {e}");
         return Exit::Usage;
     }
     let (_, store) = match config_and_store(path).await {
@@ -255,7 +237,8 @@ async fn decide(path: &Path, id: i64, decision: Decision) -> Exit {
         Err(
             e @ (DecideError::NoSuchJob(_)
             | DecideError::NotInReview { .. }
-            | DecideError::Pending(_)),
+            | DecideError::Pending(_)
+            | DecideError::Invalid(_)),
         ) => {
             eprintln!("error: {e}");
             Exit::DataErr

@@ -98,6 +98,21 @@ async fn run_daemon(
         std::sync::atomic::Ordering::Relaxed,
     );
     let admin = tasks::start_admin(&config, &health, &store).await?;
+    let defender = crate::sftp::defense::Defender::new(match &config.sftp {
+        Some(s) => crate::sftp::defense::Limits::from(s),
+        None => crate::sftp::defense::Limits::defaults(),
+    });
+    let desk = tasks::start_desk(
+        &config,
+        crate::desk::DeskState::new(
+            store.clone(),
+            gen_rx.clone(),
+            defender.clone(),
+            health.clone(),
+            clock,
+        ),
+    )
+    .await?;
     let mut tasks = JoinSet::new();
     let sftp_addr = tasks::start(
         &mut tasks,
@@ -108,6 +123,7 @@ async fn run_daemon(
             clock,
             owner: owner.clone(),
             wake: Arc::new(Notify::new()),
+            defender,
             shutdown: shutdown.clone(),
         },
     )
@@ -131,6 +147,9 @@ async fn run_daemon(
         _ = drain => {}
         _ = signals.term.recv() => warn!("second signal: exiting now; unfinished jobs are requeued at next start"),
         _ = signals.int.recv() => warn!("second signal: exiting now; unfinished jobs are requeued at next start"),
+    }
+    if let Some(d) = desk {
+        d.abort();
     }
     if let Some(a) = admin {
         a.abort();

@@ -64,6 +64,8 @@ pub struct Config {
     pub aws: Option<crate::aws::config::Aws>,
     /// `[review]`: the review queue's ages (docs/REVIEW.md).
     pub review: crate::review::ReviewSettings,
+    /// `[desk]`: the web console (docs/DESK.md; None = off).
+    pub desk: Option<crate::desk::config::Desk>,
 }
 
 /// Read and compile a configuration file. Relative paths resolve against the
@@ -139,6 +141,8 @@ fn compile(path: &Path, base: &Path, text: &str, p: &mut Problems) -> Option<Con
     let admin_raw: Option<crate::admin::AdminRaw> =
         section(take("admin").unwrap_or_else(empty), path, "admin", p);
     let aws = take("aws").and_then(|v| crate::aws::config::compile(v, path, p));
+    let desk_raw: Option<crate::desk::config::DeskRaw> =
+        section(take("desk").unwrap_or_else(empty), path, "desk", p);
     let review_raw: Option<crate::review::ReviewRaw> =
         section(take("review").unwrap_or_else(empty), path, "review", p);
     let certificates_raw: Option<crate::reports::config::CertificatesRaw> = section(
@@ -183,6 +187,7 @@ fn compile(path: &Path, base: &Path, text: &str, p: &mut Problems) -> Option<Con
     let certificates = certificates_raw?.compile();
     let admin_listen = admin_raw?.compile(path, "admin", p);
     let review = review_raw?.compile(path, "review", p);
+    let desk = desk_raw?.compile(path, &account_names, &resolve, p);
 
     let state_dir = resolve(&daemon.state_dir);
     Some(Config {
@@ -204,5 +209,6 @@ fn compile(path: &Path, base: &Path, text: &str, p: &mut Problems) -> Option<Con
         admin_listen,
         aws,
         review,
+        desk,
     })
 }

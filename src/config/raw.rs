@@ -23,6 +23,7 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
     "admin",
     "aws",
     "review",
+    "desk",
 ];
 
 /// `[daemon]`: process-wide settings.

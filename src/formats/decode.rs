@@ -332,6 +332,7 @@ pub fn child_main(cmd: crate::cli::DecodeCommand) -> crate::exit::Exit {
             deskew,
             binarise,
             normalise_light,
+            preview,
         } => {
             let bytes = match std::fs::read(&input) {
                 Ok(b) => b,
@@ -345,7 +346,11 @@ pub fn child_main(cmd: crate::cli::DecodeCommand) -> crate::exit::Exit {
                 binarise,
                 normalise_light,
             };
-            serde_json::to_vec(&image_child(&bytes, page, qr, qr_only, opts))
+            if preview {
+                serde_json::to_vec(&preview_child(&bytes, page))
+            } else {
+                serde_json::to_vec(&image_child(&bytes, page, qr, qr_only, opts))
+            }
         }
     };
     match json {
@@ -362,6 +367,62 @@ pub fn child_main(cmd: crate::cli::DecodeCommand) -> crate::exit::Exit {
             Exit::Software
         }
     }
+}
+
+/// The file `decode image --preview` writes in its working directory.
+pub const PREVIEW_FILE: &str = "preview.png";
+/// The widest preview, in pixels.
+const PREVIEW_WIDTH: u32 = 1600;
+
+fn preview_child(bytes: &[u8], index: usize) -> WirePage {
+    let (page, more) = match super::image::decode_page(bytes, index) {
+        Ok(p) => p,
+        Err(e) => {
+            return WirePage {
+                error: Some(e.to_string()),
+                ..WirePage::default()
+            };
+        }
+    };
+    let pixels = u64::from(page.width()) * u64::from(page.height());
+    let page = if page.width() > PREVIEW_WIDTH {
+        let h = (u64::from(page.height()) * u64::from(PREVIEW_WIDTH) / u64::from(page.width())).max(1);
+        image::imageops::resize(&page, PREVIEW_WIDTH, h as u32, image::imageops::FilterType::Triangle)
+    } else {
+        page
+    };
+    let mut png = Vec::new();
+    let written = image::DynamicImage::ImageLuma8(page)
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .map_err(|e| e.to_string())
+        .and_then(|_| std::fs::write(PREVIEW_FILE, &png).map_err(|e| e.to_string()));
+    WirePage {
+        error: written.err().map(|e| format!("no se pudo escribir la vista previa: {e}")),
+        more,
+        pixels,
+        ..WirePage::default()
+    }
+}
+
+/// Decode page `index` (0-based) of an image in the worker into a PNG for
+/// people to look at; `Ok(None)` when the image has no such page.
+pub async fn image_preview(bytes: &[u8], index: usize, limits: Limits) -> Result<Option<Vec<u8>>, WorkerError> {
+    let scratch = Scratch::new().map_err(|e| io_err("pasarela decode", e))?;
+    scratch
+        .write("in.img", bytes)
+        .map_err(|e| io_err("pasarela decode", e))?;
+    let page = index.to_string();
+    let out = run_decoder(&scratch, &["decode", "image", "in.img", "--page", &page, "--preview"], limits).await?;
+    let wire: WirePage = serde_json::from_slice(&out).map_err(|e| bad_output(e.to_string()))?;
+    if let Some(e) = wire.error {
+        // A page past the last is an error of the decoder, not of the file.
+        if index > 0 {
+            return Ok(None);
+        }
+        return Err(bad_output(e));
+    }
+    let png = std::fs::read(scratch.path().join(PREVIEW_FILE)).map_err(|e| io_err("pasarela decode", e))?;
+    Ok(Some(png))
 }
 
 fn image_child(bytes: &[u8], index: usize, qr: bool, qr_only: bool, opts: Preprocess) -> WirePage {

@@ -95,6 +95,48 @@ pub async fn render_page(
     Ok(name)
 }
 
+/// Page `page` (1-based) of a PDF as a PNG for people to look at (the
+/// desk's page view): rendered in the worker at most 1600 pixels on its long
+/// side. `Ok(None)` when the PDF has no such page.
+pub async fn preview_page(bytes: &[u8], page: usize, limits: Limits) -> Result<Option<Vec<u8>>, WorkerError> {
+    let pdf = Scratch::new().map_err(|e| WorkerError::Io {
+        program: "pdftoppm".into(),
+        reason: e.to_string(),
+    })?;
+    pdf.write(INPUT, bytes).map_err(|e| WorkerError::Io {
+        program: "pdftoppm".into(),
+        reason: e.to_string(),
+    })?;
+    let p = input(&pdf);
+    let n = page.to_string();
+    let out = pdf.path().join("preview").to_string_lossy().into_owned();
+    let _permit = worker::ocr_permit().await;
+    let ran = worker::run_in(
+        &pdf,
+        "pdftoppm",
+        &["-png", "-scale-to", "1600", "-f", &n, "-l", &n, "-singlefile", &p, &out],
+        None,
+        limits,
+        &[],
+    )
+    .await;
+    let file = pdf.path().join("preview.png");
+    match (ran, file.is_file()) {
+        (Ok(_), true) => std::fs::read(&file).map(Some).map_err(|e| WorkerError::Io {
+            program: "pdftoppm".into(),
+            reason: e.to_string(),
+        }),
+        // pdftoppm renders nothing for a page past the last.
+        (Ok(_), false) if page > 1 => Ok(None),
+        (Err(_), false) if page > 1 => Ok(None),
+        (Ok(_), false) => Err(WorkerError::Io {
+            program: "pdftoppm".into(),
+            reason: "sin imagen".into(),
+        }),
+        (Err(e), _) => Err(e),
+    }
+}
+
 /// An embedded file.
 #[derive(Debug, Clone)]
 pub struct Attachment {

@@ -419,6 +419,7 @@ impl JobCtx {
                     .to_owned()
             }),
             decision_id: decision.as_ref().map(|d| d.id),
+            refs: result.refs(),
         };
         if let Some(crate::review::Pending {
             decision: crate::review::Decision::Reject { .. },

@@ -65,6 +65,21 @@ impl From<&SftpServer> for Limits {
     }
 }
 
+impl Limits {
+    /// The limits of an `[sftp]` section left to its defaults: the desk's
+    /// sign-ins are scored with these when the daemon runs no SFTP server.
+    pub fn defaults() -> Limits {
+        let mut p = crate::problems::Problems::default();
+        let s = super::config::SftpServerRaw::default().compile(
+            std::path::Path::new("(defaults)"),
+            "sftp",
+            &|s: &str| std::path::PathBuf::from(s),
+            &mut p,
+        );
+        Limits::from(&s)
+    }
+}
+
 #[derive(Debug)]
 pub struct Defender {
     limits: Limits,
@@ -224,6 +239,20 @@ impl Defender {
     pub fn bans_of(&self, ip: IpAddr) -> u32 {
         let ip = group_of(ip);
         self.lock().addrs.get(&ip).map(|a| a.bans).unwrap_or(0)
+    }
+
+    /// Lift the ban on this address (and forget its recent failures); it
+    /// keeps its count of past bans, so a repeat offender's next ban is
+    /// still longer. True when a ban was in force.
+    pub fn lift(&self, ip: IpAddr, now: Instant) -> bool {
+        let mut s = self.lock();
+        match s.addrs.get_mut(&group_of(ip)) {
+            Some(a) => {
+                a.failures.clear();
+                a.banned_until.take().is_some_and(|t| t > now)
+            }
+            None => false,
+        }
     }
 
     /// Is this address banned now?

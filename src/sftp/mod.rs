@@ -36,6 +36,9 @@ pub struct SftpContext {
     /// accounts, keys and networks; open sessions keep what they logged in
     /// with. `None`: the accounts of `config` for the server's life.
     pub updates: Option<tokio::sync::watch::Receiver<std::sync::Arc<crate::config::Config>>>,
+    /// The failed-login scorer, shared with the desk's sign-in so both count
+    /// against one address. `None`: the server makes its own from `[sftp]`.
+    pub defender: Option<std::sync::Arc<crate::sftp::defense::Defender>>,
 }
 
 /// Binds the listener (config.sftp.listen; port 0 allowed), loads or

@@ -224,7 +224,10 @@ pub async fn start(
         .await
         .with_context(|| format!("cannot listen on {}", cfg.listen))?;
     let addr = listener.local_addr()?;
-    let defender = Defender::new(Limits::from(&cfg));
+    let defender = ctx
+        .defender
+        .clone()
+        .unwrap_or_else(|| Defender::new(Limits::from(&cfg)));
     let updates = ctx.updates.clone();
     let limits = SessionLimits::from_config(&cfg, &ctx.config.daemon.state_dir);
     let shared = Arc::new(Shared {

@@ -76,6 +76,11 @@ const SQLITE: &[Migration] = &[
         include_str!("../../migrations/sqlite/0013_submitter_aliases.sql"),
     ),
     (
+        14,
+        "desk",
+        include_str!("../../migrations/sqlite/0014_desk.sql"),
+    ),
+    (
         15,
         "s3_objects",
         include_str!("../../migrations/sqlite/0015_s3_objects.sql"),
@@ -127,6 +132,11 @@ const POSTGRES: &[Migration] = &[
         9,
         "submitter_aliases",
         include_str!("../../migrations/postgres/0009_submitter_aliases.sql"),
+    ),
+    (
+        10,
+        "desk",
+        include_str!("../../migrations/postgres/0010_desk.sql"),
     ),
     (
         11,

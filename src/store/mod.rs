@@ -17,6 +17,7 @@ mod lane;
 mod migrate;
 pub mod outbox;
 pub mod reports;
+pub mod desk;
 pub mod review;
 pub mod s3_objects;
 pub mod sftp_state;
@@ -191,6 +192,8 @@ pub struct Completion {
     pub review_reason: Option<String>,
     /// The operator's decision this run applied.
     pub decision_id: Option<i64>,
+    /// The document the result is about (found by the desk's search).
+    pub refs: crate::result::DocRefs,
 }
 
 /// Counts and lists for `pasarela status`.
@@ -278,11 +281,25 @@ async fn audit_job_tx(
 }
 
 /// Store (or replace) the result JSON of a job.
-async fn save_result_tx(tx: &mut Tx, job_id: i64, json: &str, at: i64) -> Result<(), sqlx::Error> {
+async fn save_result_tx(
+    tx: &mut Tx,
+    job_id: i64,
+    json: &str,
+    refs: &crate::result::DocRefs,
+    at: i64,
+) -> Result<(), sqlx::Error> {
     tx.execute(
-        "INSERT INTO results (job_id, result_json, written_at) VALUES (?, ?, ?)
-         ON CONFLICT (job_id) DO UPDATE SET result_json = excluded.result_json, written_at = excluded.written_at",
-        args![job_id, json, Arg::time(at)],
+        "INSERT INTO results (job_id, result_json, written_at, cufe, supplier_nit, number) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (job_id) DO UPDATE SET result_json = excluded.result_json, written_at = excluded.written_at,
+         cufe = excluded.cufe, supplier_nit = excluded.supplier_nit, number = excluded.number",
+        args![
+            job_id,
+            json,
+            Arg::time(at),
+            Arg::Text(refs.cufe.clone()),
+            Arg::Text(refs.supplier_nit.clone()),
+            Arg::Text(refs.number.clone())
+        ],
     )
     .await?;
     Ok(())
@@ -801,7 +818,7 @@ impl Store {
             ],
         )
         .await?;
-        save_result_tx(tx, job.id, &c.result_json, c.now_ms).await?;
+        save_result_tx(tx, job.id, &c.result_json, &c.refs, c.now_ms).await?;
         let detail = serde_json::json!({"verdict": c.verdict.as_str(), "result": &c.result_path, "archive": &c.archive_path});
         audit_job_tx(tx, c.now_ms, job, "done", detail).await?;
         if c.review_reason.is_some()
@@ -867,7 +884,14 @@ impl Store {
             args![error, result_path, Arg::time(now_ms), Arg::time(now_ms), job.id],
         )
         .await?;
-        save_result_tx(&mut tx, job.id, result_json, now_ms).await?;
+        save_result_tx(
+            &mut tx,
+            job.id,
+            result_json,
+            &crate::result::DocRefs::default(),
+            now_ms,
+        )
+        .await?;
         let detail = serde_json::json!({"error": error, "attempts": job.attempts, "unfinished_starts": job.unfinished_starts});
         audit_job_tx(&mut tx, now_ms, job, "dead", detail).await?;
         // An operator's decision this run could not apply is closed, so the

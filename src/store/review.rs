@@ -59,6 +59,8 @@ pub enum DecideError {
     },
     #[error("job {0} already has a decision waiting to be applied")]
     Pending(i64),
+    #[error("{0}")]
+    Invalid(&'static str),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -214,6 +216,7 @@ impl Store {
         decision: &Decision,
         now_ms: i64,
     ) -> Result<i64, DecideError> {
+        decision.check().map_err(DecideError::Invalid)?;
         let mut tx = self.write_tx().await?;
         let sql = format!("SELECT {JOB_COLUMNS}, review_reason FROM jobs WHERE id = ? FOR UPDATE");
         let sql = match tx.backend() {

@@ -100,6 +100,31 @@ impl Store {
         Ok(())
     }
 
+    /// Lift a ban (an administrator's decision), with its audit row. False
+    /// when no ban on `addr` was in force.
+    pub async fn sftp_ban_lift(&self, addr: &str, by: &str, now_ms: i64) -> Result<bool, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let n = tx
+            .execute(
+                "UPDATE sftp_bans SET until_at = ?, updated_at = ? WHERE addr = ? AND until_at > ?",
+                args![Arg::time(now_ms), Arg::time(now_ms), addr, Arg::time(now_ms)],
+            )
+            .await?;
+        super::audit_tx(
+            &mut tx,
+            now_ms,
+            &super::AuditRecord {
+                account: None,
+                job_id: None,
+                event: "desk.ban_lifted",
+                detail: serde_json::json!({"ip": addr, "by": by, "was_banned": n > 0}),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(n > 0)
+    }
+
     /// Bans still in force at `now_ms`.
     pub async fn sftp_bans(&self, now_ms: i64) -> Result<Vec<SftpBan>, StoreError> {
         let rows = self

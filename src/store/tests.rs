@@ -460,6 +460,7 @@ both!(
             now_ms: now,
             review_reason: None,
             decision_id: None,
+            refs: Default::default(),
         };
         s.complete(&job, &done).await.unwrap();
         assert_eq!(s.job(id).await.unwrap().unwrap().unfinished_starts, 0);
@@ -825,6 +826,7 @@ both!(kind_format_and_verdict_round_trip_as_enums, |s, place| {
         now_ms: 3000,
         review_reason: Some("manual".into()),
         decision_id: None,
+        refs: Default::default(),
     };
     s.complete(&heavy[0], &c).await.unwrap();
     let done = s.job(p).await.unwrap().unwrap();

@@ -26,6 +26,7 @@ mod deliver_daemon;
 mod deliver_mail;
 mod deliver_reports;
 mod deliver_tls;
+mod desk_browser;
 mod dian_docs;
 mod dian_events;
 mod dian_fixtures;

@@ -13,7 +13,7 @@ use crate::support::*;
 
 /// Products the shipped catalog identifies by description as natural
 /// (registrable) products sold by weight.
-const REGISTRABLE: &[&str] = &[
+pub(crate) const REGISTRABLE: &[&str] = &[
     "Arroz paddy verde",
     "Panela pulverizada",
     "Papa criolla lavada",
@@ -24,29 +24,29 @@ const REGISTRABLE: &[&str] = &[
 
 /// The first printed invoice from seed `from` on numbered in the test
 /// authorisation range (prefix SETP) that `ok` accepts.
-fn printed(from: u64, ok: impl Fn(&fgen::InvoiceTruth) -> bool) -> (u64, Invoice) {
+pub(crate) fn printed(from: u64, ok: impl Fn(&fgen::InvoiceTruth) -> bool) -> (u64, Invoice) {
     (from..from + 20_000)
         .map(|s| (s, fgen::invoice(s, true)))
         .find(|(_, i)| i.truth.prefix == "SETP" && ok(&i.truth))
         .expect("a seed with such a printed invoice")
 }
 
-fn registrable(t: &fgen::InvoiceTruth) -> bool {
+pub(crate) fn registrable(t: &fgen::InvoiceTruth) -> bool {
     t.lines
         .iter()
         .all(|l| l.unit == "KG" && REGISTRABLE.contains(&l.description.as_str()))
 }
 
-fn day(t: &fgen::InvoiceTruth) -> chrono::NaiveDate {
+pub(crate) fn day(t: &fgen::InvoiceTruth) -> chrono::NaiveDate {
     chrono::NaiveDate::parse_from_str(&t.issue_date, "%Y-%m-%d").unwrap()
 }
 
 /// "now" for the daemon: the day after the invoice was issued.
-fn now_after(inv: &Invoice) -> String {
+pub(crate) fn now_after(inv: &Invoice) -> String {
     format!("{}T12:00:00-05:00", day(&inv.truth) + chrono::Days::new(1))
 }
 
-fn config(smtp_port: Option<u16>) -> String {
+pub(crate) fn config(smtp_port: Option<u16>) -> String {
     let smtp = smtp_port.map_or(String::new(), |port| {
         format!(
             "[smtp]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"plain\"\nfrom = \"Pasarela <certificados@bolsa.example>\"\nadmins = [\"ops@bolsa.example\"]\ntemplates_dir = \"{}\"\ninitial_backoff_ms = 200\nmax_backoff_secs = 1\npoll_interval_ms = 100\n",
@@ -64,7 +64,7 @@ fn config(smtp_port: Option<u16>) -> String {
         )
 }
 
-fn certificates(env: &Env) -> usize {
+pub(crate) fn certificates(env: &Env) -> usize {
     files_under(&env.home("demo").join("outgoing/certificates")).len()
 }
 

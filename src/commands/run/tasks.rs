@@ -28,6 +28,8 @@ pub(super) struct Shared {
     pub owner: String,
     /// Intake wakes the runner when it records a job.
     pub wake: Arc<Notify>,
+    /// Failed logins, SFTP and desk alike.
+    pub defender: Arc<crate::sftp::defense::Defender>,
     pub shutdown: CancellationToken,
 }
 
@@ -45,6 +47,24 @@ pub(super) async fn start_admin(
                 .await
                 .with_context(|| format!("starting the admin listener on {addr}"))?;
             info!(listen = %bound, "admin listener: /health /ready /metrics");
+            Ok(Some(handle))
+        }
+        None => Ok(None),
+    }
+}
+
+/// The desk, when `[desk] listen` is set. Like the admin listener, its task
+/// is aborted last through this handle, after the drain.
+pub(super) async fn start_desk(
+    config: &Config,
+    state: Arc<crate::desk::DeskState>,
+) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+    match &config.desk {
+        Some(desk) => {
+            let (bound, handle) = crate::desk::start(desk, state)
+                .await
+                .with_context(|| format!("starting the desk on {}", desk.listen))?;
+            info!(listen = %bound, tls = desk.tls.is_some(), users = desk.users.len(), "desk listening");
             Ok(Some(handle))
         }
         None => Ok(None),
@@ -80,6 +100,7 @@ pub(super) async fn start(
                 store: s.store.clone(),
                 intake: tx.clone(),
                 updates: Some(cfg_rx),
+                defender: Some(s.defender.clone()),
             };
             let (addr, handle) = crate::sftp::start(ctx, s.shutdown.clone())
                 .await

@@ -119,6 +119,7 @@ steps = ["classify"]
         store: store.clone(),
         intake: tx,
         updates: None,
+        defender: None,
     };
     let (addr, join) = pasarela::sftp::start(ctx, shutdown.clone())
         .await
