@@ -15,10 +15,7 @@ pub const MAX_PAGES: usize = 20;
 
 #[derive(Default)]
 pub struct Cache {
-    pages: Mutex<(
-        HashMap<(String, usize), Arc<Vec<u8>>>,
-        VecDeque<(String, usize)>,
-    )>,
+    pages: Mutex<(HashMap<(String, usize), Arc<Vec<u8>>>, VecDeque<(String, usize)>)>,
 }
 
 impl Cache {
