@@ -16,6 +16,7 @@ Usage (normally through scripts/bench-s3.sh, which builds the release binary):
       [--clients 8] [--workers 4] [--dir /tmp/pasarela-s3]
 """
 import argparse
+import atexit
 import concurrent.futures
 import json
 import os
@@ -142,6 +143,7 @@ def main():
         ["python3", os.path.join(REPO, "tests/py/moto_transfer.py"), "--stock",
          "-H", "127.0.0.1", "-p", str(moto_port)],
         env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(d, "moto.log"), "w"))
+    atexit.register(moto.kill)  # also when the run fails half-way
     for _ in range(300):
         try:
             socket.create_connection(("127.0.0.1", moto_port), 0.2).close()
@@ -167,6 +169,7 @@ def main():
     log_path = os.path.join(d, "daemon.log")
     daemon = subprocess.Popen([a.bin, "run"], cwd=d, env=env, stdout=subprocess.DEVNULL,
                               stderr=open(log_path, "w"))
+    atexit.register(daemon.kill)
     deadline = time.time() + 60
     while "S3 intake started" not in open(log_path).read():
         assert time.time() < deadline and daemon.poll() is None, "daemon did not start"
