@@ -24,10 +24,11 @@ fi
 # `test-support`: the generators and scratch schemas the tests use, which a
 # release build leaves out (Cargo.toml, ARCHITECTURE.md).
 cargo test --locked --features test-support "$@"
-# The optional AWS Transfer Family sync (cargo feature `aws`, docs/AWS.md):
-# build it and run its test against moto, without rerunning everything else.
+# The optional AWS support (cargo feature `aws`, docs/AWS.md): build it and
+# run its tests against moto (Transfer sync; the S3 path, whose two-daemon
+# case needs `test-support`'s scratch schemas), without rerunning everything else.
 # Fuzzing itself (scripts/fuzz-smoke.sh) is not part of the test run: the
 # `it` binary's fuzz_replay module replays every committed fuzz input.
 if [ $# -eq 0 ]; then
-  cargo test --locked --features aws --test aws_sync
+  cargo test --locked --features aws,test-support --test aws_sync --test aws_s3
 fi

@@ -115,6 +115,7 @@ fn help(name: &str) -> &'static str {
         "pasarela_mail_total" => "E-mail delivery attempts, by outcome.",
         "pasarela_desk_logins_total" => "Desk sign-in attempts, by outcome.",
         "pasarela_desk_requests_total" => "Desk requests, by page and status class.",
+        "pasarela_s3_messages_total" => "S3 intake's SQS messages, by outcome (done, retried, malformed).",
         _ => "Pasarela metric.",
     }
 }

@@ -51,6 +51,17 @@ pub async fn run(config: &Config, dry_run: bool, prune: bool) -> Exit {
     } else {
         Vec::new()
     };
+    // The S3 path's queues and bucket notification (`[aws.s3]`), then Transfer.
+    let mut s3_failed = false;
+    if let Some(s3) = &aws.s3 {
+        match super::s3_setup::run(config, &aws, s3, dry_run).await {
+            Ok(_) => {}
+            Err(e) => {
+                eprintln!("error: S3 path: {e}");
+                s3_failed = true;
+            }
+        }
+    }
     let desired = plan::desired(config, &aws);
     let client = client(&aws).await;
     println!(
@@ -105,6 +116,9 @@ pub async fn run(config: &Config, dry_run: bool, prune: bool) -> Exit {
     print_findings(&p, prune);
     let failures = carry_out(&client, &aws, &p, &host_keys, dry_run).await;
     print_summary(&p, dry_run, prune);
+    if s3_failed {
+        return Exit::Unavailable;
+    }
     if failures > 0 {
         eprintln!(
             "error: {failures} change(s) failed; the others were made. Run the sync again to retry."

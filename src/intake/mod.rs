@@ -358,7 +358,7 @@ struct Staged {
 
 /// A staged file's format, from its first bytes: the one sniff of a
 /// daemon job (the runner and the steps take it from the job row).
-fn format_of(path: &Path) -> Format {
+pub(crate) fn format_of(path: &Path) -> Format {
     use std::io::{Read, Seek, SeekFrom};
     let mut head = Vec::with_capacity(1024);
     let Ok(mut f) = std::fs::File::open(path) else {
@@ -385,7 +385,7 @@ fn format_of(path: &Path) -> Format {
 }
 
 /// The kind of work a format is: PDFs and images may render and OCR.
-fn kind_of(format: Format) -> JobKind {
+pub(crate) fn kind_of(format: Format) -> JobKind {
     match format {
         Format::Pdf | Format::Image => JobKind::Heavy,
         _ => JobKind::Light,

@@ -8,6 +8,7 @@
 //! file a step uses is compiled (and checked) once per generation.
 
 pub mod exec;
+pub mod remote;
 pub mod runner;
 pub mod steps;
 pub mod trust;

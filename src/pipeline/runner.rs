@@ -36,6 +36,8 @@ pub struct Runner {
     pub owner: String,
     /// Poked by intake when new work was recorded.
     pub wake: Arc<Notify>,
+    /// Inputs and outputs kept elsewhere too (the S3 path); `None` otherwise.
+    pub remote: Option<Arc<dyn super::remote::Remote>>,
 }
 
 /// Jobs this daemon is working on now (their leases are renewed).
@@ -132,6 +134,7 @@ impl Runner {
                                     store: self.store.clone(),
                                     generation: self.generation.borrow().clone(),
                                     clock: self.clock,
+                                    remote: self.remote.clone(),
                                 };
                                 let job_id = job.id;
                                 in_flight
@@ -198,6 +201,7 @@ struct JobCtx {
     store: Store,
     generation: Arc<Generation>,
     clock: Clock,
+    remote: Option<Arc<dyn super::remote::Remote>>,
 }
 
 impl JobCtx {
@@ -314,7 +318,14 @@ impl JobCtx {
                 ..
             })
         );
-        let input = match Self::input_path(job) {
+        // The S3 path: a job staged by another daemon is fetched here.
+        let mut fetched = None;
+        if Self::input_path(job).is_none()
+            && let Some(remote) = &self.remote
+        {
+            fetched = remote.fetch_input(job).await?;
+        }
+        let input = match Self::input_path(job).or_else(|| fetched.clone()) {
             Some(p) => Some(p),
             None if rejecting => None,
             None => {
@@ -390,6 +401,11 @@ impl JobCtx {
             .await
             .map_err(|e| StepError::Transient(e.to_string()))?
             .map_err(|e| StepError::Transient(format!("writing {}: {e}", result_path.display())))?;
+        if let Some(remote) = &self.remote {
+            remote
+                .put_output(job, &result_name(&job.rel_path), json.as_bytes())
+                .await?;
+        }
         let completion = Completion {
             verdict: result.verdict,
             result_json: json,
@@ -441,6 +457,13 @@ impl JobCtx {
                 warn!(job = job.id, error = %e, "archiving input failed; recovery will retry");
             }
         }
+        if let Some(remote) = &self.remote {
+            let name = archive_path
+                .strip_prefix(account.archive())
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_else(|_| job.rel_path.clone());
+            remote.archive_input(job, &name, fetched).await;
+        }
         Ok((result.verdict.as_str(), result.format.as_str()))
     }
 
@@ -468,6 +491,13 @@ impl JobCtx {
             Ok(Ok(())) => {}
             Ok(Err(e)) => warn!(job = job.id, error = %e, "could not write the dead-letter notice"),
             Err(e) => warn!(job = job.id, error = %e, "could not write the dead-letter notice"),
+        }
+        if let Some(remote) = &self.remote
+            && let Err(e) = remote
+                .put_output(job, &result_name(&job.rel_path), json.as_bytes())
+                .await
+        {
+            warn!(job = job.id, error = %e, "could not write the dead-letter notice to S3");
         }
         // The administrators' error-alert (none without [smtp]) is committed
         // with the dead letter itself.
@@ -540,5 +570,10 @@ fn job_result(
 
 /// `outgoing/<rel_path>.result.json`
 pub fn result_path(outgoing: &Path, rel_path: &str) -> PathBuf {
-    outgoing.join(format!("{rel_path}.result.json"))
+    outgoing.join(result_name(rel_path))
+}
+
+/// `<rel_path>.result.json`: a result's name relative to `outgoing/`.
+pub fn result_name(rel_path: &str) -> String {
+    format!("{rel_path}.result.json")
 }

@@ -80,6 +80,11 @@ const SQLITE: &[Migration] = &[
         "desk",
         include_str!("../../migrations/sqlite/0014_desk.sql"),
     ),
+    (
+        15,
+        "s3_objects",
+        include_str!("../../migrations/sqlite/0015_s3_objects.sql"),
+    ),
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -132,6 +137,11 @@ const POSTGRES: &[Migration] = &[
         10,
         "desk",
         include_str!("../../migrations/postgres/0010_desk.sql"),
+    ),
+    (
+        11,
+        "s3_objects",
+        include_str!("../../migrations/postgres/0011_s3_objects.sql"),
     ),
 ];
 

@@ -19,6 +19,7 @@ pub mod outbox;
 pub mod reports;
 pub mod desk;
 pub mod review;
+pub mod s3_objects;
 pub mod sftp_state;
 // Test support: not in a release build (feature `test-support`).
 #[cfg(any(test, feature = "test-support"))]

@@ -114,16 +114,52 @@ pub(super) async fn start(
         }
         None => None,
     };
+    let remote = start_s3(tasks, &s).await;
     let runner = Runner {
         store: s.store.clone(),
         generation: s.generation.clone(),
         clock: s.clock,
         owner: s.owner.clone(),
         wake: s.wake.clone(),
+        remote,
     };
     tasks.spawn(runner.run(s.shutdown.clone()));
     tasks.spawn(delivery(s.config.clone(), s.store.clone(), s.shutdown));
     Ok(sftp_addr)
+}
+
+/// The S3 path (`[aws.s3]`, feature `aws`, docs/AWS.md): its intake task in
+/// `tasks`, and the runner's hooks that write results to S3 and archive
+/// there.
+#[cfg(feature = "aws")]
+async fn start_s3(
+    tasks: &mut JoinSet<()>,
+    s: &Shared,
+) -> Option<Arc<dyn crate::pipeline::remote::Remote>> {
+    let path = crate::aws::s3::S3Path::new(
+        &s.config,
+        s.store.clone(),
+        s.clock,
+        s.generation.clone(),
+        s.wake.clone(),
+    )
+    .await?;
+    let remote = path.remote();
+    tasks.spawn(path.run(s.shutdown.clone()));
+    Some(remote)
+}
+
+#[cfg(not(feature = "aws"))]
+async fn start_s3(
+    _tasks: &mut JoinSet<()>,
+    s: &Shared,
+) -> Option<Arc<dyn crate::pipeline::remote::Remote>> {
+    if s.config.aws.as_ref().is_some_and(|a| a.s3.is_some()) {
+        tracing::error!(
+            "[aws.s3] is configured but this pasarela was built without AWS support: no S3 intake runs; rebuild with `--features aws` (docs/AWS.md)"
+        );
+    }
+    None
 }
 
 /// Pass every new generation's configuration to the SFTP server, until
