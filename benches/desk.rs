@@ -29,7 +29,9 @@ fn config_text(store: &str) -> String {
          [desk.users.ana]\nrole = \"operator\"\npassword_hash = \"{OPERATOR_HASH}\"\n"
     );
     for a in 0..ACCOUNTS {
-        t.push_str(&format!("[accounts.entidad{a:02}]\nhome = \"var/home/entidad{a:02}\"\n"));
+        t.push_str(&format!(
+            "[accounts.entidad{a:02}]\nhome = \"var/home/entidad{a:02}\"\n"
+        ));
     }
     t.push_str("[[routes]]\nname = \"all\"\nsteps = [\"classify\"]\n");
     t
@@ -60,7 +62,12 @@ fn result_json(i: usize, verdict: &str, nit: &str, number: &str, cufe: &str) -> 
 }
 
 fn seed(n: usize, now_ms: i64) -> Vec<SeedJob> {
-    const REASONS: &[&str] = &["awaiting_xml", "low_confidence", "unmatched_product", "claim"];
+    const REASONS: &[&str] = &[
+        "awaiting_xml",
+        "low_confidence",
+        "unmatched_product",
+        "claim",
+    ];
     (0..n)
         .map(|i| {
             // Over the last 60 days, newest last; 70 % accepted, 15 % rejected,
@@ -147,8 +154,8 @@ async fn run(label: &str, dir: &std::path::Path, store_section: &str, n: usize) 
         "{label}: {n} jobs seeded in {:.1} s",
         t.elapsed().as_secs_f64()
     );
-    let generation =
-        pasarela::pipeline::Generation::build(config.clone(), Some(store.clone())).expect("generation");
+    let generation = pasarela::pipeline::Generation::build(config.clone(), Some(store.clone()))
+        .expect("generation");
     let (_tx, rx) = tokio::sync::watch::channel(Arc::new(generation));
     let state = pasarela::desk::DeskState::new(
         store.clone(),
@@ -191,18 +198,39 @@ async fn run(label: &str, dir: &std::path::Path, store_section: &str, n: usize) 
     let pages = [
         ("dashboard /".to_owned(), "/".to_owned()),
         ("review queue".into(), "/review".into()),
-        ("review queue, one reason".into(), "/review?reason=claim".into()),
+        (
+            "review queue, one reason".into(),
+            "/review?reason=claim".into(),
+        ),
         ("review item".into(), format!("/review/{review_id}")),
         ("search, newest".into(), "/jobs".into()),
-        ("search by NIT".into(), format!("/jobs?nit={}", 900_000_000 + (n / 2) % 5_000)),
-        ("search by number".into(), format!("/jobs?number=SETP{}", 990_000_000 + n / 2)),
-        ("search by CUFE".into(), format!("/jobs?cufe={:096x}", (n / 2) as u128 * 0x9e37_79b9_7f4a_7c15)),
-        ("search by account + dates + verdict".into(), "/jobs?account=entidad07&from=2026-10-01&to=2026-11-15&verdict=rejected".into()),
+        (
+            "search by NIT".into(),
+            format!("/jobs?nit={}", 900_000_000 + (n / 2) % 5_000),
+        ),
+        (
+            "search by number".into(),
+            format!("/jobs?number=SETP{}", 990_000_000 + n / 2),
+        ),
+        (
+            "search by CUFE".into(),
+            format!(
+                "/jobs?cufe={:096x}",
+                (n / 2) as u128 * 0x9e37_79b9_7f4a_7c15
+            ),
+        ),
+        (
+            "search by account + dates + verdict".into(),
+            "/jobs?account=entidad07&from=2026-10-01&to=2026-11-15&verdict=rejected".into(),
+        ),
         ("job".into(), format!("/jobs/{mid}")),
         ("audit".into(), "/audit".into()),
         ("audit, desk events".into(), "/audit?event=desk.".into()),
     ];
-    println!("\n{label}, {n} jobs ({} audit rows): server-side time per page, 30 requests", n * 3);
+    println!(
+        "\n{label}, {n} jobs ({} audit rows): server-side time per page, 30 requests",
+        n * 3
+    );
     println!("| page | p50 ms | p95 ms | max ms | bytes |");
     println!("|---|---:|---:|---:|---:|");
     for (name, uri) in &pages {
@@ -248,7 +276,13 @@ async fn main() {
             .await
             .expect("PASARELA_TEST_POSTGRES_URL for --pg");
         let dir = tempfile::tempdir().expect("tempdir");
-        run("PostgreSQL", dir.path(), &format!("url = \"{}\"", schema.url), n).await;
+        run(
+            "PostgreSQL",
+            dir.path(),
+            &format!("url = \"{}\"", schema.url),
+            n,
+        )
+        .await;
         schema.drop_now().await;
     }
 }

@@ -32,7 +32,10 @@ pub struct ServeLimits {
 }
 
 /// A TLS configuration from PEM files (certificate chain, private key).
-pub fn tls_config(cert: &Path, key: &Path) -> anyhow::Result<Arc<tokio_rustls::rustls::ServerConfig>> {
+pub fn tls_config(
+    cert: &Path,
+    key: &Path,
+) -> anyhow::Result<Arc<tokio_rustls::rustls::ServerConfig>> {
     use tokio_rustls::rustls;
     use tokio_rustls::rustls::pki_types::pem::PemObject;
     use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -43,7 +46,8 @@ pub fn tls_config(cert: &Path, key: &Path) -> anyhow::Result<Arc<tokio_rustls::r
     if certs.is_empty() {
         anyhow::bail!("{}: no certificate", cert.display());
     }
-    let key = PrivateKeyDer::from_pem_file(key).with_context(|| format!("reading {}", key.display()))?;
+    let key =
+        PrivateKeyDer::from_pem_file(key).with_context(|| format!("reading {}", key.display()))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -88,11 +92,16 @@ pub async fn serve(
             let (router, tls) = (router.clone(), tls.clone());
             connections.spawn(async move {
                 let _permit = permit;
-                let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-                    req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
-                    let mut router = router.clone();
-                    async move { tower::Service::call(&mut router, req.map(axum::body::Body::new)).await }
-                });
+                let service = hyper::service::service_fn(
+                    move |mut req: hyper::Request<hyper::body::Incoming>| {
+                        req.extensions_mut()
+                            .insert(axum::extract::ConnectInfo(peer));
+                        let mut router = router.clone();
+                        async move {
+                            tower::Service::call(&mut router, req.map(axum::body::Body::new)).await
+                        }
+                    },
+                );
                 let mut http = hyper::server::conn::http1::Builder::new();
                 http.timer(TokioTimer::new())
                     .header_read_timeout(read_timeout)
@@ -101,7 +110,9 @@ pub async fn serve(
                     None => http.serve_connection(TokioIo::new(sock), service).await,
                     Some(acceptor) => {
                         match tokio::time::timeout(read_timeout, acceptor.accept(sock)).await {
-                            Ok(Ok(stream)) => http.serve_connection(TokioIo::new(stream), service).await,
+                            Ok(Ok(stream)) => {
+                                http.serve_connection(TokioIo::new(stream), service).await
+                            }
                             Ok(Err(e)) => {
                                 debug!(peer = %peer, error = %e, "TLS handshake failed");
                                 return;

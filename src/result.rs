@@ -276,7 +276,11 @@ impl ResultDoc {
         };
         let clip = |s: Option<String>| s.map(|s| s.chars().take(200).collect::<String>());
         DocRefs {
-            cufe: clip(doc("/cufe").or_else(|| doc("/cude")).or_else(|| field("cufe"))),
+            cufe: clip(
+                doc("/cufe")
+                    .or_else(|| doc("/cude"))
+                    .or_else(|| field("cufe")),
+            ),
             supplier_nit: clip(doc("/supplier/id").or_else(|| field("supplier_nit"))),
             number: clip(doc("/number").or_else(|| field("number"))),
         }

@@ -67,7 +67,8 @@ fn counter_family(name: &'static str) -> Counters {
     }
     let f = Counters::default();
     let base = name.strip_suffix("_total").unwrap_or(name);
-    s.registry.register(base, help(name).trim_end_matches('.'), f.clone());
+    s.registry
+        .register(base, help(name).trim_end_matches('.'), f.clone());
     s.counters.insert(name, f.clone());
     f
 }
@@ -78,7 +79,8 @@ fn histogram_family(name: &'static str) -> Histograms {
         return f.clone();
     }
     let f = Histograms::new_with_constructor(new_histogram as fn() -> Histogram);
-    s.registry.register(name, help(name).trim_end_matches('.'), f.clone());
+    s.registry
+        .register(name, help(name).trim_end_matches('.'), f.clone());
     s.histograms.insert(name, f.clone());
     f
 }
@@ -115,7 +117,9 @@ fn help(name: &str) -> &'static str {
         "pasarela_mail_total" => "E-mail delivery attempts, by outcome.",
         "pasarela_desk_logins_total" => "Desk sign-in attempts, by outcome.",
         "pasarela_desk_requests_total" => "Desk requests, by page and status class.",
-        "pasarela_s3_messages_total" => "S3 intake's SQS messages, by outcome (done, retried, malformed).",
+        "pasarela_s3_messages_total" => {
+            "S3 intake's SQS messages, by outcome (done, retried, malformed)."
+        }
         _ => "Pasarela metric.",
     }
 }
@@ -197,7 +201,9 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("pasarela_step_duration_seconds_bucket{le=\"0.005\",step=\"classify\"} 1"),
+            text.contains(
+                "pasarela_step_duration_seconds_bucket{le=\"0.005\",step=\"classify\"} 1"
+            ),
             "{text}"
         );
         assert!(
@@ -205,7 +211,10 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("pasarela_jobs{state=\"done\"} 2"), "{text}");
-        assert!(text.contains("pasarela_sftp_bytes_total{direction=\"upload\"}"), "{text}");
+        assert!(
+            text.contains("pasarela_sftp_bytes_total{direction=\"upload\"}"),
+            "{text}"
+        );
         assert!(text.trim_end().ends_with("# EOF"), "{text}");
     }
 }

@@ -15,7 +15,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-
 use crate::store::Store;
 
 /// What the probes report.
@@ -157,12 +156,19 @@ struct Probes {
     store: Store,
 }
 
-type Answer = (axum::http::StatusCode, [(axum::http::header::HeaderName, &'static str); 1], String);
+type Answer = (
+    axum::http::StatusCode,
+    [(axum::http::header::HeaderName, &'static str); 1],
+    String,
+);
 
 fn text(status: axum::http::StatusCode, body: &str) -> Answer {
     (
         status,
-        [(axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; charset=utf-8",
+        )],
         format!("{body}\n"),
     )
 }

@@ -451,7 +451,9 @@ pub fn judge(
             if record.is_some_and(|r| r.pdf_sha256 == file_sha) {
                 (
                     true,
-                    format!("GENUINO: certificado {number} auténtico e inalterado (código {digest})"),
+                    format!(
+                        "GENUINO: certificado {number} auténtico e inalterado (código {digest})"
+                    ),
                 )
             } else {
                 // The data is intact but other bytes of the file differ from

@@ -145,28 +145,74 @@ impl DeskRaw {
             }
             v.clamp(lo, hi)
         };
-        let idle = range(p, "idle_timeout_minutes", self.idle_timeout_minutes.unwrap_or(30), 1, 24 * 60);
-        let absolute = range(p, "absolute_timeout_hours", self.absolute_timeout_hours.unwrap_or(12), 1, 24 * 7);
-        let max = range(p, "max_connections", self.max_connections.unwrap_or(256), 1, 10_000);
-        let timeout = range(p, "read_timeout_ms", self.read_timeout_ms.unwrap_or(10_000), 100, 600_000);
+        let idle = range(
+            p,
+            "idle_timeout_minutes",
+            self.idle_timeout_minutes.unwrap_or(30),
+            1,
+            24 * 60,
+        );
+        let absolute = range(
+            p,
+            "absolute_timeout_hours",
+            self.absolute_timeout_hours.unwrap_or(12),
+            1,
+            24 * 7,
+        );
+        let max = range(
+            p,
+            "max_connections",
+            self.max_connections.unwrap_or(256),
+            1,
+            10_000,
+        );
+        let timeout = range(
+            p,
+            "read_timeout_ms",
+            self.read_timeout_ms.unwrap_or(10_000),
+            100,
+            600_000,
+        );
         let mut users = BTreeMap::new();
         for (name, u) in self.users {
             let key = format!("desk.users.{name}");
-            if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c)) {
-                p.error(file, &key, "a user name is 1 to 64 letters, digits, '.', '_', '-' or '@'");
+            if name.is_empty()
+                || name.len() > 64
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c))
+            {
+                p.error(
+                    file,
+                    &key,
+                    "a user name is 1 to 64 letters, digits, '.', '_', '-' or '@'",
+                );
             }
             if let Err(e) = crate::sftp::auth::check_hash(&u.password_hash) {
                 p.error(file, format!("{key}.password_hash"), format!("{e:#}"));
             }
             let Some(role) = Role::parse(&u.role) else {
-                p.error(file, format!("{key}.role"), format!("'{}' is not a role (admin, operator, viewer, entity)", u.role));
+                p.error(
+                    file,
+                    format!("{key}.role"),
+                    format!(
+                        "'{}' is not a role (admin, operator, viewer, entity)",
+                        u.role
+                    ),
+                );
                 continue;
             };
             match (&u.account, role) {
-                (None, Role::Entity) => p.error(file, format!("{key}.account"), "an entity user names the account it sees"),
-                (Some(a), Role::Entity) if !accounts.contains(a) => {
-                    p.error(file, format!("{key}.account"), format!("no account '{a}' in [accounts]"))
-                }
+                (None, Role::Entity) => p.error(
+                    file,
+                    format!("{key}.account"),
+                    "an entity user names the account it sees",
+                ),
+                (Some(a), Role::Entity) if !accounts.contains(a) => p.error(
+                    file,
+                    format!("{key}.account"),
+                    format!("no account '{a}' in [accounts]"),
+                ),
                 (Some(_), r) if r != Role::Entity => p.error(
                     file,
                     format!("{key}.account"),
@@ -197,12 +243,20 @@ impl DeskRaw {
         let addr = match listen.parse::<SocketAddr>() {
             Ok(a) => a,
             Err(_) => {
-                p.error(file, "desk.listen", format!("'{listen}' is not an address:port such as 127.0.0.1:8080"));
+                p.error(
+                    file,
+                    "desk.listen",
+                    format!("'{listen}' is not an address:port such as 127.0.0.1:8080"),
+                );
                 return None;
             }
         };
         if users.is_empty() {
-            p.warn(file, "desk.users", "no users: nobody can sign in to the desk");
+            p.warn(
+                file,
+                "desk.users",
+                "no users: nobody can sign in to the desk",
+            );
         }
         if tls.is_none() && !addr.ip().is_loopback() {
             p.warn(

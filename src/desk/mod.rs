@@ -218,7 +218,11 @@ fn token_hash(token: &str) -> String {
 
 /// Equal strings, compared in time independent of where they differ.
 fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 /// The signed-in user of a request.
@@ -244,7 +248,9 @@ impl Who {
 #[derive(Debug)]
 pub enum Refused {
     /// Not signed in (or the session ended): to the sign-in page.
-    SignIn { next: String },
+    SignIn {
+        next: String,
+    },
     /// Signed in, but the role may not do this.
     Forbidden,
     /// A form without the session's anti-forgery token.
@@ -305,11 +311,7 @@ impl From<crate::store::StoreError> for Refused {
 
 fn html(t: &impl Template) -> Response {
     match t.render() {
-        Ok(body) => (
-            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-            body,
-        )
-            .into_response(),
+        Ok(body) => ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "desk: template failed");
             (StatusCode::INTERNAL_SERVER_ERROR, "error").into_response()

@@ -71,7 +71,11 @@ async fn nav(st: &DeskState, w: &Who) -> Nav {
 }
 
 fn staff(w: &Who) -> Result<(), Refused> {
-    if w.role.sees_all() { Ok(()) } else { Err(Refused::Forbidden) }
+    if w.role.sees_all() {
+        Ok(())
+    } else {
+        Err(Refused::Forbidden)
+    }
 }
 
 pub async fn not_found() -> Refused {
@@ -171,16 +175,26 @@ pub async fn login(
         .map(|u| u.password_hash.clone())
         .unwrap_or_else(|| DUMMY_HASH.to_owned());
     let password = f.password.clone();
-    let verified = tokio::task::spawn_blocking(move || crate::sftp::auth::verify_password(&password, &hash))
-        .await
-        .unwrap_or(false);
+    let verified =
+        tokio::task::spawn_blocking(move || crate::sftp::auth::verify_password(&password, &hash))
+            .await
+            .unwrap_or(false);
     let now = st.now_ms();
     let Some(user) = user.filter(|_| verified) else {
         // Scored like an SFTP login: 1 for a known user, 2 for an unknown one.
-        let score = if desk.users.contains_key(f.user.trim()) { 1 } else { 2 };
+        let score = if desk.users.contains_key(f.user.trim()) {
+            1
+        } else {
+            2
+        };
         let banned = st.defender.failed(ip, score, Instant::now());
         crate::admin::metrics::inc("pasarela_desk_logins_total", &[("outcome", "failure")]);
-        let name: String = f.user.chars().filter(|c| !c.is_control()).take(64).collect();
+        let name: String = f
+            .user
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(64)
+            .collect();
         st.store
             .audit(crate::store::AuditRecord {
                 account: None,
@@ -305,7 +319,14 @@ pub async fn home(st: State, headers: HeaderMap) -> Page {
         .collect();
     let reasons: Vec<(String, i64)> = counts
         .iter()
-        .map(|(r, n)| (Reason::parse(r).map_or(r.as_str(), |r| r.label()).to_owned(), *n))
+        .map(|(r, n)| {
+            (
+                Reason::parse(r)
+                    .map_or(r.as_str(), |r| r.label())
+                    .to_owned(),
+                *n,
+            )
+        })
         .collect();
     let first_hour = now_ms - HOURS as i64 * 3_600_000;
     let page = views::DashboardPage {
@@ -348,11 +369,17 @@ pub async fn queue(st: State, headers: HeaderMap, Query(q): Query<QueueQuery>) -
     let config = st.config();
     let reason = match q.reason.as_str() {
         "" => None,
-        r => Some(Reason::parse(r).ok_or_else(|| Refused::BadRequest(format!("motivo desconocido: {r}")))?),
+        r => Some(
+            Reason::parse(r)
+                .ok_or_else(|| Refused::BadRequest(format!("motivo desconocido: {r}")))?,
+        ),
     };
     let older: Option<i64> = match q.older_than_hours.trim() {
         "" => None,
-        h => Some(h.parse::<i64>().map_err(|_| Refused::BadRequest("las horas son un número entero".into()))?),
+        h => Some(
+            h.parse::<i64>()
+                .map_err(|_| Refused::BadRequest("las horas son un número entero".into()))?,
+        ),
     };
     let now = st.now_ms();
     let filter = Filter {
@@ -381,7 +408,13 @@ pub async fn queue(st: State, headers: HeaderMap, Query(q): Query<QueueQuery>) -
             .collect(),
         reasons: Reason::ALL
             .iter()
-            .map(|r| (r.as_str().to_owned(), r.label().to_owned(), Some(*r) == reason))
+            .map(|r| {
+                (
+                    r.as_str().to_owned(),
+                    r.label().to_owned(),
+                    Some(*r) == reason,
+                )
+            })
             .collect(),
         older_than: q.older_than_hours.clone(),
         items: items
@@ -401,7 +434,8 @@ pub async fn queue(st: State, headers: HeaderMap, Query(q): Query<QueueQuery>) -
 }
 
 fn parse_json(s: Option<&str>) -> serde_json::Value {
-    s.and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default()
+    s.and_then(|s| serde_json::from_str(s).ok())
+        .unwrap_or_default()
 }
 
 fn findings_of(result: &serde_json::Value) -> Vec<views::FindingRow> {
@@ -457,7 +491,10 @@ fn source_label(s: &str) -> &str {
 /// certain).
 fn fields_of(result: &serde_json::Value) -> Vec<views::FieldRow> {
     let mut out = Vec::new();
-    if let Some(fields) = result.pointer("/extraction/fields").and_then(|f| f.as_object()) {
+    if let Some(fields) = result
+        .pointer("/extraction/fields")
+        .and_then(|f| f.as_object())
+    {
         // Every field an approval may correct, read or not (an unread one is
         // empty, for the operator to fill in), then the other fields read.
         let extra = fields
@@ -472,12 +509,23 @@ fn fields_of(result: &serde_json::Value) -> Vec<views::FieldRow> {
                 None | Some(serde_json::Value::Null) => String::new(),
                 Some(v) => v.to_string(),
             };
-            let source = f.and_then(|f| f["source"].as_str()).unwrap_or("").to_owned();
+            let source = f
+                .and_then(|f| f["source"].as_str())
+                .unwrap_or("")
+                .to_owned();
             out.push(views::FieldRow {
                 label: field_label(k).to_owned(),
                 value,
-                source_label: if f.is_some() { source_label(&source).to_owned() } else { "no leído".to_owned() },
-                source: if f.is_some() { source } else { "none".to_owned() },
+                source_label: if f.is_some() {
+                    source_label(&source).to_owned()
+                } else {
+                    "no leído".to_owned()
+                },
+                source: if f.is_some() {
+                    source
+                } else {
+                    "none".to_owned()
+                },
                 confidence: conf.map_or_else(|| "—".to_owned(), |c| format!("{:.0} %", c * 100.0)),
                 level: match conf {
                     Some(c) if c >= 0.9 => "high",
@@ -489,7 +537,12 @@ fn fields_of(result: &serde_json::Value) -> Vec<views::FieldRow> {
             });
         }
     } else if let Some(d) = result.get("document").filter(|d| d.is_object()) {
-        let s = |p: &str| d.pointer(p).and_then(|v| v.as_str()).unwrap_or("").to_owned();
+        let s = |p: &str| {
+            d.pointer(p)
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_owned()
+        };
         for (name, value) in [
             ("number", s("/number")),
             ("issue_date", s("/issue_date")),
@@ -498,7 +551,14 @@ fn fields_of(result: &serde_json::Value) -> Vec<views::FieldRow> {
             ("customer_name", s("/customer/name")),
             ("customer_id", s("/customer/id")),
             ("total", s("/totals/payable")),
-            ("cufe", if d.get("cufe").is_some() { s("/cufe") } else { s("/cude") }),
+            (
+                "cufe",
+                if d.get("cufe").is_some() {
+                    s("/cufe")
+                } else {
+                    s("/cude")
+                },
+            ),
         ] {
             out.push(views::FieldRow {
                 label: field_label(name).to_owned(),
@@ -600,7 +660,12 @@ pub async fn item(
             .review_reason
             .as_deref()
             .map(|r| Reason::parse(r).map_or(r.to_owned(), |x| x.label().to_owned()))
-            .unwrap_or_else(|| format!("no está en revisión ({})", verdict_label(row.verdict.as_deref().unwrap_or(&row.state)))),
+            .unwrap_or_else(|| {
+                format!(
+                    "no está en revisión ({})",
+                    verdict_label(row.verdict.as_deref().unwrap_or(&row.state))
+                )
+            }),
         since: when(row.updated_at),
         format: format.as_str().to_owned(),
         next_id,
@@ -660,7 +725,9 @@ async fn decide(st: &DeskState, w: &Who, id: i64, decision: Decision) -> Page {
         Err(e @ DecideError::NoSuchJob(_)) => Err(Refused::BadRequest(e.to_string())),
         Err(e) => Err(Refused::BadRequest(match e {
             DecideError::NotInReview { .. } => format!("El envío {id} ya no espera revisión."),
-            DecideError::Pending(_) => format!("El envío {id} ya tiene una decisión esperando a aplicarse."),
+            DecideError::Pending(_) => {
+                format!("El envío {id} ya tiene una decisión esperando a aplicarse.")
+            }
             other => other.to_string(),
         })),
     }
@@ -673,7 +740,10 @@ pub async fn approve(
     Form(form): Form<Vec<(String, String)>>,
 ) -> Page {
     let w = who(&st, &headers, &format!("/review/{id}")).await?;
-    let csrf = form.iter().find(|(k, _)| k == "csrf").map(|(_, v)| v.as_str());
+    let csrf = form
+        .iter()
+        .find(|(k, _)| k == "csrf")
+        .map(|(_, v)| v.as_str());
     check_form(&w, &headers, csrf)?;
     if !w.role.decides() {
         return Err(Refused::Forbidden);
@@ -702,14 +772,21 @@ pub struct RejectForm {
     reason: String,
 }
 
-pub async fn reject(st: State, headers: HeaderMap, Path(id): Path<i64>, Form(f): Form<RejectForm>) -> Page {
+pub async fn reject(
+    st: State,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Form(f): Form<RejectForm>,
+) -> Page {
     let w = who(&st, &headers, &format!("/review/{id}")).await?;
     check_form(&w, &headers, f.csrf.as_deref())?;
     if !w.role.decides() {
         return Err(Refused::Forbidden);
     }
     if f.reason.trim().is_empty() {
-        return Err(Refused::BadRequest("El rechazo necesita un motivo: el remitente lo lee.".into()));
+        return Err(Refused::BadRequest(
+            "El rechazo necesita un motivo: el remitente lo lee.".into(),
+        ));
     }
     let decision = Decision::Reject {
         operator: w.user.clone(),
@@ -740,7 +817,15 @@ pub struct JobsQuery {
     before: Option<i64>,
 }
 
-const VERDICTS: &[&str] = &["accepted", "rejected", "review", "duplicate", "dead", "pending", "running"];
+const VERDICTS: &[&str] = &[
+    "accepted",
+    "rejected",
+    "review",
+    "duplicate",
+    "dead",
+    "pending",
+    "running",
+];
 
 fn day_ms(st: &DeskState, day: &str, next: bool) -> Result<Option<i64>, Refused> {
     if day.trim().is_empty() {
@@ -750,8 +835,7 @@ fn day_ms(st: &DeskState, day: &str, next: bool) -> Result<Option<i64>, Refused>
         .map_err(|_| Refused::BadRequest(format!("fecha no válida: {day} (AAAA-MM-DD)")))?;
     let d = if next { d.succ_opt().unwrap_or(d) } else { d };
     let offset = *st.clock.now().offset();
-    Ok(d
-        .and_hms_opt(0, 0, 0)
+    Ok(d.and_hms_opt(0, 0, 0)
         .and_then(|t| t.and_local_timezone(offset).single())
         .map(|t| t.timestamp_millis()))
 }
@@ -760,7 +844,10 @@ pub async fn jobs(st: State, headers: HeaderMap, Query(q): Query<JobsQuery>) -> 
     let w = who(&st, &headers, "/jobs").await?;
     let config = st.config();
     if !q.verdict.is_empty() && !VERDICTS.contains(&q.verdict.as_str()) {
-        return Err(Refused::BadRequest(format!("veredicto desconocido: {}", q.verdict)));
+        return Err(Refused::BadRequest(format!(
+            "veredicto desconocido: {}",
+            q.verdict
+        )));
     }
     // An entity's search is always of its own account.
     let account = match &w.account {
@@ -804,7 +891,11 @@ pub async fn jobs(st: State, headers: HeaderMap, Query(q): Query<JobsQuery>) -> 
             from: q.from.clone(),
             to: q.to.clone(),
         },
-        accounts: config.accounts.keys().map(|a| (a.clone(), *a == q.account)).collect(),
+        accounts: config
+            .accounts
+            .keys()
+            .map(|a| (a.clone(), *a == q.account))
+            .collect(),
         verdicts: VERDICTS
             .iter()
             .map(|v| (v.to_string(), verdict_label(v).to_owned(), *v == q.verdict))
@@ -863,9 +954,13 @@ pub async fn job(st: State, headers: HeaderMap, Path(id): Path<i64>) -> Page {
         Some(c) => {
             let path = std::path::PathBuf::from(&c.path);
             let record = c.clone();
-            let (ok, status) = match tokio::task::spawn_blocking(move || std::fs::read(path)).await {
+            let (ok, status) = match tokio::task::spawn_blocking(move || std::fs::read(path)).await
+            {
                 Ok(Ok(bytes)) => crate::certificate::judge(&bytes, Some(&record)),
-                _ => (false, "NO DISPONIBLE: el archivo del certificado no está en su carpeta".to_owned()),
+                _ => (
+                    false,
+                    "NO DISPONIBLE: el archivo del certificado no está en su carpeta".to_owned(),
+                ),
             };
             Some(views::CertificateView {
                 number: c.number,
@@ -891,7 +986,9 @@ pub async fn job(st: State, headers: HeaderMap, Path(id): Path<i64>) -> Page {
         received: when(job.received_at),
         size: job.size,
         sha256: job.sha256.clone(),
-        in_review: w.role.sees_all() && row.review_reason.is_some() && matches!(row.state.as_str(), "done" | "dead"),
+        in_review: w.role.sees_all()
+            && row.review_reason.is_some()
+            && matches!(row.state.as_str(), "done" | "dead"),
         can_replay: w.role.administers() && row.state == "dead",
         csrf: w.csrf.clone(),
         certificate,
@@ -902,9 +999,16 @@ pub async fn job(st: State, headers: HeaderMap, Path(id): Path<i64>) -> Page {
                 format!(
                     "{} · {} por {}{}{}",
                     when(d.decided_at),
-                    if d.decision == "approve" { "aprobado" } else { "rechazado" },
+                    if d.decision == "approve" {
+                        "aprobado"
+                    } else {
+                        "rechazado"
+                    },
                     d.operator,
-                    d.reason.as_deref().map(|r| format!(" («{r}»)")).unwrap_or_default(),
+                    d.reason
+                        .as_deref()
+                        .map(|r| format!(" («{r}»)"))
+                        .unwrap_or_default(),
                     d.outcome
                         .as_deref()
                         .map(|o| format!(" → {}", verdict_label(o)))
@@ -912,7 +1016,10 @@ pub async fn job(st: State, headers: HeaderMap, Path(id): Path<i64>) -> Page {
                 )
             })
             .collect(),
-        audit: audit.iter().map(|(at, ev, d)| (when(*at), ev.clone(), d.clone())).collect(),
+        audit: audit
+            .iter()
+            .map(|(at, ev, d)| (when(*at), ev.clone(), d.clone()))
+            .collect(),
         result_json: result_text
             .as_deref()
             .and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok())
@@ -929,7 +1036,13 @@ fn download(bytes: Vec<u8>, name: &str, ctype: &'static str) -> Response {
         .next()
         .unwrap_or("archivo")
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || ".-_".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ".-_".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .take(120)
         .collect();
     let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{safe}\""))
@@ -966,7 +1079,9 @@ async fn read_original(st: &DeskState, job: &crate::store::Job) -> Result<Vec<u8
         let f = std::fs::File::open(&path)?;
         let len = f.metadata()?.len();
         if len > max {
-            return Err(std::io::Error::other("file larger than daemon.max_file_bytes"));
+            return Err(std::io::Error::other(
+                "file larger than daemon.max_file_bytes",
+            ));
         }
         let mut buf = Vec::with_capacity(len as usize);
         std::io::Read::read_to_end(&mut std::io::Read::take(f, max + 1), &mut buf)?;
@@ -1013,10 +1128,18 @@ pub async fn certificate(st: State, headers: HeaderMap, Path(id): Path<i64>) -> 
             detail: serde_json::json!({"user": w.user, "what": "certificate", "number": c.number}),
         })
         .await?;
-    Ok(download(bytes, &format!("{}.pdf", c.number), "application/pdf"))
+    Ok(download(
+        bytes,
+        &format!("{}.pdf", c.number),
+        "application/pdf",
+    ))
 }
 
-pub async fn page_image(st: State, headers: HeaderMap, Path((id, page)): Path<(i64, String)>) -> Page {
+pub async fn page_image(
+    st: State,
+    headers: HeaderMap,
+    Path((id, page)): Path<(i64, String)>,
+) -> Page {
     let w = who(&st, &headers, &format!("/jobs/{id}")).await?;
     staff(&w)?;
     let job = visible_job(&st, &w, id).await?;
@@ -1029,7 +1152,9 @@ pub async fn page_image(st: State, headers: HeaderMap, Path((id, page)): Path<(i
     let max = st.config().daemon.max_file_bytes;
     let read = move || -> std::io::Result<Vec<u8>> {
         if std::fs::metadata(&path)?.len() > max {
-            return Err(std::io::Error::other("file larger than daemon.max_file_bytes"));
+            return Err(std::io::Error::other(
+                "file larger than daemon.max_file_bytes",
+            ));
         }
         std::fs::read(&path)
     };
@@ -1050,7 +1175,12 @@ pub async fn page_image(st: State, headers: HeaderMap, Path((id, page)): Path<(i
     }
 }
 
-pub async fn replay(st: State, headers: HeaderMap, Path(id): Path<i64>, Form(f): Form<CsrfForm>) -> Page {
+pub async fn replay(
+    st: State,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    Form(f): Form<CsrfForm>,
+) -> Page {
     let w = who(&st, &headers, &format!("/jobs/{id}")).await?;
     check_form(&w, &headers, f.csrf.as_deref())?;
     if !w.role.administers() {
@@ -1058,7 +1188,9 @@ pub async fn replay(st: State, headers: HeaderMap, Path(id): Path<i64>, Form(f):
     }
     let job = visible_job(&st, &w, id).await?;
     if job.state != crate::store::JobState::Dead {
-        return Err(Refused::BadRequest(format!("El envío {id} no es una carta muerta.")));
+        return Err(Refused::BadRequest(format!(
+            "El envío {id} no es una carta muerta."
+        )));
     }
     let now = st.now_ms();
     st.store.replay(id, now).await?;
@@ -1142,7 +1274,10 @@ pub async fn bans(st: State, headers: HeaderMap) -> Page {
         nav: Some(nav(&st, &w).await),
         flash: None,
         csrf: w.csrf.clone(),
-        rows: rows.into_iter().map(|b| (b.addr, when(b.until_at), b.bans)).collect(),
+        rows: rows
+            .into_iter()
+            .map(|b| (b.addr, when(b.until_at), b.bans))
+            .collect(),
     };
     Ok(html(&page))
 }
@@ -1161,13 +1296,13 @@ pub async fn lift_ban(st: State, headers: HeaderMap, Form(f): Form<LiftForm>) ->
     if !w.role.administers() {
         return Err(Refused::Forbidden);
     }
-    let ip: std::net::IpAddr = f
-        .ip
-        .trim()
-        .parse()
-        .map_err(|_| Refused::BadRequest(format!("dirección no válida: {}", f.ip)))?;
+    let ip: std::net::IpAddr =
+        f.ip.trim()
+            .parse()
+            .map_err(|_| Refused::BadRequest(format!("dirección no válida: {}", f.ip)))?;
     st.defender.lift(ip, Instant::now());
-    st.store.sftp_ban_lift(&ip.to_string(), &w.user, st.now_ms()).await?;
+    st.store
+        .sftp_ban_lift(&ip.to_string(), &w.user, st.now_ms())
+        .await?;
     Ok(Redirect::to("/bans").into_response())
 }
-

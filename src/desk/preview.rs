@@ -18,24 +18,30 @@ type PageKey = (String, usize);
 
 /// Rendered pages by key, and the keys oldest first (evicted first).
 #[derive(Default)]
+struct Pages {
+    by_key: HashMap<PageKey, Arc<Vec<u8>>>,
+    order: VecDeque<PageKey>,
+}
+
+#[derive(Default)]
 pub struct Cache {
-    pages: Mutex<(HashMap<PageKey, Arc<Vec<u8>>>, VecDeque<PageKey>)>,
+    pages: Mutex<Pages>,
 }
 
 impl Cache {
     fn get(&self, key: &(String, usize)) -> Option<Arc<Vec<u8>>> {
         let g = self.pages.lock().unwrap_or_else(|e| e.into_inner());
-        g.0.get(key).cloned()
+        g.by_key.get(key).cloned()
     }
 
     fn put(&self, key: (String, usize), png: Arc<Vec<u8>>) {
         let mut g = self.pages.lock().unwrap_or_else(|e| e.into_inner());
-        if g.0.insert(key.clone(), png).is_none() {
-            g.1.push_back(key);
+        if g.by_key.insert(key.clone(), png).is_none() {
+            g.order.push_back(key);
         }
-        while g.1.len() > CACHED {
-            if let Some(old) = g.1.pop_front() {
-                g.0.remove(&old);
+        while g.order.len() > CACHED {
+            if let Some(old) = g.order.pop_front() {
+                g.by_key.remove(&old);
             }
         }
     }

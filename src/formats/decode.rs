@@ -386,8 +386,14 @@ fn preview_child(bytes: &[u8], index: usize) -> WirePage {
     };
     let pixels = u64::from(page.width()) * u64::from(page.height());
     let page = if page.width() > PREVIEW_WIDTH {
-        let h = (u64::from(page.height()) * u64::from(PREVIEW_WIDTH) / u64::from(page.width())).max(1);
-        image::imageops::resize(&page, PREVIEW_WIDTH, h as u32, image::imageops::FilterType::Triangle)
+        let h =
+            (u64::from(page.height()) * u64::from(PREVIEW_WIDTH) / u64::from(page.width())).max(1);
+        image::imageops::resize(
+            &page,
+            PREVIEW_WIDTH,
+            h as u32,
+            image::imageops::FilterType::Triangle,
+        )
     } else {
         page
     };
@@ -397,7 +403,9 @@ fn preview_child(bytes: &[u8], index: usize) -> WirePage {
         .map_err(|e| e.to_string())
         .and_then(|_| std::fs::write(PREVIEW_FILE, &png).map_err(|e| e.to_string()));
     WirePage {
-        error: written.err().map(|e| format!("no se pudo escribir la vista previa: {e}")),
+        error: written
+            .err()
+            .map(|e| format!("no se pudo escribir la vista previa: {e}")),
         more,
         pixels,
         ..WirePage::default()
@@ -406,13 +414,22 @@ fn preview_child(bytes: &[u8], index: usize) -> WirePage {
 
 /// Decode page `index` (0-based) of an image in the worker into a PNG for
 /// people to look at; `Ok(None)` when the image has no such page.
-pub async fn image_preview(bytes: &[u8], index: usize, limits: Limits) -> Result<Option<Vec<u8>>, WorkerError> {
+pub async fn image_preview(
+    bytes: &[u8],
+    index: usize,
+    limits: Limits,
+) -> Result<Option<Vec<u8>>, WorkerError> {
     let scratch = Scratch::new().map_err(|e| io_err("pasarela decode", e))?;
     scratch
         .write("in.img", bytes)
         .map_err(|e| io_err("pasarela decode", e))?;
     let page = index.to_string();
-    let out = run_decoder(&scratch, &["decode", "image", "in.img", "--page", &page, "--preview"], limits).await?;
+    let out = run_decoder(
+        &scratch,
+        &["decode", "image", "in.img", "--page", &page, "--preview"],
+        limits,
+    )
+    .await?;
     let wire: WirePage = serde_json::from_slice(&out).map_err(|e| bad_output(e.to_string()))?;
     if let Some(e) = wire.error {
         // A page past the last is an error of the decoder, not of the file.
@@ -421,7 +438,8 @@ pub async fn image_preview(bytes: &[u8], index: usize, limits: Limits) -> Result
         }
         return Err(bad_output(e));
     }
-    let png = std::fs::read(scratch.path().join(PREVIEW_FILE)).map_err(|e| io_err("pasarela decode", e))?;
+    let png = std::fs::read(scratch.path().join(PREVIEW_FILE))
+        .map_err(|e| io_err("pasarela decode", e))?;
     Ok(Some(png))
 }
 

@@ -98,7 +98,11 @@ pub async fn render_page(
 /// Page `page` (1-based) of a PDF as a PNG for people to look at (the
 /// desk's page view): rendered in the worker at most 1600 pixels on its long
 /// side. `Ok(None)` when the PDF has no such page.
-pub async fn preview_page(bytes: &[u8], page: usize, limits: Limits) -> Result<Option<Vec<u8>>, WorkerError> {
+pub async fn preview_page(
+    bytes: &[u8],
+    page: usize,
+    limits: Limits,
+) -> Result<Option<Vec<u8>>, WorkerError> {
     let pdf = Scratch::new().map_err(|e| WorkerError::Io {
         program: "pdftoppm".into(),
         reason: e.to_string(),
@@ -114,7 +118,18 @@ pub async fn preview_page(bytes: &[u8], page: usize, limits: Limits) -> Result<O
     let ran = worker::run_in(
         &pdf,
         "pdftoppm",
-        &["-png", "-scale-to", "1600", "-f", &n, "-l", &n, "-singlefile", &p, &out],
+        &[
+            "-png",
+            "-scale-to",
+            "1600",
+            "-f",
+            &n,
+            "-l",
+            &n,
+            "-singlefile",
+            &p,
+            &out,
+        ],
         None,
         limits,
         &[],

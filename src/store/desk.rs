@@ -279,7 +279,10 @@ impl Store {
     pub async fn job_row(&self, id: i64) -> Result<Option<JobRow>, StoreError> {
         let sql = format!("{JOB_ROW_SQL} WHERE j.id = ?");
         let r = self.db.fetch_optional(&sql, args![id]).await?;
-        r.as_ref().map(job_row).transpose().map_err(StoreError::from)
+        r.as_ref()
+            .map(job_row)
+            .transpose()
+            .map_err(StoreError::from)
     }
 
     /// The dashboard's figures: verdicts since `day_start_ms`, jobs finished
@@ -348,7 +351,8 @@ impl Store {
         before_id: Option<i64>,
         limit: i64,
     ) -> Result<Vec<AuditRow>, StoreError> {
-        let mut sql = String::from("SELECT id, at, account, job_id, event, detail FROM audit WHERE 1 = 1");
+        let mut sql =
+            String::from("SELECT id, at, account, job_id, event, detail FROM audit WHERE 1 = 1");
         let mut a = Vec::new();
         if let Some(acc) = account {
             sql.push_str(" AND account = ?");
@@ -383,7 +387,10 @@ impl Store {
     }
 
     /// Published reports, newest first.
-    pub async fn reports_published(&self, limit: i64) -> Result<Vec<(String, String, String, i64, i64)>, StoreError> {
+    pub async fn reports_published(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<(String, String, String, i64, i64)>, StoreError> {
         let rows = self
             .db
             .fetch_all(

@@ -102,12 +102,22 @@ impl Store {
 
     /// Lift a ban (an administrator's decision), with its audit row. False
     /// when no ban on `addr` was in force.
-    pub async fn sftp_ban_lift(&self, addr: &str, by: &str, now_ms: i64) -> Result<bool, StoreError> {
+    pub async fn sftp_ban_lift(
+        &self,
+        addr: &str,
+        by: &str,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.write_tx().await?;
         let n = tx
             .execute(
                 "UPDATE sftp_bans SET until_at = ?, updated_at = ? WHERE addr = ? AND until_at > ?",
-                args![Arg::time(now_ms), Arg::time(now_ms), addr, Arg::time(now_ms)],
+                args![
+                    Arg::time(now_ms),
+                    Arg::time(now_ms),
+                    addr,
+                    Arg::time(now_ms)
+                ],
             )
             .await?;
         super::audit_tx(

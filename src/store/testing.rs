@@ -138,7 +138,11 @@ impl super::Store {
                     .await?;
                 let id = row.int("id")?;
                 super::save_result_tx(&mut tx, id, &j.result_json, &j.refs, done).await?;
-                for (at, event) in [(j.received_at, "received"), (j.received_at + 10, "claimed"), (done, "done")] {
+                for (at, event) in [
+                    (j.received_at, "received"),
+                    (j.received_at + 10, "claimed"),
+                    (done, "done"),
+                ] {
                     tx.execute(
                         "INSERT INTO audit (at, account, job_id, event, detail) VALUES (?, ?, ?, ?, ?)",
                         args![Arg::time(at), &j.account, id, event, "{}"],

@@ -79,7 +79,13 @@ fn put_invoice_get_result_over_sftp() {
             .unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    let wanted = ["sftp.login", "sftp.upload", "received", "done", "sftp.download"];
+    let wanted = [
+        "sftp.login",
+        "sftp.upload",
+        "received",
+        "done",
+        "sftp.download",
+    ];
     wait_until(Duration::from_secs(10), || {
         let e = events();
         wanted.iter().all(|w| e.lines().any(|l| l == *w))

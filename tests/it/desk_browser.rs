@@ -112,7 +112,10 @@ impl Browser {
     }
 
     async fn goto(&self, path: &str) {
-        self.c().goto(&format!("{}{path}", self.base)).await.unwrap();
+        self.c()
+            .goto(&format!("{}{path}", self.base))
+            .await
+            .unwrap();
     }
 
     async fn path(&self) -> String {
@@ -281,7 +284,11 @@ fn age_sessions(db: &Path, column: &str, ms: i64) {
         ))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A printed invoice, scanned: rasterised, degraded like a scanner and
@@ -349,7 +356,10 @@ async fn operators_decide_in_the_browser_and_roles_hold() {
     // The queue: both items, oldest first, with their counts.
     b.goto("/review").await;
     let queue = b.text("#queue").await;
-    assert!(queue.contains("escaneo.jpg") && queue.contains("otra.pdf"), "{queue}");
+    assert!(
+        queue.contains("escaneo.jpg") && queue.contains("otra.pdf"),
+        "{queue}"
+    );
     let first = b
         .c()
         .find(Locator::Css("#queue tbody tr"))
@@ -358,7 +368,11 @@ async fn operators_decide_in_the_browser_and_roles_hold() {
         .attr("data-job")
         .await
         .unwrap();
-    assert_eq!(first.as_deref(), Some(id.to_string().as_str()), "oldest first");
+    assert_eq!(
+        first.as_deref(),
+        Some(id.to_string().as_str()),
+        "oldest first"
+    );
     b.shot("queue").await;
 
     // The item: the scanned page beside the fields read, each with its source.
@@ -371,13 +385,23 @@ async fn operators_decide_in_the_browser_and_roles_hold() {
         )
         .await
         .unwrap();
-    assert!(loaded.as_u64().unwrap_or(0) > 200, "the page image renders: {loaded}");
+    assert!(
+        loaded.as_u64().unwrap_or(0) > 200,
+        "the page image renders: {loaded}"
+    );
     let fields = b.text("#fields").await;
-    assert!(fields.contains("Total") && fields.contains("CUFE"), "{fields}");
+    assert!(
+        fields.contains("Total") && fields.contains("CUFE"),
+        "{fields}"
+    );
     b.shot("review-item").await;
 
     // A form without its anti-forgery token is refused, and decides nothing.
-    assert_eq!(b.post(&format!("/review/{id2}/reject"), "reason=falso").await, 403);
+    assert_eq!(
+        b.post(&format!("/review/{id2}/reject"), "reason=falso")
+            .await,
+        403
+    );
     // Correct the total, the CUFE and the coffee line's product; approve with
     // the keyboard shortcut.
     b.fill("#field-total", &lone.truth.total).await;
@@ -438,7 +462,10 @@ async fn operators_decide_in_the_browser_and_roles_hold() {
     ))
     .await;
     let found = b.text("#jobs").await;
-    assert!(found.contains("escaneo.jpg") && !found.contains("otra.pdf"), "{found}");
+    assert!(
+        found.contains("escaneo.jpg") && !found.contains("otra.pdf"),
+        "{found}"
+    );
     b.goto("/jobs").await;
     b.shot("search").await;
     b.goto("/").await;
@@ -455,20 +482,32 @@ async fn operators_decide_in_the_browser_and_roles_hold() {
     assert!(b.exists("#read-only").await);
     let token = b.csrf().await;
     assert_eq!(
-        b.post(&format!("/review/{id2}/approve"), &format!("csrf={token}")).await,
+        b.post(&format!("/review/{id2}/approve"), &format!("csrf={token}"))
+            .await,
         403
     );
     assert_eq!(
-        b.post(&format!("/review/{id2}/reject"), &format!("csrf={token}&reason=x")).await,
+        b.post(
+            &format!("/review/{id2}/reject"),
+            &format!("csrf={token}&reason=x")
+        )
+        .await,
         403
     );
     b.goto(&format!("/jobs/{foreign_id}")).await;
-    assert!(b.exists("#result-json").await, "a viewer reads every account");
+    assert!(
+        b.exists("#result-json").await,
+        "a viewer reads every account"
+    );
     b.sign_out().await;
     let out = env.run(&["review", "list", "--json"]);
     let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(
-        list["items"].as_array().unwrap().iter().any(|i| i["job_id"] == id2),
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["job_id"] == id2),
         "refused requests decided nothing: {list}"
     );
 
@@ -476,7 +515,10 @@ async fn operators_decide_in_the_browser_and_roles_hold() {
     b.sign_in("demo").await;
     assert_eq!(b.path().await, "/jobs");
     let mine = b.text("#jobs").await;
-    assert!(mine.contains("escaneo.jpg") && !mine.contains("ajena.xml"), "{mine}");
+    assert!(
+        mine.contains("escaneo.jpg") && !mine.contains("ajena.xml"),
+        "{mine}"
+    );
     b.goto("/jobs?account=otra").await;
     assert!(!b.text("#jobs").await.contains("ajena.xml"));
     b.goto(&format!("/jobs/{foreign_id}")).await;
@@ -508,8 +550,11 @@ async fn operators_decide_in_the_browser_and_roles_hold() {
     let audit = env.run(&["review", "show", &id.to_string(), "--json"]);
     let audit: serde_json::Value = serde_json::from_slice(&audit.stdout).unwrap();
     assert!(
-        audit["audit"].as_array().unwrap().iter().any(|a| a["event"] == "review.approve"
-            && a["detail"]["operator"] == "ana"),
+        audit["audit"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["event"] == "review.approve" && a["detail"]["operator"] == "ana"),
         "{audit}"
     );
     b.close().await;
