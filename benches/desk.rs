@@ -148,8 +148,18 @@ async fn run(label: &str, dir: &std::path::Path, store_section: &str, n: usize) 
     let now = chrono::Utc::now().timestamp_millis();
     let t = Instant::now();
     let ids = store.seed_finished(&seed(n, now)).await.expect("seed");
-    // What the daemon does at start and with each retention pass.
+    // A daemon starting on this store: opening it refreshes the planner's
+    // statistics (SQLite; on PostgreSQL the daemon's first retention pass
+    // does), and every connection of the new pool plans with them.
     store.optimize().await;
+    store.close().await;
+    let store = Store::open(
+        &config.store.url,
+        config.store.synchronous_full,
+        config.store.busy_timeout,
+    )
+    .await
+    .expect("store");
     eprintln!(
         "{label}: {n} jobs seeded in {:.1} s",
         t.elapsed().as_secs_f64()
@@ -271,6 +281,10 @@ async fn main() {
         .unwrap_or(100_000);
     let dir = tempfile::tempdir().expect("tempdir");
     run("SQLite", dir.path(), "synchronous = \"normal\"", n).await;
+    // PASARELA_BENCH_KEEP=1: keep the seeded SQLite store, to look at plans.
+    if std::env::var_os("PASARELA_BENCH_KEEP").is_some() {
+        eprintln!("kept: {}", dir.keep().display());
+    }
     if args.iter().any(|a| a == "--pg") {
         let schema = ScratchSchema::create()
             .await

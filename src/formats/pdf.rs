@@ -51,6 +51,38 @@ pub async fn text_pages(pdf: &Scratch, limits: Limits) -> Result<Vec<String>, Wo
     Ok(pages)
 }
 
+/// `pdftoppm OPTIONS -f N -l N -singlefile in.pdf BASE` in the worker: one
+/// page to `BASE.<ext>` in the scratch directory. `Ok(false)` when no image
+/// came out (a page past the last renders nothing).
+async fn pdftoppm(
+    pdf: &Scratch,
+    options: &[&str],
+    page: usize,
+    base: &str,
+    ext: &str,
+    limits: Limits,
+) -> Result<bool, WorkerError> {
+    let p = input(pdf);
+    let n = page.to_string();
+    let out = pdf.path().join(base).to_string_lossy().into_owned();
+    let mut args = options.to_vec();
+    args.extend(["-f", &n, "-l", &n, "-singlefile", &p, &out]);
+    let _permit = worker::ocr_permit().await;
+    let ran = worker::run_in(pdf, "pdftoppm", &args, None, limits, &[]).await;
+    let made = pdf.path().join(format!("{base}.{ext}")).is_file();
+    match ran {
+        Ok(_) => Ok(made),
+        Err(e) => Err(e),
+    }
+}
+
+fn no_image() -> WorkerError {
+    WorkerError::Io {
+        program: "pdftoppm".into(),
+        reason: "sin imagen".into(),
+    }
+}
+
 /// Render page `page` (1-based) at `dpi` as a grayscale PGM in the scratch
 /// directory; returns its file name there. The pixels stay on disk: a
 /// decoder child prepares them and Tesseract reads them.
@@ -60,39 +92,11 @@ pub async fn render_page(
     dpi: u32,
     limits: Limits,
 ) -> Result<String, WorkerError> {
-    let p = input(pdf);
-    let n = page.to_string();
     let r = dpi.to_string();
-    let out = pdf.path().join(RENDERED).to_string_lossy().into_owned();
-    let _permit = worker::ocr_permit().await;
-    worker::run_in(
-        pdf,
-        "pdftoppm",
-        &[
-            "-r",
-            &r,
-            "-gray",
-            "-f",
-            &n,
-            "-l",
-            &n,
-            "-singlefile",
-            &p,
-            &out,
-        ],
-        None,
-        limits,
-        &[],
-    )
-    .await?;
-    let name = format!("{RENDERED}.pgm");
-    if !pdf.path().join(&name).is_file() {
-        return Err(WorkerError::Io {
-            program: "pdftoppm".into(),
-            reason: "sin imagen".into(),
-        });
+    if !pdftoppm(pdf, &["-r", &r, "-gray"], page, RENDERED, "pgm", limits).await? {
+        return Err(no_image());
     }
-    Ok(name)
+    Ok(format!("{RENDERED}.pgm"))
 }
 
 /// Page `page` (1-based) of a PDF as a PNG for people to look at (the
@@ -103,52 +107,18 @@ pub async fn preview_page(
     page: usize,
     limits: Limits,
 ) -> Result<Option<Vec<u8>>, WorkerError> {
-    let pdf = Scratch::new().map_err(|e| WorkerError::Io {
+    let io = |e: std::io::Error| WorkerError::Io {
         program: "pdftoppm".into(),
         reason: e.to_string(),
-    })?;
-    pdf.write(INPUT, bytes).map_err(|e| WorkerError::Io {
-        program: "pdftoppm".into(),
-        reason: e.to_string(),
-    })?;
-    let p = input(&pdf);
-    let n = page.to_string();
-    let out = pdf.path().join("preview").to_string_lossy().into_owned();
-    let _permit = worker::ocr_permit().await;
-    let ran = worker::run_in(
-        &pdf,
-        "pdftoppm",
-        &[
-            "-png",
-            "-scale-to",
-            "1600",
-            "-f",
-            &n,
-            "-l",
-            &n,
-            "-singlefile",
-            &p,
-            &out,
-        ],
-        None,
-        limits,
-        &[],
-    )
-    .await;
-    let file = pdf.path().join("preview.png");
-    match (ran, file.is_file()) {
-        (Ok(_), true) => std::fs::read(&file).map(Some).map_err(|e| WorkerError::Io {
-            program: "pdftoppm".into(),
-            reason: e.to_string(),
-        }),
-        // pdftoppm renders nothing for a page past the last.
-        (Ok(_), false) if page > 1 => Ok(None),
-        (Err(_), false) if page > 1 => Ok(None),
-        (Ok(_), false) => Err(WorkerError::Io {
-            program: "pdftoppm".into(),
-            reason: "sin imagen".into(),
-        }),
-        (Err(e), _) => Err(e),
+    };
+    let pdf = Scratch::new().map_err(io)?;
+    pdf.write(INPUT, bytes).map_err(io)?;
+    match pdftoppm(&pdf, &["-png", "-scale-to", "1600"], page, "preview", "png", limits).await {
+        Ok(true) => std::fs::read(pdf.path().join("preview.png")).map(Some).map_err(io),
+        // pdftoppm renders nothing (or fails) for a page past the last.
+        Ok(false) | Err(_) if page > 1 => Ok(None),
+        Ok(false) => Err(no_image()),
+        Err(e) => Err(e),
     }
 }
 

@@ -15,7 +15,7 @@ use std::time::Duration;
 use fantoccini::{Client, ClientBuilder, Locator};
 use pasarela::formats::generate::{self as fgen, Degradation, Rng};
 
-use crate::review_queue::{REGISTRABLE, certificates, config, day, now_after, printed};
+use crate::review_queue::{certificates, config, lone_coffee_and_another, now_after};
 use crate::support::*;
 
 /// The sample configuration's users (config/pasarela.toml), with their
@@ -311,27 +311,7 @@ async fn operators_decide_in_the_browser_and_roles_hold() {
     env.import_catalog();
     // A scan whose coffee line the catalog reads as processed: the operator
     // names the natural product (130) and checks the total and the CUFE.
-    let (seed, lone) = printed(300, |t| {
-        t.lines
-            .iter()
-            .filter(|l| l.description == "Café pergamino seco")
-            .count()
-            == 1
-            && t.lines.iter().all(|l| {
-                l.unit == "KG"
-                    && (l.description == "Café pergamino seco"
-                        || REGISTRABLE.contains(&l.description.as_str()))
-            })
-    });
-    let coffee = lone
-        .truth
-        .lines
-        .iter()
-        .position(|l| l.description == "Café pergamino seco")
-        .unwrap()
-        + 1;
-    let d = day(&lone.truth);
-    let (_, other) = printed(seed + 1, |t| day(t) <= d && (d - day(t)).num_days() <= 60);
+    let (lone, coffee, other) = lone_coffee_and_another();
     let daemon = env.start_ready(&["--now", &now_after(&lone)]);
 
     let scanned = scan(&lone, 7).await;

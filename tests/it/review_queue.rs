@@ -64,6 +64,35 @@ pub(crate) fn config(smtp_port: Option<u16>) -> String {
         )
 }
 
+/// A printed invoice with one line the catalog reads as a processed product
+/// (café pergamino seco: not registrable until an operator names the natural
+/// product, 130) among registrable ones; that line's number (from 1); and
+/// another printed invoice issued up to 60 days before it.
+pub(crate) fn lone_coffee_and_another() -> (Invoice, usize, Invoice) {
+    let (seed, lone) = printed(300, |t| {
+        t.lines
+            .iter()
+            .filter(|l| l.description == "Café pergamino seco")
+            .count()
+            == 1
+            && t.lines.iter().all(|l| {
+                l.unit == "KG"
+                    && (l.description == "Café pergamino seco"
+                        || REGISTRABLE.contains(&l.description.as_str()))
+            })
+    });
+    let coffee = lone
+        .truth
+        .lines
+        .iter()
+        .position(|l| l.description == "Café pergamino seco")
+        .unwrap()
+        + 1;
+    let d = day(&lone.truth);
+    let (_, other) = printed(seed + 1, |t| day(t) <= d && (d - day(t)).num_days() <= 60);
+    (lone, coffee, other)
+}
+
 pub(crate) fn certificates(env: &Env) -> usize {
     files_under(&env.home("demo").join("outgoing/certificates")).len()
 }
@@ -126,27 +155,7 @@ fn operators_approve_with_corrections_or_reject_with_a_reason() {
     env.import_catalog();
     // One line the catalog reads as a processed product (not registrable):
     // the operator names the natural product's code (130, café pergamino en saco).
-    let (seed, lone) = printed(300, |t| {
-        t.lines
-            .iter()
-            .filter(|l| l.description == "Café pergamino seco")
-            .count()
-            == 1
-            && t.lines.iter().all(|l| {
-                l.unit == "KG"
-                    && (l.description == "Café pergamino seco"
-                        || REGISTRABLE.contains(&l.description.as_str()))
-            })
-    });
-    let coffee = lone
-        .truth
-        .lines
-        .iter()
-        .position(|l| l.description == "Café pergamino seco")
-        .unwrap()
-        + 1;
-    let d = day(&lone.truth);
-    let (_, refused) = printed(seed + 1, |t| day(t) <= d && (d - day(t)).num_days() <= 60);
+    let (lone, coffee, refused) = lone_coffee_and_another();
     let daemon = env.start_ready(&["--now", &now_after(&lone)]);
 
     let r = env.submit(&daemon, "demo", "lone.pdf", &lone.pdf());
