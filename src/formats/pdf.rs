@@ -113,8 +113,19 @@ pub async fn preview_page(
     };
     let pdf = Scratch::new().map_err(io)?;
     pdf.write(INPUT, bytes).map_err(io)?;
-    match pdftoppm(&pdf, &["-png", "-scale-to", "1600"], page, "preview", "png", limits).await {
-        Ok(true) => std::fs::read(pdf.path().join("preview.png")).map(Some).map_err(io),
+    match pdftoppm(
+        &pdf,
+        &["-png", "-scale-to", "1600"],
+        page,
+        "preview",
+        "png",
+        limits,
+    )
+    .await
+    {
+        Ok(true) => std::fs::read(pdf.path().join("preview.png"))
+            .map(Some)
+            .map_err(io),
         // pdftoppm renders nothing (or fails) for a page past the last.
         Ok(false) | Err(_) if page > 1 => Ok(None),
         Ok(false) => Err(no_image()),

@@ -540,3 +540,84 @@ async fn operators_decide_in_the_browser_and_roles_hold() {
     b.close().await;
     drop(daemon);
 }
+
+/// `[desk] tls_cert`/`tls_key`: the desk answers HTTPS (rustls), and its
+/// session cookie is Secure; plain HTTP on that port gets no page.
+#[test]
+fn the_desk_serves_https_with_its_own_certificate() {
+    let desk = free_port();
+    let env = Env::new(&basic_config(""));
+    let (cert, key) = (env.path().join("desk.crt"), env.path().join("desk.key"));
+    let out = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = basic_config("").replace(
+        "[accounts.demo]",
+        &format!(
+            "[desk]\nlisten = \"127.0.0.1:{desk}\"\ntls_cert = \"{}\"\ntls_key = \"{}\"\n{USERS}\n[accounts.demo]",
+            cert.display(),
+            key.display()
+        ),
+    );
+    std::fs::write(env.path().join("config/pasarela.toml"), text).unwrap();
+    let daemon = env.start_ready(&[]);
+    let https = Command::new("openssl")
+        .args(["s_client", "-quiet", "-connect"])
+        .arg(format!("127.0.0.1:{desk}"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    let mut child = https;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"GET /login HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let answer = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        answer.starts_with("HTTP/1.1 200"),
+        "{answer}\n{}",
+        daemon.log_text()
+    );
+    assert!(answer.contains("__Host-pasarela_login="), "{answer}");
+    assert!(answer.contains("Secure"), "{answer}");
+    assert!(answer.contains("Ingreso a la mesa"), "{answer}");
+    // Plain HTTP to the TLS port: no page.
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", desk)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    s.write_all(b"GET /login HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut buf = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut s, &mut buf);
+    assert!(
+        !String::from_utf8_lossy(&buf).contains("Ingreso"),
+        "plain HTTP served a page"
+    );
+}
