@@ -59,6 +59,11 @@ async fn nav(st: &DeskState, w: &Who) -> Nav {
     } else {
         0
     };
+    nav_counted(w, review_count)
+}
+
+/// The header, for a page that has read the review counts already.
+fn nav_counted(w: &Who, review_count: i64) -> Nav {
     Nav {
         display: w.display.clone(),
         role_label: w.role.label(),
@@ -68,6 +73,19 @@ async fn nav(st: &DeskState, w: &Who) -> Nav {
         administers: w.role.administers(),
         review_count,
     }
+}
+
+/// What a job's status column shows: its verdict once done, else its state.
+fn shown_state(state: &str, verdict: Option<&str>) -> String {
+    match (state, verdict) {
+        ("done", v) => v.unwrap_or_default().to_owned(),
+        (s, _) => s.to_owned(),
+    }
+}
+
+/// Are the desk's cookies `Secure` in the current configuration?
+fn secure_cookies(st: &DeskState) -> bool {
+    st.config().desk.as_ref().is_none_or(|d| d.cookie_secure)
 }
 
 fn staff(w: &Who) -> Result<(), Refused> {
@@ -100,7 +118,7 @@ fn local_path(next: &str) -> String {
 }
 
 fn login_page(st: &DeskState, next: &str, error: Option<String>, status: StatusCode) -> Response {
-    let secure = st.config().desk.as_ref().is_none_or(|d| d.cookie_secure);
+    let secure = secure_cookies(st);
     let csrf = super::token();
     let page = views::Login {
         nav: None,
@@ -278,7 +296,7 @@ pub async fn logout(st: State, headers: HeaderMap, Form(f): Form<CsrfForm>) -> P
     st.store
         .desk_session_close(&w.token_hash, &session, now, "signed out")
         .await?;
-    let secure = st.config().desk.as_ref().is_none_or(|d| d.cookie_secure);
+    let secure = secure_cookies(&st);
     let mut r = Redirect::to("/login").into_response();
     r.headers_mut().append(
         header::SET_COOKIE,
@@ -329,11 +347,12 @@ pub async fn home(st: State, headers: HeaderMap) -> Page {
         })
         .collect();
     let first_hour = now_ms - HOURS as i64 * 3_600_000;
+    let review_total = counts.iter().map(|(_, n)| n).sum();
     let page = views::DashboardPage {
-        nav: Some(nav(&st, &w).await),
+        nav: Some(nav_counted(&w, review_total)),
         flash: None,
         today_total: d.verdicts_today.iter().map(|(_, n)| n).sum(),
-        review_total: counts.iter().map(|(_, n)| n).sum(),
+        review_total,
         oldest_age: oldest.map(|t| age(now_ms - t)),
         overdue,
         queued: d.queued,
@@ -392,7 +411,7 @@ pub async fn queue(st: State, headers: HeaderMap, Query(q): Query<QueueQuery>) -
     let (counts, _) = st.store.review_counts().await?;
     let overdue_before = now - config.review.max_age.as_millis() as i64;
     let page = views::QueuePage {
-        nav: Some(nav(&st, &w).await),
+        nav: Some(nav_counted(&w, counts.iter().map(|(_, n)| n).sum())),
         flash: Decided { decided: q.decided }.flash(),
         counts: counts
             .iter()
@@ -903,11 +922,7 @@ pub async fn jobs(st: State, headers: HeaderMap, Query(q): Query<JobsQuery>) -> 
         rows: rows
             .iter()
             .map(|r| {
-                let v = if r.state == "done" {
-                    r.verdict.clone().unwrap_or_default()
-                } else {
-                    r.state.clone()
-                };
+                let v = shown_state(&r.state, r.verdict.as_deref());
                 let cufe = r.cufe.clone().unwrap_or_default();
                 views::JobListRow {
                     id: r.id,
@@ -970,11 +985,7 @@ pub async fn job(st: State, headers: HeaderMap, Path(id): Path<i64>) -> Page {
         }
         None => None,
     };
-    let v = if row.state == "done" {
-        row.verdict.clone().unwrap_or_default()
-    } else {
-        row.state.clone()
-    };
+    let v = shown_state(&row.state, row.verdict.as_deref());
     let page = views::JobPage {
         nav: Some(nav(&st, &w).await),
         flash: None,
