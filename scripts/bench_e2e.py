@@ -13,6 +13,13 @@ Usage (normally through scripts/bench-e2e.sh, which builds the release binary):
   python3 scripts/bench_e2e.py --bin target/release/pasarela [--files 10000]
       [--clients 20] [--workers 4] [--dir /tmp/pasarela-e2e] [--store-url URL]
       [--rate R]   # offered load (files/s) instead of uploading as fast as possible
+      [--mail on|off]  # the certificate e-mail (default on)
+      [--sink discard|aiosmtpd]  # the SMTP server (default: scripts/smtp_discard.py)
+
+On PostgreSQL it also counts the store round trips: the data segments the
+daemon's connections to PostgreSQL sent (`ss -ti`, sampled every second), one
+per request the client flushes (sqlx writes a statement's messages in one
+flush), so an upper bound of the round trips.
 """
 import argparse
 import json
@@ -51,6 +58,23 @@ allowed_networks = ["127.0.0.0/8"]
 """
 
 
+def smtp_section(a, smtp_port):
+    if a.mail == "off":
+        return ""
+    return f"""[smtp]
+host = "127.0.0.1"
+port = {smtp_port}
+security = "plain"
+from = "Pasarela <certificados@bolsa.example>"
+admins = ["ops@bolsa.example"]
+templates_dir = "{REPO}/config/templates"
+poll_interval_ms = 100
+initial_backoff_ms = 200
+max_backoff_secs = 2
+
+"""
+
+
 def config(a, sftp_port, smtp_port):
     store = a.store_url or "sqlite://var/pasarela.db"
     return f"""
@@ -76,18 +100,7 @@ rules_dir = "{REPO}/rules"
 [certificates]
 issuer = "Bolsa Mercantil de Colombia S.A."
 
-[smtp]
-host = "127.0.0.1"
-port = {smtp_port}
-security = "plain"
-from = "Pasarela <certificados@bolsa.example>"
-admins = ["ops@bolsa.example"]
-templates_dir = "{REPO}/config/templates"
-poll_interval_ms = 100
-initial_backoff_ms = 200
-max_backoff_secs = 2
-
-[sftp]
+{smtp_section(a, smtp_port)}[sftp]
 listen = "127.0.0.1:{sftp_port}"
 max_connections_per_ip = {a.clients * 2}
 
@@ -140,6 +153,46 @@ def machine_busy_seconds():
         v = [int(x) for x in f.readline().split()[1:]]
     # user nice system idle iowait irq softirq steal: all but idle and iowait
     return (sum(v[:8]) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")
+
+
+class PgSegments:
+    """Data segments the daemon sent to PostgreSQL, per connection (keyed by
+    local port), sampled in a thread: a connection that closes keeps its last
+    sample; one opened and closed between two samples is missed."""
+
+    def __init__(self, pid, port=5432):
+        self.pid, self.port = pid, port
+        self.seen = {}
+        self.base = None
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+
+    def sample(self):
+        r = subprocess.run(["ss", "-tinpH", "state", "established", "dport", f"= :{self.port}"],
+                           capture_output=True, text=True)
+        lines = r.stdout.splitlines()
+        for head, info in zip(lines[::2], lines[1::2]):
+            if f"pid={self.pid}," not in head:
+                continue
+            local = head.split()[2]
+            for field in info.split():
+                if field.startswith("data_segs_out:"):
+                    self.seen[local] = int(field.split(":")[1])
+
+    def start(self):
+        self.sample()
+        self.base = dict(self.seen)
+        self.thread.start()
+
+    def loop(self):
+        while not self.stop.wait(1.0):
+            self.sample()
+
+    def total(self):
+        self.stop.set()
+        self.thread.join()
+        self.sample()
+        return sum(v - self.base.get(k, 0) for k, v in self.seen.items())
 
 
 def proc_peak_rss_mib(pid):
@@ -235,6 +288,10 @@ def main():
     ap.add_argument("--timeout", type=int, default=3600)
     ap.add_argument("--rate", type=float, default=0,
                     help="offered load in files/s spread over the clients (default: upload as fast as possible)")
+    ap.add_argument("--mail", choices=["on", "off"], default="on", help="certificate e-mail (an [smtp] section)")
+    ap.add_argument("--sink", choices=["discard", "aiosmtpd"], default="discard",
+                    help="SMTP server: scripts/smtp_discard.py (cheap) or tests/py/smtp_sink.py (aiosmtpd, fsync'd files)")
+    ap.add_argument("--json-out", help="also write the report to this file")
     ap.add_argument("--any-products", action="store_true", help="the generator's full product mix (most invoices end in review)")
     ap.add_argument("--flood", action="store_true",
                     help="while uploading, a second account floods sessions, handles and unread requests "
@@ -265,8 +322,9 @@ def main():
     assert len(files) == a.files, len(files)
 
     mail = os.path.join(d, "mail")
+    sink_script = "scripts/smtp_discard.py" if a.sink == "discard" else "tests/py/smtp_sink.py"
     sink = subprocess.Popen(
-        ["python3", os.path.join(REPO, "tests/py/smtp_sink.py"), str(smtp_port), mail],
+        ["python3", os.path.join(REPO, sink_script), str(smtp_port), mail],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     assert sink.stdout.readline().strip() == "READY"
 
@@ -280,6 +338,9 @@ def main():
     cpu0 = proc_cpu_seconds(daemon.pid)
     sink0, pg0, busy0 = proc_cpu_seconds(sink.pid, children=True), postgres_cpu_seconds(), machine_busy_seconds()
     kids0, self0 = os.times(), time.process_time()
+    segments = PgSegments(daemon.pid) if a.store_url else None
+    if segments:
+        segments.start()
 
     groups = [files[i::a.clients] for i in range(a.clients)]
     errors = []
@@ -353,11 +414,13 @@ def main():
     time.sleep(1.0)
     peak = proc_peak_rss_mib(daemon.pid)
     cpu2 = proc_cpu_seconds(daemon.pid)
+    round_trips = segments.total() if segments else None
     sink2, pg2, busy2 = proc_cpu_seconds(sink.pid, children=True), postgres_cpu_seconds(), machine_busy_seconds()
     kids2, self2 = os.times(), time.process_time()
     daemon.terminate()
     daemon.wait(timeout=60)
     sink.terminate()
+    sink.wait(timeout=30)
 
     if a.store_url:
         lat, verdicts, certs, jobs_done, first_up, last_done = latencies_postgres(a.store_url)
@@ -365,6 +428,12 @@ def main():
         lat, verdicts, certs, jobs_done, first_up, last_done = latencies_sqlite(os.path.join(d, "var/pasarela.db"))
     ids = set()
     emails = 0
+    index = os.path.join(mail, "messages.tsv")
+    if os.path.exists(index):
+        with open(index) as f:
+            for line in f:
+                emails += 1
+                ids.add(line.split("\t", 1)[0])
     for n in os.listdir(mail):
         if n.endswith(".eml"):
             emails += 1
@@ -384,6 +453,8 @@ def main():
         "offered_rate_per_s": a.rate or "max",
         "flood": flood_stats if a.flood else False,
         "store": "postgres" if a.store_url else f"sqlite (synchronous={a.synchronous})",
+        "mail": a.mail,
+        "smtp_sink": a.sink if a.mail == "on" else None,
         "upload_wall_s": round(t_uploaded - t0, 1),
         "results_wall_s": round(t_results - t0, 1),
         "invoices_per_s_sustained": round(a.files / span, 1),
@@ -406,6 +477,7 @@ def main():
             "bench_script": per(self2 - self0),
             "whole_machine": per(busy2 - busy0),
         },
+        "store_round_trips_per_invoice": round(round_trips / a.files, 1) if round_trips is not None else None,
         "mail_done_wall_s": round(t_mail - t0, 1),
         "jobs_done": jobs_done,
         "verdicts": verdicts,
@@ -414,6 +486,9 @@ def main():
         "distinct_message_ids": len(ids),
     }
     print(json.dumps(report, indent=2))
+    if a.json_out:
+        with open(a.json_out, "w") as f:
+            json.dump(report, f, indent=2)
 
 
 if __name__ == "__main__":
