@@ -110,11 +110,15 @@ impl Runner {
             let workers = generation.config.daemon.workers;
             let heavy_workers = generation.config.daemon.heavy_workers;
             if !draining {
-                for (kind, free) in [
-                    (Light, workers.saturating_sub(light)),
-                    (Heavy, heavy_workers.saturating_sub(heavy)),
-                ] {
-                    if free == 0 {
+                for (kind, limit, busy) in [(Light, workers, light), (Heavy, heavy_workers, heavy)]
+                {
+                    let free = limit.saturating_sub(busy);
+                    // A claim is a write transaction (on SQLite an fsync'd
+                    // commit): with many slots, wait until a quarter of them
+                    // are free and claim those together, rather than one
+                    // claim per finished job (issue 21). Idle slots are
+                    // always filled at once.
+                    if free == 0 || (busy > 0 && free < claim_batch(limit)) {
                         continue;
                     }
                     match self
@@ -195,6 +199,12 @@ impl Runner {
         drop(_stop_beat);
         while heartbeat_task.join_next().await.is_some() {}
     }
+}
+
+/// How many free slots a claim waits for while other jobs run: a quarter of
+/// the pool (1 up to 7 workers, 2 for 8, ...).
+fn claim_batch(limit: usize) -> usize {
+    (limit / 4).max(1)
 }
 
 struct JobCtx {
@@ -303,12 +313,9 @@ impl JobCtx {
     async fn try_process(&self, job: &Job) -> Result<(&'static str, &'static str), StepError> {
         let account = self.account(job)?;
         let store_err = |e: crate::store::StoreError| StepError::Transient(e.to_string());
-        // An operator's decision waiting for this run (docs/REVIEW.md).
-        let decision = self
-            .store
-            .pending_decision(job.id)
-            .await
-            .map_err(store_err)?;
+        // An operator's decision waiting for this run (docs/REVIEW.md), and
+        // the first earlier job with the same bytes (one read).
+        let (decision, duplicate_of) = self.store.run_inputs(job).await.map_err(store_err)?;
         // Rejecting needs no input: a dead letter whose input is gone can
         // still be refused.
         let rejecting = matches!(
@@ -347,11 +354,6 @@ impl JobCtx {
                 None => Vec::new(),
             };
             let bytes = Arc::new(bytes);
-            let duplicate_of = self
-                .store
-                .first_with_sha(&job.sha256, job.id)
-                .await
-                .map_err(store_err)?;
             let ctx = StepContext {
                 now: self.clock.now(),
                 services: self.generation.services.clone(),

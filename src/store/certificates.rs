@@ -9,7 +9,7 @@
 use super::db::{Arg, DbRow, args};
 use super::lane::{FinishedCertificate, Write, Written};
 use super::outbox::NewMessage;
-use super::reports::{Registration, insert_registration_tx};
+use super::reports::Registration;
 use super::{Store, StoreError};
 
 /// A certificate as recorded.
@@ -96,22 +96,24 @@ impl Store {
         build: impl FnOnce(String) -> Result<NewCertificate, E>,
     ) -> Result<Result<(CertificateRecord, bool), E>, StoreError> {
         let mut tx = self.write_tx().await?;
-        if let Some(row) = tx
-            .fetch_optional(&format!("{CERT_COLUMNS} WHERE job_id = ?"), args![job_id])
-            .await?
-        {
-            return Ok(Ok((record_from_row(&row)?, false)));
-        }
         // The sequence row is the lock: a concurrent issuer (another daemon
-        // on PostgreSQL) waits here until this transaction ends.
-        let row = tx
-            .fetch_one(
-                "INSERT INTO certificate_sequences (year, next) VALUES (?, 2)
+        // on PostgreSQL) waits here until this transaction ends. No number
+        // is taken (no row returned) when the job already has a certificate.
+        let Some(row) = tx
+            .fetch_optional(
+                "INSERT INTO certificate_sequences (year, next)
+                 SELECT ?, 2 WHERE NOT EXISTS (SELECT 1 FROM certificates WHERE job_id = ?)
                  ON CONFLICT (year) DO UPDATE SET next = certificate_sequences.next + 1
                  RETURNING next - 1 AS seq",
-                args![year],
+                args![year, job_id],
             )
-            .await?;
+            .await?
+        else {
+            let row = tx
+                .fetch_one(&format!("{CERT_COLUMNS} WHERE job_id = ?"), args![job_id])
+                .await?;
+            return Ok(Ok((record_from_row(&row)?, false)));
+        };
         let seq = row.int("seq")?;
         let number = format!("{year:04}-{seq:06}");
         let new = match build(number.clone()) {
@@ -119,7 +121,8 @@ impl Store {
             Err(e) => return Ok(Err(e)),
         };
         let r = &new.record;
-        tx.execute(
+        // The certificate and its registration: one statement on PostgreSQL.
+        let certificate = (
             "INSERT INTO certificates (number, year, seq, job_id, account, digest, pdf_sha256, path, data_json, issued_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             args![
@@ -134,9 +137,9 @@ impl Store {
                 &r.data_json,
                 Arg::time(r.issued_at)
             ],
-        )
-        .await?;
-        insert_registration_tx(&mut tx, &new.registration).await?;
+        );
+        super::reports::insert_registration_with(&mut tx, &new.registration, Some(certificate))
+            .await?;
         tx.commit().await?;
         let mut record = new.record;
         record.number = number;

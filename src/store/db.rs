@@ -381,8 +381,16 @@ impl Pooled {
     }
 }
 
-/// An open transaction of either backend.
-pub(crate) enum Tx {
+/// An open transaction of either backend, with the rows it appends in bulk
+/// at commit (audit rows, commission lines): each is one statement per
+/// transaction instead of one per row, which on PostgreSQL is one round trip
+/// and on SQLite one hand-off to the connection's thread.
+pub(crate) struct Tx {
+    inner: TxInner,
+    audit: Vec<AuditRow>,
+}
+
+enum TxInner {
     /// Holds the write gate until it ends.
     Sqlite(
         Transaction<'static, Sqlite>,
@@ -391,11 +399,80 @@ pub(crate) enum Tx {
     Pg(Transaction<'static, Postgres>),
 }
 
+/// An audit row waiting for its transaction's commit.
+#[derive(Debug, serde::Serialize)]
+pub(crate) struct AuditRow {
+    pub at: i64,
+    pub account: Option<String>,
+    pub job_id: Option<i64>,
+    pub event: String,
+    pub detail: String,
+}
+
+const AUDIT_INSERT: &str =
+    "INSERT INTO audit (at, account, job_id, event, detail) VALUES (?, ?, ?, ?, ?)";
+
+/// Many rows in one statement with one argument, the same SQL whatever
+/// their number (so it stays one prepared statement): a JSON array of row
+/// objects, unpacked by the database (`json_each` on SQLite,
+/// `json_array_elements` on PostgreSQL), in array order. `columns` are the
+/// table's columns and the objects' keys; `pg_types` their PostgreSQL casts
+/// (`timestamptz` for an instant in unix milliseconds).
+pub(crate) fn bulk_insert_sql(backend: Backend, table: &str, columns: &[(&str, &str)]) -> String {
+    let names: Vec<&str> = columns.iter().map(|(n, _)| *n).collect();
+    let names = names.join(", ");
+    match backend {
+        Backend::Sqlite => {
+            let values: Vec<String> = columns
+                .iter()
+                .map(|(n, _)| format!("json_extract(value, '$.{n}')"))
+                .collect();
+            format!(
+                "INSERT INTO {table} ({names}) SELECT {} FROM json_each(?) ORDER BY key",
+                values.join(", ")
+            )
+        }
+        Backend::Postgres => {
+            let values: Vec<String> = columns
+                .iter()
+                .map(|(n, ty)| match *ty {
+                    "timestamptz" => format!(
+                        "TIMESTAMPTZ 'epoch' + CAST(e->>'{n}' AS BIGINT) * INTERVAL '1 millisecond'"
+                    ),
+                    "text" => format!("e->>'{n}'"),
+                    ty => format!("CAST(e->>'{n}' AS {ty})"),
+                })
+                .collect();
+            format!(
+                "INSERT INTO {table} ({names}) SELECT {} FROM json_array_elements(CAST(? AS JSON)) WITH ORDINALITY AS t(e, n) ORDER BY n",
+                values.join(", ")
+            )
+        }
+    }
+}
+
+fn audit_bulk_sql(backend: Backend) -> &'static str {
+    static SQLITE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    static PG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let columns = [
+        ("at", "timestamptz"),
+        ("account", "text"),
+        ("job_id", "BIGINT"),
+        ("event", "text"),
+        ("detail", "text"),
+    ];
+    let cell = match backend {
+        Backend::Sqlite => &SQLITE,
+        Backend::Postgres => &PG,
+    };
+    cell.get_or_init(|| bulk_insert_sql(backend, "audit", &columns))
+}
+
 impl Tx {
     pub fn conn(&mut self) -> Conn<'_> {
-        match self {
-            Tx::Sqlite(t, _) => Conn::Sqlite(t),
-            Tx::Pg(t) => Conn::Pg(t),
+        match &mut self.inner {
+            TxInner::Sqlite(t, _) => Conn::Sqlite(t),
+            TxInner::Pg(t) => Conn::Pg(t),
         }
     }
     pub async fn fetch_all(
@@ -419,15 +496,46 @@ impl Tx {
         self.conn().execute(sql, args).await
     }
     pub fn backend(&self) -> Backend {
-        match self {
-            Tx::Sqlite(..) => Backend::Sqlite,
-            Tx::Pg(_) => Backend::Postgres,
+        match self.inner {
+            TxInner::Sqlite(..) => Backend::Sqlite,
+            TxInner::Pg(_) => Backend::Postgres,
         }
     }
-    pub async fn commit(self) -> Result<(), sqlx::Error> {
-        match self {
-            Tx::Sqlite(t, _gate) => t.commit().await,
-            Tx::Pg(t) => t.commit().await,
+    /// Append an audit row; it is written with the others at commit, in
+    /// the order they were appended (nothing reads the audit trail inside
+    /// the transaction that writes it).
+    pub fn defer_audit(&mut self, row: AuditRow) {
+        self.audit.push(row);
+    }
+    async fn flush_audit(&mut self) -> Result<(), sqlx::Error> {
+        let rows = std::mem::take(&mut self.audit);
+        match rows.as_slice() {
+            [] => Ok(()),
+            [r] => {
+                let a = vec![
+                    Arg::time(r.at),
+                    Arg::Text(r.account.clone()),
+                    Arg::Int(r.job_id),
+                    Arg::from(r.event.as_str()),
+                    Arg::from(r.detail.as_str()),
+                ];
+                self.execute(AUDIT_INSERT, a).await.map(drop)
+            }
+            rows => {
+                let json =
+                    serde_json::to_string(rows).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+                let sql = audit_bulk_sql(self.backend());
+                self.execute(sql, vec![Arg::Text(Some(json))])
+                    .await
+                    .map(drop)
+            }
+        }
+    }
+    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        self.flush_audit().await?;
+        match self.inner {
+            TxInner::Sqlite(t, _gate) => t.commit().await,
+            TxInner::Pg(t) => t.commit().await,
         }
     }
 }
@@ -452,12 +560,16 @@ impl Db {
     /// lock cannot be upgraded, and this process's writers queue on the
     /// [`WriteGate`] first; PostgreSQL locks rows as it goes.
     pub async fn begin_write(&self) -> Result<Tx, sqlx::Error> {
-        Ok(match self {
+        Ok::<_, sqlx::Error>(match self {
             Db::Sqlite(p, gate) => {
                 let turn = gate.enter().await?;
-                Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?, turn)
+                TxInner::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?, turn)
             }
-            Db::Pg(p) => Tx::Pg(p.begin().await?),
+            Db::Pg(p) => TxInner::Pg(p.begin().await?),
+        })
+        .map(|inner| Tx {
+            inner,
+            audit: Vec::new(),
         })
     }
 

@@ -178,14 +178,41 @@ async fn claim_keys_tx(
             .map(|k| key_lock(k))
             .collect();
         locks.sort_unstable();
-        locks.dedup();
-        for lock in locks {
+        if let (Some(&first), Some(&last)) = (locks.first(), locks.last()) {
+            // Both locks in one statement, in ascending order (the select
+            // list is evaluated left to right; one key locks itself twice).
             tx.execute(
-                "SELECT pg_advisory_xact_lock(CAST(? AS INTEGER), CAST(? AS INTEGER))",
-                args![KEY_LOCK_SPACE, lock],
+                "SELECT pg_advisory_xact_lock(CAST(? AS INTEGER), CAST(? AS INTEGER)),
+                        pg_advisory_xact_lock(CAST(? AS INTEGER), CAST(? AS INTEGER))",
+                args![KEY_LOCK_SPACE, first, KEY_LOCK_SPACE, last],
             )
             .await?;
         }
+        // The holder and this job's claim in one statement: its snapshot is
+        // taken after the locks above, so it sees every earlier claim.
+        let row = tx
+            .fetch_optional(
+                &format!(
+                    "WITH h AS ({}),
+                     u AS (UPDATE jobs SET
+                             document_key = CASE WHEN EXISTS (SELECT 1 FROM h) THEN NULL ELSE ? END,
+                             supplier_key = CASE WHEN EXISTS (SELECT 1 FROM h) THEN NULL ELSE ? END
+                           WHERE id = ?)
+                     SELECT id, document_key FROM h",
+                    super::KEY_HOLDER_SQL
+                ),
+                args![
+                    cufe,
+                    supplier,
+                    supplier,
+                    job_id,
+                    cufe.or(supplier),
+                    supplier,
+                    job_id
+                ],
+            )
+            .await?;
+        return holder_of(row, cufe);
     }
     // A missing key (NULL) simply takes no part (`KEY_HOLDER_SQL`).
     let row = tx
@@ -194,13 +221,7 @@ async fn claim_keys_tx(
             args![cufe, supplier, supplier, job_id],
         )
         .await?;
-    let original = match row {
-        None => None,
-        Some(r) => Some(super::KeyHolder {
-            job_id: r.int("id")?,
-            same_cufe: cufe.is_some() && r.opt_text("document_key")?.as_deref() == cufe,
-        }),
-    };
+    let original = holder_of(row, cufe)?;
     let (document_key, supplier_key) = match original {
         None => (cufe.or(supplier), supplier),
         Some(_) => (None, None),
@@ -213,6 +234,19 @@ async fn claim_keys_tx(
     Ok(original)
 }
 
+fn holder_of(
+    row: Option<super::DbRow>,
+    cufe: Option<&str>,
+) -> Result<Option<super::KeyHolder>, StoreError> {
+    Ok(match row {
+        None => None,
+        Some(r) => Some(super::KeyHolder {
+            job_id: r.int("id")?,
+            same_cufe: cufe.is_some() && r.opt_text("document_key")?.as_deref() == cufe,
+        }),
+    })
+}
+
 /// The advisory-lock number of one document key (the first 32 bits of its
 /// SHA-256; a collision only serialises two unrelated claims).
 fn key_lock(key: &str) -> i64 {
@@ -222,60 +256,119 @@ fn key_lock(key: &str) -> i64 {
 
 /// Record (or replace, on a replay) a job's commission.
 async fn commission_tx(tx: &mut Tx, c: &CommissionRows) -> Result<(), StoreError> {
-    tx.execute(
-        "DELETE FROM commission_lines WHERE job_id = ?",
-        args![c.job_id],
-    )
-    .await?;
-    tx.execute("DELETE FROM commissions WHERE job_id = ?", args![c.job_id])
-        .await?;
-    tx.execute(
-        "INSERT INTO commissions (job_id, document_key, priced_at, pricing_date, client, side, rule_set, total) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        args![
-            c.job_id,
-            &c.document_key,
-            Arg::time(c.priced_at),
-            Arg::day(c.pricing_date.clone()),
-            &c.client,
-            &c.side,
-            &c.rule_set,
-            Arg::money(c.total.clone())
-        ],
-    )
-    .await?;
-    for l in &c.lines {
-        tx.execute(
-            "INSERT INTO commission_lines (job_id, line, code, rule_id, rule_version, base, fee, trace) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            args![
-                c.job_id,
-                l.line,
-                &l.code,
-                &l.rule_id,
-                l.rule_version,
-                Arg::money(l.base.clone()),
-                Arg::money(l.fee.clone()),
-                &l.trace
-            ],
-        )
-        .await?;
+    // Replaced in place on a replay: the old lines go, the commission row is
+    // upserted (on PostgreSQL both in one statement).
+    let delete_lines = "DELETE FROM commission_lines WHERE job_id = ?";
+    let upsert = "INSERT INTO commissions (job_id, document_key, priced_at, pricing_date, client, side, rule_set, total) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (job_id) DO UPDATE SET document_key = excluded.document_key, priced_at = excluded.priced_at,
+         pricing_date = excluded.pricing_date, client = excluded.client, side = excluded.side,
+         rule_set = excluded.rule_set, total = excluded.total";
+    let row = args![
+        c.job_id,
+        &c.document_key,
+        Arg::time(c.priced_at),
+        Arg::day(c.pricing_date.clone()),
+        &c.client,
+        &c.side,
+        &c.rule_set,
+        Arg::money(c.total.clone())
+    ];
+    match tx.backend() {
+        Backend::Postgres => {
+            let mut a = args![c.job_id];
+            a.extend(row);
+            tx.execute(&format!("WITH d AS ({delete_lines}) {upsert}"), a)
+                .await?;
+        }
+        Backend::Sqlite => {
+            tx.execute(delete_lines, args![c.job_id]).await?;
+            tx.execute(upsert, row).await?;
+        }
+    }
+    if !c.lines.is_empty() {
+        // All lines in one statement (a priced invoice has tens of them).
+        let rows: Vec<serde_json::Value> = c
+            .lines
+            .iter()
+            .map(|l| {
+                serde_json::json!({
+                    "job_id": c.job_id, "line": l.line, "code": l.code, "rule_id": l.rule_id,
+                    "rule_version": l.rule_version, "base": l.base, "fee": l.fee, "trace": l.trace,
+                })
+            })
+            .collect();
+        let sql = commission_lines_sql(tx.backend());
+        tx.execute(sql, args![serde_json::Value::Array(rows).to_string()])
+            .await?;
     }
     Ok(())
+}
+
+/// The bulk insert of commission lines (money stays exact: JSON strings,
+/// stored as text on SQLite and cast to NUMERIC on PostgreSQL).
+fn commission_lines_sql(backend: Backend) -> &'static str {
+    static SQLITE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    static PG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let cell = match backend {
+        Backend::Sqlite => &SQLITE,
+        Backend::Postgres => &PG,
+    };
+    cell.get_or_init(|| {
+        super::db::bulk_insert_sql(
+            backend,
+            "commission_lines",
+            &[
+                ("job_id", "BIGINT"),
+                ("line", "BIGINT"),
+                ("code", "text"),
+                ("rule_id", "text"),
+                ("rule_version", "BIGINT"),
+                ("base", "NUMERIC"),
+                ("fee", "NUMERIC"),
+                ("trace", "text"),
+            ],
+        )
+    })
 }
 
 /// Record the PDF's hash, queue the delivery message and write the
 /// `certificate.issued` audit row, only once per certificate.
 async fn finish_tx(tx: &mut Tx, f: &FinishedCertificate) -> Result<bool, StoreError> {
-    let updated = tx
-        .execute(
-            "UPDATE certificates SET pdf_sha256 = ? WHERE number = ? AND pdf_sha256 = ''",
-            args![&f.pdf_sha256, &f.number],
-        )
-        .await?;
-    if updated == 0 {
-        return Ok(false);
-    }
-    if let Some(m) = &f.message {
-        enqueue_tx(tx, m, f.at).await?;
+    let finish = "UPDATE certificates SET pdf_sha256 = ? WHERE number = ? AND pdf_sha256 = ''";
+    match (&f.message, tx.backend()) {
+        // The hash and the queued message in one statement.
+        (Some(m), Backend::Postgres) => {
+            let mut a = args![&f.pdf_sha256, &f.number];
+            a.extend(super::outbox::outbox_args(m, f.at));
+            let row = tx
+                .fetch_one(
+                    &format!(
+                        "WITH f AS ({finish} RETURNING number),
+                         o AS ({} SELECT {} WHERE EXISTS (SELECT 1 FROM f) ON CONFLICT (idem_key) DO NOTHING RETURNING id)
+                         SELECT (SELECT COUNT(*) FROM f) AS finished, (SELECT id FROM o) AS outbox_id",
+                        super::outbox::OUTBOX_INSERT,
+                        super::outbox::OUTBOX_VALUES
+                    ),
+                    a,
+                )
+                .await?;
+            if row.int("finished")? == 0 {
+                return Ok(false);
+            }
+            // None: another daemon queued the same message first.
+            if let Some(id) = row.opt_int("outbox_id")? {
+                super::outbox::enqueued_audit(tx, m, id, f.at);
+            }
+        }
+        (message, _) => {
+            let updated = tx.execute(finish, args![&f.pdf_sha256, &f.number]).await?;
+            if updated == 0 {
+                return Ok(false);
+            }
+            if let Some(m) = message {
+                enqueue_tx(tx, m, f.at).await?;
+            }
+        }
     }
     audit_tx(
         tx,

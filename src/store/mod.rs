@@ -61,7 +61,14 @@ pub struct Store {
     completer: batch::Batcher<(Job, Completion), ()>,
     /// Small writes of every kind, group committed ([`lane`]).
     lane: batch::Batcher<lane::Write, lane::Written>,
+    /// When this process last looked for expired leases, per kind claimed
+    /// (any, light, heavy; [`Store::claim_kind`]).
+    lease_sweep: std::sync::Arc<[std::sync::atomic::AtomicI64; 3]>,
 }
+
+/// Expired leases are looked for at most this often (ms): they are rare (a
+/// daemon died, a task lost its store), and looking costs a statement.
+const LEASE_SWEEP_MS: i64 = 1000;
 
 /// One audit row: every state change and every security-relevant event.
 #[derive(Debug, Clone)]
@@ -245,17 +252,14 @@ fn job_from_row(r: &DbRow) -> Result<Job, sqlx::Error> {
 }
 
 async fn audit_tx(tx: &mut Tx, at: i64, rec: &AuditRecord<'_>) -> Result<(), sqlx::Error> {
-    tx.execute(
-        "INSERT INTO audit (at, account, job_id, event, detail) VALUES (?, ?, ?, ?, ?)",
-        args![
-            Arg::time(at),
-            rec.account,
-            rec.job_id,
-            rec.event,
-            rec.detail.to_string()
-        ],
-    )
-    .await?;
+    // Written with the transaction's other audit rows at commit (one statement).
+    tx.defer_audit(db::AuditRow {
+        at,
+        account: rec.account.map(str::to_owned),
+        job_id: rec.job_id,
+        event: rec.event.to_owned(),
+        detail: rec.detail.to_string(),
+    });
     Ok(())
 }
 
@@ -299,6 +303,28 @@ async fn optimize_db(db: &Db) {
     }
 }
 
+/// A job's outcome: verdict, result and archive paths, duplicate of, now,
+/// review reason, in review (0/1), now, job id.
+const COMPLETE_SQL: &str = "UPDATE jobs SET state = 'done', verdict = ?, result_path = ?, archive_path = ?, duplicate_of = ?, lease_owner = NULL,
+     lease_until = NULL, last_error = NULL, unfinished_starts = 0, updated_at = ?, review_reason = ?,
+     review_since = CASE WHEN ? = 1 THEN COALESCE(review_since, ?) ELSE NULL END WHERE id = ?";
+
+/// Store (or replace) the result JSON of a job ([`result_args`]).
+const SAVE_RESULT_SQL: &str = "INSERT INTO results (job_id, result_json, written_at, cufe, supplier_nit, number) VALUES (?, ?, ?, ?, ?, ?)
+     ON CONFLICT (job_id) DO UPDATE SET result_json = excluded.result_json, written_at = excluded.written_at,
+     cufe = excluded.cufe, supplier_nit = excluded.supplier_nit, number = excluded.number";
+
+fn result_args(job_id: i64, json: &str, refs: &crate::result::DocRefs, at: i64) -> Vec<Arg> {
+    args![
+        job_id,
+        json,
+        Arg::time(at),
+        Arg::Text(refs.cufe.clone()),
+        Arg::Text(refs.supplier_nit.clone()),
+        Arg::Text(refs.number.clone())
+    ]
+}
+
 /// Store (or replace) the result JSON of a job.
 async fn save_result_tx(
     tx: &mut Tx,
@@ -307,20 +333,8 @@ async fn save_result_tx(
     refs: &crate::result::DocRefs,
     at: i64,
 ) -> Result<(), sqlx::Error> {
-    tx.execute(
-        "INSERT INTO results (job_id, result_json, written_at, cufe, supplier_nit, number) VALUES (?, ?, ?, ?, ?, ?)
-         ON CONFLICT (job_id) DO UPDATE SET result_json = excluded.result_json, written_at = excluded.written_at,
-         cufe = excluded.cufe, supplier_nit = excluded.supplier_nit, number = excluded.number",
-        args![
-            job_id,
-            json,
-            Arg::time(at),
-            Arg::Text(refs.cufe.clone()),
-            Arg::Text(refs.supplier_nit.clone()),
-            Arg::Text(refs.number.clone())
-        ],
-    )
-    .await?;
+    tx.execute(SAVE_RESULT_SQL, result_args(job_id, json, refs, at))
+        .await?;
     Ok(())
 }
 
@@ -417,6 +431,11 @@ impl Store {
                 PgPoolOptions::new()
                     .max_connections(8)
                     .acquire_timeout(busy_timeout + Duration::from_secs(5))
+                    // No ping before each use (a round trip on PostgreSQL, a
+                    // hand-off to the connection's thread on SQLite): a
+                    // broken connection fails its statement instead, which
+                    // is a transient error, retried (issue 21).
+                    .test_before_acquire(false)
                     .before_acquire(|conn, _| {
                         Box::pin(async move { Ok(!left_in_transaction(conn)) })
                     })
@@ -444,6 +463,11 @@ impl Store {
                 SqlitePoolOptions::new()
                     .max_connections(4)
                     .acquire_timeout(busy_timeout + Duration::from_secs(5))
+                    // No ping before each use (a round trip on PostgreSQL, a
+                    // hand-off to the connection's thread on SQLite): a
+                    // broken connection fails its statement instead, which
+                    // is a transient error, retried (issue 21).
+                    .test_before_acquire(false)
                     .before_acquire(|conn, _| {
                         Box::pin(async move { Ok(!left_in_transaction(conn)) })
                     })
@@ -478,6 +502,7 @@ impl Store {
             recorder,
             completer,
             lane,
+            lease_sweep: Default::default(),
         })
     }
 
@@ -602,10 +627,10 @@ impl Store {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let mut tx = self.write_tx().await?;
         // SQLite's planner, without statistics, preferred `jobs_queue` and a
         // sort of every pending row; name the index it must use.
-        let (lock, pending_index) = match tx.backend() {
+        let backend = self.backend();
+        let (lock, pending_index) = match backend {
             Backend::Sqlite => ("", " INDEXED BY jobs_pending"),
             Backend::Postgres => (" FOR UPDATE SKIP LOCKED", ""),
         };
@@ -613,18 +638,36 @@ impl Store {
         // Two index-served statements instead of one with an OR: the OR made
         // each claim read the whole backlog (a bitmap scan over every pending
         // row, then a sort), so a claim cost O(queue). Expired leases first
-        // (rare: `jobs_leases`), then the oldest due pending jobs in id order
-        // (`jobs_pending`, migration 0006 / postgres 0002).
-        let mut jobs = Vec::new();
-        for (index, due) in [
+        // (rare: `jobs_leases`, looked for at most every `LEASE_SWEEP_MS`),
+        // then the oldest due pending jobs in id order (`jobs_pending`,
+        // migration 0006 / postgres 0002).
+        let swept = &self.lease_sweep[match kind {
+            None => 0,
+            Some(JobKind::Light) => 1,
+            Some(JobKind::Heavy) => 2,
+        }];
+        let last = swept.load(std::sync::atomic::Ordering::Relaxed);
+        let sweep = last == 0 || now_ms - last >= LEASE_SWEEP_MS || now_ms < last;
+        if sweep {
+            swept.store(now_ms, std::sync::atomic::Ordering::Relaxed);
+        }
+        let queues = [
             ("", "state = 'running' AND lease_until < ?"),
             (pending_index, "state = 'pending' AND next_attempt_at <= ?"),
-        ] {
+        ];
+        let mut tx = match backend {
+            Backend::Sqlite => Some(self.write_tx().await?),
+            // One statement per queue, each its own transaction: the claim
+            // and its audit rows together (a data-modifying WITH).
+            Backend::Postgres => None,
+        };
+        let mut jobs = Vec::new();
+        for (index, due) in queues.into_iter().skip(usize::from(!sweep)) {
             let want = limit - jobs.len();
             if want == 0 {
                 break;
             }
-            let sql = format!(
+            let claim = format!(
                 "UPDATE jobs SET state = 'running', attempts = attempts + 1, unfinished_starts = unfinished_starts + 1, lease_owner = ?, lease_until = ?, updated_at = ?
                  WHERE id IN (SELECT id FROM jobs{index} WHERE {due}{kind_cond} ORDER BY id LIMIT ?{lock})
                  RETURNING {JOB_COLUMNS}"
@@ -639,26 +682,44 @@ impl Store {
                 a.push(Arg::from(k.as_str()));
             }
             a.push(Arg::from(want as i64));
-            for row in tx.fetch_all(&sql, a).await? {
+            let rows = match &mut tx {
+                Some(tx) => tx.fetch_all(&claim, a).await?,
+                None => {
+                    let sql = format!(
+                        "WITH c AS ({claim}),
+                         a AS (INSERT INTO audit (at, account, job_id, event, detail)
+                               SELECT ?, account, id, 'running',
+                                      json_build_object('attempt', attempts, 'owner', CAST(? AS TEXT), 'unfinished_starts', unfinished_starts)::text
+                               FROM c)
+                         SELECT * FROM c"
+                    );
+                    a.push(Arg::time(now_ms));
+                    a.push(Arg::from(owner));
+                    self.db.fetch_all(&sql, a).await?
+                }
+            };
+            for row in rows {
                 jobs.push(job_from_row(&row)?);
             }
         }
         jobs.sort_by_key(|j| j.id);
-        for j in &jobs {
-            let detail = serde_json::json!({"attempt": j.attempts, "unfinished_starts": j.unfinished_starts, "owner": owner});
-            audit_tx(
-                &mut tx,
-                now_ms,
-                &AuditRecord {
-                    account: Some(&j.account),
-                    job_id: Some(j.id),
-                    event: "running",
-                    detail,
-                },
-            )
-            .await?;
+        if let Some(mut tx) = tx {
+            for j in &jobs {
+                let detail = serde_json::json!({"attempt": j.attempts, "unfinished_starts": j.unfinished_starts, "owner": owner});
+                audit_tx(
+                    &mut tx,
+                    now_ms,
+                    &AuditRecord {
+                        account: Some(&j.account),
+                        job_id: Some(j.id),
+                        event: "running",
+                        detail,
+                    },
+                )
+                .await?;
+            }
+            tx.commit().await?;
         }
-        tx.commit().await?;
         Ok(jobs)
     }
 
@@ -825,24 +886,32 @@ impl Store {
     }
 
     async fn complete_tx(tx: &mut Tx, job: &Job, c: &Completion) -> Result<(), StoreError> {
-        tx.execute(
-            "UPDATE jobs SET state = 'done', verdict = ?, result_path = ?, archive_path = ?, duplicate_of = ?, lease_owner = NULL,
-             lease_until = NULL, last_error = NULL, unfinished_starts = 0, updated_at = ?, review_reason = ?,
-             review_since = CASE WHEN ? = 1 THEN COALESCE(review_since, ?) ELSE NULL END WHERE id = ?",
-            args![
-                c.verdict.as_str(),
-                &c.result_path,
-                &c.archive_path,
-                c.duplicate_of,
-                Arg::time(c.now_ms),
-                Arg::Text(c.review_reason.clone()),
-                i64::from(c.review_reason.is_some()),
-                Arg::time(c.now_ms),
-                job.id
-            ],
-        )
-        .await?;
-        save_result_tx(tx, job.id, &c.result_json, &c.refs, c.now_ms).await?;
+        let mut a = args![
+            c.verdict.as_str(),
+            &c.result_path,
+            &c.archive_path,
+            c.duplicate_of,
+            Arg::time(c.now_ms),
+            Arg::Text(c.review_reason.clone()),
+            i64::from(c.review_reason.is_some()),
+            Arg::time(c.now_ms),
+            job.id
+        ];
+        match tx.backend() {
+            // The job's state and its result in one statement (one round trip).
+            Backend::Postgres => {
+                a.extend(result_args(job.id, &c.result_json, &c.refs, c.now_ms));
+                tx.execute(
+                    &format!("WITH done AS ({COMPLETE_SQL}) {SAVE_RESULT_SQL}"),
+                    a,
+                )
+                .await?;
+            }
+            Backend::Sqlite => {
+                tx.execute(COMPLETE_SQL, a).await?;
+                save_result_tx(tx, job.id, &c.result_json, &c.refs, c.now_ms).await?;
+            }
+        }
         let detail = serde_json::json!({"verdict": c.verdict.as_str(), "result": &c.result_path, "archive": &c.archive_path});
         audit_job_tx(tx, c.now_ms, job, "done", detail).await?;
         if c.review_reason.is_some()

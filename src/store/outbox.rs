@@ -63,11 +63,12 @@ pub struct OutboxEntry {
     pub last_error: Option<String>,
 }
 
-pub(crate) async fn enqueue_tx(
-    tx: &mut Tx,
-    m: &NewMessage,
-    now_ms: i64,
-) -> Result<(i64, bool), sqlx::Error> {
+/// The outbox row of a new message: [`OUTBOX_INSERT`] with
+/// [`OUTBOX_VALUES`] and [`outbox_args`].
+pub(crate) const OUTBOX_INSERT: &str = "INSERT INTO outbox (idem_key, kind, account, job_id, recipients, subject, body, attachment_name, attachment_mime, attachment, message_id, state, attempts, next_attempt_at, created_at, updated_at)";
+pub(crate) const OUTBOX_VALUES: &str = "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?";
+
+pub(crate) fn outbox_args(m: &NewMessage, now_ms: i64) -> Vec<Arg> {
     let recipients = serde_json::to_string(&m.recipients).unwrap_or_else(|_| "[]".into());
     let (an, am, ab) = match &m.attachment {
         Some(a) => (
@@ -77,28 +78,46 @@ pub(crate) async fn enqueue_tx(
         ),
         None => (None, None, None),
     };
+    args![
+        &m.idem_key,
+        m.kind.as_str(),
+        &m.account,
+        m.job_id,
+        recipients,
+        &m.subject,
+        &m.body,
+        an,
+        am,
+        Arg::bytes(ab),
+        &m.message_id,
+        Arg::time(now_ms),
+        Arg::time(now_ms),
+        Arg::time(now_ms)
+    ]
+}
+
+/// The `mail.enqueued` audit row of a message queued as `id`.
+pub(crate) fn enqueued_audit(tx: &mut Tx, m: &NewMessage, id: i64, now_ms: i64) {
+    tx.defer_audit(super::db::AuditRow {
+        at: now_ms,
+        account: m.account.clone(),
+        job_id: m.job_id,
+        event: "mail.enqueued".into(),
+        detail: serde_json::json!({"outbox_id": id, "kind": m.kind, "key": m.idem_key}).to_string(),
+    });
+}
+
+pub(crate) async fn enqueue_tx(
+    tx: &mut Tx,
+    m: &NewMessage,
+    now_ms: i64,
+) -> Result<(i64, bool), sqlx::Error> {
     // ON CONFLICT DO NOTHING: the same message may be enqueued at the same
     // moment by another daemon (a job taken over, a report re-published).
     let inserted = tx
         .fetch_optional(
-            "INSERT INTO outbox (idem_key, kind, account, job_id, recipients, subject, body, attachment_name, attachment_mime, attachment, message_id, state, attempts, next_attempt_at, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?) ON CONFLICT (idem_key) DO NOTHING RETURNING id",
-            args![
-                &m.idem_key,
-                m.kind.as_str(),
-                &m.account,
-                m.job_id,
-                recipients,
-                &m.subject,
-                &m.body,
-                an,
-                am,
-                Arg::bytes(ab),
-                &m.message_id,
-                Arg::time(now_ms),
-                Arg::time(now_ms),
-                Arg::time(now_ms)
-            ],
+            &format!("{OUTBOX_INSERT} VALUES ({OUTBOX_VALUES}) ON CONFLICT (idem_key) DO NOTHING RETURNING id"),
+            outbox_args(m, now_ms),
         )
         .await?;
     let Some(row) = inserted else {
@@ -111,17 +130,7 @@ pub(crate) async fn enqueue_tx(
         return Ok((row.int("id")?, false));
     };
     let id = row.int("id")?;
-    audit_tx(
-        tx,
-        now_ms,
-        &AuditRecord {
-            account: m.account.as_deref(),
-            job_id: m.job_id,
-            event: "mail.enqueued",
-            detail: serde_json::json!({"outbox_id": id, "kind": m.kind, "key": m.idem_key}),
-        },
-    )
-    .await?;
+    enqueued_audit(tx, m, id, now_ms);
     Ok((id, true))
 }
 

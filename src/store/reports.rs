@@ -1,7 +1,7 @@
 //! Registrations (the reports' source), published reports, and one-off
 //! messages tied to a job (processing notifications).
 
-use super::db::{Arg, DbRow, Tx, args};
+use super::db::{Arg, Backend, DbRow, Tx, args};
 
 use super::outbox::{NewMessage, enqueue_tx};
 use super::{EntryKind, Store, StoreError, UnknownWord};
@@ -82,6 +82,17 @@ pub(crate) async fn insert_registration_tx(
     tx: &mut Tx,
     r: &Registration,
 ) -> Result<bool, StoreError> {
+    insert_registration_with(tx, r, None).await
+}
+
+/// [`insert_registration_tx`], with `before` (a data-modifying statement
+/// and its arguments) run as a `WITH` of the same statement on PostgreSQL,
+/// and as a statement of its own just before on SQLite.
+pub(crate) async fn insert_registration_with(
+    tx: &mut Tx,
+    r: &Registration,
+    before: Option<(&str, Vec<Arg>)>,
+) -> Result<bool, StoreError> {
     if let Some(adjusts) = r.ledger.adjusts {
         let row = tx
             .fetch_one(
@@ -99,34 +110,43 @@ pub(crate) async fn insert_registration_tx(
         }
     }
     let l = &r.ledger;
-    let done = tx.execute(
-        "INSERT INTO registrations (job_id, certificate_number, account, invoice_number, cufe, supplier_id, supplier_name, customer_id, customer_name, value, commission, rule_id, rule_version, registered_at, registered_day, kind, adjusts, seq, net_value, net_commission, pricing)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (job_id) DO NOTHING",
-        args![
-            r.job_id,
-            &r.certificate_number,
-            &r.account,
-            &r.invoice_number,
-            &r.cufe,
-            &r.supplier_id,
-            &r.supplier_name,
-            &r.customer_id,
-            &r.customer_name,
-            Arg::money(&r.value),
-            Arg::money(&r.commission),
-            &r.rule_id,
-            &r.rule_version,
-            Arg::time(r.registered_at),
-            Arg::day(&r.registered_day),
-            l.kind.as_str(),
-            Arg::Int(l.adjusts),
-            l.seq,
-            Arg::money(&l.net_value),
-            Arg::money(&l.net_commission),
-            Arg::Text(l.pricing.clone())
-        ],
-    )
-    .await?;
+    let insert = "INSERT INTO registrations (job_id, certificate_number, account, invoice_number, cufe, supplier_id, supplier_name, customer_id, customer_name, value, commission, rule_id, rule_version, registered_at, registered_day, kind, adjusts, seq, net_value, net_commission, pricing)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (job_id) DO NOTHING";
+    let row = args![
+        r.job_id,
+        &r.certificate_number,
+        &r.account,
+        &r.invoice_number,
+        &r.cufe,
+        &r.supplier_id,
+        &r.supplier_name,
+        &r.customer_id,
+        &r.customer_name,
+        Arg::money(&r.value),
+        Arg::money(&r.commission),
+        &r.rule_id,
+        &r.rule_version,
+        Arg::time(r.registered_at),
+        Arg::day(&r.registered_day),
+        l.kind.as_str(),
+        Arg::Int(l.adjusts),
+        l.seq,
+        Arg::money(&l.net_value),
+        Arg::money(&l.net_commission),
+        Arg::Text(l.pricing.clone())
+    ];
+    let done = match before {
+        Some((sql, mut a)) if tx.backend() == Backend::Postgres => {
+            a.extend(row);
+            tx.execute(&format!("WITH before AS ({sql}) {insert}"), a)
+                .await?
+        }
+        Some((sql, a)) => {
+            tx.execute(sql, a).await?;
+            tx.execute(insert, row).await?
+        }
+        None => tx.execute(insert, row).await?,
+    };
     Ok(done == 1)
 }
 

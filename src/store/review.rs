@@ -187,24 +187,33 @@ impl Store {
         else {
             return Ok(None);
         };
-        let operator = r.text("operator")?;
-        let decision = match r.text("decision")?.as_str() {
-            "reject" => Decision::Reject {
-                operator,
-                reason: r.opt_text("reason")?.unwrap_or_default(),
-            },
-            _ => Decision::Approve {
-                operator,
-                corrections: serde_json::from_str::<BTreeMap<String, String>>(
-                    &r.text("corrections")?,
-                )
-                .unwrap_or_default(),
-            },
+        pending_from_row(&r)
+    }
+
+    /// What a run of `job` needs to know before its steps, in one read: the
+    /// operator's decision waiting for it ([`Store::pending_decision`]) and
+    /// the first earlier live job with the same content
+    /// ([`Store::first_with_sha`]).
+    pub async fn run_inputs(
+        &self,
+        job: &crate::store::Job,
+    ) -> Result<(Option<Pending>, Option<i64>), StoreError> {
+        let r = self
+            .db
+            .fetch_one(
+                "SELECT (SELECT id FROM jobs WHERE sha256 = ? AND id < ? AND state != 'dead' ORDER BY id LIMIT 1) AS duplicate_of,
+                        d.id, d.decision, d.operator, d.reason, d.corrections
+                 FROM (SELECT 1 AS one) x LEFT JOIN
+                      (SELECT id, decision, operator, reason, corrections FROM review_decisions
+                       WHERE job_id = ? AND applied_at IS NULL ORDER BY id DESC LIMIT 1) d ON 1 = 1",
+                args![&job.sha256, job.id, job.id],
+            )
+            .await?;
+        let pending = match r.opt_int("id")? {
+            Some(_) => pending_from_row(&r)?,
+            None => None,
         };
-        Ok(Some(Pending {
-            id: r.int("id")?,
-            decision,
-        }))
+        Ok((pending, r.opt_int("duplicate_of")?))
     }
 
     /// Record an operator's decision on a job in review and queue the job
@@ -387,25 +396,28 @@ impl Store {
     /// Jobs still in review waiting (since `since_ms` or later) for a
     /// document with one of `keys`.
     pub async fn awaiting(&self, keys: &[&str], since_ms: i64) -> Result<Vec<i64>, StoreError> {
-        let mut out = Vec::new();
-        for k in keys {
-            let rows = self
-                .db
-                .fetch_all(
-                    "SELECT a.job_id FROM awaiting_documents a JOIN jobs j ON j.id = a.job_id
-                     WHERE a.key = ? AND a.since >= ? AND j.review_reason = 'awaiting_xml' AND j.state = 'done'
-                     ORDER BY a.job_id",
-                    args![k.to_lowercase(), Arg::time(since_ms)],
-                )
-                .await?;
-            for r in rows {
-                let id = r.int("job_id")?;
-                if !out.contains(&id) {
-                    out.push(id);
-                }
-            }
+        if keys.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(out)
+        // Every key in one read.
+        let marks = vec!["?"; keys.len()].join(", ");
+        let mut a: Vec<Arg> = keys.iter().map(|k| Arg::from(k.to_lowercase())).collect();
+        a.push(Arg::time(since_ms));
+        let rows = self
+            .db
+            .fetch_all(
+                &format!(
+                    "SELECT DISTINCT a.job_id FROM awaiting_documents a JOIN jobs j ON j.id = a.job_id
+                     WHERE a.key IN ({marks}) AND a.since >= ? AND j.review_reason = 'awaiting_xml' AND j.state = 'done'
+                     ORDER BY a.job_id"
+                ),
+                a,
+            )
+            .await?;
+        rows.iter()
+            .map(|r| r.int("job_id"))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
     }
 }
 
@@ -469,4 +481,24 @@ impl Store {
             .collect::<Result<_, sqlx::Error>>()
             .map_err(StoreError::from)
     }
+}
+
+/// A `review_decisions` row (id, decision, operator, reason, corrections).
+fn pending_from_row(r: &super::DbRow) -> Result<Option<Pending>, StoreError> {
+    let operator = r.text("operator")?;
+    let decision = match r.text("decision")?.as_str() {
+        "reject" => Decision::Reject {
+            operator,
+            reason: r.opt_text("reason")?.unwrap_or_default(),
+        },
+        _ => Decision::Approve {
+            operator,
+            corrections: serde_json::from_str::<BTreeMap<String, String>>(&r.text("corrections")?)
+                .unwrap_or_default(),
+        },
+    };
+    Ok(Some(Pending {
+        id: r.int("id")?,
+        decision,
+    }))
 }

@@ -858,3 +858,99 @@ both!(
         }
     }
 );
+
+// Audit rows and commission lines are written in bulk (one statement per
+// transaction, issue 21): order, NULLs, odd text and exact money survive,
+// and a replayed commission replaces its lines.
+both!(bulk_rows_keep_order_and_values, |s, place| {
+    let job = s.record_job(&new_job("/s/bulk", "b1")).await.unwrap();
+    let mut tx = s.db.begin_write().await.unwrap();
+    let odd = "comillas ' \" y \\ barra, ñandú, 日本, {\"a\": [1, null]}, ?, $1";
+    for i in 0..300_i64 {
+        let rec = AuditRecord {
+            account: (i % 2 == 0).then_some(odd),
+            job_id: Some(job),
+            event: if i % 3 == 0 { "bulk.a" } else { "bulk.b" },
+            detail: serde_json::json!({"i": i, "text": odd}),
+        };
+        audit_tx(&mut tx, 1_700_000_000_123 + i, &rec)
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let rows: Vec<(i64, String, String)> = s
+        .audit_of(job)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|(_, e, _)| e.starts_with("bulk."))
+        .collect();
+    assert_eq!(rows.len(), 300);
+    for (i, (at, event, detail)) in rows.iter().enumerate() {
+        let i = i as i64;
+        assert_eq!(*at, 1_700_000_000_123 + i, "exact millisecond, in order");
+        assert_eq!(event, if i % 3 == 0 { "bulk.a" } else { "bulk.b" });
+        let d: serde_json::Value = serde_json::from_str(detail).unwrap();
+        assert_eq!(d, serde_json::json!({"i": i, "text": odd}));
+    }
+    let accounts =
+        s.db.fetch_all(
+            "SELECT account FROM audit WHERE event LIKE 'bulk.%' ORDER BY id",
+            args![],
+        )
+        .await
+        .unwrap();
+    for (i, r) in accounts.iter().enumerate() {
+        let want = (i % 2 == 0).then(|| odd.to_owned());
+        assert_eq!(r.opt_text("account").unwrap(), want);
+    }
+
+    let commission = |lines: i64, fee: &str| lane::CommissionRows {
+        job_id: job,
+        document_key: Some("cufe-bulk".into()),
+        priced_at: 2000,
+        pricing_date: "2024-03-15".into(),
+        client: "900123456".into(),
+        side: "V".into(),
+        rule_set: "2024".into(),
+        total: "1.10".into(),
+        lines: (1..=lines)
+            .map(|l| lane::CommissionLineRow {
+                line: l,
+                code: format!("P{l}"),
+                rule_id: "r1".into(),
+                rule_version: 3,
+                base: "123456789012.345678".into(),
+                fee: fee.into(),
+                trace: "[\"tramo 1\"]".into(),
+            })
+            .collect(),
+    };
+    let write = |c| std::sync::Arc::new(lane::Write::Commission(Box::new(c)));
+    lane::write_many(&s.db, &[write(commission(40, "0.000001"))])
+        .await
+        .unwrap();
+    let day = chrono::NaiveDate::from_ymd_opt(2024, 3, 15).unwrap();
+    let stored = s.commission_lines(day, day).await.unwrap();
+    assert_eq!(stored.len(), 40);
+    assert_eq!(stored[39].line, 40);
+    assert_eq!(stored[39].code, "P40");
+    assert_eq!(
+        stored[0].base,
+        rust_decimal::Decimal::from_str("123456789012.345678").unwrap()
+    );
+    assert_eq!(
+        stored[0].fee,
+        rust_decimal::Decimal::from_str("0.000001").unwrap()
+    );
+    // A replay replaces the commission and all its lines.
+    lane::write_many(&s.db, &[write(commission(2, "7.5"))])
+        .await
+        .unwrap();
+    let stored = s.commission_lines(day, day).await.unwrap();
+    assert_eq!(stored.len(), 2);
+    assert_eq!(
+        stored[1].fee,
+        rust_decimal::Decimal::from_str("7.5").unwrap()
+    );
+});
