@@ -49,6 +49,76 @@ fn fonts() -> Result<&'static (Font, Font), CertificateError> {
         .ok_or_else(|| CertificateError::Pdf("the embedded DejaVu fonts cannot be read".into()))
 }
 
+/// `text` shaped with `bold` or the regular face, as krilla's own
+/// `draw_text` shapes it (rustybuzz, direction and script guessed from the
+/// text, one glyph per cluster run), but with the faces parsed once, not on
+/// every call, and the shapes of the strings every certificate repeats (its
+/// labels) kept: shaping was a quarter of a certificate's rendering
+/// (issue 21). `None` if a face cannot be read (then krilla shapes).
+fn shaped(text: &str, bold: bool) -> Option<Vec<krilla::text::KrillaGlyph>> {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    type Shapes = Mutex<HashMap<(bool, String), Vec<krilla::text::KrillaGlyph>>>;
+    /// Enough for the labels and the recurring values; cleared when full.
+    const KEEP: usize = 512;
+    static FACES: OnceLock<Option<(rustybuzz::Face<'static>, rustybuzz::Face<'static>)>> =
+        OnceLock::new();
+    static SHAPES: OnceLock<Shapes> = OnceLock::new();
+    let (regular, bold_face) = FACES
+        .get_or_init(|| {
+            Some((
+                rustybuzz::Face::from_slice(REGULAR, 0)?,
+                rustybuzz::Face::from_slice(BOLD, 0)?,
+            ))
+        })
+        .as_ref()?;
+    let shapes = SHAPES.get_or_init(Default::default);
+    let key = (bold, text.to_owned());
+    if let Some(g) = shapes.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return Some(g.clone());
+    }
+    let face = if bold { bold_face } else { regular };
+    let mut buffer = rustybuzz::UnicodeBuffer::new();
+    buffer.push_str(text);
+    buffer.guess_segment_properties();
+    let forward = matches!(
+        buffer.direction(),
+        rustybuzz::Direction::LeftToRight | rustybuzz::Direction::TopToBottom
+    );
+    let out = rustybuzz::shape(face, &[], buffer);
+    let (infos, positions) = (out.glyph_infos(), out.glyph_positions());
+    let em = face.units_per_em() as f32;
+    let glyphs: Vec<_> = (0..infos.len())
+        .map(|i| {
+            let cluster = infos[i].cluster;
+            // The text a glyph stands for runs to the next glyph of another
+            // cluster (in shaping order), or to the end of the text.
+            let next = if forward {
+                infos[i + 1..].iter().find(|g| g.cluster != cluster)
+            } else {
+                infos[..i].iter().rev().find(|g| g.cluster != cluster)
+            };
+            let end = next.map_or(text.len(), |g| g.cluster as usize);
+            let p = positions[i];
+            krilla::text::KrillaGlyph::new(
+                krilla::text::GlyphId::new(infos[i].glyph_id),
+                p.x_advance as f32 / em,
+                p.x_offset as f32 / em,
+                p.y_offset as f32 / em,
+                p.y_advance as f32 / em,
+                cluster as usize..end,
+                None,
+            )
+        })
+        .collect();
+    let mut kept = shapes.lock().unwrap_or_else(|e| e.into_inner());
+    if kept.len() >= KEEP {
+        kept.clear();
+    }
+    kept.insert(key, glyphs.clone());
+    Some(glyphs)
+}
+
 /// `text` with every character the font lacks replaced by `?`: PDF/A forbids
 /// the `.notdef` glyph, and a supplier's name in a script DejaVu does not
 /// cover must not make the certificate impossible to issue. (The embedded
@@ -194,14 +264,24 @@ fn draw(surface: &mut Surface<'_>, ops: &[Op], regular: &Font, bold: &Font) {
                 text,
             } => {
                 let font = if *b { bold.clone() } else { regular.clone() };
-                surface.draw_text(
-                    Point::from_xy(*x, *y),
-                    font,
-                    *size,
-                    text,
-                    false,
-                    TextDirection::Auto,
-                );
+                match shaped(text, *b) {
+                    Some(glyphs) => surface.draw_glyphs(
+                        Point::from_xy(*x, *y),
+                        &glyphs,
+                        font,
+                        text,
+                        *size,
+                        false,
+                    ),
+                    None => surface.draw_text(
+                        Point::from_xy(*x, *y),
+                        font,
+                        *size,
+                        text,
+                        false,
+                        TextDirection::Auto,
+                    ),
+                }
             }
             Op::Rect { x, y, w, h } => fill_rects(surface, &[[*x, *y, *w, *h]]),
             Op::Grid { x, y, cell, runs } => {
@@ -629,4 +709,51 @@ fn adjustment_section(w: &mut Writer, mut y: f32, a: &super::Adjustment) -> f32 
         y += 11.0;
     }
     y
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One page with `text` drawn by krilla's own shaping or by ours.
+    fn page(text: &str, bold: bool, ours: bool) -> Vec<u8> {
+        let (regular, bold_font) = fonts().unwrap();
+        let font = if bold { bold_font } else { regular }.clone();
+        let mut doc = Document::new();
+        let mut page = doc.start_page_with(PageSettings::from_wh(W, H).unwrap());
+        let mut surface = page.surface();
+        let at = Point::from_xy(10.0, 20.0);
+        if ours {
+            let glyphs = shaped(text, bold).unwrap();
+            surface.draw_glyphs(at, &glyphs, font, text, 11.0, false);
+        } else {
+            surface.draw_text(at, font, 11.0, text, false, TextDirection::Auto);
+        }
+        surface.finish();
+        page.finish();
+        doc.finish().unwrap()
+    }
+
+    /// The cached faces and shapes give byte-for-byte the PDF krilla's own
+    /// `draw_text` gives (a re-rendered certificate must hash the same),
+    /// for labels, accents, kerning pairs, digits and replacement marks, the
+    /// second time (from the cache) as the first.
+    #[test]
+    fn our_shaping_is_krillas() {
+        for text in [
+            "CERTIFICADO DE REGISTRO",
+            "Comisión de registro: $ 1.234.567,89",
+            "AVENIDA Ñandú — José Pérez & Cía. S.A.S. «VAT» 'x' \"y\"",
+            "To Wa AV Ty 11 fi fl ffi",
+            "cufe 8bd7f8a6c3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6",
+            "?? ? ?",
+            "",
+        ] {
+            for bold in [false, true] {
+                let krilla = page(text, bold, false);
+                assert_eq!(page(text, bold, true), krilla, "{text:?} bold={bold}");
+                assert_eq!(page(text, bold, true), krilla, "{text:?} from the cache");
+            }
+        }
+    }
 }

@@ -12,8 +12,82 @@ use sha2::{Digest, Sha256};
 pub mod beneath;
 
 /// fsync a directory so that a rename or create inside it is durable.
+///
+/// Calls for the same directory are coalesced (group commit): a call
+/// returns once an fsync of `dir` that *began after the call* has
+/// succeeded, so callers that arrive while one is running share the next
+/// one. Eight workers writing results into one `outgoing/` then cost a
+/// couple of directory fsyncs instead of eight, and never a weaker
+/// guarantee: each caller's rename happened before its fsync started.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
+    static SYNCS: std::sync::OnceLock<DirSyncs> = std::sync::OnceLock::new();
+    SYNCS
+        .get_or_init(DirSyncs::default)
+        .sync(dir, |d| File::open(d)?.sync_all())
+}
+
+/// The state of [`sync_dir`]: per directory, tickets handed out and the
+/// highest ticket a finished fsync covers.
+#[derive(Default)]
+struct DirSyncs {
+    dirs: std::sync::Mutex<std::collections::HashMap<PathBuf, DirSync>>,
+    done: std::sync::Condvar,
+}
+
+#[derive(Default)]
+struct DirSync {
+    /// Tickets handed out (one per call).
+    issued: u64,
+    /// Every ticket up to this one is durable.
+    covered: u64,
+    /// An fsync is running now.
+    running: bool,
+    /// Calls waiting on this directory (the entry goes with the last).
+    waiting: usize,
+}
+
+impl DirSyncs {
+    fn sync(&self, dir: &Path, fsync: impl Fn(&Path) -> io::Result<()>) -> io::Result<()> {
+        let lock = || self.dirs.lock().unwrap_or_else(|e| e.into_inner());
+        let mut dirs = lock();
+        let entry = dirs.entry(dir.to_path_buf()).or_default();
+        entry.issued += 1;
+        entry.waiting += 1;
+        let ticket = entry.issued;
+        let outcome = loop {
+            let entry = dirs.get_mut(dir).expect("held while waiting");
+            if entry.covered >= ticket {
+                break Ok(());
+            }
+            if entry.running {
+                dirs = self.done.wait(dirs).unwrap_or_else(|e| e.into_inner());
+                continue;
+            }
+            // This call runs the next fsync; it covers every ticket issued
+            // before it starts.
+            entry.running = true;
+            let upto = entry.issued;
+            drop(dirs);
+            let r = fsync(dir);
+            dirs = lock();
+            let entry = dirs.get_mut(dir).expect("held while waiting");
+            entry.running = false;
+            if r.is_ok() {
+                entry.covered = entry.covered.max(upto);
+            }
+            self.done.notify_all();
+            if r.is_err() {
+                // Only this call fails; the others try again themselves.
+                break r;
+            }
+        };
+        let entry = dirs.get_mut(dir).expect("held while waiting");
+        entry.waiting -= 1;
+        if entry.waiting == 0 && !entry.running {
+            dirs.remove(dir);
+        }
+        outcome
+    }
 }
 
 /// Write `bytes` to `dest` atomically: a hidden temp file in the same
@@ -436,6 +510,51 @@ pub fn symlink_below(root: &Path, rel: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Concurrent directory fsyncs are shared, and every caller returns only
+    /// after an fsync that began after it called; a failed fsync fails only
+    /// the call that ran it.
+    #[test]
+    fn directory_fsyncs_are_coalesced_without_weakening_them() {
+        use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
+        use std::sync::{Arc, Mutex};
+        let syncs = Arc::new(DirSyncs::default());
+        let clock = Arc::new(AtomicU64::new(0));
+        let finished = Arc::new(Mutex::new(Vec::<u64>::new()));
+        let threads: Vec<_> = (0..16)
+            .map(|_| {
+                let (syncs, clock, finished) = (syncs.clone(), clock.clone(), finished.clone());
+                std::thread::spawn(move || {
+                    let called = clock.fetch_add(1, SeqCst);
+                    syncs
+                        .sync(Path::new("/d"), |_| {
+                            let began = clock.fetch_add(1, SeqCst);
+                            std::thread::sleep(std::time::Duration::from_millis(20));
+                            finished.lock().unwrap().push(began);
+                            Ok(())
+                        })
+                        .unwrap();
+                    let done = finished.lock().unwrap().clone();
+                    assert!(
+                        done.iter().any(|&b| b > called),
+                        "returned before an fsync that began after the call"
+                    );
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let n = finished.lock().unwrap().len();
+        assert!((1..16).contains(&n), "16 calls, {n} fsyncs");
+        assert!(
+            syncs.dirs.lock().unwrap().is_empty(),
+            "no entry left behind"
+        );
+        let err = syncs.sync(Path::new("/d"), |_| Err(io::Error::other("disk gone")));
+        assert!(err.is_err());
+        syncs.sync(Path::new("/d"), |_| Ok(())).unwrap();
+    }
 
     #[test]
     fn ignored_names() {
