@@ -89,6 +89,9 @@ impl Runner {
             std::collections::HashMap::new();
         let (mut light, mut heavy) = (0usize, 0usize);
         let mut draining = false;
+        // The poll tick fired: fill every free slot, whatever the claim batch
+        // (long jobs must not hold a waiting file back for more than a tick).
+        let mut polled = false;
         let mut drain_deadline = None;
         let beat = CancellationToken::new();
         let _stop_beat = beat.clone().drop_guard();
@@ -117,8 +120,9 @@ impl Runner {
                     // commit): with many slots, wait until a quarter of them
                     // are free and claim those together, rather than one
                     // claim per finished job (issue 21). Idle slots are
-                    // always filled at once.
-                    if free == 0 || (busy > 0 && free < claim_batch(limit)) {
+                    // always filled at once, and every poll tick fills
+                    // whatever is free.
+                    if free == 0 || (busy > 0 && free < claim_batch(limit) && !polled) {
                         continue;
                     }
                     match self
@@ -158,6 +162,7 @@ impl Runner {
                         Err(e) => error!(error = %e, "claiming jobs failed; will retry"),
                     }
                 }
+                polled = false;
             }
             if draining && inflight.is_empty() {
                 break;
@@ -183,7 +188,9 @@ impl Runner {
                         error!(error = %e, "job task failed");
                     }
                 }
-                _ = tokio::time::sleep(poll), if !draining && !full => {}
+                _ = tokio::time::sleep(poll), if !draining && !full => {
+                    polled = true;
+                }
                 _ = shutdown.cancelled(), if !draining => {
                     draining = true;
                     drain_deadline = Some(tokio::time::Instant::now() + generation.config.daemon.drain_timeout);
