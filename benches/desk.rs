@@ -138,13 +138,14 @@ async fn run(label: &str, dir: &std::path::Path, store_section: &str, n: usize) 
     std::fs::write(&path, config_text(store_section)).expect("config");
     let (config, _) = pasarela::config::load_with_base(&path, dir).expect("config");
     let config = Arc::new(config);
-    let store = Store::open(
-        &config.store.url,
-        config.store.synchronous_full,
-        config.store.busy_timeout,
-    )
-    .await
-    .expect("store");
+    let open = || {
+        Store::open(
+            &config.store.url,
+            config.store.synchronous_full,
+            config.store.busy_timeout,
+        )
+    };
+    let store = open().await.expect("store");
     let now = chrono::Utc::now().timestamp_millis();
     let t = Instant::now();
     let ids = store.seed_finished(&seed(n, now)).await.expect("seed");
@@ -153,13 +154,7 @@ async fn run(label: &str, dir: &std::path::Path, store_section: &str, n: usize) 
     // does), and every connection of the new pool plans with them.
     store.optimize().await;
     store.close().await;
-    let store = Store::open(
-        &config.store.url,
-        config.store.synchronous_full,
-        config.store.busy_timeout,
-    )
-    .await
-    .expect("store");
+    let store = open().await.expect("store");
     eprintln!(
         "{label}: {n} jobs seeded in {:.1} s",
         t.elapsed().as_secs_f64()

@@ -416,57 +416,74 @@ const AUDIT_INSERT: &str =
 /// their number (so it stays one prepared statement): a JSON array of row
 /// objects, unpacked by the database (`json_each` on SQLite,
 /// `json_array_elements` on PostgreSQL), in array order. `columns` are the
-/// table's columns and the objects' keys; `pg_types` their PostgreSQL casts
-/// (`timestamptz` for an instant in unix milliseconds).
-pub(crate) fn bulk_insert_sql(backend: Backend, table: &str, columns: &[(&str, &str)]) -> String {
-    let names: Vec<&str> = columns.iter().map(|(n, _)| *n).collect();
-    let names = names.join(", ");
-    match backend {
-        Backend::Sqlite => {
-            let values: Vec<String> = columns
-                .iter()
-                .map(|(n, _)| format!("json_extract(value, '$.{n}')"))
-                .collect();
-            format!(
-                "INSERT INTO {table} ({names}) SELECT {} FROM json_each(?) ORDER BY key",
-                values.join(", ")
-            )
+/// table's columns and the objects' keys, each with its PostgreSQL cast
+/// (`timestamptz` for an instant in unix milliseconds, `text` for none).
+/// The SQL of each backend is built once.
+pub(crate) struct BulkInsert {
+    table: &'static str,
+    columns: &'static [(&'static str, &'static str)],
+    sqlite: std::sync::OnceLock<String>,
+    pg: std::sync::OnceLock<String>,
+}
+
+impl BulkInsert {
+    pub const fn new(
+        table: &'static str,
+        columns: &'static [(&'static str, &'static str)],
+    ) -> BulkInsert {
+        BulkInsert {
+            table,
+            columns,
+            sqlite: std::sync::OnceLock::new(),
+            pg: std::sync::OnceLock::new(),
         }
-        Backend::Postgres => {
-            let values: Vec<String> = columns
-                .iter()
-                .map(|(n, ty)| match *ty {
-                    "timestamptz" => format!(
-                        "TIMESTAMPTZ 'epoch' + CAST(e->>'{n}' AS BIGINT) * INTERVAL '1 millisecond'"
-                    ),
-                    "text" => format!("e->>'{n}'"),
-                    ty => format!("CAST(e->>'{n}' AS {ty})"),
-                })
-                .collect();
-            format!(
-                "INSERT INTO {table} ({names}) SELECT {} FROM json_array_elements(CAST(? AS JSON)) WITH ORDINALITY AS t(e, n) ORDER BY n",
-                values.join(", ")
-            )
+    }
+
+    pub fn sql(&self, backend: Backend) -> &str {
+        let (table, columns) = (self.table, self.columns);
+        let names: Vec<&str> = columns.iter().map(|(n, _)| *n).collect();
+        let names = names.join(", ");
+        match backend {
+            Backend::Sqlite => self.sqlite.get_or_init(|| {
+                let values: Vec<String> = columns
+                    .iter()
+                    .map(|(n, _)| format!("json_extract(value, '$.{n}')"))
+                    .collect();
+                format!(
+                    "INSERT INTO {table} ({names}) SELECT {} FROM json_each(?) ORDER BY key",
+                    values.join(", ")
+                )
+            }),
+            Backend::Postgres => self.pg.get_or_init(|| {
+                let values: Vec<String> = columns
+                    .iter()
+                    .map(|(n, ty)| match *ty {
+                        "timestamptz" => format!(
+                            "TIMESTAMPTZ 'epoch' + CAST(e->>'{n}' AS BIGINT) * INTERVAL '1 millisecond'"
+                        ),
+                        "text" => format!("e->>'{n}'"),
+                        ty => format!("CAST(e->>'{n}' AS {ty})"),
+                    })
+                    .collect();
+                format!(
+                    "INSERT INTO {table} ({names}) SELECT {} FROM json_array_elements(CAST(? AS JSON)) WITH ORDINALITY AS t(e, n) ORDER BY n",
+                    values.join(", ")
+                )
+            }),
         }
     }
 }
 
-fn audit_bulk_sql(backend: Backend) -> &'static str {
-    static SQLITE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    static PG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let columns = [
+static AUDIT_BULK: BulkInsert = BulkInsert::new(
+    "audit",
+    &[
         ("at", "timestamptz"),
         ("account", "text"),
         ("job_id", "BIGINT"),
         ("event", "text"),
         ("detail", "text"),
-    ];
-    let cell = match backend {
-        Backend::Sqlite => &SQLITE,
-        Backend::Postgres => &PG,
-    };
-    cell.get_or_init(|| bulk_insert_sql(backend, "audit", &columns))
-}
+    ],
+);
 
 impl Tx {
     pub fn conn(&mut self) -> Conn<'_> {
@@ -524,7 +541,7 @@ impl Tx {
             rows => {
                 let json =
                     serde_json::to_string(rows).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-                let sql = audit_bulk_sql(self.backend());
+                let sql = AUDIT_BULK.sql(self.backend());
                 self.execute(sql, vec![Arg::Text(Some(json))])
                     .await
                     .map(drop)

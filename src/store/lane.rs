@@ -297,7 +297,7 @@ async fn commission_tx(tx: &mut Tx, c: &CommissionRows) -> Result<(), StoreError
                 })
             })
             .collect();
-        let sql = commission_lines_sql(tx.backend());
+        let sql = COMMISSION_LINES.sql(tx.backend());
         tx.execute(sql, args![serde_json::Value::Array(rows).to_string()])
             .await?;
     }
@@ -306,30 +306,19 @@ async fn commission_tx(tx: &mut Tx, c: &CommissionRows) -> Result<(), StoreError
 
 /// The bulk insert of commission lines (money stays exact: JSON strings,
 /// stored as text on SQLite and cast to NUMERIC on PostgreSQL).
-fn commission_lines_sql(backend: Backend) -> &'static str {
-    static SQLITE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    static PG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let cell = match backend {
-        Backend::Sqlite => &SQLITE,
-        Backend::Postgres => &PG,
-    };
-    cell.get_or_init(|| {
-        super::db::bulk_insert_sql(
-            backend,
-            "commission_lines",
-            &[
-                ("job_id", "BIGINT"),
-                ("line", "BIGINT"),
-                ("code", "text"),
-                ("rule_id", "text"),
-                ("rule_version", "BIGINT"),
-                ("base", "NUMERIC"),
-                ("fee", "NUMERIC"),
-                ("trace", "text"),
-            ],
-        )
-    })
-}
+static COMMISSION_LINES: super::db::BulkInsert = super::db::BulkInsert::new(
+    "commission_lines",
+    &[
+        ("job_id", "BIGINT"),
+        ("line", "BIGINT"),
+        ("code", "text"),
+        ("rule_id", "text"),
+        ("rule_version", "BIGINT"),
+        ("base", "NUMERIC"),
+        ("fee", "NUMERIC"),
+        ("trace", "text"),
+    ],
+);
 
 /// Record the PDF's hash, queue the delivery message and write the
 /// `certificate.issued` audit row, only once per certificate.

@@ -187,7 +187,7 @@ impl Store {
         else {
             return Ok(None);
         };
-        pending_from_row(&r)
+        Ok(Some(pending_from_row(&r)?))
     }
 
     /// What a run of `job` needs to know before its steps, in one read: the
@@ -210,7 +210,7 @@ impl Store {
             )
             .await?;
         let pending = match r.opt_int("id")? {
-            Some(_) => pending_from_row(&r)?,
+            Some(_) => Some(pending_from_row(&r)?),
             None => None,
         };
         Ok((pending, r.opt_int("duplicate_of")?))
@@ -484,7 +484,7 @@ impl Store {
 }
 
 /// A `review_decisions` row (id, decision, operator, reason, corrections).
-fn pending_from_row(r: &super::DbRow) -> Result<Option<Pending>, StoreError> {
+fn pending_from_row(r: &super::DbRow) -> Result<Pending, StoreError> {
     let operator = r.text("operator")?;
     let decision = match r.text("decision")?.as_str() {
         "reject" => Decision::Reject {
@@ -497,8 +497,8 @@ fn pending_from_row(r: &super::DbRow) -> Result<Option<Pending>, StoreError> {
                 .unwrap_or_default(),
         },
     };
-    Ok(Some(Pending {
+    Ok(Pending {
         id: r.int("id")?,
         decision,
-    }))
+    })
 }

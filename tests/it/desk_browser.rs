@@ -277,18 +277,9 @@ fn shots_dir(env: &Env) -> PathBuf {
 
 /// Move every session's last use (or its start) back by `ms`.
 fn age_sessions(db: &Path, column: &str, ms: i64) {
-    let out = Command::new("sqlite3")
-        .arg(db)
-        .arg(format!(
-            "UPDATE desk_sessions SET {column} = {column} - {ms};"
-        ))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_ok(Command::new("sqlite3").arg(db).arg(format!(
+        "UPDATE desk_sessions SET {column} = {column} - {ms};"
+    )));
 }
 
 /// A printed invoice, scanned: rasterised, degraded like a scanner and
@@ -548,30 +539,25 @@ fn the_desk_serves_https_with_its_own_certificate() {
     let desk = free_port();
     let env = Env::new(&basic_config(""));
     let (cert, key) = (env.path().join("desk.crt"), env.path().join("desk.key"));
-    let out = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=127.0.0.1",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=127.0.0.1",
+            ])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert),
     );
     let text = basic_config("").replace(
         "[accounts.demo]",

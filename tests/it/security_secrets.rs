@@ -146,16 +146,7 @@ c.putfo(io.BytesIO(b"<nota>hola</nota>"), "/incoming/nota.xml", confirm=False)
 c.close(); t.close()
 "#
     );
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(&script)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_ok(Command::new("python3").arg("-c").arg(&script));
     assert!(
         wait_until(Duration::from_secs(30), || env
             .result_path("demo", "nota.xml")

@@ -343,6 +343,17 @@ impl Env {
 // ---- shared by the ops, resilience and security tests ----
 
 /// A free TCP port on loopback (bound and released).
+/// Run `cmd` to its end and insist it succeeded (its stderr in the failure).
+pub fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("start the command");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
