@@ -15,10 +15,10 @@ use super::{
 };
 use crate::config::{Account, Config};
 use crate::result::{ResultDoc, Verdict};
-use crate::store::Store;
 use crate::store::certificates::{CertificateRecord, NewCertificate};
 use crate::store::outbox::Attachment;
 use crate::store::reports::{Ledger, Registration};
+use crate::store::{OutcomeWrites, Store};
 
 /// Folder under the account's `outgoing/`.
 pub const CERTIFICATES_DIR: &str = "certificates";
@@ -166,6 +166,36 @@ pub async fn issue_certificate_entry(
     data: CertificateData,
     entry: Entry,
 ) -> Result<IssuedCertificate, IssueError> {
+    issue(store, config, account, job_id, data, entry, None).await
+}
+
+/// [`issue_certificate_entry`] for a job's step: the second transaction
+/// (the PDF's hash, the delivery e-mail, the audit row) is not committed
+/// here but added to `outcome`, which the runner commits with the job's
+/// result (`store::OutcomeWrites`). Until then the certificate is pending,
+/// and a run of the job that does not complete leaves it so for the next
+/// run to finish.
+pub async fn issue_certificate_for_outcome(
+    store: &Store,
+    config: &Config,
+    account: &Account,
+    job_id: i64,
+    data: CertificateData,
+    entry: Entry,
+    outcome: &mut OutcomeWrites,
+) -> Result<IssuedCertificate, IssueError> {
+    issue(store, config, account, job_id, data, entry, Some(outcome)).await
+}
+
+async fn issue(
+    store: &Store,
+    config: &Config,
+    account: &Account,
+    job_id: i64,
+    data: CertificateData,
+    entry: Entry,
+    finish_with: Option<&mut OutcomeWrites>,
+) -> Result<IssuedCertificate, IssueError> {
     // What could make rendering fail is checked before a number is taken.
     super::check_renderable(&data, false)?;
     let year = data
@@ -267,14 +297,15 @@ pub async fn issue_certificate_entry(
         let pdf_sha256 = crate::fsutil::sha256_hex(&cert.pdf);
         let message = delivery_message(config, account, job_id, &data, &cert)?;
         write_pdf(&path, cert.pdf).await?;
-        store
-            .finish_certificate(
-                &record,
-                &pdf_sha256,
-                message,
-                chrono::Utc::now().timestamp_millis(),
-            )
-            .await?;
+        let at = chrono::Utc::now().timestamp_millis();
+        match finish_with {
+            Some(writes) => writes.finished_certificate(&record, &pdf_sha256, message, at),
+            None => {
+                store
+                    .finish_certificate(&record, &pdf_sha256, message, at)
+                    .await?;
+            }
+        }
         record.pdf_sha256 = pdf_sha256;
     } else {
         ensure_file(&record, &path).await?;
@@ -410,10 +441,46 @@ pub async fn enqueue_notification(
     job_id: i64,
     result: &ResultDoc,
 ) -> Result<bool, IssueError> {
+    match notification(config, account, job_id, result)? {
+        Some(m) => Ok(store
+            .enqueue_message(&m, chrono::Utc::now().timestamp_millis())
+            .await?
+            .1),
+        None => Ok(false),
+    }
+}
+
+/// [`enqueue_notification`] with the job's outcome: the message is added to
+/// `outcome` (queued when the runner commits the result). Returns false
+/// when there is nothing to send (another verdict, mail off).
+pub fn queue_notification(
+    outcome: &mut OutcomeWrites,
+    config: &Config,
+    account: &Account,
+    job_id: i64,
+    result: &ResultDoc,
+) -> Result<bool, IssueError> {
+    match notification(config, account, job_id, result)? {
+        Some(m) => {
+            outcome.message(m, chrono::Utc::now().timestamp_millis());
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
+/// The processing-notification of a rejected or review outcome (`None` for
+/// other verdicts or when mail is off).
+fn notification(
+    config: &Config,
+    account: &Account,
+    job_id: i64,
+    result: &ResultDoc,
+) -> Result<Option<crate::store::outbox::NewMessage>, IssueError> {
     let outcome = match result.verdict {
         Verdict::Rejected => "rechazada",
         Verdict::Review => "en revisión manual",
-        _ => return Ok(false),
+        _ => return Ok(None),
     };
     let findings: Vec<String> = result
         .findings
@@ -459,7 +526,7 @@ pub async fn enqueue_notification(
     );
     let mut to = account.email.clone();
     to.extend(account.notify.to.iter().cloned());
-    let msg = crate::outbox::compose(
+    Ok(crate::outbox::compose(
         config,
         crate::store::OutboxKind::ProcessingNotification,
         format!(
@@ -471,12 +538,5 @@ pub async fn enqueue_notification(
         to,
         &vars,
         None,
-    )?;
-    match msg {
-        Some(m) => Ok(store
-            .enqueue_message(&m, chrono::Utc::now().timestamp_millis())
-            .await?
-            .1),
-        None => Ok(false),
-    }
+    )?)
 }

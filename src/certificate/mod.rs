@@ -20,7 +20,7 @@ mod layout;
 
 pub use issue::{
     Entry, IssueError, IssuedCertificate, NoteEntry, enqueue_notification, issue_certificate,
-    issue_certificate_entry,
+    issue_certificate_entry, issue_certificate_for_outcome, queue_notification,
 };
 
 use chrono::{DateTime, FixedOffset, NaiveDate};

@@ -133,8 +133,9 @@ async fn process_one(
         now,
         services: generation.services.clone(),
     };
-    // Hashed and sniffed once, above.
+    // Hashed and sniffed once, above. Without a store, steps record nothing.
     pipeline
         .process_identified(Arc::new(bytes), sub, id, &ctx)
         .await
+        .map(|(result, _)| result)
 }

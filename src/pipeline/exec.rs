@@ -10,6 +10,7 @@ use futures::FutureExt;
 use super::{StepContext, StepError, WorkItem, final_verdict, steps};
 use crate::config::Config;
 use crate::result::{FileIdentity, Finding, ResultDoc, Verdict};
+use crate::store::OutcomeWrites;
 
 /// Routes with their steps instantiated.
 pub struct Pipeline {
@@ -55,8 +56,10 @@ impl Pipeline {
         }
     }
 
-    /// Run the route that applies to this file and return its result.
-    /// A panic inside a step is caught and reported as a permanent error.
+    /// Run the route that applies to this file and return its result (what
+    /// its steps prepared for the store is dropped: for callers that record
+    /// no outcome). A panic inside a step is caught and reported as a
+    /// permanent error.
     pub async fn process(
         &self,
         bytes: Arc<Vec<u8>>,
@@ -64,19 +67,21 @@ impl Pipeline {
         ctx: &StepContext,
     ) -> Result<ResultDoc, StepError> {
         let id = FileIdentity::of_bytes(&bytes);
-        self.process_identified(bytes, sub, id, ctx).await
+        let (result, _) = self.process_identified(bytes, sub, id, ctx).await?;
+        Ok(result)
     }
 
     /// [`Pipeline::process`] for a file whose hash and format are already
     /// known (a daemon job: intake hashed and sniffed it), so its bytes are
-    /// neither hashed nor sniffed again.
+    /// neither hashed nor sniffed again. Also returns what the steps
+    /// prepared for the transaction that commits the job's outcome.
     pub async fn process_identified(
         &self,
         bytes: Arc<Vec<u8>>,
         sub: &Submission<'_>,
         id: FileIdentity,
         ctx: &StepContext,
-    ) -> Result<ResultDoc, StepError> {
+    ) -> Result<(ResultDoc, OutcomeWrites), StepError> {
         let now = ctx.now;
         let mut item = new_item(bytes, sub, id, now);
         if sub.duplicate_of.is_some() || sub.duplicate_note.is_some() {
@@ -91,7 +96,7 @@ impl Pipeline {
             }
             item.result.duplicate_of = sub.duplicate_of;
             item.result.verdict = Verdict::Duplicate;
-            return Ok(item.result);
+            return Ok(item.into_outcome());
         }
         match sub.decision.as_ref().map(|p| &p.decision) {
             Some(crate::review::Decision::Reject { operator, reason }) => {
@@ -101,7 +106,7 @@ impl Pipeline {
                     format!("Rechazado en revisión por la bolsa ({operator}): {reason}"),
                 ));
                 item.result.verdict = Verdict::Rejected;
-                return Ok(item.result);
+                return Ok(item.into_outcome());
             }
             Some(crate::review::Decision::Approve {
                 operator,
@@ -124,7 +129,7 @@ impl Pipeline {
                 ),
             ));
             item.result.verdict = final_verdict(&item);
-            return Ok(item.result);
+            return Ok(item.into_outcome());
         };
         item.result.route = Some(self.config.routes[idx].name.clone());
         for step in &self.routes[idx] {
@@ -170,7 +175,7 @@ impl Pipeline {
             }
         }
         item.result.verdict = final_verdict(&item);
-        Ok(item.result)
+        Ok(item.into_outcome())
     }
 }
 
@@ -194,6 +199,8 @@ fn new_item(
         pricing: None,
         settlement: None,
         approval: None,
+        outcome: Default::default(),
+        recorded_events: None,
     }
 }
 

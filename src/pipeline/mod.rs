@@ -73,6 +73,13 @@ pub struct WorkItem {
     /// An operator approved this file in review: holds are waived and the
     /// corrections replace what was read (docs/REVIEW.md).
     pub approval: Option<Approval>,
+    /// What the steps recorded about this job, written with its outcome
+    /// (`store::OutcomeWrites`; empty without a store or a job).
+    pub outcome: crate::store::OutcomeWrites,
+    /// Whether RADIAN events were on record about this CUFE (lower case)
+    /// when the job claimed it (`store::KeyClaim::events`): without any,
+    /// the steps need not read them.
+    pub recorded_events: Option<(String, bool)>,
 }
 
 /// An operator's approval, as steps see it.
@@ -83,8 +90,19 @@ pub struct Approval {
 }
 
 impl WorkItem {
+    /// The result and what is written with it.
+    pub fn into_outcome(self) -> (ResultDoc, crate::store::OutcomeWrites) {
+        (self.result, self.outcome)
+    }
+
     pub fn add(&mut self, finding: Finding) {
         self.result.findings.push(finding);
+    }
+
+    /// Whether events about `cufe` may be on record (false only when the
+    /// job's key claim saw none).
+    pub fn may_have_events(&self, cufe: &str) -> bool {
+        !matches!(&self.recorded_events, Some((c, false)) if c == cufe)
     }
 
     /// Does any finding so far reject the file?

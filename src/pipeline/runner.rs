@@ -92,6 +92,13 @@ impl Runner {
         // The poll tick fired: fill every free slot, whatever the claim batch
         // (long jobs must not hold a waiting file back for more than a tick).
         let mut polled = false;
+        // Whether the queue may hold due work of each kind: a claim that got
+        // fewer jobs than it asked for found the queue empty, and the next
+        // claim waits for a wake-up (intake recorded a file) or the poll tick
+        // (other daemons' files, retries coming due) instead of asking again
+        // after every finished job (issue 21: empty claims were a third of
+        // the claims).
+        let mut maybe_due = [true, true];
         let mut drain_deadline = None;
         let beat = CancellationToken::new();
         let _stop_beat = beat.clone().drop_guard();
@@ -113,9 +120,15 @@ impl Runner {
             let workers = generation.config.daemon.workers;
             let heavy_workers = generation.config.daemon.heavy_workers;
             if !draining {
-                for (kind, limit, busy) in [(Light, workers, light), (Heavy, heavy_workers, heavy)]
+                for (k, (kind, limit, busy)) in
+                    [(Light, workers, light), (Heavy, heavy_workers, heavy)]
+                        .into_iter()
+                        .enumerate()
                 {
                     let free = limit.saturating_sub(busy);
+                    if !maybe_due[k] {
+                        continue;
+                    }
                     // A claim is a write transaction (on SQLite an fsync'd
                     // commit): with many slots, wait until a quarter of them
                     // are free and claim those together, rather than one
@@ -137,6 +150,7 @@ impl Runner {
                         .await
                     {
                         Ok(jobs) => {
+                            maybe_due[k] = jobs.len() >= free;
                             for job in jobs {
                                 let ctx = JobCtx {
                                     store: self.store.clone(),
@@ -170,7 +184,9 @@ impl Runner {
             let poll = generation.config.daemon.poll_interval;
             let full = light >= workers && heavy >= heavy_workers;
             tokio::select! {
-                _ = self.wake.notified(), if !draining && !full => {}
+                _ = self.wake.notified(), if !draining && !full => {
+                    maybe_due = [true, true];
+                }
                 Some(res) = inflight.join_next_with_id(), if !inflight.is_empty() => {
                     let id = match &res {
                         Ok((id, ())) => *id,
@@ -190,6 +206,7 @@ impl Runner {
                 }
                 _ = tokio::time::sleep(poll), if !draining && !full => {
                     polled = true;
+                    maybe_due = [true, true];
                 }
                 _ = shutdown.cancelled(), if !draining => {
                     draining = true;
@@ -321,8 +338,12 @@ impl JobCtx {
         let account = self.account(job)?;
         let store_err = |e: crate::store::StoreError| StepError::Transient(e.to_string());
         // An operator's decision waiting for this run (docs/REVIEW.md), and
-        // the first earlier job with the same bytes (one read).
-        let (decision, duplicate_of) = self.store.run_inputs(job).await.map_err(store_err)?;
+        // the first earlier job with the same bytes (read by the claim).
+        let (decision, duplicate_of) = match job.claim_info {
+            // The claim read both; a waiting decision is read in full.
+            Some(info) if !info.decision_waiting => (None, info.duplicate_of),
+            _ => self.store.run_inputs(job).await.map_err(store_err)?,
+        };
         // Rejecting needs no input: a dead letter whose input is gone can
         // still be refused.
         let rejecting = matches!(
@@ -350,9 +371,9 @@ impl JobCtx {
             }
         };
         let max = self.generation.config.daemon.max_file_bytes;
-        let result = if job.size > max && !rejecting {
+        let (result, mut writes) = if job.size > max && !rejecting {
             // Never read into memory: rejected on its size alone.
-            too_large(job, max, self.clock.now())
+            (too_large(job, max, self.clock.now()), Default::default())
         } else {
             let bytes = match &input {
                 Some(input) => tokio::fs::read(input).await.map_err(|e| {
@@ -429,23 +450,26 @@ impl JobCtx {
             }),
             decision_id: decision.as_ref().map(|d| d.id),
             refs: result.refs(),
+            writes: {
+                if let Some(crate::review::Pending {
+                    decision: crate::review::Decision::Reject { .. },
+                    ..
+                }) = &decision
+                {
+                    // The sender's rejection notice (idempotent per job and
+                    // verdict), queued with the outcome.
+                    crate::certificate::queue_notification(
+                        &mut writes,
+                        &self.generation.config,
+                        account,
+                        job.id,
+                        &result,
+                    )
+                    .map_err(|e| StepError::Transient(e.to_string()))?;
+                }
+                writes
+            },
         };
-        if let Some(crate::review::Pending {
-            decision: crate::review::Decision::Reject { .. },
-            ..
-        }) = &decision
-        {
-            // The sender's rejection notice (idempotent per job and verdict).
-            crate::certificate::enqueue_notification(
-                &self.store,
-                &self.generation.config,
-                account,
-                job.id,
-                &result,
-            )
-            .await
-            .map_err(|e| StepError::Transient(e.to_string()))?;
-        }
         self.store
             .complete(job, &completion)
             .await

@@ -7,7 +7,7 @@
 //! issuers (workers, daemons) do not queue behind each other's rendering.
 
 use super::db::{Arg, DbRow, args};
-use super::lane::{FinishedCertificate, Write, Written};
+use super::lane::{Write, Written};
 use super::outbox::NewMessage;
 use super::reports::Registration;
 use super::{Store, StoreError};
@@ -158,16 +158,7 @@ impl Store {
         message: Option<NewMessage>,
         at_ms: i64,
     ) -> Result<bool, StoreError> {
-        let finished = FinishedCertificate {
-            number: record.number.clone(),
-            account: record.account.clone(),
-            job_id: record.job_id,
-            digest: record.digest.clone(),
-            path: record.path.clone(),
-            pdf_sha256: pdf_sha256.to_owned(),
-            message,
-            at: at_ms,
-        };
+        let finished = super::outcome::finished(record, pdf_sha256, message, at_ms);
         match self
             .lane
             .submit(Write::FinishCertificate(Box::new(finished)))

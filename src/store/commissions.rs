@@ -6,9 +6,8 @@
 use std::str::FromStr;
 
 use super::db::{Arg, args};
-use super::lane::{CommissionLineRow, CommissionRows, Write};
+use super::lane::Write;
 use super::{Store, StoreError};
-use crate::dian::nit;
 use crate::rules::{Commission, PricingInput};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -48,29 +47,7 @@ impl Store {
         commission: &Commission,
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        let rows = CommissionRows {
-            job_id,
-            document_key: document_key.map(str::to_owned),
-            priced_at: now_ms,
-            pricing_date: input.date.to_string(),
-            client: nit::normalize(&input.client),
-            side: input.side.as_str().to_owned(),
-            rule_set: commission.rule_set.clone(),
-            total: commission.total.to_string(),
-            lines: commission
-                .lines
-                .iter()
-                .map(|l| CommissionLineRow {
-                    line: l.line as i64,
-                    code: l.code.clone(),
-                    rule_id: l.rule_id.clone(),
-                    rule_version: i64::from(l.rule_version),
-                    base: l.base.to_string(),
-                    fee: l.fee.to_string(),
-                    trace: serde_json::to_string(&l.trace).unwrap_or_else(|_| "[]".into()),
-                })
-                .collect(),
-        };
+        let rows = super::outcome::commission_rows(job_id, document_key, input, commission, now_ms);
         self.lane.submit(Write::Commission(Box::new(rows))).await?;
         Ok(())
     }

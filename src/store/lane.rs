@@ -82,13 +82,16 @@ pub(crate) enum Write {
     Commission(Box<CommissionRows>),
     FinishCertificate(Box<FinishedCertificate>),
     MailSent(SentMail),
+    /// Queue a message (idempotent on its key), at the given instant.
+    Enqueue(Box<(NewMessage, i64)>),
 }
 
 #[derive(Debug)]
 pub(crate) enum Written {
     Done,
-    /// The live job that claimed one of the document keys first, if not this one.
-    Original(Option<super::KeyHolder>),
+    /// The live job that claimed one of the document keys first, if not
+    /// this one, and what else is recorded under the keys.
+    Original(super::KeyClaim),
     /// False when the certificate was already finished.
     Finished(bool),
 }
@@ -117,7 +120,7 @@ pub(crate) async fn write_many(
         .collect())
 }
 
-async fn write_tx(tx: &mut Tx, w: &Write) -> Result<Written, StoreError> {
+pub(super) async fn write_tx(tx: &mut Tx, w: &Write) -> Result<Written, StoreError> {
     Ok(match w {
         Write::Audit(a) => {
             let rec = AuditRecord {
@@ -145,6 +148,10 @@ async fn write_tx(tx: &mut Tx, w: &Write) -> Result<Written, StoreError> {
             mail_sent_tx(tx, m).await?;
             Written::Done
         }
+        Write::Enqueue(m) => {
+            enqueue_tx(tx, &m.0, m.1).await?;
+            Written::Done
+        }
     })
 }
 
@@ -170,7 +177,7 @@ async fn claim_keys_tx(
     job_id: i64,
     cufe: Option<&str>,
     supplier: Option<&str>,
-) -> Result<Option<super::KeyHolder>, StoreError> {
+) -> Result<super::KeyClaim, StoreError> {
     if tx.backend() == Backend::Postgres {
         let mut locks: Vec<i64> = cufe
             .iter()
@@ -188,31 +195,37 @@ async fn claim_keys_tx(
             )
             .await?;
         }
-        // The holder and this job's claim in one statement: its snapshot is
-        // taken after the locks above, so it sees every earlier claim.
+        // The holder, this job's claim and what else is recorded under its
+        // keys in one statement: its snapshot is taken after the locks
+        // above, so it sees every earlier claim.
+        let mut a = args![
+            cufe,
+            supplier,
+            supplier,
+            job_id,
+            cufe.or(supplier),
+            supplier,
+            job_id
+        ];
+        a.extend(recorded_args(cufe, supplier));
         let row = tx
-            .fetch_optional(
-                &format!(
-                    "WITH h AS ({}),
-                     u AS (UPDATE jobs SET
-                             document_key = CASE WHEN EXISTS (SELECT 1 FROM h) THEN NULL ELSE ? END,
-                             supplier_key = CASE WHEN EXISTS (SELECT 1 FROM h) THEN NULL ELSE ? END
-                           WHERE id = ?)
-                     SELECT id, document_key FROM h",
-                    super::KEY_HOLDER_SQL
-                ),
-                args![
-                    cufe,
-                    supplier,
-                    supplier,
-                    job_id,
-                    cufe.or(supplier),
-                    supplier,
-                    job_id
-                ],
+            .fetch_one(
+                KEY_CLAIM_PG.get_or_init(|| {
+                    format!(
+                        "WITH h AS ({}),
+                         u AS (UPDATE jobs SET
+                                 document_key = CASE WHEN EXISTS (SELECT 1 FROM h) THEN NULL ELSE ? END,
+                                 supplier_key = CASE WHEN EXISTS (SELECT 1 FROM h) THEN NULL ELSE ? END
+                               WHERE id = ?)
+                         SELECT h.id, h.document_key, r.waiting, r.events
+                         FROM ({RECORDED_SQL}) r LEFT JOIN h ON true",
+                        super::KEY_HOLDER_SQL
+                    )
+                }),
+                a,
             )
             .await?;
-        return holder_of(row, cufe);
+        return claim_of(&row, cufe);
     }
     // A missing key (NULL) simply takes no part (`KEY_HOLDER_SQL`).
     let row = tx
@@ -231,7 +244,49 @@ async fn claim_keys_tx(
         args![document_key, supplier_key, job_id],
     )
     .await?;
-    Ok(original)
+    let recorded = tx
+        .fetch_one(RECORDED_SQL, recorded_args(cufe, supplier))
+        .await?;
+    Ok(super::KeyClaim {
+        holder: original,
+        waiting: recorded.int("waiting")? != 0,
+        events: recorded.int("events")? != 0,
+    })
+}
+
+/// What else is recorded under a document's keys, as two 0/1 columns:
+/// `waiting`, readings of the document waiting for it (either key);
+/// `events`, RADIAN events about it (its CUFE). Arguments: [`recorded_args`].
+const RECORDED_SQL: &str = "SELECT
+     CAST(CASE WHEN EXISTS (SELECT 1 FROM awaiting_documents WHERE key IN (?, ?)) THEN 1 ELSE 0 END AS BIGINT) AS waiting,
+     CAST(CASE WHEN EXISTS (SELECT 1 FROM invoice_events WHERE cufe = ?) THEN 1 ELSE 0 END AS BIGINT) AS events";
+
+/// The claim statement on PostgreSQL (built once).
+static KEY_CLAIM_PG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+fn recorded_args(cufe: Option<&str>, supplier: Option<&str>) -> Vec<Arg> {
+    // Both tables keep their keys in lower case.
+    let (cufe, supplier) = (cufe.map(str::to_lowercase), supplier.map(str::to_lowercase));
+    vec![
+        Arg::Text(cufe.clone()),
+        Arg::Text(supplier),
+        Arg::Text(cufe),
+    ]
+}
+
+fn claim_of(row: &super::DbRow, cufe: Option<&str>) -> Result<super::KeyClaim, StoreError> {
+    let holder = match row.opt_int("id")? {
+        None => None,
+        Some(job_id) => Some(super::KeyHolder {
+            job_id,
+            same_cufe: cufe.is_some() && row.opt_text("document_key")?.as_deref() == cufe,
+        }),
+    };
+    Ok(super::KeyClaim {
+        holder,
+        waiting: row.int("waiting")? != 0,
+        events: row.int("events")? != 0,
+    })
 }
 
 fn holder_of(

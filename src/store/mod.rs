@@ -17,6 +17,7 @@ pub mod events;
 mod lane;
 mod migrate;
 pub mod outbox;
+mod outcome;
 pub mod reports;
 pub mod review;
 pub mod s3_objects;
@@ -27,6 +28,7 @@ pub mod testing;
 pub mod vocab;
 
 pub use commissions::StoredCommissionLine;
+pub use outcome::OutcomeWrites;
 pub use vocab::{EntryKind, JobKind, JobState, OutboxKind, OutboxState, UnknownWord};
 
 use std::path::PathBuf;
@@ -170,7 +172,25 @@ pub struct Job {
     pub updated_at: i64,
     /// The format intake sniffed (`None` for jobs recorded before it did).
     pub format: Option<Format>,
+    /// What the claim that took this job learned with it (`None` for a job
+    /// read otherwise): see [`ClaimInfo`].
+    #[serde(skip)]
+    pub claim_info: Option<ClaimInfo>,
 }
+
+/// Read by the statement that claims a job (issue 21: no read of its own
+/// before the job's steps): the first earlier live job with the same bytes,
+/// and whether an operator's decision waits for this run (then the runner
+/// reads it, [`Store::run_inputs`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClaimInfo {
+    pub duplicate_of: Option<i64>,
+    pub decision_waiting: bool,
+}
+
+/// The [`ClaimInfo`] columns a claim returns beside [`JOB_COLUMNS`].
+const CLAIM_INFO_COLUMNS: &str = "(SELECT e.id FROM jobs e WHERE e.sha256 = jobs.sha256 AND e.id < jobs.id AND e.state != 'dead' ORDER BY e.id LIMIT 1) AS first_same,
+     CAST(CASE WHEN EXISTS (SELECT 1 FROM review_decisions d WHERE d.job_id = jobs.id AND d.applied_at IS NULL) THEN 1 ELSE 0 END AS BIGINT) AS decision_waiting";
 
 /// A file staged and about to be recorded.
 #[derive(Debug, Clone)]
@@ -201,6 +221,9 @@ pub struct Completion {
     pub decision_id: Option<i64>,
     /// The document the result is about (found by the desk's search).
     pub refs: crate::result::DocRefs,
+    /// What the job's steps prepared for its outcome, written in the same
+    /// transaction ([`OutcomeWrites`]).
+    pub writes: OutcomeWrites,
 }
 
 /// Counts and lists for `pasarela status`.
@@ -248,6 +271,7 @@ fn job_from_row(r: &DbRow) -> Result<Job, sqlx::Error> {
         last_error: r.opt_text("last_error")?,
         updated_at: r.time("updated_at")?,
         format: r.opt_text("format")?.as_deref().and_then(Format::parse),
+        claim_info: None,
     })
 }
 
@@ -414,6 +438,20 @@ pub struct KeyHolder {
     /// True when it holds the same CUFE/CUDE; false when the match is the
     /// supplier key (supplier NIT + number).
     pub same_cufe: bool,
+}
+
+/// A document-key claim: the live job holding a key first (this job is its
+/// duplicate), or none (this job holds the keys), and what else was on
+/// record under the keys when it claimed them, so a caller need not read
+/// again to learn that nothing is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyClaim {
+    pub holder: Option<KeyHolder>,
+    /// Readings (PDF, scan, sheet) wait for the document under either key
+    /// (`Store::awaiting` says which are due for release).
+    pub waiting: bool,
+    /// RADIAN events are recorded about the CUFE (`Store::events_of`).
+    pub events: bool,
 }
 
 impl Store {
@@ -670,7 +708,7 @@ impl Store {
             let claim = format!(
                 "UPDATE jobs SET state = 'running', attempts = attempts + 1, unfinished_starts = unfinished_starts + 1, lease_owner = ?, lease_until = ?, updated_at = ?
                  WHERE id IN (SELECT id FROM jobs{index} WHERE {due}{kind_cond} ORDER BY id LIMIT ?{lock})
-                 RETURNING {JOB_COLUMNS}"
+                 RETURNING {JOB_COLUMNS}, {CLAIM_INFO_COLUMNS}"
             );
             let mut a = args![
                 owner,
@@ -699,7 +737,12 @@ impl Store {
                 }
             };
             for row in rows {
-                jobs.push(job_from_row(&row)?);
+                let mut job = job_from_row(&row)?;
+                job.claim_info = Some(ClaimInfo {
+                    duplicate_of: row.opt_int("first_same")?,
+                    decision_waiting: row.int("decision_waiting")? != 0,
+                });
+                jobs.push(job);
             }
         }
         jobs.sort_by_key(|j| j.id);
@@ -814,6 +857,7 @@ impl Store {
         Ok(self
             .claim_document_keys(job_id, Some(key), None)
             .await?
+            .holder
             .map(|h| h.job_id))
     }
 
@@ -829,7 +873,7 @@ impl Store {
         job_id: i64,
         cufe: Option<&str>,
         supplier: Option<&str>,
-    ) -> Result<Option<KeyHolder>, StoreError> {
+    ) -> Result<KeyClaim, StoreError> {
         match self
             .lane
             .submit(lane::Write::ClaimKey {
@@ -934,6 +978,9 @@ impl Store {
             .await?;
             let detail = serde_json::json!({"decision_id": d, "after": {"verdict": c.verdict.as_str(), "review_reason": &c.review_reason}});
             audit_job_tx(tx, c.now_ms, job, "review.applied", detail).await?;
+        }
+        for w in c.writes.iter() {
+            lane::write_tx(tx, w).await?;
         }
         Ok(())
     }

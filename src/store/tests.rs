@@ -229,10 +229,13 @@ both!(either_document_key_finds_the_original, |s, place| {
     let c = s.record_job(&new_job("/s/3", "x3")).await.unwrap();
     let sup = Some("900373991/fv1");
     assert_eq!(
-        s.claim_document_keys(a, Some("cufe1"), sup).await.unwrap(),
+        s.claim_document_keys(a, Some("cufe1"), sup)
+            .await
+            .unwrap()
+            .holder,
         None
     );
-    let by_supplier = s.claim_document_keys(b, None, sup).await.unwrap();
+    let by_supplier = s.claim_document_keys(b, None, sup).await.unwrap().holder;
     assert_eq!(
         by_supplier,
         Some(KeyHolder {
@@ -240,7 +243,11 @@ both!(either_document_key_finds_the_original, |s, place| {
             same_cufe: false
         })
     );
-    let by_cufe = s.claim_document_keys(c, Some("cufe1"), None).await.unwrap();
+    let by_cufe = s
+        .claim_document_keys(c, Some("cufe1"), None)
+        .await
+        .unwrap()
+        .holder;
     assert_eq!(
         by_cufe,
         Some(KeyHolder {
@@ -250,7 +257,10 @@ both!(either_document_key_finds_the_original, |s, place| {
     );
     // A job that claims again finds itself, not a rival.
     assert_eq!(
-        s.claim_document_keys(a, Some("cufe1"), sup).await.unwrap(),
+        s.claim_document_keys(a, Some("cufe1"), sup)
+            .await
+            .unwrap()
+            .holder,
         None
     );
     // Supplier key first (the PDF), then the XML with CUFE and supplier key:
@@ -258,8 +268,15 @@ both!(either_document_key_finds_the_original, |s, place| {
     let d = s.record_job(&new_job("/s/4", "x4")).await.unwrap();
     let e = s.record_job(&new_job("/s/5", "x5")).await.unwrap();
     let sup2 = Some("900373991/fv2");
-    assert_eq!(s.claim_document_keys(d, None, sup2).await.unwrap(), None);
-    let xml = s.claim_document_keys(e, Some("cufe2"), sup2).await.unwrap();
+    assert_eq!(
+        s.claim_document_keys(d, None, sup2).await.unwrap().holder,
+        None
+    );
+    let xml = s
+        .claim_document_keys(e, Some("cufe2"), sup2)
+        .await
+        .unwrap()
+        .holder;
     assert_eq!(
         xml,
         Some(KeyHolder {
@@ -275,11 +292,17 @@ both!(either_document_key_finds_the_original, |s, place| {
         .unwrap();
     let f = s.record_job(&new_job("/s/6", "x6")).await.unwrap();
     assert_eq!(
-        s.claim_document_keys(f, Some("cufe2"), None).await.unwrap(),
+        s.claim_document_keys(f, Some("cufe2"), None)
+            .await
+            .unwrap()
+            .holder,
         None
     );
     assert_eq!(
-        s.claim_document_keys(e, Some("cufe2"), sup2).await.unwrap(),
+        s.claim_document_keys(e, Some("cufe2"), sup2)
+            .await
+            .unwrap()
+            .holder,
         Some(KeyHolder {
             job_id: f,
             same_cufe: true
@@ -304,7 +327,10 @@ both!(one_supplier_many_invoices_are_originals, |s, place| {
         (None, Some("800197268/fv1")),
     ];
     for (id, (cufe, sup)) in ids.iter().zip(keys) {
-        assert_eq!(s.claim_document_keys(*id, cufe, sup).await.unwrap(), None);
+        assert_eq!(
+            s.claim_document_keys(*id, cufe, sup).await.unwrap().holder,
+            None
+        );
     }
 });
 
@@ -332,6 +358,7 @@ both!(claims_of_both_keys_race_to_one_original, |s, place| {
             s1.claim_document_keys(first, Some(&c1), Some(&p1))
                 .await
                 .unwrap()
+                .holder
         });
         let (c2, p2) = (cufe.clone(), sup.clone());
         let t2 = tokio::spawn(async move {
@@ -340,7 +367,7 @@ both!(claims_of_both_keys_race_to_one_original, |s, place| {
             } else {
                 (Some(c2.as_str()), None)
             };
-            s2.claim_document_keys(second, c, p).await.unwrap()
+            s2.claim_document_keys(second, c, p).await.unwrap().holder
         });
         let (r1, r2) = (t1.await.unwrap(), t2.await.unwrap());
         match (r1, r2) {
@@ -461,6 +488,7 @@ both!(
             review_reason: None,
             decision_id: None,
             refs: Default::default(),
+            writes: Default::default(),
         };
         s.complete(&job, &done).await.unwrap();
         assert_eq!(s.job(id).await.unwrap().unwrap().unfinished_starts, 0);
@@ -827,6 +855,7 @@ both!(kind_format_and_verdict_round_trip_as_enums, |s, place| {
         review_reason: Some("manual".into()),
         decision_id: None,
         refs: Default::default(),
+        writes: Default::default(),
     };
     s.complete(&heavy[0], &c).await.unwrap();
     let done = s.job(p).await.unwrap().unwrap();
@@ -954,3 +983,183 @@ both!(bulk_rows_keep_order_and_values, |s, place| {
         rust_decimal::Decimal::from_str("7.5").unwrap()
     );
 });
+
+// What a job's steps prepare for its outcome (its commission, its finished
+// certificate with the delivery e-mail, a notice) is written by the
+// transaction that completes the job, with their audit rows, and not before:
+// a run that never completes leaves the certificate pending and no
+// commission, and the next run's completion writes them once.
+both!(
+    outcome_writes_are_committed_with_the_outcome,
+    |s, _place| {
+        use crate::catalog::ProcessingState;
+        use crate::rules::{PricingInput, PricingLine, Side};
+        use rust_decimal::Decimal;
+        let lease = Duration::from_secs(60);
+        let id = s.record_job(&new_job("/s/o.xml", "oo")).await.unwrap();
+        let rules = crate::rules::load_rules(
+            &std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("rules"),
+        )
+        .unwrap();
+        let input = PricingInput {
+            date: chrono::NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
+            client: "800.111.222-1".into(),
+            side: Side::Seller,
+            lines: vec![PricingLine {
+                code: "1".into(),
+                group: "GRANOS".into(),
+                state: ProcessingState::Natural,
+                quantity_kg: Decimal::ONE,
+                value: Decimal::from(250_000_000),
+            }],
+        };
+        let commission = rules.price(&input).unwrap();
+        let message = |key: &str| outbox::NewMessage {
+            idem_key: key.into(),
+            kind: OutboxKind::CertificateDelivery,
+            account: Some("demo".into()),
+            job_id: Some(id),
+            recipients: vec!["a@b.example".into()],
+            subject: "Certificado".into(),
+            body: "Adjunto".into(),
+            attachment: None,
+            message_id: format!("{key}@bolsa.example"),
+        };
+        let prepare = |record: &certificates::CertificateRecord| {
+            let mut w = OutcomeWrites::default();
+            w.commission(id, Some("cufe-o"), &input, &commission, 2000);
+            w.finished_certificate(record, "pdfsha", Some(message("cert-o")), 2000);
+            w.message(message("notice-o"), 2000);
+            w
+        };
+        let completion = |writes: OutcomeWrites| Completion {
+            verdict: crate::result::Verdict::Accepted,
+            result_json: "{}".into(),
+            result_path: "/o/o.xml.result.json".into(),
+            archive_path: "/a/o.xml".into(),
+            duplicate_of: None,
+            now_ms: 3000,
+            review_reason: None,
+            decision_id: None,
+            refs: Default::default(),
+            writes,
+        };
+        // A first run numbers the certificate and prepares its writes, then
+        // fails (a transient error): nothing it prepared is in the store.
+        let job = s.claim("me", 1, 1000, lease).await.unwrap().remove(0);
+        let (record, _) = s
+            .issue_certificate_with(id, 2026, |n| Ok::<_, ()>(new_certificate(id, &n)))
+            .await
+            .unwrap()
+            .unwrap();
+        let unused = prepare(&record);
+        assert_eq!(unused.len(), 3);
+        s.retry_later(&job, "busy", 1000, 1000).await.unwrap();
+        assert_eq!(s.commission_total(id).await.unwrap(), None);
+        assert!(
+            s.certificate_for_job(id)
+                .await
+                .unwrap()
+                .unwrap()
+                .is_pending()
+        );
+        assert!(s.outbox_list().await.unwrap().is_empty());
+        // The next run completes: all three are written with the outcome.
+        let job = s.claim("me", 1, 1000, lease).await.unwrap().remove(0);
+        s.complete(&job, &completion(prepare(&record)))
+            .await
+            .unwrap();
+        assert_eq!(
+            s.commission_total(id).await.unwrap(),
+            Some(commission.total)
+        );
+        let done = s.certificate_for_job(id).await.unwrap().unwrap();
+        assert_eq!(done.pdf_sha256, "pdfsha");
+        let mut keys: Vec<String> = s
+            .outbox_list()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.idem_key)
+            .collect();
+        keys.sort();
+        assert_eq!(keys, ["cert-o", "notice-o"]);
+        let events: Vec<String> = s
+            .audit_of(id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(_, event, _)| event)
+            .collect();
+        for e in ["done", "certificate.issued", "mail.enqueued"] {
+            assert!(events.iter().any(|x| x == e), "{e} in {events:?}");
+        }
+        // The same writes committed again (a replayed job) change nothing.
+        s.replay(id, 4000).await.unwrap();
+        let job = s.claim("me", 1, 5000, lease).await.unwrap().remove(0);
+        s.complete(&job, &completion(prepare(&done))).await.unwrap();
+        assert_eq!(s.outbox_list().await.unwrap().len(), 2);
+        assert_eq!(
+            s.certificate_for_job(id).await.unwrap().unwrap().pdf_sha256,
+            "pdfsha"
+        );
+    }
+);
+
+// A key claim says what else is on record under the keys (readings waiting
+// for the document, RADIAN events about its CUFE), whatever the keys' case,
+// so the steps skip those reads when there is nothing.
+both!(
+    a_key_claim_tells_what_is_recorded_under_the_keys,
+    |s, _place| {
+        let a = s.record_job(&new_job("/s/k1", "k1")).await.unwrap();
+        let b = s.record_job(&new_job("/s/k2", "k2")).await.unwrap();
+        let c = s.record_job(&new_job("/s/k3", "k3")).await.unwrap();
+        let w = s.record_job(&new_job("/s/k4", "k4")).await.unwrap();
+        let nothing = s
+            .claim_document_keys(a, Some("CUFE-A"), Some("900/FV1"))
+            .await
+            .unwrap();
+        assert_eq!(
+            (nothing.holder, nothing.waiting, nothing.events),
+            (None, false, false)
+        );
+        // A scan waits under the supplier key; an event names the second CUFE.
+        s.await_documents(w, &["900/fv2".to_owned()], 1000)
+            .await
+            .unwrap();
+        s.record_event(
+            &events::NewEvent {
+                cude: "cude-1",
+                cufe: "cufe-b",
+                code: "030",
+                event_id: "E1",
+                issued: "2026-03-01T10:00:00",
+                sender: "900",
+                receiver: "800",
+                job_id: w,
+            },
+            1000,
+        )
+        .await
+        .unwrap();
+        let both = s
+            .claim_document_keys(b, Some("CUFE-B"), Some("900/FV2"))
+            .await
+            .unwrap();
+        assert_eq!((both.holder, both.waiting, both.events), (None, true, true));
+        // Only the supplier key waits; no event names this CUFE.
+        let waiting = s
+            .claim_document_keys(c, Some("cufe-c"), Some("900/FV2"))
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                waiting.holder.map(|h| h.job_id),
+                waiting.waiting,
+                waiting.events
+            ),
+            (Some(b), true, false)
+        );
+    }
+);

@@ -78,10 +78,17 @@ impl Step for Certify {
                     // A debit note that changes nothing registered.
                     return Ok(());
                 };
-                let issued =
-                    certificate::issue_certificate_entry(store, config, account, job, data, entry)
-                        .await
-                        .map_err(transient)?;
+                let issued = certificate::issue_certificate_for_outcome(
+                    store,
+                    config,
+                    account,
+                    job,
+                    data,
+                    entry,
+                    &mut item.outcome,
+                )
+                .await
+                .map_err(transient)?;
                 item.result.certificate = Some(issued.result_value());
             }
             // An event or another document without a registrable model.
@@ -99,17 +106,23 @@ impl Step for Certify {
                     .as_ref()
                     .and_then(|p| serde_json::to_string(p).ok());
                 let entry = certificate::Entry::registration(pricing);
-                let issued =
-                    certificate::issue_certificate_entry(store, config, account, job, data, entry)
-                        .await
-                        .map_err(transient)?;
+                let issued = certificate::issue_certificate_for_outcome(
+                    store,
+                    config,
+                    account,
+                    job,
+                    data,
+                    entry,
+                    &mut item.outcome,
+                )
+                .await
+                .map_err(transient)?;
                 item.result.certificate = Some(issued.result_value());
             }
             v @ (Verdict::Rejected | Verdict::Review) => {
                 let mut result = item.result.clone();
                 result.verdict = v;
-                certificate::enqueue_notification(store, config, account, job, &result)
-                    .await
+                certificate::queue_notification(&mut item.outcome, config, account, job, &result)
                     .map_err(transient)?;
             }
             Verdict::Duplicate => {}

@@ -102,14 +102,16 @@ pub(super) async fn claim_keys(
     if cufe.is_none() && item.supplier_key.is_none() {
         return Ok(());
     }
-    let holder = store
+    let claim = store
         .claim_document_keys(job, cufe, item.supplier_key.as_deref())
         .await
         .map_err(|e| StepError::Transient(e.to_string()))?;
-    let Some(holder) = holder else {
+    // What the claim saw: no event about this CUFE means none to read.
+    item.recorded_events = cufe.map(|c| (c.to_lowercase(), claim.events));
+    let Some(holder) = claim.holder else {
         // This job now holds the invoice's keys: readings of it (PDF, scan,
         // sheet) that were waiting run again and are tied to it.
-        if let Some(window) = release {
+        if let Some(window) = release.filter(|_| claim.waiting) {
             let keys: Vec<&str> = cufe
                 .iter()
                 .copied()

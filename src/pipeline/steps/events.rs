@@ -167,7 +167,7 @@ pub(super) async fn check_invoice(
     let Some(store) = &ctx.services.store else {
         return Ok(());
     };
-    let Some(cufe) = invoice_cufe(item) else {
+    let Some(cufe) = invoice_cufe(item).filter(|c| item.may_have_events(c)) else {
         return Ok(());
     };
     for ev in store.events_of(&cufe).await.map_err(transient)? {
@@ -262,7 +262,11 @@ impl Step for RequireAcceptance {
         let (Some(store), Some(cufe)) = (&ctx.services.store, invoice_cufe(item)) else {
             return Ok(());
         };
-        let events = store.events_of(&cufe).await.map_err(transient)?;
+        let events = if item.may_have_events(&cufe) {
+            store.events_of(&cufe).await.map_err(transient)?
+        } else {
+            Vec::new()
+        };
         let accepted = events.iter().any(|e| {
             is_acceptance(&e.code)
                 && item

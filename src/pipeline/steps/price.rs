@@ -179,7 +179,7 @@ impl Step for Price {
             .commission
             .as_ref()
             .and_then(|c| serde_json::to_value(c).ok());
-        if let (Some(store), Some(job), Some(commission)) =
+        if let (Some(_), Some(job), Some(commission)) =
             (&ctx.services.store, item.job_id, &priced.commission)
         {
             let lines = priced
@@ -194,16 +194,14 @@ impl Step for Price {
                 side,
                 lines,
             };
-            store
-                .record_commission(
-                    job,
-                    item.document_key.as_deref(),
-                    &input,
-                    commission,
-                    ctx.now.timestamp_millis(),
-                )
-                .await
-                .map_err(|e| StepError::Transient(e.to_string()))?;
+            // Recorded with the job's outcome (`store::OutcomeWrites`).
+            item.outcome.commission(
+                job,
+                item.document_key.as_deref(),
+                &input,
+                commission,
+                ctx.now.timestamp_millis(),
+            );
             item.pricing = Some(input);
         }
         item.priced = Some(super::certify::PricedLines { priced, values });
