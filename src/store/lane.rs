@@ -328,20 +328,8 @@ async fn commission_tx(tx: &mut Tx, c: &CommissionRows) -> Result<(), StoreError
         &c.rule_set,
         Arg::money(c.total.clone())
     ];
-    match tx.backend() {
-        Backend::Postgres => {
-            let mut a = args![c.job_id];
-            a.extend(row);
-            tx.execute(&format!("WITH d AS ({delete_lines}) {upsert}"), a)
-                .await?;
-        }
-        Backend::Sqlite => {
-            tx.execute(delete_lines, args![c.job_id]).await?;
-            tx.execute(upsert, row).await?;
-        }
-    }
-    if !c.lines.is_empty() {
-        // All lines in one statement (a priced invoice has tens of them).
+    // All lines in one statement (a priced invoice has tens of them).
+    let lines = || {
         let rows: Vec<serde_json::Value> = c
             .lines
             .iter()
@@ -352,12 +340,43 @@ async fn commission_tx(tx: &mut Tx, c: &CommissionRows) -> Result<(), StoreError
                 })
             })
             .collect();
-        let sql = COMMISSION_LINES.sql(tx.backend());
-        tx.execute(sql, args![serde_json::Value::Array(rows).to_string()])
-            .await?;
+        serde_json::Value::Array(rows).to_string()
+    };
+    match tx.backend() {
+        // One statement: the lines this commission no longer has go, the
+        // commission is upserted and its lines upserted (each row is touched
+        // once; the lines' foreign key is checked at the statement's end).
+        Backend::Postgres => {
+            let lines = lines();
+            let mut a = args![c.job_id, lines.clone()];
+            a.extend(row);
+            a.push(Arg::from(lines));
+            let sql = COMMISSION_PG.get_or_init(|| {
+                format!(
+                    "WITH d AS (DELETE FROM commission_lines WHERE job_id = ?
+                                AND line NOT IN (SELECT CAST(e->>'line' AS BIGINT) FROM json_array_elements(CAST(? AS JSON)) AS l(e))),
+                          c AS ({upsert})
+                     {} ON CONFLICT (job_id, line) DO UPDATE SET code = excluded.code, rule_id = excluded.rule_id,
+                        rule_version = excluded.rule_version, base = excluded.base, fee = excluded.fee, trace = excluded.trace",
+                    COMMISSION_LINES.sql(Backend::Postgres)
+                )
+            });
+            tx.execute(sql, a).await?;
+        }
+        Backend::Sqlite => {
+            tx.execute(delete_lines, args![c.job_id]).await?;
+            tx.execute(upsert, row).await?;
+            if !c.lines.is_empty() {
+                let sql = COMMISSION_LINES.sql(Backend::Sqlite);
+                tx.execute(sql, args![lines()]).await?;
+            }
+        }
     }
     Ok(())
 }
+
+/// A commission and its lines in one statement on PostgreSQL (built once).
+static COMMISSION_PG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 /// The bulk insert of commission lines (money stays exact: JSON strings,
 /// stored as text on SQLite and cast to NUMERIC on PostgreSQL).

@@ -188,6 +188,21 @@ pub struct ClaimInfo {
     pub decision_waiting: bool,
 }
 
+/// Record a staged file as a pending job (arguments: `Store::record_args`).
+const RECORD_SQL: &str = "INSERT INTO jobs (account, rel_path, spool_path, size, sha256, received_at, state, next_attempt_at, updated_at, kind, format)
+     VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?) ON CONFLICT (spool_path) DO NOTHING";
+
+/// On PostgreSQL, one file's job and its `received` audit row in one
+/// statement (arguments: `Store::record_args`, then the instant and the
+/// detail); no row when the file was recorded already.
+static RECORD_ONE_PG: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH j AS ({RECORD_SQL} RETURNING id, account),
+         a AS (INSERT INTO audit (at, account, job_id, event, detail) SELECT ?, account, id, 'received', ? FROM j)
+         SELECT id FROM j"
+    )
+});
+
 /// The [`ClaimInfo`] columns a claim returns beside [`JOB_COLUMNS`].
 const CLAIM_INFO_COLUMNS: &str = "(SELECT e.id FROM jobs e WHERE e.sha256 = jobs.sha256 AND e.id < jobs.id AND e.state != 'dead' ORDER BY e.id LIMIT 1) AS first_same,
      CAST(CASE WHEN EXISTS (SELECT 1 FROM review_decisions d WHERE d.job_id = jobs.id AND d.applied_at IS NULL) THEN 1 ELSE 0 END AS BIGINT) AS decision_waiting";
@@ -579,6 +594,33 @@ impl Store {
         db: &Db,
         jobs: Vec<std::sync::Arc<NewJob>>,
     ) -> Result<Vec<i64>, StoreError> {
+        if let ([j], Backend::Postgres) = (jobs.as_slice(), db.backend()) {
+            // One file: the job and its audit row in one statement, no
+            // BEGIN/COMMIT (issue 21).
+            if let Some(row) = db
+                .fetch_optional(
+                    &RECORD_ONE_PG,
+                    Self::record_args(j)
+                        .into_iter()
+                        .chain(args![
+                            Arg::time(j.now_ms),
+                            Self::received_detail(j).to_string()
+                        ])
+                        .collect(),
+                )
+                .await?
+            {
+                return Ok(vec![row.int("id")?]);
+            }
+            // Recorded already (by another daemon's start-up sweep).
+            let row = db
+                .fetch_one(
+                    "SELECT id FROM jobs WHERE spool_path = ?",
+                    args![&j.spool_path],
+                )
+                .await?;
+            return Ok(vec![row.int("id")?]);
+        }
         let mut tx = db.begin_write().await?;
         let mut ids = Vec::with_capacity(jobs.len());
         for j in &jobs {
@@ -588,26 +630,31 @@ impl Store {
         Ok(ids)
     }
 
+    fn record_args(j: &NewJob) -> Vec<Arg> {
+        args![
+            &j.account,
+            &j.rel_path,
+            &j.spool_path,
+            j.size as i64,
+            &j.sha256,
+            Arg::time(j.now_ms),
+            Arg::time(j.now_ms),
+            Arg::time(j.now_ms),
+            j.kind.as_str(),
+            j.format.as_str()
+        ]
+    }
+
+    /// The `received` audit row's detail.
+    fn received_detail(j: &NewJob) -> serde_json::Value {
+        serde_json::json!({"path": j.rel_path, "size": j.size, "sha256": j.sha256})
+    }
+
     async fn record_job_tx(tx: &mut Tx, j: &NewJob) -> Result<i64, StoreError> {
         // ON CONFLICT DO NOTHING: another daemon may record the same staged
         // file (its start-up sweep) at the same moment.
         let inserted = tx
-            .fetch_optional(
-                "INSERT INTO jobs (account, rel_path, spool_path, size, sha256, received_at, state, next_attempt_at, updated_at, kind, format)
-                 VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?) ON CONFLICT (spool_path) DO NOTHING RETURNING id",
-                args![
-                    &j.account,
-                    &j.rel_path,
-                    &j.spool_path,
-                    j.size as i64,
-                    &j.sha256,
-                    Arg::time(j.now_ms),
-                    Arg::time(j.now_ms),
-                    Arg::time(j.now_ms),
-                    j.kind.as_str(),
-                    j.format.as_str()
-                ],
-            )
+            .fetch_optional(&format!("{RECORD_SQL} RETURNING id"), Self::record_args(j))
             .await?;
         let Some(row) = inserted else {
             let row = tx
@@ -619,7 +666,7 @@ impl Store {
             return Ok(row.int("id")?);
         };
         let id = row.int("id")?;
-        let detail = serde_json::json!({"path": j.rel_path, "size": j.size, "sha256": j.sha256});
+        let detail = Self::received_detail(j);
         audit_tx(
             tx,
             j.now_ms,

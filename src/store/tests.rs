@@ -982,6 +982,22 @@ both!(bulk_rows_keep_order_and_values, |s, place| {
         stored[1].fee,
         rust_decimal::Decimal::from_str("7.5").unwrap()
     );
+    // Lines kept by number take the new values; none left: none stored.
+    let mut other = commission(3, "2");
+    other.lines[0].code = "Q1".into();
+    lane::write_many(&s.db, &[write(other)]).await.unwrap();
+    let stored = s.commission_lines(day, day).await.unwrap();
+    let codes: Vec<&str> = stored.iter().map(|l| l.code.as_str()).collect();
+    assert_eq!(codes, ["Q1", "P2", "P3"]);
+    assert!(stored.iter().all(|l| l.fee == rust_decimal::Decimal::TWO));
+    lane::write_many(&s.db, &[write(commission(0, "2"))])
+        .await
+        .unwrap();
+    assert!(s.commission_lines(day, day).await.unwrap().is_empty());
+    assert_eq!(
+        s.commission_total(job).await.unwrap(),
+        Some(rust_decimal::Decimal::from_str("1.10").unwrap())
+    );
 });
 
 // What a job's steps prepare for its outcome (its commission, its finished
