@@ -22,7 +22,7 @@ OUT=$(mktemp -d /tmp/pasarela-e2e-reports.XXXXXX)
 reports=()
 for store in ${STORES:-sqlite postgres}; do
   for mail in ${MAIL:-on off}; do
-    args=(--bin "$BIN" --files "${FILES:-3000}" --clients "${CLIENTS:-8}" --workers "${WORKERS:-8}"
+    args=(--bin "$BIN" --files "${FILES:-3000}" --clients "${CLIENTS:-8}" --workers "${WORKERS:-16}"
           --synchronous "${SYNCHRONOUS:-full}" --dir "${BENCH_DIR:-/tmp/pasarela-e2e}"
           --mail "$mail" --sink "${SINK:-discard}" --json-out "$OUT/$store-$mail.json")
     if [ -n "${RATE:-}" ]; then args+=(--rate "$RATE"); fi

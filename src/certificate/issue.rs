@@ -203,13 +203,16 @@ async fn issue(
         .with_timezone(&crate::clock::bogota())
         .year();
     let dir = account.outgoing().join(CERTIFICATES_DIR);
-    let mut numbered: Option<CertificateData> = None;
+    // What the numbering needs, owned: it runs in the store's write lane.
+    let data = std::sync::Arc::new(data);
+    let (shared, account_name) = (data.clone(), account.name.clone());
     let outcome = store
         .issue_certificate_with(
             job_id,
             year,
-            |number| -> Result<NewCertificate, IssueError> {
-                let mut data = data.clone();
+            move |number| -> Result<NewCertificate, IssueError> {
+                let (data, account) = (&shared, &account_name);
+                let mut data = CertificateData::clone(data);
                 data.number = number.clone();
                 let canonical = canonical_json(&data)?;
                 let digest = crate::fsutil::sha256_hex(&canonical);
@@ -247,7 +250,7 @@ async fn issue(
                 let registration = Registration {
                     job_id,
                     certificate_number: number.clone(),
-                    account: account.name.clone(),
+                    account: account.clone(),
                     invoice_number,
                     cufe,
                     supplier_id: data.supplier.id.clone(),
@@ -265,14 +268,13 @@ async fn issue(
                 let record = CertificateRecord {
                     number: number.clone(),
                     job_id,
-                    account: account.name.clone(),
+                    account: account.clone(),
                     digest,
                     pdf_sha256: String::new(),
                     path: path.display().to_string(),
                     data_json,
                     issued_at: chrono::Utc::now().timestamp_millis(),
                 };
-                numbered = Some(data);
                 Ok(NewCertificate {
                     record,
                     registration,
@@ -283,9 +285,14 @@ async fn issue(
     let (mut record, newly_issued) = outcome?;
     let path = PathBuf::from(&record.path);
     if record.is_pending() {
-        let data = match numbered {
-            Some(d) => d,
-            None => stored_data(&record)?,
+        // Numbered now: the data as given, with its number; numbered by
+        // an earlier run: as recorded.
+        let data = if newly_issued {
+            let mut d = CertificateData::clone(&data);
+            d.number = record.number.clone();
+            d
+        } else {
+            stored_data(&record)?
         };
         let cert = render_blocking(data.clone()).await?;
         if cert.digest != record.digest {

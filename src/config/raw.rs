@@ -69,7 +69,7 @@ impl Default for Daemon {
     fn default() -> Self {
         Self {
             state_dir: "var".into(),
-            workers: 4,
+            workers: 16,
             scan_interval_secs: 30,
             stability_ms: 2000,
             drain_timeout_secs: 30,

@@ -71,9 +71,16 @@ impl<T: Send + Sync + 'static, R: Send + 'static> Batcher<T, R> {
                             let _ = reply.send(Ok(r));
                         }
                     }
+                    // One item: its caller gets the error itself (a caller
+                    // may tell a conflict from other failures).
+                    Err(e) if values.len() == 1 => {
+                        if let Some(reply) = replies.into_iter().next() {
+                            let _ = reply.send(Err(e));
+                        }
+                    }
                     // A busy or unreachable database fails every item alike
                     // (and each alone would wait out its own timeout).
-                    Err(e) if values.len() == 1 || e.is_transient() => {
+                    Err(e) if e.is_transient() => {
                         for reply in replies {
                             let _ = reply.send(Err(shared(&e)));
                         }

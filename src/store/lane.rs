@@ -69,6 +69,34 @@ pub(crate) struct SentMail {
     pub at: i64,
 }
 
+/// Number a job's certificate ([`super::Store::issue_certificate_with`]).
+pub(crate) struct NumberCertificate {
+    pub job_id: i64,
+    pub year: i32,
+    /// The certificate and registration to record under a number (may be
+    /// called again if the batch is run again).
+    #[allow(clippy::type_complexity)]
+    pub build: Box<dyn Fn(String) -> Result<super::certificates::NewCertificate, ()> + Send + Sync>,
+}
+
+impl std::fmt::Debug for NumberCertificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NumberCertificate")
+            .field("job_id", &self.job_id)
+            .field("year", &self.year)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a certificate was not numbered (its number was given back).
+#[derive(Debug)]
+pub(crate) enum NotNumbered {
+    /// The caller's build failed (the caller holds its error).
+    Build,
+    /// The registration's ledger moved on ([`StoreError::Stale`]).
+    Stale(String),
+}
+
 #[derive(Debug)]
 pub(crate) enum Write {
     Audit(OwnedAudit),
@@ -84,6 +112,7 @@ pub(crate) enum Write {
     MailSent(SentMail),
     /// Queue a message (idempotent on its key), at the given instant.
     Enqueue(Box<(NewMessage, i64)>),
+    NumberCertificate(NumberCertificate),
 }
 
 #[derive(Debug)]
@@ -94,6 +123,8 @@ pub(crate) enum Written {
     Original(super::KeyClaim),
     /// False when the certificate was already finished.
     Finished(bool),
+    /// The job's certificate, and whether this write numbered it.
+    Numbered(Result<(super::certificates::CertificateRecord, bool), NotNumbered>),
 }
 
 /// Commit one batch of writes in one transaction, in order.
@@ -102,10 +133,14 @@ pub(crate) async fn write_many(
     writes: &[std::sync::Arc<Write>],
 ) -> Result<Vec<Written>, StoreError> {
     // Document-key claims of one batch run in job order (the earlier job is
-    // the original); everything else in arrival order.
+    // the original), after everything else, which runs in arrival order;
+    // certificate numberings just before the claims, so that every
+    // transaction takes its locks in one order (rows, the certificate
+    // sequence, the key locks) and two daemons' batches cannot deadlock.
     let mut order: Vec<usize> = (0..writes.len()).collect();
     order.sort_by_key(|&i| match &*writes[i] {
-        Write::ClaimKey { job_id, .. } => (1, *job_id),
+        Write::ClaimKey { job_id, .. } => (2, *job_id),
+        Write::NumberCertificate(_) => (1, i as i64),
         _ => (0, i as i64),
     });
     let mut tx = db.begin_write().await?;
@@ -151,6 +186,9 @@ pub(super) async fn write_tx(tx: &mut Tx, w: &Write) -> Result<Written, StoreErr
         Write::Enqueue(m) => {
             enqueue_tx(tx, &m.0, m.1).await?;
             Written::Done
+        }
+        Write::NumberCertificate(n) => {
+            Written::Numbered(super::certificates::number_tx(tx, n).await?)
         }
     })
 }

@@ -592,7 +592,7 @@ both!(
                 other.clone()
             };
             tasks.push(tokio::spawn(async move {
-                st.issue_certificate_with(job_id, 2026, |number| {
+                st.issue_certificate_with(job_id, 2026, move |number| {
                     // An issuer that fails rolls its number back.
                     if job_id == 13 {
                         return Err("render failed");
@@ -1064,7 +1064,7 @@ both!(
         // fails (a transient error): nothing it prepared is in the store.
         let job = s.claim("me", 1, 1000, lease).await.unwrap().remove(0);
         let (record, _) = s
-            .issue_certificate_with(id, 2026, |n| Ok::<_, ()>(new_certificate(id, &n)))
+            .issue_certificate_with(id, 2026, move |n| Ok::<_, ()>(new_certificate(id, &n)))
             .await
             .unwrap()
             .unwrap();

@@ -118,10 +118,10 @@ async fn a_pending_certificate_is_finished_by_the_next_run() {
     let s = Setup::new(free_port());
     let store = s.store().await;
     let demo = s.account("demo");
-    let mut data = example_data();
     let dir = demo.outgoing().join("certificates");
     let (pending, _) = store
-        .issue_certificate_with(5, 2026, |number| {
+        .issue_certificate_with(5, 2026, move |number| {
+            let mut data = example_data();
             data.number = number.clone();
             let canonical = pasarela::certificate::canonical_json(&data).unwrap();
             Ok::<_, ()>(NewCertificate {
@@ -143,6 +143,8 @@ async fn a_pending_certificate_is_finished_by_the_next_run() {
         .unwrap();
     assert!(pending.is_pending());
     assert!(store.outbox_list().await.unwrap().is_empty());
+    let mut data = example_data();
+    data.number = pending.number.clone();
 
     let mut again = example_data();
     again.number.clear();

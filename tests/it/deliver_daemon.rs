@@ -14,6 +14,11 @@ async fn daemon_delivers_queued_mail_once_after_outage_and_crash() {
     let store = s.store().await;
     let demo = s.account("demo");
     let mut daemon = s.start_daemon(0, &[]);
+    // Its start-up recovery deletes crash debris (temp files) under
+    // outgoing/: certificates are written here only once it is done.
+    assert!(wait_until(Duration::from_secs(20), || s
+        .daemon_log(0)
+        .contains("recovery finished")));
     for job in 1..=5 {
         let mut data = example_data();
         data.number.clear();
