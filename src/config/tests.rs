@@ -21,7 +21,7 @@ fn defaults_and_resolution() {
         "[accounts.demo]\nhome = \"var/home/demo\"\n{ROUTE}"
     ))
     .unwrap();
-    assert_eq!(c.daemon.workers, 4);
+    assert_eq!(c.daemon.workers, 16);
     assert_eq!(
         c.accounts["demo"].incoming(),
         Path::new("/base/var/home/demo/incoming")

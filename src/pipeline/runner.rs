@@ -99,6 +99,10 @@ impl Runner {
         // after every finished job (issue 21: empty claims were a third of
         // the claims).
         let mut maybe_due = [true, true];
+        // The poll tick is a deadline of its own: finished jobs do not push
+        // it back (a busy runner still looks for other daemons' files and
+        // retries that came due every `poll_interval`).
+        let mut next_poll = tokio::time::Instant::now();
         let mut drain_deadline = None;
         let beat = CancellationToken::new();
         let _stop_beat = beat.clone().drop_guard();
@@ -204,9 +208,10 @@ impl Runner {
                         error!(error = %e, "job task failed");
                     }
                 }
-                _ = tokio::time::sleep(poll), if !draining && !full => {
+                _ = tokio::time::sleep_until(next_poll), if !draining && !full => {
                     polled = true;
                     maybe_due = [true, true];
+                    next_poll = tokio::time::Instant::now() + poll;
                 }
                 _ = shutdown.cancelled(), if !draining => {
                     draining = true;
