@@ -144,6 +144,7 @@ pub async fn issue_certificate(
         job_id,
         data,
         Entry::registration(None),
+        None,
     )
     .await
 }
@@ -157,7 +158,11 @@ pub async fn issue_certificate(
 /// recorded canonical data and write it atomically; (2) record the PDF's hash
 /// and queue the delivery e-mail. A crash or error between the two leaves a
 /// pending certificate that the next run of the job finishes (rendering is
-/// deterministic); the number is never lost nor given twice.
+/// deterministic); the number is never lost nor given twice. With
+/// `job_outcome` (a job's step), (2) is not committed here but added to the
+/// job's outcome, which the runner commits with its result
+/// (`store::OutcomeWrites`): a run that does not complete leaves the
+/// certificate pending for the next run to finish.
 pub async fn issue_certificate_entry(
     store: &Store,
     config: &Config,
@@ -165,36 +170,7 @@ pub async fn issue_certificate_entry(
     job_id: i64,
     data: CertificateData,
     entry: Entry,
-) -> Result<IssuedCertificate, IssueError> {
-    issue(store, config, account, job_id, data, entry, None).await
-}
-
-/// [`issue_certificate_entry`] for a job's step: the second transaction
-/// (the PDF's hash, the delivery e-mail, the audit row) is not committed
-/// here but added to `outcome`, which the runner commits with the job's
-/// result (`store::OutcomeWrites`). Until then the certificate is pending,
-/// and a run of the job that does not complete leaves it so for the next
-/// run to finish.
-pub async fn issue_certificate_for_outcome(
-    store: &Store,
-    config: &Config,
-    account: &Account,
-    job_id: i64,
-    data: CertificateData,
-    entry: Entry,
-    outcome: &mut OutcomeWrites,
-) -> Result<IssuedCertificate, IssueError> {
-    issue(store, config, account, job_id, data, entry, Some(outcome)).await
-}
-
-async fn issue(
-    store: &Store,
-    config: &Config,
-    account: &Account,
-    job_id: i64,
-    data: CertificateData,
-    entry: Entry,
-    finish_with: Option<&mut OutcomeWrites>,
+    job_outcome: Option<&mut OutcomeWrites>,
 ) -> Result<IssuedCertificate, IssueError> {
     // What could make rendering fail is checked before a number is taken.
     super::check_renderable(&data, false)?;
@@ -305,7 +281,7 @@ async fn issue(
         let message = delivery_message(config, account, job_id, &data, &cert)?;
         write_pdf(&path, cert.pdf).await?;
         let at = chrono::Utc::now().timestamp_millis();
-        match finish_with {
+        match job_outcome {
             Some(writes) => writes.finished_certificate(&record, &pdf_sha256, message, at),
             None => {
                 store
@@ -438,47 +414,11 @@ async fn ensure_file(record: &CertificateRecord, path: &std::path::Path) -> Resu
     write_pdf(path, cert.pdf).await
 }
 
-/// Enqueue the processing-notification of a rejected or review outcome,
-/// listing its findings (DIAN codes). Idempotent per job and verdict.
-/// Returns false for other verdicts, when mail is off, or when already queued.
-pub async fn enqueue_notification(
-    store: &Store,
-    config: &Config,
-    account: &Account,
-    job_id: i64,
-    result: &ResultDoc,
-) -> Result<bool, IssueError> {
-    match notification(config, account, job_id, result)? {
-        Some(m) => Ok(store
-            .enqueue_message(&m, chrono::Utc::now().timestamp_millis())
-            .await?
-            .1),
-        None => Ok(false),
-    }
-}
-
-/// [`enqueue_notification`] with the job's outcome: the message is added to
-/// `outcome` (queued when the runner commits the result). Returns false
-/// when there is nothing to send (another verdict, mail off).
-pub fn queue_notification(
-    outcome: &mut OutcomeWrites,
-    config: &Config,
-    account: &Account,
-    job_id: i64,
-    result: &ResultDoc,
-) -> Result<bool, IssueError> {
-    match notification(config, account, job_id, result)? {
-        Some(m) => {
-            outcome.message(m, chrono::Utc::now().timestamp_millis());
-            Ok(true)
-        }
-        None => Ok(false),
-    }
-}
-
-/// The processing-notification of a rejected or review outcome (`None` for
-/// other verdicts or when mail is off).
-fn notification(
+/// The processing-notification of a rejected or review outcome, listing its
+/// findings (DIAN codes); `None` for other verdicts or when mail is off. Its
+/// key is per job and verdict, so queueing it again changes nothing (a step
+/// adds it to the job's outcome, `store::OutcomeWrites::message`).
+pub fn processing_notification(
     config: &Config,
     account: &Account,
     job_id: i64,

@@ -19,8 +19,8 @@ pub mod issue;
 mod layout;
 
 pub use issue::{
-    Entry, IssueError, IssuedCertificate, NoteEntry, enqueue_notification, issue_certificate,
-    issue_certificate_entry, issue_certificate_for_outcome, queue_notification,
+    Entry, IssueError, IssuedCertificate, NoteEntry, issue_certificate, issue_certificate_entry,
+    processing_notification,
 };
 
 use chrono::{DateTime, FixedOffset, NaiveDate};

@@ -463,14 +463,16 @@ impl JobCtx {
                 {
                     // The sender's rejection notice (idempotent per job and
                     // verdict), queued with the outcome.
-                    crate::certificate::queue_notification(
-                        &mut writes,
+                    if let Some(m) = crate::certificate::processing_notification(
                         &self.generation.config,
                         account,
                         job.id,
                         &result,
                     )
-                    .map_err(|e| StepError::Transient(e.to_string()))?;
+                    .map_err(|e| StepError::Transient(e.to_string()))?
+                    {
+                        writes.message(m, self.clock.now_millis());
+                    }
                 }
                 writes
             },

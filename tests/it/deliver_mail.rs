@@ -132,16 +132,12 @@ async fn rejected_file_yields_a_notification_listing_dian_codes() {
         certificate: None,
         note: None,
     };
-    assert!(
-        pasarela::certificate::enqueue_notification(&store, &s.config, &demo, 9, &result)
-            .await
-            .unwrap()
-    );
-    assert!(
-        !pasarela::certificate::enqueue_notification(&store, &s.config, &demo, 9, &result)
-            .await
-            .unwrap()
-    );
+    let notice = pasarela::certificate::processing_notification(&s.config, &demo, 9, &result)
+        .unwrap()
+        .expect("mail is on");
+    // Its key is per job and verdict: queued once.
+    assert!(store.enqueue_message(&notice, 1).await.unwrap().1);
+    assert!(!store.enqueue_message(&notice, 2).await.unwrap().1);
     drain(&store, &s.config, Duration::from_secs(30)).await;
     assert!(wait_until(Duration::from_secs(10), || received(&sink.dir)
         .len()

@@ -67,7 +67,7 @@ impl Step for Certify {
                 StepError::Permanent(e.to_string())
             }
         };
-        match final_verdict(item) {
+        let (data, entry) = match final_verdict(item) {
             Verdict::Accepted if item.settlement.is_some() => {
                 let Some(s) = item.settlement.as_ref() else {
                     return Ok(());
@@ -78,21 +78,10 @@ impl Step for Certify {
                     // A debit note that changes nothing registered.
                     return Ok(());
                 };
-                let issued = certificate::issue_certificate_for_outcome(
-                    store,
-                    config,
-                    account,
-                    job,
-                    data,
-                    entry,
-                    &mut item.outcome,
-                )
-                .await
-                .map_err(transient)?;
-                item.result.certificate = Some(issued.result_value());
+                (data, entry)
             }
             // An event or another document without a registrable model.
-            Verdict::Accepted if item.document.is_none() => {}
+            Verdict::Accepted if item.document.is_none() => return Ok(()),
             Verdict::Accepted => {
                 let Some(data) = certificate_data(item, ctx, config) else {
                     tracing::warn!(
@@ -105,28 +94,35 @@ impl Step for Certify {
                     .pricing
                     .as_ref()
                     .and_then(|p| serde_json::to_string(p).ok());
-                let entry = certificate::Entry::registration(pricing);
-                let issued = certificate::issue_certificate_for_outcome(
-                    store,
-                    config,
-                    account,
-                    job,
-                    data,
-                    entry,
-                    &mut item.outcome,
-                )
-                .await
-                .map_err(transient)?;
-                item.result.certificate = Some(issued.result_value());
+                (data, certificate::Entry::registration(pricing))
             }
             v @ (Verdict::Rejected | Verdict::Review) => {
                 let mut result = item.result.clone();
                 result.verdict = v;
-                certificate::queue_notification(&mut item.outcome, config, account, job, &result)
-                    .map_err(transient)?;
+                // Queued with the job's outcome.
+                if let Some(m) = certificate::processing_notification(config, account, job, &result)
+                    .map_err(transient)?
+                {
+                    item.outcome
+                        .message(m, chrono::Utc::now().timestamp_millis());
+                }
+                return Ok(());
             }
-            Verdict::Duplicate => {}
-        }
+            Verdict::Duplicate => return Ok(()),
+        };
+        // The PDF's hash and e-mail are written with the job's outcome.
+        let issued = certificate::issue_certificate_entry(
+            store,
+            config,
+            account,
+            job,
+            data,
+            entry,
+            Some(&mut item.outcome),
+        )
+        .await
+        .map_err(transient)?;
+        item.result.certificate = Some(issued.result_value());
         Ok(())
     }
 }
