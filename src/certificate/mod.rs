@@ -448,7 +448,18 @@ pub fn judge(
     let file_sha = crate::fsutil::sha256_hex(bytes);
     match verify(bytes, |_| stored.clone()) {
         Verification::Genuine { number, digest } => {
-            if record.is_some_and(|r| r.pdf_sha256 == file_sha) {
+            // The issued PDF's hash, as recorded; for a certificate whose
+            // hash is recorded with its job's outcome, not yet (the PDF may
+            // be read in between), the PDF its recorded data renders to
+            // (rendering is deterministic).
+            let issued = record.and_then(|r| match r.is_pending() {
+                false => Some(r.pdf_sha256.clone()),
+                true => issue::stored_data(r)
+                    .ok()
+                    .and_then(|d| render(&d).ok())
+                    .map(|c| crate::fsutil::sha256_hex(&c.pdf)),
+            });
+            if issued.as_deref() == Some(file_sha.as_str()) {
                 (
                     true,
                     format!(

@@ -95,3 +95,41 @@ fn data_that_cannot_be_rendered_is_refused_before_a_number_is_taken() {
     data.invoice.cufe_or_cude = " ".into();
     assert!(check_renderable(&data, false).is_err());
 }
+
+// A certificate whose PDF hash is not yet recorded (it is written with its
+// job's outcome, after the PDF) is judged against the PDF its recorded data
+// renders to: the issued file is genuine, an edited page is not.
+#[test]
+fn a_pending_certificate_is_judged_by_its_recorded_data() {
+    let data = example_data();
+    let cert = render(&data).unwrap();
+    let record = crate::store::certificates::CertificateRecord {
+        number: data.number.clone(),
+        job_id: 1,
+        account: "demo".into(),
+        digest: cert.digest.clone(),
+        pdf_sha256: String::new(),
+        path: "/x.pdf".into(),
+        data_json: String::from_utf8(canonical_json(&data).unwrap()).unwrap(),
+        issued_at: 0,
+    };
+    assert!(record.is_pending());
+    let (genuine, message) = judge(&cert.pdf, Some(&record));
+    assert!(genuine, "{message}");
+    // Another byte outside the embedded data (the visible page) changed.
+    let mut edited = cert.pdf.clone();
+    let at = edited
+        .windows(b"/Producer".len())
+        .position(|w| w == b"/Producer")
+        .expect("an info entry");
+    edited[at + 1] = b'p';
+    let (genuine, message) = judge(&edited, Some(&record));
+    assert!(!genuine && message.starts_with("ALTERADO"), "{message}");
+    // Once finished, the recorded hash decides.
+    let finished = crate::store::certificates::CertificateRecord {
+        pdf_sha256: crate::fsutil::sha256_hex(&cert.pdf),
+        ..record
+    };
+    assert!(judge(&cert.pdf, Some(&finished)).0);
+    assert!(!judge(&edited, Some(&finished)).0);
+}

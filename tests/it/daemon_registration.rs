@@ -64,13 +64,26 @@ fn invoices_are_matched_priced_and_commissions_recorded() {
     }
     assert!(priced > 0, "no invoice had an eligible, priced line");
     let db = env.path().join("var/pasarela.db");
-    let n = std::process::Command::new("sqlite3")
-        .arg(&db)
-        .arg("SELECT COUNT(*) FROM commissions")
-        .output()
-        .unwrap();
+    let query = |sql: &str| {
+        let out = std::process::Command::new("sqlite3")
+            .arg(&db)
+            .arg(sql)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    // A result file is written just before its outcome is committed, and a
+    // job's commission is committed with its outcome: count once every
+    // outcome is in.
+    assert!(
+        wait_until(Duration::from_secs(30), || query(
+            "SELECT COUNT(*) FROM jobs WHERE state = 'done'"
+        ) == names.len().to_string()),
+        "{}",
+        daemon.log_text()
+    );
     assert_eq!(
-        String::from_utf8_lossy(&n.stdout).trim(),
+        query("SELECT COUNT(*) FROM commissions"),
         priced.to_string()
     );
 }
