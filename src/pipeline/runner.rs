@@ -345,9 +345,19 @@ impl JobCtx {
         // An operator's decision waiting for this run (docs/REVIEW.md), and
         // the first earlier job with the same bytes (read by the claim).
         let (decision, duplicate_of) = match job.claim_info {
-            // The claim read both; a waiting decision is read in full.
-            Some(info) if !info.decision_waiting => (None, info.duplicate_of),
-            _ => self.store.run_inputs(job).await.map_err(store_err)?,
+            // The claim read both, save a waiting decision's contents.
+            Some(info) => {
+                let decision = match info.decision_waiting {
+                    true => self
+                        .store
+                        .pending_decision(job.id)
+                        .await
+                        .map_err(store_err)?,
+                    false => None,
+                };
+                (decision, info.duplicate_of)
+            }
+            None => self.store.run_inputs(job).await.map_err(store_err)?,
         };
         // Rejecting needs no input: a dead letter whose input is gone can
         // still be refused.
@@ -441,6 +451,20 @@ impl JobCtx {
                 .put_output(job, &result_name(&job.rel_path), json.as_bytes())
                 .await?;
         }
+        if rejecting {
+            // The sender's rejection notice (idempotent per job and
+            // verdict), queued with the outcome.
+            if let Some(m) = crate::certificate::processing_notification(
+                &self.generation.config,
+                account,
+                job.id,
+                &result,
+            )
+            .map_err(|e| StepError::Transient(e.to_string()))?
+            {
+                writes.message(m, self.clock.now_millis());
+            }
+        }
         let completion = Completion {
             verdict: result.verdict,
             result_json: json,
@@ -455,27 +479,7 @@ impl JobCtx {
             }),
             decision_id: decision.as_ref().map(|d| d.id),
             refs: result.refs(),
-            writes: {
-                if let Some(crate::review::Pending {
-                    decision: crate::review::Decision::Reject { .. },
-                    ..
-                }) = &decision
-                {
-                    // The sender's rejection notice (idempotent per job and
-                    // verdict), queued with the outcome.
-                    if let Some(m) = crate::certificate::processing_notification(
-                        &self.generation.config,
-                        account,
-                        job.id,
-                        &result,
-                    )
-                    .map_err(|e| StepError::Transient(e.to_string()))?
-                    {
-                        writes.message(m, self.clock.now_millis());
-                    }
-                }
-                writes
-            },
+            writes,
         };
         self.store
             .complete(job, &completion)

@@ -6,9 +6,7 @@
 use std::str::FromStr;
 
 use super::db::{Arg, args};
-use super::lane::Write;
 use super::{Store, StoreError};
-use crate::rules::{Commission, PricingInput};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -37,21 +35,6 @@ fn money(s: &str) -> Result<Decimal, StoreError> {
 }
 
 impl Store {
-    /// Record (or replace, on a replay) the commission of a job, in one
-    /// transaction (group committed with other small writes).
-    pub async fn record_commission(
-        &self,
-        job_id: i64,
-        document_key: Option<&str>,
-        input: &PricingInput,
-        commission: &Commission,
-        now_ms: i64,
-    ) -> Result<(), StoreError> {
-        let rows = super::outcome::commission_rows(job_id, document_key, input, commission, now_ms);
-        self.lane.submit(Write::Commission(Box::new(rows))).await?;
-        Ok(())
-    }
-
     /// Commission lines priced with dates in `from..=to`, ordered by date, job, line.
     pub async fn commission_lines(
         &self,
@@ -109,8 +92,9 @@ mod tests {
 
     use super::*;
     use crate::catalog::ProcessingState;
-    use crate::rules::{PricingLine, Side};
+    use crate::rules::{PricingInput, PricingLine, Side};
     use crate::store::NewJob;
+    use crate::store::lane::Write;
 
     #[tokio::test]
     async fn commissions_round_trip_and_replace_on_replay() {
@@ -150,12 +134,15 @@ mod tests {
             lines: vec![line("250000000"), line("1000200")],
         };
         let c = rules.price(&input).unwrap();
-        s.record_commission(job, Some("cufe1"), &input, &c, 2000)
-            .await
-            .unwrap();
-        s.record_commission(job, Some("cufe1"), &input, &c, 3000)
-            .await
-            .unwrap();
+        // As a job's outcome writes it (`OutcomeWrites::commission`), twice
+        // (a replay replaces it).
+        for at in [2000, 3000] {
+            let rows = crate::store::outcome::commission_rows(job, Some("cufe1"), &input, &c, at);
+            let write = std::sync::Arc::new(Write::Commission(Box::new(rows)));
+            crate::store::lane::write_many(&s.db, &[write])
+                .await
+                .unwrap();
+        }
         let from = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
         let to = NaiveDate::from_ymd_opt(2026, 12, 31).unwrap();
         let lines = s.commission_lines(from, to).await.unwrap();

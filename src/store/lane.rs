@@ -265,15 +265,24 @@ async fn claim_keys_tx(
             .await?;
         return claim_of(&row, cufe);
     }
-    // A missing key (NULL) simply takes no part (`KEY_HOLDER_SQL`).
+    // The holder and what is recorded under the keys in one read, then the
+    // claim. A missing key (NULL) simply takes no part (`KEY_HOLDER_SQL`).
+    let mut a = recorded_args(cufe, supplier);
+    a.extend(args![cufe, supplier, supplier, job_id]);
     let row = tx
-        .fetch_optional(
-            super::KEY_HOLDER_SQL,
-            args![cufe, supplier, supplier, job_id],
+        .fetch_one(
+            KEY_CLAIM_SQLITE.get_or_init(|| {
+                format!(
+                    "SELECT h.id, h.document_key, r.waiting, r.events
+                     FROM ({RECORDED_SQL}) r LEFT JOIN ({}) h ON 1 = 1",
+                    super::KEY_HOLDER_SQL
+                )
+            }),
+            a,
         )
         .await?;
-    let original = holder_of(row, cufe)?;
-    let (document_key, supplier_key) = match original {
+    let claim = claim_of(&row, cufe)?;
+    let (document_key, supplier_key) = match claim.holder {
         None => (cufe.or(supplier), supplier),
         Some(_) => (None, None),
     };
@@ -282,14 +291,7 @@ async fn claim_keys_tx(
         args![document_key, supplier_key, job_id],
     )
     .await?;
-    let recorded = tx
-        .fetch_one(RECORDED_SQL, recorded_args(cufe, supplier))
-        .await?;
-    Ok(super::KeyClaim {
-        holder: original,
-        waiting: recorded.int("waiting")? != 0,
-        events: recorded.int("events")? != 0,
-    })
+    Ok(claim)
 }
 
 /// What else is recorded under a document's keys, as two 0/1 columns:
@@ -299,8 +301,10 @@ const RECORDED_SQL: &str = "SELECT
      CAST(CASE WHEN EXISTS (SELECT 1 FROM awaiting_documents WHERE key IN (?, ?)) THEN 1 ELSE 0 END AS BIGINT) AS waiting,
      CAST(CASE WHEN EXISTS (SELECT 1 FROM invoice_events WHERE cufe = ?) THEN 1 ELSE 0 END AS BIGINT) AS events";
 
-/// The claim statement on PostgreSQL (built once).
+/// The claim statement on PostgreSQL, and the read before the claim on
+/// SQLite (each built once).
 static KEY_CLAIM_PG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+static KEY_CLAIM_SQLITE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 fn recorded_args(cufe: Option<&str>, supplier: Option<&str>) -> Vec<Arg> {
     // Both tables keep their keys in lower case.
@@ -324,19 +328,6 @@ fn claim_of(row: &super::DbRow, cufe: Option<&str>) -> Result<super::KeyClaim, S
         holder,
         waiting: row.int("waiting")? != 0,
         events: row.int("events")? != 0,
-    })
-}
-
-fn holder_of(
-    row: Option<super::DbRow>,
-    cufe: Option<&str>,
-) -> Result<Option<super::KeyHolder>, StoreError> {
-    Ok(match row {
-        None => None,
-        Some(r) => Some(super::KeyHolder {
-            job_id: r.int("id")?,
-            same_cufe: cufe.is_some() && r.opt_text("document_key")?.as_deref() == cufe,
-        }),
     })
 }
 
